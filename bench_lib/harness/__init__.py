@@ -1,0 +1,1 @@
+"""Timing, memory and result records (the training harness grows here)."""

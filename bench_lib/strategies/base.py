@@ -1,0 +1,126 @@
+"""What a strategy is: a planner from sizes to batches, plus its metadata.
+
+A strategy sees only the split's graph sizes (``n_node``, ``n_edge``) and a
+random generator; it never touches tensors. ``prepare`` runs once per split
+(packers plan their packs there) and returns an :class:`EpochPlanner` whose
+``plan_epoch`` is cheap and called once per epoch with that epoch's
+generator (the order of graphs or packs is reshuffled every epoch).
+
+Indices in a :class:`Plan` are positions in the sizes arrays handed to
+``prepare`` (the loader maps them to store indices).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Iterator, Protocol
+
+import numpy as np
+
+from bench_lib.data.store import exclusive_cumsum
+from bench_lib.strategies.batch import BatchShape
+
+__all__ = ["Plan", "EpochPlanner", "Strategy", "check_sizes", "GraphTooLargeError"]
+
+
+class GraphTooLargeError(ValueError):
+    """A graph exceeds a per-batch or per-pack capacity."""
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """One epoch's batches as flat index arrays.
+
+    Attributes:
+      graph_index: int64 ``[n]`` graph positions, batch after batch. Every
+        graph of the split appears exactly once; a short last batch is kept
+        (and padded to ``shape`` when static).
+      batch_ptr: int64 ``[B+1]``: batch ``b`` is
+        ``graph_index[batch_ptr[b]:batch_ptr[b+1]]``.
+      shape: the static :class:`BatchShape` of every batch, or None when
+        batches are unpadded and their shapes vary.
+    """
+
+    graph_index: np.ndarray
+    batch_ptr: np.ndarray
+    shape: BatchShape | None
+
+    @classmethod
+    def from_batch_sizes(cls, graph_index: np.ndarray, batch_sizes: np.ndarray,
+                         shape: BatchShape | None) -> "Plan":
+        return cls(np.asarray(graph_index, np.int64), exclusive_cumsum(batch_sizes), shape)
+
+    @property
+    def n_batch(self) -> int:
+        return len(self.batch_ptr) - 1
+
+    def __len__(self) -> int:
+        return self.n_batch
+
+    def batches(self) -> Iterator[np.ndarray]:
+        for b in range(self.n_batch):
+            yield self.graph_index[self.batch_ptr[b]:self.batch_ptr[b + 1]]
+
+    def efficiency(self, n_node: np.ndarray, n_edge: np.ndarray) -> tuple[float, float]:
+        """(node, edge) efficiency: real slots / all slots over the epoch,
+        counting the padding graph's reserved slots as waste (1.0 unpadded)."""
+        if self.shape is None:
+            return 1.0, 1.0
+        real_n = float(np.sum(n_node[self.graph_index]))
+        real_e = float(np.sum(n_edge[self.graph_index]))
+        slots_n = float(self.shape.n_node) * self.n_batch
+        slots_e = float(self.shape.n_edge) * self.n_batch
+        return (real_n / slots_n if slots_n else 1.0, real_e / slots_e if slots_e else 1.0)
+
+
+class EpochPlanner(Protocol):
+    """Bound to one split's sizes; makes each epoch's :class:`Plan`."""
+
+    shape: BatchShape | None
+
+    def plan_epoch(self, rng: np.random.Generator) -> Plan: ...
+
+
+class Strategy(ABC):
+    """Base of every batching strategy (subclass it as a frozen dataclass).
+
+    Class attributes:
+      name: registry name (``pad``, ``pack-lpfhp``...).
+      static_shape: whether every batch of an epoch has the same shape.
+      wastes: one line on what the strategy spends on padding.
+    """
+
+    name: ClassVar[str]
+    static_shape: ClassVar[bool]
+    wastes: ClassVar[str] = ""
+
+    @abstractmethod
+    def prepare(self, n_node: np.ndarray, n_edge: np.ndarray, rng: np.random.Generator) -> EpochPlanner:
+        """Plan once for a split from its sizes alone."""
+
+    def params(self) -> dict:
+        return dataclasses.asdict(self) if dataclasses.is_dataclass(self) else {}
+
+
+def check_sizes(n_node: np.ndarray, n_edge: np.ndarray, max_nodes: int | None,
+                max_edges: int | None, where: str) -> None:
+    """Raise :class:`GraphTooLargeError` naming the first graph over a capacity."""
+    for sizes, cap, what in ((n_node, max_nodes, "nodes"), (n_edge, max_edges, "edges")):
+        if cap is None or len(sizes) == 0:
+            continue
+        over = np.flatnonzero(sizes > cap)
+        if len(over):
+            i = int(over[0])
+            raise GraphTooLargeError(
+                f"graph {i} has {int(sizes[i])} {what}, more than the {where} capacity of "
+                f"{cap} {what} ({len(over)} graph(s) over)")
+
+
+def positive(name: str, value: int | None, allow_none: bool = True) -> None:
+    """Validate a budget field: ``ValueError`` naming it and echoing the value."""
+    if value is None and allow_none:
+        return
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"`{name}` must be an integer >= 1{' or None' if allow_none else ''} (got {value!r})")

@@ -1,0 +1,91 @@
+"""The shared collater: graph indices -> :class:`GraphBatch`, vectorised.
+
+Every array is gathered from the store's flat columns with index arithmetic
+(no per-graph Python loop), then padded to the strategy's static shape
+following the contract in :mod:`bench_lib.strategies.batch`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bench_lib.data.store import GraphStore, exclusive_cumsum, gather_ranges
+from bench_lib.strategies.batch import BatchShape, GraphBatch
+
+__all__ = ["collate"]
+
+
+def _pad_rows(a: np.ndarray, n: int) -> np.ndarray:
+    if len(a) == n:
+        return a
+    out = np.empty((n,) + a.shape[1:], dtype=a.dtype)
+    out[:len(a)] = a
+    out[len(a):] = 0
+    return out
+
+
+def _prefix_mask(n: int, n_true: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[:n_true] = True
+    return mask
+
+
+def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None = None) -> GraphBatch:
+    """Batch graphs ``graph_index`` of ``store``.
+
+    Args:
+      store: the graphs.
+      graph_index: store indices of the batch's real graphs, in order.
+      shape: static slot counts to pad to, or None for an unpadded batch
+        (then only an empty padding graph is appended).
+
+    Raises:
+      ValueError: the graphs do not fit ``shape`` (names both sizes).
+    """
+    idx = np.asarray(graph_index, dtype=np.int64)
+    nn, ne = store.n_node[idx], store.n_edge[idx]
+    nodes = gather_ranges(store.node_ptr, idx)
+    edges = gather_ranges(store.edge_ptr, idx)
+    b, real_n, real_e = len(idx), len(nodes), len(edges)
+    if shape is None:
+        n_slots, e_slots, g_slots, static = real_n, real_e, b + 1, False
+    else:
+        n_slots, e_slots, g_slots, static = shape.n_node, shape.n_edge, shape.n_graph, True
+        pad_e = e_slots - real_e
+        if real_n + (1 if pad_e else 0) > n_slots or real_e > e_slots or b + 1 > g_slots:
+            raise ValueError(
+                f"batch of {b} graphs, {real_n} nodes, {real_e} edges does not fit shape "
+                f"n_node={n_slots}, n_edge={e_slots}, n_graph={g_slots} "
+                "(the padding graph needs one node slot when there are pad edges, and one graph slot)")
+    pad_n, pad_e = n_slots - real_n, e_slots - real_e
+
+    node_off = exclusive_cumsum(nn)
+    shift = np.repeat(node_off[:-1], ne)
+    senders = np.empty(e_slots, dtype=np.int64)
+    receivers = np.empty(e_slots, dtype=np.int64)
+    np.add(store.senders.take(edges), shift, out=senders[:real_e])
+    np.add(store.receivers.take(edges), shift, out=receivers[:real_e])
+    senders[real_e:] = receivers[real_e:] = real_n  # pad edges: first pad node -> itself
+
+    n_node = np.zeros(g_slots, dtype=np.int64)
+    n_edge = np.zeros(g_slots, dtype=np.int64)
+    n_node[:b], n_edge[:b] = nn, ne
+    n_node[b], n_edge[b] = pad_n, pad_e
+    node_graph = np.repeat(np.arange(g_slots, dtype=np.int64), n_node)
+    graph_index_out = np.full(g_slots, -1, dtype=np.int64)
+    graph_index_out[:b] = idx
+
+    t = torch.from_numpy
+    return GraphBatch(
+        node_features=t(_pad_rows(store.node_features[nodes], n_slots)),
+        senders=t(senders), receivers=t(receivers),
+        n_node=t(n_node), n_edge=t(n_edge), node_graph=t(node_graph),
+        node_mask=t(_prefix_mask(n_slots, real_n)), edge_mask=t(_prefix_mask(e_slots, real_e)),
+        graph_mask=t(_prefix_mask(g_slots, b)),
+        targets=t(_pad_rows(store.targets[idx], g_slots)),
+        graph_index=t(graph_index_out), static_shape=static,
+        positions=None if store.positions is None else t(_pad_rows(store.positions[nodes], n_slots)),
+        edge_features=None if store.edge_features is None
+        else t(_pad_rows(store.edge_features[edges], e_slots)),
+    )

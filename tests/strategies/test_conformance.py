@@ -1,0 +1,50 @@
+"""Every registered strategy against the same contract."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench_lib.strategies import STRATEGIES
+from tests.conftest import make_random_store
+from tests.strategies.conformance import check_conformance, check_oversized_error
+
+# Small budgets so that the random store makes many batches; a strategy not
+# listed (a plugin) runs with its defaults.
+PARAMS = {
+    "pad": [{"batch_graphs": 7}],
+    "dynamic": [{"batch_graphs": 5}],
+    "dynamic-budget": [{"max_nodes": 20}, {"max_nodes": 25, "max_edges": 90, "max_graphs": 4}],
+    "pack-lpfhp": [{"max_nodes": 16}, {"max_nodes": 16, "max_edges": 90, "max_graphs": 3, "packs_per_batch": 2}],
+    "pack-ffd": [{"max_nodes": 16}, {"max_nodes": 16, "max_edges": 90, "max_graphs": 3, "packs_per_batch": 2}],
+    "pack-cutstock": [{"max_nodes": 16}, {"max_nodes": 16, "max_edges": 90, "max_graphs": 3, "packs_per_batch": 3}],
+}
+
+
+def cases():
+    for name in STRATEGIES.names():
+        for params in PARAMS.get(name, [{}]):
+            yield pytest.param(name, params, id=f"{name}-{'-'.join(f'{k}={v}' for k, v in params.items())}")
+
+
+def test_every_builtin_is_covered():
+    assert set(PARAMS) <= set(STRATEGIES.names())
+    assert {"pad", "dynamic", "dynamic-budget", "pack-lpfhp", "pack-ffd", "pack-cutstock"} <= set(PARAMS)
+
+
+@pytest.mark.parametrize("name,params", list(cases()))
+def test_conformance(name, params):
+    store = make_random_store(n_graphs=80, seed=11, max_nodes=12)
+    check_conformance(STRATEGIES.create(name, **params), store)
+
+
+@pytest.mark.parametrize("name,params", list(cases()))
+def test_oversized_graph_is_an_error(name, params):
+    check_oversized_error(STRATEGIES.create(name, **params), make_random_store(n_graphs=4))
+
+
+@pytest.mark.parametrize("name", ["pad", "dynamic", "dynamic-budget", "pack-lpfhp", "pack-ffd", "pack-cutstock"])
+def test_docstring_says_what_it_wastes_and_shapes(name):
+    cls = STRATEGIES.get(name)
+    assert cls.__doc__ and cls.wastes
+    module_doc = __import__(cls.__module__, fromlist=["_"]).__doc__
+    assert "Wastes" in module_doc and "Static shapes" in module_doc or "shapes" in module_doc
