@@ -96,6 +96,7 @@ METRIC_FIELDS = [
     "prepare_s", "graphs_per_s", "graphs_per_s_min", "graphs_per_s_max", "real_nodes_per_s",
     "padded_nodes_per_s", "step_s", "batch_build_share", "node_efficiency", "edge_efficiency",
     "graphs_per_step_mean", "padding_mib_per_step", "batch_mib_per_step", "peak_rss_mib", "baseline_rss_mib",
+    "train_rss_mib",
     "cuda_max_mem_mib", "time_to_target_s", "steps_to_target", "reached_target", "best_val_mae",
     "final_val_mae", "train_steps", "train_s", "curve",
 ]

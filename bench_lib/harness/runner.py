@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench_lib.harness.cell import METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
 
-__all__ = ["run_cell", "append_record", "read_records"]
+__all__ = ["run_cell", "append_record", "read_records", "rewrite_without"]
 
 
 def _cell(value):
@@ -57,6 +57,23 @@ def read_records(path: Path):
     import pandas as pd
 
     return pd.read_csv(path)
+
+
+def rewrite_without(path: Path, cell_ids: set[str]) -> None:
+    """Drop the rows of ``cell_ids`` (a failed cell about to be recorded again):
+    the file is rewritten to a temporary name and renamed over the old one."""
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    keep = [r for r in rows if r["cell_id"] not in cell_ids]
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=RECORD_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(keep)
+    os.replace(tmp, path)
 
 
 def run_cell(spec: CellSpec, environment: dict | None = None, log_dir: Path | None = None) -> dict:

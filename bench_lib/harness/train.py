@@ -44,6 +44,30 @@ def _rss_mib() -> float:
         return float("nan")
 
 
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's resident-memory high-water mark (Linux >= 4.0), so
+    that the peak read later is the training phase's own, not the imports' or
+    the dataset build's."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mib() -> float:
+    """VmHWM of this process (since the last reset), else ru_maxrss."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -117,6 +141,8 @@ def run_cell_inprocess(spec: CellSpec) -> dict:
     metrics.update(node_efficiency=node_eff, edge_efficiency=edge_eff,
                    graphs_per_step_mean=len(plan.graph_index) / max(plan.n_batch, 1))
     if spec.model == "none":
+        metrics["baseline_rss_mib"] = _rss_mib()
+        _reset_peak_rss()
         metrics.update(_loader_only(loader, spec))
         return _memory(metrics, device)
 
@@ -132,7 +158,11 @@ def run_cell_inprocess(spec: CellSpec) -> dict:
         model.set_target_stats(mean, std, mean_nodes=float(store.n_node[splits["train"]].mean()))
     model.to(device).train()
     init_state = copy.deepcopy(model.state_dict())
+    import gc
+
+    gc.collect()
     metrics["baseline_rss_mib"] = _rss_mib()
+    _reset_peak_rss()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
@@ -224,8 +254,11 @@ def _loader_only(loader: BatchLoader, spec: CellSpec) -> dict:
 
 
 def _memory(metrics: dict, device: torch.device) -> dict:
-    metrics["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """``peak_rss_mib``: the resident peak since the baseline was taken (after
+    setup), ``train_rss_mib``: that peak above the baseline."""
+    metrics["peak_rss_mib"] = _peak_rss_mib()
     metrics.setdefault("baseline_rss_mib", _rss_mib())
+    metrics["train_rss_mib"] = max(0.0, metrics["peak_rss_mib"] - metrics["baseline_rss_mib"])
     if device.type == "cuda":
         metrics["cuda_max_mem_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
     return metrics

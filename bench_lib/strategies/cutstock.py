@@ -37,6 +37,8 @@ def best_pattern(values: np.ndarray, sizes: np.ndarray, capacity: int, max_items
     """Knapsack: counts ``a`` maximising ``values @ a`` with ``sizes @ a <= capacity``
     and ``sum(a) <= max_items`` (sizes >= 1). Returns ``(a, value)``."""
     n_sizes = len(sizes)
+    if max_items >= capacity // int(sizes.min()):
+        return _best_pattern_unbounded(values, sizes, capacity)
     cols = np.arange(capacity + 1)
     src = cols[None, :] - sizes[:, None]  # [S, C+1] capacity left before adding size s
     ok = src >= 0
@@ -57,6 +59,31 @@ def best_pattern(values: np.ndarray, sizes: np.ndarray, capacity: int, max_items
         if s >= 0:
             counts[s] += 1
             c -= sizes[s]
+    return counts, float(f[capacity])
+
+
+def _best_pattern_unbounded(values: np.ndarray, sizes: np.ndarray, capacity: int) -> tuple[np.ndarray, float]:
+    """The knapsack when the item count cannot bind: one pass over capacities."""
+    f = np.zeros(capacity + 1)
+    choice = np.full(capacity + 1, -1, dtype=np.int64)
+    for c in range(1, capacity + 1):
+        fits = sizes <= c
+        if not fits.any():
+            continue
+        cand = np.where(fits, f[np.maximum(c - sizes, 0)] + values, -np.inf)
+        s = int(np.argmax(cand))
+        if cand[s] > f[c - 1] + 1e-12:
+            f[c], choice[c] = cand[s], s
+        else:
+            f[c], choice[c] = f[c - 1], -2  # same as one unit less capacity
+    counts = np.zeros(len(sizes), dtype=np.int64)
+    c = capacity
+    while c > 0 and choice[c] != -1:
+        if choice[c] == -2:
+            c -= 1
+            continue
+        counts[choice[c]] += 1
+        c -= int(sizes[choice[c]])
     return counts, float(f[capacity])
 
 

@@ -128,3 +128,18 @@ def test_packers_valid_and_near_bound(sizes, name, max_graphs, max_edges):
         assert np.diff(packs.pack_ptr).max() <= max_graphs
     # No packer may use more packs than one graph per pack, nor fewer than the volume bound.
     assert int(np.ceil(n.sum() / 12)) <= packs.n_pack <= len(n)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0, 2), min_size=3, max_size=3), st.integers(5, 30))
+def test_best_pattern_unbounded_matches_bounded(values, capacity):
+    sizes = np.array([2, 3, 5])
+    values = np.array(values)
+    a, va = best_pattern(values, sizes, capacity, capacity // 2)  # bound cannot bind: unbounded path
+    b, vb = best_pattern(values, sizes, capacity, capacity // 2 - 1 if capacity >= 6 else 1)
+    # brute force
+    best = max(x * values[0] + y * values[1] + z * values[2]
+               for x in range(capacity // 2 + 1) for y in range(capacity // 3 + 1) for z in range(capacity // 5 + 1)
+               if 2 * x + 3 * y + 5 * z <= capacity)
+    assert va == pytest.approx(best) and values @ a == pytest.approx(va) and sizes @ a <= capacity
+    assert vb <= va + 1e-9 and sizes @ b <= capacity

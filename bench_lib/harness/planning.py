@@ -1,0 +1,107 @@
+"""Planning-only measurements a suite stores beside its records.
+
+For each dataset (first seed, training split): the node and edge size
+histograms and summary statistics, the per-batch fill of each strategy's
+plan in each fairness view, and node/edge efficiency against pack capacity
+(a sweep over capacities that needs no model, so that users can pick a pack
+size). The report draws its histograms and capacity figure from these alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench_lib.strategies import STRATEGIES
+
+__all__ = ["planning_summary", "size_stats", "capacity_sweep"]
+
+SWEEP_STRATEGIES = ("pack-lpfhp", "pack-cutstock", "pack-ffd", "dynamic-budget")
+FFD_SWEEP_LIMIT = 50_000  # FFD plans graph by graph in Python
+
+
+def size_stats(n_node: np.ndarray, n_edge: np.ndarray) -> dict:
+    """Graph count, node/edge mean, p50, p99, max, mean degree, density, max/mean."""
+    n, e = n_node.astype(float), n_edge.astype(float)
+    pairs = np.maximum(n * (n - 1), 1)
+    return {
+        "graphs": int(len(n)),
+        "nodes_mean": n.mean(), "nodes_p50": float(np.percentile(n, 50)), "nodes_p99": float(np.percentile(n, 99)),
+        "nodes_max": int(n.max()), "edges_mean": e.mean(), "edges_p50": float(np.percentile(e, 50)),
+        "edges_p99": float(np.percentile(e, 99)), "edges_max": int(e.max()),
+        "mean_degree": float(e.sum() / max(n.sum(), 1)), "density": float(np.mean(e / pairs)),
+        "max_over_mean_nodes": float(n.max() / n.mean()), "pad_node_efficiency": float(n.mean() / n.max()),
+    }
+
+
+def capacity_sweep(n_node: np.ndarray, n_edge: np.ndarray, seed: int = 0) -> list[dict]:
+    """Efficiency of each packer (and greedy fill) at pack capacities from the
+    largest graph to 8 times it. Edge efficiency counts the fullest pack's
+    edges as the (static) edge slots, since no edge capacity is set."""
+    max_n = int(n_node.max())
+    caps = sorted({max_n, int(1.25 * max_n), int(1.5 * max_n), 2 * max_n, 3 * max_n, 4 * max_n, 8 * max_n})
+    rows = [{"capacity": c, "strategy": "pad", "node_efficiency": float(n_node.mean() / max_n),
+             "edge_efficiency": float(n_edge.mean() / max(n_edge.max(), 1))} for c in caps]
+    rng = np.random.default_rng(seed)
+    for name in SWEEP_STRATEGIES:
+        if name == "pack-ffd" and len(n_node) > FFD_SWEEP_LIMIT:
+            continue
+        for c in caps:
+            if name == "dynamic-budget":
+                strategy = STRATEGIES.create(name, max_nodes=c, max_edges=int(n_edge.sum()), max_graphs=c)
+                plan = strategy.prepare(n_node, n_edge, rng).plan_epoch(rng)
+                sums_n = np.add.reduceat(n_node[plan.graph_index], plan.batch_ptr[:-1])
+                sums_e = np.add.reduceat(n_edge[plan.graph_index], plan.batch_ptr[:-1])
+                units, slots_n = plan.n_batch, c
+            else:
+                packs = STRATEGIES.create(name, max_nodes=c).plan_packs(n_node, n_edge, rng)
+                sums_n, sums_e, units, slots_n = packs.pack_sums(n_node), packs.pack_sums(n_edge), packs.n_pack, c
+            rows.append({"capacity": c, "strategy": name, "node_efficiency": float(sums_n.sum() / (units * slots_n)),
+                         "edge_efficiency": float(sums_e.sum() / (units * max(int(sums_e.max()), 1)))})
+    return rows
+
+
+def _fill(strategy, n_node, n_edge, seed) -> dict:
+    planner = strategy.prepare(n_node, n_edge, np.random.default_rng(seed))
+    plan = planner.plan_epoch(np.random.default_rng(seed))
+    real_n = np.add.reduceat(n_node[plan.graph_index], plan.batch_ptr[:-1])
+    real_e = np.add.reduceat(n_edge[plan.graph_index], plan.batch_ptr[:-1])
+    if plan.shape is None:
+        node_fill, edge_fill = np.ones(plan.n_batch), np.ones(plan.n_batch)
+    else:
+        node_fill = real_n / plan.shape.n_node
+        edge_fill = real_e / max(plan.shape.n_edge, 1)
+    bins = np.linspace(0, 1, 21)
+    return {"node_fill_hist": np.histogram(np.clip(node_fill, 0, 1), bins)[0].tolist(),
+            "edge_fill_hist": np.histogram(np.clip(edge_fill, 0, 1), bins)[0].tolist(),
+            "bins": bins.tolist()}
+
+
+def planning_summary(cfg) -> dict:
+    """The planning artefacts of every dataset of a :class:`SuiteConfig`."""
+    from bench_lib.data import load_dataset, split_indices
+    from bench_lib.harness.fairness import resolve_params
+
+    out = {}
+    seed = cfg.seeds[0]
+    for d in cfg.datasets:
+        store = load_dataset(d.name, n_graphs=d.n_graphs, seed=seed, **d.options)
+        train = split_indices(store.n_graph, seed=seed)["train"]
+        n, e = store.n_node[train], store.n_edge[train]
+        node_hist = np.bincount(n)
+        edge_bins = np.unique(np.linspace(0, int(e.max()) + 1, 41).astype(int))
+        fill = {}
+        for view in cfg.fairness:
+            fill[view] = {}
+            for name in cfg.strategies:
+                params, _ = resolve_params(name, view, n, e, node_budget=d.node_budget, edge_budget=d.edge_budget,
+                                           graphs_per_step=d.graphs_per_step, pack_nodes=d.pack_nodes, seed=seed)
+                params = {**params, **cfg.strategy_params.get(name, {})}
+                fill[view][name] = _fill(STRATEGIES.create(name, **params), n, e, seed)
+        out[d.name] = {
+            "stats": size_stats(n, e),
+            "node_hist": {"sizes": np.flatnonzero(node_hist).tolist(), "counts": node_hist[node_hist > 0].tolist()},
+            "edge_hist": {"bins": edge_bins.tolist(), "counts": np.histogram(e, edge_bins)[0].tolist()},
+            "fill": fill,
+            "capacity_sweep": capacity_sweep(n, e, seed),
+        }
+    return out

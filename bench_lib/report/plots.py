@@ -1,0 +1,111 @@
+"""Figures (PNG and SVG) from records and planning artefacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["save_figure", "bar_figure", "curves_figure", "sizes_figure", "capacity_figure"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, out_dir: Path, stem: str) -> list[Path]:
+    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
+    fig.tight_layout()
+    for p in paths:
+        fig.savefig(p, dpi=110)
+    _plt().close(fig)
+    return paths
+
+
+def bar_figure(summaries: dict[str, pd.DataFrame], metrics: list[tuple[str, str]], title: str):
+    """Grouped bars: one panel per metric, strategies on x, one bar per fairness view."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
+    views = list(summaries)
+    for ax, (col, label) in zip(axes[0], metrics):
+        strategies = list(dict.fromkeys(s for df in summaries.values() for s in df.strategy))
+        x = np.arange(len(strategies))
+        width = 0.8 / max(len(views), 1)
+        for k, view in enumerate(views):
+            df = summaries[view].set_index("strategy").reindex(strategies)
+            vals = df[col].to_numpy(float)
+            lo = vals - df[f"{col}_lo"].to_numpy(float)
+            hi = df[f"{col}_hi"].to_numpy(float) - vals
+            err = np.nan_to_num(np.vstack([lo, hi]), nan=0.0).clip(min=0)
+            ax.bar(x + k * width - 0.4 + width / 2, np.nan_to_num(vals), width, yerr=err, capsize=2, label=view)
+        ax.set_xticks(x, strategies, rotation=30, ha="right")
+        ax.set_ylabel(label)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def curves_figure(curves: dict[str, dict[str, list]], target: float | None, title: str):
+    """Validation MAE against training wall time and against steps."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    styles = ["-", "--", ":", "-."]
+    for k, (view, per_strategy) in enumerate(curves.items()):
+        for strategy, pts in per_strategy.items():
+            pts = np.asarray(pts, dtype=float)
+            axes[0].plot(pts[:, 1], pts[:, 2], styles[k % 4], label=f"{strategy} ({view})")
+            axes[1].plot(pts[:, 0], pts[:, 2], styles[k % 4], label=f"{strategy} ({view})")
+    for ax, xlabel in zip(axes, ("training wall time (s)", "training steps")):
+        if target is not None:
+            ax.axhline(target, color="k", lw=0.8, alpha=0.6)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("validation MAE")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=6, ncol=2)
+    fig.suptitle(title)
+    return fig
+
+
+def sizes_figure(planning: dict, view: str, title: str):
+    """Node-size histogram, then each strategy's per-batch node fill."""
+    plt = _plt()
+    fill = planning["fill"].get(view, {})
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    axes[0].bar(planning["node_hist"]["sizes"], planning["node_hist"]["counts"], width=1.0)
+    axes[0].set_xlabel("nodes per graph")
+    axes[0].set_ylabel("graphs")
+    for strategy, f in fill.items():
+        bins = np.asarray(f["bins"])
+        counts = np.asarray(f["node_fill_hist"], float)
+        axes[1].step(bins[1:], counts / max(counts.sum(), 1), where="pre", label=strategy)
+    axes[1].set_xlabel(f"node slots filled per batch ({view})")
+    axes[1].set_ylabel("share of batches")
+    axes[1].legend(fontsize=7)
+    fig.suptitle(title)
+    return fig
+
+
+def capacity_figure(rows: list[dict], title: str):
+    """Node and edge efficiency against pack capacity (planning only)."""
+    plt = _plt()
+    df = pd.DataFrame(rows)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for strategy, g in df.groupby("strategy", sort=False):
+        axes[0].plot(g.capacity, g.node_efficiency, "o-", label=strategy)
+        axes[1].plot(g.capacity, g.edge_efficiency, "o-", label=strategy)
+    for ax, what in zip(axes, ("node", "edge")):
+        ax.set_xscale("log")
+        ax.set_xlabel("pack / budget capacity (nodes)")
+        ax.set_ylabel(f"{what} efficiency")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title)
+    return fig
