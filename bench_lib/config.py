@@ -119,7 +119,7 @@ def _take(section: str, table: dict, cls, skip: tuple[str, ...] = ()) -> dict:
 
 def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConfig:
     """Validate a parsed TOML document and build the :class:`SuiteConfig`."""
-    from bench_lib.data import DATASETS
+    from bench_lib.data import check_dataset_name
     from bench_lib.models import MODELS
     from bench_lib.strategies import STRATEGIES
 
@@ -155,7 +155,10 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
         strategy_params[name] = dict(params)
     datasets = []
     for name, table in data.get("datasets", {}).items():
-        _choices("[datasets]", name, DATASETS)
+        try:
+            check_dataset_name(name)
+        except ValueError as err:
+            raise ConfigError(f"[datasets]: {err}") from None
         d = _take(f"datasets.{name}", table, DatasetSettings, skip=("name",))
         for m in d.get("models", ()):
             _choices(f"[datasets.{name}] models", m, MODELS)

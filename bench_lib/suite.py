@@ -49,14 +49,14 @@ def default_config_path() -> Path:
 
 def expand_cells(cfg: SuiteConfig) -> list[CellSpec]:
     """Every cell of the suite, parameters resolved per fairness view (planning only)."""
-    from bench_lib.data import load_dataset, split_indices
+    from bench_lib.data import load_dataset, store_splits
 
     cells: dict[str, CellSpec] = {}
     for d in cfg.datasets:
         models = d.models if cfg.mode == "train" else ("none",)
         for seed in cfg.seeds:
             store = load_dataset(d.name, n_graphs=d.n_graphs, seed=seed, **d.options)
-            train = split_indices(store.n_graph, seed=seed)["train"]
+            train = store_splits(store, seed=seed)["train"]
             n, e = store.n_node[train], store.n_edge[train]
             for view in cfg.fairness:
                 for strategy in cfg.strategies:

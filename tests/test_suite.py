@@ -62,7 +62,7 @@ def test_shipped_configs_parse():
 @pytest.mark.parametrize("doc,match", [
     ({"suite": {"nme": "x"}, "datasets": {"nci5k": {}}}, r"\[suite\] has no key 'nme'; valid keys: .*name"),
     ({"sweet": {}}, r"unknown section \[sweet\]; valid sections"),
-    ({"datasets": {"nci6k": {}}}, r"\[datasets\]: unknown name 'nci6k'; valid: nci5k, qm9"),
+    ({"datasets": {"nci6k": {}}}, r"\[datasets\]: unknown dataset 'nci6k'; known: .*nci5k.*qm9.*csv:PATH"),
     ({"suite": {"strategies": ["pad", "pack-magic"]}, "datasets": {"nci5k": {}}},
      r"\[suite\] strategies: unknown name 'pack-magic'; valid: .*pack-lpfhp"),
     ({"suite": {"repeats": -2}, "datasets": {"nci5k": {}}}, r"\[suite\] repeats must be > 0 \(got -2\)"),

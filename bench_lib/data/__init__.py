@@ -19,32 +19,94 @@ import numpy as np
 from bench_lib.data.cache import cached_build, default_cache_dir
 from bench_lib.data.store import GraphStore, StoreMeta
 
-__all__ = ["GraphStore", "StoreMeta", "DATASETS", "load_dataset", "split_indices", "default_cache_dir"]
+__all__ = ["GraphStore", "StoreMeta", "DATASETS", "check_dataset_name", "load_dataset", "split_indices", "store_splits",
+           "default_cache_dir"]
 
 
-def _nci5k(n_graphs, seed, options):
+def _check_options(name: str, options: dict, allowed: set[str]) -> None:
+    unknown = set(options) - allowed
+    if unknown:
+        raise ValueError(f"{name} options are {sorted(allowed) or 'none'} (got {sorted(unknown)})")
+
+
+def _nci5k(name, n_graphs, seed, options):
     from bench_lib.data.nci5k import build_nci5k
 
-    if options:
-        raise ValueError(f"nci5k takes no options (got {sorted(options)})")
+    _check_options(name, options, set())
     return "nci5k", {}, build_nci5k, True
 
 
-def _qm9(n_graphs, seed, options):
+def _qm9(name, n_graphs, seed, options):
     from bench_lib.data.qm9 import build_qm9
 
-    allowed = {"cutoff", "max_neighbors"}
-    if set(options) - allowed:
-        raise ValueError(f"qm9 options are {sorted(allowed)} (got {sorted(set(options) - allowed)})")
+    _check_options(name, options, {"cutoff", "max_neighbors"})
     params = {"n_graphs": n_graphs, "seed": seed, "cutoff": 6.0, "max_neighbors": 28, **options}
     return "qm9", params, lambda: build_qm9(**params), False
 
 
-#: name -> resolver(n_graphs, seed, options) -> (cache name, build params, build(), subset_after)
+def _ogb(name, n_graphs, seed, options):
+    from bench_lib.data.ogb_sets import build_ogb, data_root
+
+    _check_options(name, options, {"data_dir", "download"})
+    root = str(data_root(options.get("data_dir")).resolve())
+    return name, {"root": root}, lambda: build_ogb(name, root, bool(options.get("download", False))), True
+
+
+def _dgl_set(name, n_graphs, seed, options):
+    from bench_lib.data.dgl_sets import build_peptides, build_zinc
+    from bench_lib.data.ogb_sets import data_root
+
+    _check_options(name, options, {"data_dir", "download"})
+    root = str(data_root(options.get("data_dir")).resolve())
+    build = build_zinc if name == "zinc" else build_peptides
+    return name, {"root": root}, lambda: build(root, bool(options.get("download", False))), True
+
+
+def _hydronet(name, n_graphs, seed, options):
+    from bench_lib.data.water import build_hydronet_like
+
+    _check_options(name, options, {"subset", "cutoff", "max_neighbors"})
+    params = {"n_graphs": n_graphs or 10_000, "seed": seed, "subset": "full_4.5M", "cutoff": 6.0,
+              "max_neighbors": 28, **options}
+    return name, params, lambda: build_hydronet_like(**params), False
+
+
+def _local(name, n_graphs, seed, options):
+    from bench_lib.data import local_files
+
+    kind, path = name.split(":", 1)
+    allowed = {"csv": {"smiles_column", "target_columns"}, "sdf": {"target_columns", "cutoff", "max_neighbors"},
+               "xyz": {"cutoff", "max_neighbors"}}[kind]
+    _check_options(name, options, allowed)
+    files = sorted(Path().glob(path)) if any(c in path for c in "*?[") else [Path(path).expanduser()]
+    if Path(path).is_dir():
+        files = sorted(Path(path).glob("*.xyz"))
+    stamp = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists()]
+    build = {"csv": local_files.build_csv, "sdf": local_files.build_sdf, "xyz": local_files.build_xyz}[kind]
+    return f"local-{kind}", {"files": stamp, **options}, lambda: build(path, **options), True
+
+
+#: name -> resolver(name, n_graphs, seed, options) -> (cache name, build params, build(), subset_after)
 DATASETS: dict[str, Callable[..., tuple[str, dict[str, Any], Callable[[], GraphStore], bool]]] = {
     "nci5k": _nci5k,
     "qm9": _qm9,
+    "ogbg-molhiv": _ogb,
+    "ogbg-molpcba": _ogb,
+    "pcqm4mv2": _ogb,
+    "zinc": _dgl_set,
+    "peptides-func": _dgl_set,
+    "hydronet-like": _hydronet,
 }
+#: ``kind:PATH`` names a local file.
+FILE_KINDS = ("csv", "sdf", "xyz")
+
+
+def check_dataset_name(name: str) -> None:
+    """``ValueError`` naming the known datasets unless ``name`` is one, or ``csv:``/``sdf:``/``xyz:PATH``."""
+    if name in DATASETS or name.split(":", 1)[0] in FILE_KINDS and ":" in name:
+        return
+    raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}, "
+                     f"or {', '.join(k + ':PATH' for k in FILE_KINDS)}")
 
 
 def load_dataset(name: str, n_graphs: int | None = None, seed: int = 0,
@@ -53,23 +115,32 @@ def load_dataset(name: str, n_graphs: int | None = None, seed: int = 0,
     """Build (or load from cache) dataset ``name``.
 
     Args:
-      name: one of :data:`DATASETS`.
+      name: one of :data:`DATASETS`, or ``csv:PATH``, ``sdf:PATH``, ``xyz:PATH``.
       n_graphs: keep a seeded random subset of this many graphs (all if None).
       seed: seed of that subset.
       cache_dir: where built stores are cached (default: ``default_cache_dir()``).
       use_cache: False to build from scratch and write nothing.
-      **options: source options (``qm9``: ``cutoff``, ``max_neighbors``).
+      **options: source options (``qm9``/``hydronet-like``/``xyz:``: ``cutoff``,
+        ``max_neighbors``; OGB sets, ``zinc``, ``peptides-func``: ``data_dir``,
+        ``download``; ``csv:``: ``smiles_column``, ``target_columns``).
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
+    check_dataset_name(name)
     if n_graphs is not None and n_graphs < 1:
         raise ValueError(f"n_graphs must be >= 1 or None (got {n_graphs})")
-    cache_name, params, build, subset_after = DATASETS[name](n_graphs, seed, options)
+    resolver = DATASETS[name] if name in DATASETS else _local
+    cache_name, params, build, subset_after = resolver(name, n_graphs, seed, options)
     store = cached_build(cache_name, params, build, cache_dir=cache_dir, use_cache=use_cache)
     if subset_after and n_graphs is not None and n_graphs < store.n_graph:
         keep = np.sort(np.random.default_rng(seed).choice(store.n_graph, n_graphs, replace=False))
         store = store.subset(keep)
     return store
+
+
+def store_splits(store: GraphStore, seed: int = 0) -> dict[str, np.ndarray]:
+    """The dataset's official split when it has one, else :func:`split_indices`."""
+    if store.split is not None:
+        return {name: np.flatnonzero(store.split == k) for k, name in enumerate(("train", "val", "test"))}
+    return split_indices(store.n_graph, seed=seed)
 
 
 def split_indices(n_graph: int, seed: int = 0,

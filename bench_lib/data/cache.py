@@ -30,7 +30,7 @@ __all__ = ["default_cache_dir", "cache_key", "save_store", "load_store", "cached
 log = logging.getLogger(__name__)
 
 #: Bump when the on-disk layout or any builder's output changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def default_cache_dir() -> Path:

@@ -92,14 +92,17 @@ class GraphStore:
       n_node: int64 ``[G]`` nodes per graph.
       n_edge: int64 ``[G]`` edges per graph (directed; an undirected bond is
         two edges).
-      senders: int32 ``[E]`` source node of each edge, local to its graph
-        (0 <= s < n_node of that graph).
-      receivers: int32 ``[E]`` target node of each edge, local to its graph.
+      senders: ``[E]`` source node of each edge, local to its graph
+        (0 <= s < n_node of that graph); an unsigned or int32 dtype, the
+        narrowest that fits (uint8 for graphs of at most 256 nodes).
+      receivers: ``[E]`` target node of each edge, local to its graph.
       node_features: ``[N, F_n]`` int64 categorical columns or float32.
       targets: float32 ``[G, T]`` graph-level regression targets.
       meta: :class:`StoreMeta`.
       edge_features: ``[E, F_e]`` or ``None``.
       positions: float32 ``[N, 3]`` (Angstrom) or ``None`` for 2D graphs.
+      split: int8 ``[G]`` official split of each graph (0 train, 1 valid,
+        2 test, -1 in none) or ``None`` when the dataset has none.
 
     ``node_ptr``/``edge_ptr`` (int64 ``[G+1]``) are derived from the counts.
     """
@@ -113,6 +116,7 @@ class GraphStore:
     meta: StoreMeta
     edge_features: np.ndarray | None = None
     positions: np.ndarray | None = None
+    split: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         g = len(self.n_node)
@@ -128,6 +132,8 @@ class GraphStore:
             checks["edge_features"] = (len(self.edge_features), e)
         if self.positions is not None:
             checks["positions"] = (len(self.positions), n)
+        if self.split is not None:
+            checks["split"] = (len(self.split), g)
         for name, (got, want) in checks.items():
             if got != want:
                 raise ValueError(f"GraphStore.{name} has {got} rows, expected {want}")
@@ -153,7 +159,7 @@ class GraphStore:
     def arrays(self) -> dict[str, np.ndarray]:
         """The array columns by name (``None`` columns left out)."""
         names = ["n_node", "n_edge", "senders", "receivers", "node_features", "targets",
-                 "edge_features", "positions"]
+                 "edge_features", "positions", "split"]
         return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
 
     # ---- selection -------------------------------------------------------------
@@ -175,6 +181,7 @@ class GraphStore:
             meta=meta,
             edge_features=None if self.edge_features is None else self.edge_features[edges],
             positions=None if self.positions is None else self.positions[nodes],
+            split=None if self.split is None else self.split[index],
         )
 
     @classmethod

@@ -11,26 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench_lib.data.stats import size_stats
 from bench_lib.strategies import STRATEGIES
 
 __all__ = ["planning_summary", "size_stats", "capacity_sweep"]
 
 SWEEP_STRATEGIES = ("pack-lpfhp", "pack-cutstock", "pack-ffd", "dynamic-budget")
 FFD_SWEEP_LIMIT = 50_000  # FFD plans graph by graph in Python
-
-
-def size_stats(n_node: np.ndarray, n_edge: np.ndarray) -> dict:
-    """Graph count, node/edge mean, p50, p99, max, mean degree, density, max/mean."""
-    n, e = n_node.astype(float), n_edge.astype(float)
-    pairs = np.maximum(n * (n - 1), 1)
-    return {
-        "graphs": int(len(n)),
-        "nodes_mean": n.mean(), "nodes_p50": float(np.percentile(n, 50)), "nodes_p99": float(np.percentile(n, 99)),
-        "nodes_max": int(n.max()), "edges_mean": e.mean(), "edges_p50": float(np.percentile(e, 50)),
-        "edges_p99": float(np.percentile(e, 99)), "edges_max": int(e.max()),
-        "mean_degree": float(e.sum() / max(n.sum(), 1)), "density": float(np.mean(e / pairs)),
-        "max_over_mean_nodes": float(n.max() / n.mean()), "pad_node_efficiency": float(n.mean() / n.max()),
-    }
 
 
 def capacity_sweep(n_node: np.ndarray, n_edge: np.ndarray, seed: int = 0) -> list[dict]:
@@ -78,14 +65,14 @@ def _fill(strategy, n_node, n_edge, seed) -> dict:
 
 def planning_summary(cfg) -> dict:
     """The planning artefacts of every dataset of a :class:`SuiteConfig`."""
-    from bench_lib.data import load_dataset, split_indices
+    from bench_lib.data import load_dataset, store_splits
     from bench_lib.harness.fairness import resolve_params
 
     out = {}
     seed = cfg.seeds[0]
     for d in cfg.datasets:
         store = load_dataset(d.name, n_graphs=d.n_graphs, seed=seed, **d.options)
-        train = split_indices(store.n_graph, seed=seed)["train"]
+        train = store_splits(store, seed=seed)["train"]
         n, e = store.n_node[train], store.n_edge[train]
         node_hist = np.bincount(n)
         edge_bins = np.unique(np.linspace(0, int(e.max()) + 1, 41).astype(int))

@@ -27,7 +27,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from bench_lib.data import load_dataset, split_indices
+from bench_lib.data import load_dataset, store_splits
 from bench_lib.harness.cell import CellSpec
 from bench_lib.models import create_model
 from bench_lib.strategies import STRATEGIES, GraphBatch
@@ -131,7 +131,7 @@ def run_cell_inprocess(spec: CellSpec) -> dict:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise NotImplementedError("device 'cuda' requested but torch sees no GPU")
     store = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.seed, **spec.dataset_options)
-    splits = split_indices(store.n_graph, seed=spec.seed)
+    splits = store_splits(store, seed=spec.seed)
     strategy = STRATEGIES.create(spec.strategy, **spec.strategy_params)
     t0 = time.perf_counter()
     loader = BatchLoader(store, strategy, splits["train"], seed=spec.seed)

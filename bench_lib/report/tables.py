@@ -80,16 +80,9 @@ def to_markdown(summary: pd.DataFrame) -> str:
 
 def stats_table(planning: dict) -> str:
     """One row per dataset: sizes, sparsity, and naive padding's efficiency."""
-    header = ["dataset", "graphs", "nodes mean / p50 / p99 / max", "edges mean / p50 / p99 / max",
-              "mean degree", "density", "max/mean nodes", "pad node eff"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    for name, d in planning.items():
-        s = d["stats"]
-        lines.append(f"| {name} | {s['graphs']:,} | {s['nodes_mean']:.1f} / {s['nodes_p50']:.0f} / {s['nodes_p99']:.0f}"
-                     f" / {s['nodes_max']} | {s['edges_mean']:.1f} / {s['edges_p50']:.0f} / {s['edges_p99']:.0f} / "
-                     f"{s['edges_max']} | {s['mean_degree']:.2f} | {s['density']:.3f} | {s['max_over_mean_nodes']:.2f}"
-                     f" | {s['pad_node_efficiency']:.3f} |")
-    return "\n".join(lines)
+    from bench_lib.data.stats import format_stats
+
+    return format_stats({name: d["stats"] for name, d in planning.items()})
 
 
 def curve_points(records: pd.DataFrame) -> dict[str, list]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from bench_lib.strategies.base import Plan, Strategy, check_sizes, positive
 from bench_lib.strategies.batch import BatchShape
-from bench_lib.strategies.padding import ChunkPlanner
+from bench_lib.strategies.padding import ChunkPlanner, FixedCountStrategy
 from bench_lib.strategies.registry import STRATEGIES
 
 __all__ = ["Dynamic", "DynamicBudget", "edge_bound", "graph_bound"]
@@ -43,7 +43,7 @@ def graph_bound(n_node: np.ndarray, max_nodes: int, what: str) -> int:
 
 @STRATEGIES.register
 @dataclass(frozen=True)
-class Dynamic(Strategy):
+class Dynamic(FixedCountStrategy):
     """Unpadded concatenation of ``batch_graphs`` graphs per step.
 
     Args:
@@ -53,10 +53,6 @@ class Dynamic(Strategy):
     name = "dynamic"
     static_shape = False
     wastes = "nothing; every batch has a new shape (no compile-once, no CUDA graphs)"
-    batch_graphs: int = 32
-
-    def __post_init__(self) -> None:
-        positive("batch_graphs", self.batch_graphs, allow_none=False)
 
     def prepare(self, n_node, n_edge, rng) -> ChunkPlanner:
         return ChunkPlanner(len(n_node), self.batch_graphs, None)

@@ -15,7 +15,7 @@ from bench_lib.strategies.base import Plan, Strategy, positive
 from bench_lib.strategies.batch import BatchShape
 from bench_lib.strategies.registry import STRATEGIES
 
-__all__ = ["PadToMax", "ChunkPlanner"]
+__all__ = ["PadToMax", "ChunkPlanner", "FixedCountStrategy"]
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,23 @@ class ChunkPlanner:
         return Plan.from_batch_sizes(order, sizes, self.shape)
 
 
+@dataclass(frozen=True)
+class FixedCountStrategy(Strategy):
+    """Base of the strategies with a fixed number of graphs per step.
+
+    Args:
+      batch_graphs: graphs per step.
+    """
+
+    batch_graphs: int = 32
+
+    def __post_init__(self) -> None:
+        positive("batch_graphs", self.batch_graphs, allow_none=False)
+
+
 @STRATEGIES.register
 @dataclass(frozen=True)
-class PadToMax(Strategy):
+class PadToMax(FixedCountStrategy):
     """Naive padding: ``batch_graphs`` graphs per step, each padded to the
     split's largest node and edge counts.
 
@@ -51,10 +65,6 @@ class PadToMax(Strategy):
     name = "pad"
     static_shape = True
     wastes = "every graph padded to the largest graph's nodes and edges"
-    batch_graphs: int = 32
-
-    def __post_init__(self) -> None:
-        positive("batch_graphs", self.batch_graphs, allow_none=False)
 
     def prepare(self, n_node, n_edge, rng) -> ChunkPlanner:
         max_n = int(np.max(n_node, initial=0))

@@ -77,5 +77,5 @@ def test_qm9_subset(tmp_path):
 
 
 def test_unknown_dataset_lists_known():
-    with pytest.raises(ValueError, match="unknown dataset 'zzz'; known: nci5k, qm9"):
+    with pytest.raises(ValueError, match="unknown dataset 'zzz'; known: .*nci5k.*qm9.*xyz:PATH"):
         load_dataset("zzz")

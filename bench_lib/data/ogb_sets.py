@@ -1,0 +1,153 @@
+"""OGB graph property sets, read from OGB's own on-disk layout.
+
+``ogbg-molhiv`` (41k graphs) and ``ogbg-molpcba`` (438k) come as
+``<root>/ogbg_mol{hiv,pcba}/raw/*.csv.gz`` plus ``split/scaffold/*.csv.gz``;
+``pcqm4mv2`` (3.7M) as ``<root>/pcqm4m-v2/raw/data.csv.gz`` (SMILES and the
+HOMO-LUMO gap) plus ``split_dict.pt``. The root is ``data_dir``, else
+``$BENCH_LIB_DATA``, else ``~/.cache/bench_lib/data``. The files are read
+directly with pandas (vectorised, no per-graph Python), so an existing OGB
+root works offline as it is; ``download=True`` asks the ``ogb`` package to
+fetch a missing set first (it needs the internet).
+
+A set missing offline raises ``FileNotFoundError`` saying where it looked,
+the URL it would download from and the directory to put the files in. A
+truncated or corrupt file is an error naming the file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from bench_lib.data.molecules import ATOM_FEATURES, BOND_FEATURES, feature_dims, smiles_to_graphs
+from bench_lib.data.store import GraphStore, StoreMeta
+
+__all__ = ["OGB_SETS", "data_root", "build_ogb"]
+
+OGB_SETS = {
+    "ogbg-molhiv": {"dir": "ogbg_molhiv", "url": "http://snap.stanford.edu/ogb/data/graphproppred/csv_mol_download/hiv.zip",
+                    "split": "scaffold", "targets": ("hiv_active",)},
+    "ogbg-molpcba": {"dir": "ogbg_molpcba", "url": "http://snap.stanford.edu/ogb/data/graphproppred/csv_mol_download/pcba.zip",
+                     "split": "scaffold", "targets": tuple(f"pcba_task_{k}" for k in range(128))},
+    "pcqm4mv2": {"dir": "pcqm4m-v2", "url": "http://ogb.stanford.edu/data/lsc/pcqm4m-v2.zip",
+                 "split": None, "targets": ("homolumogap_ev",)},
+}
+_RAW = ("num-node-list.csv.gz", "num-edge-list.csv.gz", "edge.csv.gz", "node-feat.csv.gz", "edge-feat.csv.gz",
+        "graph-label.csv.gz")
+
+
+def data_root(data_dir: Path | str | None = None) -> Path:
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    env = os.environ.get("BENCH_LIB_DATA")
+    if env:
+        return Path(env).expanduser()
+    return Path("~/.cache/bench_lib/data").expanduser()
+
+
+def _missing(name: str, root: Path, wanted: list[Path]) -> FileNotFoundError:
+    info = OGB_SETS[name]
+    return FileNotFoundError(
+        f"{name} not found offline: looked for {', '.join(str(p) for p in wanted[:3])}"
+        f"{' ...' if len(wanted) > 3 else ''}. It downloads from {info['url']}; unzip it so that "
+        f"{root / info['dir']} holds its raw/ (and split/) folders, point --data-dir or BENCH_LIB_DATA at another "
+        f"OGB root, or pass download=true with internet access.")
+
+
+def _csv(path: Path, dtype=None):
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, header=None, dtype=dtype).to_numpy()
+    except pd.errors.EmptyDataError:  # e.g. an empty split
+        return np.zeros((0, 1), dtype=dtype or np.float64)
+    except (EOFError, OSError, zlib.error, gzip.BadGzipFile, ValueError) as err:
+        raise ValueError(f"{path}: unreadable ({type(err).__name__}: {err}); a truncated download? "
+                         "Delete it and fetch it again.") from None
+
+
+def _download(name: str, root: Path) -> None:
+    os.environ.setdefault("OUTDATED_IGNORE", "1")
+    if name == "pcqm4mv2":
+        from ogb.lsc import PCQM4Mv2Dataset
+
+        PCQM4Mv2Dataset(root=str(root), only_smiles=True)
+    else:
+        from ogb.graphproppred import GraphPropPredDataset
+
+        GraphPropPredDataset(name=name, root=str(root))
+
+
+def build_ogb(name: str, data_dir: Path | str | None = None, download: bool = False) -> GraphStore:
+    """Build ``name``'s store from its OGB directory under the data root."""
+    if name not in OGB_SETS:
+        raise ValueError(f"unknown OGB set {name!r}; known: {', '.join(OGB_SETS)}")
+    info, root = OGB_SETS[name], data_root(data_dir)
+    base = root / info["dir"]
+    if name == "pcqm4mv2":
+        return _build_pcqm(root, base, download)
+    wanted = [base / "raw" / f for f in _RAW] + [base / "split" / info["split"] / f"{s}.csv.gz"
+                                                 for s in ("train", "valid", "test")]
+    if not all(p.exists() for p in wanted):
+        if not download:
+            raise _missing(name, root, [p for p in wanted if not p.exists()])
+        _download(name, root)
+    raw = base / "raw"
+    n_node = _csv(raw / "num-node-list.csv.gz", np.int64)[:, 0]
+    n_edge = _csv(raw / "num-edge-list.csv.gz", np.int64)[:, 0]
+    edges = _csv(raw / "edge.csv.gz", np.int64)
+    node_feat = _csv(raw / "node-feat.csv.gz", np.int64)
+    edge_feat = _csv(raw / "edge-feat.csv.gz", np.int64)
+    labels = _csv(raw / "graph-label.csv.gz").astype(np.float32)
+    for what, got, want in (("edge.csv.gz", len(edges), n_edge.sum()), ("node-feat.csv.gz", len(node_feat), n_node.sum()),
+                            ("graph-label.csv.gz", len(labels), len(n_node))):
+        if got != want:
+            raise ValueError(f"{raw / what}: {got} rows, but the count lists say {want}: a truncated download?")
+    split = np.full(len(n_node), -1, dtype=np.int8)
+    for k, s in enumerate(("train", "valid", "test")):
+        split[_csv(base / "split" / info["split"] / f"{s}.csv.gz", np.int64)[:, 0]] = k
+    # A graph with no label at all is skipped and counted; partial NaN labels (molpcba) stay NaN.
+    keep = ~np.all(np.isnan(labels), axis=1)
+    skipped = tuple({"input": int(i), "reason": "missing target"} for i in np.flatnonzero(~keep))
+    atom_dims, bond_dims = feature_dims()
+    meta = StoreMeta(name=name, source=str(base), node_feature_names=ATOM_FEATURES, edge_feature_names=BOND_FEATURES,
+                     node_feature_dims=atom_dims, edge_feature_dims=bond_dims, target_names=info["targets"],
+                     params={"split": info["split"]}, n_input=len(n_node), skipped=skipped)
+    store = GraphStore(n_node=n_node, n_edge=n_edge, senders=edges[:, 0].astype(np.int32),
+                       receivers=edges[:, 1].astype(np.int32), node_features=node_feat, targets=labels, meta=meta,
+                       edge_features=edge_feat, split=split)
+    return store if keep.all() else store.subset(np.flatnonzero(keep))
+
+
+def _build_pcqm(root: Path, base: Path, download: bool) -> GraphStore:
+    import pandas as pd
+    import torch
+
+    data, split_file = base / "raw" / "data.csv.gz", base / "split_dict.pt"
+    wanted = [data, split_file]
+    if not all(p.exists() for p in wanted):
+        if not download:
+            raise _missing("pcqm4mv2", root, [p for p in wanted if not p.exists()])
+        _download("pcqm4mv2", root)
+    try:
+        df = pd.read_csv(data)
+    except (EOFError, OSError, zlib.error, ValueError) as err:
+        raise ValueError(f"{data}: unreadable ({type(err).__name__}: {err}); a truncated download?") from None
+    split_dict = torch.load(split_file, weights_only=True)
+    targets = df["homolumogap"].to_numpy(np.float32)
+    graphs, skipped = smiles_to_graphs(df["smiles"], targets[:, None], df["idx"].astype(str))
+    split = np.full(len(df), -1, dtype=np.int8)
+    for k, s in enumerate(("train", "valid", "test-dev")):
+        split[np.asarray(split_dict[s])] = k
+    kept = np.setdiff1d(np.arange(len(df)), [s["input"] for s in skipped])
+    # test-dev and test-challenge have no public labels (NaN): they stay in the store, unsplit or as "test".
+    atom_dims, bond_dims = feature_dims()
+    meta = StoreMeta(name="pcqm4mv2", source=str(base), node_feature_names=ATOM_FEATURES,
+                     edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims, edge_feature_dims=bond_dims,
+                     target_names=("homolumogap_ev",), params={}, n_input=len(df), skipped=tuple(skipped))
+    store = GraphStore.from_graphs(graphs, meta)
+    return GraphStore(**{**store.arrays(), "meta": meta, "split": split[kept]})
