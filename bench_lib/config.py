@@ -32,6 +32,10 @@ __all__ = ["ConfigError", "DatasetSettings", "TrainSettings", "SuiteConfig", "lo
            "apply_overrides"]
 
 
+#: Datasets read from a downloaded copy under a data root (``data_dir``).
+DATA_DIR_DATASETS = ("ogbg-molhiv", "ogbg-molpcba", "pcqm4mv2", "zinc", "peptides-func")
+
+
 class ConfigError(ValueError):
     """A suite configuration that cannot run."""
 
@@ -182,7 +186,7 @@ def load_config(path: Path | str) -> SuiteConfig:
 
 def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, strategies: list[str] | None = None,
                     models: list[str] | None = None, repeats: int | None = None,
-                    device: str | None = None) -> SuiteConfig:
+                    device: str | None = None, data_dir: str | None = None) -> SuiteConfig:
     """Command-line flags that override single fields (names validated)."""
     from bench_lib.models import MODELS
     from bench_lib.strategies import STRATEGIES
@@ -203,6 +207,10 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
         ds = changes.get("datasets", cfg.datasets)
         changes["datasets"] = tuple(dataclasses.replace(d, models=tuple(m for m in d.models if m in models))
                                     for d in ds)
+    if data_dir is not None:
+        ds = changes.get("datasets", cfg.datasets)
+        changes["datasets"] = tuple(dataclasses.replace(d, options={**d.options, "data_dir": data_dir})
+                                    if d.name in DATA_DIR_DATASETS else d for d in ds)
     if repeats is not None:
         if repeats < 1:
             raise ConfigError(f"--repeats must be >= 1 (got {repeats})")

@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", help="comma-separated models (keeps those each dataset lists)")
     parser.add_argument("--repeats", type=int, help="timed repeats per cell")
     parser.add_argument("--device", help="cpu or cuda (cuda runs the plain-torch backend)")
+    parser.add_argument("--data-dir", help="root of downloaded datasets (OGB layout, zinc, peptides-func); "
+                                           "default: $BENCH_LIB_DATA or ~/.cache/bench_lib/data")
     parser.add_argument("--out", type=Path, help="results directory (default: results/<suite name>)")
     parser.add_argument("--report-dir", type=Path, help="report directory (default: reports/<suite name>)")
     parser.add_argument("--list", action="store_true", help="print datasets, strategies and models, then exit")
@@ -161,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config or default_config_path())
         cfg = apply_overrides(cfg, datasets=split(args.datasets), strategies=split(args.strategies),
-                              models=split(args.models), repeats=args.repeats, device=args.device)
+                              models=split(args.models), repeats=args.repeats, device=args.device,
+                              data_dir=args.data_dir)
         shard = parse_shard(args.shard)
         cells = expand_cells(cfg)
     except ConfigError as err:

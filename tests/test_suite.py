@@ -148,3 +148,9 @@ def test_rerun_failed_replaces_the_failed_row(tiny_config, tmp_path):
     # Without --rerun-failed a failed cell is left alone.
     assert main(["--config", str(cfg), "--out", str(out), "--no-report"]) == 1
     assert len(pd.read_csv(out / "records.csv")) == 1
+
+
+def test_data_dir_override_reaches_downloaded_sets(tmp_path):
+    cfg = parse_config({"datasets": {"nci5k": {}, "ogbg-molhiv": {"node_budget": 1024}}})
+    out = apply_overrides(cfg, data_dir=str(tmp_path))
+    assert out.datasets[0].options == {} and out.datasets[1].options == {"data_dir": str(tmp_path)}

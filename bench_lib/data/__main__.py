@@ -15,6 +15,7 @@ import ast
 import sys
 import time
 
+from bench_lib.config import DATA_DIR_DATASETS
 from bench_lib.data import load_dataset
 from bench_lib.data.stats import format_stats, size_stats
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, notes = {}, []
     for name in args.names:
         options = dict(args.option)
-        if args.data_dir and name in ("ogbg-molhiv", "ogbg-molpcba", "pcqm4mv2", "zinc", "peptides-func"):
+        if args.data_dir and name in DATA_DIR_DATASETS:
             options["data_dir"] = args.data_dir
         t = time.perf_counter()
         try:

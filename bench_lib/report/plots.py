@@ -21,7 +21,8 @@ def _plt():
 
 def save_figure(fig, out_dir: Path, stem: str) -> list[Path]:
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
-    fig.tight_layout()
+    if not fig.legends:  # figures with a figure-level legend lay themselves out
+        fig.tight_layout()
     for p in paths:
         fig.savefig(p, dpi=110)
     _plt().close(fig)
@@ -53,15 +54,19 @@ def bar_figure(summaries: dict[str, pd.DataFrame], metrics: list[tuple[str, str]
 
 
 def curves_figure(curves: dict[str, dict[str, list]], target: float | None, title: str):
-    """Validation MAE against training wall time and against steps."""
+    """Validation MAE against training wall time and against steps: one
+    colour per strategy, one line style per fairness view, legend below."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     styles = ["-", "--", ":", "-."]
+    strategies = list(dict.fromkeys(s for per in curves.values() for s in per))
+    colours = {s: plt.cm.tab10(k % 10) for k, s in enumerate(strategies)}
     for k, (view, per_strategy) in enumerate(curves.items()):
         for strategy, pts in per_strategy.items():
             pts = np.asarray(pts, dtype=float)
-            axes[0].plot(pts[:, 1], pts[:, 2], styles[k % 4], label=f"{strategy} ({view})")
-            axes[1].plot(pts[:, 0], pts[:, 2], styles[k % 4], label=f"{strategy} ({view})")
+            kw = {"ls": styles[k % 4], "color": colours[strategy], "label": f"{strategy} ({view})"}
+            axes[0].plot(pts[:, 1], pts[:, 2], **kw)
+            axes[1].plot(pts[:, 0], pts[:, 2], **kw)
     for ax, xlabel in zip(axes, ("training wall time (s)", "training steps")):
         if target is not None:
             ax.axhline(target, color="k", lw=0.8, alpha=0.6)
@@ -69,8 +74,10 @@ def curves_figure(curves: dict[str, dict[str, list]], target: float | None, titl
         ax.set_ylabel("validation MAE")
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=6, ncol=2)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
     fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.04 + 0.035 * ((len(labels) + 2) // 3), 1, 1))
     return fig
 
 
