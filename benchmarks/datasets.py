@@ -21,17 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from _tables import table  # benchmarks/_tables.py, beside this script
 from bench_lib.data import load_dataset, store_splits
 from bench_lib.harness.fairness import resolve_params
 from bench_lib.strategies import STRATEGIES
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def table(rows, header):
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    fmt = lambda cells: "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    return "\n".join([fmt(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [fmt(r) for r in rows])
 
 
 def build_and_load(name: str, cache: Path, **kw) -> tuple[list[str], object]:

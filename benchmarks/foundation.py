@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _tables import table  # benchmarks/_tables.py, beside this script
 from bench_lib.data import load_dataset
 from bench_lib.deps import import_dgl
 from bench_lib.strategies import STRATEGIES, collate
@@ -43,12 +44,6 @@ def timed(fn, repeats: int):
         out = fn()
         times.append(time.perf_counter() - t)
     return out, statistics.median(times), min(times), max(times)
-
-
-def table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    fmt = lambda cells: "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    return "\n".join([fmt(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [fmt(r) for r in rows])
 
 
 def pack_row(dataset: str, name: str, packs: Packs, n_node, n_edge, secs, edge_cap) -> list[str]:

@@ -9,31 +9,22 @@ from __future__ import annotations
 import statistics
 import time
 
-import numpy as np
-
-from bench_lib.data.store import GraphStore
-from bench_lib.strategies.base import Strategy
 from bench_lib.strategies.loader import BatchLoader
 
 __all__ = ["measure_loader"]
 
 
-def measure_loader(store: GraphStore, strategy: Strategy, indices: np.ndarray | None = None, seed: int = 0,
-                   epochs: int = 3, to_dgl: bool = True) -> dict[str, float]:
-    """Plan once, then run ``epochs`` epochs of collation; epoch 0 is warm-up.
+def measure_loader(loader: BatchLoader, epochs: int = 3, to_dgl: bool = True) -> dict[str, float]:
+    """Run ``epochs`` epochs of collation of a planned loader; epoch 0 is warm-up.
 
-    Returns metrics with units in their names: ``prepare_s``,
-    ``graphs_per_s`` (median over timed epochs) with ``graphs_per_s_min``/
-    ``_max``, ``real_nodes_per_s``, ``padded_nodes_per_s`` (all node slots),
-    ``node_efficiency``, ``edge_efficiency``, ``n_batch``,
-    ``graphs_per_batch_mean``, ``padding_mib_per_epoch``, and the static
-    shape (0 when shapes vary).
+    Returns metrics with units in their names: ``graphs_per_s`` (median over
+    timed epochs) with ``graphs_per_s_min``/``_max``, ``real_nodes_per_s``,
+    ``padded_nodes_per_s`` (all node slots), ``node_efficiency``,
+    ``edge_efficiency``, ``n_batch``, ``graphs_per_batch_mean``,
+    ``padding_mib_per_epoch``, and the static shape (0 when shapes vary).
     """
     if epochs < 2:
         raise ValueError(f"`epochs` must be >= 2 (one warm-up epoch) (got {epochs})")
-    t0 = time.perf_counter()
-    loader = BatchLoader(store, strategy, indices=indices, seed=seed)
-    prepare_s = time.perf_counter() - t0
     rates, slot_rates, node_rates = [], [], []
     for epoch in range(epochs):
         real_g = real_n = slots_n = slots_e = real_e = pad_bytes = n_batch = 0
@@ -55,7 +46,6 @@ def measure_loader(store: GraphStore, strategy: Strategy, indices: np.ndarray | 
             slot_rates.append(slots_n / dt)
     shape = loader.shape
     return {
-        "prepare_s": prepare_s,
         "graphs_per_s": statistics.median(rates), "graphs_per_s_min": min(rates), "graphs_per_s_max": max(rates),
         "real_nodes_per_s": statistics.median(node_rates), "padded_nodes_per_s": statistics.median(slot_rates),
         "node_efficiency": real_n / slots_n if slots_n else 1.0,

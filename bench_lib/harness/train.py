@@ -213,7 +213,7 @@ def run_cell_inprocess(spec: CellSpec) -> dict:
 def _time_to_accuracy(model, store, splits, loader, spec: CellSpec, column: int, device) -> dict:
     val = BatchLoader(store, STRATEGIES.create("dynamic", batch_graphs=256), splits["val"], seed=spec.seed)
     opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
-    stream = _stream(BatchLoader(store, loader.strategy, loader.indices, seed=spec.seed))
+    stream = _stream(loader)  # the same plan, from epoch 0 again
     curve, train_s, step = [], 0.0, 0
     reached_at = None
     mae = evaluate_mae(model, val, column, device, spec.backend)
@@ -245,8 +245,7 @@ def _time_to_accuracy(model, store, splits, loader, spec: CellSpec, column: int,
 def _loader_only(loader: BatchLoader, spec: CellSpec) -> dict:
     from bench_lib.harness.loader_bench import measure_loader
 
-    m = measure_loader(loader.store, loader.strategy, loader.indices, spec.seed, epochs=max(2, spec.repeats + 1),
-                       to_dgl=spec.backend == "dgl")
+    m = measure_loader(loader, epochs=max(2, spec.repeats + 1), to_dgl=spec.backend == "dgl")
     keep = ("graphs_per_s", "graphs_per_s_min", "graphs_per_s_max", "real_nodes_per_s", "padded_nodes_per_s")
     out = {k: m[k] for k in keep}
     out["padding_mib_per_step"] = m["padding_mib_per_epoch"] / max(m["n_batch"], 1)

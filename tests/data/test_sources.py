@@ -254,3 +254,19 @@ def test_stats_cli(capsys, tmp_path):
     assert "| nci5k | 200 |" in out and "| hydronet-like | 200 |" in out and "pad node eff" in out
     assert data_main(["stats", "ogbg-molpcba", "--data-dir", str(tmp_path)]) == 2
     assert "not found offline" in capsys.readouterr().err
+
+
+def test_pcqm4mv2_layout_tiny(tmp_path):
+    import torch
+
+    base = tmp_path / "pcqm4m-v2"
+    (base / "raw").mkdir(parents=True)
+    csv = "idx,smiles,homolumogap\n0,CCO,5.5\n1,C1CC(,4.0\n2,c1ccccc1,\n"
+    (base / "raw" / "data.csv.gz").write_bytes(gzip.compress(csv.encode()))
+    torch.save({"train": torch.tensor([0, 1]), "valid": torch.tensor([], dtype=torch.long),
+                "test-dev": torch.tensor([2]), "test-challenge": torch.tensor([], dtype=torch.long)},
+               base / "split_dict.pt")
+    store = build_ogb("pcqm4mv2", tmp_path)
+    assert store.n_graph == 2 and store.meta.skipped[0]["input"] == 1
+    assert store.split.tolist() == [0, 2]
+    assert store.targets[0, 0] == pytest.approx(5.5) and np.isnan(store.targets[1, 0])  # test-dev: no label

@@ -123,3 +123,10 @@ def test_fairness_equal_real_graphs():
         assert abs(len(n) / plan.n_batch - 32) < 4, (name, params)
     with pytest.raises(ValueError, match="graphs_per_step must be >= 1"):
         resolve_params("pad", "equal-real-graphs", n, e, graphs_per_step=0)
+
+
+def test_loader_only_cell(warm_cache):
+    record = run_cell(tiny("pack-lpfhp", model="none", model_params={}, target_mae=None))
+    assert record["status"] == "ok", record["error"]
+    assert record["graphs_per_s"] > 0 and record["padded_nodes_per_s"] >= record["real_nodes_per_s"] > 0
+    assert 0 < record["node_efficiency"] <= 1 and record.get("curve") is None
