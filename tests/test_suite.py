@@ -154,3 +154,14 @@ def test_data_dir_override_reaches_downloaded_sets(tmp_path):
     cfg = parse_config({"datasets": {"nci5k": {}, "ogbg-molhiv": {"node_budget": 1024}}})
     out = apply_overrides(cfg, data_dir=str(tmp_path))
     assert out.datasets[0].options == {} and out.datasets[1].options == {"data_dir": str(tmp_path)}
+
+
+def test_local_file_dataset_in_a_suite(tmp_path, capsys):
+    mols = tmp_path / "mols.csv"
+    mols.write_text("smiles,y\n" + "CCO,1.0\nCCN,2.0\nCCC,3.0\nc1ccccc1,4.0\nCC(=O)O,5.0\n" * 4)
+    cfg = tmp_path / "local.toml"
+    cfg.write_text(f'[suite]\nstrategies = ["pad", "pack-ffd"]\n\n[datasets."csv:{mols}"]\nmodels = ["gin"]\n'
+                   'node_budget = 64\npack_nodes = 8\n')
+    assert main(["--config", str(cfg), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all(f"csv:{mols}/" in line for line in lines)
