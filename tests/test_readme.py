@@ -40,3 +40,17 @@ def test_readme_commands_are_the_ci_commands():
     assert "make bench" in text and "make test" in text
     ci = (README.parent / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_reference_results_do_not_sit_where_make_bench_writes():
+    """A fresh clone's `make bench` must run the suite, not resume a committed one."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (README.parent / ".git").exists():
+        import pytest
+
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(["git", "ls-files", "results/default", "reports/default"], cwd=README.parent,
+                             capture_output=True, text=True).stdout.split()
+    assert tracked == []
