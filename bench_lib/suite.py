@@ -30,7 +30,7 @@ import numpy as np
 from bench_lib.config import ConfigError, SuiteConfig, apply_overrides, load_config
 from bench_lib.harness.cell import CellSpec
 from bench_lib.harness.environment import environment
-from bench_lib.harness.fairness import resolve_params
+from bench_lib.harness.fairness import resolve_for_dataset
 from bench_lib.harness.planning import planning_summary
 from bench_lib.harness.runner import append_record, read_records, rewrite_without, run_cell
 
@@ -61,13 +61,10 @@ def expand_cells(cfg: SuiteConfig) -> list[CellSpec]:
             for view in cfg.fairness:
                 for strategy in cfg.strategies:
                     try:
-                        params, used = resolve_params(
-                            strategy, view, n, e, node_budget=d.node_budget, edge_budget=d.edge_budget,
-                            graphs_per_step=d.graphs_per_step, pack_nodes=d.pack_nodes, seed=seed)
+                        params, used = resolve_for_dataset(strategy, view, n, e, d, cfg.strategy_params.get(strategy),
+                                                           seed=seed)
                     except ValueError as err:
                         raise ConfigError(f"[datasets.{d.name}] {strategy} ({view}): {err}") from None
-                    if strategy in cfg.strategy_params:
-                        params, used = {**params, **cfg.strategy_params[strategy]}, "manual"
                     budget = d.node_budget if view == "equal-padded-budget" else d.graphs_per_step
                     for model in models:
                         spec = CellSpec(

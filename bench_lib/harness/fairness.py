@@ -23,7 +23,7 @@ import numpy as np
 
 from bench_lib.strategies import STRATEGIES
 
-__all__ = ["resolve_params"]
+__all__ = ["resolve_params", "resolve_for_dataset"]
 
 
 def _mean_graphs_per_step(name: str, params: dict, n_node, n_edge, seed: int) -> float:
@@ -85,3 +85,16 @@ def resolve_params(name: str, view: str, n_node: np.ndarray, n_edge: np.ndarray,
         per_pack = _mean_graphs_per_step(name, {"max_nodes": pack_nodes}, n_node, n_edge, seed)
         return {"max_nodes": pack_nodes, "packs_per_batch": max(1, int(round(graphs_per_step / per_pack)))}, view
     raise ValueError(f"unknown fairness view {view!r}; known: equal-padded-budget, equal-real-graphs")
+
+
+def resolve_for_dataset(name: str, view: str, n_node: np.ndarray, n_edge: np.ndarray, settings,
+                        overrides: dict | None = None, seed: int = 0) -> tuple[dict, str]:
+    """:func:`resolve_params` with a suite dataset's budgets (a
+    ``DatasetSettings``), then the suite's fixed parameters for this strategy
+    (``overrides``), which make the view ``manual``."""
+    params, used = resolve_params(name, view, n_node, n_edge, node_budget=settings.node_budget,
+                                  edge_budget=settings.edge_budget, graphs_per_step=settings.graphs_per_step,
+                                  pack_nodes=settings.pack_nodes, seed=seed)
+    if overrides is not None:
+        return {**params, **overrides}, "manual"
+    return params, used

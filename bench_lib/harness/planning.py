@@ -36,8 +36,7 @@ def capacity_sweep(n_node: np.ndarray, n_edge: np.ndarray, seed: int = 0) -> lis
             if name == "dynamic-budget":
                 strategy = STRATEGIES.create(name, max_nodes=c, max_edges=int(n_edge.sum()), max_graphs=c)
                 plan = strategy.prepare(n_node, n_edge, rng).plan_epoch(rng)
-                sums_n = np.add.reduceat(n_node[plan.graph_index], plan.batch_ptr[:-1])
-                sums_e = np.add.reduceat(n_edge[plan.graph_index], plan.batch_ptr[:-1])
+                sums_n, sums_e = plan.batch_sums(n_node), plan.batch_sums(n_edge)
                 units, slots_n = plan.n_batch, c
             else:
                 packs = STRATEGIES.create(name, max_nodes=c).plan_packs(n_node, n_edge, rng)
@@ -50,8 +49,7 @@ def capacity_sweep(n_node: np.ndarray, n_edge: np.ndarray, seed: int = 0) -> lis
 def _fill(strategy, n_node, n_edge, seed) -> dict:
     planner = strategy.prepare(n_node, n_edge, np.random.default_rng(seed))
     plan = planner.plan_epoch(np.random.default_rng(seed))
-    real_n = np.add.reduceat(n_node[plan.graph_index], plan.batch_ptr[:-1])
-    real_e = np.add.reduceat(n_edge[plan.graph_index], plan.batch_ptr[:-1])
+    real_n, real_e = plan.batch_sums(n_node), plan.batch_sums(n_edge)
     if plan.shape is None:
         node_fill, edge_fill = np.ones(plan.n_batch), np.ones(plan.n_batch)
     else:
@@ -66,7 +64,7 @@ def _fill(strategy, n_node, n_edge, seed) -> dict:
 def planning_summary(cfg) -> dict:
     """The planning artefacts of every dataset of a :class:`SuiteConfig`."""
     from bench_lib.data import load_dataset, store_splits
-    from bench_lib.harness.fairness import resolve_params
+    from bench_lib.harness.fairness import resolve_for_dataset
 
     out = {}
     seed = cfg.seeds[0]
@@ -80,9 +78,7 @@ def planning_summary(cfg) -> dict:
         for view in cfg.fairness:
             fill[view] = {}
             for name in cfg.strategies:
-                params, _ = resolve_params(name, view, n, e, node_budget=d.node_budget, edge_budget=d.edge_budget,
-                                           graphs_per_step=d.graphs_per_step, pack_nodes=d.pack_nodes, seed=seed)
-                params = {**params, **cfg.strategy_params.get(name, {})}
+                params, _ = resolve_for_dataset(name, view, n, e, d, cfg.strategy_params.get(name), seed=seed)
                 fill[view][name] = _fill(STRATEGIES.create(name, **params), n, e, seed)
         out[d.name] = {
             "stats": size_stats(n, e),

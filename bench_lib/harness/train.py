@@ -18,6 +18,7 @@ process, so that peak memory is the cell's own. Phases:
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import resource
 import statistics
@@ -73,10 +74,6 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _batch_bytes(batch: GraphBatch) -> int:
-    return sum(v.numel() * v.element_size() for v in batch.__dict__.values() if isinstance(v, torch.Tensor))
-
-
 def masked_loss(pred: torch.Tensor, batch: GraphBatch, column: int, std: torch.Tensor) -> torch.Tensor:
     """Mean squared error in standardised units over the batch's real graphs only."""
     err = (pred[:, 0] - batch.targets[:, column]) / std.reshape(-1)[0]
@@ -107,12 +104,11 @@ def _stream(loader: BatchLoader) -> Iterator[GraphBatch]:
         epoch += 1
 
 
-def _train_step(model, opt, batch, column, backend) -> float:
+def _train_step(model, opt, batch, column, backend) -> None:
+    """One optimiser step; reads nothing back, so it adds no device sync."""
     opt.zero_grad(set_to_none=True)
-    loss = masked_loss(model(batch, backend=backend), batch, column, model.target_std)
-    loss.backward()
+    masked_loss(model(batch, backend=backend), batch, column, model.target_std).backward()
     opt.step()
-    return float(loss.detach())
 
 
 def _target_stats(store, train: np.ndarray, column: int, model_name: str):
@@ -136,8 +132,8 @@ def run_cell_inprocess(spec: CellSpec) -> dict:
     t0 = time.perf_counter()
     loader = BatchLoader(store, strategy, splits["train"], seed=spec.seed)
     metrics: dict = {"prepare_s": time.perf_counter() - t0}
-    node_eff, edge_eff = loader.efficiency(0)
     plan = loader.plan(0)
+    node_eff, edge_eff = plan.efficiency(loader.n_node, loader.n_edge)
     metrics.update(node_efficiency=node_eff, edge_efficiency=edge_eff,
                    graphs_per_step_mean=len(plan.graph_index) / max(plan.n_batch, 1))
     if spec.model == "none":
@@ -158,8 +154,6 @@ def run_cell_inprocess(spec: CellSpec) -> dict:
         model.set_target_stats(mean, std, mean_nodes=float(store.n_node[splits["train"]].mean()))
     model.to(device).train()
     init_state = copy.deepcopy(model.state_dict())
-    import gc
-
     gc.collect()
     metrics["baseline_rss_mib"] = _rss_mib()
     _reset_peak_rss()
@@ -189,7 +183,7 @@ def run_cell_inprocess(spec: CellSpec) -> dict:
             nodes += int(batch.node_mask.sum())
             slots += batch.node_mask.shape[0]
             pad_b.append(batch.padding_bytes())
-            batch_b.append(_batch_bytes(batch))
+            batch_b.append(batch.nbytes())
         total = build + compute
         rates.append(graphs / total)
         node_rates.append(nodes / total)

@@ -63,6 +63,12 @@ class Plan:
         for b in range(self.n_batch):
             yield self.graph_index[self.batch_ptr[b]:self.batch_ptr[b + 1]]
 
+    def batch_sums(self, sizes: np.ndarray) -> np.ndarray:
+        """Per-batch totals of a per-graph array (``n_node``, ``n_edge``)."""
+        if self.n_batch == 0:
+            return np.zeros(0, dtype=np.asarray(sizes).dtype)
+        return np.add.reduceat(np.asarray(sizes)[self.graph_index], self.batch_ptr[:-1])
+
     def efficiency(self, n_node: np.ndarray, n_edge: np.ndarray) -> tuple[float, float]:
         """(node, edge) efficiency: real slots / all slots over the epoch,
         counting the padding graph's reserved slots as waste (1.0 unpadded)."""

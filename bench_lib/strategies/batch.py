@@ -103,6 +103,10 @@ class GraphBatch:
     def edge_efficiency(self) -> float:
         return float(self.edge_mask.float().mean()) if len(self.edge_mask) else 1.0
 
+    def nbytes(self) -> int:
+        """Bytes of all the batch's tensors, padding included."""
+        return sum(v.numel() * v.element_size() for v in self.__dict__.values() if isinstance(v, torch.Tensor))
+
     def padding_bytes(self) -> int:
         """Bytes of the node and edge tensors that hold padding."""
         pad_nodes = int((~self.node_mask).sum())

@@ -88,8 +88,7 @@ def check_budgets(strategy: Strategy, loader: BatchLoader) -> None:
         if packs is not None:
             assert packs.pack_sums(sizes).max() <= cap, f"a pack exceeds {name}={cap}"
         else:
-            per_batch = np.add.reduceat(sizes[plan.graph_index], plan.batch_ptr[:-1])
-            assert per_batch.max() <= cap, f"a batch exceeds {name}={cap}"
+            assert plan.batch_sums(sizes).max() <= cap, f"a batch exceeds {name}={cap}"
     cap_g = getattr(strategy, "max_graphs", None)
     packs = getattr(loader.planner, "packs", None)
     if cap_g is not None and packs is not None:
