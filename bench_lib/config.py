@@ -2,10 +2,13 @@
 
 Layout of a suite file (see ``benchmarks/default.toml``)::
 
-    [suite]                 name, strategies, fairness, seeds, repeats, device, backend, ...
-    [train]                 lr, warmup_steps, timed_steps, eval_every, max_steps, train_time_limit_s
+    [suite]                 name, strategies, fairness, seeds, repeats, threads,
+                            clock, interleave, device, backend, timeout_s, mode
+    [train]                 lr, warmup_steps, window_s, windows, eval_every,
+                            max_steps, train_time_limit_s (see TrainSettings)
     [models.<name>]         model hyper-parameters (dataclass fields of the model's config)
-    [datasets.<name>]       n_graphs, options, models, node_budget, edge_budget,
+    [strategies.<name>]     fixed parameters of a strategy (its cells run in the manual view)
+    [datasets.<name>]       n_graphs, options, models, node_slots, edge_slots,
                             graphs_per_step, pack_nodes, target, target_mae
 
 Every unknown section or key, every unknown name and every bad value is a
@@ -26,7 +29,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from bench_lib.harness.cell import FAIRNESS_VIEWS
+from bench_lib.harness.cell import VIEWS, CellSpec, TrainSettings
 
 __all__ = ["ConfigError", "DatasetSettings", "TrainSettings", "SuiteConfig", "load_config", "parse_config",
            "apply_overrides"]
@@ -41,31 +44,23 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class TrainSettings:
-    lr: float = 1e-3
-    warmup_steps: int = 3
-    timed_steps: int = 10
-    eval_every: int = 50
-    max_steps: int = 1000
-    train_time_limit_s: float = 60.0
-
-
-@dataclass(frozen=True)
 class DatasetSettings:
     """One dataset's part of the suite.
 
-    ``node_budget`` (node slots per step) feeds the equal-padded-budget view,
-    ``graphs_per_step`` the equal-real-graphs view; ``pack_nodes`` is the
-    packers' pack capacity; ``target_mae`` the validation MAE that counts as
-    reached (None: no time-to-accuracy run).
+    ``node_slots`` and ``edge_slots`` (slots per step, padding included) are
+    the equal-padded-budget view's budget (``edge_slots`` None: derived from
+    the data, see :mod:`bench_lib.harness.fairness`), ``graphs_per_step``
+    the equal-real-graphs view's; ``pack_nodes`` is the packers' pack
+    capacity; ``target_mae`` the validation MAE that counts as reached (None:
+    no time-to-accuracy run).
     """
 
     name: str
     n_graphs: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     models: tuple[str, ...] = ()
-    node_budget: int = 512
-    edge_budget: int | None = None
+    node_slots: int = 512
+    edge_slots: int | None = None
     graphs_per_step: int = 32
     pack_nodes: int | None = None
     target: str | None = None
@@ -79,11 +74,13 @@ class SuiteConfig:
     strategies: tuple[str, ...]
     fairness: tuple[str, ...] = ("equal-padded-budget",)
     seeds: tuple[int, ...] = (0,)
-    repeats: int = 3
-    device: str = "cpu"
-    backend: str = "dgl"
-    threads: int | None = None
-    timeout_s: float = 600.0
+    repeats: int = CellSpec.repeats
+    device: str = CellSpec.device
+    backend: str = CellSpec.backend
+    threads: int = CellSpec.threads
+    clock: str = CellSpec.clock
+    interleave: bool = True
+    timeout_s: float = CellSpec.timeout_s
     mode: str = "train"
     train: TrainSettings = TrainSettings()
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -115,8 +112,12 @@ def _take(section: str, table: dict, cls, skip: tuple[str, ...] = ()) -> dict:
         if kind in ("int", "float", "int | None", "float | None") and value is not None:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"[{section}] {key} must be a number (got {value!r})")
-            if value < 0 or (value == 0 and key not in ("warmup_steps", "seed")):
+            if kind.startswith("int") and not isinstance(value, int):
+                raise ConfigError(f"[{section}] {key} must be a whole number (got {value!r})")
+            if value < 0 or (value == 0 and key not in ("warmup_steps", "window_s")):
                 raise ConfigError(f"[{section}] {key} must be > 0 (got {value!r})")
+        if kind == "bool" and not isinstance(value, bool):
+            raise ConfigError(f"[{section}] {key} must be true or false (got {value!r})")
         out[key] = tuple(value) if isinstance(value, list) else value
     return out
 
@@ -139,9 +140,11 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
     for s in suite["strategies"]:
         _choices("[suite] strategies", s, STRATEGIES.names())
     for view in suite.get("fairness", ("equal-padded-budget",)):
-        _choices("[suite] fairness", view, FAIRNESS_VIEWS[:2])
+        _choices("[suite] fairness", view, VIEWS[:2])
     if suite.get("mode", "train") not in ("train", "loader"):
         raise ConfigError(f"[suite] mode must be 'train' or 'loader' (got {suite['mode']!r})")
+    if suite.get("clock", "auto") not in ("auto", "wall"):
+        raise ConfigError(f"[suite] clock must be 'auto' or 'wall' (got {suite['clock']!r})")
     if suite.get("backend", "dgl") not in ("dgl", "torch"):
         raise ConfigError(f"[suite] backend must be 'dgl' or 'torch' (got {suite['backend']!r})")
     if suite.get("device", "cpu") not in ("cpu", "cuda"):

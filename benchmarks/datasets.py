@@ -23,7 +23,6 @@ import numpy as np
 
 from _tables import table  # benchmarks/_tables.py, beside this script
 from bench_lib.data import load_dataset, store_splits
-from bench_lib.harness.fairness import resolve_params
 from bench_lib.strategies import STRATEGIES
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -42,6 +41,18 @@ def build_and_load(name: str, cache: Path, **kw) -> tuple[list[str], object]:
             f"{load_s:.2f}", f"{size:,.0f}"], store
 
 
+def node_budget_params(strategy: str, n: np.ndarray, node_budget: int, pack_nodes: int) -> dict:
+    """Parameters for ``node_budget`` node slots per step, edges unconstrained
+    (the suite's equal-padded-budget view also fixes the edge slots)."""
+    if strategy == "pad":
+        return {"batch_graphs": max(1, node_budget // int(n.max()))}
+    if strategy == "dynamic":
+        return {"batch_graphs": max(1, int(round(node_budget / n.mean())))}
+    if strategy == "dynamic-budget":
+        return {"max_nodes": node_budget}
+    return {"max_nodes": pack_nodes, "packs_per_batch": max(1, node_budget // pack_nodes)}
+
+
 def efficiency_rows(name: str, store, node_budget: int, pack_nodes: int) -> list[list[str]]:
     train = store_splits(store)["train"]
     n, e = store.n_node[train], store.n_edge[train]
@@ -53,8 +64,7 @@ def efficiency_rows(name: str, store, node_budget: int, pack_nodes: int) -> list
         if strategy.startswith("pack-"):
             variants.append((edge_cap, f"{edge_cap}"))
         for cap, label in variants:
-            params, _ = resolve_params(strategy, "equal-padded-budget", n, e, node_budget=node_budget,
-                                       pack_nodes=pack_nodes)
+            params = node_budget_params(strategy, n, node_budget, pack_nodes)
             if cap is not None:
                 params["max_edges"] = cap
             t = time.perf_counter()

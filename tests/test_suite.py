@@ -7,12 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from bench_lib.config import ConfigError, apply_overrides, load_config, parse_config
+from bench_lib.harness.cell import CellSpec
 from bench_lib.suite import expand_cells, main, parse_shard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +29,8 @@ timeout_s = 120
 
 [train]
 warmup_steps = 1
-timed_steps = 2
+window_s = 0.0
+windows = 2
 eval_every = 2
 max_steps = 4
 
@@ -38,8 +41,8 @@ layers = 1
 [datasets.nci5k]
 n_graphs = 48
 models = ["gin"]
-node_budget = 256
-target_mae = 1e9
+node_slots = 256
+target_mae = 30.0
 """
 
 
@@ -68,7 +71,10 @@ def test_shipped_configs_parse():
     ({"suite": {"repeats": -2}, "datasets": {"nci5k": {}}}, r"\[suite\] repeats must be > 0 \(got -2\)"),
     ({"suite": {"repeats": "many"}, "datasets": {"nci5k": {}}}, r"\[suite\] repeats must be a number \(got 'many'\)"),
     ({"datasets": {"nci5k": {"models": ["gcn"]}}}, r"\[datasets.nci5k\] models: unknown name 'gcn'; valid: gin, schnet"),
-    ({"datasets": {"nci5k": {"node_budgets": 3}}}, r"\[datasets.nci5k\] has no key 'node_budgets'"),
+    ({"datasets": {"nci5k": {"node_budget": 3}}}, r"\[datasets.nci5k\] has no key 'node_budget'; valid keys: .*node_slots"),
+    ({"datasets": {"nci5k": {"node_slots": 512.5}}}, r"\[datasets.nci5k\] node_slots must be a whole number \(got 512.5\)"),
+    ({"suite": {"interleave": "yes"}, "datasets": {"nci5k": {}}}, r"\[suite\] interleave must be true or false"),
+    ({"suite": {"clock": "cpu"}, "datasets": {"nci5k": {}}}, r"\[suite\] clock must be 'auto' or 'wall'"),
     ({"models": {"gin": {"depth": 3}}, "datasets": {"nci5k": {}}}, r"\[models.gin\] has no key 'depth'"),
     ({"suite": {"fairness": ["fair"]}, "datasets": {"nci5k": {}}}, r"\[suite\] fairness: unknown name 'fair'"),
     ({"suite": {"device": "tpu"}, "datasets": {"nci5k": {}}}, r"\[suite\] device must be 'cpu' or 'cuda'"),
@@ -107,15 +113,33 @@ def test_dry_run_lists_cells(tiny_config, capsys):
     assert [line.split()[1].split("/")[1] for line in out] == ["pad", "dynamic", "pack-lpfhp"]
     cells = expand_cells(load_config(tiny_config))
     assert [c.cell_id for c in cells] == [line.split()[0] for line in out]
-    assert all(c.fairness == "equal-padded-budget" and c.node_budget == 256 for c in cells)
+    assert all(c.views == ("equal-padded-budget",) and c.node_slots_budget == 256 for c in cells)
+    assert len({c.edge_slots_budget for c in cells}) == 1 and cells[0].edge_slots_budget > 256
+    # Shards split the groups of cells timed together, never a group: one group here.
+    assert main(["--config", str(tiny_config), "--dry-run", "--shard", "0/2"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
     assert main(["--config", str(tiny_config), "--dry-run", "--shard", "1/2"]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+    assert capsys.readouterr().out.strip() == ""
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids of this user's processes whose environment holds ``marker``."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if marker.encode() in (d / "environ").read_bytes():
+                    pids.append(int(d.name))
+            except OSError:
+                pass
+    return pids
 
 
 def test_killed_suite_resumes_without_duplicate_or_missing_rows(tiny_config, tmp_path):
     out = tmp_path / "res"
     records = out / "records.csv"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    marker = f"BENCH_LIB_TEST_MARK={uuid.uuid4().hex}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), marker.split("=")[0]: marker.split("=")[1]}
     proc = subprocess.Popen([sys.executable, "-m", "bench_lib.suite", "--config", str(tiny_config), "--out", str(out),
                              "--no-report"], start_new_session=True, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -126,6 +150,11 @@ def test_killed_suite_resumes_without_duplicate_or_missing_rows(tiny_config, tmp
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    # Workers run in sessions of their own; they notice their parent is gone and exit.
+    deadline = time.time() + 15
+    while processes_with(marker) and time.time() < deadline:
+        time.sleep(0.2)
+    assert processes_with(marker) == []
     before = pd.read_csv(records)
     assert 1 <= len(before) < 3
     assert main(["--config", str(tiny_config), "--out", str(out), "--no-report"]) == 0
@@ -139,19 +168,59 @@ def test_killed_suite_resumes_without_duplicate_or_missing_rows(tiny_config, tmp
 
 def test_rerun_failed_replaces_the_failed_row(tiny_config, tmp_path):
     out = tmp_path / "res"
-    slow = tiny_config.read_text().replace("timeout_s = 120", "timeout_s = 0.2").replace(
-        '["pad", "dynamic", "pack-lpfhp"]', '["pad"]')
-    cfg = tmp_path / "slow.toml"
-    cfg.write_text(slow)
-    assert main(["--config", str(cfg), "--out", str(out), "--no-report"]) == 1
-    assert pd.read_csv(out / "records.csv").status.tolist() == ["failed"]
+    one = tiny_config.read_text().replace('["pad", "dynamic", "pack-lpfhp"]', '["pad"]')
+    slow, fine = tmp_path / "slow.toml", tmp_path / "fine.toml"
+    slow.write_text(one.replace("timeout_s = 120", "timeout_s = 0.2"))
+    fine.write_text(one)  # the same cell (a time limit is not part of it), with room to finish
+    assert main(["--config", str(slow), "--out", str(out), "--no-report"]) == 1
+    first = pd.read_csv(out / "records.csv")
+    assert first.status.tolist() == ["failed"] and "timeout" in first.error.iloc[0]
     # Without --rerun-failed a failed cell is left alone.
-    assert main(["--config", str(cfg), "--out", str(out), "--no-report"]) == 1
-    assert len(pd.read_csv(out / "records.csv")) == 1
+    assert main(["--config", str(fine), "--out", str(out), "--no-report"]) == 1
+    assert pd.read_csv(out / "records.csv").status.tolist() == ["failed"]
+    # With it, the cell runs again and its row is replaced, not duplicated.
+    assert main(["--config", str(fine), "--out", str(out), "--no-report", "--rerun-failed"]) == 0
+    again = pd.read_csv(out / "records.csv")
+    assert again.status.tolist() == ["ok"] and again.cell_id.tolist() == first.cell_id.tolist()
+
+
+def test_a_cell_shared_by_two_views_runs_once(tmp_path):
+    """Fixed parameters make both views' cells identical: one cell serves both."""
+    doc = {"suite": {"strategies": ["pad", "pack-lpfhp"], "fairness": ["equal-padded-budget", "equal-real-graphs"]},
+           "strategies": {"pack-lpfhp": {"max_nodes": 128, "packs_per_batch": 4}},
+           "datasets": {"nci5k": {"n_graphs": 60, "models": ["gin"], "node_slots": 512, "pack_nodes": 128}}}
+    cells = expand_cells(parse_config(doc))
+    lp = [c for c in cells if c.strategy == "pack-lpfhp"]
+    assert len(lp) == 1 and lp[0].views == ("manual",)
+    pads = [c for c in cells if c.strategy == "pad"]
+    assert [c.views for c in pads] == [("equal-padded-budget",), ("equal-real-graphs",)]
+    assert pads[0].node_slots_budget == 512 and pads[1].graphs_per_step_budget == 32
+    assert len({c.cell_id for c in cells}) == len(cells) == 3
+
+
+def test_merged_cell_carries_both_budgets():
+    from bench_lib.suite import _merge
+
+    a = CellSpec(dataset="x", strategy="s", views=("equal-padded-budget",), node_slots_budget=8, edge_slots_budget=9)
+    b = CellSpec(dataset="x", strategy="s", views=("equal-real-graphs",), graphs_per_step_budget=4)
+    m = _merge(a, b)
+    assert m.views == ("equal-padded-budget", "equal-real-graphs")
+    assert (m.node_slots_budget, m.edge_slots_budget, m.graphs_per_step_budget) == (8, 9, 4)
+
+
+def test_a_budget_a_graph_cannot_fit_fails_before_any_cell(tmp_path, capsys):
+    cfg = tmp_path / "small.toml"
+    cfg.write_text(TINY.replace("node_slots = 256", "node_slots = 12"))  # nci5k's largest molecule is bigger
+    assert main(["--config", str(cfg), "--out", str(tmp_path / "res")]) == 2
+    assert "error: [datasets.nci5k] (seed 0): node_slots=12 is smaller than the largest graph" in capsys.readouterr().err
+    assert not (tmp_path / "res").exists()
+    cfg.write_text(TINY.replace("node_slots = 256", "node_slots = 256\npack_nodes = 100"))
+    assert main(["--config", str(cfg), "--dry-run"]) == 2
+    assert "node_slots=256 is not a multiple of pack_nodes=100" in capsys.readouterr().err
 
 
 def test_data_dir_override_reaches_downloaded_sets(tmp_path):
-    cfg = parse_config({"datasets": {"nci5k": {}, "ogbg-molhiv": {"node_budget": 1024}}})
+    cfg = parse_config({"datasets": {"nci5k": {}, "ogbg-molhiv": {"node_slots": 1024}}})
     out = apply_overrides(cfg, data_dir=str(tmp_path))
     assert out.datasets[0].options == {} and out.datasets[1].options == {"data_dir": str(tmp_path)}
 
@@ -161,7 +230,7 @@ def test_local_file_dataset_in_a_suite(tmp_path, capsys):
     mols.write_text("smiles,y\n" + "CCO,1.0\nCCN,2.0\nCCC,3.0\nc1ccccc1,4.0\nCC(=O)O,5.0\n" * 4)
     cfg = tmp_path / "local.toml"
     cfg.write_text(f'[suite]\nstrategies = ["pad", "pack-ffd"]\n\n[datasets."csv:{mols}"]\nmodels = ["gin"]\n'
-                   'node_budget = 64\npack_nodes = 8\n')
+                   'node_slots = 64\npack_nodes = 8\n')
     assert main(["--config", str(cfg), "--dry-run"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and all(f"csv:{mols}/" in line for line in lines)

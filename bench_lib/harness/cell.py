@@ -3,7 +3,8 @@
 A :class:`CellSpec` is built once at the edge (suite config or CLI) and sent
 as JSON to the worker process that runs it. The worker's answer is a flat
 record (:data:`RECORD_FIELDS`): the spec, the status, every metric with its
-unit in its name, and the environment.
+unit in its name (:data:`METRICS` says what each holds), and the
+environment.
 """
 
 from __future__ import annotations
@@ -14,10 +15,38 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CellSpec", "SCHEMA_VERSION", "RECORD_FIELDS", "METRIC_FIELDS", "FAIRNESS_VIEWS"]
+from bench_lib.strategies.budget import VIEWS
 
-SCHEMA_VERSION = 1
-FAIRNESS_VIEWS = ("equal-padded-budget", "equal-real-graphs", "manual")
+__all__ = ["TrainSettings", "CellSpec", "SCHEMA_VERSION", "RECORD_FIELDS", "METRICS", "METRIC_FIELDS", "VIEWS"]
+
+SCHEMA_VERSION = 2
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How every cell measures and trains: the one definition of these defaults.
+
+    Attributes:
+      lr: Adam learning rate, constant (the same schedule for every cell).
+      warmup_steps: untimed training steps before the first timed window.
+      window_s: a timed window runs whole steps until at least this long.
+      windows: timed windows per repeat; the cells of a group take turns,
+        one window each, so that every repeat spreads over the same stretch
+        of time for every strategy (ABCABC..., not AAABBBCCC).
+      eval_every: steps between validation passes in the time-to-accuracy run.
+      max_steps: the time-to-accuracy run's step budget; a cell that has not
+        reached the target by then is censored (``reached_target`` false).
+      train_time_limit_s: a safety limit on that run's wall-clock time,
+        recorded as the reason it stopped when it is what stopped it.
+    """
+
+    lr: float = 1e-3
+    warmup_steps: int = 3
+    window_s: float = 0.05
+    windows: int = 8
+    eval_every: int = 25
+    max_steps: int = 2000
+    train_time_limit_s: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -29,17 +58,27 @@ class CellSpec:
       strategy, strategy_params: the batching strategy and its resolved
         parameters (see :mod:`bench_lib.harness.fairness`).
       model, model_params: ``schnet``/``gin`` or ``none`` (loader-only cell).
-      fairness: which comparison the budget serves (``FAIRNESS_VIEWS``).
-      node_budget: node slots per step (equal-padded-budget) or real graphs
-        per step (equal-real-graphs) that the parameters were resolved for.
+      views: the fairness views this cell serves (``VIEWS``); a cell whose
+        parameters are the same in two views runs once and serves both.
+      node_slots_budget, edge_slots_budget: node and edge slots per step of
+        the ``equal-padded-budget`` view (None when the cell does not serve it).
+      graphs_per_step_budget: mean real graphs per step of the
+        ``equal-real-graphs`` view (None when the cell does not serve it).
       target: target column; target_mae: validation MAE to reach (None: no
         time-to-accuracy run).
       seed: data order, split, initialisation and dropout.
-      device, backend, threads: where and how the model runs.
-      lr: Adam learning rate, constant (the same schedule for every cell).
-      warmup_steps, timed_steps, repeats: the throughput measurement.
-      eval_every, max_steps, train_time_limit_s: the time-to-accuracy run.
-      timeout_s: the whole cell's wall-clock limit (the worker is killed).
+      device, backend: where and how the model runs.
+      threads: torch (and OpenMP) threads of the cell's process.
+      clock: what times a step. ``auto``: the process's CPU clock on a CPU
+        device with one thread (the time the step actually ran, which other
+        programs on the machine cannot stretch), else the wall clock (with
+        device synchronisation on CUDA). ``wall``: always the wall clock.
+        The wall-clock rate is recorded either way (``graphs_per_wall_s``).
+      repeats: timed repeats (each of ``windows`` windows).
+      lr ... train_time_limit_s: see :class:`TrainSettings`.
+      timeout_s: the whole cell's wall-clock limit (the worker is killed);
+        not part of ``cell_id``, so a cell that timed out can be re-run with
+        a longer limit and replace its record.
     """
 
     dataset: str
@@ -50,30 +89,40 @@ class CellSpec:
     dataset_options: dict[str, Any] = field(default_factory=dict)
     strategy_params: dict[str, Any] = field(default_factory=dict)
     model_params: dict[str, Any] = field(default_factory=dict)
-    fairness: str = "manual"
-    node_budget: int = 0
+    views: tuple[str, ...] = ("manual",)
+    node_slots_budget: int | None = None
+    edge_slots_budget: int | None = None
+    graphs_per_step_budget: int | None = None
     target: str | None = None
     target_mae: float | None = None
     device: str = "cpu"
     backend: str = "dgl"
-    threads: int | None = None
-    lr: float = 5e-4
-    warmup_steps: int = 3
-    timed_steps: int = 10
-    repeats: int = 3
-    eval_every: int = 50
-    max_steps: int = 1000
-    train_time_limit_s: float = 120.0
+    threads: int = 1
+    clock: str = "auto"
+    repeats: int = 5
+    lr: float = TrainSettings.lr
+    warmup_steps: int = TrainSettings.warmup_steps
+    window_s: float = TrainSettings.window_s
+    windows: int = TrainSettings.windows
+    eval_every: int = TrainSettings.eval_every
+    max_steps: int = TrainSettings.max_steps
+    train_time_limit_s: float = TrainSettings.train_time_limit_s
     timeout_s: float = 600.0
 
     def __post_init__(self) -> None:
-        if self.fairness not in FAIRNESS_VIEWS:
-            raise ValueError(f"CellSpec.fairness must be one of {FAIRNESS_VIEWS} (got {self.fairness!r})")
+        object.__setattr__(self, "views", tuple(self.views))
+        bad = [v for v in self.views if v not in VIEWS]
+        if bad or not self.views:
+            raise ValueError(f"CellSpec.views must be one or more of {VIEWS} (got {self.views!r})")
+        if self.clock not in ("auto", "wall"):
+            raise ValueError(f"CellSpec.clock must be 'auto' or 'wall' (got {self.clock!r})")
         if self.backend not in ("dgl", "torch"):
             raise ValueError(f"CellSpec.backend must be 'dgl' or 'torch' (got {self.backend!r})")
-        for name in ("warmup_steps", "timed_steps", "repeats", "eval_every", "max_steps"):
+        for name in ("warmup_steps", "repeats", "windows", "eval_every", "max_steps", "threads"):
             if getattr(self, name) < (0 if name == "warmup_steps" else 1):
                 raise ValueError(f"CellSpec.{name} must be positive (got {getattr(self, name)})")
+        if self.window_s < 0:
+            raise ValueError(f"CellSpec.window_s must be >= 0 (got {self.window_s})")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -84,22 +133,77 @@ class CellSpec:
 
     @property
     def cell_id(self) -> str:
-        """Stable hash of the spec (what resume matches on)."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        """Stable hash of what the cell measures (what resume matches on)."""
+        what = dataclasses.asdict(self)
+        del what["timeout_s"]
+        return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def timed_on_cpu_clock(self) -> bool:
+        """Whether steps are timed on the process's CPU clock (see ``clock``)."""
+        return self.clock == "auto" and self.device == "cpu" and self.threads == 1
 
     def label(self) -> str:
-        return f"{self.dataset}/{self.strategy}/{self.model}/{self.fairness}:{self.node_budget}/seed{self.seed}"
+        return f"{self.dataset}/{self.strategy}/{self.model}/{'+'.join(self.views)}/seed{self.seed}"
+
+    def group_key(self) -> tuple:
+        """Cells with the same key are timed in the same windows (interleaved):
+        one dataset, model, seed and device, every strategy and view."""
+        return (self.dataset, self.n_graphs, json.dumps(self.dataset_options, sort_keys=True), self.model,
+                json.dumps(self.model_params, sort_keys=True), self.seed, self.device, self.backend)
 
 
-#: Metric columns, units in the names.
-METRIC_FIELDS = [
-    "prepare_s", "graphs_per_s", "graphs_per_s_min", "graphs_per_s_max", "real_nodes_per_s",
-    "padded_nodes_per_s", "step_s", "batch_build_share", "node_efficiency", "edge_efficiency",
-    "graphs_per_step_mean", "padding_mib_per_step", "batch_mib_per_step", "peak_rss_mib", "baseline_rss_mib",
-    "train_rss_mib",
-    "cuda_max_mem_mib", "time_to_target_s", "steps_to_target", "reached_target", "best_val_mae",
-    "final_val_mae", "train_steps", "train_s", "curve",
-]
+#: Metric columns, units in the names, and what each holds.
+METRICS: dict[str, str] = {
+    "prepare_s": "seconds the strategy took to plan the training split (prepare)",
+    "torch_threads": "torch threads the cell's process ran with",
+    "step_clock": "what timed the steps: cpu (the process's CPU clock) or wall",
+    "graphs_per_s": "real graphs per second of batch building + training step (on step_clock), median over repeats",
+    "graphs_per_s_min": "slowest repeat's graphs/s",
+    "graphs_per_s_max": "fastest repeat's graphs/s",
+    "repeat_graphs_per_s": "graphs/s of each repeat (JSON list; the report's intervals resample these)",
+    "graphs_per_wall_s": "real graphs per second of wall-clock window time, median over repeats",
+    "real_nodes_per_s": "real nodes per second, median over repeats",
+    "padded_nodes_per_s": "node slots (real + padding) per second, median over repeats",
+    "step_s": "seconds per step (build + compute, on step_clock), median over repeats",
+    "step_s_p10": "10th percentile of single-step latency over every timed step",
+    "step_s_p50": "median single-step latency",
+    "step_s_p90": "90th percentile of single-step latency",
+    "batch_build_share": "share of a step spent building the batch (collate, copy, DGLGraph), median over repeats",
+    "node_efficiency": "real node slots / all node slots over the first epoch's plan",
+    "edge_efficiency": "real edge slots / all edge slots over the first epoch's plan",
+    "graphs_per_step_mean": "mean real graphs per step (first epoch)",
+    "node_slots_per_step": "mean node slots per step (padded; real nodes for unpadded batches)",
+    "node_slots_per_step_max": "largest node slots of a step",
+    "edge_slots_per_step": "mean edge slots per step (padded; real edges for unpadded batches)",
+    "edge_slots_per_step_max": "largest edge slots of a step",
+    "graph_slots_per_step": "mean graph slots per step (real, padding and empty graphs)",
+    "padding_mib_per_step": "MiB of the batch's node and edge tensors that hold padding, mean per timed step",
+    "batch_mib_per_step": "MiB of the whole batch, mean per timed step",
+    "baseline_rss_mib": "resident memory after setup (imports, data, plan, model)",
+    "peak_reset_ok": "whether the kernel's resident high-water mark could be reset after setup",
+    "throughput_peak_rss_mib": "resident peak of the throughput phase (warm-up and timed windows)",
+    "throughput_rss_mib": "that peak above the baseline",
+    "train_peak_rss_mib": "resident peak of the time-to-accuracy phase (training and validation)",
+    "train_rss_mib": "that peak above the baseline",
+    "cuda_throughput_peak_mib": "CUDA memory allocated at peak in the throughput phase",
+    "cuda_train_peak_mib": "CUDA memory allocated at peak in the time-to-accuracy phase",
+    "windows_timed": "timed windows run",
+    "contended_windows": "timed windows in which the process got less than 80% of a CPU per thread",
+    "cpu_share_median": "process CPU time / (wall time x threads), median over windows",
+    "others_cpus_median": "CPUs busy with other work during a window (machine-wide), median over windows",
+    "steps_to_target": "training steps until the validation MAE first reached the target (empty: not reached)",
+    "time_to_target_s": "steps_to_target x step_s: training time to the target at the cell's measured step time",
+    "time_to_target_wall_s": "wall-clock training time to the target as it ran (validation excluded)",
+    "reached_target": "whether the target was reached within max_steps",
+    "train_stop": "why training stopped: target, max_steps or time_limit",
+    "best_val_mae": "lowest validation MAE seen",
+    "final_val_mae": "validation MAE when training stopped",
+    "train_steps": "training steps run",
+    "train_wall_s": "wall-clock training time (validation excluded)",
+    "curve": "validation curve: JSON [[step, train wall s, val MAE], ...]",
+}
+METRIC_FIELDS = list(METRICS)
 
 #: Every record column, in order.
 RECORD_FIELDS = (["schema_version", "cell_id", "status", "error", "wall_s"]

@@ -40,15 +40,29 @@ def _git_commit() -> str | None:
         return None
 
 
+def _memory_gib() -> float | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def environment() -> dict:
+    """The machine and software of this run (each cell records its own threads and load)."""
     import torch
 
     gpu = None
     if torch.cuda.is_available():
         gpu = {"name": torch.cuda.get_device_name(0), "cuda": torch.version.cuda,
                "memory_gib": round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)}
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "python": platform.python_version(), "platform": platform.platform(), "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
+        "cpu_count": os.cpu_count(), "memory_gib": _memory_gib(), "gpu": gpu,
+        "loadavg_at_start": [round(x, 2) for x in load] if load else None,
         "git_commit": _git_commit(), "packages": {p: _version(p) for p in PACKAGES},
     }

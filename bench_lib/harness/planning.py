@@ -64,7 +64,7 @@ def _fill(strategy, n_node, n_edge, seed) -> dict:
 def planning_summary(cfg) -> dict:
     """The planning artefacts of every dataset of a :class:`SuiteConfig`."""
     from bench_lib.data import load_dataset, store_splits
-    from bench_lib.harness.fairness import resolve_for_dataset
+    from bench_lib.harness.fairness import budgets_for, resolve
 
     out = {}
     seed = cfg.seeds[0]
@@ -75,10 +75,10 @@ def planning_summary(cfg) -> dict:
         node_hist = np.bincount(n)
         edge_bins = np.unique(np.linspace(0, int(e.max()) + 1, 41).astype(int))
         fill = {}
-        for view in cfg.fairness:
+        for view, budget in budgets_for(d, n, e, cfg.fairness, seed=seed).items():
             fill[view] = {}
             for name in cfg.strategies:
-                params, _ = resolve_for_dataset(name, view, n, e, d, cfg.strategy_params.get(name), seed=seed)
+                params, _ = resolve(name, budget, n, e, cfg.strategy_params.get(name))
                 fill[view][name] = _fill(STRATEGIES.create(name, **params), n, e, seed)
         out[d.name] = {
             "stats": size_stats(n, e),

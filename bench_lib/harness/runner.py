@@ -1,9 +1,19 @@
-"""Run cells, each in its own process, and append their records.
+"""Run cells, each in its own process, timed in turns; append their records.
 
-``run_cell`` starts ``python -m bench_lib.harness.worker`` in a new process
-group and waits at most ``spec.timeout_s``: a timeout kills the group, a
-crash or an out-of-memory kill leaves no result, and each becomes a
-``failed`` record with its reason while the caller carries on.
+:func:`run_group` starts one worker process per cell of a group (the cells
+of one dataset, model and seed: every strategy and view), all at once, and
+drives them by command (:mod:`bench_lib.harness.worker`): setups one after
+another (so that planning times are not contended), then the timed windows
+in turns, one window per cell per turn, the first cell of each turn
+rotating; so every strategy is timed across the same stretch of time and a
+machine that gets busier or quieter during the group affects all alike.
+Then each cell trains to its target alone and reports its metrics; its
+record is handed to ``on_record`` at once and its process exits.
+
+Each cell has its own process, so its memory peak is its own; a cell that
+raises, crashes, is killed for memory or runs past its ``timeout_s`` (the
+time spent on its own commands) becomes a ``failed`` record with the
+reason, and the others go on.
 
 ``append_record`` adds one CSV row with a single ``write`` on a file opened
 for appending, so a killed suite leaves whole rows only; pandas reads the
@@ -12,20 +22,23 @@ file with no code of ours (``pd.read_csv``).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 from bench_lib.harness.cell import METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
 
-__all__ = ["run_cell", "append_record", "read_records", "rewrite_without"]
+__all__ = ["run_group", "run_cell", "append_record", "read_records", "rewrite_without", "group_cells"]
 
 
 def _cell(value):
@@ -76,39 +89,194 @@ def rewrite_without(path: Path, cell_ids: set[str]) -> None:
     os.replace(tmp, path)
 
 
+def group_cells(cells: list[CellSpec], interleave: bool = True) -> list[list[CellSpec]]:
+    """Cells in the groups that are timed together, in first-appearance order
+    (each cell its own group when ``interleave`` is False)."""
+    if not interleave:
+        return [[c] for c in cells]
+    groups: dict[tuple, list[CellSpec]] = {}
+    for c in cells:
+        groups.setdefault(c.group_key(), []).append(c)
+    return list(groups.values())
+
+
+class _Worker:
+    """One cell's worker process and its command channel."""
+
+    def __init__(self, spec: CellSpec, log_path: Path) -> None:
+        self.spec = spec
+        self.used_s = 0.0
+        self.result: dict | None = None
+        self.log_path = log_path
+        env = {**os.environ, "OMP_NUM_THREADS": str(spec.threads), "MKL_NUM_THREADS": str(spec.threads),
+               "OUTDATED_IGNORE": "1"}
+        self._log = open(log_path, "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench_lib.harness.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self._log, env=env, start_new_session=True)
+        self._buf = b""
+        self._send({"spec": json.loads(spec.to_json())})
+
+    @property
+    def alive(self) -> bool:
+        return self.result is None
+
+    def _send(self, msg: dict) -> None:
+        try:
+            self.proc.stdin.write((json.dumps(msg) + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the process is gone; the read below says how
+
+    def _read_line(self, timeout: float) -> bytes | None:
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return b""
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line
+
+    def wait(self) -> dict | None:
+        """The answer to the last command, or None after recording why the
+        cell failed (timeout, crash); a result answer ends the cell."""
+        t = time.perf_counter()
+        line = self._read_line(max(0.0, self.spec.timeout_s - self.used_s))
+        self.used_s += time.perf_counter() - t
+        if line is None:
+            self.kill()
+            self._fail(f"timeout: the cell ran past its limit of {self.spec.timeout_s:g} s and was killed")
+            return None
+        if not line:
+            code = self.proc.wait()
+            how = (f"killed by signal {-code}" + (" (out of memory?)" if code == -signal.SIGKILL else "")
+                   if code < 0 else f"exited with code {code}")
+            self._log.flush()
+            tail = self.log_path.read_text()[-800:] if self.log_path.exists() else ""
+            self._fail(f"worker {how} without a result\n{tail}")
+            return None
+        msg = json.loads(line)
+        if msg.get("event") == "result":
+            self.result = msg
+            self.close()
+            return None
+        return msg
+
+    def command(self, cmd: str, **args) -> bool:
+        """Send ``cmd`` and wait for its answer; False when the cell has ended."""
+        self._send({"cmd": cmd, **args})
+        return self.wait() is not None
+
+    def _fail(self, reason: str) -> None:
+        self.result = {"status": "failed", "error": reason, "metrics": {}}
+        self.close()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.proc.stdout.close()
+        self._log.close()
+
+    def record(self, environment: dict) -> dict:
+        res = self.result
+        metrics = res["metrics"]
+        unknown = set(metrics) - set(METRIC_FIELDS)
+        if unknown:
+            raise ValueError(f"worker returned metrics not in the schema: {sorted(unknown)}")
+        return {"schema_version": SCHEMA_VERSION, "cell_id": self.spec.cell_id, "status": res["status"],
+                "error": res["error"], "wall_s": round(self.used_s, 3),
+                **json.loads(self.spec.to_json()), "environment": environment, **metrics}
+
+
+class _Quiet:
+    def note(self, text: str) -> None:
+        pass
+
+    def cell_done(self, spec: CellSpec, record: dict) -> None:
+        pass
+
+
+def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: Path | None = None,
+              on_record: Callable[[dict], None] | None = None, progress=None) -> list[dict]:
+    """Run ``specs`` as one interleaved group; returns their records in order.
+
+    Args:
+      environment: stored in every record.
+      log_dir: each cell's log goes to ``log_dir/<cell_id>.log`` (a
+        temporary folder when None).
+      on_record: called with each record as soon as its cell ends.
+      progress: an object with ``note(text)`` and ``cell_done(spec, record)``.
+    """
+    progress = progress or _Quiet()
+    environment = environment or {}
+    records: dict[str, dict] = {}
+
+    def finish(w: _Worker) -> None:
+        rec = w.record(environment)
+        records[w.spec.cell_id] = rec
+        if on_record is not None:
+            on_record(rec)
+        progress.cell_done(w.spec, rec)
+
+    with tempfile.TemporaryDirectory(prefix="bench_lib_group_") as tmp:
+        logs = Path(log_dir) if log_dir else Path(tmp)
+        logs.mkdir(parents=True, exist_ok=True)
+        workers = []
+        try:
+            progress.note(f"starting {len(specs)} worker(s)")
+            workers = [_Worker(s, logs / f"{s.cell_id}.log") for s in specs]
+            for w in workers:  # imports run in parallel; wait for each
+                if w.wait() is None:
+                    finish(w)
+            for phase, args in (("setup", {}), ("warmup", {})):
+                for k, w in enumerate([w for w in workers if w.alive]):
+                    progress.note(f"{phase} {k + 1}: {w.spec.label()}")
+                    if not w.command(phase, **args):
+                        finish(w)
+            _timed_turns(workers, progress, finish)
+            for w in [w for w in workers if w.alive]:
+                progress.note(f"training: {w.spec.label()}" if w.spec.target_mae is not None
+                              and w.spec.model != "none" else f"finishing: {w.spec.label()}")
+                w.command("finish")
+                finish(w)
+        finally:
+            for w in workers:
+                if w.alive:
+                    w.kill()
+                    w.close()
+    return [records[s.cell_id] for s in specs]
+
+
+def _timed_turns(workers: list[_Worker], progress, finish) -> None:
+    """Turn ``t`` gives every live cell one window, the first cell rotating."""
+    turns = max((w.spec.repeats * w.spec.windows for w in workers), default=0)
+    for t in range(turns):
+        live = [w for w in workers if w.alive and t < w.spec.repeats * w.spec.windows]
+        if not live:
+            break
+        if t % max(1, live[0].spec.windows) == 0:
+            progress.note(f"timed repeat {t // max(1, live[0].spec.windows) + 1} of "
+                          f"{max(w.spec.repeats for w in live)} ({len(live)} cells in turns)")
+        shift = t % len(live)
+        for w in live[shift:] + live[:shift]:
+            if not w.command("window", repeat=t // w.spec.windows):
+                finish(w)
+
+
 def run_cell(spec: CellSpec, environment: dict | None = None, log_dir: Path | None = None) -> dict:
-    """Run ``spec`` in a worker process; returns its record (never raises for the cell's own failure)."""
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench_lib_cell_") as tmp:
-        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
-        spec_path.write_text(spec.to_json())
-        log_path = Path(log_dir) / f"{spec.cell_id}.log" if log_dir else Path(tmp) / "worker.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "w") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "bench_lib.harness.worker", str(spec_path), str(out_path)],
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                code = proc.wait(timeout=spec.timeout_s)
-                reason = None
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                code, reason = None, f"timeout: the cell ran past its limit of {spec.timeout_s:g} s and was killed"
-        if reason is None and out_path.exists():
-            result = json.loads(out_path.read_text())
-        else:
-            if reason is None:
-                how = (f"killed by signal {-code}" + (" (out of memory?)" if code == -signal.SIGKILL else "")
-                       if code is not None and code < 0 else f"exited with code {code}")
-                tail = log_path.read_text()[-800:] if log_path.exists() else ""
-                reason = f"worker {how} without a result\n{tail}"
-            result = {"status": "failed", "error": reason, "metrics": {}}
-    record = {"schema_version": SCHEMA_VERSION, "cell_id": spec.cell_id, "status": result["status"],
-              "error": result["error"], "wall_s": round(time.perf_counter() - start, 3),
-              **json.loads(spec.to_json()), "environment": environment or {}}
-    metrics = result["metrics"]
-    unknown = set(metrics) - set(METRIC_FIELDS)
-    if unknown:
-        raise ValueError(f"worker returned metrics not in the schema: {sorted(unknown)}")
-    record.update(metrics)
-    return record
+    """Run ``spec`` alone in a worker process; returns its record (never raises
+    for the cell's own failure)."""
+    return run_group([spec], environment, log_dir)[0]

@@ -1,72 +1,57 @@
-"""Run one cell in this process: throughput, memory, time-to-accuracy.
+"""One cell in one process: setup, timed windows, time to accuracy, memory.
 
-Called by the worker process (:mod:`bench_lib.harness.worker`), one cell per
-process, so that peak memory is the cell's own. Phases:
+The worker process (:mod:`bench_lib.harness.worker`) holds one
+:class:`CellRun` and drives it on the runner's command, so that the cells
+of a group take turns window by window. Phases:
 
-1. setup: dataset (from cache), seeded split, the strategy's plan, model.
-2. throughput: ``warmup_steps`` training steps, then ``repeats`` windows of
-   ``timed_steps`` steps; each step's batch building (collate, host-to-device
-   copy) and compute (forward, backward, optimiser) are timed separately,
-   with device synchronisation on CUDA.
-3. time-to-accuracy (when ``target_mae`` is set): from the same initial
-   weights, train until the validation MAE reaches the target, evaluating
-   every ``eval_every`` steps; evaluation time is not counted as training
-   time. Validation always uses the same unpadded batches, whatever the
-   strategy, so the metric is computed identically for every cell.
+1. setup: dataset (from cache), seeded split, the strategy's plan, model;
+   then the resident high-water mark is reset (``peak_reset_ok``).
+2. throughput: ``warmup_steps`` untimed steps, then timed windows, each at
+   least ``window_s`` of wall time long and grouped into ``repeats``. A
+   step's batch building (collate, host-to-device copy and, for the ``dgl``
+   backend, the ``DGLGraph``) and its compute (forward, backward, optimiser)
+   are timed apart, on the cell's step clock: the process's CPU clock for a
+   one-thread cell on a CPU (other programs cannot stretch it), else the
+   wall clock with device synchronisation on CUDA. The wall-clock rate and
+   the share of the CPU the process got are recorded per window beside it.
+   The phase's own memory peak is read at its end.
+3. time to accuracy (when ``target_mae`` is set): from the same initial
+   weights, train until the validation MAE reaches the target or
+   ``max_steps`` steps have run (``train_time_limit_s`` is only a safety
+   limit); validation every ``eval_every`` steps is not counted as training
+   time. ``steps_to_target`` is the primary figure; ``time_to_target_s`` is
+   derived from it and the step time measured in phase 2, so that it does
+   not depend on what else the machine was doing during training.
+   Validation always uses the same unpadded batches, whatever the strategy.
+
+Targets may be missing per graph and label (NaN, as in ogbg-molpcba): the
+normalisation statistics, the loss and the metric use the finite labels of
+real graphs only.
 """
 
 from __future__ import annotations
 
 import copy
 import gc
-import os
-import resource
+import math
 import statistics
 import time
-from typing import Iterator
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
 from bench_lib.data import load_dataset, store_splits
 from bench_lib.harness.cell import CellSpec
+from bench_lib.harness.measure import (CONTENDED_SHARE, Clock, peak_rss_mib, percentiles, reset_peak_rss,
+                                       rss_mib)
 from bench_lib.models import create_model
+from bench_lib.models.ops import graph_ops
 from bench_lib.strategies import STRATEGIES, GraphBatch
 from bench_lib.strategies.loader import BatchLoader
 
-__all__ = ["run_cell_inprocess", "masked_loss", "evaluate_mae"]
-
-
-def _rss_mib() -> float:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError):
-        return float("nan")
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's resident-memory high-water mark (Linux >= 4.0), so
-    that the peak read later is the training phase's own, not the imports' or
-    the dataset build's."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_mib() -> float:
-    """VmHWM of this process (since the last reset), else ru_maxrss."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+__all__ = ["CellRun", "masked_loss", "evaluate_mae", "target_stats", "train_to_target", "run_cell_inprocess"]
 
 
 def _sync(device: torch.device) -> None:
@@ -74,27 +59,47 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _valid(batch: GraphBatch, column: int) -> torch.Tensor:
+    """Real graphs whose label in ``column`` is known (finite)."""
+    return batch.graph_mask & torch.isfinite(batch.targets[:, column])
+
+
 def masked_loss(pred: torch.Tensor, batch: GraphBatch, column: int, std: torch.Tensor) -> torch.Tensor:
-    """Mean squared error in standardised units over the batch's real graphs only."""
-    err = (pred[:, 0] - batch.targets[:, column]) / std.reshape(-1)[0]
-    err = torch.where(batch.graph_mask, err, torch.zeros_like(err))
-    return err.pow(2).sum() / batch.graph_mask.sum().clamp(min=1)
+    """Mean squared error in standardised units over the real graphs with a known label."""
+    valid = _valid(batch, column)
+    target = torch.where(valid, batch.targets[:, column], torch.zeros_like(pred[:, 0]))
+    err = torch.where(valid, (pred[:, 0] - target) / std.reshape(-1)[0], torch.zeros_like(target))
+    return err.pow(2).sum() / valid.sum().clamp(min=1)
 
 
 @torch.no_grad()
 def evaluate_mae(model, loader: BatchLoader, column: int, device: torch.device, backend: str) -> float:
-    """Mean absolute error over the real graphs of one pass of ``loader``."""
+    """Mean absolute error over the real graphs with a known label, one pass of ``loader``."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     for batch in loader.epoch(0):
         batch = batch.to(device)
         pred = model(batch, backend=backend)[:, 0]
-        err = (pred - batch.targets[:, column]).abs()
-        total += float(err[batch.graph_mask].sum())
-        count += int(batch.graph_mask.sum())
+        valid = _valid(batch, column)
+        total += float((pred[valid] - batch.targets[valid, column]).abs().sum())
+        count += int(valid.sum())
     model.train(was_training)
-    return total / max(count, 1)
+    if count == 0:
+        raise ValueError(f"no validation graph has a label in target column {column}")
+    return total / count
+
+
+def target_stats(store, train: np.ndarray, column: int, per_atom: bool) -> tuple[float, float]:
+    """Mean and std of the finite labels of ``column`` over the training graphs
+    (per atom for SchNet's per-atom standardisation)."""
+    y = store.targets[train, column].astype(np.float64)
+    if per_atom:
+        y = y / store.n_node[train]
+    y = y[np.isfinite(y)]
+    if len(y) == 0:
+        raise ValueError(f"no training graph has a finite label in target column {column}")
+    return float(y.mean()), float(max(y.std(), 1e-6))
 
 
 def _stream(loader: BatchLoader) -> Iterator[GraphBatch]:
@@ -104,154 +109,292 @@ def _stream(loader: BatchLoader) -> Iterator[GraphBatch]:
         epoch += 1
 
 
-def _train_step(model, opt, batch, column, backend) -> None:
-    """One optimiser step; reads nothing back, so it adds no device sync."""
-    opt.zero_grad(set_to_none=True)
-    masked_loss(model(batch, backend=backend), batch, column, model.target_std).backward()
-    opt.step()
+def train_to_target(step: Callable[[], None], evaluate: Callable[[], float], target: float, max_steps: int,
+                    eval_every: int, time_limit_s: float) -> dict:
+    """Train with ``step()`` until ``evaluate()`` (validation MAE) reaches ``target``.
+
+    Evaluates before the first step and every ``eval_every`` steps; stops at
+    the target, after ``max_steps`` steps, or (safety) after ``time_limit_s``
+    seconds of training. Returns ``reached_target``, ``steps_to_target``
+    (None when not reached), ``time_to_target_wall_s``, ``train_stop``,
+    ``best_val_mae``, ``final_val_mae``, ``train_steps``, ``train_wall_s``
+    and the ``curve`` ``[[step, train wall s, val MAE], ...]``.
+    """
+    n_steps, train_s = 0, 0.0
+    mae = evaluate()
+    curve = [[0, 0.0, mae]]
+    stop = "target" if mae <= target else None
+    while stop is None:
+        t = time.perf_counter()
+        for _ in range(min(eval_every, max_steps - n_steps)):
+            step()
+            n_steps += 1
+        train_s += time.perf_counter() - t
+        mae = evaluate()
+        curve.append([n_steps, round(train_s, 4), mae])
+        if mae <= target:
+            stop = "target"
+        elif n_steps >= max_steps:
+            stop = "max_steps"
+        elif train_s >= time_limit_s:
+            stop = "time_limit"
+    reached = stop == "target"
+    maes = [c[2] for c in curve]
+    return {"reached_target": reached, "steps_to_target": n_steps if reached else None,
+            "time_to_target_wall_s": train_s if reached else None, "train_stop": stop,
+            "best_val_mae": min(maes), "final_val_mae": maes[-1], "train_steps": n_steps,
+            "train_wall_s": train_s, "curve": curve}
 
 
-def _target_stats(store, train: np.ndarray, column: int, model_name: str):
-    y = store.targets[train, column].astype(np.float64)
-    if model_name == "schnet":  # per-atom standardisation (the seed paper's)
-        y = y / store.n_node[train]
-    return torch.tensor(y.mean(), dtype=torch.float32), torch.tensor(max(y.std(), 1e-6), dtype=torch.float32)
+@dataclass
+class _Repeat:
+    """What the timed steps of one repeat add up to (times on the step clock)."""
+
+    steps: int = 0
+    graphs: int = 0
+    nodes: int = 0
+    slots: int = 0
+    build_s: float = 0.0
+    compute_s: float = 0.0
+    wall_s: float = 0.0
+
+    @property
+    def total_s(self) -> float:
+        return self.build_s + self.compute_s
+
+
+@dataclass
+class _Throughput:
+    repeats: dict[int, _Repeat] = field(default_factory=dict)
+    step_s: list[float] = field(default_factory=list)
+    pad_bytes: list[int] = field(default_factory=list)
+    batch_bytes: list[int] = field(default_factory=list)
+    cpu_share: list[float] = field(default_factory=list)
+    others_cpus: list[float] = field(default_factory=list)
+
+
+class CellRun:
+    """One cell's state in its worker process.
+
+    Example::
+
+        run = CellRun(spec)          # setup
+        run.warmup()
+        for r in range(spec.repeats):
+            for _ in range(spec.windows):
+                run.window(r)
+        metrics = run.finish()       # time to accuracy (if any) and every metric
+    """
+
+    def __init__(self, spec: CellSpec) -> None:
+        self.spec = spec
+        torch.set_num_threads(spec.threads)
+        torch.manual_seed(spec.seed)
+        self.device = torch.device(spec.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise NotImplementedError("device 'cuda' requested but torch sees no GPU")
+        self.store = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.seed, **spec.dataset_options)
+        self.splits = store_splits(self.store, seed=spec.seed)
+        strategy = STRATEGIES.create(spec.strategy, **spec.strategy_params)
+        t0 = time.perf_counter()
+        self.loader = BatchLoader(self.store, strategy, self.splits["train"], seed=spec.seed)
+        self.metrics: dict = {"prepare_s": time.perf_counter() - t0, "torch_threads": torch.get_num_threads()}
+        self.metrics.update(self._plan_metrics())
+        self.model = self.opt = self.column = None
+        if spec.model != "none":
+            self._build_model()
+        self.stream = _stream(self.loader)
+        self.tp = _Throughput()
+        self.clock = Clock()
+        self.now = time.process_time if spec.timed_on_cpu_clock else time.perf_counter
+        gc.collect()
+        self.metrics["baseline_rss_mib"] = rss_mib()
+        self.metrics["peak_reset_ok"] = self._reset_peaks()
+        self._throughput_open = True
+
+    # -- setup ---------------------------------------------------------------------------
+    def _plan_metrics(self) -> dict:
+        """Slots per step and efficiency, from the first epoch's plan."""
+        plan = self.loader.plan(0)
+        n, e = self.loader.n_node, self.loader.n_edge
+        node_eff, edge_eff = plan.efficiency(n, e)
+        if plan.shape is None:
+            node_slots, edge_slots = plan.batch_sums(n), plan.batch_sums(e)
+            graph_slots = np.diff(plan.batch_ptr) + 1  # real graphs and the (empty) padding graph
+        else:
+            ones = np.ones(plan.n_batch)
+            node_slots, edge_slots, graph_slots = (ones * plan.shape.n_node, ones * plan.shape.n_edge,
+                                                   ones * plan.shape.n_graph)
+        return {"node_efficiency": node_eff, "edge_efficiency": edge_eff,
+                "graphs_per_step_mean": len(plan.graph_index) / max(plan.n_batch, 1),
+                "node_slots_per_step": float(np.mean(node_slots)), "node_slots_per_step_max": int(np.max(node_slots)),
+                "edge_slots_per_step": float(np.mean(edge_slots)), "edge_slots_per_step_max": int(np.max(edge_slots)),
+                "graph_slots_per_step": float(np.mean(graph_slots))}
+
+    def _build_model(self) -> None:
+        spec, store = self.spec, self.store
+        target = spec.target or store.meta.target_names[0]
+        if target not in store.meta.target_names:
+            raise ValueError(f"target {target!r} not in {spec.dataset}'s targets {list(store.meta.target_names)}")
+        self.column = store.meta.target_names.index(target)
+        self.model = create_model(spec.model, store, **spec.model_params)
+        mean, std = target_stats(store, self.splits["train"], self.column, per_atom=spec.model == "schnet")
+        if spec.model == "schnet":
+            self.model.set_target_stats(mean, std)
+        else:
+            self.model.set_target_stats(mean, std, mean_nodes=float(store.n_node[self.splits["train"]].mean()))
+        self.model.to(self.device).train()
+        self.init_state = copy.deepcopy(self.model.state_dict())
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=spec.lr)
+
+    def _reset_peaks(self) -> bool:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        return reset_peak_rss()
+
+    # -- one step ------------------------------------------------------------------------
+    def _build(self) -> tuple[GraphBatch, object]:
+        """The next batch on the device, with its message-passing operators
+        (the ``DGLGraph`` for the ``dgl`` backend): everything a step needs
+        before compute."""
+        batch = next(self.stream).to(self.device)
+        return batch, graph_ops(batch, self.spec.backend)
+
+    def _compute(self, batch: GraphBatch, ops) -> None:
+        """One optimiser step; reads nothing back, so it adds no device sync."""
+        if self.model is None:  # a loader-only cell
+            return
+        self.opt.zero_grad(set_to_none=True)
+        pred = self.model(batch, ops=ops)
+        masked_loss(pred, batch, self.column, self.model.target_std).backward()
+        self.opt.step()
+
+    def _step(self) -> None:
+        self._compute(*self._build())
+
+    # -- throughput ----------------------------------------------------------------------
+    def warmup(self) -> None:
+        for _ in range(self.spec.warmup_steps):
+            self._step()
+        _sync(self.device)
+
+    def window(self, repeat: int) -> None:
+        """Run whole timed steps for at least ``window_s`` wall seconds, counted in ``repeat``."""
+        rep = self.tp.repeats.setdefault(repeat, _Repeat())
+        now = self.now
+        self.clock.start()
+        start = time.perf_counter()
+        while True:
+            tb = now()
+            batch, ops = self._build()
+            _sync(self.device)
+            tc = now()
+            self._compute(batch, ops)
+            _sync(self.device)
+            te = now()
+            rep.steps += 1
+            rep.build_s += tc - tb
+            rep.compute_s += te - tc
+            rep.graphs += batch.n_real_graph
+            rep.nodes += int(batch.node_mask.sum())
+            rep.slots += batch.node_mask.shape[0]
+            self.tp.step_s.append(te - tb)
+            self.tp.pad_bytes.append(batch.padding_bytes())
+            self.tp.batch_bytes.append(batch.nbytes())
+            if time.perf_counter() - start >= self.spec.window_s:
+                break
+        reading = self.clock.stop()
+        rep.wall_s += reading.wall_s
+        self.tp.cpu_share.append(reading.cpu_share(self.spec.threads))
+        self.tp.others_cpus.append(reading.others_cpus())
+
+    def _close_throughput(self) -> None:
+        if not self._throughput_open:
+            return
+        self._throughput_open = False
+        self.metrics["throughput_peak_rss_mib"] = peak_rss_mib()
+        if self.device.type == "cuda":
+            self.metrics["cuda_throughput_peak_mib"] = torch.cuda.max_memory_allocated(self.device) / 2**20
+        self.metrics.update(self._throughput_metrics())
+        self.metrics["peak_reset_ok"] = self.metrics["peak_reset_ok"] and self._reset_peaks()
+
+    def _throughput_metrics(self) -> dict:
+        reps = [self.tp.repeats[r] for r in sorted(self.tp.repeats)]
+        if not reps:
+            raise RuntimeError("no timed window ran")
+        rates = [r.graphs / r.total_s for r in reps]
+        med = statistics.median
+        p10, p50, p90 = percentiles(self.tp.step_s)
+        on_cpu = self.device.type == "cpu"
+        return {
+            "step_clock": "cpu" if self.spec.timed_on_cpu_clock else "wall",
+            "graphs_per_s": med(rates), "graphs_per_s_min": min(rates), "graphs_per_s_max": max(rates),
+            "repeat_graphs_per_s": [round(x, 3) for x in rates],
+            "graphs_per_wall_s": med([r.graphs / max(r.wall_s, 1e-12) for r in reps]),
+            "real_nodes_per_s": med([r.nodes / r.total_s for r in reps]),
+            "padded_nodes_per_s": med([r.slots / r.total_s for r in reps]),
+            "step_s": med([r.total_s / r.steps for r in reps]),
+            "step_s_p10": p10, "step_s_p50": p50, "step_s_p90": p90,
+            "batch_build_share": med([r.build_s / r.total_s for r in reps]),
+            "padding_mib_per_step": float(np.mean(self.tp.pad_bytes)) / 2**20,
+            "batch_mib_per_step": float(np.mean(self.tp.batch_bytes)) / 2**20,
+            "windows_timed": len(self.tp.cpu_share),
+            "contended_windows": int(sum(s < CONTENDED_SHARE for s in self.tp.cpu_share)) if on_cpu else 0,
+            "cpu_share_median": med(self.tp.cpu_share),
+            "others_cpus_median": med(self.tp.others_cpus) if not any(map(math.isnan, self.tp.others_cpus))
+            else float("nan"),
+        }
+
+    # -- time to accuracy ----------------------------------------------------------------
+    def train(self) -> None:
+        """The time-to-accuracy run (nothing when the cell has no target)."""
+        self._close_throughput()
+        spec = self.spec
+        if spec.target_mae is None or self.model is None:
+            return
+        self.model.load_state_dict(self.init_state)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=spec.lr)
+        torch.manual_seed(spec.seed)
+        self.stream = _stream(self.loader)  # the same plan, from epoch 0 again
+        val = BatchLoader(self.store, STRATEGIES.create("dynamic", batch_graphs=256), self.splits["val"],
+                          seed=spec.seed)
+
+        def step() -> None:
+            self._step()
+
+        def evaluate() -> float:
+            _sync(self.device)
+            return evaluate_mae(self.model, val, self.column, self.device, spec.backend)
+
+        result = train_to_target(step, evaluate, spec.target_mae, spec.max_steps, spec.eval_every,
+                                 spec.train_time_limit_s)
+        steps = result["steps_to_target"]
+        result["time_to_target_s"] = None if steps is None else steps * self.metrics["step_s"]
+        self.metrics.update(result)
+        self.metrics["train_peak_rss_mib"] = peak_rss_mib()
+        if self.device.type == "cuda":
+            self.metrics["cuda_train_peak_mib"] = torch.cuda.max_memory_allocated(self.device) / 2**20
+
+    def finish(self) -> dict:
+        """Every metric of the cell (closes the throughput phase if still open)."""
+        self._close_throughput()
+        base = self.metrics["baseline_rss_mib"]
+        for phase in ("throughput", "train"):
+            peak = self.metrics.get(f"{phase}_peak_rss_mib")
+            if peak is not None:
+                self.metrics[f"{phase}_rss_mib"] = max(0.0, peak - base)
+        return self.metrics
 
 
 def run_cell_inprocess(spec: CellSpec) -> dict:
-    """Run ``spec``; returns its metrics. ``NotImplementedError``: the cell does not apply."""
-    if spec.threads:
-        torch.set_num_threads(spec.threads)
-    torch.manual_seed(spec.seed)
-    device = torch.device(spec.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise NotImplementedError("device 'cuda' requested but torch sees no GPU")
-    store = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.seed, **spec.dataset_options)
-    splits = store_splits(store, seed=spec.seed)
-    strategy = STRATEGIES.create(spec.strategy, **spec.strategy_params)
-    t0 = time.perf_counter()
-    loader = BatchLoader(store, strategy, splits["train"], seed=spec.seed)
-    metrics: dict = {"prepare_s": time.perf_counter() - t0}
-    plan = loader.plan(0)
-    node_eff, edge_eff = plan.efficiency(loader.n_node, loader.n_edge)
-    metrics.update(node_efficiency=node_eff, edge_efficiency=edge_eff,
-                   graphs_per_step_mean=len(plan.graph_index) / max(plan.n_batch, 1))
-    if spec.model == "none":
-        metrics["baseline_rss_mib"] = _rss_mib()
-        _reset_peak_rss()
-        metrics.update(_loader_only(loader, spec))
-        return _memory(metrics, device)
+    """Run ``spec`` alone in this process (no interleaving); returns its metrics.
 
-    target = spec.target or store.meta.target_names[0]
-    if target not in store.meta.target_names:
-        raise ValueError(f"target {target!r} not in {spec.dataset}'s targets {list(store.meta.target_names)}")
-    column = store.meta.target_names.index(target)
-    model = create_model(spec.model, store, **spec.model_params)
-    mean, std = _target_stats(store, splits["train"], column, spec.model)
-    if spec.model == "schnet":
-        model.set_target_stats(mean, std)
-    else:
-        model.set_target_stats(mean, std, mean_nodes=float(store.n_node[splits["train"]].mean()))
-    model.to(device).train()
-    init_state = copy.deepcopy(model.state_dict())
-    gc.collect()
-    metrics["baseline_rss_mib"] = _rss_mib()
-    _reset_peak_rss()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-
-    # -- throughput --------------------------------------------------------------
-    opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
-    stream = _stream(loader)
-    for _ in range(spec.warmup_steps):
-        _train_step(model, opt, next(stream).to(device), column, spec.backend)
-    rates, node_rates, slot_rates, step_times, build_share, pad_b, batch_b = [], [], [], [], [], [], []
-    for _ in range(spec.repeats):
-        build = compute = 0.0
-        graphs = nodes = slots = 0
-        for _ in range(spec.timed_steps):
-            tb = time.perf_counter()
-            batch = next(stream).to(device)
-            _sync(device)
-            tc = time.perf_counter()
-            _train_step(model, opt, batch, column, spec.backend)
-            _sync(device)
-            te = time.perf_counter()
-            build += tc - tb
-            compute += te - tc
-            graphs += batch.n_real_graph
-            nodes += int(batch.node_mask.sum())
-            slots += batch.node_mask.shape[0]
-            pad_b.append(batch.padding_bytes())
-            batch_b.append(batch.nbytes())
-        total = build + compute
-        rates.append(graphs / total)
-        node_rates.append(nodes / total)
-        slot_rates.append(slots / total)
-        step_times.append(total / spec.timed_steps)
-        build_share.append(build / total)
-    metrics.update(
-        graphs_per_s=statistics.median(rates), graphs_per_s_min=min(rates), graphs_per_s_max=max(rates),
-        real_nodes_per_s=statistics.median(node_rates), padded_nodes_per_s=statistics.median(slot_rates),
-        step_s=statistics.median(step_times), batch_build_share=statistics.median(build_share),
-        padding_mib_per_step=float(np.mean(pad_b)) / 2**20, batch_mib_per_step=float(np.mean(batch_b)) / 2**20)
-
-    # -- time to accuracy ------------------------------------------------------------
-    if spec.target_mae is not None:
-        model.load_state_dict(init_state)
-        torch.manual_seed(spec.seed)
-        metrics.update(_time_to_accuracy(model, store, splits, loader, spec, column, device))
-    return _memory(metrics, device)
-
-
-def _time_to_accuracy(model, store, splits, loader, spec: CellSpec, column: int, device) -> dict:
-    val = BatchLoader(store, STRATEGIES.create("dynamic", batch_graphs=256), splits["val"], seed=spec.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
-    stream = _stream(loader)  # the same plan, from epoch 0 again
-    curve, train_s, step = [], 0.0, 0
-    reached_at = None
-    mae = evaluate_mae(model, val, column, device, spec.backend)
-    curve.append([0, 0.0, mae])
-    if mae <= spec.target_mae:
-        reached_at = (0, 0.0)
-    while reached_at is None and step < spec.max_steps and train_s < spec.train_time_limit_s:
-        t = time.perf_counter()
-        for _ in range(spec.eval_every):
-            _train_step(model, opt, next(stream).to(device), column, spec.backend)
-            step += 1
-            if step >= spec.max_steps:
-                break
-        _sync(device)
-        train_s += time.perf_counter() - t
-        mae = evaluate_mae(model, val, column, device, spec.backend)
-        curve.append([step, round(train_s, 4), mae])
-        if mae <= spec.target_mae:
-            reached_at = (step, train_s)
-            break
-    maes = [c[2] for c in curve]
-    return {"reached_target": reached_at is not None,
-            "time_to_target_s": reached_at[1] if reached_at else None,
-            "steps_to_target": reached_at[0] if reached_at else None,
-            "best_val_mae": min(maes), "final_val_mae": maes[-1], "train_steps": step, "train_s": train_s,
-            "curve": curve}
-
-
-def _loader_only(loader: BatchLoader, spec: CellSpec) -> dict:
-    from bench_lib.harness.loader_bench import measure_loader
-
-    m = measure_loader(loader, epochs=max(2, spec.repeats + 1), to_dgl=spec.backend == "dgl")
-    keep = ("graphs_per_s", "graphs_per_s_min", "graphs_per_s_max", "real_nodes_per_s", "padded_nodes_per_s")
-    out = {k: m[k] for k in keep}
-    out["padding_mib_per_step"] = m["padding_mib_per_epoch"] / max(m["n_batch"], 1)
-    return out
-
-
-def _memory(metrics: dict, device: torch.device) -> dict:
-    """``peak_rss_mib``: the resident peak since the baseline was taken (after
-    setup), ``train_rss_mib``: that peak above the baseline."""
-    metrics["peak_rss_mib"] = _peak_rss_mib()
-    metrics.setdefault("baseline_rss_mib", _rss_mib())
-    metrics["train_rss_mib"] = max(0.0, metrics["peak_rss_mib"] - metrics["baseline_rss_mib"])
-    if device.type == "cuda":
-        metrics["cuda_max_mem_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
-    return metrics
+    ``NotImplementedError``: the cell does not apply (recorded as skipped).
+    """
+    run = CellRun(spec)
+    run.warmup()
+    for r in range(spec.repeats):
+        for _ in range(spec.windows):
+            run.window(r)
+    run.train()
+    return run.finish()

@@ -1,8 +1,21 @@
-"""``python -m bench_lib.harness.worker SPEC.json OUT.json``: run one cell.
+"""``python -m bench_lib.harness.worker``: one cell's process, driven by the runner.
 
-Writes ``{"status", "error", "metrics"}`` to OUT.json (atomically) and exits
-0 when the cell ran, was skipped (``NotImplementedError``) or raised; a crash
-or a kill leaves no OUT.json, which the runner records as a failure.
+The runner writes JSON lines to the worker's stdin and reads one JSON line
+back per command from its stdout; everything else the process prints goes
+to stderr (the cell's log). The first line is ``{"spec": {...}}``; the
+worker imports what the cell needs and answers ``{"event": "imported"}``.
+Then, one answer each:
+
+- ``{"cmd": "setup"}``: dataset, plan, model (:class:`CellRun`);
+- ``{"cmd": "warmup"}``: the untimed warm-up steps;
+- ``{"cmd": "window", "repeat": r}``: one timed window, counted in repeat ``r``;
+- ``{"cmd": "finish"}``: the time-to-accuracy run, then the answer
+  ``{"event": "result", "status", "error", "metrics"}`` and exit.
+
+A cell that does not apply (``NotImplementedError``) or raises answers a
+result with status ``skipped`` or ``failed`` at once and exits. The worker
+exits when its stdin closes or its parent dies, so that a killed suite
+leaves no worker behind.
 """
 
 from __future__ import annotations
@@ -10,34 +23,89 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+import time
 import traceback
-from pathlib import Path
+
+__all__ = ["main"]
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m bench_lib.harness.worker SPEC.json OUT.json", file=sys.stderr)
-        return 2
-    spec_path, out_path = Path(argv[0]), Path(argv[1])
-    from bench_lib.deps import import_dgl
+def _jsonable(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit as soon as the parent is gone (reparented), even mid-command."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(3)
+
+
+def _failure(err: BaseException) -> dict:
+    if isinstance(err, NotImplementedError):
+        return {"event": "result", "status": "skipped", "error": f"NotImplementedError: {err}", "metrics": {}}
+    tail = "".join(traceback.format_exception(err)[-3:])
+    return {"event": "result", "status": "failed", "error": f"{type(err).__name__}: {err}\n{tail}", "metrics": {}}
+
+
+def serve(commands, answer) -> None:
+    """Read commands from the ``commands`` line iterator; ``answer(dict)`` each."""
     from bench_lib.harness.cell import CellSpec
-    from bench_lib.harness.train import run_cell_inprocess
 
-    spec = CellSpec.from_json(spec_path.read_text())
-    if spec.backend == "dgl":
-        import_dgl()
+    first = next(commands, None)
+    if first is None:
+        return
+    spec = CellSpec(**json.loads(first)["spec"])
+    run = None
     try:
-        result = {"status": "ok", "error": "", "metrics": run_cell_inprocess(spec)}
-    except NotImplementedError as err:
-        result = {"status": "skipped", "error": f"NotImplementedError: {err}", "metrics": {}}
-    except Exception as err:  # recorded as a failed cell; the suite goes on
-        tail = "".join(traceback.format_exception(err)[-3:])
-        result = {"status": "failed", "error": f"{type(err).__name__}: {err}\n{tail}", "metrics": {}}
-    tmp = out_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, default=float))
-    os.replace(tmp, out_path)
+        if spec.backend == "dgl":
+            from bench_lib.deps import import_dgl
+
+            import_dgl()
+        from bench_lib.harness.train import CellRun
+
+        answer({"event": "imported"})
+        for line in commands:
+            msg = json.loads(line)
+            cmd = msg.get("cmd")
+            t = time.perf_counter()
+            if cmd == "setup":
+                run = CellRun(spec)
+            elif cmd == "warmup":
+                run.warmup()
+            elif cmd == "window":
+                run.window(int(msg["repeat"]))
+            elif cmd == "finish":
+                run.train()
+                answer({"event": "result", "status": "ok", "error": "", "metrics": run.finish()})
+                return
+            else:
+                raise ValueError(f"unknown command {cmd!r}")
+            answer({"event": "done", "cmd": cmd, "s": time.perf_counter() - t})
+    except Exception as err:  # the cell's failure is its result; the suite goes on
+        answer(_failure(err))
+
+
+def main() -> int:
+    # Answers go to the original stdout; anything printed by libraries goes to stderr (the log).
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+
+    def answer(msg: dict) -> None:
+        channel.write(json.dumps(msg, default=_jsonable) + "\n")
+        channel.flush()
+
+    serve(iter(sys.stdin.readline, ""), answer)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

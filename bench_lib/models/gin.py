@@ -66,8 +66,6 @@ class GINLayer(nn.Module):
 class GIN(nn.Module):
     """``forward(batch, backend) -> [G, T]`` predictions per graph slot."""
 
-    requires_positions = False
-
     def __init__(self, node_dims: tuple[int, ...], edge_dims: tuple[int, ...], n_targets: int = 1,
                  cfg: GINConfig = GINConfig()) -> None:
         super().__init__()
@@ -89,8 +87,11 @@ class GIN(nn.Module):
         self.target_std.copy_(torch.as_tensor(std).reshape(-1))
         self.mean_nodes.fill_(float(mean_nodes))
 
-    def forward(self, batch: GraphBatch, backend: str = "torch") -> torch.Tensor:
-        ops = graph_ops(batch, backend)
+    def forward(self, batch: GraphBatch, backend: str = "torch", ops=None) -> torch.Tensor:
+        """Predictions per graph slot; ``ops``: the batch's operators from
+        :func:`~bench_lib.models.ops.graph_ops`, when already built (the
+        harness builds them with the batch), else built here for ``backend``."""
+        ops = ops if ops is not None else graph_ops(batch, backend)
         h = self.atom(batch.node_features)
         for layer in self.layers:
             h = layer(h, batch, ops)

@@ -64,8 +64,6 @@ class Interaction(nn.Module):
 class SchNet(nn.Module):
     """``forward(batch, backend) -> [G, 1]`` energies per graph slot."""
 
-    requires_positions = True
-
     def __init__(self, cfg: SchNetConfig = SchNetConfig(), n_targets: int = 1) -> None:
         super().__init__()
         if n_targets != 1:
@@ -86,8 +84,11 @@ class SchNet(nn.Module):
         self.target_mean.copy_(torch.as_tensor(mean).reshape(1))
         self.target_std.copy_(torch.as_tensor(std).reshape(1))
 
-    def forward(self, batch: GraphBatch, backend: str = "torch") -> torch.Tensor:
-        ops = graph_ops(batch, backend)
+    def forward(self, batch: GraphBatch, backend: str = "torch", ops=None) -> torch.Tensor:
+        """Predictions per graph slot; ``ops``: the batch's operators from
+        :func:`~bench_lib.models.ops.graph_ops`, when already built (the
+        harness builds them with the batch), else built here for ``backend``."""
+        ops = ops if ops is not None else graph_ops(batch, backend)
         z = batch.node_features[:, 0].long()
         d = ops.edge_vectors(batch.positions).norm(dim=-1)
         d = torch.where(batch.edge_mask, d, torch.full_like(d, self.cfg.cutoff))

@@ -1,132 +1,252 @@
 """Reports made from a results directory alone (records, config, planning).
 
-``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR]`` writes
-``report.md`` and its figures (PNG and SVG). Nothing here imports the
+``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR] [--readme README.md]``
+writes ``report.md`` and its figures (PNG and SVG), and with ``--readme``
+rewrites the README's results block (between its ``results:begin`` and
+``results:end`` markers) from the same records. Nothing here imports the
 harness: a report can be regenerated on any machine from the files.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from bench_lib.report import plots
-from bench_lib.report.tables import curve_points, latest, stats_table, summary_table, to_markdown
+from bench_lib.report.answer import answer_lines, capacity_sentence
+from bench_lib.report.tables import (curve_points, details_table, fairness_table, in_view, latest, main_table,
+                                     stats_table, summarise, truthy)
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "readme_block", "update_readme", "Results"]
 
-VIEW_TEXT = {
-    "equal-padded-budget": "every strategy gets the same node slots per step ({budget}); padding costs real graphs",
-    "equal-real-graphs": "every strategy carries the same mean real graphs per step ({budget}); padding costs memory",
-    "manual": "parameters set by hand (a plugin or an override); not budget-matched",
-}
-
-
-def _read(results: Path):
-    records_path = results / "records.csv"
-    if not records_path.exists():
-        raise FileNotFoundError(f"{records_path} not found: is {results} a bench_lib results directory?")
-    records = latest(pd.read_csv(records_path))
-    load = lambda name: json.loads((results / name).read_text()) if (results / name).exists() else {}  # noqa: E731
-    return records, load("config.json"), load("environment.json"), load("planning.json")
+VIEWS = ("equal-padded-budget", "equal-real-graphs", "manual")
+BEGIN, END = "<!-- results:begin", "<!-- results:end -->"
+INTERVALS = ("graphs/s is the median of every timed repeat of every seed, with its 95% bootstrap interval in "
+             "brackets; steps and time to target are medians over seeds in which a seed that missed the target "
+             "counts as slower than any that reached it, with the fastest-slowest range and how many seeds reached "
+             "it (fewer than half: *not reached*); other columns are medians over seeds. A value is in bold only "
+             "where its interval (min-max over seeds for the other columns) does not overlap the runner-up's.")
 
 
-def write_report(results_dir: Path | str, report_dir: Path | str) -> Path:
-    """Write ``report.md`` and figures for ``results_dir``; returns the report path."""
-    results, out = Path(results_dir), Path(report_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    records, config, env, planning = _read(results)
-    name = config.get("name", results.name)
-    lines = [f"# bench_lib report: {name}", "",
-             f"Made from `{results}` alone (`python -m bench_lib.report {results}`).", ""]
+@dataclass
+class Results:
+    """What a results directory holds: the latest record per cell, and its side files."""
+
+    path: Path
+    records: pd.DataFrame
+    config: dict
+    environment: dict
+    planning: dict
+
+    @classmethod
+    def read(cls, path: Path | str) -> "Results":
+        path = Path(path)
+        records_path = path / "records.csv"
+        if not records_path.exists():
+            raise FileNotFoundError(f"{records_path} not found: is {path} a bench_lib results directory?")
+        load = lambda name: json.loads((path / name).read_text()) if (path / name).exists() else {}  # noqa: E731
+        return cls(path, latest(pd.read_csv(records_path)), load("config.json"), load("environment.json"),
+                   load("planning.json"))
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.records[self.records.status == "ok"]
+
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys(self.records.dataset))
+
+    def dataset_settings(self, dataset: str) -> dict:
+        return {d["name"]: d for d in self.config.get("datasets", [])}.get(dataset, {})
+
+    def groups(self, dataset: str):
+        """``(model, view, records)`` of every table of ``dataset``."""
+        sub = self.ok[self.ok.dataset == dataset]
+        for model in dict.fromkeys(sub.model):
+            for view in VIEWS:
+                g = in_view(sub[sub.model == model], view)
+                if len(g):
+                    yield model, view, g
+
+
+def _view_text(view: str, g: pd.DataFrame) -> str:
+    def values(col):
+        vals = sorted({int(v) for v in pd.to_numeric(g[col], errors="coerce").dropna()})
+        return "/".join(f"{v:,}" for v in vals) or "?"
+
+    if view == "equal-padded-budget":
+        return (f"Every strategy gets {values('node_slots_budget')} node slots and {values('edge_slots_budget')} edge "
+                "slots per step (edge slots: node slots times the split's edges per node unless set; one per seed "
+                "where they differ; static shapes add one node slot for the padding graph); padding costs real "
+                "graphs.")
+    if view == "equal-real-graphs":
+        return (f"Every strategy carries {values('graphs_per_step_budget')} real graphs per step on average; padding "
+                "costs memory and compute.")
+    return "Parameters set by hand (a strategy without `for_budget`, or fixed in the suite's [strategies]); not " \
+           "budget-matched."
+
+
+def _params(g: pd.DataFrame) -> dict[str, str]:
+    return {s: f"`{rows.strategy_params.iloc[0]}`" for s, rows in g.groupby("strategy", sort=False)}
+
+
+def _header(res: Results) -> list[str]:
+    env, config = res.environment, res.config
+    name = config.get("name", res.path.name)
+    lines = [f"# bench_lib report: {name}", "", f"Made from `{res.path}` alone (`python -m bench_lib.report "
+                                                f"{res.path}`).", ""]
     if env:
         pk = env.get("packages", {})
         lines += ["## Where it was measured", "",
-                  f"- machine: {env.get('cpu')}, {env.get('cpu_count')} CPUs, torch threads {env.get('torch_threads')},"
-                  f" GPU: {env.get('gpu') or 'none'}",
+                  f"- machine: {env.get('cpu')}, {env.get('cpu_count')} CPUs, GPU: {env.get('gpu') or 'none'}; "
+                  f"{config.get('threads', '?')} thread(s) per cell",
                   f"- {env.get('platform')}, Python {env.get('python')}",
                   "- " + ", ".join(f"{k} {v}" for k, v in pk.items() if v),
                   f"- git commit: {env.get('git_commit') or 'unknown'}", ""]
     if config:
         t = config.get("train", {})
         lines += ["## Settings", "",
-                  f"- device `{config.get('device')}`, backend `{config.get('backend')}`, seeds {config.get('seeds')},"
-                  f" {config.get('repeats')} timed repeats of {t.get('timed_steps')} steps after"
-                  f" {t.get('warmup_steps')} warm-up steps",
-                  f"- time to accuracy: Adam, constant lr {t.get('lr')}, validation every {t.get('eval_every')} steps,"
-                  f" at most {t.get('max_steps')} steps or {t.get('train_time_limit_s')} s of training",
-                  "- throughput counts real graphs per second of (batch building + training step); the median over"
-                  " repeats and seeds is shown, with min-max in brackets", ""]
-    if planning:
-        lines += ["## Datasets", "", stats_table(planning), ""]
-    budgets = {d["name"]: d for d in config.get("datasets", [])}
+                  f"- device `{config.get('device')}`, backend `{config.get('backend')}`, seeds {config.get('seeds')}",
+                  f"- throughput: {t.get('warmup_steps')} warm-up steps, then {config.get('repeats')} repeats of "
+                  f"{t.get('windows')} windows of at least {t.get('window_s')} s each; the cells of one dataset and "
+                  f"seed take turns window by window ({'interleaved' if config.get('interleave', True) else 'not interleaved'}),"
+                  " so load on the machine falls on every strategy alike; graphs/s counts real graphs per second of "
+                  "batch building + training step",
+                  f"- time to accuracy: Adam, constant lr {t.get('lr')}, validation every {t.get('eval_every')} steps, "
+                  f"at most {t.get('max_steps')} steps (safety limit {t.get('train_time_limit_s')} s); time to target "
+                  "= steps to target x the cell's measured step time",
+                  f"- {INTERVALS}", ""]
+    if res.planning:
+        lines += ["## Datasets", "", stats_table(res.planning), ""]
+    return lines
+
+
+def _dataset_section(res: Results, dataset: str, out: Path) -> list[str]:
+    d = res.dataset_settings(dataset)
+    lines = [f"## {dataset}", ""]
+    if d:
+        target = f"`{d['target']}`" if d.get("target") else "the dataset's first target"
+        lines += [f"Packs of {d.get('pack_nodes') or 'the default size of'} nodes; {target}, validation MAE target "
+                  f"{d.get('target_mae')}.", ""]
+    curves, summaries = {}, {}
+    for model, view, g in res.groups(dataset):
+        summary = summarise(g)
+        summaries[f"{model}, {view}"] = summary
+        curves[f"{model}, {view}"] = curve_points(g)
+        lines += [f"### `{model}`, {view}", "", _view_text(view, g), ""]
+        lines += [f"- {s}" for s in answer_lines(summary, view, d.get("target_mae"))] + [""]
+        lines += [main_table(summary), "", "Slots per step, as each strategy got them (first epoch):", "",
+                  fairness_table(summary, _params(g)), "", "Details:", "", details_table(summary), ""]
+    lines += _figures(res, dataset, summaries, curves, d, out)
+    return lines
+
+
+def _figures(res: Results, dataset: str, summaries: dict, curves: dict, d: dict, out: Path) -> list[str]:
+    lines = []
+    if summaries:
+        plots.save_figure(plots.bar_figure(summaries, [("graphs_per_s", "real graphs/s (95% CI)"),
+                                                       ("throughput_rss_mib", "throughput RSS rise (MiB)"),
+                                                       ("padding_mib_per_step", "padding MiB/step")],
+                                           f"{dataset}: throughput and memory"), out, f"{dataset}_throughput_memory")
+        plots.save_figure(plots.bar_figure(summaries, [("node_efficiency", "node efficiency"),
+                                                       ("edge_efficiency", "edge efficiency")],
+                                           f"{dataset}: padding efficiency"), out, f"{dataset}_efficiency")
+        lines += [f"![throughput and memory]({dataset}_throughput_memory.png)", "",
+                  "Error bars: 95% bootstrap interval of the median for graphs/s, min-max over seeds otherwise.", "",
+                  f"![efficiency]({dataset}_efficiency.png)", ""]
+    if any(curves.values()):
+        plots.save_figure(plots.curves_figure({k: v for k, v in curves.items() if v}, d.get("target_mae"),
+                                              f"{dataset}: validation MAE"), out, f"{dataset}_curves")
+        lines += [f"![validation curves]({dataset}_curves.png)", "",
+                  "Every seed's validation curve, one thin line each.", ""]
+    p = res.planning.get(dataset)
+    if p:
+        view = next(iter(p["fill"]), None)
+        if view:
+            plots.save_figure(plots.sizes_figure(p, view, f"{dataset}: sizes and batch fill"), out,
+                              f"{dataset}_sizes_fill")
+            lines += [f"![sizes and fill]({dataset}_sizes_fill.png)", ""]
+        plots.save_figure(plots.capacity_figure(p["capacity_sweep"], f"{dataset}: efficiency vs capacity"),
+                          out, f"{dataset}_capacity")
+        lines += [f"![efficiency against capacity]({dataset}_capacity.png)", "",
+                  "Node and edge efficiency against pack (or budget) capacity, from planning alone: pick the "
+                  "smallest capacity where your packer's curve flattens.", ""]
+        sentence = capacity_sentence(dataset, p["capacity_sweep"])
+        if sentence:
+            lines += [sentence, ""]
+    return lines
+
+
+def _views(value) -> str:
+    return "+".join(json.loads(value)) if isinstance(value, str) and value.startswith("[") else str(value)
+
+
+def _flags(records: pd.DataFrame) -> list[str]:
+    lines = ["## Cells to look at", ""]
+    for _, r in records[records.status != "ok"].iterrows():
+        reason = str(r.error).splitlines()[0] if isinstance(r.error, str) else ""
+        lines.append(f"- **{r.status}**: {r.dataset} / `{r.strategy}` / {r.model} / {_views(r.views)} / "
+                     f"seed {r.seed}: {reason}")
     ok = records[records.status == "ok"]
-    for dataset in dict.fromkeys(records.dataset):
-        d = budgets.get(dataset, {})
-        lines += [f"## {dataset}", ""]
-        if d:
-            lines += [f"Node budget {d.get('node_budget')} slots per step (equal-padded-budget), "
-                      f"{d.get('graphs_per_step')} real graphs per step (equal-real-graphs), packs of "
-                      f"{d.get('pack_nodes') or 'the largest graph'} nodes; target `{d.get('target') or 'first'}`,"
-                      f" validation MAE target {d.get('target_mae')}.", ""]
-        sub = ok[ok.dataset == dataset]
-        curves, summaries = {}, {}
-        for model in dict.fromkeys(sub.model):
-            for view in dict.fromkeys(sub[sub.model == model].fairness):
-                g = sub[(sub.model == model) & (sub.fairness == view)]
-                summary = summary_table(g)
-                summaries[f"{model}, {view}"] = summary
-                budget = int(g.node_budget.iloc[0])
-                lines += [f"### `{model}`, {view}", "", VIEW_TEXT.get(view, view).format(budget=budget) + ".", "",
-                          to_markdown(summary), ""]
-                curves[f"{model}, {view}"] = curve_points(g)
-        if summaries:
-            plots.save_figure(plots.bar_figure(summaries, [("graphs_per_s", "real graphs/s"),
-                                                           ("train_rss_mib", "training RSS above baseline (MiB)"),
-                                                           ("padding_mib_per_step", "padding MiB/step")],
-                                               f"{dataset}: throughput and memory"), out, f"{dataset}_throughput_memory")
-            plots.save_figure(plots.bar_figure(summaries, [("node_efficiency", "node efficiency"),
-                                                           ("edge_efficiency", "edge efficiency")],
-                                               f"{dataset}: padding efficiency"), out, f"{dataset}_efficiency")
-            lines += [f"![throughput and memory]({dataset}_throughput_memory.png)", "",
-                      f"![efficiency]({dataset}_efficiency.png)", ""]
-        if any(curves.values()):
-            plots.save_figure(plots.curves_figure({k: v for k, v in curves.items() if v}, d.get("target_mae"),
-                                                  f"{dataset}: validation MAE"), out, f"{dataset}_curves")
-            lines += [f"![validation curves]({dataset}_curves.png)", ""]
-        if dataset in planning:
-            p = planning[dataset]
-            view = next(iter(p["fill"]), None)
-            if view:
-                plots.save_figure(plots.sizes_figure(p, view, f"{dataset}: sizes and batch fill"), out,
-                                  f"{dataset}_sizes_fill")
-                lines += [f"![sizes and fill]({dataset}_sizes_fill.png)", ""]
-            plots.save_figure(plots.capacity_figure(p["capacity_sweep"], f"{dataset}: efficiency vs capacity"),
-                              out, f"{dataset}_capacity")
-            lines += [f"![efficiency against capacity]({dataset}_capacity.png)", "",
-                      "Node and edge efficiency against pack (or budget) capacity, from planning alone: pick the "
-                      "smallest capacity where your packer's curve flattens.", ""]
-    lines += _flags(records)
+    if "reached_target" in ok and "target_mae" in ok:
+        missed = ok[ok.target_mae.notna() & ~ok.reached_target.map(truthy)]
+        for _, r in missed.iterrows():
+            lines.append(f"- never reached MAE {r.target_mae}: {r.dataset} / `{r.strategy}` / {r.model} / "
+                         f"{_views(r.views)} / seed {r.seed} (best {r.best_val_mae:.3g} in {int(r.train_steps)} steps; "
+                         f"stopped by {r.train_stop})")
+    if len(lines) == 2:
+        lines.append("None: every cell ran and reached its target.")
+    return lines + [""]
+
+
+def write_report(results_dir: Path | str, report_dir: Path | str) -> Path:
+    """Write ``report.md`` and figures for ``results_dir``; returns the report path."""
+    res = Results.read(results_dir)
+    out = Path(report_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = _header(res)
+    for dataset in res.datasets():
+        lines += _dataset_section(res, dataset, out)
+    lines += _flags(res.records)
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def _flags(records: pd.DataFrame) -> list[str]:
-    lines = ["## Cells to look at", ""]
-    bad = records[records.status != "ok"]
-    for _, r in bad.iterrows():
-        reason = str(r.error).splitlines()[0] if isinstance(r.error, str) else ""
-        lines.append(f"- **{r.status}**: {r.dataset} / `{r.strategy}` / {r.model} / {r.fairness} / seed {r.seed}: "
-                     f"{reason}")
-    ok = records[records.status == "ok"]
-    if "reached_target" in ok and "target_mae" in ok:
-        missed = ok[ok.target_mae.notna() & (ok.reached_target.astype(str) != "True")]
-        for _, r in missed.iterrows():
-            lines.append(f"- never reached MAE {r.target_mae}: {r.dataset} / `{r.strategy}` / {r.model} / "
-                         f"{r.fairness} / seed {r.seed} (best {r.best_val_mae:.3g} in {int(r.train_steps)} steps)")
-    if len(lines) == 2:
-        lines.append("None: every cell ran and reached its target.")
-    return lines + [""]
+def readme_block(results_dir: Path | str, report_link: str, command: str) -> str:
+    """The README's results block: per dataset, the equal-padded-budget table
+    and the answer in words for every view, from ``results_dir`` alone."""
+    res = Results.read(results_dir)
+    env, config = res.environment, res.config
+    lines = [f"{BEGIN}: made by `{command}` from the records; do not edit by hand -->",
+             f"From [`{res.path}/records.csv`]({res.path}/records.csv), measured on {env.get('cpu', '?')} "
+             f"({env.get('cpu_count', '?')} CPUs, GPU: {env.get('gpu') or 'none'}), {config.get('threads', '?')} "
+             f"thread(s) per cell, backend `{config.get('backend', '?')}`, seeds {config.get('seeds')} x "
+             f"{config.get('repeats')} repeats, at commit {str(env.get('git_commit'))[:7]}. {INTERVALS}", ""]
+    for dataset in res.datasets():
+        d = res.dataset_settings(dataset)
+        for model, view, g in res.groups(dataset):
+            summary = summarise(g)
+            lines += [f"**{dataset}, {model}, {view}.** {_view_text(view, g)}", ""]
+            lines += [f"- {s}" for s in answer_lines(summary, view, d.get("target_mae"))] + [""]
+            if view == "equal-padded-budget":
+                lines += [main_table(summary), ""]
+        sentence = capacity_sentence(dataset, res.planning.get(dataset, {}).get("capacity_sweep", []))
+        if sentence:
+            lines += [sentence, "", f"![{dataset}: efficiency against capacity]({report_link}/{dataset}_capacity.png)",
+                      ""]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path | str, block: str) -> None:
+    """Replace the README's results block (markers included) with ``block``."""
+    path = Path(readme)
+    text = path.read_text()
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{path} has no results block ({BEGIN} ... {END})")
+    path.write_text(pattern.sub(lambda _: block, text, count=1))

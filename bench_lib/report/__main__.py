@@ -1,4 +1,4 @@
-"""``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR]``."""
+"""``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR] [--readme README.md]``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench_lib.report import write_report
+from bench_lib.report import readme_block, update_readme, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,10 +14,17 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Regenerate a report from a results directory alone.")
     parser.add_argument("results", type=Path, help="a suite's results directory (records.csv ...)")
     parser.add_argument("--out", type=Path, help="report directory (default: reports/<results dir name>)")
+    parser.add_argument("--readme", type=Path,
+                        help="also rewrite this README's results block (between its results:begin/end markers)")
     args = parser.parse_args(argv)
+    out = args.out or Path("reports") / args.results.name
     try:
-        path = write_report(args.results, args.out or Path("reports") / args.results.name)
-    except FileNotFoundError as err:
+        path = write_report(args.results, out)
+        if args.readme:
+            command = f"python -m bench_lib.report {args.results} --readme {args.readme}"
+            link = Path(out).as_posix()
+            update_readme(args.readme, readme_block(args.results, link, command))
+    except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(path)

@@ -29,21 +29,26 @@ def save_figure(fig, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
-def bar_figure(summaries: dict[str, pd.DataFrame], metrics: list[tuple[str, str]], title: str):
-    """Grouped bars: one panel per metric, strategies on x, one bar per fairness view."""
+def bar_figure(summaries: dict[str, dict], metrics: list[tuple[str, str]], title: str):
+    """Grouped bars: one panel per metric, strategies on x, one bar per view.
+
+    ``summaries``: view label -> strategy -> metric -> Estimate. Error bars
+    are each estimate's interval (95% bootstrap for graphs/s, min-max over
+    seeds otherwise).
+    """
     plt = _plt()
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
     views = list(summaries)
+    strategies = list(dict.fromkeys(s for summary in summaries.values() for s in summary))
+    x = np.arange(len(strategies))
+    width = 0.8 / max(len(views), 1)
     for ax, (col, label) in zip(axes[0], metrics):
-        strategies = list(dict.fromkeys(s for df in summaries.values() for s in df.strategy))
-        x = np.arange(len(strategies))
-        width = 0.8 / max(len(views), 1)
         for k, view in enumerate(views):
-            df = summaries[view].set_index("strategy").reindex(strategies)
-            vals = df[col].to_numpy(float)
-            lo = vals - df[f"{col}_lo"].to_numpy(float)
-            hi = df[f"{col}_hi"].to_numpy(float) - vals
-            err = np.nan_to_num(np.vstack([lo, hi]), nan=0.0).clip(min=0)
+            ests = [summaries[view].get(s, {}).get(col) for s in strategies]
+            vals = np.array([e.value if e is not None and e.ok else np.nan for e in ests])
+            lo = np.array([e.lo if e is not None and e.ok else np.nan for e in ests])
+            hi = np.array([e.hi if e is not None and e.ok else np.nan for e in ests])
+            err = np.nan_to_num(np.vstack([vals - lo, hi - vals]), nan=0.0, posinf=0.0).clip(min=0)
             ax.bar(x + k * width - 0.4 + width / 2, np.nan_to_num(vals), width, yerr=err, capsize=2, label=view)
         ax.set_xticks(x, strategies, rotation=30, ha="right")
         ax.set_ylabel(label)
@@ -55,18 +60,22 @@ def bar_figure(summaries: dict[str, pd.DataFrame], metrics: list[tuple[str, str]
 
 def curves_figure(curves: dict[str, dict[str, list]], target: float | None, title: str):
     """Validation MAE against training wall time and against steps: one
-    colour per strategy, one line style per fairness view, legend below."""
+    colour per strategy, one line style per fairness view, one thin line per
+    seed, legend below."""
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     styles = ["-", "--", ":", "-."]
     strategies = list(dict.fromkeys(s for per in curves.values() for s in per))
     colours = {s: plt.cm.tab10(k % 10) for k, s in enumerate(strategies)}
     for k, (view, per_strategy) in enumerate(curves.items()):
-        for strategy, pts in per_strategy.items():
-            pts = np.asarray(pts, dtype=float)
-            kw = {"ls": styles[k % 4], "color": colours[strategy], "label": f"{strategy} ({view})"}
-            axes[0].plot(pts[:, 1], pts[:, 2], **kw)
-            axes[1].plot(pts[:, 0], pts[:, 2], **kw)
+        for strategy, seeds in per_strategy.items():
+            for j, pts in enumerate(seeds):
+                pts = np.asarray(pts, dtype=float)
+                kw = {"ls": styles[k % 4], "color": colours[strategy], "lw": 0.9, "alpha": 0.8,
+                      "label": f"{strategy} ({view}, {len(seeds)} seed{'s' if len(seeds) > 1 else ''})" if j == 0
+                      else None}
+                axes[0].plot(pts[:, 1], pts[:, 2], **kw)
+                axes[1].plot(pts[:, 0], pts[:, 2], **kw)
     for ax, xlabel in zip(axes, ("training wall time (s)", "training steps")):
         if target is not None:
             ax.axhline(target, color="k", lw=0.8, alpha=0.6)
@@ -76,7 +85,7 @@ def curves_figure(curves: dict[str, dict[str, list]], target: float | None, titl
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
-    fig.suptitle(title)
+    fig.suptitle(title + " (every seed, one line each)")
     fig.tight_layout(rect=(0, 0.04 + 0.035 * ((len(labels) + 2) // 3), 1, 1))
     return fig
 

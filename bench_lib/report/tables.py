@@ -1,29 +1,86 @@
-"""Markdown tables from a results directory's records."""
+"""Per-strategy summaries of a results directory's records, and their tables.
+
+A summary turns the records of one dataset, model and fairness view (one
+per strategy and seed) into one :class:`~bench_lib.report.stats.Estimate`
+per strategy and metric:
+
+- ``graphs_per_s``: the median of every repeat of every seed, with its 95%
+  bootstrap interval;
+- ``steps_to_target`` and ``time_to_target_s``: the censored median over
+  seeds (a seed that missed the target counts; fewer than half reaching it
+  is "not reached"), with the fastest-slowest range and k/n;
+- every other metric: the median over seeds, with the min-max range.
+
+A best value is bolded only where its interval does not overlap the
+runner-up's; for a measured metric both need an interval (two or more
+values), since a single measurement's spread is unknown.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 
-import numpy as np
 import pandas as pd
 
-__all__ = ["latest", "summary_table", "to_markdown", "METRICS", "stats_table"]
+from bench_lib.report.stats import NONE, Estimate, bootstrap_median, censored_median, overlaps, spread
 
-#: (column, label, format, better) where better is "high", "low" or None.
-METRICS = [
-    ("graphs_per_s", "graphs/s", "{:,.0f}", "high"),
-    ("padded_nodes_per_s", "node slots/s", "{:,.0f}", None),
-    ("peak_rss_mib", "peak RSS MiB", "{:,.0f}", "low"),
-    ("train_rss_mib", "train RSS MiB", "{:,.0f}", "low"),
-    ("padding_mib_per_step", "padding MiB/step", "{:.3f}", "low"),
+__all__ = ["latest", "in_view", "truthy", "summarise", "best", "main_table", "fairness_table", "details_table",
+           "stats_table", "curve_points", "MAIN", "FAIRNESS", "DETAILS", "fmt_estimate"]
+
+#: (metric, label, format, better: "high"/"low"/None) of the main table.
+MAIN = [
+    ("graphs_per_s", "graphs/s [95% CI]", "{:,.0f}", "high"),
+    ("graphs_per_step_mean", "graphs/step", "{:.1f}", None),
     ("node_efficiency", "node eff", "{:.3f}", "high"),
     ("edge_efficiency", "edge eff", "{:.3f}", "high"),
-    ("graphs_per_step_mean", "graphs/step", "{:.1f}", None),
-    ("batch_build_share", "build share", "{:.1%}", "low"),
+    ("padding_mib_per_step", "padding MiB/step", "{:.3f}", "low"),
+    ("throughput_rss_mib", "throughput RSS rise MiB", "{:,.0f}", "low"),
+    ("train_rss_mib", "training RSS rise MiB", "{:,.0f}", "low"),
+    ("steps_to_target", "steps to target", "{:,.0f}", "low"),
     ("time_to_target_s", "time to target s", "{:.1f}", "low"),
-    ("steps_to_target", "steps to target", "{:.0f}", "low"),
     ("best_val_mae", "best val MAE", "{:.3f}", "low"),
 ]
+#: The slots each strategy got per step: what makes a view fair, shown rather than asserted.
+FAIRNESS = [
+    ("node_slots_per_step", "node slots/step", "{:,.1f}", None),
+    ("node_slots_per_step_max", "max", "{:,.0f}", None),
+    ("edge_slots_per_step", "edge slots/step", "{:,.1f}", None),
+    ("edge_slots_per_step_max", "max", "{:,.0f}", None),
+    ("graph_slots_per_step", "graph slots/step", "{:,.1f}", None),
+]
+#: Everything else a record holds (medians over seeds).
+DETAILS = [
+    ("graphs_per_s_min", "slowest repeat graphs/s", "{:,.0f}", None),
+    ("graphs_per_s_max", "fastest repeat graphs/s", "{:,.0f}", None),
+    ("graphs_per_wall_s", "graphs/wall-s", "{:,.0f}", None),
+    ("real_nodes_per_s", "real nodes/s", "{:,.0f}", None),
+    ("padded_nodes_per_s", "node slots/s", "{:,.0f}", None),
+    ("step_s", "step ms", "ms", None),
+    ("step_s_p10", "p10 ms", "ms", None),
+    ("step_s_p50", "p50 ms", "ms", None),
+    ("step_s_p90", "p90 ms", "ms", None),
+    ("batch_build_share", "build share", "{:.1%}", None),
+    ("prepare_s", "plan s", "{:.3f}", None),
+    ("batch_mib_per_step", "batch MiB/step", "{:.3f}", None),
+    ("baseline_rss_mib", "baseline RSS MiB", "{:,.0f}", None),
+    ("throughput_peak_rss_mib", "throughput peak RSS MiB", "{:,.0f}", None),
+    ("train_peak_rss_mib", "training peak RSS MiB", "{:,.0f}", None),
+    ("cuda_throughput_peak_mib", "CUDA throughput peak MiB", "{:,.0f}", None),
+    ("cuda_train_peak_mib", "CUDA training peak MiB", "{:,.0f}", None),
+    ("torch_threads", "threads", "{:.0f}", None),
+    ("windows_timed", "windows", "{:.0f}", None),
+    ("contended_windows", "contended", "{:.0f}", None),
+    ("cpu_share_median", "CPU share", "{:.2f}", None),
+    ("others_cpus_median", "other CPUs busy", "{:.2f}", None),
+    ("time_to_target_wall_s", "time to target wall s", "{:.1f}", None),
+    ("train_steps", "train steps", "{:,.0f}", None),
+    ("train_wall_s", "train wall s", "{:.1f}", None),
+    ("final_val_mae", "final val MAE", "{:.3f}", None),
+]
+_CENSORED = ("steps_to_target", "time_to_target_s")
+#: Metrics that follow from the plan alone: one value is exact, so it may be bolded without an interval.
+PLANNED = ("node_efficiency", "edge_efficiency", "padding_mib_per_step", "graphs_per_step_mean")
 
 
 def latest(df: pd.DataFrame) -> pd.DataFrame:
@@ -31,51 +88,111 @@ def latest(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop_duplicates("cell_id", keep="last")
 
 
-def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per strategy: median over seeds of each metric, with min and max.
-
-    ``graphs_per_s`` also folds in the repeat spread each record carries.
-    """
-    rows = []
-    for strategy, g in df.groupby("strategy", sort=False):
-        row = {"strategy": strategy, "n": len(g), "reached": f"{int(g.reached_target.fillna(False).astype(bool).sum())}/{len(g)}"}
-        for col, *_ in METRICS:
-            vals = pd.to_numeric(g[col], errors="coerce").dropna()
-            row[col] = float(vals.median()) if len(vals) else np.nan
-            lo = pd.to_numeric(g.get(f"{col}_min", g[col]), errors="coerce").min()
-            hi = pd.to_numeric(g.get(f"{col}_max", g[col]), errors="coerce").max()
-            row[f"{col}_lo"], row[f"{col}_hi"] = lo, hi
-        rows.append(row)
-    return pd.DataFrame(rows)
+def truthy(value) -> bool:
+    return str(value).strip().lower() in ("true", "1", "1.0")
 
 
-def to_markdown(summary: pd.DataFrame) -> str:
-    """Strategy x metric, ``median (min-max)`` where there is spread, best in bold."""
-    cols = [m for m in METRICS if summary[m[0]].notna().any()]
-    header = ["strategy"] + [label for _, label, _, _ in cols] + ["reached target"]
+def _json(value, default):
+    return json.loads(value) if isinstance(value, str) and value else default
+
+
+def in_view(df: pd.DataFrame, view: str) -> pd.DataFrame:
+    """The records whose cell serves ``view``."""
+    return df[[view in _json(v, []) for v in df["views"]]]
+
+
+def _numbers(g: pd.DataFrame, col: str) -> list[float]:
+    if col not in g:
+        return []
+    return [float(x) for x in pd.to_numeric(g[col], errors="coerce")]
+
+
+def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
+    """strategy -> metric -> :class:`Estimate`, over the records ``g`` (one per seed)."""
+    out = {}
+    for strategy, rows in g.groupby("strategy", sort=False):
+        est: dict[str, Estimate] = {}
+        repeats = [x for v in rows.get("repeat_graphs_per_s", []) for x in _json(v, [])]
+        est["graphs_per_s"] = bootstrap_median(repeats or _numbers(rows, "graphs_per_s"))
+        has_target = [t == t for t in _numbers(rows, "target_mae")]
+        reached = [truthy(r) for r, t in zip(rows.get("reached_target", [False] * len(rows)), has_target) if t]
+        for col in _CENSORED:
+            vals = [v for v, t in zip(_numbers(rows, col), has_target) if t]
+            est[col] = censored_median(vals, reached) if vals else NONE
+        for col, *_ in MAIN + FAIRNESS + DETAILS:
+            est.setdefault(col, spread(_numbers(rows, col)))
+        out[strategy] = est
+    return out
+
+
+def best(summary: dict[str, dict[str, Estimate]], col: str, better: str | None) -> tuple[str | None, str | None, bool]:
+    """``(leader, runner-up, clear)`` of ``col``: ``clear`` is True when the
+    leader's interval does not overlap the runner-up's."""
+    if better is None:
+        return None, None, False
+    ranked = sorted(((e[col].value, s) for s, e in summary.items() if e[col].ok),
+                    reverse=better == "high")
+    if not ranked:
+        return None, None, False
+    if len(ranked) == 1:
+        return ranked[0][1], None, False
+    lead, second = ranked[0][1], ranked[1][1]
+    a, b = summary[lead][col], summary[second][col]
+    measured = col not in PLANNED and min(a.n, b.n) < 2
+    return lead, second, not measured and not overlaps(a, b)
+
+
+def _fmt(fmt: str, value: float) -> str:
+    return f"{value * 1e3:.2f}" if fmt == "ms" else fmt.format(value)
+
+
+def fmt_estimate(e: Estimate, fmt: str, with_interval: bool = False) -> str:
+    """``value``, ``value [lo-hi]``, or for a time to target ``value [lo-hi] (k/n)`` / ``not reached (k/n)``."""
+    if e.kind == "censored":
+        if e.n == 0:
+            return "-"
+        if not e.ok:
+            return f"not reached ({e.k}/{e.n})"
+        hi = "∞" if math.isinf(e.hi) else _fmt(fmt, e.hi)
+        return f"{_fmt(fmt, e.value)} [{_fmt(fmt, e.lo)}-{hi}] ({e.k}/{e.n})"
+    if not e.ok:
+        return "-"
+    text = _fmt(fmt, e.value)
+    if with_interval and e.n > 1:
+        text += f" [{_fmt(fmt, e.lo)}-{_fmt(fmt, e.hi)}]"
+    return text
+
+
+def _table(summary, columns, extra_header: tuple[str, ...] = (), extra: dict[str, list[str]] | None = None) -> str:
+    """Markdown: one row per strategy, columns with any value, best values bolded where clear."""
+    cols = [c for c in columns if any(e[c[0]].ok or e[c[0]].n for e in summary.values())]
+    header = ["strategy"] + [label for _, label, _, _ in cols] + list(extra_header)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    best = {}
-    for col, _, _, better in cols:
-        vals = summary[col]
-        if better and vals.notna().sum() > 1:
-            best[col] = vals.max() if better == "high" else vals.min()
-    for _, r in summary.iterrows():
-        cells = [f"`{r.strategy}`"]
+    bold = {col: best(summary, col, better) for col, _, _, better in cols}
+    for strategy, est in summary.items():
+        cells = [f"`{strategy}`"]
         for col, _, fmt, _ in cols:
-            v = r[col]
-            if pd.isna(v):
-                cells.append("-")
-                continue
-            text = fmt.format(v)
-            lo, hi = r[f"{col}_lo"], r[f"{col}_hi"]
-            if pd.notna(lo) and pd.notna(hi) and hi > lo and col == "graphs_per_s":
-                text += f" ({fmt.format(lo)}-{fmt.format(hi)})"
-            if col in best and np.isclose(v, best[col]):
-                text = f"**{text}**"
-            cells.append(text)
-        cells.append(r.reached)
+            text = fmt_estimate(est[col], fmt, with_interval=col == "graphs_per_s")
+            lead, _, clear = bold[col]
+            cells.append(f"**{text}**" if clear and lead == strategy else text)
+        if extra:
+            cells += extra[strategy]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def main_table(summary) -> str:
+    """Throughput, efficiency, memory and time to accuracy per strategy."""
+    return _table(summary, MAIN)
+
+
+def fairness_table(summary, params: dict[str, str]) -> str:
+    """Slots per step per strategy, with its resolved parameters."""
+    return _table(summary, FAIRNESS, ("parameters",), {s: [params.get(s, "")] for s in summary})
+
+
+def details_table(summary) -> str:
+    return _table(summary, DETAILS)
 
 
 def stats_table(planning: dict) -> str:
@@ -85,10 +202,11 @@ def stats_table(planning: dict) -> str:
     return format_stats({name: d["stats"] for name, d in planning.items()})
 
 
-def curve_points(records: pd.DataFrame) -> dict[str, list]:
-    """strategy -> [[step, train_s, val_mae], ...] of the first seed's record."""
-    out = {}
+def curve_points(records: pd.DataFrame) -> dict[str, list[list]]:
+    """strategy -> one validation curve ``[[step, train_s, val_mae], ...]`` per seed."""
+    out: dict[str, list] = {}
     for _, r in records.iterrows():
-        if isinstance(r.get("curve"), str) and r["curve"] and r["strategy"] not in out:
-            out[r["strategy"]] = json.loads(r["curve"])
+        curve = _json(r.get("curve"), None)
+        if curve:
+            out.setdefault(r["strategy"], []).append(curve)
     return out

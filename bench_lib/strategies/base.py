@@ -106,6 +106,23 @@ class Strategy(ABC):
     def prepare(self, n_node: np.ndarray, n_edge: np.ndarray, rng: np.random.Generator) -> EpochPlanner:
         """Plan once for a split from its sizes alone."""
 
+    @classmethod
+    def for_budget(cls, budget, n_node: np.ndarray, n_edge: np.ndarray) -> "Strategy":
+        """This strategy with the parameters that meet ``budget`` on a split of these sizes.
+
+        ``budget`` is a :class:`~bench_lib.strategies.budget.SlotBudget` (the
+        same node and edge slots per step) or a
+        :class:`~bench_lib.strategies.budget.GraphBudget` (the same mean real
+        graphs per step). A strategy that implements this takes part in both
+        fairness views like a built-in; without it (this default), the suite
+        runs it with its default parameters in the ``manual`` view.
+
+        Raises:
+          NotImplementedError: the strategy does not take budgets.
+          GraphTooLargeError: a graph cannot fit the budget (names it).
+        """
+        raise NotImplementedError(f"{cls.__name__} does not implement for_budget")
+
     def params(self) -> dict:
         return dataclasses.asdict(self) if dataclasses.is_dataclass(self) else {}
 

@@ -1,12 +1,13 @@
 """Dynamic batching: graphs concatenated into one disjoint graph.
 
 ``dynamic``: a fixed number of graphs per step, no padding, so every batch
-has its own shape (as ``dgl.batch`` does). Wastes nothing; shapes vary.
+has its own shape (as ``dgl.batch`` does). Wastes: nothing. Static shapes:
+no, every batch has its own.
 
 ``dynamic-budget``: graphs taken in (shuffled) arrival order and added to the
 batch until the next one would overflow the node, edge or graph budget
-(jraph's ``dynamically_batch``), then padded to that budget. Static shapes;
-wastes whatever the greedy fill leaves empty (most at small budgets).
+(jraph's ``dynamically_batch``), then padded to that budget. Static shapes:
+yes. Wastes: whatever the greedy fill leaves empty (most at small budgets).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from bench_lib.strategies.base import Plan, Strategy, check_sizes, positive
 from bench_lib.strategies.batch import BatchShape
+from bench_lib.strategies.budget import SlotBudget, mean_graphs_per_step
 from bench_lib.strategies.padding import ChunkPlanner, FixedCountStrategy
 from bench_lib.strategies.registry import STRATEGIES
 
@@ -56,6 +58,10 @@ class Dynamic(FixedCountStrategy):
 
     def prepare(self, n_node, n_edge, rng) -> ChunkPlanner:
         return ChunkPlanner(len(n_node), self.batch_graphs, None)
+
+    @classmethod
+    def for_budget(cls, budget, n_node, n_edge) -> "Dynamic":
+        return cls(batch_graphs=budget.unpadded_batch_graphs(n_node, n_edge))
 
 
 @dataclass(frozen=True)
@@ -116,3 +122,19 @@ class DynamicBudget(Strategy):
         max_g = self.max_graphs if self.max_graphs is not None else graph_bound(n_node, self.max_nodes, self.name)
         return _BudgetPlanner(n_node, n_edge, self.max_nodes, max_e, max_g,
                               BatchShape.for_budget(self.max_nodes, max_e, max_g))
+
+    @classmethod
+    def for_budget(cls, budget, n_node, n_edge) -> "DynamicBudget":
+        if isinstance(budget, SlotBudget):
+            check_sizes(n_node, n_edge, budget.node_slots, budget.edge_slots, "dynamic-budget batch")
+            return cls(max_nodes=budget.node_slots, max_edges=budget.edge_slots)
+        # The smallest node budget whose greedy fill carries graphs_per_step graphs on average.
+        lo = int(np.max(n_node))
+        hi = max(lo, int(budget.graphs_per_step * lo))
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if mean_graphs_per_step(cls(max_nodes=mid), n_node, n_edge, budget.seed) >= budget.graphs_per_step:
+                hi = mid
+            else:
+                lo = mid + 1
+        return cls(max_nodes=lo)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench_lib.data.store import exclusive_cumsum
+from bench_lib.strategies.base import GraphTooLargeError
 from bench_lib.strategies.packing import Packs, PackStrategy
 from bench_lib.strategies.registry import STRATEGIES
 
@@ -25,8 +26,12 @@ __all__ = ["FirstFitDecreasing", "first_fit"]
 
 
 def first_fit(n_node: np.ndarray, n_edge: np.ndarray, order: np.ndarray, max_nodes: int,
-              max_edges: int | None, max_graphs: int) -> tuple[np.ndarray, np.ndarray]:
-    """First fit over ``order``; returns ``(pack of each graph, number of packs)``."""
+              max_edges: int | None, max_graphs: int) -> tuple[np.ndarray, int]:
+    """First fit over ``order``; returns ``(pack of each graph, number of packs)``.
+
+    Raises:
+      GraphTooLargeError: a graph does not fit even an empty pack (names it).
+    """
     n_items = len(order)
     size = 1
     while size < max(n_items, 1):
@@ -50,6 +55,10 @@ def first_fit(n_node: np.ndarray, n_edge: np.ndarray, order: np.ndarray, max_nod
                 break
             stack.append(2 * v + 1)
             stack.append(2 * v)
+        if leaf < 0:  # not even an empty pack has room for it
+            raise GraphTooLargeError(
+                f"graph {i} ({n} nodes, {e} edges) does not fit an empty pack of {max_nodes} nodes, "
+                f"{'unlimited' if max_edges is None else max_edges} edges and {max_graphs} graphs")
         room_n[leaf] -= n
         room_e[leaf] -= e
         room_g[leaf] -= 1

@@ -21,7 +21,46 @@ import numpy as np
 from bench_lib.strategies.packing import PackGroups, Packs, PackStrategy, assign_graphs, size_histogram
 from bench_lib.strategies.registry import STRATEGIES
 
-__all__ = ["LPFHP", "lpfhp_groups"]
+__all__ = ["LPFHP", "lpfhp_groups", "OpenPacks"]
+
+
+@dataclass
+class OpenPacks:
+    """Identical packs still open: how many, what they hold, the room left.
+
+    Attributes:
+      count: number of packs with exactly these contents.
+      keys: key ids of the graphs in one such pack.
+      room_edges: edge room left in each (0 when edges are unconstrained).
+      room_graphs: graph slots left in each.
+    """
+
+    count: int
+    keys: tuple[int, ...]
+    room_edges: int
+    room_graphs: int
+
+    def takes(self, edges: int, use_edges: bool) -> bool:
+        """Whether one more graph with ``edges`` edges fits (nodes are checked by the caller)."""
+        return self.room_graphs >= 1 and (not use_edges or self.room_edges >= edges)
+
+
+def _best_fit(open_by_room: dict[int, list[OpenPacks]], n: int, e: int, max_nodes: int, use_e: bool):
+    """The open packs with the least node room that take a graph of (n, e),
+    and among those the least edge room: ``(node room, its list, index)`` or None."""
+    for room in range(n, max_nodes + 1):
+        groups = open_by_room.get(room)
+        if not groups:
+            continue
+        best = -1
+        for gi, g in enumerate(groups):
+            if g.takes(e, use_e) and (best < 0 or g.room_edges < groups[best].room_edges):
+                best = gi
+                if not use_e:
+                    break
+        if best >= 0:
+            return room, groups, best
+    return None
 
 
 def lpfhp_groups(key_n: np.ndarray, key_e: np.ndarray, key_count: np.ndarray, max_nodes: int,
@@ -35,7 +74,7 @@ def lpfhp_groups(key_n: np.ndarray, key_e: np.ndarray, key_count: np.ndarray, ma
     """
     use_e = max_edges is not None
     cap_e = max_edges if use_e else 0
-    open_by_room: dict[int, list[list]] = {}  # node room -> [[count, keys, edge room, graph room]]
+    open_by_room: dict[int, list[OpenPacks]] = {}  # node room left -> open packs with that room
     closed: PackGroups = []
 
     def add(count: int, keys: tuple, room_n: int, room_e: int, room_g: int) -> None:
@@ -44,45 +83,32 @@ def lpfhp_groups(key_n: np.ndarray, key_e: np.ndarray, key_count: np.ndarray, ma
         if room_g <= 0 or room_n <= 0:
             closed.append((count, keys))
         else:
-            open_by_room.setdefault(room_n, []).append([count, keys, room_e, room_g])
+            open_by_room.setdefault(room_n, []).append(OpenPacks(count, keys, room_e, room_g))
 
     for k in np.lexsort((-key_e, -key_n)).tolist():
         n, e, c = int(key_n[k]), int(key_e[k]), int(key_count[k])
         while c > 0:
-            hit = None
-            for room in range(n, max_nodes + 1):
-                groups = open_by_room.get(room)
-                if not groups:
-                    continue
-                best = -1
-                for gi, g in enumerate(groups):
-                    if g[3] >= 1 and (not use_e or g[2] >= e) and (best < 0 or g[2] < groups[best][2]):
-                        best = gi
-                        if not use_e:
-                            break
-                if best >= 0:
-                    hit = (room, groups, best)
-                    break
-            if hit is None:
+            hit = _best_fit(open_by_room, n, e, max_nodes, use_e)
+            if hit is None:  # open new packs, as many copies of this size in each as fit
                 rep = min(c, max_graphs, max_nodes // n if n else c, cap_e // e if use_e and e else c)
                 n_new = c // rep
                 add(n_new, (k,) * rep, max_nodes - rep * n, cap_e - rep * e, max_graphs - rep)
                 c -= n_new * rep
                 continue
             room, groups, gi = hit
-            count, keys, room_e, room_g = groups[gi]
-            rep = min(c, room_g, room // n if n else c, room_e // e if use_e and e else c)
-            use = min(count, c // rep)
-            if use == count:
+            g = groups[gi]
+            rep = min(c, g.room_graphs, room // n if n else c, g.room_edges // e if use_e and e else c)
+            use = min(g.count, c // rep)
+            if use == g.count:
                 groups.pop(gi)
                 if not groups:
                     del open_by_room[room]
             else:
-                groups[gi][0] = count - use
-            add(use, keys + (k,) * rep, room - rep * n, room_e - rep * e, room_g - rep)
+                g.count -= use
+            add(use, g.keys + (k,) * rep, room - rep * n, g.room_edges - rep * e, g.room_graphs - rep)
             c -= use * rep
     for groups in open_by_room.values():
-        closed.extend((g[0], g[1]) for g in groups)
+        closed.extend((g.count, g.keys) for g in groups)
     return closed
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from bench_lib.data.store import exclusive_cumsum, gather_ranges
 from bench_lib.strategies.base import Plan, Strategy, check_sizes, positive
 from bench_lib.strategies.batch import BatchShape
+from bench_lib.strategies.budget import SlotBudget, mean_graphs_per_step
 
 __all__ = ["Packs", "SizeHistogram", "size_histogram", "assign_graphs", "PackStrategy", "PackGroups"]
 
@@ -201,6 +202,19 @@ class PackStrategy(Strategy):
         edges = self.max_edges if self.max_edges is not None else int(packs.pack_sums(n_edge).max(initial=0))
         graphs = self.max_graphs if self.max_graphs is not None else int(np.diff(packs.pack_ptr).max(initial=1))
         return PackEpochPlanner(packs, k, BatchShape.for_budget(k * self.max_nodes, k * edges, k * graphs))
+
+    @classmethod
+    def for_budget(cls, budget, n_node, n_edge) -> "PackStrategy":
+        """Packs of ``budget.pack_nodes`` nodes; with a :class:`SlotBudget`, as
+        many packs per step as fill its node slots, each with an equal share
+        of its edge slots; with a :class:`GraphBudget`, as many packs as carry
+        ``graphs_per_step`` real graphs on average."""
+        if isinstance(budget, SlotBudget):
+            max_edges = budget.edges_per_pack()
+            check_sizes(np.asarray(n_node), np.asarray(n_edge), budget.pack_nodes, max_edges, f"{cls.name} pack")
+            return cls(max_nodes=budget.pack_nodes, max_edges=max_edges, packs_per_batch=budget.packs_per_step)
+        per_pack = mean_graphs_per_step(cls(max_nodes=budget.pack_nodes), n_node, n_edge, budget.seed)
+        return cls(max_nodes=budget.pack_nodes, packs_per_batch=max(1, int(round(budget.graphs_per_step / per_pack))))
 
     def graphs_cap(self) -> int:
         """``max_graphs`` or, when None, no limit beyond the node capacity."""

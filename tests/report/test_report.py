@@ -1,52 +1,74 @@
-"""Reports regenerate from a results directory alone."""
+"""Reports regenerate from a results directory alone, and say only what the records support."""
 
 from __future__ import annotations
 
 import json
-import shutil
+import math
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench_lib.config import parse_config
-from bench_lib.harness.cell import CellSpec
+from bench_lib.harness.cell import METRIC_FIELDS, CellSpec
 from bench_lib.harness.planning import planning_summary
 from bench_lib.harness.runner import append_record
+from bench_lib.report import readme_block, update_readme
+from bench_lib.report.stats import Estimate, bootstrap_median, censored_median, overlaps
+from bench_lib.report.tables import DETAILS, FAIRNESS, MAIN, best, summarise
 
 ROOT = Path(__file__).resolve().parents[2]
+PADDED = ("equal-padded-budget",)
+
+# strategy -> (repeat graphs/s per seed, steps to target per seed (None: missed), node slots per step)
+CELLS = {
+    "pad": ([[900, 950, 1000], [920, 980, 990]], [None, None], 513.0),
+    "pack-lpfhp": ([[3000, 3100, 3200], [3050, 3150, 3300]], [300, 350], 513.0),
+    "dynamic": ([[3100, 3250, 3400], [2900, 3000, 3350]], [250, None], 505.0),
+}
+
+
+def record(strategy: str, seed: int, views=PADDED, status: str = "ok") -> dict:
+    spec = CellSpec(dataset="nci5k", strategy=strategy, model="gin", seed=seed, views=views,
+                    node_slots_budget=512 if views == PADDED else None, edge_slots_budget=1056 if views == PADDED
+                    else None, graphs_per_step_budget=None if views == PADDED else 32, target_mae=20.0)
+    rec = {"schema_version": 2, "cell_id": spec.cell_id, "status": status, **json.loads(spec.to_json())}
+    if status != "ok":
+        rec["error"] = "timeout: the cell ran past its limit of 1 s and was killed"
+        return rec
+    repeats, steps, node_slots = CELLS[strategy]
+    rates = repeats[seed]
+    reached = steps[seed] is not None
+    rec.update({m: 1.0 for m in METRIC_FIELDS if m not in ("curve", "repeat_graphs_per_s", "step_clock",
+                                                         "train_stop", "reached_target")})
+    rec.update(step_clock="cpu", graphs_per_s=sorted(rates)[1], graphs_per_s_min=min(rates),
+               graphs_per_s_max=max(rates), repeat_graphs_per_s=rates, node_slots_per_step=node_slots,
+               edge_slots_per_step=1056.0, node_efficiency={"pad": 0.13}.get(strategy, 0.97),
+               throughput_rss_mib=100 + seed, step_s=0.01, reached_target=reached, steps_to_target=steps[seed],
+               time_to_target_s=steps[seed] * 0.01 if reached else None, train_stop="target" if reached
+               else "max_steps", train_steps=steps[seed] or 400, best_val_mae=15.0 if reached else 25.0,
+               curve=[[0, 0.0, 50.0], [100, 1.0, 25.0], [200, 2.0, 15.0 + seed]])
+    return rec
 
 
 def fixture_results(tmp_path: Path) -> Path:
-    """A small results directory: hand-written records in the real schema."""
+    """A results directory in the real schema: 3 strategies x 2 seeds, a failed cell, missed targets."""
     res = tmp_path / "results" / "fixture"
     res.mkdir(parents=True)
     cfg = parse_config({"suite": {"name": "fixture", "strategies": ["pad", "pack-lpfhp", "dynamic"],
-                                  "fairness": ["equal-padded-budget", "equal-real-graphs"]},
-                        "datasets": {"nci5k": {"n_graphs": 60, "models": ["gin"], "node_budget": 256,
-                                               "target_mae": 20.0}}})
+                                  "fairness": ["equal-padded-budget"]},
+                        "datasets": {"nci5k": {"n_graphs": 60, "models": ["gin"], "node_slots": 256,
+                                               "pack_nodes": 128, "target_mae": 20.0}}})
     (res / "config.json").write_text(json.dumps(cfg.to_json()))
-    (res / "environment.json").write_text(json.dumps({"cpu": "test cpu", "cpu_count": 2, "packages": {"torch": "x"}}))
+    (res / "environment.json").write_text(json.dumps({"cpu": "test cpu", "cpu_count": 2, "git_commit": "abc1234def",
+                                                      "packages": {"torch": "x"}}))
     (res / "planning.json").write_text(json.dumps(planning_summary(cfg)))
-    for k, (strategy, view, status) in enumerate([("pad", "equal-padded-budget", "ok"),
-                                                  ("pack-lpfhp", "equal-padded-budget", "ok"),
-                                                  ("dynamic", "equal-padded-budget", "ok"),
-                                                  ("pad", "equal-real-graphs", "ok"),
-                                                  ("pack-lpfhp", "equal-real-graphs", "failed")]):
-        spec = CellSpec(dataset="nci5k", strategy=strategy, model="gin", fairness=view, node_budget=256,
-                        target_mae=20.0)
-        rec = {"schema_version": 1, "cell_id": spec.cell_id, "status": status, **json.loads(spec.to_json())}
-        if status == "ok":
-            rec.update(graphs_per_s=1000.0 * (k + 1), graphs_per_s_min=900.0 * (k + 1), graphs_per_s_max=1100.0 * (k + 1),
-                       peak_rss_mib=600 + k, train_rss_mib=50 + k, padding_mib_per_step=0.1 * k,
-                       node_efficiency=0.3 + 0.1 * k, edge_efficiency=0.3, graphs_per_step_mean=8.0,
-                       batch_build_share=0.03, reached_target=k != 2, time_to_target_s=None if k == 2 else 5.0 + k,
-                       steps_to_target=None if k == 2 else 100, best_val_mae=15.0 + k, train_steps=200,
-                       curve=[[0, 0.0, 50.0], [100, 2.0, 25.0], [200, 4.0, 15.0 + k]])
-        else:
-            rec["error"] = "timeout: the cell ran past its limit of 1 s and was killed"
-        append_record(res / "records.csv", rec)
+    for seed in (0, 1):
+        for strategy in CELLS:
+            append_record(res / "records.csv", record(strategy, seed))
+    append_record(res / "records.csv", record("pad", 0, views=("equal-real-graphs",), status="failed"))
     return res
 
 
@@ -57,18 +79,83 @@ def test_report_has_every_table_and_figure(tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     text = (out / "report.md").read_text()
-    assert "## Datasets" in text and "| nci5k |" in text
-    assert "### `gin`, equal-padded-budget" in text and "### `gin`, equal-real-graphs" in text
-    assert "same node slots per step (256)" in text
-    assert "**3,000 (2,700-3,300)**" in text  # best graphs/s marked, with its spread
-    assert "test cpu" in text
-    assert "**failed**: nci5k / `pack-lpfhp`" in text and "timeout" in text
-    assert "never reached MAE 20.0: nci5k / `dynamic`" in text
+    assert "## Datasets" in text and "| nci5k |" in text and "test cpu" in text
+    assert "### `gin`, equal-padded-budget" in text
+    assert "512 node slots and 1,056 edge slots per step" in text
+    # pack-lpfhp and dynamic overlap: no bold graphs/s; pad's efficiency is clearly worst, lpfhp/dynamic tie.
+    assert "**3," not in text
+    assert "a tie, no clear leader" in text
+    assert "| `pad` | 965 [" in text and "not reached (0/2)" in text
+    # dynamic reached the target in 1 of 2 seeds: shown (at least half) with 1/2; lpfhp 325 over 2/2.
+    assert "250 [250-∞] (1/2)" in text and "325 [300-350] (2/2)" in text
+    assert "Missed the target within the step budget: `pad` in 2 of 2, `dynamic` in 1 of 2 seed(s)." in text
+    assert "Budget check: node slots per step 505-513 (1.6% apart)" in text
+    assert "**failed**: nci5k / `pad` / gin / equal-real-graphs / seed 0: timeout" in text
+    assert "never reached MAE 20.0: nci5k / `pad` / gin / equal-padded-budget / seed 0" in text
     for stem in ("throughput_memory", "efficiency", "curves", "sizes_fill", "capacity"):
         for ext in ("png", "svg"):
             path = out / f"nci5k_{stem}.{ext}"
             assert path.exists() and path.stat().st_size > 1000, path
-            assert f"nci5k_{stem}.png" in text
+        assert f"nci5k_{stem}.png" in text
+
+
+def test_every_recorded_metric_is_reported():
+    shown = {m for m, *_ in MAIN + FAIRNESS + DETAILS}
+    # Used otherwise: the repeats feed graphs/s's interval, the curve the figure, the clock the settings,
+    # the stop reason and reached flag the missed-target lines.
+    elsewhere = {"repeat_graphs_per_s", "curve", "step_clock", "train_stop", "reached_target", "peak_reset_ok"}
+    assert set(METRIC_FIELDS) - shown - elsewhere == set()
+
+
+def test_bold_only_where_intervals_do_not_overlap():
+    e = lambda v, lo, hi, n=2: Estimate(v, lo, hi, n, n, "range")  # noqa: E731
+    summary = {"a": {"x": e(10, 9, 11)}, "b": {"x": e(8, 7, 8.5)}, "c": {"x": e(5, 4, 6)}}
+    assert best(summary, "x", "high") == ("a", "b", True)
+    summary["b"]["x"] = e(8, 7, 9.5)
+    assert best(summary, "x", "high") == ("a", "b", False)  # overlap: no winner
+    summary = {"a": {"x": e(10, 10, 10, n=1)}, "b": {"x": e(8, 8, 8, n=1)}}
+    assert best(summary, "x", "high") == ("a", "b", False)  # one measurement each: spread unknown
+    summary = {"a": {"node_efficiency": e(0.9, 0.9, 0.9, n=1)}, "b": {"node_efficiency": e(0.5, 0.5, 0.5, n=1)}}
+    assert best(summary, "node_efficiency", "high") == ("a", "b", True)  # planned: exact
+
+
+def test_censored_median_counts_misses():
+    assert censored_median([100, 200], [True, True]).value == 150
+    one = censored_median([100, None], [True, False])
+    assert one.value == 100 and one.k == 1 and math.isinf(one.hi)  # half reached: shown, with k/n
+    assert math.isnan(censored_median([100, None, None], [True, False, False]).value)  # a minority: not reached
+    assert censored_median([100, 300, None], [True, True, False]).value == 300
+    assert math.isnan(censored_median([None], [False]).value)
+
+
+def test_bootstrap_interval_contains_the_median_and_is_repeatable():
+    x = [10, 12, 11, 13, 9, 30]
+    a, b = bootstrap_median(x), bootstrap_median(x)
+    assert a == b and a.lo <= a.value <= a.hi and a.value == 11.5
+    assert bootstrap_median([5.0]).lo == 5.0 and overlaps(a, bootstrap_median([11, 12]))
+
+
+def test_summary_pools_every_repeat_of_every_seed(tmp_path):
+    df = pd.read_csv(fixture_results(tmp_path) / "records.csv")
+    s = summarise(df[df.status == "ok"])
+    assert s["pad"]["graphs_per_s"].n == 6 and s["pad"]["graphs_per_s"].value == pytest.approx(965)
+
+
+def test_readme_block_is_made_from_records(tmp_path):
+    res = fixture_results(tmp_path)
+    block = readme_block(res, "reports/fixture", "python -m bench_lib.report X --readme R")
+    assert block.startswith("<!-- results:begin") and block.endswith("<!-- results:end -->")
+    assert "**nci5k, gin, equal-padded-budget.**" in block and "| `pack-lpfhp` |" in block
+    assert "at commit abc1234" in block
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:begin -->\nold\n<!-- results:end -->\noutro\n")
+    update_readme(readme, block)
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- results:begin") and text.endswith("<!-- results:end -->\noutro\n")
+    assert "\nold\n" not in text
+    (tmp_path / "bare.md").write_text("no markers")
+    with pytest.raises(ValueError, match="has no results block"):
+        update_readme(tmp_path / "bare.md", block)
 
 
 def test_report_needs_a_results_dir(tmp_path):

@@ -87,7 +87,7 @@ def test_plugin_with_mismatched_name_is_refused(tmp_path, monkeypatch):
 def test_registry_errors_name_the_choices():
     with pytest.raises(ValueError, match="unknown strategy 'nope'; known: .*pack-lpfhp"):
         STRATEGIES.get("nope")
-    with pytest.raises(ValueError, match=r"strategy 'pad' has no parameter\(s\) \['max_nodes'\]; valid: \['batch_graphs'\]"):
+    with pytest.raises(ValueError, match=r"strategy 'pad' has no parameter\(s\) \['max_nodes'\]; valid: \['batch_graphs', "):
         STRATEGIES.create("pad", max_nodes=3)
     with pytest.raises(ValueError, match=r"`max_nodes` must be an integer >= 1 \(got -3\)"):
         STRATEGIES.create("pack-lpfhp", max_nodes=-3)

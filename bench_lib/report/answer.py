@@ -1,0 +1,104 @@
+"""The answer in words, written from the summaries alone.
+
+Every sentence here is made from records: which strategy leads in real
+graphs per second and in steps to the target, whether its interval clears
+the runner-up's (otherwise it is a tie, and the text says so), which
+strategies missed the target in how many seeds, and whether the view was
+fair (the spread of slots per step).
+"""
+
+from __future__ import annotations
+
+import math
+
+from bench_lib.report.stats import overlaps
+from bench_lib.report.tables import best, fmt_estimate
+
+__all__ = ["throughput_sentence", "target_sentence", "fairness_sentence", "capacity_sentence", "answer_lines"]
+
+
+def _ci(e) -> str:
+    return fmt_estimate(e, "{:,.0f}", with_interval=True)
+
+
+def throughput_sentence(summary) -> str:
+    lead, second, clear = best(summary, "graphs_per_s", "high")
+    if lead is None:
+        return "No throughput was measured."
+    e = summary[lead]["graphs_per_s"]
+    text = f"Most real graphs/s: `{lead}`, {_ci(e)}"
+    if second is None:
+        return text + "."
+    if clear:
+        return text + f", ahead of `{second}` ({_ci(summary[second]['graphs_per_s'])}); the intervals do not overlap."
+    ties = [s for s in summary if s != lead and summary[s]["graphs_per_s"].ok
+            and overlaps(summary[s]["graphs_per_s"], e)]
+    return text + f"; its interval overlaps that of {', '.join(f'`{s}`' for s in ties)}: a tie, no clear leader."
+
+
+def target_sentence(summary, target_mae) -> str | None:
+    ests = {s: e["steps_to_target"] for s, e in summary.items() if e["steps_to_target"].n}
+    if not ests:
+        return None
+    lead, second, clear = best(summary, "steps_to_target", "low")
+    what = f"validation MAE {target_mae:g}" if target_mae == target_mae and target_mae is not None else "the target"
+    if lead is None:
+        text = f"No strategy reached {what} in at least half of its seeds."
+    else:
+        text = f"Fewest steps to {what}: `{lead}`, {fmt_estimate(ests[lead], '{:,.0f}')}"
+        if second is None:
+            text += "."
+        elif clear:
+            text += f", ahead of `{second}` ({fmt_estimate(ests[second], '{:,.0f}')})."
+        else:
+            ties = [s for s in ests if s != lead and ests[s].ok and overlaps(ests[s], ests[lead])]
+            text += f"; its range overlaps that of {', '.join(f'`{s}`' for s in ties)}: no clear leader."
+    missed = [f"`{s}` in {e.n - e.k} of {e.n}" for s, e in ests.items() if e.k < e.n]
+    if missed:
+        text += " Missed the target within the step budget: " + ", ".join(missed) + " seed(s)."
+    return text
+
+
+def fairness_sentence(summary, view: str) -> str | None:
+    """How equal the slots per step were (equal-padded-budget only)."""
+    if view != "equal-padded-budget":
+        return None
+    parts = []
+    for col, what in (("node_slots_per_step", "node"), ("edge_slots_per_step", "edge")):
+        vals = {s: e[col].value for s, e in summary.items() if e[col].ok}
+        if not vals:
+            continue
+        lo, hi = min(vals.values()), max(vals.values())
+        parts.append(f"{what} slots per step {lo:,.0f}-{hi:,.0f} ({hi / lo - 1:.1%} apart)")
+    if not parts:
+        return None
+    return "Budget check: " + ", ".join(parts) + " across strategies (means over the first epoch)."
+
+
+def capacity_sentence(dataset: str, sweep: list[dict]) -> str | None:
+    """LPFHP against greedy fill across pack capacities (planning only)."""
+    by = {}
+    for row in sweep:
+        by.setdefault(row["strategy"], {})[row["capacity"]] = row["node_efficiency"]
+    if "pack-lpfhp" not in by or "dynamic-budget" not in by:
+        return None
+    caps = sorted(by["pack-lpfhp"])
+    lp = [by["pack-lpfhp"][c] for c in caps]
+    greedy = by["dynamic-budget"]
+    mid = caps[len(caps) // 2]
+    return (f"On {dataset}, from planning alone: LPFHP fills {min(lp):.1%}-{max(lp):.1%} of node slots at every "
+            f"capacity from {caps[0]:,} to {caps[-1]:,} nodes; a greedy fill to a budget (`dynamic-budget`) fills "
+            f"{greedy[caps[0]]:.1%} at {caps[0]:,}, {greedy[mid]:.1%} at {mid:,} and {greedy[caps[-1]]:.1%} at "
+            f"{caps[-1]:,}.")
+
+
+def answer_lines(summary, view: str, target_mae) -> list[str]:
+    """The sentences for one dataset, model and view, in reading order."""
+    lines = [throughput_sentence(summary), target_sentence(summary, target_mae), fairness_sentence(summary, view)]
+    contended = [(s, e["contended_windows"].value) for s, e in summary.items()
+                 if e["contended_windows"].ok and e["contended_windows"].value > 0]
+    if contended:
+        lines.append("Windows in which a cell got less than 80% of a CPU per thread (median over seeds): "
+                     + ", ".join(f"`{s}` {v:.0f}" for s, v in contended)
+                     + "; the cells took turns window by window, so such load fell on every strategy alike.")
+    return [x for x in lines if x and not (isinstance(x, float) and math.isnan(x))]

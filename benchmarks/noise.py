@@ -1,0 +1,177 @@
+"""Do strategy rankings survive a busy machine? Quiet against loaded, two protocols.
+
+Runs the nci5k smoke cells (``pad``, ``dynamic``, ``pack-cutstock``; GIN,
+equal-padded-budget) through the suite's own harness, once on the machine as
+it is and once beside two CPU-burning processes that this script starts and
+stops itself (each bounded in time), and compares the graphs/s ratios
+``pack-cutstock/pad`` and ``dynamic/pad``:
+
+- ``interleaved, 1 thread, CPU clock``: the suite's protocol (cells timed in
+  turns, window by window; one thread per cell; steps timed on the
+  process's CPU clock);
+- ``interleaved, 1 thread, wall clock``: the same, timed on the wall clock;
+- ``sequential, 2 threads, wall clock``: the protocol before it (each cell
+  alone, three repeats of ten steps, two torch threads).
+
+A protocol holds up when each ratio moves by at most 10% between the quiet
+and the loaded run. Run it on an otherwise idle machine::
+
+    python benchmarks/noise.py                     # writes results/noise/benchmark.md
+    python benchmarks/noise.py --tries 1 --out /tmp/noise
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench_lib.config import parse_config  # noqa: E402
+from bench_lib.harness.environment import environment  # noqa: E402
+from bench_lib.harness.runner import group_cells, run_group  # noqa: E402
+from bench_lib.suite import expand_cells  # noqa: E402
+
+STRATEGIES = ("pad", "dynamic", "pack-cutstock")
+RATIOS = (("pack-cutstock", "pad"), ("dynamic", "pad"))
+TOLERANCE = 0.10
+SUITE = "interleaved, 1 thread, CPU clock"
+PROTOCOLS = {
+    SUITE: {"suite": {"threads": 1, "interleave": True, "repeats": 5, "clock": "auto"},
+            "train": {"windows": 8, "window_s": 0.05}},
+    "interleaved, 1 thread, wall clock": {"suite": {"threads": 1, "interleave": True, "repeats": 5, "clock": "wall"},
+                                          "train": {"windows": 8, "window_s": 0.05}},
+    "sequential, 2 threads, wall clock": {"suite": {"threads": 2, "interleave": False, "repeats": 3, "clock": "wall"},
+                                          "train": {"windows": 10, "window_s": 0.0}},
+}
+BURN = "import time, os, sys\nend = time.time() + float(sys.argv[1])\nparent = os.getppid()\n" \
+       "while time.time() < end and os.getppid() == parent:\n    for _ in range(100000):\n        pass\n"
+
+
+def cells(protocol: dict):
+    doc = {"suite": {"name": "noise", "strategies": list(STRATEGIES), "fairness": ["equal-padded-budget"],
+                     **protocol["suite"]},
+           "train": {"warmup_steps": 3, **protocol["train"]},
+           "models": {"gin": {"hidden": 32, "layers": 2}},
+           "datasets": {"nci5k": {"n_graphs": 600, "models": ["gin"], "node_slots": 512, "pack_nodes": 128}}}
+    cfg = parse_config(doc)
+    return group_cells(expand_cells(cfg), cfg.interleave)
+
+
+def measure(protocol: dict) -> tuple[dict[str, float], float, float]:
+    """graphs/s per strategy, and the medians over cells of the CPU share the
+    cells got and of the CPUs busy with other work."""
+    rates, share, others = {}, [], []
+    for group in cells(protocol):
+        for rec in run_group(group):
+            if rec["status"] != "ok":
+                raise RuntimeError(f"{rec['strategy']}: {rec['error']}")
+            rates[rec["strategy"]] = rec["graphs_per_s"]
+            share.append(rec["cpu_share_median"])
+            others.append(rec["others_cpus_median"])
+    return rates, statistics.median(share), statistics.median(others)
+
+
+class Burners:
+    """``n`` CPU-burning processes, each ending by itself after ``limit_s`` (or with this script).
+
+    Each runs in a session of its own, as another program on the machine
+    would: with Linux's autogroup scheduling, CPU time is shared between
+    sessions first, so burners in this script's session would hardly slow
+    the cells (which run in sessions of their own) at all."""
+
+    def __init__(self, n: int, limit_s: float) -> None:
+        self.procs = [subprocess.Popen([sys.executable, "-c", BURN, str(limit_s)], start_new_session=True)
+                      for _ in range(n)]
+        time.sleep(1.0)
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.kill()
+            p.wait()
+
+
+def run(tries: int) -> list[dict]:
+    rows = []
+    for t in range(tries):
+        for name, protocol in PROTOCOLS.items():
+            for condition in ("quiet", "loaded"):
+                burners = Burners(2, limit_s=600) if condition == "loaded" else None
+                try:
+                    start = time.perf_counter()
+                    rates, share, others = measure(protocol)
+                    rows.append({"try": t + 1, "protocol": name, "condition": condition, "rates": rates,
+                                 "seconds": round(time.perf_counter() - start, 1), "cpu_share": share,
+                                 "others_cpus": others})
+                finally:
+                    if burners:
+                        burners.stop()
+                print(f"try {t + 1} {name} {condition}: " + ", ".join(f"{s} {r:,.0f}" for s, r in rates.items()),
+                      file=sys.stderr)
+    return rows
+
+
+def table(rows: list[dict]) -> tuple[list[str], dict[str, float]]:
+    lines = ["| try | protocol | condition | " + " | ".join(f"{s} graphs/s" for s in STRATEGIES) + " | "
+             + " | ".join(f"{a}/{b}" for a, b in RATIOS) + " | CPU share of a cell | other CPUs busy |",
+             "|---:|---|---|" + "---:|" * (len(STRATEGIES) + len(RATIOS) + 2)]
+    worst: dict[str, float] = {}
+    for row in rows:
+        r = row["rates"]
+        ratios = [r[a] / r[b] for a, b in RATIOS]
+        lines.append(f"| {row['try']} | {row['protocol']} | {row['condition']} | "
+                     + " | ".join(f"{r[s]:,.0f}" for s in STRATEGIES) + " | "
+                     + " | ".join(f"{x:.2f}" for x in ratios) + f" | {row['cpu_share']:.2f} | {row['others_cpus']:.2f} |")
+    lines += ["", "| try | protocol | " + " | ".join(f"{a}/{b} loaded vs quiet" for a, b in RATIOS) + " |",
+              "|---:|---|" + "---:|" * len(RATIOS)]
+    for t in sorted({row["try"] for row in rows}):
+        for name in PROTOCOLS:
+            q = next(row["rates"] for row in rows if row["try"] == t and row["protocol"] == name
+                     and row["condition"] == "quiet")
+            ld = next(row["rates"] for row in rows if row["try"] == t and row["protocol"] == name
+                      and row["condition"] == "loaded")
+            moves = [(ld[a] / ld[b]) / (q[a] / q[b]) - 1 for a, b in RATIOS]
+            worst[name] = max(worst.get(name, 0.0), *(abs(m) for m in moves))
+            lines.append(f"| {t} | {name} | " + " | ".join(f"{m:+.1%}" for m in moves) + " |")
+    return lines, worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tries", type=int, default=2, help="quiet/loaded pairs per protocol")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "noise")
+    args = parser.parse_args(argv)
+    env = environment()
+    rows = run(args.tries)
+    lines, worst = table(rows)
+    verdict = ["", *(f"- {name}: the ratios moved by at most {w:.1%} between quiet and loaded "
+                     f"({'within' if w <= TOLERANCE else 'NOT within'} {TOLERANCE:.0%})" for name, w in worst.items())]
+    args.out.mkdir(parents=True, exist_ok=True)
+    text = "\n".join([
+        "# Noise: strategy ratios on a quiet machine and beside two CPU-burning processes", "",
+        f"`python benchmarks/noise.py --tries {args.tries}` on {env['cpu']} ({env['cpu_count']} CPUs), "
+        f"git commit {env['git_commit']}, {time.strftime('%Y-%m-%d')}.", "",
+        "nci5k, 600 molecules, GIN (hidden 32, 2 layers), equal-padded-budget (512 node slots, packs of 128). "
+        "*Loaded*: two processes spinning on the CPU for the whole measurement, each in a session of its own, "
+        "started and stopped by the script. *CPU share of a cell*: process CPU time / (wall time x threads), "
+        "median over windows and cells; *other CPUs busy*: CPUs the rest of the machine kept busy during a window "
+        "(from /proc/stat), median.",
+        "", *lines, *verdict, ""])
+    (args.out / "benchmark.md").write_text(text)
+    (args.out / "benchmark.json").write_text(json.dumps({"environment": env, "rows": rows,
+                                                         "protocols": PROTOCOLS}, indent=1))
+    print(text)
+    return 0 if worst[SUITE] <= TOLERANCE else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OUTDATED_IGNORE", "1")
+    sys.exit(main())
