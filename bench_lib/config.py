@@ -3,7 +3,7 @@
 Layout of a suite file (see ``benchmarks/default.toml``)::
 
     [suite]                 name, strategies, fairness, seeds, repeats, threads,
-                            clock, interleave, device, backend, timeout_s, mode
+                            clock, malloc, interleave, device, backend, timeout_s, mode
     [train]                 lr, warmup_steps, window_s, windows, eval_every,
                             max_steps, train_time_limit_s (see TrainSettings)
     [models.<name>]         model hyper-parameters (dataclass fields of the model's config)
@@ -79,6 +79,7 @@ class SuiteConfig:
     backend: str = CellSpec.backend
     threads: int = CellSpec.threads
     clock: str = CellSpec.clock
+    malloc: str = CellSpec.malloc
     interleave: bool = True
     timeout_s: float = CellSpec.timeout_s
     mode: str = "train"
@@ -145,6 +146,8 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
         raise ConfigError(f"[suite] mode must be 'train' or 'loader' (got {suite['mode']!r})")
     if suite.get("clock", "auto") not in ("auto", "wall"):
         raise ConfigError(f"[suite] clock must be 'auto' or 'wall' (got {suite['clock']!r})")
+    if suite.get("malloc", "keep") not in ("keep", "default"):
+        raise ConfigError(f"[suite] malloc must be 'keep' or 'default' (got {suite['malloc']!r})")
     if suite.get("backend", "dgl") not in ("dgl", "torch"):
         raise ConfigError(f"[suite] backend must be 'dgl' or 'torch' (got {suite['backend']!r})")
     if suite.get("device", "cpu") not in ("cpu", "cuda"):

@@ -103,7 +103,8 @@ def expand_cells(cfg: SuiteConfig) -> list[CellSpec]:
                             dataset=d.name, n_graphs=d.n_graphs, dataset_options=dict(d.options), strategy=strategy,
                             strategy_params=params, model=model, model_params=cfg.model_params.get(model, {}),
                             target=d.target, target_mae=d.target_mae, seed=seed, device=cfg.device,
-                            backend=cfg.backend, threads=cfg.threads, clock=cfg.clock, repeats=cfg.repeats, lr=t.lr,
+                            backend=cfg.backend, threads=cfg.threads, clock=cfg.clock, malloc=cfg.malloc,
+                            repeats=cfg.repeats, lr=t.lr,
                             warmup_steps=t.warmup_steps, window_s=t.window_s, windows=t.windows,
                             eval_every=t.eval_every, max_steps=t.max_steps, train_time_limit_s=t.train_time_limit_s,
                             timeout_s=cfg.timeout_s, **_budget_fields(used, budget))
@@ -113,7 +114,11 @@ def expand_cells(cfg: SuiteConfig) -> list[CellSpec]:
 
 
 class Progress:
-    """A progress line on a terminal, plain log lines elsewhere (stderr)."""
+    """A progress line on a terminal, plain log lines elsewhere (stderr).
+
+    Each finished cell gets a line of its own; the phases in between (setup,
+    timed repeats, training) overwrite one line on a terminal and are logged
+    line by line elsewhere."""
 
     def __init__(self, total: int, stream=sys.stderr) -> None:
         self.total, self.done, self.stream = total, 0, stream
@@ -133,7 +138,7 @@ class Progress:
         self._line(f"{self.group}: {len(cells)} cell(s)", keep=True)
 
     def note(self, text: str) -> None:
-        self._line(f"{self.group}: {text}", keep=False)
+        self._line(f"{self.group}: {text}", keep=not self.tty)
 
     def cell_done(self, spec: CellSpec, record: dict) -> None:
         self.done += 1

@@ -11,10 +11,15 @@ stops itself (each bounded in time), and compares the graphs/s ratios
   process's CPU clock);
 - ``interleaved, 1 thread, wall clock``: the same, timed on the wall clock;
 - ``sequential, 2 threads, wall clock``: the protocol before it (each cell
-  alone, three repeats of ten steps, two torch threads).
+  alone, three repeats of ten steps, two torch threads, glibc's malloc as it
+  comes).
 
 A protocol holds up when each ratio moves by at most 10% between the quiet
-and the loaded run. Run it on an otherwise idle machine::
+and the loaded run. A second table runs one qm9/SchNet cell alone in several
+processes, with glibc's malloc as it comes and with the suite's ``malloc =
+"keep"`` settings, to show how much a step's time depends on the process
+(memory handed back to the kernel and faulted in again every step). Run it
+on an otherwise idle machine::
 
     python benchmarks/noise.py                     # writes results/noise/benchmark.md
     python benchmarks/noise.py --tries 1 --out /tmp/noise
@@ -37,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_lib.config import parse_config  # noqa: E402
 from bench_lib.harness.environment import environment  # noqa: E402
+from bench_lib.harness.cell import CellSpec  # noqa: E402
 from bench_lib.harness.runner import group_cells, run_group  # noqa: E402
 from bench_lib.suite import expand_cells  # noqa: E402
 
@@ -49,7 +55,8 @@ PROTOCOLS = {
             "train": {"windows": 8, "window_s": 0.05}},
     "interleaved, 1 thread, wall clock": {"suite": {"threads": 1, "interleave": True, "repeats": 5, "clock": "wall"},
                                           "train": {"windows": 8, "window_s": 0.05}},
-    "sequential, 2 threads, wall clock": {"suite": {"threads": 2, "interleave": False, "repeats": 3, "clock": "wall"},
+    "sequential, 2 threads, wall clock": {"suite": {"threads": 2, "interleave": False, "repeats": 3, "clock": "wall",
+                                                    "malloc": "default"},
                                           "train": {"windows": 10, "window_s": 0.0}},
 }
 BURN = "import time, os, sys\nend = time.time() + float(sys.argv[1])\nparent = os.getppid()\n" \
@@ -97,6 +104,41 @@ class Burners:
         for p in self.procs:
             p.kill()
             p.wait()
+
+
+def lottery_cell(malloc: str) -> CellSpec:
+    """qm9/SchNet/pack-lpfhp at the default suite's equal-padded budget, throughput only."""
+    doc = {"suite": {"name": "lottery", "strategies": ["pack-lpfhp"], "fairness": ["equal-padded-budget"],
+                     "repeats": 3, "malloc": malloc},
+           "models": {"schnet": {"hidden": 64, "filters": 64, "interactions": 3}},
+           "datasets": {"qm9": {"n_graphs": 5000, "models": ["schnet"], "node_slots": 576, "pack_nodes": 72}}}
+    (cell,) = expand_cells(parse_config(doc))
+    return cell
+
+
+def lottery(processes: int) -> list[dict]:
+    rows = []
+    for malloc in ("default", "keep"):
+        cell = lottery_cell(malloc)
+        for k in range(processes):
+            rec = run_group([cell])[0]
+            if rec["status"] != "ok":
+                raise RuntimeError(rec["error"])
+            rows.append({"malloc": malloc, "process": k + 1, "step_ms": 1e3 * rec["step_s"],
+                         "page_faults_per_step": rec["page_faults_per_step"]})
+            print(f"lottery {malloc} {k + 1}: step {rows[-1]['step_ms']:.1f} ms, "
+                  f"{rows[-1]['page_faults_per_step']:,.0f} page faults/step", file=sys.stderr)
+    return rows
+
+
+def lottery_table(rows: list[dict]) -> list[str]:
+    lines = ["| malloc | step ms, one process each | slowest / fastest | page faults per step (median) |",
+             "|---|---|---:|---:|"]
+    for malloc in ("default", "keep"):
+        ms = [r["step_ms"] for r in rows if r["malloc"] == malloc]
+        faults = statistics.median(r["page_faults_per_step"] for r in rows if r["malloc"] == malloc)
+        lines.append(f"| {malloc} | {', '.join(f'{x:.1f}' for x in ms)} | {max(ms) / min(ms):.2f} | {faults:,.0f} |")
+    return lines
 
 
 def run(tries: int) -> list[dict]:
@@ -147,11 +189,13 @@ def table(rows: list[dict]) -> tuple[list[str], dict[str, float]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tries", type=int, default=2, help="quiet/loaded pairs per protocol")
+    parser.add_argument("--processes", type=int, default=4, help="processes per malloc setting (second table)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "noise")
     args = parser.parse_args(argv)
     env = environment()
     rows = run(args.tries)
     lines, worst = table(rows)
+    lottery_rows = lottery(args.processes)
     verdict = ["", *(f"- {name}: the ratios moved by at most {w:.1%} between quiet and loaded "
                      f"({'within' if w <= TOLERANCE else 'NOT within'} {TOLERANCE:.0%})" for name, w in worst.items())]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -164,10 +208,16 @@ def main(argv: list[str] | None = None) -> int:
         "started and stopped by the script. *CPU share of a cell*: process CPU time / (wall time x threads), "
         "median over windows and cells; *other CPUs busy*: CPUs the rest of the machine kept busy during a window "
         "(from /proc/stat), median.",
-        "", *lines, *verdict, ""])
+        "", *lines, *verdict, "",
+        "## One cell, several processes", "",
+        f"qm9 (5,000 molecules), SchNet (64/64/3), `pack-lpfhp` at 576 node and about 9,750 edge slots per step, "
+        f"run alone {args.processes} times per setting (3 repeats of 8 windows each); step time on the CPU clock. "
+        "*default*: glibc's malloc as it comes; *keep*: the suite's `malloc = \"keep\"` "
+        "(`MALLOC_MMAP_THRESHOLD_=32 MiB`, `MALLOC_TRIM_THRESHOLD_=1 GiB`).", "",
+        *lottery_table(lottery_rows), ""])
     (args.out / "benchmark.md").write_text(text)
-    (args.out / "benchmark.json").write_text(json.dumps({"environment": env, "rows": rows,
-                                                         "protocols": PROTOCOLS}, indent=1))
+    (args.out / "benchmark.json").write_text(json.dumps({"environment": env, "rows": rows, "protocols": PROTOCOLS,
+                                                         "lottery": lottery_rows}, indent=1))
     print(text)
     return 0 if worst[SUITE] <= TOLERANCE else 1
 

@@ -6,7 +6,9 @@ import importlib.util
 import re
 from pathlib import Path
 
+from bench_lib.harness.fairness import resolve, slot_budget
 from bench_lib.strategies import STRATEGIES
+from bench_lib.strategies.budget import GraphBudget
 from tests.conftest import make_random_store
 from tests.strategies.conformance import check_conformance
 
@@ -22,7 +24,7 @@ def plugin_example() -> str:
 
 def test_plugin_example_is_short_and_conforms(tmp_path, monkeypatch):
     code = plugin_example()
-    assert len(code.strip().splitlines()) <= 30
+    assert len(code.strip().splitlines()) <= 36
     path = tmp_path / "readme_plugin.py"
     path.write_text(code)
     spec = importlib.util.spec_from_file_location("readme_plugin", path)
@@ -30,7 +32,14 @@ def test_plugin_example_is_short_and_conforms(tmp_path, monkeypatch):
     try:
         spec.loader.exec_module(module)
         assert "size-sorted" in STRATEGIES.names()
-        check_conformance(STRATEGIES.create("size-sorted", batch_graphs=5), make_random_store(n_graphs=37, seed=9))
+        store = make_random_store(n_graphs=37, seed=9)
+        check_conformance(STRATEGIES.create("size-sorted", batch_graphs=5), store)
+        # It takes part in both fairness views like a built-in.
+        n, e = store.n_node, store.n_edge
+        budget = slot_budget(n, e, node_slots=48, pack_nodes=12)
+        assert resolve("size-sorted", budget, n, e) == ({"batch_graphs": budget.unpadded_batch_graphs(n, e)},
+                                                        "equal-padded-budget")
+        assert resolve("size-sorted", GraphBudget(9, 12), n, e) == ({"batch_graphs": 9}, "equal-real-graphs")
     finally:
         STRATEGIES.unregister("size-sorted")
 
@@ -54,3 +63,30 @@ def test_reference_results_do_not_sit_where_make_bench_writes():
     tracked = subprocess.run(["git", "ls-files", "results/default", "reports/default"], cwd=README.parent,
                              capture_output=True, text=True).stdout.split()
     assert tracked == []
+
+
+def test_results_block_is_made_from_the_reference_records():
+    """The README's numbers are the reference run's, written by the report tool, not by hand."""
+    from bench_lib.report import BEGIN, END, readme_block
+
+    text = README.read_text()
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    results = "results/default-reference"
+    command = f"python -m bench_lib.report {results} --readme README.md"
+    want = readme_block(README.parent / results, "reports/default-reference", command, results_link=results)
+    assert text[start:end] == want, f"README results block is stale or edited by hand; run: {command}"
+
+
+def test_reference_run_gave_every_strategy_equal_slots():
+    """In the reference run's equal-padded-budget view, node and edge slots per step agree within 5%."""
+    import json
+
+    import pandas as pd
+
+    df = pd.read_csv(README.parent / "results" / "default-reference" / "records.csv")
+    df = df[(df.status == "ok") & df.views.map(lambda v: "equal-padded-budget" in json.loads(v))]
+    assert set(df.dataset) == {"nci5k", "qm9"}
+    for (dataset, seed), g in df.groupby(["dataset", "seed"]):
+        assert len(g) >= 6, (dataset, seed)
+        for col in ("node_slots_per_step", "edge_slots_per_step"):
+            assert g[col].max() / g[col].min() <= 1.05, (dataset, seed, col, g[["strategy", col]].values.tolist())

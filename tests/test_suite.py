@@ -75,6 +75,7 @@ def test_shipped_configs_parse():
     ({"datasets": {"nci5k": {"node_slots": 512.5}}}, r"\[datasets.nci5k\] node_slots must be a whole number \(got 512.5\)"),
     ({"suite": {"interleave": "yes"}, "datasets": {"nci5k": {}}}, r"\[suite\] interleave must be true or false"),
     ({"suite": {"clock": "cpu"}, "datasets": {"nci5k": {}}}, r"\[suite\] clock must be 'auto' or 'wall'"),
+    ({"suite": {"malloc": "fast"}, "datasets": {"nci5k": {}}}, r"\[suite\] malloc must be 'keep' or 'default'"),
     ({"models": {"gin": {"depth": 3}}, "datasets": {"nci5k": {}}}, r"\[models.gin\] has no key 'depth'"),
     ({"suite": {"fairness": ["fair"]}, "datasets": {"nci5k": {}}}, r"\[suite\] fairness: unknown name 'fair'"),
     ({"suite": {"device": "tpu"}, "datasets": {"nci5k": {}}}, r"\[suite\] device must be 'cpu' or 'cuda'"),

@@ -74,6 +74,11 @@ class CellSpec:
         programs on the machine cannot stretch), else the wall clock (with
         device synchronisation on CUDA). ``wall``: always the wall clock.
         The wall-clock rate is recorded either way (``graphs_per_wall_s``).
+      malloc: ``keep``: the worker's glibc malloc keeps freed memory for reuse
+        (``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_``) instead of
+        handing each step's large tensors back to the kernel and faulting
+        them in again, a cost that varies from process to process;
+        ``default``: glibc's own behaviour (whatever the environment sets).
       repeats: timed repeats (each of ``windows`` windows).
       lr ... train_time_limit_s: see :class:`TrainSettings`.
       timeout_s: the whole cell's wall-clock limit (the worker is killed);
@@ -99,6 +104,7 @@ class CellSpec:
     backend: str = "dgl"
     threads: int = 1
     clock: str = "auto"
+    malloc: str = "keep"
     repeats: int = 5
     lr: float = TrainSettings.lr
     warmup_steps: int = TrainSettings.warmup_steps
@@ -116,6 +122,8 @@ class CellSpec:
             raise ValueError(f"CellSpec.views must be one or more of {VIEWS} (got {self.views!r})")
         if self.clock not in ("auto", "wall"):
             raise ValueError(f"CellSpec.clock must be 'auto' or 'wall' (got {self.clock!r})")
+        if self.malloc not in ("keep", "default"):
+            raise ValueError(f"CellSpec.malloc must be 'keep' or 'default' (got {self.malloc!r})")
         if self.backend not in ("dgl", "torch"):
             raise ValueError(f"CellSpec.backend must be 'dgl' or 'torch' (got {self.backend!r})")
         for name in ("warmup_steps", "repeats", "windows", "eval_every", "max_steps", "threads"):
@@ -169,6 +177,7 @@ METRICS: dict[str, str] = {
     "step_s_p10": "10th percentile of single-step latency over every timed step",
     "step_s_p50": "median single-step latency",
     "step_s_p90": "90th percentile of single-step latency",
+    "page_faults_per_step": "minor page faults of the process per timed step (memory handed back and faulted in again)",
     "batch_build_share": "share of a step spent building the batch (collate, copy, DGLGraph), median over repeats",
     "node_efficiency": "real node slots / all node slots over the first epoch's plan",
     "edge_efficiency": "real edge slots / all edge slots over the first epoch's plan",

@@ -12,7 +12,7 @@ import resource
 import time
 from dataclasses import dataclass
 
-__all__ = ["Clock", "WindowReading", "rss_mib", "reset_peak_rss", "peak_rss_mib", "machine_busy_s",
+__all__ = ["Clock", "WindowReading", "rss_mib", "reset_peak_rss", "peak_rss_mib", "machine_busy_s", "minor_faults",
            "percentiles", "CONTENDED_SHARE"]
 
 #: A window in which the process got less than this share of a CPU per thread was contended.
@@ -51,6 +51,11 @@ def peak_rss_mib() -> float:
     except (OSError, ValueError, IndexError):
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (memory touched for the first time)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def machine_busy_s() -> float:

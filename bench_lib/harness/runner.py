@@ -38,7 +38,8 @@ from typing import Callable
 
 from bench_lib.harness.cell import METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
 
-__all__ = ["run_group", "run_cell", "append_record", "read_records", "rewrite_without", "group_cells"]
+__all__ = ["run_group", "run_cell", "append_record", "read_records", "rewrite_without", "group_cells", "worker_env",
+           "KEEP_MALLOC"]
 
 
 def _cell(value):
@@ -100,6 +101,19 @@ def group_cells(cells: list[CellSpec], interleave: bool = True) -> list[list[Cel
     return list(groups.values())
 
 
+#: glibc malloc settings of a ``malloc = "keep"`` cell: allocations up to 32 MiB come from the heap
+#: (not a fresh mmap each time) and up to 1 GiB of free heap is kept rather than trimmed.
+KEEP_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
+def worker_env(spec: CellSpec) -> dict[str, str]:
+    """The environment variables a cell's worker gets on top of the suite's."""
+    env = {"OMP_NUM_THREADS": str(spec.threads), "MKL_NUM_THREADS": str(spec.threads), "OUTDATED_IGNORE": "1"}
+    if spec.malloc == "keep":
+        env.update(KEEP_MALLOC)
+    return env
+
+
 class _Worker:
     """One cell's worker process and its command channel."""
 
@@ -108,8 +122,7 @@ class _Worker:
         self.used_s = 0.0
         self.result: dict | None = None
         self.log_path = log_path
-        env = {**os.environ, "OMP_NUM_THREADS": str(spec.threads), "MKL_NUM_THREADS": str(spec.threads),
-               "OUTDATED_IGNORE": "1"}
+        env = {**os.environ, **worker_env(spec)}
         self._log = open(log_path, "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "bench_lib.harness.worker"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._log, env=env, start_new_session=True)

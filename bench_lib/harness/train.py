@@ -44,8 +44,8 @@ import torch
 
 from bench_lib.data import load_dataset, store_splits
 from bench_lib.harness.cell import CellSpec
-from bench_lib.harness.measure import (CONTENDED_SHARE, Clock, peak_rss_mib, percentiles, reset_peak_rss,
-                                       rss_mib)
+from bench_lib.harness.measure import (CONTENDED_SHARE, Clock, minor_faults, peak_rss_mib, percentiles,
+                                       reset_peak_rss, rss_mib)
 from bench_lib.models import create_model
 from bench_lib.models.ops import graph_ops
 from bench_lib.strategies import STRATEGIES, GraphBatch
@@ -171,6 +171,7 @@ class _Throughput:
     batch_bytes: list[int] = field(default_factory=list)
     cpu_share: list[float] = field(default_factory=list)
     others_cpus: list[float] = field(default_factory=list)
+    page_faults: int = 0
 
 
 class CellRun:
@@ -282,6 +283,7 @@ class CellRun:
         """Run whole timed steps for at least ``window_s`` wall seconds, counted in ``repeat``."""
         rep = self.tp.repeats.setdefault(repeat, _Repeat())
         now = self.now
+        faults = minor_faults()
         self.clock.start()
         start = time.perf_counter()
         while True:
@@ -304,6 +306,7 @@ class CellRun:
             if time.perf_counter() - start >= self.spec.window_s:
                 break
         reading = self.clock.stop()
+        self.tp.page_faults += minor_faults() - faults
         rep.wall_s += reading.wall_s
         self.tp.cpu_share.append(reading.cpu_share(self.spec.threads))
         self.tp.others_cpus.append(reading.others_cpus())
@@ -336,6 +339,7 @@ class CellRun:
             "step_s": med([r.total_s / r.steps for r in reps]),
             "step_s_p10": p10, "step_s_p50": p50, "step_s_p90": p90,
             "batch_build_share": med([r.build_s / r.total_s for r in reps]),
+            "page_faults_per_step": self.tp.page_faults / max(1, sum(r.steps for r in reps)),
             "padding_mib_per_step": float(np.mean(self.tp.pad_bytes)) / 2**20,
             "batch_mib_per_step": float(np.mean(self.tp.batch_bytes)) / 2**20,
             "windows_timed": len(self.tp.cpu_share),

@@ -216,13 +216,17 @@ def write_report(results_dir: Path | str, report_dir: Path | str) -> Path:
     return path
 
 
-def readme_block(results_dir: Path | str, report_link: str, command: str) -> str:
+def readme_block(results_dir: Path | str, report_link: str, command: str, results_link: str | None = None) -> str:
     """The README's results block: per dataset, the equal-padded-budget table
-    and the answer in words for every view, from ``results_dir`` alone."""
+    and the answer in words for every view, from ``results_dir`` alone.
+
+    ``report_link`` and ``results_link`` (default: ``results_dir`` as given)
+    are the paths the block links to, relative to the README."""
     res = Results.read(results_dir)
     env, config = res.environment, res.config
+    link = results_link or Path(results_dir).as_posix()
     lines = [f"{BEGIN}: made by `{command}` from the records; do not edit by hand -->",
-             f"From [`{res.path}/records.csv`]({res.path}/records.csv), measured on {env.get('cpu', '?')} "
+             f"From [`{link}/records.csv`]({link}/records.csv), measured on {env.get('cpu', '?')} "
              f"({env.get('cpu_count', '?')} CPUs, GPU: {env.get('gpu') or 'none'}), {config.get('threads', '?')} "
              f"thread(s) per cell, backend `{config.get('backend', '?')}`, seeds {config.get('seeds')} x "
              f"{config.get('repeats')} repeats, at commit {str(env.get('git_commit'))[:7]}. {INTERVALS}", ""]

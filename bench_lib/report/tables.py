@@ -61,6 +61,7 @@ DETAILS = [
     ("step_s_p50", "p50 ms", "ms", None),
     ("step_s_p90", "p90 ms", "ms", None),
     ("batch_build_share", "build share", "{:.1%}", None),
+    ("page_faults_per_step", "page faults/step", "{:,.0f}", None),
     ("prepare_s", "plan s", "{:.3f}", None),
     ("batch_mib_per_step", "batch MiB/step", "{:.3f}", None),
     ("baseline_rss_mib", "baseline RSS MiB", "{:,.0f}", None),

@@ -45,6 +45,7 @@ def test_a_group_of_every_strategy_writes_valid_records(tmp_path, warm_cache):
     assert (df.graphs_per_s > 0).all() and (df.graphs_per_wall_s > 0).all()
     assert (df.windows_timed == 2 * 2).all()  # repeats x windows
     assert (df.step_clock == "cpu").all() and (df.torch_threads == 1).all()  # one thread: the CPU clock
+    assert (df.page_faults_per_step >= 0).all()
     assert df.peak_reset_ok.all() and (df.throughput_peak_rss_mib > df.baseline_rss_mib * 0.5).all()
     assert ((df.node_efficiency > 0) & (df.node_efficiency <= 1)).all()
     assert df.reached_target.isna().all() and df.curve.isna().all()  # no target: no training run
@@ -139,3 +140,29 @@ def test_every_metric_is_described():
     from bench_lib.harness.cell import METRICS
 
     assert METRIC_FIELDS == list(METRICS) and all(METRICS.values())
+
+
+def test_defaults_have_one_definition():
+    """TrainSettings is the one source of the training defaults; the suite's come from CellSpec."""
+    import dataclasses
+
+    from bench_lib.config import SuiteConfig
+    from bench_lib.harness.cell import TrainSettings
+
+    spec = CellSpec(dataset="x", strategy="pad")
+    for f in dataclasses.fields(TrainSettings):
+        assert getattr(spec, f.name) == f.default, f.name
+    suite = {f.name: f.default for f in dataclasses.fields(SuiteConfig)}
+    for name in ("repeats", "device", "backend", "threads", "clock", "timeout_s"):
+        assert suite[name] == getattr(spec, name), name
+
+
+def test_worker_environment_fixes_threads_and_malloc():
+    from bench_lib.harness.runner import KEEP_MALLOC, worker_env
+
+    keep = worker_env(CellSpec(dataset="x", strategy="pad", threads=3))
+    assert keep["OMP_NUM_THREADS"] == keep["MKL_NUM_THREADS"] == "3"
+    assert all(keep[k] == v for k, v in KEEP_MALLOC.items())
+    assert not set(KEEP_MALLOC) & set(worker_env(CellSpec(dataset="x", strategy="pad", malloc="default")))
+    with pytest.raises(ValueError, match="malloc must be 'keep' or 'default'"):
+        CellSpec(dataset="x", strategy="pad", malloc="jemalloc")

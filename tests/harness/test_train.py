@@ -156,3 +156,17 @@ def test_molpcba_with_missing_labels_trains_to_a_finite_loss(tmp_path):
     maes = [c[2] for c in m["curve"]]
     assert len(maes) == 5 and all(math.isfinite(x) for x in maes)  # 20 steps, evaluated every 5
     assert all(torch.isfinite(p).all() for p in run.model.parameters())
+
+
+def test_the_dgl_graph_is_built_with_the_batch_not_in_the_forward(monkeypatch):
+    """The build window covers everything a step needs before compute, the DGLGraph included."""
+    from bench_lib.strategies.batch import GraphBatch
+
+    run = CellRun(spec(strategy="dynamic", strategy_params={"batch_graphs": 8}, backend="dgl"))
+    calls = []
+    real = GraphBatch.to_dgl
+    monkeypatch.setattr(GraphBatch, "to_dgl", lambda self: calls.append(1) or real(self))
+    batch, ops = run._build()
+    assert calls == [1] and ops.graph.num_nodes() == len(batch.node_mask)
+    run._compute(batch, ops)
+    assert calls == [1]  # the forward pass reused the graph built in the build window

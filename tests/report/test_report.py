@@ -17,7 +17,7 @@ from bench_lib.harness.planning import planning_summary
 from bench_lib.harness.runner import append_record
 from bench_lib.report import readme_block, update_readme
 from bench_lib.report.stats import Estimate, bootstrap_median, censored_median, overlaps
-from bench_lib.report.tables import DETAILS, FAIRNESS, MAIN, best, summarise
+from bench_lib.report.tables import DETAILS, FAIRNESS, MAIN, best, curve_points, summarise
 
 ROOT = Path(__file__).resolve().parents[2]
 PADDED = ("equal-padded-budget",)
@@ -139,6 +139,8 @@ def test_summary_pools_every_repeat_of_every_seed(tmp_path):
     df = pd.read_csv(fixture_results(tmp_path) / "records.csv")
     s = summarise(df[df.status == "ok"])
     assert s["pad"]["graphs_per_s"].n == 6 and s["pad"]["graphs_per_s"].value == pytest.approx(965)
+    curves = curve_points(df[df.status == "ok"])
+    assert {k: len(v) for k, v in curves.items()} == {"pad": 2, "pack-lpfhp": 2, "dynamic": 2}  # every seed
 
 
 def test_readme_block_is_made_from_records(tmp_path):
