@@ -76,29 +76,31 @@ def fairness_sentence(summary, view: str) -> str | None:
 
 
 def capacity_sentence(dataset: str, sweep: list[dict]) -> str | None:
-    """LPFHP against greedy fill across pack capacities (planning only)."""
+    """LPFHP against greedy fill at the smallest, a middle and the largest capacity (planning only)."""
     by = {}
     for row in sweep:
         by.setdefault(row["strategy"], {})[row["capacity"]] = row["node_efficiency"]
     if "pack-lpfhp" not in by or "dynamic-budget" not in by:
         return None
     caps = sorted(by["pack-lpfhp"])
-    lp = [by["pack-lpfhp"][c] for c in caps]
-    greedy = by["dynamic-budget"]
-    mid = caps[len(caps) // 2]
-    return (f"On {dataset}, from planning alone: LPFHP fills {min(lp):.1%}-{max(lp):.1%} of node slots at every "
-            f"capacity from {caps[0]:,} to {caps[-1]:,} nodes; a greedy fill to a budget (`dynamic-budget`) fills "
-            f"{greedy[caps[0]]:.1%} at {caps[0]:,}, {greedy[mid]:.1%} at {mid:,} and {greedy[caps[-1]]:.1%} at "
-            f"{caps[-1]:,}.")
+    shown = [caps[0], caps[len(caps) // 2], caps[-1]]
+
+    def at(name: str) -> str:
+        return ", ".join(f"{by[name][c]:.1%} at {c:,}" for c in shown)
+
+    return (f"On {dataset}, from planning alone (no edge capacity), node slots filled at pack or budget capacities "
+            f"of {shown[0]:,} to {shown[-1]:,} nodes: LPFHP {at('pack-lpfhp')}; a greedy fill to a budget "
+            f"(`dynamic-budget`) {at('dynamic-budget')}.")
 
 
 def answer_lines(summary, view: str, target_mae) -> list[str]:
     """The sentences for one dataset, model and view, in reading order."""
     lines = [throughput_sentence(summary), target_sentence(summary, target_mae), fairness_sentence(summary, view)]
-    contended = [(s, e["contended_windows"].value) for s, e in summary.items()
+    contended = [(s, e["contended_windows"].value, e["windows_timed"].value) for s, e in summary.items()
                  if e["contended_windows"].ok and e["contended_windows"].value > 0]
     if contended:
-        lines.append("Windows in which a cell got less than 80% of a CPU per thread (median over seeds): "
-                     + ", ".join(f"`{s}` {v:.0f}" for s, v in contended)
-                     + "; the cells took turns window by window, so such load fell on every strategy alike.")
+        lines.append("Timed windows in which a cell got less than 80% of a CPU per thread: "
+                     + ", ".join(f"`{s}` {c:.0f} of {n:.0f}" for s, c, n in contended)
+                     + "; the cells took turns window by window, so other work on the machine fell on every "
+                     "strategy alike.")
     return [x for x in lines if x and not (isinstance(x, float) and math.isnan(x))]

@@ -28,7 +28,8 @@ class Estimate:
       lo, hi: its interval.
       n: how many values it summarises; k: how many of those count (seeds
         that reached the target), equal to ``n`` elsewhere.
-      kind: ``ci95`` (bootstrap interval), ``range`` (min-max) or ``censored``.
+      kind: ``ci95`` (bootstrap interval), ``range`` (min-max), ``censored``
+        or ``total`` (a sum over seeds).
     """
 
     value: float

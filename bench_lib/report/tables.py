@@ -70,8 +70,8 @@ DETAILS = [
     ("cuda_throughput_peak_mib", "CUDA throughput peak MiB", "{:,.0f}", None),
     ("cuda_train_peak_mib", "CUDA training peak MiB", "{:,.0f}", None),
     ("torch_threads", "threads", "{:.0f}", None),
-    ("windows_timed", "windows", "{:.0f}", None),
-    ("contended_windows", "contended", "{:.0f}", None),
+    ("windows_timed", "windows (all seeds)", "{:.0f}", None),
+    ("contended_windows", "contended (all seeds)", "{:.0f}", None),
     ("cpu_share_median", "CPU share", "{:.2f}", None),
     ("others_cpus_median", "other CPUs busy", "{:.2f}", None),
     ("time_to_target_wall_s", "time to target wall s", "{:.1f}", None),
@@ -80,6 +80,8 @@ DETAILS = [
     ("final_val_mae", "final val MAE", "{:.3f}", None),
 ]
 _CENSORED = ("steps_to_target", "time_to_target_s")
+#: Counts that add up over seeds (shown as totals, not medians).
+_TOTALS = ("windows_timed", "contended_windows")
 #: Metrics that follow from the plan alone: one value is exact, so it may be bolded without an interval.
 PLANNED = ("node_efficiency", "edge_efficiency", "padding_mib_per_step", "graphs_per_step_mean")
 
@@ -120,6 +122,10 @@ def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
         for col in _CENSORED:
             vals = [v for v, t in zip(_numbers(rows, col), has_target) if t]
             est[col] = censored_median(vals, reached) if vals else NONE
+        for col in _TOTALS:
+            vals = [v for v in _numbers(rows, col) if v == v]
+            est[col] = Estimate(float(sum(vals)), float(sum(vals)), float(sum(vals)), len(vals), len(vals), "total") \
+                if vals else NONE
         for col, *_ in MAIN + FAIRNESS + DETAILS:
             est.setdefault(col, spread(_numbers(rows, col)))
         out[strategy] = est
