@@ -153,6 +153,10 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
     if suite.get("device", "cpu") not in ("cpu", "cuda"):
         raise ConfigError(f"[suite] device must be 'cpu' or 'cuda' (got {suite['device']!r})")
     train = TrainSettings(**_take("train", data.get("train", {}), TrainSettings))
+    timeout = suite.get("timeout_s", SuiteConfig.timeout_s)
+    if train.train_time_limit_s >= timeout:
+        raise ConfigError(f"[train] train_time_limit_s ({train.train_time_limit_s:g}) must be below [suite] timeout_s "
+                          f"({timeout:g}), which covers the whole cell (setup, timing and training)")
     model_params = {}
     for name, params in data.get("models", {}).items():
         _choices("[models]", name, MODELS)

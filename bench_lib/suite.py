@@ -28,12 +28,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from bench_lib.config import ConfigError, SuiteConfig, apply_overrides, load_config
 from bench_lib.harness.cell import CellSpec
 from bench_lib.harness.environment import environment
 from bench_lib.harness.fairness import budgets_for, resolve
 from bench_lib.harness.planning import planning_summary
 from bench_lib.harness.runner import append_record, group_cells, read_records, rewrite_without, run_group
+from bench_lib.strategies import STRATEGIES
 from bench_lib.strategies.budget import SlotBudget
 
 __all__ = ["expand_cells", "main"]
@@ -96,6 +99,8 @@ def expand_cells(cfg: SuiteConfig) -> list[CellSpec]:
                 for strategy in cfg.strategies:
                     try:
                         params, used = resolve(strategy, budget, n, e, cfg.strategy_params.get(strategy))
+                        if used == "manual":  # fixed by hand: check them on the split now, not in the cell
+                            STRATEGIES.create(strategy, **params).prepare(n, e, np.random.default_rng(seed))
                     except ValueError as err:
                         raise ConfigError(f"[datasets.{d.name}] {strategy} ({view}, seed {seed}): {err}") from None
                     for model in models:

@@ -83,7 +83,7 @@ def measure(protocol: dict) -> tuple[dict[str, float], float, float]:
                 raise RuntimeError(f"{rec['strategy']}: {rec['error']}")
             rates[rec["strategy"]] = rec["graphs_per_s"]
             share.append(rec["cpu_share_median"])
-            others.append(rec["others_cpus_median"])
+            others.append(rec["others_cpus_mean"])
     return rates, statistics.median(share), statistics.median(others)
 
 
@@ -206,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         "nci5k, 600 molecules, GIN (hidden 32, 2 layers), equal-padded-budget (512 node slots, packs of 128). "
         "*Loaded*: two processes spinning on the CPU for the whole measurement, each in a session of its own, "
         "started and stopped by the script. *CPU share of a cell*: process CPU time / (wall time x threads), "
-        "median over windows and cells; *other CPUs busy*: CPUs the rest of the machine kept busy during a window "
-        "(from /proc/stat), median.",
+        "median over windows and cells; *other CPUs busy*: CPUs the rest of the machine kept busy while a cell's windows ran "
+        "(from /proc/stat), median over cells.",
         "", *lines, *verdict, "",
         "## One cell, several processes", "",
         f"qm9 (5,000 molecules), SchNet (64/64/3), `pack-lpfhp` at 576 node and about 9,750 edge slots per step, "

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -33,6 +34,7 @@ window_s = 0.0
 windows = 2
 eval_every = 2
 max_steps = 4
+train_time_limit_s = 0.1  # below every timeout used here (the rerun test's is 0.2 s)
 
 [models.gin]
 hidden = 16
@@ -76,6 +78,8 @@ def test_shipped_configs_parse():
     ({"suite": {"interleave": "yes"}, "datasets": {"nci5k": {}}}, r"\[suite\] interleave must be true or false"),
     ({"suite": {"clock": "cpu"}, "datasets": {"nci5k": {}}}, r"\[suite\] clock must be 'auto' or 'wall'"),
     ({"suite": {"malloc": "fast"}, "datasets": {"nci5k": {}}}, r"\[suite\] malloc must be 'keep' or 'default'"),
+    ({"suite": {"timeout_s": 100}, "datasets": {"nci5k": {}}},
+     r"\[train\] train_time_limit_s \(300\) must be below \[suite\] timeout_s \(100\), which covers the whole cell"),
     ({"models": {"gin": {"depth": 3}}, "datasets": {"nci5k": {}}}, r"\[models.gin\] has no key 'depth'"),
     ({"suite": {"fairness": ["fair"]}, "datasets": {"nci5k": {}}}, r"\[suite\] fairness: unknown name 'fair'"),
     ({"suite": {"device": "tpu"}, "datasets": {"nci5k": {}}}, r"\[suite\] device must be 'cpu' or 'cuda'"),
@@ -140,6 +144,7 @@ def test_killed_suite_resumes_without_duplicate_or_missing_rows(tiny_config, tmp
     out = tmp_path / "res"
     records = out / "records.csv"
     marker = f"BENCH_LIB_TEST_MARK={uuid.uuid4().hex}"
+    temp_before = set(Path(tempfile.gettempdir()).glob("bench_lib_*"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), marker.split("=")[0]: marker.split("=")[1]}
     proc = subprocess.Popen([sys.executable, "-m", "bench_lib.suite", "--config", str(tiny_config), "--out", str(out),
                              "--no-report"], start_new_session=True, env=env,
@@ -156,6 +161,7 @@ def test_killed_suite_resumes_without_duplicate_or_missing_rows(tiny_config, tmp
     while processes_with(marker) and time.time() < deadline:
         time.sleep(0.2)
     assert processes_with(marker) == []
+    assert set(Path(tempfile.gettempdir()).glob("bench_lib_*")) == temp_before  # no temp folder left either
     before = pd.read_csv(records)
     assert 1 <= len(before) < 3
     assert main(["--config", str(tiny_config), "--out", str(out), "--no-report"]) == 0
@@ -218,6 +224,11 @@ def test_a_budget_a_graph_cannot_fit_fails_before_any_cell(tmp_path, capsys):
     cfg.write_text(TINY.replace("node_slots = 256", "node_slots = 256\npack_nodes = 100"))
     assert main(["--config", str(cfg), "--dry-run"]) == 2
     assert "node_slots=256 is not a multiple of pack_nodes=100" in capsys.readouterr().err
+    # Parameters fixed by hand are checked against the graphs too.
+    cfg.write_text(TINY + '\n[strategies.pack-lpfhp]\nmax_nodes = 10\n')
+    assert main(["--config", str(cfg), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: [datasets.nci5k] pack-lpfhp") and "more than the pack-lpfhp pack capacity of 10" in err
 
 
 def test_data_dir_override_reaches_downloaded_sets(tmp_path):

@@ -37,7 +37,8 @@ class TrainSettings:
       max_steps: the time-to-accuracy run's step budget; a cell that has not
         reached the target by then is censored (``reached_target`` false).
       train_time_limit_s: a safety limit on that run's wall-clock time,
-        recorded as the reason it stopped when it is what stopped it.
+        recorded as the reason it stopped when it is what stopped it; it
+        must stay below the cell's ``timeout_s``, which covers the whole cell.
     """
 
     lr: float = 1e-3
@@ -46,7 +47,7 @@ class TrainSettings:
     windows: int = 8
     eval_every: int = 25
     max_steps: int = 2000
-    train_time_limit_s: float = 600.0
+    train_time_limit_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,11 @@ class CellSpec:
       device, backend: where and how the model runs.
       threads: torch (and OpenMP) threads of the cell's process.
       clock: what times a step. ``auto``: the process's CPU clock on a CPU
-        device with one thread (the time the step actually ran, which other
-        programs on the machine cannot stretch), else the wall clock (with
-        device synchronisation on CUDA). ``wall``: always the wall clock.
+        device with one thread (the time the step actually ran: the time
+        slices other programs get do not count against it, though what they
+        do to the shared caches and cores still slows it), else the wall
+        clock (with device synchronisation on CUDA). ``wall``: always the
+        wall clock.
         The wall-clock rate is recorded either way (``graphs_per_wall_s``).
       malloc: ``keep``: the worker's glibc malloc keeps freed memory for reuse
         (``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_``) instead of
@@ -113,7 +116,7 @@ class CellSpec:
     eval_every: int = TrainSettings.eval_every
     max_steps: int = TrainSettings.max_steps
     train_time_limit_s: float = TrainSettings.train_time_limit_s
-    timeout_s: float = 600.0
+    timeout_s: float = 900.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "views", tuple(self.views))
@@ -193,14 +196,16 @@ METRICS: dict[str, str] = {
     "peak_reset_ok": "whether the kernel's resident high-water mark could be reset after setup",
     "throughput_peak_rss_mib": "resident peak of the throughput phase (warm-up and timed windows)",
     "throughput_rss_mib": "that peak above the baseline",
-    "train_peak_rss_mib": "resident peak of the time-to-accuracy phase (training and validation)",
+    "train_peak_rss_mib": "resident peak of the training steps of the time-to-accuracy run (validation apart)",
     "train_rss_mib": "that peak above the baseline",
+    "validation_peak_rss_mib": "resident peak of the validation passes (256-graph unpadded batches, every strategy alike)",
+    "validation_rss_mib": "that peak above the baseline",
     "cuda_throughput_peak_mib": "CUDA memory allocated at peak in the throughput phase",
-    "cuda_train_peak_mib": "CUDA memory allocated at peak in the time-to-accuracy phase",
+    "cuda_train_peak_mib": "CUDA memory allocated at peak in the training steps of the time-to-accuracy run",
     "windows_timed": "timed windows run",
     "contended_windows": "timed windows in which the process got less than 80% of a CPU per thread",
     "cpu_share_median": "process CPU time / (wall time x threads), median over windows",
-    "others_cpus_median": "CPUs busy with other work during a window (machine-wide), median over windows",
+    "others_cpus_mean": "CPUs busy with other work while the cell's windows ran (machine-wide, /proc/stat)",
     "steps_to_target": "training steps until the validation MAE first reached the target (empty: not reached)",
     "time_to_target_s": "steps_to_target x step_s: training time to the target at the cell's measured step time",
     "time_to_target_wall_s": "wall-clock training time to the target as it ran (validation excluded)",

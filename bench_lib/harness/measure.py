@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 __all__ = ["Clock", "WindowReading", "rss_mib", "reset_peak_rss", "peak_rss_mib", "machine_busy_s", "minor_faults",
+           "release_free_memory",
            "percentiles", "CONTENDED_SHARE"]
 
 #: A window in which the process got less than this share of a CPU per thread was contended.
@@ -56,6 +57,19 @@ def peak_rss_mib() -> float:
 def minor_faults() -> int:
     """Minor page faults of this process so far (memory touched for the first time)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def release_free_memory() -> bool:
+    """Hand the C heap's free memory back to the kernel (glibc's ``malloc_trim``),
+    so that a phase's resident peak starts from what is in use; False where
+    there is no glibc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return False
+    return True
 
 
 def machine_busy_s() -> float:

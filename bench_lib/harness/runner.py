@@ -57,14 +57,25 @@ def append_record(path: Path, record: dict) -> None:
         raise ValueError(f"record has fields not in the schema: {sorted(unknown)}")
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=RECORD_FIELDS, lineterminator="\n")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         if os.fstat(fd).st_size == 0:
             writer.writeheader()
+        else:
+            _check_header(path)
         writer.writerow({k: _cell(record.get(k)) for k in RECORD_FIELDS})
         os.write(fd, buf.getvalue().encode())
     finally:
         os.close(fd)
+
+
+def _check_header(path: Path) -> None:
+    """``ValueError`` when ``path`` was written with other columns (another bench_lib version)."""
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), [])
+    if header != RECORD_FIELDS:
+        raise ValueError(f"{path} holds records with other columns (schema of another bench_lib version); "
+                         "write to a new results directory (--out) or move this one away")
 
 
 def read_records(path: Path):
@@ -117,13 +128,15 @@ def worker_env(spec: CellSpec) -> dict[str, str]:
 class _Worker:
     """One cell's worker process and its command channel."""
 
-    def __init__(self, spec: CellSpec, log_path: Path) -> None:
+    def __init__(self, spec: CellSpec, log_path: Path | None) -> None:
         self.spec = spec
         self.used_s = 0.0
         self.result: dict | None = None
-        self.log_path = log_path
+        self.phase = "starting"
+        self.partial: dict = {}  # the throughput metrics, once the worker has sent them
         env = {**os.environ, **worker_env(spec)}
-        self._log = open(log_path, "w")
+        # Without a log folder the log is a file with no name, gone with its last handle even after a kill.
+        self._log = open(log_path, "w+") if log_path else tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen([sys.executable, "-m", "bench_lib.harness.worker"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._log, env=env, start_new_session=True)
         self._buf = b""
@@ -168,9 +181,7 @@ class _Worker:
             code = self.proc.wait()
             how = (f"killed by signal {-code}" + (" (out of memory?)" if code == -signal.SIGKILL else "")
                    if code < 0 else f"exited with code {code}")
-            self._log.flush()
-            tail = self.log_path.read_text()[-800:] if self.log_path.exists() else ""
-            self._fail(f"worker {how} without a result\n{tail}")
+            self._fail(f"worker {how} without a result\n{self._log_tail()}")
             return None
         msg = json.loads(line)
         if msg.get("event") == "result":
@@ -179,13 +190,20 @@ class _Worker:
             return None
         return msg
 
-    def command(self, cmd: str, **args) -> bool:
-        """Send ``cmd`` and wait for its answer; False when the cell has ended."""
+    def _log_tail(self, n: int = 800) -> str:
+        self._log.flush()
+        self._log.seek(0, os.SEEK_END)
+        self._log.seek(max(0, self._log.tell() - n))
+        return self._log.read()
+
+    def command(self, cmd: str, **args) -> dict | None:
+        """Send ``cmd`` and wait for its answer; None when the cell has ended."""
+        self.phase = cmd
         self._send({"cmd": cmd, **args})
-        return self.wait() is not None
+        return self.wait()
 
     def _fail(self, reason: str) -> None:
-        self.result = {"status": "failed", "error": reason, "metrics": {}}
+        self.result = {"status": "failed", "error": f"{reason} (during {self.phase})", "metrics": {}}
         self.close()
 
     def kill(self) -> None:
@@ -204,8 +222,9 @@ class _Worker:
         self._log.close()
 
     def record(self, environment: dict) -> dict:
+        """The cell's record; a cell that failed after its throughput phase keeps those metrics."""
         res = self.result
-        metrics = res["metrics"]
+        metrics = res["metrics"] or self.partial
         unknown = set(metrics) - set(METRIC_FIELDS)
         if unknown:
             raise ValueError(f"worker returned metrics not in the schema: {sorted(unknown)}")
@@ -228,8 +247,8 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
 
     Args:
       environment: stored in every record.
-      log_dir: each cell's log goes to ``log_dir/<cell_id>.log`` (a
-        temporary folder when None).
+      log_dir: each cell's log goes to ``log_dir/<cell_id>.log`` (to a
+        nameless temporary file when None).
       on_record: called with each record as soon as its cell ends.
       progress: an object with ``note(text)`` and ``cell_done(spec, record)``.
     """
@@ -244,32 +263,40 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
             on_record(rec)
         progress.cell_done(w.spec, rec)
 
-    with tempfile.TemporaryDirectory(prefix="bench_lib_group_") as tmp:
-        logs = Path(log_dir) if log_dir else Path(tmp)
-        logs.mkdir(parents=True, exist_ok=True)
-        workers = []
-        try:
-            progress.note(f"starting {len(specs)} worker(s)")
-            workers = [_Worker(s, logs / f"{s.cell_id}.log") for s in specs]
-            for w in workers:  # imports run in parallel; wait for each
-                if w.wait() is None:
-                    finish(w)
-            for phase, args in (("setup", {}), ("warmup", {})):
-                for k, w in enumerate([w for w in workers if w.alive]):
-                    progress.note(f"{phase} {k + 1}: {w.spec.label()}")
-                    if not w.command(phase, **args):
-                        finish(w)
-            _timed_turns(workers, progress, finish)
-            for w in [w for w in workers if w.alive]:
-                progress.note(f"training: {w.spec.label()}" if w.spec.target_mae is not None
-                              and w.spec.model != "none" else f"finishing: {w.spec.label()}")
-                w.command("finish")
+    if log_dir:
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+    workers: list[_Worker] = []
+    try:
+        progress.note(f"starting {len(specs)} worker(s)")
+        for s in specs:  # one at a time, so that a failed start leaves the started ones to the finally below
+            workers.append(_Worker(s, Path(log_dir) / f"{s.cell_id}.log" if log_dir else None))
+        for w in workers:  # imports run in parallel; wait for each
+            if w.wait() is None:
                 finish(w)
-        finally:
-            for w in workers:
-                if w.alive:
-                    w.kill()
-                    w.close()
+        for phase in ("setup", "warmup"):
+            for k, w in enumerate([w for w in workers if w.alive]):
+                progress.note(f"{phase} {k + 1}: {w.spec.label()}")
+                if w.command(phase) is None:
+                    finish(w)
+        _timed_turns(workers, progress, finish)
+        for w in [w for w in workers if w.alive]:
+            answer = w.command("throughput")
+            if answer is None:
+                finish(w)
+            else:
+                w.partial = answer["metrics"]
+        for w in [w for w in workers if w.alive]:
+            progress.note(f"training: {w.spec.label()}" if w.spec.target_mae is not None
+                          and w.spec.model != "none" else f"finishing: {w.spec.label()}")
+            if w.command("finish") is not None:  # an answer that is not a result: a protocol error
+                w.kill()
+                w._fail("the worker answered 'finish' without a result")
+            finish(w)
+    finally:
+        for w in workers:
+            if w.alive:
+                w.kill()
+                w.close()
     return [records[s.cell_id] for s in specs]
 
 
@@ -285,7 +312,7 @@ def _timed_turns(workers: list[_Worker], progress, finish) -> None:
                           f"{max(w.spec.repeats for w in live)} ({len(live)} cells in turns)")
         shift = t % len(live)
         for w in live[shift:] + live[:shift]:
-            if not w.command("window", repeat=t // w.spec.windows):
+            if w.command("window", repeat=t // w.spec.windows) is None:
                 finish(w)
 
 

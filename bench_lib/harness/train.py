@@ -11,8 +11,9 @@ of a group take turns window by window. Phases:
    step's batch building (collate, host-to-device copy and, for the ``dgl``
    backend, the ``DGLGraph``) and its compute (forward, backward, optimiser)
    are timed apart, on the cell's step clock: the process's CPU clock for a
-   one-thread cell on a CPU (other programs cannot stretch it), else the
-   wall clock with device synchronisation on CUDA. The wall-clock rate and
+   one-thread cell on a CPU (time slices given to other programs do not
+   count against it), else the wall clock with device synchronisation on
+   CUDA. The wall-clock rate and
    the share of the CPU the process got are recorded per window beside it.
    The phase's own memory peak is read at its end.
 3. time to accuracy (when ``target_mae`` is set): from the same initial
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import copy
 import gc
-import math
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -45,7 +45,7 @@ import torch
 from bench_lib.data import load_dataset, store_splits
 from bench_lib.harness.cell import CellSpec
 from bench_lib.harness.measure import (CONTENDED_SHARE, Clock, minor_faults, peak_rss_mib, percentiles,
-                                       reset_peak_rss, rss_mib)
+                                       release_free_memory, reset_peak_rss, rss_mib)
 from bench_lib.models import create_model
 from bench_lib.models.ops import graph_ops
 from bench_lib.strategies import STRATEGIES, GraphBatch
@@ -114,13 +114,15 @@ def train_to_target(step: Callable[[], None], evaluate: Callable[[], float], tar
     """Train with ``step()`` until ``evaluate()`` (validation MAE) reaches ``target``.
 
     Evaluates before the first step and every ``eval_every`` steps; stops at
-    the target, after ``max_steps`` steps, or (safety) after ``time_limit_s``
-    seconds of training. Returns ``reached_target``, ``steps_to_target``
+    the target, after ``max_steps`` steps, or (safety) once ``time_limit_s``
+    seconds have passed since it began, validation included. Returns
+    ``reached_target``, ``steps_to_target``
     (None when not reached), ``time_to_target_wall_s``, ``train_stop``,
     ``best_val_mae``, ``final_val_mae``, ``train_steps``, ``train_wall_s``
     and the ``curve`` ``[[step, train wall s, val MAE], ...]``.
     """
     n_steps, train_s = 0, 0.0
+    began = time.perf_counter()
     mae = evaluate()
     curve = [[0, 0.0, mae]]
     stop = "target" if mae <= target else None
@@ -136,7 +138,7 @@ def train_to_target(step: Callable[[], None], evaluate: Callable[[], float], tar
             stop = "target"
         elif n_steps >= max_steps:
             stop = "max_steps"
-        elif train_s >= time_limit_s:
+        elif time.perf_counter() - began >= time_limit_s:
             stop = "time_limit"
     reached = stop == "target"
     maes = [c[2] for c in curve]
@@ -170,7 +172,8 @@ class _Throughput:
     pad_bytes: list[int] = field(default_factory=list)
     batch_bytes: list[int] = field(default_factory=list)
     cpu_share: list[float] = field(default_factory=list)
-    others_cpus: list[float] = field(default_factory=list)
+    others_cpu_s: float = 0.0  # CPU-seconds other work used while the windows ran
+    windows_wall_s: float = 0.0
     page_faults: int = 0
 
 
@@ -209,6 +212,7 @@ class CellRun:
         self.clock = Clock()
         self.now = time.process_time if spec.timed_on_cpu_clock else time.perf_counter
         gc.collect()
+        release_free_memory()
         self.metrics["baseline_rss_mib"] = rss_mib()
         self.metrics["peak_reset_ok"] = self._reset_peaks()
         self._throughput_open = True
@@ -309,11 +313,16 @@ class CellRun:
         self.tp.page_faults += minor_faults() - faults
         rep.wall_s += reading.wall_s
         self.tp.cpu_share.append(reading.cpu_share(self.spec.threads))
-        self.tp.others_cpus.append(reading.others_cpus())
+        self.tp.others_cpu_s += reading.others_cpu_s
+        self.tp.windows_wall_s += reading.wall_s
+
+    def close_throughput(self) -> dict:
+        """End the throughput phase (once) and return the metrics so far."""
+        if self._throughput_open:
+            self._close_throughput()
+        return dict(self.metrics)
 
     def _close_throughput(self) -> None:
-        if not self._throughput_open:
-            return
         self._throughput_open = False
         self.metrics["throughput_peak_rss_mib"] = peak_rss_mib()
         if self.device.type == "cuda":
@@ -345,14 +354,23 @@ class CellRun:
             "windows_timed": len(self.tp.cpu_share),
             "contended_windows": int(sum(s < CONTENDED_SHARE for s in self.tp.cpu_share)) if on_cpu else 0,
             "cpu_share_median": med(self.tp.cpu_share),
-            "others_cpus_median": med(self.tp.others_cpus) if not any(map(math.isnan, self.tp.others_cpus))
-            else float("nan"),
+            # Summed over windows: /proc/stat counts in 10 ms ticks, too coarse for one 50 ms window.
+            "others_cpus_mean": max(0.0, self.tp.others_cpu_s) / max(self.tp.windows_wall_s, 1e-12),
         }
 
     # -- time to accuracy ----------------------------------------------------------------
+    def _peaks(self) -> tuple[float, float]:
+        """(resident peak MiB, CUDA allocated peak MiB or NaN) since the last reset."""
+        cuda = torch.cuda.max_memory_allocated(self.device) / 2**20 if self.device.type == "cuda" else float("nan")
+        return peak_rss_mib(), cuda
+
     def train(self) -> None:
-        """The time-to-accuracy run (nothing when the cell has no target)."""
-        self._close_throughput()
+        """The time-to-accuracy run (nothing when the cell has no target).
+
+        Memory: the training steps' peak and the validation passes' peak are
+        read apart (the peak is read and reset around every validation pass),
+        after the throughput phase's freed memory has been handed back."""
+        self.close_throughput()
         spec = self.spec
         if spec.target_mae is None or self.model is None:
             return
@@ -362,28 +380,39 @@ class CellRun:
         self.stream = _stream(self.loader)  # the same plan, from epoch 0 again
         val = BatchLoader(self.store, STRATEGIES.create("dynamic", batch_graphs=256), self.splits["val"],
                           seed=spec.seed)
+        gc.collect()
+        release_free_memory()
+        self.metrics["peak_reset_ok"] = self.metrics["peak_reset_ok"] and self._reset_peaks()
+        train_peak, val_peak = [0.0, 0.0], [0.0, 0.0]
 
         def step() -> None:
             self._step()
 
         def evaluate() -> float:
             _sync(self.device)
-            return evaluate_mae(self.model, val, self.column, self.device, spec.backend)
+            train_peak[:] = map(max, train_peak, self._peaks())
+            self._reset_peaks()
+            mae = evaluate_mae(self.model, val, self.column, self.device, spec.backend)
+            val_peak[:] = map(max, val_peak, self._peaks())
+            self._reset_peaks()
+            return mae
 
         result = train_to_target(step, evaluate, spec.target_mae, spec.max_steps, spec.eval_every,
                                  spec.train_time_limit_s)
         steps = result["steps_to_target"]
         result["time_to_target_s"] = None if steps is None else steps * self.metrics["step_s"]
         self.metrics.update(result)
-        self.metrics["train_peak_rss_mib"] = peak_rss_mib()
+        if result["train_steps"]:
+            self.metrics["train_peak_rss_mib"] = train_peak[0]
+        self.metrics["validation_peak_rss_mib"] = val_peak[0]
         if self.device.type == "cuda":
-            self.metrics["cuda_train_peak_mib"] = torch.cuda.max_memory_allocated(self.device) / 2**20
+            self.metrics["cuda_train_peak_mib"] = train_peak[1]
 
     def finish(self) -> dict:
         """Every metric of the cell (closes the throughput phase if still open)."""
-        self._close_throughput()
+        self.close_throughput()
         base = self.metrics["baseline_rss_mib"]
-        for phase in ("throughput", "train"):
+        for phase in ("throughput", "train", "validation"):
             peak = self.metrics.get(f"{phase}_peak_rss_mib")
             if peak is not None:
                 self.metrics[f"{phase}_rss_mib"] = max(0.0, peak - base)

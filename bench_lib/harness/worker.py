@@ -9,6 +9,8 @@ Then, one answer each:
 - ``{"cmd": "setup"}``: dataset, plan, model (:class:`CellRun`);
 - ``{"cmd": "warmup"}``: the untimed warm-up steps;
 - ``{"cmd": "window", "repeat": r}``: one timed window, counted in repeat ``r``;
+- ``{"cmd": "throughput"}``: closes the throughput phase and answers its
+  metrics (so that they survive a cell killed while it trains);
 - ``{"cmd": "finish"}``: the time-to-accuracy run, then the answer
   ``{"event": "result", "status", "error", "metrics"}`` and exit.
 
@@ -82,6 +84,9 @@ def serve(commands, answer) -> None:
                 run.warmup()
             elif cmd == "window":
                 run.window(int(msg["repeat"]))
+            elif cmd == "throughput":
+                answer({"event": "done", "cmd": cmd, "s": time.perf_counter() - t, "metrics": run.close_throughput()})
+                continue
             elif cmd == "finish":
                 run.train()
                 answer({"event": "result", "status": "ok", "error": "", "metrics": run.finish()})

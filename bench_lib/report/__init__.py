@@ -25,11 +25,13 @@ __all__ = ["write_report", "readme_block", "update_readme", "Results"]
 
 VIEWS = ("equal-padded-budget", "equal-real-graphs", "manual")
 BEGIN, END = "<!-- results:begin", "<!-- results:end -->"
-INTERVALS = ("graphs/s is the median of every timed repeat of every seed, with its 95% bootstrap interval in "
-             "brackets; steps and time to target are medians over seeds in which a seed that missed the target "
-             "counts as slower than any that reached it, with the fastest-slowest range and how many seeds reached "
-             "it (fewer than half: *not reached*); other columns are medians over seeds. A value is in bold only "
-             "where its interval (min-max over seeds for the other columns) does not overlap the runner-up's.")
+INTERVALS = ("graphs/s is the median of every timed repeat of every seed, with a 95% bootstrap interval in brackets "
+             "(seeds resampled, then repeats within each); steps and time to target are the smallest value by which at "
+             "least half of the seeds had reached the target (a seed that missed it, or whose cell failed, counts as "
+             "never reaching it), with the fastest-slowest range and how many seeds reached it (fewer than half: *not "
+             "reached*); other columns are medians over seeds. A value is in bold only where its interval does not "
+             "overlap the runner-up's and both say something: exact for what follows from the plan, repeats of at least "
+             "two seeds for graphs/s, at least three seeds for a median over seeds.")
 
 
 @dataclass
@@ -53,8 +55,13 @@ class Results:
                    load("planning.json"))
 
     @property
-    def ok(self) -> pd.DataFrame:
-        return self.records[self.records.status == "ok"]
+    def ran(self) -> pd.DataFrame:
+        """Cells that ran or failed; skipped cells (the model does not apply) are left out."""
+        return self.records[self.records.status != "skipped"]
+
+    @property
+    def interleaved(self) -> bool:
+        return bool(self.config.get("interleave", True))
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(self.records.dataset))
@@ -63,8 +70,8 @@ class Results:
         return {d["name"]: d for d in self.config.get("datasets", [])}.get(dataset, {})
 
     def groups(self, dataset: str):
-        """``(model, view, records)`` of every table of ``dataset``."""
-        sub = self.ok[self.ok.dataset == dataset]
+        """``(model, view, records)`` of every table of ``dataset``, failed cells included."""
+        sub = self.ran[self.ran.dataset == dataset]
         for model in dict.fromkeys(sub.model):
             for view in VIEWS:
                 g = in_view(sub[sub.model == model], view)
@@ -89,6 +96,12 @@ def _view_text(view: str, g: pd.DataFrame) -> str:
            "budget-matched."
 
 
+def _clocks(records: pd.DataFrame) -> str:
+    names = {"cpu": "the process's CPU clock (one thread per cell)", "wall": "the wall clock"}
+    clocks = [c for c in dict.fromkeys(records.get("step_clock", pd.Series(dtype=str)).dropna())]
+    return " and ".join(names.get(c, str(c)) for c in clocks) or "an unrecorded clock"
+
+
 def _params(g: pd.DataFrame) -> dict[str, str]:
     return {s: f"`{rows.strategy_params.iloc[0]}`" for s, rows in g.groupby("strategy", sort=False)}
 
@@ -111,10 +124,12 @@ def _header(res: Results) -> list[str]:
         lines += ["## Settings", "",
                   f"- device `{config.get('device')}`, backend `{config.get('backend')}`, seeds {config.get('seeds')}",
                   f"- throughput: {t.get('warmup_steps')} warm-up steps, then {config.get('repeats')} repeats of "
-                  f"{t.get('windows')} windows of at least {t.get('window_s')} s each; the cells of one dataset and "
-                  f"seed take turns window by window ({'interleaved' if config.get('interleave', True) else 'not interleaved'}),"
-                  " so load on the machine falls on every strategy alike; graphs/s counts real graphs per second of "
-                  "batch building + training step",
+                  f"{t.get('windows')} windows of at least {t.get('window_s')} s each; "
+                  + ("the cells of one dataset and seed take turns window by window, so load on the machine falls "
+                     "on every strategy alike" if res.interleaved else "each cell timed alone, one after another "
+                     "(not interleaved): load on the machine may favour some strategies")
+                  + f"; steps timed on {_clocks(res.records)}; graphs/s counts real graphs per second of batch "
+                  "building + training step",
                   f"- time to accuracy: Adam, constant lr {t.get('lr')}, validation every {t.get('eval_every')} steps, "
                   f"at most {t.get('max_steps')} steps (safety limit {t.get('train_time_limit_s')} s); time to target "
                   "= steps to target x the cell's measured step time",
@@ -137,7 +152,7 @@ def _dataset_section(res: Results, dataset: str, out: Path) -> list[str]:
         summaries[f"{model}, {view}"] = summary
         curves[f"{model}, {view}"] = curve_points(g)
         lines += [f"### `{model}`, {view}", "", _view_text(view, g), ""]
-        lines += [f"- {s}" for s in answer_lines(summary, view, d.get("target_mae"))] + [""]
+        lines += [f"- {s}" for s in answer_lines(summary, view, d.get("target_mae"), res.interleaved)] + [""]
         lines += [main_table(summary), "", "Slots per step, as each strategy got them (first epoch):", "",
                   fairness_table(summary, _params(g)), "", "Details:", "", details_table(summary), ""]
     lines += _figures(res, dataset, summaries, curves, d, out)
@@ -197,6 +212,10 @@ def _flags(records: pd.DataFrame) -> list[str]:
             lines.append(f"- never reached MAE {r.target_mae}: {r.dataset} / `{r.strategy}` / {r.model} / "
                          f"{_views(r.views)} / seed {r.seed} (best {r.best_val_mae:.3g} in {int(r.train_steps)} steps; "
                          f"stopped by {r.train_stop})")
+    if "peak_reset_ok" in ok:
+        for _, r in ok[~ok.peak_reset_ok.map(truthy)].iterrows():
+            lines.append(f"- memory peak not reset after setup: {r.dataset} / `{r.strategy}` / {r.model} / "
+                         f"{_views(r.views)} / seed {r.seed}: its peak RSS columns include setup and imports")
     if len(lines) == 2:
         lines.append("None: every cell ran and reached its target.")
     return lines + [""]
@@ -235,7 +254,7 @@ def readme_block(results_dir: Path | str, report_link: str, command: str, result
         for model, view, g in res.groups(dataset):
             summary = summarise(g)
             lines += [f"**{dataset}, {model}, {view}.** {_view_text(view, g)}", ""]
-            lines += [f"- {s}" for s in answer_lines(summary, view, d.get("target_mae"))] + [""]
+            lines += [f"- {s}" for s in answer_lines(summary, view, d.get("target_mae"), res.interleaved)] + [""]
             if view == "equal-padded-budget":
                 lines += [main_table(summary), ""]
         sentence = capacity_sentence(dataset, res.planning.get(dataset, {}).get("capacity_sweep", []))

@@ -55,7 +55,7 @@ def target_sentence(summary, target_mae) -> str | None:
             text += f"; its range overlaps that of {', '.join(f'`{s}`' for s in ties)}: no clear leader."
     missed = [f"`{s}` in {e.n - e.k} of {e.n}" for s, e in ests.items() if e.k < e.n]
     if missed:
-        text += " Missed the target within the step budget: " + ", ".join(missed) + " seed(s)."
+        text += " Did not reach it (step budget, safety limit or a failed cell): " + ", ".join(missed) + " seed(s)."
     return text
 
 
@@ -93,14 +93,19 @@ def capacity_sentence(dataset: str, sweep: list[dict]) -> str | None:
             f"(`dynamic-budget`) {at('dynamic-budget')}.")
 
 
-def answer_lines(summary, view: str, target_mae) -> list[str]:
+def answer_lines(summary, view: str, target_mae, interleaved: bool = True) -> list[str]:
     """The sentences for one dataset, model and view, in reading order."""
     lines = [throughput_sentence(summary), target_sentence(summary, target_mae), fairness_sentence(summary, view)]
+    failed = [f"`{s}` {e['cells_ok'].n - e['cells_ok'].k} of {e['cells_ok'].n}" for s, e in summary.items()
+              if e["cells_ok"].k < e["cells_ok"].n]
+    if failed:
+        lines.append("Cells that failed (see *Cells to look at*; a failed cell counts as a miss above): "
+                     + ", ".join(failed) + ".")
     contended = [(s, e["contended_windows"].value, e["windows_timed"].value) for s, e in summary.items()
                  if e["contended_windows"].ok and e["contended_windows"].value > 0]
     if contended:
+        how = ("the cells took turns window by window, so other work on the machine fell on every strategy alike"
+               if interleaved else "the cells ran one after another, so such load may favour some strategies")
         lines.append("Timed windows in which a cell got less than 80% of a CPU per thread: "
-                     + ", ".join(f"`{s}` {c:.0f} of {n:.0f}" for s, c, n in contended)
-                     + "; the cells took turns window by window, so other work on the machine fell on every "
-                     "strategy alike.")
+                     + ", ".join(f"`{s}` {c:.0f} of {n:.0f}" for s, c, n in contended) + f"; {how}.")
     return [x for x in lines if x and not (isinstance(x, float) and math.isnan(x))]

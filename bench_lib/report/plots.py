@@ -49,7 +49,7 @@ def bar_figure(summaries: dict[str, dict], metrics: list[tuple[str, str]], title
             lo = np.array([e.lo if e is not None and e.ok else np.nan for e in ests])
             hi = np.array([e.hi if e is not None and e.ok else np.nan for e in ests])
             err = np.nan_to_num(np.vstack([vals - lo, hi - vals]), nan=0.0, posinf=0.0).clip(min=0)
-            ax.bar(x + k * width - 0.4 + width / 2, np.nan_to_num(vals), width, yerr=err, capsize=2, label=view)
+            ax.bar(x + k * width - 0.4 + width / 2, vals, width, yerr=err, capsize=2, label=view)  # NaN: no bar
         ax.set_xticks(x, strategies, rotation=30, ha="right")
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)

@@ -1,11 +1,13 @@
 """Summaries over repeats and seeds that keep their uncertainty and their misses.
 
-- :func:`bootstrap_median` : the median of a sample and a percentile
-  bootstrap interval of it (seeded, so a report is the same every time it
-  is made from the same records).
+- :func:`bootstrap_median` : the median of repeats grouped by seed, and a
+  percentile bootstrap interval of it that resamples seeds first, then
+  repeats within each (so that what differs from one process to the next
+  widens the interval); seeded, so a report is the same every time it is
+  made from the same records.
 - :func:`censored_median` : the median number of steps (or seconds) to a
   target over seeds, where a seed that never reached it counts as
-  "more than anything seen" rather than being dropped.
+  "more than anything seen" rather than being dropped (Kaplan-Meier).
 - :func:`overlaps` : whether two intervals share any point.
 """
 
@@ -27,9 +29,10 @@ class Estimate:
       value: the estimate (NaN: none).
       lo, hi: its interval.
       n: how many values it summarises; k: how many of those count (seeds
-        that reached the target), equal to ``n`` elsewhere.
-      kind: ``ci95`` (bootstrap interval), ``range`` (min-max), ``censored``
-        or ``total`` (a sum over seeds).
+        that reached the target, cells that ran), equal to ``n`` elsewhere.
+      kind: ``ci95`` (bootstrap interval), ``range`` (min-max), ``censored``,
+        ``total`` (a sum over seeds) or ``count`` (k of n).
+      seeds: how many seeds (processes) the values come from.
     """
 
     value: float
@@ -38,6 +41,7 @@ class Estimate:
     n: int
     k: int
     kind: str
+    seeds: int = 0
 
     @property
     def ok(self) -> bool:
@@ -47,49 +51,56 @@ class Estimate:
 NONE = Estimate(float("nan"), float("nan"), float("nan"), 0, 0, "range")
 
 
-def bootstrap_median(values, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> Estimate:
-    """Median of ``values`` with a percentile-bootstrap interval at ``level``.
-
-    With one value the interval is that value; NaNs are ignored.
+def bootstrap_median(groups, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> Estimate:
+    """Median of every value of ``groups`` (one list of repeats per seed) with
+    a two-stage percentile-bootstrap interval at ``level``: each resample
+    draws seeds with replacement, then repeats with replacement within each
+    drawn seed. NaNs and empty groups are ignored; one value gives a point.
     """
-    x = np.asarray([v for v in values if v == v], dtype=float)
-    if len(x) == 0:
+    groups = [np.asarray([v for v in g if v == v], dtype=float) for g in groups]
+    groups = [g for g in groups if len(g)]
+    if not groups:
         return NONE
+    x = np.concatenate(groups)
     med = float(np.median(x))
     if len(x) == 1:
-        return Estimate(med, med, med, 1, 1, "ci95")
+        return Estimate(med, med, med, 1, 1, "ci95", 1)
     rng = np.random.default_rng(seed)
-    boots = np.median(x[rng.integers(0, len(x), size=(n_boot, len(x)))], axis=1)
+    boots = np.empty(n_boot)
+    for b in range(n_boot):
+        picked = [groups[i] for i in rng.integers(0, len(groups), size=len(groups))]
+        boots[b] = np.median(np.concatenate([g[rng.integers(0, len(g), size=len(g))] for g in picked]))
     lo, hi = np.percentile(boots, [50 * (1 - level), 50 * (1 + level)])
-    return Estimate(med, float(lo), float(hi), len(x), len(x), "ci95")
+    return Estimate(med, float(lo), float(hi), len(x), len(x), "ci95", len(groups))
 
 
 def spread(values) -> Estimate:
-    """Median with the min-max range of ``values`` (NaNs ignored)."""
+    """Median over seeds with the min-max range of ``values`` (NaNs ignored)."""
     x = np.asarray([v for v in values if v == v], dtype=float)
     if len(x) == 0:
         return NONE
-    return Estimate(float(np.median(x)), float(x.min()), float(x.max()), len(x), len(x), "range")
+    return Estimate(float(np.median(x)), float(x.min()), float(x.max()), len(x), len(x), "range", len(x))
 
 
 def censored_median(values, reached) -> Estimate:
-    """Median over seeds of a time-to-target, with misses counted as +inf.
+    """Median over seeds of a time-to-target, with misses counted.
 
-    Missed seeds sort above every reached one. The median is the middle
-    value (for an even count, the mean of the two middle values when both
-    are finite, else the lower one), so the result is finite exactly when
-    at least half of the seeds reached the target; otherwise NaN ("not
-    reached"). The interval runs from the fastest seed to the slowest, +inf
-    when any seed missed. ``k`` counts the seeds that reached it.
+    The Kaplan-Meier median: the smallest value by which at least half of
+    the seeds had reached the target. A seed that missed it (censored at the
+    step budget, which is beyond every value reached) counts in the half but
+    never reaches, so the result is finite exactly when at least half of
+    the seeds reached the target, otherwise NaN ("not reached"). With every
+    seed reaching it, this is the lower of the two middle values for an even
+    count, the same rule whether or not any seed missed. The interval runs
+    from the fastest seed to the slowest, +inf when any seed missed; ``k``
+    counts the seeds that reached it.
     """
     vals = [float(v) if r and v == v else math.inf for v, r in zip(values, reached)]
     n, k = len(vals), sum(1 for v in vals if math.isfinite(v))
     if n == 0 or 2 * k < n:
-        return Estimate(float("nan"), float("nan"), float("nan"), n, k, "censored")
+        return Estimate(float("nan"), float("nan"), float("nan"), n, k, "censored", n)
     s = sorted(vals)
-    mid = (n - 1) // 2
-    value = s[mid] if n % 2 or not math.isfinite(s[mid + 1]) else (s[mid] + s[mid + 1]) / 2
-    return Estimate(value, s[0], s[-1], n, k, "censored")
+    return Estimate(s[(n + 1) // 2 - 1], s[0], s[-1], n, k, "censored", n)
 
 
 def overlaps(a: Estimate, b: Estimate) -> bool:

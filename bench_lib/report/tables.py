@@ -5,15 +5,19 @@ per strategy and seed) into one :class:`~bench_lib.report.stats.Estimate`
 per strategy and metric:
 
 - ``graphs_per_s``: the median of every repeat of every seed, with its 95%
-  bootstrap interval;
+  bootstrap interval (seeds resampled, then repeats within each);
 - ``steps_to_target`` and ``time_to_target_s``: the censored median over
   seeds (a seed that missed the target counts; fewer than half reaching it
   is "not reached"), with the fastest-slowest range and k/n;
 - every other metric: the median over seeds, with the min-max range.
 
+- ``cells_ok``: how many of the strategy's cells (seeds) ran to the end; a
+  failed cell is counted, and as a miss in the time to target.
+
 A best value is bolded only where its interval does not overlap the
-runner-up's; for a measured metric both need an interval (two or more
-values), since a single measurement's spread is unknown.
+runner-up's, and only where both intervals say something: values that
+follow from the plan alone are exact, graphs/s needs repeats from at least
+two seeds (processes), and a median over seeds at least three seeds.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ __all__ = ["latest", "in_view", "truthy", "summarise", "best", "main_table", "fa
 
 #: (metric, label, format, better: "high"/"low"/None) of the main table.
 MAIN = [
+    ("cells_ok", "cells ok", "", None),
     ("graphs_per_s", "graphs/s [95% CI]", "{:,.0f}", "high"),
     ("graphs_per_step_mean", "graphs/step", "{:.1f}", None),
     ("node_efficiency", "node eff", "{:.3f}", "high"),
@@ -67,13 +72,15 @@ DETAILS = [
     ("baseline_rss_mib", "baseline RSS MiB", "{:,.0f}", None),
     ("throughput_peak_rss_mib", "throughput peak RSS MiB", "{:,.0f}", None),
     ("train_peak_rss_mib", "training peak RSS MiB", "{:,.0f}", None),
+    ("validation_peak_rss_mib", "validation peak RSS MiB", "{:,.0f}", None),
+    ("validation_rss_mib", "validation RSS rise MiB", "{:,.0f}", None),
     ("cuda_throughput_peak_mib", "CUDA throughput peak MiB", "{:,.0f}", None),
     ("cuda_train_peak_mib", "CUDA training peak MiB", "{:,.0f}", None),
     ("torch_threads", "threads", "{:.0f}", None),
     ("windows_timed", "windows (all seeds)", "{:.0f}", None),
     ("contended_windows", "contended (all seeds)", "{:.0f}", None),
     ("cpu_share_median", "CPU share", "{:.2f}", None),
-    ("others_cpus_median", "other CPUs busy", "{:.2f}", None),
+    ("others_cpus_mean", "other CPUs busy", "{:.2f}", None),
     ("time_to_target_wall_s", "time to target wall s", "{:.1f}", None),
     ("train_steps", "train steps", "{:,.0f}", None),
     ("train_wall_s", "train wall s", "{:.1f}", None),
@@ -83,7 +90,9 @@ _CENSORED = ("steps_to_target", "time_to_target_s")
 #: Counts that add up over seeds (shown as totals, not medians).
 _TOTALS = ("windows_timed", "contended_windows")
 #: Metrics that follow from the plan alone: one value is exact, so it may be bolded without an interval.
-PLANNED = ("node_efficiency", "edge_efficiency", "padding_mib_per_step", "graphs_per_step_mean")
+PLANNED = ("node_efficiency", "edge_efficiency", "graphs_per_step_mean")
+#: Seeds both sides need before a measured value may be bolded, by kind of estimate.
+MIN_SEEDS = {"ci95": 2, "range": 3, "censored": 3, "total": 3}
 
 
 def latest(df: pd.DataFrame) -> pd.DataFrame:
@@ -115,8 +124,12 @@ def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
     out = {}
     for strategy, rows in g.groupby("strategy", sort=False):
         est: dict[str, Estimate] = {}
-        repeats = [x for v in rows.get("repeat_graphs_per_s", []) for x in _json(v, [])]
-        est["graphs_per_s"] = bootstrap_median(repeats or _numbers(rows, "graphs_per_s"))
+        ok = int((rows.status == "ok").sum()) if "status" in rows else len(rows)
+        est["cells_ok"] = Estimate(float(ok), float(ok), float(ok), len(rows), ok, "count", len(rows))
+        per_seed = [_json(v, []) for v in rows.get("repeat_graphs_per_s", [])]
+        if not any(per_seed):
+            per_seed = [[v] for v in _numbers(rows, "graphs_per_s")]
+        est["graphs_per_s"] = bootstrap_median(per_seed)
         has_target = [t == t for t in _numbers(rows, "target_mae")]
         reached = [truthy(r) for r, t in zip(rows.get("reached_target", [False] * len(rows)), has_target) if t]
         for col in _CENSORED:
@@ -124,8 +137,8 @@ def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
             est[col] = censored_median(vals, reached) if vals else NONE
         for col in _TOTALS:
             vals = [v for v in _numbers(rows, col) if v == v]
-            est[col] = Estimate(float(sum(vals)), float(sum(vals)), float(sum(vals)), len(vals), len(vals), "total") \
-                if vals else NONE
+            est[col] = Estimate(float(sum(vals)), float(sum(vals)), float(sum(vals)), len(vals), len(vals), "total",
+                                len(vals)) if vals else NONE
         for col, *_ in MAIN + FAIRNESS + DETAILS:
             est.setdefault(col, spread(_numbers(rows, col)))
         out[strategy] = est
@@ -145,8 +158,8 @@ def best(summary: dict[str, dict[str, Estimate]], col: str, better: str | None) 
         return ranked[0][1], None, False
     lead, second = ranked[0][1], ranked[1][1]
     a, b = summary[lead][col], summary[second][col]
-    measured = col not in PLANNED and min(a.n, b.n) < 2
-    return lead, second, not measured and not overlaps(a, b)
+    too_few = col not in PLANNED and min(a.seeds, b.seeds) < MIN_SEEDS.get(a.kind, 3)
+    return lead, second, not too_few and not overlaps(a, b)
 
 
 def _fmt(fmt: str, value: float) -> str:
@@ -154,7 +167,9 @@ def _fmt(fmt: str, value: float) -> str:
 
 
 def fmt_estimate(e: Estimate, fmt: str, with_interval: bool = False) -> str:
-    """``value``, ``value [lo-hi]``, or for a time to target ``value [lo-hi] (k/n)`` / ``not reached (k/n)``."""
+    """``value``, ``value [lo-hi]``, ``k/n``, or for a time to target ``value [lo-hi] (k/n)`` / ``not reached (k/n)``."""
+    if e.kind == "count":
+        return f"{e.k}/{e.n}"
     if e.kind == "censored":
         if e.n == 0:
             return "-"

@@ -166,3 +166,21 @@ def test_worker_environment_fixes_threads_and_malloc():
     assert not set(KEEP_MALLOC) & set(worker_env(CellSpec(dataset="x", strategy="pad", malloc="default")))
     with pytest.raises(ValueError, match="malloc must be 'keep' or 'default'"):
         CellSpec(dataset="x", strategy="pad", malloc="jemalloc")
+
+
+def test_a_cell_killed_while_training_keeps_its_throughput(warm_cache):
+    """The time limit covers the whole cell: past it in the training run, the cell is killed and
+    recorded as failed, with the throughput it measured before."""
+    endless = tiny("pack-lpfhp", target_mae=0.0, max_steps=10**9, eval_every=50, timeout_s=25)
+    record = run_cell(endless)
+    assert record["status"] == "failed"
+    assert record["error"].startswith("timeout: the cell ran past its limit of 25 s") and "(during finish)" in record["error"]
+    assert record["graphs_per_s"] > 0 and record["windows_timed"] == 4 and "steps_to_target" not in record
+
+
+def test_records_of_another_schema_are_not_appended_to(tmp_path):
+    out = tmp_path / "records.csv"
+    out.write_text("schema_version,cell_id,status\n1,a,ok\n")
+    with pytest.raises(ValueError, match="holds records with other columns"):
+        append_record(out, {"schema_version": 2, "cell_id": "b", "status": "ok"})
+    assert out.read_text() == "schema_version,cell_id,status\n1,a,ok\n"

@@ -85,10 +85,12 @@ def test_report_has_every_table_and_figure(tmp_path):
     # pack-lpfhp and dynamic overlap: no bold graphs/s; pad's efficiency is clearly worst, lpfhp/dynamic tie.
     assert "**3," not in text
     assert "a tie, no clear leader" in text
-    assert "| `pad` | 965 [" in text and "not reached (0/2)" in text
-    # dynamic reached the target in 1 of 2 seeds: shown (at least half) with 1/2; lpfhp 325 over 2/2.
-    assert "250 [250-∞] (1/2)" in text and "325 [300-350] (2/2)" in text
-    assert "Missed the target within the step budget: `pad` in 2 of 2, `dynamic` in 1 of 2 seed(s)." in text
+    assert "| `pad` | 2/2 | 965 [" in text and "not reached (0/2)" in text
+    # dynamic reached the target in 1 of 2 seeds: shown (at least half) with 1/2; lpfhp over 2/2.
+    assert "250 [250-∞] (1/2)" in text and "300 [300-350] (2/2)" in text
+    assert "Did not reach it (step budget, safety limit or a failed cell): `pad` in 2 of 2, `dynamic` in 1 of 2" in text
+    # Two seeds are too few to bold a median over seeds (steps, memory), however far apart.
+    assert "**300" not in text and "**250" not in text
     assert "Budget check: node slots per step 505-513 (1.6% apart)" in text
     assert "**failed**: nci5k / `pad` / gin / equal-real-graphs / seed 0: timeout" in text
     assert "never reached MAE 20.0: nci5k / `pad` / gin / equal-padded-budget / seed 0" in text
@@ -108,31 +110,44 @@ def test_every_recorded_metric_is_reported():
 
 
 def test_bold_only_where_intervals_do_not_overlap():
-    e = lambda v, lo, hi, n=2: Estimate(v, lo, hi, n, n, "range")  # noqa: E731
+    e = lambda v, lo, hi, n=3, kind="range": Estimate(v, lo, hi, n, n, kind, n)  # noqa: E731
     summary = {"a": {"x": e(10, 9, 11)}, "b": {"x": e(8, 7, 8.5)}, "c": {"x": e(5, 4, 6)}}
     assert best(summary, "x", "high") == ("a", "b", True)
     summary["b"]["x"] = e(8, 7, 9.5)
     assert best(summary, "x", "high") == ("a", "b", False)  # overlap: no winner
-    summary = {"a": {"x": e(10, 10, 10, n=1)}, "b": {"x": e(8, 8, 8, n=1)}}
-    assert best(summary, "x", "high") == ("a", "b", False)  # one measurement each: spread unknown
+    summary = {"a": {"x": e(10, 10, 10, n=2)}, "b": {"x": e(8, 8, 8, n=2)}}
+    assert best(summary, "x", "high") == ("a", "b", False)  # a range over two seeds says too little
+    summary = {"a": {"x": e(10, 9.5, 10.5, n=2, kind="ci95")}, "b": {"x": e(8, 7.5, 8.5, n=2, kind="ci95")}}
+    assert best(summary, "x", "high") == ("a", "b", True)  # a bootstrap over repeats of two seeds may
     summary = {"a": {"node_efficiency": e(0.9, 0.9, 0.9, n=1)}, "b": {"node_efficiency": e(0.5, 0.5, 0.5, n=1)}}
     assert best(summary, "node_efficiency", "high") == ("a", "b", True)  # planned: exact
 
 
 def test_censored_median_counts_misses():
-    assert censored_median([100, 200], [True, True]).value == 150
+    # Kaplan-Meier: the smallest value by which at least half of the seeds had reached the target.
+    assert censored_median([100, 200], [True, True]).value == 100
     one = censored_median([100, None], [True, False])
     assert one.value == 100 and one.k == 1 and math.isinf(one.hi)  # half reached: shown, with k/n
     assert math.isnan(censored_median([100, None, None], [True, False, False]).value)  # a minority: not reached
     assert censored_median([100, 300, None], [True, True, False]).value == 300
+    assert censored_median([300, 100, 200], [True, True, True]).value == 200
     assert math.isnan(censored_median([None], [False]).value)
+    # The same rule with or without a miss: a seed that missed never ranks a strategy ahead.
+    assert censored_median([225, None], [True, False]).value == censored_median([225, 250], [True, True]).value
 
 
 def test_bootstrap_interval_contains_the_median_and_is_repeatable():
-    x = [10, 12, 11, 13, 9, 30]
+    x = [[10, 12, 11], [13, 9, 30]]
     a, b = bootstrap_median(x), bootstrap_median(x)
-    assert a == b and a.lo <= a.value <= a.hi and a.value == 11.5
-    assert bootstrap_median([5.0]).lo == 5.0 and overlaps(a, bootstrap_median([11, 12]))
+    assert a == b and a.lo <= a.value <= a.hi and a.value == 11.5 and a.seeds == 2
+    assert bootstrap_median([[5.0]]).lo == 5.0 and overlaps(a, bootstrap_median([[11, 12]]))
+
+
+def test_bootstrap_resamples_seeds_so_a_process_effect_widens_the_interval():
+    tight = [[100, 101, 99, 100], [100, 99, 101, 100]]
+    apart = [[100, 101, 99, 100], [120, 119, 121, 120]]  # the second process runs 20% faster throughout
+    t, a = bootstrap_median(tight), bootstrap_median(apart)
+    assert t.hi - t.lo < 3 and a.hi - a.lo > 15
 
 
 def test_summary_pools_every_repeat_of_every_seed(tmp_path):
@@ -158,6 +173,24 @@ def test_readme_block_is_made_from_records(tmp_path):
     (tmp_path / "bare.md").write_text("no markers")
     with pytest.raises(ValueError, match="has no results block"):
         update_readme(tmp_path / "bare.md", block)
+
+
+def test_a_failed_seed_is_counted_not_dropped(tmp_path):
+    res = fixture_results(tmp_path)
+    failed = record("pack-lpfhp", 1) | {"status": "failed", "error": "timeout: ... (during finish)",
+                                        "reached_target": None, "steps_to_target": None}
+    append_record(res / "records.csv", failed)  # the seed's cell is re-run and fails while training
+    df = pd.read_csv(res / "records.csv").drop_duplicates("cell_id", keep="last")
+    s = summarise(df[(df.status != "skipped") & df.views.str.contains("padded")])
+    assert (s["pack-lpfhp"]["cells_ok"].k, s["pack-lpfhp"]["cells_ok"].n) == (1, 2)
+    assert s["pack-lpfhp"]["steps_to_target"].k == 1  # the failed seed is a miss
+    assert s["pack-lpfhp"]["graphs_per_s"].seeds == 2  # its throughput, measured before it failed, still counts
+    text = (tmp_path / "out" / "report.md")
+    from bench_lib.report import write_report
+
+    write_report(res, tmp_path / "out")
+    assert "Cells that failed (see *Cells to look at*; a failed cell counts as a miss above): `pack-lpfhp` 1 of 2." \
+        in text.read_text()
 
 
 def test_report_needs_a_results_dir(tmp_path):

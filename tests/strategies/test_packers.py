@@ -156,12 +156,58 @@ def test_packers_valid_and_near_bound(sizes, name, max_graphs, max_edges):
         assert volume - 1e-9 <= packs.lower_bound <= packs.n_pack + 1e-9
 
 
+def fewest_packs(n, capacity: int) -> int:
+    """The optimum, by exhaustive search (a handful of graphs only)."""
+    best = len(n)
+
+    def place(i, loads):
+        nonlocal best
+        if len(loads) >= best:
+            return
+        if i == len(n):
+            best = len(loads)
+            return
+        for j in range(len(loads)):
+            if loads[j] + n[i] <= capacity:
+                loads[j] += n[i]
+                place(i + 1, loads)
+                loads[j] -= n[i]
+        place(i + 1, loads + [n[i]])
+
+    place(0, [])
+    return best
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(1, 12), min_size=1, max_size=9))
+def test_packers_against_the_true_optimum(sizes):
+    """Checked against exhaustive search, not against the LP the cutting-stock packer itself solves."""
+    n = np.array(sorted(sizes, reverse=True))
+    best = fewest_packs(n.tolist(), 12)
+    for name in ("pack-lpfhp", "pack-ffd", "pack-cutstock"):
+        packs = STRATEGIES.create(name, max_nodes=12).plan_packs(n, np.zeros_like(n), np.random.default_rng(0))
+        assert best <= packs.n_pack <= best + 1, (name, packs.n_pack, best)
+        if name == "pack-cutstock":
+            assert packs.lower_bound <= best + 1e-9  # a lower bound really is one
+
+
 def test_first_fit_names_a_graph_too_large_for_an_empty_pack():
-    n = np.array([3, 20, 2])
-    with pytest.raises(GraphTooLargeError, match=r"graph 1 \(20 nodes, 0 edges\) does not fit an empty pack of 10"):
-        first_fit(n, np.zeros(3, np.int64), np.arange(3), 10, None, 4)
-    with pytest.raises(GraphTooLargeError, match=r"graph 0 \(3 nodes, 9 edges\).*8 edges"):
-        first_fit(n, np.array([9, 0, 0]), np.arange(3), 10, 8, 4)
+    import signal
+
+    def hung(*_):
+        raise AssertionError("first_fit did not return (the leaf search looped)")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        n = np.array([3, 20, 2])
+        with pytest.raises(GraphTooLargeError, match=r"graph 1 \(20 nodes, 0 edges\) does not fit an empty pack of 10"):
+            first_fit(n, np.zeros(3, np.int64), np.arange(3), 10, None, 4)
+        with pytest.raises(GraphTooLargeError, match=r"graph 0 \(3 nodes, 9 edges\).*8 edges"):
+            first_fit(n, np.array([9, 0, 0]), np.arange(3), 10, 8, 4)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
 
 
 @settings(max_examples=40, deadline=None)
