@@ -394,6 +394,7 @@ class CellRun:
             self._reset_peaks()
             mae = evaluate_mae(self.model, val, self.column, self.device, spec.backend)
             val_peak[:] = map(max, val_peak, self._peaks())
+            release_free_memory()  # what validation freed, so that the training peak does not inherit it
             self._reset_peaks()
             return mae
 
