@@ -52,9 +52,9 @@ TOLERANCE = 0.10
 SUITE = "interleaved, 1 thread, CPU clock"
 PROTOCOLS = {
     SUITE: {"suite": {"threads": 1, "interleave": True, "repeats": 5, "clock": "auto"},
-            "train": {"windows": 8, "window_s": 0.05}},
+            "train": {"windows": 16, "window_s": 0.05}},
     "interleaved, 1 thread, wall clock": {"suite": {"threads": 1, "interleave": True, "repeats": 5, "clock": "wall"},
-                                          "train": {"windows": 8, "window_s": 0.05}},
+                                          "train": {"windows": 16, "window_s": 0.05}},
     "sequential, 2 threads, wall clock": {"suite": {"threads": 2, "interleave": False, "repeats": 3, "clock": "wall",
                                                     "malloc": "default"},
                                           "train": {"windows": 10, "window_s": 0.0}},
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         "", *lines, *verdict, "",
         "## One cell, several processes", "",
         f"qm9 (5,000 molecules), SchNet (64/64/3), `pack-lpfhp` at 576 node and about 9,750 edge slots per step, "
-        f"run alone {args.processes} times per setting (3 repeats of 8 windows each); step time on the CPU clock. "
+        f"run alone {args.processes} times per setting (3 repeats of 16 windows each); step time on the CPU clock. "
         "*default*: glibc's malloc as it comes; *keep*: the suite's `malloc = \"keep\"` "
         "(`MALLOC_MMAP_THRESHOLD_=32 MiB`, `MALLOC_TRIM_THRESHOLD_=1 GiB`).", "",
         *lottery_table(lottery_rows), ""])

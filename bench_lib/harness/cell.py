@@ -44,7 +44,7 @@ class TrainSettings:
     lr: float = 1e-3
     warmup_steps: int = 3
     window_s: float = 0.05
-    windows: int = 8
+    windows: int = 16
     eval_every: int = 25
     max_steps: int = 2000
     train_time_limit_s: float = 300.0
@@ -172,7 +172,8 @@ METRICS: dict[str, str] = {
     "graphs_per_s": "real graphs per second of batch building + training step (on step_clock), median over repeats",
     "graphs_per_s_min": "slowest repeat's graphs/s",
     "graphs_per_s_max": "fastest repeat's graphs/s",
-    "repeat_graphs_per_s": "graphs/s of each repeat (JSON list; the report's intervals resample these)",
+    "repeat_graphs_per_s": "graphs/s of each repeat (JSON list)",
+    "window_graphs_per_s": "graphs/s of each timed window, in the order they ran (JSON list)",
     "graphs_per_wall_s": "real graphs per second of wall-clock window time, median over repeats",
     "real_nodes_per_s": "real nodes per second, median over repeats",
     "padded_nodes_per_s": "node slots (real + padding) per second, median over repeats",

@@ -175,6 +175,7 @@ class _Throughput:
     others_cpu_s: float = 0.0  # CPU-seconds other work used while the windows ran
     windows_wall_s: float = 0.0
     page_faults: int = 0
+    window_rates: list[float] = field(default_factory=list)  # graphs/s of each window, in order
 
 
 class CellRun:
@@ -288,6 +289,7 @@ class CellRun:
         rep = self.tp.repeats.setdefault(repeat, _Repeat())
         now = self.now
         faults = minor_faults()
+        graphs0, time0 = rep.graphs, rep.total_s
         self.clock.start()
         start = time.perf_counter()
         while True:
@@ -311,6 +313,7 @@ class CellRun:
                 break
         reading = self.clock.stop()
         self.tp.page_faults += minor_faults() - faults
+        self.tp.window_rates.append((rep.graphs - graphs0) / max(rep.total_s - time0, 1e-12))
         rep.wall_s += reading.wall_s
         self.tp.cpu_share.append(reading.cpu_share(self.spec.threads))
         self.tp.others_cpu_s += reading.others_cpu_s
@@ -342,6 +345,7 @@ class CellRun:
             "step_clock": "cpu" if self.spec.timed_on_cpu_clock else "wall",
             "graphs_per_s": med(rates), "graphs_per_s_min": min(rates), "graphs_per_s_max": max(rates),
             "repeat_graphs_per_s": [round(x, 3) for x in rates],
+            "window_graphs_per_s": [round(x, 2) for x in self.tp.window_rates],
             "graphs_per_wall_s": med([r.graphs / max(r.wall_s, 1e-12) for r in reps]),
             "real_nodes_per_s": med([r.nodes / r.total_s for r in reps]),
             "padded_nodes_per_s": med([r.slots / r.total_s for r in reps]),

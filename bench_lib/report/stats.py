@@ -31,7 +31,8 @@ class Estimate:
       n: how many values it summarises; k: how many of those count (seeds
         that reached the target, cells that ran), equal to ``n`` elsewhere.
       kind: ``ci95`` (bootstrap interval), ``range`` (min-max), ``censored``,
-        ``total`` (a sum over seeds) or ``count`` (k of n).
+        ``total`` (a sum over seeds), ``count`` (k of n) or ``quantiles``
+        (median with the 10th and 90th percentiles).
       seeds: how many seeds (processes) the values come from.
     """
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 
 from bench_lib.report.stats import NONE, Estimate, bootstrap_median, censored_median, overlaps, spread
@@ -56,6 +57,7 @@ FAIRNESS = [
 ]
 #: Everything else a record holds (medians over seeds).
 DETAILS = [
+    ("window_graphs_per_s", "windows' graphs/s median [p10-p90]", "{:,.0f}", None),
     ("graphs_per_s_min", "slowest repeat graphs/s", "{:,.0f}", None),
     ("graphs_per_s_max", "fastest repeat graphs/s", "{:,.0f}", None),
     ("graphs_per_wall_s", "graphs/wall-s", "{:,.0f}", None),
@@ -130,6 +132,9 @@ def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
         if not any(per_seed):
             per_seed = [[v] for v in _numbers(rows, "graphs_per_s")]
         est["graphs_per_s"] = bootstrap_median(per_seed)
+        windows = [x for v in rows.get("window_graphs_per_s", []) for x in _json(v, [])]
+        est["window_graphs_per_s"] = (Estimate(*(float(q) for q in np.percentile(windows, [50, 10, 90])), len(windows),
+                                               len(windows), "quantiles", len(rows)) if windows else NONE)
         has_target = [t == t for t in _numbers(rows, "target_mae")]
         reached = [truthy(r) for r, t in zip(rows.get("reached_target", [False] * len(rows)), has_target) if t]
         for col in _CENSORED:
@@ -194,7 +199,7 @@ def _table(summary, columns, extra_header: tuple[str, ...] = (), extra: dict[str
     for strategy, est in summary.items():
         cells = [f"`{strategy}`"]
         for col, _, fmt, _ in cols:
-            text = fmt_estimate(est[col], fmt, with_interval=col == "graphs_per_s")
+            text = fmt_estimate(est[col], fmt, with_interval=col in ("graphs_per_s", "window_graphs_per_s"))
             lead, _, clear = bold[col]
             cells.append(f"**{text}**" if clear and lead == strategy else text)
         if extra:
