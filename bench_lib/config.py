@@ -40,7 +40,26 @@ DATA_DIR_DATASETS = ("ogbg-molhiv", "ogbg-molpcba", "pcqm4mv2", "zinc", "peptide
 
 
 class ConfigError(ValueError):
-    """A suite configuration that cannot run."""
+    """A suite configuration that cannot run: one message per problem (``problems``)."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class _Problems(list):
+    """Collects every problem of a configuration before raising them together."""
+
+    def check(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as err:
+            self.extend(err.problems)
+            return None
+
+    def raise_any(self, prefix: str = "") -> None:
+        if self:
+            raise ConfigError([prefix + p for p in self])
 
 
 @dataclass(frozen=True)
@@ -100,90 +119,123 @@ def _fields(cls) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
 
 
-def _take(section: str, table: dict, cls, skip: tuple[str, ...] = ()) -> dict:
-    """Check ``table``'s keys against ``cls``'s fields and the values' types."""
+def _take(section: str, table: dict, cls, skip: tuple[str, ...] = (), problems: list | None = None) -> dict:
+    """Check ``table``'s keys against ``cls``'s fields and the values' types.
+
+    The good keys are returned; the problems are appended to ``problems``
+    when given, else raised together as one ``ConfigError``."""
     if not isinstance(table, dict):
         raise ConfigError(f"[{section}] must be a table (got {type(table).__name__})")
     valid = {k: f for k, f in _fields(cls).items() if k not in skip}
-    out = {}
+    out, found = {}, _Problems()
+    problems = found if problems is None else problems
     for key, value in table.items():
         if key not in valid:
-            raise ConfigError(f"[{section}] has no key {key!r}; valid keys: {', '.join(sorted(valid))}")
+            problems.append(f"[{section}] has no key {key!r}; valid keys: {', '.join(sorted(valid))}")
+            continue
         kind = str(valid[key].type)
         if kind in ("int", "float", "int | None", "float | None") and value is not None:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"[{section}] {key} must be a number (got {value!r})")
+                problems.append(f"[{section}] {key} must be a number (got {value!r})")
+                continue
             if kind.startswith("int") and not isinstance(value, int):
-                raise ConfigError(f"[{section}] {key} must be a whole number (got {value!r})")
+                problems.append(f"[{section}] {key} must be a whole number (got {value!r})")
+                continue
             if value < 0 or (value == 0 and key not in ("warmup_steps", "window_s")):
-                raise ConfigError(f"[{section}] {key} must be > 0 (got {value!r})")
+                problems.append(f"[{section}] {key} must be > 0 (got {value!r})")
+                continue
         if kind == "bool" and not isinstance(value, bool):
-            raise ConfigError(f"[{section}] {key} must be true or false (got {value!r})")
+            problems.append(f"[{section}] {key} must be true or false (got {value!r})")
+            continue
+        if kind.startswith("tuple") and not isinstance(value, (list, tuple)):
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list):
+                problems.append(f"[{section}] {key} must be a list (got {value!r})")
+                continue
+        if kind.startswith("dict") and not isinstance(value, dict):
+            problems.append(f"[{section}] {key} must be a table (got {value!r})")
+            continue
         out[key] = tuple(value) if isinstance(value, list) else value
+    found.raise_any()
     return out
 
 
+def _one_of(where: str, value, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ConfigError(f"{where} must be {' or '.join(repr(v) for v in valid)} (got {value!r})")
+
+
 def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConfig:
-    """Validate a parsed TOML document and build the :class:`SuiteConfig`."""
-    from bench_lib.data import check_dataset_name
+    """Validate a parsed TOML document and build the :class:`SuiteConfig`
+    (every problem found, as one ``ConfigError`` with one message each)."""
+    from bench_lib.data import FILE_KINDS, check_dataset_name
     from bench_lib.models import MODELS
     from bench_lib.strategies import STRATEGIES
 
+    problems = _Problems()
     known_sections = {"suite", "train", "models", "datasets", "strategies"}
     for key in data:
         if key not in known_sections:
-            raise ConfigError(f"unknown section [{key}]; valid sections: {', '.join(sorted(known_sections))}")
-    suite = _take("suite", dict(data.get("suite", {})), SuiteConfig,
-                  skip=("datasets", "train", "model_params", "strategy_params"))
+            problems.append(f"unknown section [{key}]; valid sections: {', '.join(sorted(known_sections))}")
+    suite = problems.check(_take, "suite", dict(data.get("suite", {})), SuiteConfig,
+                           skip=("datasets", "train", "model_params", "strategy_params"), problems=problems) or {}
     suite.setdefault("name", default_name)
     strategies = suite.get("strategies", "all")
     suite["strategies"] = tuple(STRATEGIES.names()) if strategies in ("all", ("all",)) else tuple(strategies)
     for s in suite["strategies"]:
-        _choices("[suite] strategies", s, STRATEGIES.names())
+        problems.check(_choices, "[suite] strategies", s, STRATEGIES.names())
     for view in suite.get("fairness", ("equal-padded-budget",)):
-        _choices("[suite] fairness", view, VIEWS[:2])
-    if suite.get("mode", "train") not in ("train", "loader"):
-        raise ConfigError(f"[suite] mode must be 'train' or 'loader' (got {suite['mode']!r})")
-    if suite.get("clock", "auto") not in ("auto", "wall"):
-        raise ConfigError(f"[suite] clock must be 'auto' or 'wall' (got {suite['clock']!r})")
-    if suite.get("malloc", "keep") not in ("keep", "default"):
-        raise ConfigError(f"[suite] malloc must be 'keep' or 'default' (got {suite['malloc']!r})")
-    if suite.get("backend", "dgl") not in ("dgl", "torch"):
-        raise ConfigError(f"[suite] backend must be 'dgl' or 'torch' (got {suite['backend']!r})")
-    if suite.get("device", "cpu") not in ("cpu", "cuda"):
-        raise ConfigError(f"[suite] device must be 'cpu' or 'cuda' (got {suite['device']!r})")
-    train = TrainSettings(**_take("train", data.get("train", {}), TrainSettings))
+        problems.check(_choices, "[suite] fairness", view, VIEWS[:2])
+    for key, valid in (("mode", ("train", "loader")), ("clock", ("auto", "wall")), ("malloc", ("keep", "default")),
+                       ("backend", ("dgl", "torch")), ("device", ("cpu", "cuda"))):
+        if key in suite:
+            problems.check(_one_of, f"[suite] {key}", suite[key], valid)
+    train_table = problems.check(_take, "train", data.get("train", {}), TrainSettings, problems=problems)
+    train = TrainSettings(**(train_table or {}))
     timeout = suite.get("timeout_s", SuiteConfig.timeout_s)
     if train.train_time_limit_s >= timeout:
-        raise ConfigError(f"[train] train_time_limit_s ({train.train_time_limit_s:g}) must be below [suite] timeout_s "
-                          f"({timeout:g}), which covers the whole cell (setup, timing and training)")
+        problems.append(f"[train] train_time_limit_s ({train.train_time_limit_s:g}) must be below [suite] timeout_s "
+                        f"({timeout:g}), which covers the whole cell (setup, timing and training)")
     model_params = {}
     for name, params in data.get("models", {}).items():
-        _choices("[models]", name, MODELS)
-        model_params[name] = _take(f"models.{name}", params, MODELS[name])
+        if problems.check(_choices, "[models]", name, MODELS) is None and name in MODELS:
+            model_params[name] = problems.check(_take, f"models.{name}", params, MODELS[name],
+                                               problems=problems) or {}
     strategy_params = {}
     for name, params in data.get("strategies", {}).items():
-        _choices("[strategies]", name, STRATEGIES.names())
+        problems.check(_choices, "[strategies]", name, STRATEGIES.names())
         if not isinstance(params, dict):
-            raise ConfigError(f"[strategies.{name}] must be a table")
-        strategy_params[name] = dict(params)
+            problems.append(f"[strategies.{name}] must be a table")
+        else:
+            strategy_params[name] = dict(params)
     datasets = []
     for name, table in data.get("datasets", {}).items():
         try:
             check_dataset_name(name)
         except ValueError as err:
-            raise ConfigError(f"[datasets]: {err}") from None
-        d = _take(f"datasets.{name}", table, DatasetSettings, skip=("name",))
+            problems.append(f"[datasets]: {err}")
+            continue
+        d = problems.check(_take, f"datasets.{name}", table, DatasetSettings, skip=("name",),
+                           problems=problems)
+        if d is None:
+            continue
         for m in d.get("models", ()):
-            _choices(f"[datasets.{name}] models", m, MODELS)
+            problems.check(_choices, f"[datasets.{name}] models", m, MODELS)
+        if "models" in d and not d["models"]:
+            problems.append(f"[datasets.{name}] models is empty; leave it out to choose by what the data has")
+        kind = name.split(":", 1)[0]
+        if kind in FILE_KINDS and d.get("target") and "target_columns" not in d.get("options", {}):
+            d["options"] = {**d.get("options", {}), "target_columns": [d["target"]]}
         datasets.append(DatasetSettings(name=name, **d))
-    if not datasets:
-        raise ConfigError("the suite has no [datasets.<name>] section")
+    if not datasets and "datasets" not in data:
+        problems.append("the suite has no [datasets.<name>] section")
+    problems.raise_any()
     return SuiteConfig(datasets=tuple(datasets), train=train, model_params=model_params,
                        strategy_params=strategy_params, **suite)
 
 
 def load_config(path: Path | str) -> SuiteConfig:
+    """Read and validate a suite file; every problem is prefixed with the file's name."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
@@ -191,44 +243,106 @@ def load_config(path: Path | str) -> SuiteConfig:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    return parse_config(data, default_name=path.stem)
+    except (UnicodeDecodeError, IsADirectoryError) as err:
+        raise ConfigError(f"{path}: not a TOML text file ({err})") from None
+    try:
+        return parse_config(data, default_name=path.stem)
+    except ConfigError as err:
+        raise ConfigError([f"{path}: {p}" for p in err.problems]) from None
 
 
 def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, strategies: list[str] | None = None,
                     models: list[str] | None = None, repeats: int | None = None,
-                    device: str | None = None, data_dir: str | None = None) -> SuiteConfig:
-    """Command-line flags that override single fields (names validated)."""
+                    device: str | None = None, data_dir: str | None = None, target: list[str] | None = None,
+                    target_mae: float | None = None, smiles_column: str | None = None,
+                    id_column: str | None = None, options: dict[str, Any] | None = None) -> SuiteConfig:
+    """Command-line flags that override single fields (names validated; every problem reported).
+
+    ``datasets`` may name datasets the config does not have (any known name,
+    or ``csv:``/``sdf:``/``xyz:PATH``): they join with default settings.
+    ``target``, ``target_mae``, ``smiles_column``, ``id_column`` and
+    ``options`` apply to the datasets named in ``datasets`` (all of them)."""
+    from bench_lib.data import FILE_KINDS, check_dataset_name
     from bench_lib.models import MODELS
     from bench_lib.strategies import STRATEGIES
 
+    problems = _Problems()
     changes: dict[str, Any] = {}
+    per_dataset = {"target": target, "target_mae": target_mae, "smiles_column": smiles_column,
+                   "id_column": id_column, "option": options}
+    if datasets is None and any(v is not None and v != {} for v in per_dataset.values()):
+        given = ", ".join(f"--{k.replace('_', '-')}" for k, v in per_dataset.items() if v is not None and v != {})
+        problems.append(f"{given}: given without --datasets; these flags apply to the datasets named there")
+    for flag, given in (("--datasets", datasets), ("--strategies", strategies), ("--models", models)):
+        if given is not None and not given:
+            problems.append(f"{flag} is empty; name at least one, or leave it out for the config's")
     if datasets is not None:
         have = {d.name: d for d in cfg.datasets}
-        for d in datasets:
-            _choices("--datasets", d, have)
-        changes["datasets"] = tuple(have[d] for d in datasets)
+        chosen = []
+        for name in datasets:
+            if name in have:
+                chosen.append(have[name])
+                continue
+            try:
+                check_dataset_name(name)
+            except ValueError as err:
+                problems.append(f"--datasets: {err}; the config has {', '.join(have) or 'none'}")
+                continue
+            chosen.append(DatasetSettings(name=name))
+        for k, d in enumerate(chosen):
+            kind = d.name.split(":", 1)[0] if ":" in d.name else None
+            opts = dict(d.options)
+            if options:
+                opts.update(options)
+            for flag, key, value in (("--smiles-column", "smiles_column", smiles_column),
+                                     ("--id-column", "id_column", id_column)):
+                if value is not None:
+                    if kind != "csv":
+                        problems.append(f"{flag} applies to csv:PATH datasets only (not {d.name!r})")
+                    opts[key] = value
+            fields: dict[str, Any] = {"options": opts}
+            if target:
+                fields["target"] = target[0]
+                if kind in FILE_KINDS:
+                    if kind == "xyz":
+                        if list(target) != ["energy"]:
+                            problems.append(f"--target: an XYZ file's only target is 'energy', the comment line's "
+                                            f"last number (dataset {d.name!r}; got {', '.join(target)})")
+                    else:
+                        opts["target_columns"] = list(target)
+            if target_mae is not None:
+                if not target_mae > 0:
+                    problems.append(f"--target-mae must be > 0 (got {target_mae!r})")
+                fields["target_mae"] = target_mae
+            chosen[k] = dataclasses.replace(d, **fields)
+        changes["datasets"] = tuple(chosen)
     if strategies is not None:
         for s in strategies:
-            _choices("--strategies", s, STRATEGIES.names())
+            problems.check(_choices, "--strategies", s, STRATEGIES.names())
         changes["strategies"] = tuple(strategies)
     if models is not None:
         for m in models:
-            _choices("--models", m, MODELS)
+            problems.check(_choices, "--models", m, MODELS)
         ds = changes.get("datasets", cfg.datasets)
-        changes["datasets"] = tuple(dataclasses.replace(d, models=tuple(m for m in d.models if m in models))
-                                    for d in ds)
+        changes["datasets"] = tuple(dataclasses.replace(d, models=tuple(m for m in d.models if m in models)
+                                                        if d.models else tuple(models)) for d in ds)
+        for d in changes["datasets"]:
+            if not d.models:
+                problems.append(f"--models {','.join(models)}: leaves dataset {d.name!r} no model (its models: "
+                                f"{', '.join(next(x.models for x in ds if x.name == d.name))})")
     if data_dir is not None:
         ds = changes.get("datasets", cfg.datasets)
         changes["datasets"] = tuple(dataclasses.replace(d, options={**d.options, "data_dir": data_dir})
                                     if d.name in DATA_DIR_DATASETS else d for d in ds)
     if repeats is not None:
         if repeats < 1:
-            raise ConfigError(f"--repeats must be >= 1 (got {repeats})")
+            problems.append(f"--repeats must be >= 1 (got {repeats})")
         changes["repeats"] = repeats
     if device is not None:
         if device not in ("cpu", "cuda"):
-            raise ConfigError(f"--device must be 'cpu' or 'cuda' (got {device!r})")
+            problems.append(f"--device must be 'cpu' or 'cuda' (got {device!r})")
         changes["device"] = device
         if device == "cuda":
             changes["backend"] = "torch"  # PyPI's DGL is CPU-only
+    problems.raise_any()
     return dataclasses.replace(cfg, **changes)

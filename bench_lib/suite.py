@@ -7,15 +7,7 @@ dataset, model and seed are timed in turns (interleaved), so that a machine
 that gets busier affects every strategy alike. Records are appended to
 ``results/<suite>/records.csv`` as cells finish, so a killed suite loses at
 most the cells in flight, and re-running the same command resumes.
-
-Examples::
-
-    python -m bench_lib.suite                                  # default suite
-    python -m bench_lib.suite --config benchmarks/smoke.toml   # a few minutes
-    python -m bench_lib.suite --datasets nci5k --strategies pad,pack-lpfhp --repeats 5
-    python -m bench_lib.suite --list
-    python -m bench_lib.suite --dry-run
-    python -m bench_lib.suite --shard 0/4                      # every 4th group of cells, from the first
+The command-line examples are in ``EXAMPLES`` (``--help`` prints them).
 """
 
 from __future__ import annotations
@@ -24,6 +16,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -35,7 +28,8 @@ from bench_lib.harness.cell import CellSpec
 from bench_lib.harness.environment import environment
 from bench_lib.harness.fairness import budgets_for, resolve
 from bench_lib.harness.planning import planning_summary
-from bench_lib.harness.runner import append_record, group_cells, read_records, rewrite_without, run_group
+from bench_lib.harness.runner import (ENVIRONMENT_SKIP, append_record, group_cells, read_records, rewrite_without,
+                                     run_group)
 from bench_lib.strategies import STRATEGIES
 from bench_lib.strategies.budget import SlotBudget
 
@@ -74,40 +68,99 @@ def _measurement_key(spec: CellSpec) -> str:
     return json.dumps(what, sort_keys=True)
 
 
-def expand_cells(cfg: SuiteConfig) -> list[CellSpec]:
+def models_for(settings, store, mode: str = "train") -> tuple[tuple[str, ...], list[str]]:
+    """``(models, problems)``: the dataset's models (chosen by what the data has
+    when the settings name none), and why a named model cannot run on it."""
+    if mode != "train":
+        return ("none",), []
+    has_3d = store.positions is not None
+    if not settings.models:
+        return (("schnet",) if has_3d else ("gin",)), []
+    problems = []
+    for m in settings.models:
+        if m == "schnet" and not has_3d:
+            why = ("its coordinates are 2D (every z = 0)" if store.meta.params.get("coordinates") == "2D"
+                   else "it has no 3D positions (molecules from SMILES or a 2D file)")
+            problems.append(f"[datasets.{settings.name}] models: schnet needs 3D positions and {why}; use gin")
+        if m == "gin" and not store.meta.node_feature_dims:
+            problems.append(f"[datasets.{settings.name}] models: gin needs categorical node features, which "
+                            f"{settings.name!r} does not have; use schnet")
+    return settings.models, problems
+
+
+def _target(settings, store) -> tuple[str | None, float | None, str | None]:
+    """``(target, target_mae, problem)``; the target is the real column's name."""
+    names = store.meta.target_names
+    if settings.target is not None and settings.target not in names:
+        return None, None, (f"[datasets.{settings.name}] target: no column {settings.target!r}; the dataset's "
+                            f"targets are {list(names) or 'none'}")
+    target = settings.target or (names[0] if names else None)
+    return target, settings.target_mae if target else None, None
+
+
+def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellSpec]:
     """Every cell of the suite, parameters resolved per fairness view (planning only).
 
     A cell whose parameters come out the same in two views is one cell that
-    serves both. A budget that some graph cannot fit, or that a strategy
-    cannot take, is a ``ConfigError`` naming the dataset, strategy and view.
+    serves both. Everything that would fail a cell for its configuration (a
+    dataset that does not load, a target it does not have, a model it cannot
+    feed, a budget some graph of any split cannot fit, a strategy that cannot
+    take it) is found here: all of them, as one ``ConfigError``. ``notes``
+    collects what a user should know about each dataset (its target, its
+    skipped records, why time to accuracy does not run).
     """
-    from bench_lib.data import load_dataset, store_splits
+    from bench_lib.data import FILE_KINDS, load_dataset, local_stamp, store_splits
 
     cells: dict[str, CellSpec] = {}
+    problems: list[str] = []
+    notes = [] if notes is None else notes
     t = cfg.train
     for d in cfg.datasets:
-        models = d.models if cfg.mode == "train" else ("none",)
+        if d.name.split(":", 1)[0] in FILE_KINDS and ":" in d.name:
+            try:  # an edited file makes new cells (a rerun measures it), not a resume of the old ones
+                d = dataclasses.replace(d, options={**d.options, "file_stamp": local_stamp(d.name)})
+            except OSError:
+                pass  # the load below says what is wrong with the path
         for seed in cfg.seeds:
-            store = load_dataset(d.name, n_graphs=d.n_graphs, seed=seed, **d.options)
-            train = store_splits(store, seed=seed)["train"]
-            n, e = store.n_node[train], store.n_edge[train]
+            try:
+                store = load_dataset(d.name, n_graphs=d.n_graphs, seed=seed, **d.options)
+            except (ValueError, OSError, ImportError) as err:
+                problems.append(f"[datasets.{d.name}]: {err}")
+                break
+            models, bad = models_for(d, store, cfg.mode)
+            target, target_mae, bad_target = _target(d, store)
+            if seed == cfg.seeds[0]:
+                problems += bad + ([bad_target] if bad_target else [])
+                notes.append(_dataset_note(d, store, target, target_mae, cfg.mode))
+            if bad or bad_target:
+                break
+            splits = store_splits(store, seed=seed)
+            n, e = store.n_node[splits["train"]], store.n_edge[splits["train"]]
             try:
                 budgets = budgets_for(d, n, e, cfg.fairness, seed=seed)
             except ValueError as err:
-                raise ConfigError(f"[datasets.{d.name}] (seed {seed}): {err}") from None
+                problems.append(f"[datasets.{d.name}] (seed {seed}): {err}")
+                continue
+            for split in ("val", "test"):
+                biggest = int(store.n_node[splits[split]].max(initial=0))
+                small = sorted({b.pack_nodes for b in budgets.values() if b.pack_nodes < biggest})
+                if small:
+                    problems.append(f"[datasets.{d.name}] (seed {seed}): pack_nodes={small[0]} is smaller than the "
+                                    f"largest graph of the {split} split ({biggest} nodes)")
             for view, budget in budgets.items():
                 for strategy in cfg.strategies:
                     try:
                         params, used = resolve(strategy, budget, n, e, cfg.strategy_params.get(strategy))
                         if used == "manual":  # fixed by hand: check them on the split now, not in the cell
                             STRATEGIES.create(strategy, **params).prepare(n, e, np.random.default_rng(seed))
-                    except ValueError as err:
-                        raise ConfigError(f"[datasets.{d.name}] {strategy} ({view}, seed {seed}): {err}") from None
+                    except (ValueError, TypeError) as err:
+                        problems.append(f"[datasets.{d.name}] {strategy} ({view}, seed {seed}): {err}")
+                        continue
                     for model in models:
                         spec = CellSpec(
                             dataset=d.name, n_graphs=d.n_graphs, dataset_options=dict(d.options), strategy=strategy,
                             strategy_params=params, model=model, model_params=cfg.model_params.get(model, {}),
-                            target=d.target, target_mae=d.target_mae, seed=seed, device=cfg.device,
+                            target=target, target_mae=target_mae, seed=seed, device=cfg.device,
                             backend=cfg.backend, threads=cfg.threads, clock=cfg.clock, malloc=cfg.malloc,
                             repeats=cfg.repeats, lr=t.lr,
                             warmup_steps=t.warmup_steps, window_s=t.window_s, windows=t.windows,
@@ -115,7 +168,30 @@ def expand_cells(cfg: SuiteConfig) -> list[CellSpec]:
                             timeout_s=cfg.timeout_s, **_budget_fields(used, budget))
                         key = _measurement_key(spec)
                         cells[key] = _merge(cells[key], spec) if key in cells else spec
+    if problems:
+        raise ConfigError(list(dict.fromkeys(problems)))
     return list(cells.values())
+
+
+def _dataset_note(d, store, target: str | None, target_mae: float | None, mode: str) -> str:
+    """One line per dataset for the user: graphs, skipped records, target, time to accuracy."""
+    skipped = len(store.meta.skipped)
+    parts = [f"{d.name}: {store.n_graph:,} graphs"]
+    if skipped:
+        options = [f"--option {shlex.quote(f'{k}={v!r}' if not isinstance(v, str) else f'{k}={v}')}"
+                   for k, v in d.options.items() if k != "file_stamp"]
+        parts.append(f"{skipped:,} input record(s) skipped (python -m bench_lib.data stats {shlex.quote(d.name)} "
+                     + " ".join(options + ["--skipped"]) + ")")
+    if store.meta.params.get("note"):
+        parts.append(str(store.meta.params["note"]))
+    if mode == "train":
+        if target is None:
+            parts.append("time to accuracy skipped: the dataset has no target")
+        elif target_mae is None:
+            parts.append(f"time to accuracy skipped: no target_mae for {target!r} (--target-mae X)")
+        else:
+            parts.append(f"time to accuracy: {target!r} to validation MAE {target_mae:g}")
+    return "; ".join(parts)
 
 
 class Progress:
@@ -177,13 +253,67 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return i, n
 
 
+#: ``--help``'s examples; the README's suite commands are among them (a test checks).
+EXAMPLES = """\
+examples:
+  python -m bench_lib.suite                                  # the default suite (embedded data)
+  python -m bench_lib.suite --config benchmarks/smoke.toml
+  python -m bench_lib.suite --datasets nci5k --strategies pad,pack-lpfhp --repeats 5
+  python -m bench_lib.suite --datasets csv:data/ESOL.csv --target "measured log solubility"
+  python -m bench_lib.suite --datasets csv:data/BBBP.csv --target p_np --id-column name --target-mae 0.3
+  python -m bench_lib.suite --datasets sdf:data/confs.sdf,xyz:data/clusters/ --option cutoff=5.0
+  python -m bench_lib.suite --list          # datasets, strategies (plugins too), models
+  python -m bench_lib.suite --dry-run       # the cells, without running them
+  python -m bench_lib.suite --shard 0/4     # every 4th group of cells, for scheduler jobs
+  python -m bench_lib.suite --device cuda   # the plain-torch backend on a GPU
+  python -m bench_lib.report results/default-reference  # a report from results alone
+
+Local files (csv:PATH, sdf:PATH, xyz:PATH) join the config's settings with
+its defaults; the model is chosen by what the data has (gin for 2D molecules,
+schnet for 3D) unless --models names one. A CSV may be comma, tab or semicolon
+separated and compressed (.gz, .bz2, .xz, .zip); without --target, the one
+numeric column is the target, and a file with none runs throughput and memory
+cells only. Every problem is reported before any cell runs, one error: line
+each, exit status 2.
+"""
+
+
+def _option(text: str) -> tuple[str, object]:
+    import ast
+
+    if "=" not in text or text.startswith("="):
+        raise argparse.ArgumentTypeError(f"takes KEY=VALUE (got {text!r})")
+    key, value = text.split("=", 1)
+    try:
+        return key.strip(), ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key.strip(), value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one error: line, exit status 2, no usage dump
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench_lib.suite", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="python -m bench_lib.suite",
+                     description="Run a benchmark suite (every batching strategy on the same GNN, interleaved), "
+                                 "then write its report.",
+                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=None, help="suite TOML (default: benchmarks/default.toml)")
-    parser.add_argument("--datasets", help="comma-separated subset of the config's datasets")
+    parser.add_argument("--datasets", help="comma-separated datasets: the config's, any of --list, or "
+                                           "csv:PATH / sdf:PATH / xyz:PATH (local files)")
+    parser.add_argument("--target", action="append", default=None, metavar="COL",
+                        help="target column(s) of the --datasets (repeatable or a comma list; the first is trained)")
+    parser.add_argument("--target-mae", type=float, default=None, metavar="X",
+                        help="validation MAE that counts as reached (time to accuracy) for the --datasets")
+    parser.add_argument("--smiles-column", metavar="COL", help="SMILES column of a csv: dataset (default: guessed)")
+    parser.add_argument("--id-column", metavar="COL", help="ID column of a csv: dataset, to name skipped rows")
+    parser.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                        help="dataset option for the --datasets (e.g. cutoff=5.0, max_neighbors=None)")
     parser.add_argument("--strategies", help="comma-separated strategies (overrides the config)")
-    parser.add_argument("--models", help="comma-separated models (keeps those each dataset lists)")
+    parser.add_argument("--models", help="comma-separated models (of those each dataset lists; a dataset "
+                                         "without a list takes them as given)")
     parser.add_argument("--repeats", type=int, help="timed repeats per cell")
     parser.add_argument("--device", help="cpu or cuda (cuda runs the plain-torch backend)")
     parser.add_argument("--data-dir", help="root of downloaded datasets (OGB layout, zinc, peptides-func); "
@@ -200,23 +330,35 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_list() -> None:
-    from bench_lib.data import DATASETS
+    from bench_lib.data import DATASETS, FILE_KINDS
     from bench_lib.models import MODELS
     from bench_lib.strategies import STRATEGIES
 
     print("datasets:  ", ", ".join(sorted(DATASETS)))
+    print("local files:", ", ".join(f"{k}:PATH" for k in FILE_KINDS),
+          "(csv: a SMILES table, .gz/.bz2/.xz/.zip too; sdf: molecules, 3D or 2D; xyz: frames, a folder or a glob)")
     print("strategies:", ", ".join(f"{n} ({'static' if STRATEGIES.get(n).static_shape else 'dynamic'} shapes)"
                                    for n in STRATEGIES.names()))
-    print("models:    ", ", ".join(sorted(MODELS)))
+    print("models:    ", ", ".join(sorted(MODELS)), "(gin: 2D molecules; schnet: 3D positions)")
 
 
 def _recorded(records: Path) -> tuple[set[str], set[str]]:
-    """(cell ids done: ok or skipped, cell ids that only failed)."""
+    """(cell ids done: ok or skipped for good, cell ids to retry: failed, or skipped for a
+    reason of the machine such as a missing GPU, which a rerun elsewhere may not have)."""
     if not (records.exists() and records.stat().st_size):
         return set(), set()
     df = read_records(records)
-    done = set(df.loc[df.status.isin(["ok", "skipped"]), "cell_id"])
-    return done, set(df.loc[df.status == "failed", "cell_id"]) - done
+    env_skip = (df.status == "skipped") & df.error.fillna("").astype(str).str.startswith(ENVIRONMENT_SKIP)
+    done = set(df.loc[(df.status == "ok") | ((df.status == "skipped") & ~env_skip), "cell_id"])
+    return done, set(df.loc[(df.status == "failed") | env_skip, "cell_id"]) - done
+
+
+def _environment_skips(records: Path) -> set[str]:
+    if not (records.exists() and records.stat().st_size):
+        return set()
+    df = read_records(records)
+    return set(df.loc[(df.status == "skipped") & df.error.fillna("").astype(str).str.startswith(ENVIRONMENT_SKIP),
+                      "cell_id"])
 
 
 def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed: bool) -> None:
@@ -227,7 +369,9 @@ def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed
     (out / "environment.json").write_text(json.dumps(env, indent=1))
     (out / "planning.json").write_text(json.dumps(planning_summary(cfg), indent=1))
     done, failed = _recorded(records)
-    todo = [[c for c in g if c.cell_id not in done and (rerun_failed or c.cell_id not in failed)] for g in groups]
+    env_skips = _environment_skips(records)
+    todo = [[c for c in g if c.cell_id not in done and (rerun_failed or c.cell_id not in failed
+                                                        or c.cell_id in env_skips)] for g in groups]
     todo = [g for g in todo if g]
     n_cells = sum(len(g) for g in groups)
     n_todo = sum(len(g) for g in todo)
@@ -246,22 +390,66 @@ def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed
     progress.close()
 
 
+def _error(err: ConfigError) -> int:
+    for problem in err.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 2
+
+
+def _located(problem: str, config_path: Path, in_file: set[str]) -> str:
+    """Say where a dataset's problem comes from: the suite file, or ``--datasets`` on the command line."""
+    if problem.startswith("[datasets."):
+        name = problem[len("[datasets."):].split("]", 1)[0]
+        if name not in in_file:
+            return f"--datasets {name}" + problem[len("[datasets.") + len(name) + 1:]
+    return f"{config_path}: {problem}" if problem.startswith("[") else problem
+
+
+def _check_device(cfg: SuiteConfig) -> None:
+    if cfg.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("device 'cuda': torch sees no GPU on this machine (torch.cuda.is_available() is "
+                              "False); run on a machine with one, or use --device cpu")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.list:
         _print_list()
         return 0
-    split = lambda s: [x for x in s.split(",") if x] if s else None  # noqa: E731
+    split = lambda s: None if s is None else [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
+    notes: list[str] = []
+    config_path = None
     try:
-        cfg = load_config(args.config or default_config_path())
+        config_path = args.config or default_config_path()
+        cfg = load_config(config_path)
+        in_file = {d.name for d in cfg.datasets}
+        targets = [t for text in args.target for t in split(text)] if args.target else None
         cfg = apply_overrides(cfg, datasets=split(args.datasets), strategies=split(args.strategies),
                               models=split(args.models), repeats=args.repeats, device=args.device,
-                              data_dir=args.data_dir)
+                              data_dir=args.data_dir, target=targets, target_mae=args.target_mae,
+                              smiles_column=args.smiles_column, id_column=args.id_column, options=dict(args.option))
         shard = parse_shard(args.shard)
-        groups = group_cells(expand_cells(cfg), cfg.interleave)
+        _check_device(cfg)
+        try:
+            cells = expand_cells(cfg, notes)
+        except ConfigError as err:
+            raise ConfigError([_located(p, config_path, in_file) for p in err.problems]) from None
+        groups = group_cells(cells, cfg.interleave)
+        if not groups:
+            raise ConfigError("the suite has no cell to run (no dataset, strategy or model left)")
+        out = args.out or Path("results") / cfg.name
+        if not args.dry_run:
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise ConfigError(f"--out {out}: cannot create the results folder ({err.strerror})") from None
     except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(err)
+    for note in notes:
+        print(note, file=sys.stderr)
     if shard:
         groups = groups[shard[0]::shard[1]]
     if args.dry_run:
@@ -270,8 +458,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{c.cell_id}  {c.label()}  {json.dumps(c.strategy_params, sort_keys=True)}")
         print(f"{sum(map(len, groups))} cells in {len(groups)} group(s)", file=sys.stderr)
         return 0
-    out = args.out or Path("results") / cfg.name
-    out.mkdir(parents=True, exist_ok=True)
     _run(cfg, groups, out, args.rerun_failed)
     if not args.no_report:
         from bench_lib.report import write_report
@@ -280,7 +466,8 @@ def main(argv: list[str] | None = None) -> int:
         path = write_report(out, args.report_dir or default_dir)
         print(f"report: {path}", file=sys.stderr)
     df = read_records(out / "records.csv") if (out / "records.csv").exists() else None
-    n_failed = 0 if df is None else int((df.drop_duplicates("cell_id", keep="last").status == "failed").sum())
+    last = None if df is None else df.drop_duplicates("cell_id", keep="last")
+    n_failed = 0 if last is None else int((last.status == "failed").sum())
     if n_failed:
         print(f"{n_failed} cell(s) failed; see {out / 'records.csv'} (re-run with --rerun-failed)", file=sys.stderr)
     return 1 if n_failed else 0

@@ -6,6 +6,8 @@ import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
 from bench_lib.harness.fairness import resolve, slot_budget
 from bench_lib.strategies import STRATEGIES
 from bench_lib.strategies.budget import GraphBudget
@@ -90,3 +92,19 @@ def test_reference_run_gave_every_strategy_equal_slots():
         assert len(g) >= 6, (dataset, seed)
         for col in ("node_slots_per_step", "edge_slots_per_step"):
             assert g[col].max() / g[col].min() <= 1.05, (dataset, seed, col, g[["strategy", col]].values.tolist())
+
+
+def test_help_shows_the_readme_suite_examples(capsys):
+    """``--help`` carries the README's suite commands (plain text, no reST markup)."""
+    from bench_lib.suite import EXAMPLES, main
+
+    readme = README.read_text()
+    commands = {line.split("#")[0].strip() for line in readme.splitlines()
+                if line.startswith("python -m bench_lib.suite")}
+    assert len(commands) >= 8
+    shown = {line.split("#")[0].strip() for line in EXAMPLES.splitlines()}
+    assert commands <= shown, commands - shown
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "::" not in out and "``" not in out and "csv:data/ESOL.csv" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -94,8 +95,11 @@ def test_overrides(tiny_config):
     cfg = load_config(tiny_config)
     assert apply_overrides(cfg, strategies=["pad"], repeats=4).strategies == ("pad",)
     assert apply_overrides(cfg, device="cuda").backend == "torch"
-    with pytest.raises(ConfigError, match="--datasets: unknown name 'qm9'; valid: nci5k"):
-        apply_overrides(cfg, datasets=["qm9"])
+    # a dataset the config does not have joins with default settings; an unknown name is an error
+    (qm9,) = apply_overrides(cfg, datasets=["qm9"]).datasets
+    assert qm9.name == "qm9" and qm9.models == () and qm9.node_slots == 512
+    with pytest.raises(ConfigError, match="--datasets: unknown dataset 'qm10'.*; the config has nci5k"):
+        apply_overrides(cfg, datasets=["qm10"])
     with pytest.raises(ConfigError, match="--repeats must be >= 1"):
         apply_overrides(cfg, repeats=0)
     with pytest.raises(ConfigError, match="--shard must be I/N"):
@@ -154,7 +158,8 @@ def test_killed_suite_resumes_without_duplicate_or_missing_rows(tiny_config, tmp
         if records.exists() and len(records.read_text().splitlines()) >= 2:  # header + first record
             break
         time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
+    assert len(processes_with(marker)) > 1  # the suite and its workers, mid-cell
+    os.kill(proc.pid, signal.SIGKILL)  # as `kill -9 PID` does: the suite alone, not its workers
     proc.wait()
     # Workers run in sessions of their own; they notice their parent is gone and exit.
     deadline = time.time() + 15
@@ -219,7 +224,8 @@ def test_a_budget_a_graph_cannot_fit_fails_before_any_cell(tmp_path, capsys):
     cfg = tmp_path / "small.toml"
     cfg.write_text(TINY.replace("node_slots = 256", "node_slots = 12"))  # nci5k's largest molecule is bigger
     assert main(["--config", str(cfg), "--out", str(tmp_path / "res")]) == 2
-    assert "error: [datasets.nci5k] (seed 0): node_slots=12 is smaller than the largest graph" in capsys.readouterr().err
+    assert f"error: {cfg}: [datasets.nci5k] (seed 0): node_slots=12 is smaller than the largest graph" in \
+        capsys.readouterr().err
     assert not (tmp_path / "res").exists()
     cfg.write_text(TINY.replace("node_slots = 256", "node_slots = 256\npack_nodes = 100"))
     assert main(["--config", str(cfg), "--dry-run"]) == 2
@@ -228,7 +234,7 @@ def test_a_budget_a_graph_cannot_fit_fails_before_any_cell(tmp_path, capsys):
     cfg.write_text(TINY + '\n[strategies.pack-lpfhp]\nmax_nodes = 10\n')
     assert main(["--config", str(cfg), "--dry-run"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: [datasets.nci5k] pack-lpfhp") and "more than the pack-lpfhp pack capacity of 10" in err
+    assert err.startswith(f"error: {cfg}: [datasets.nci5k] pack-lpfhp") and "more than the pack-lpfhp pack capacity of 10" in err
 
 
 def test_data_dir_override_reaches_downloaded_sets(tmp_path):
@@ -241,8 +247,91 @@ def test_local_file_dataset_in_a_suite(tmp_path, capsys):
     mols = tmp_path / "mols.csv"
     mols.write_text("smiles,y\n" + "CCO,1.0\nCCN,2.0\nCCC,3.0\nc1ccccc1,4.0\nCC(=O)O,5.0\n" * 4)
     cfg = tmp_path / "local.toml"
-    cfg.write_text(f'[suite]\nstrategies = ["pad", "pack-ffd"]\n\n[datasets."csv:{mols}"]\nmodels = ["gin"]\n'
+    # no `models`: chosen by what the data has (GIN for molecules from SMILES)
+    cfg.write_text(f'[suite]\nstrategies = ["pad", "pack-ffd"]\n\n[datasets."csv:{mols}"]\n'
                    'node_slots = 64\npack_nodes = 8\n')
     assert main(["--config", str(cfg), "--dry-run"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and all(f"csv:{mols}/" in line for line in lines)
+    assert len(lines) == 2 and all(f"csv:{mols}/" in line and "/gin/" in line for line in lines)
+
+
+def test_a_local_csv_given_only_on_the_command_line_runs_and_reports(tiny_config, tmp_path, capsys, monkeypatch):
+    """Acceptance (issue 10): ``--datasets csv:PATH --target COL``, a nested absolute path, no TOML for the file."""
+    where = tmp_path / "my data" / "2026" / "solubility"
+    where.mkdir(parents=True)
+    csv_path = where / "ESOL.tsv.gz"
+    import gzip
+
+    mols = ["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCCl", "CCBr", "OCC(O)CO", "CCCCCC", "c1ccncc1"]
+    with gzip.open(csv_path, "wt") as f:
+        f.write("Compound ID\tmeasured log solubility\tpredicted\tsmiles\n")
+        f.writelines(f"m{k}\t{k % 7 - 3.5}\t0\t{s}\n" for k, s in enumerate(mols * 4))
+    out = tmp_path / "runs" / "esol"
+    monkeypatch.chdir(tmp_path)
+    rc = main(["--config", str(tiny_config), "--datasets", f"csv:{csv_path}", "--target", "measured log solubility",
+               "--target-mae", "50", "--strategies", "pad,pack-ffd", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "40 graphs" in err and "time to accuracy: 'measured log solubility' to validation MAE 50" in err
+    records = pd.read_csv(out / "records.csv")
+    assert (records.status == "ok").all() and len(records) == 2
+    assert set(records.target) == {"measured log solubility"} and set(records.model) == {"gin"}  # chosen by the data
+    report = (out / "report" / "report.md").read_text()
+    assert "## csv:ESOL.tsv.gz" in report and "target `measured log solubility`" in report
+    assert str(tmp_path) not in report  # no machine-specific absolute path
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert links and all(re.fullmatch(r"[A-Za-z0-9._-]+\.png", link) for link in links)
+    assert all((out / "report" / link).exists() for link in links)
+
+
+def test_a_skip_caused_by_the_machine_is_retried_and_a_skip_for_good_is_not(tiny_config, tmp_path):
+    out = tmp_path / "res"
+    one = tmp_path / "one.toml"
+    one.write_text(tiny_config.read_text().replace('["pad", "dynamic", "pack-lpfhp"]', '["pad", "dynamic"]'))
+    assert main(["--config", str(one), "--out", str(out), "--no-report"]) == 0
+    records = pd.read_csv(out / "records.csv")
+    records["status"] = "skipped"
+    records["error"] = records["error"].astype(object)
+    records.loc[0, "error"] = "EnvironmentSkip: device 'cuda' requested but torch sees no GPU"
+    records.loc[1, "error"] = "NotImplementedError: schnet needs 3D positions"
+    records.to_csv(out / "records.csv", index=False)
+    env_cell, for_good = records.cell_id.tolist()
+    assert main(["--config", str(one), "--out", str(out), "--no-report"]) == 0
+    again = pd.read_csv(out / "records.csv")
+    assert len(again) == 2 and again.cell_id.is_unique
+    assert again.set_index("cell_id").status.to_dict() == {env_cell: "ok", for_good: "skipped"}
+
+
+def test_list_shows_the_local_file_forms(capsys):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "csv:PATH, sdf:PATH, xyz:PATH" in out and "nci5k" in out and "pack-lpfhp" in out
+
+
+def test_a_file_without_a_target_runs_throughput_and_memory_and_says_why_not_accuracy(tiny_config, tmp_path,
+                                                                                         capsys):
+    smi = tmp_path / "library.csv"
+    smi.write_text("smiles\n" + "\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCCl"] * 5) + "\n")
+    out = tmp_path / "res"
+    rc = main(["--config", str(tiny_config), "--datasets", f"csv:{smi}", "--strategies", "pad",
+               "--target-mae", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "no numeric column: no target" in err and "time to accuracy skipped: the dataset has no target" in err
+    (record,) = pd.read_csv(out / "records.csv").to_dict("records")
+    assert record["status"] == "ok" and record["graphs_per_s"] > 0 and record["throughput_peak_rss_mib"] > 0
+    assert pd.isna(record["target"]) and pd.isna(record["target_mae"]) and pd.isna(record["train_steps"])
+    assert "no target: throughput and memory only" in (out / "report" / "report.md").read_text()
+
+
+def test_an_edited_local_file_makes_new_cells_not_a_resume(tiny_config, tmp_path, capsys):
+    data = tmp_path / "m.csv"
+    data.write_text("smiles,y\n" + "\n".join(f"{s},{k}.5" for k, s in enumerate(["CCO", "CCN", "CCC", "CCCl"] * 5)))
+    args = ["--config", str(tiny_config), "--datasets", f"csv:{data}", "--strategies", "pad", "--dry-run"]
+    assert main(args) == 0
+    before = capsys.readouterr().out.split()[0]
+    assert main(args) == 0 and capsys.readouterr().out.split()[0] == before  # unchanged file: same cell
+    data.write_text(data.read_text().replace(".5", "0.5"))  # targets x10
+    os.utime(data, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert main(args) == 0
+    assert capsys.readouterr().out.split()[0] != before

@@ -19,7 +19,7 @@ import numpy as np
 from bench_lib.data.cache import cached_build, default_cache_dir
 from bench_lib.data.store import GraphStore, StoreMeta
 
-__all__ = ["GraphStore", "StoreMeta", "DATASETS", "check_dataset_name", "load_dataset", "split_indices", "store_splits",
+__all__ = ["GraphStore", "StoreMeta", "DATASETS", "check_dataset_name", "local_stamp", "load_dataset", "split_indices", "store_splits",
            "default_cache_dir"]
 
 
@@ -27,6 +27,7 @@ def _check_options(name: str, options: dict, allowed: set[str]) -> None:
     unknown = set(options) - allowed
     if unknown:
         raise ValueError(f"{name} options are {sorted(allowed) or 'none'} (got {sorted(unknown)})")
+    _check_values(name, options)
 
 
 def _nci5k(name, n_graphs, seed, options):
@@ -71,19 +72,75 @@ def _hydronet(name, n_graphs, seed, options):
     return name, params, lambda: build_hydronet_like(**params), False
 
 
+#: Bump when a local-file builder's output changes (part of the cache key).
+LOCAL_BUILD_VERSION = 2
+
+
+def _local_files(path: str) -> list[Path]:
+    import glob
+
+    expanded = str(Path(path).expanduser())
+    if any(c in path for c in "*?["):
+        return sorted(Path(p) for p in glob.glob(expanded))
+    if Path(expanded).is_dir():
+        return sorted(Path(expanded).glob("*.xyz"))
+    return [Path(expanded)]
+
+
+def local_stamp(name: str) -> str:
+    """A short fingerprint (paths, sizes, modification times) of a ``kind:PATH`` dataset's files:
+    a suite puts it in the cell's options, so that an edited file makes new cells, not a resume."""
+    import hashlib
+    import json
+
+    files = _local_files(name.split(":", 1)[1])
+    stamp = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()]
+    return hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:12]
+
+
+_OPTION_TYPES = {"cutoff": "positive number", "max_neighbors": "positive whole number or None",
+                 "smiles_column": "text", "id_column": "text", "sep": "one character", "target_columns": "text or list",
+                 "subset": "text", "data_dir": "path", "download": "true or false"}
+
+
+def _check_values(name: str, options: dict) -> None:
+    """``ValueError`` naming the option, its value and what it should be."""
+    import math
+
+    for key, value in options.items():
+        kind = _OPTION_TYPES.get(key)
+        ok = True
+        if kind == "positive number":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+        elif kind == "positive whole number or None":
+            ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+        elif kind == "text":
+            ok = isinstance(value, str) and value != ""
+        elif kind == "path":
+            ok = isinstance(value, (str, Path)) and str(value) != ""
+        elif kind == "one character":
+            ok = isinstance(value, str) and len(value) == 1
+        elif kind == "text or list":
+            ok = isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
+        elif kind == "true or false":
+            ok = isinstance(value, bool)
+        if not ok:
+            raise ValueError(f"{name} option {key} must be a {kind} (got {value!r})")
+
+
 def _local(name, n_graphs, seed, options):
     from bench_lib.data import local_files
 
     kind, path = name.split(":", 1)
-    allowed = {"csv": {"smiles_column", "target_columns"}, "sdf": {"target_columns", "cutoff", "max_neighbors"},
-               "xyz": {"cutoff", "max_neighbors"}}[kind]
+    options = {k: v for k, v in options.items() if k != "file_stamp"}  # identifies the cell, not the build
+    allowed = {"csv": {"smiles_column", "target_columns", "id_column", "sep"},
+               "sdf": {"target_columns", "cutoff", "max_neighbors"}, "xyz": {"cutoff", "max_neighbors"}}[kind]
     _check_options(name, options, allowed)
-    files = sorted(Path().glob(path)) if any(c in path for c in "*?[") else [Path(path).expanduser()]
-    if Path(path).is_dir():
-        files = sorted(Path(path).glob("*.xyz"))
+    files = _local_files(path)
     stamp = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists()]
     build = {"csv": local_files.build_csv, "sdf": local_files.build_sdf, "xyz": local_files.build_xyz}[kind]
-    return f"local-{kind}", {"files": stamp, **options}, lambda: build(path, **options), True
+    params = {"files": stamp, "version": LOCAL_BUILD_VERSION, **options}
+    return f"local-{kind}", params, lambda: build(path, **options), True
 
 
 #: name -> resolver(name, n_graphs, seed, options) -> (cache name, build params, build(), subset_after)
@@ -103,7 +160,7 @@ FILE_KINDS = ("csv", "sdf", "xyz")
 
 def check_dataset_name(name: str) -> None:
     """``ValueError`` naming the known datasets unless ``name`` is one, or ``csv:``/``sdf:``/``xyz:PATH``."""
-    if name in DATASETS or name.split(":", 1)[0] in FILE_KINDS and ":" in name:
+    if name in DATASETS or name.split(":", 1)[0] in FILE_KINDS and name.split(":", 1)[-1].strip():
         return
     raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}, "
                      f"or {', '.join(k + ':PATH' for k in FILE_KINDS)}")
@@ -122,7 +179,8 @@ def load_dataset(name: str, n_graphs: int | None = None, seed: int = 0,
       use_cache: False to build from scratch and write nothing.
       **options: source options (``qm9``/``hydronet-like``/``xyz:``: ``cutoff``,
         ``max_neighbors``; OGB sets, ``zinc``, ``peptides-func``: ``data_dir``,
-        ``download``; ``csv:``: ``smiles_column``, ``target_columns``).
+        ``download``; ``csv:``: ``smiles_column``, ``target_columns``, ``id_column``,
+        ``sep``; ``sdf:``: ``target_columns``, ``cutoff``, ``max_neighbors``).
     """
     check_dataset_name(name)
     if n_graphs is not None and n_graphs < 1:

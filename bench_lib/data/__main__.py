@@ -6,6 +6,7 @@ Examples::
     python -m bench_lib.data stats ogbg-molhiv --data-dir /data/ogb
     python -m bench_lib.data stats hydronet-like --n-graphs 100000
     python -m bench_lib.data stats xyz:clusters/ --option cutoff=5.0
+    python -m bench_lib.data stats csv:BBBP.csv --option target_columns=p_np --skipped
 """
 
 from __future__ import annotations
@@ -30,8 +31,31 @@ def _option(text: str) -> tuple[str, object]:
         return key, value
 
 
+def skipped_table(name: str, skipped) -> str:
+    """Every skipped record of ``name``: file line (1-based), ID and reason, as a Markdown table."""
+    if not skipped:
+        return f"{name}: no record skipped"
+    lines = [f"{name}: {len(skipped)} skipped record(s)", "", "| line | id | reason |", "|---:|---|---|"]
+    for s in skipped:
+        where = s.get("line", "?")
+        if s.get("file"):
+            where = f"{s['file']}:{where}"
+        ident = str(s.get("id") or s.get("smiles") or "")
+        reason = str(s.get("reason", "")).replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {where} | {ident.replace('|', '/')} | {reason} |")
+    return "\n".join(lines)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench_lib.data", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="python -m bench_lib.data", description="Dataset statistics.",
+                     epilog="examples:\n" + "\n".join("  " + line.strip() for line in __doc__.split("::")[1].strip()
+                                                        .splitlines()),
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     stats = sub.add_parser("stats", help="size and sparsity statistics per dataset")
     stats.add_argument("names", nargs="+", help="dataset names, or csv:/sdf:/xyz:PATH")
@@ -39,21 +63,39 @@ def main(argv: list[str] | None = None) -> int:
     stats.add_argument("--seed", type=int, default=0)
     stats.add_argument("--data-dir", default=None, help="root of downloaded datasets (OGB layout and others)")
     stats.add_argument("--option", type=_option, action="append", default=[], help="KEY=VALUE source option")
+    stats.add_argument("--target", action="append", default=None, metavar="COL",
+                       help="target column(s) of a csv:/sdf: file (as the suite's --target)")
+    stats.add_argument("--smiles-column", metavar="COL", help="SMILES column of a csv: file")
+    stats.add_argument("--id-column", metavar="COL", help="ID column of a csv: file")
+    stats.add_argument("--skipped", action="store_true",
+                       help="list every skipped input record: file line, ID and reason")
     args = parser.parse_args(argv)
-    rows, notes = {}, []
+    rows, notes, skipped_lines = {}, [], []
     for name in args.names:
         options = dict(args.option)
+        if args.target:
+            options["target_columns"] = [t.strip() for text in args.target for t in text.split(",") if t.strip()]
+        for key in ("smiles_column", "id_column"):
+            if getattr(args, key):
+                options[key] = getattr(args, key)
         if args.data_dir and name in DATA_DIR_DATASETS:
             options["data_dir"] = args.data_dir
         t = time.perf_counter()
         try:
             store = load_dataset(name, n_graphs=args.n_graphs, seed=args.seed, **options)
-        except (ValueError, FileNotFoundError) as err:
+        except (ValueError, OSError, ImportError) as err:
             print(f"error: {name}: {err}", file=sys.stderr)
             return 2
         rows[name] = size_stats(store.n_node, store.n_edge)
-        notes.append(f"{name}: {len(store.meta.skipped)} input(s) skipped, loaded in {time.perf_counter() - t:.1f} s")
+        note = store.meta.params.get("note")
+        notes.append(f"{name}: {len(store.meta.skipped)} of {store.meta.n_input} input(s) skipped"
+                     + (f"; {note}" if note else "") + f"; loaded in {time.perf_counter() - t:.1f} s")
+        if args.skipped:
+            skipped_lines.append(skipped_table(name, store.meta.skipped))
     print(format_stats(rows))
+    for table in skipped_lines:
+        print()
+        print(table)
     for note in notes:
         print(note, file=sys.stderr)
     return 0

@@ -1,109 +1,273 @@
 """Generic local files: ``csv:PATH``, ``sdf:PATH`` and ``xyz:PATH``.
 
-- ``csv``: a table with a SMILES column and numeric target columns -> 2D
-  bond graphs with OGB-style features. The SMILES column is guessed from the
-  usual headers when not given; targets default to every numeric column.
+- ``csv``: a table (comma, tab or semicolon separated, sniffed; ``.gz``,
+  ``.bz2``, ``.xz``, ``.zip`` read by extension) with a SMILES column -> 2D
+  bond graphs with OGB-style features. The SMILES and ID columns are guessed
+  from the usual headers when not given. The target is the named column(s);
+  without a name, the one numeric column, and none when there is none (such a
+  file serves throughput and memory cells only). A row is skipped only for a
+  missing, non-numeric or non-finite value in a column that is used.
 - ``sdf``: molecules with 3D conformers -> atoms, positions and a radius
-  graph; targets from numeric SD properties.
+  graph; targets from numeric SD properties. A file whose molecules are all
+  flat (every z = 0, or flagged 2D) has no 3D positions: it becomes 2D bond
+  graphs like a SMILES table.
 - ``xyz``: a multi-frame XYZ file, a directory or a glob of them -> atoms,
   positions and a radius graph; the energy is read from the comment line
   when it holds a number (the last one, e.g. ``Ord_Energy -15.94``).
 
-Bad records (a SMILES that does not parse, a frame whose atom count is
-wrong, a missing target) are skipped and named with their reason in
-``meta.skipped``; a file that is unusable as a whole (empty, no SMILES
-column) is a ``ValueError`` naming the file and line.
+Every skipped record is kept in ``meta.skipped`` with its 1-based file
+``line``, its ``id`` and its ``reason`` (``python -m bench_lib.data stats
+NAME --skipped`` lists them). A file that is unusable as a whole (missing,
+empty, binary, no SMILES column, text labels as the target) is a
+``ValueError`` (``FileNotFoundError`` when missing) naming the file.
 """
 
 from __future__ import annotations
 
+import bz2
+import csv
 import glob
+import gzip
+import lzma
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from bench_lib.data.molecules import ATOM_FEATURES, BOND_FEATURES, feature_dims, smiles_to_graphs
+from bench_lib.data.molecules import ATOM_FEATURES, BOND_FEATURES, feature_dims, mol_to_graph, smiles_to_graphs
 from bench_lib.data.radius import radius_graph
 from bench_lib.data.store import GraphStore, StoreMeta
 
-__all__ = ["build_csv", "build_sdf", "build_xyz", "SMILES_HEADERS", "parse_xyz"]
+__all__ = ["build_csv", "build_sdf", "build_xyz", "read_table", "SMILES_HEADERS", "ID_HEADERS", "parse_xyz"]
 
-SMILES_HEADERS = ("smiles", "SMILES", "Smiles", "smi", "SMI", "canonical_smiles", "CanonicalSMILES", "mol")
+SMILES_HEADERS = ("smiles", "SMILES", "Smiles", "smi", "SMI", "canonical_smiles", "CanonicalSMILES", "Drug", "drug",
+                  "mol", "Molecule", "molecule")
+ID_HEADERS = ("id", "ID", "Id", "name", "Name", "Compound ID", "compound_id", "Drug_ID", "mol_id", "molecule_chembl_id",
+              "zinc_id", "cmpd_id", "CAS")
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
 def _existing(path: Path | str) -> Path:
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a file")
     if path.is_file() and path.stat().st_size == 0:
         raise ValueError(f"{path}: the file is empty")
     return path
 
 
-def build_csv(path: Path | str, smiles_column: str | None = None,
-              target_columns: list[str] | None = None) -> GraphStore:
+def _as_list(columns) -> list[str] | None:
+    """``"a"`` or ``"a,b"`` or ``["a", "b"]`` -> a list of names (never split into characters)."""
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        return [c.strip() for c in columns.split(",") if c.strip()]
+    return [str(c) for c in columns]
+
+
+def _sample(path: Path, size: int = 1 << 16) -> bytes:
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise ValueError(f"{path}: a zip archive must hold exactly one table (holds {len(names)})")
+            with z.open(names[0]) as f:
+                return f.read(size)
+    with _OPENERS.get(suffix, open)(path, "rb") as f:
+        return f.read(size)
+
+
+def read_table(path: Path | str, sep: str | None = None):
+    """A CSV/TSV/semicolon table as strings -> ``(DataFrame, sep)``; blank lines kept
+    as empty rows so that row ``i`` is file line ``i + 2``."""
     import pandas as pd
 
     path = _existing(path)
     try:
-        df = pd.read_csv(path)
+        raw = _sample(path)
+    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as err:
+        raise ValueError(f"{path}: cannot be read as a {path.suffix or 'plain'} file ({err})") from None
+    if b"\0" in raw:
+        raise ValueError(f"{path}: a binary file, not a text table")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    if not text.strip():
+        raise ValueError(f"{path}: no rows (only blank lines)")
+    if sep is None:
+        sep = _separator(text)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                             compression="infer", encoding_errors="replace")
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path}: no rows") from None
-    except pd.errors.ParserError as err:
-        raise ValueError(f"{path}: not a readable CSV ({err})") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable table ({str(err).strip()})") from None
+    if len(df.columns) and all(str(c).startswith("Unnamed: ") for c in df.columns):
+        raise ValueError(f"{path}: the first line is not a header")
+    return df, sep
+
+
+def _separator(text: str) -> str:
+    """The header line's one delimiter among tab, semicolon and comma; the sniffer's pick when it has several."""
+    header = next(line for line in text.splitlines() if line.strip())
+    found = [s for s in ("\t", ";", ",") if s in header]
+    if len(found) <= 1:
+        return found[0] if found else ","
+    try:
+        return csv.Sniffer().sniff(text[:8192], delimiters="".join(found)).delimiter
+    except csv.Error:
+        return max(found, key=header.count)
+
+
+def _to_float(values, decimal_comma: bool) -> np.ndarray:
+    """Strings -> float64 (NaN where not a number); ``1,5`` reads as 1.5 in a semicolon-separated file."""
+    import pandas as pd
+
+    text = values.astype(str).str.strip()
+    if decimal_comma:
+        text = text.str.replace(r"^([-+]?\d*),(\d+)$", r"\1.\2", regex=True)
+    return pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(np.float64)
+
+
+def _index_column(name: str) -> bool:
+    """A row-number column that pandas or a spreadsheet wrote (never a target by default)."""
+    return name.startswith("Unnamed: ") or name.strip().lower() in ("", "index", "row", "#")
+
+
+def _counts_rows(values: np.ndarray) -> bool:
+    """Values 0, 1, 2, ... or 1, 2, 3, ... row after row: a row counter, not a measurement."""
+    return len(values) > 2 and bool(np.all(np.diff(values) == 1)) and values[0] in (0.0, 1.0)
+
+
+def _guess(columns, candidates) -> str | None:
+    return next((c for c in candidates if c in columns), None)
+
+
+def _numeric(values, name: str, path: Path, decimal_comma: bool = False):
+    """Strings -> floats; (values, reason per row or None). Text labels are an error."""
+    stripped = values.str.strip()
+    present = stripped != ""
+    num = _to_float(stripped, decimal_comma)
+    missing = stripped.str.lower().isin(["nan", "na", "n/a", "none", "null"]).to_numpy()
+    text = present.to_numpy() & np.isnan(num) & ~missing
+    if text.sum() > 0.5 * max(int(present.sum()), 1):
+        labels = sorted(set(stripped[text]))[:4]
+        raise ValueError(f"{path}: column {name!r} holds text labels ({', '.join(map(repr, labels))}...), not "
+                         "numbers; classification targets are not supported: map the labels to numbers (e.g. 0/1) "
+                         "or choose a numeric column")
+    reasons = np.full(len(num), None, dtype=object)
+    reasons[~present.to_numpy() | (np.isnan(num) & ~text)] = f"missing value in {name!r}"
+    reasons[text] = [f"non-numeric value {v!r} in {name!r}" for v in stripped[text]]
+    reasons[np.isinf(num)] = f"non-finite value in {name!r}"
+    return num, reasons
+
+
+def build_csv(path: Path | str, smiles_column: str | None = None, target_columns=None,
+              id_column: str | None = None, sep: str | None = None) -> GraphStore:
+    """A molecule table -> 2D bond graphs (see the module docstring for the rules)."""
+    path = _existing(path)
+    df, sep = read_table(path, sep)
+    columns = [str(c) for c in df.columns]
+    blank = df.apply(lambda col: col.str.strip() == "").all(axis=1).to_numpy()
+    if blank.all():
+        raise ValueError(f"{path}: no rows")
     if smiles_column is None:
-        smiles_column = next((c for c in SMILES_HEADERS if c in df.columns), None)
+        smiles_column = _guess(columns, SMILES_HEADERS)
         if smiles_column is None:
-            raise ValueError(f"{path}: no SMILES column among {list(df.columns)}; name it with smiles_column=")
-    elif smiles_column not in df.columns:
-        raise ValueError(f"{path}: no column {smiles_column!r}; columns are {list(df.columns)}")
-    if target_columns is None:
-        target_columns = [c for c in df.columns if c != smiles_column and pd.api.types.is_numeric_dtype(df[c])]
-        if not target_columns:
-            raise ValueError(f"{path}: no numeric target column; name them with target_columns=")
-    missing = [c for c in target_columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: no target column(s) {missing}; columns are {list(df.columns)}")
-    targets = df[target_columns].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)
-    no_target = np.isnan(targets).any(axis=1)
-    smiles = df[smiles_column].astype(str).tolist()
-    rows = np.flatnonzero(~no_target)
-    graphs, bad = smiles_to_graphs([smiles[i] for i in rows], targets[rows], [str(i) for i in rows])
-    skipped = [{"input": int(i), "id": str(i), "reason": "missing target"} for i in np.flatnonzero(no_target)]
-    skipped += [{**s, "input": int(rows[s["input"]])} for s in bad]
+            raise ValueError(f"{path}: no SMILES column among {columns}; name it with --smiles-column "
+                             "(smiles_column=)")
+    elif smiles_column not in columns:
+        raise ValueError(f"{path}: no column {smiles_column!r}; columns are {columns}")
+    if id_column is None:
+        id_column = _guess([c for c in columns if c != smiles_column], ID_HEADERS)
+    elif id_column not in columns:
+        raise ValueError(f"{path}: no ID column {id_column!r}; columns are {columns}")
+    targets = _as_list(target_columns)
+    if targets is None:
+        numeric = [c for c in columns if c not in (smiles_column, id_column) and not _index_column(c)
+                   and np.mean(~np.isnan(_to_float(df.loc[~blank, c], sep == ";"))) > 0.5
+                   and not _counts_rows(_to_float(df.loc[~blank, c], sep == ";"))]
+        if len(numeric) > 1:
+            raise ValueError(f"{path}: several numeric columns ({', '.join(numeric)}); choose the target with "
+                             "--target COL (target_columns=)")
+        targets = numeric
+        note = (f"target: {numeric[0]!r}, the only numeric column" if numeric else
+                "no numeric column: no target (throughput and memory only)")
+    else:
+        missing = [c for c in targets if c not in columns]
+        if missing:
+            raise ValueError(f"{path}: no target column(s) {missing}; columns are {columns}")
+        note = f"target: {', '.join(map(repr, targets))}"
+    values = np.zeros((len(df), len(targets)), np.float32)
+    reasons = np.full(len(df), None, dtype=object)
+    for k, c in enumerate(targets):
+        values[:, k], why = _numeric(df[c].astype(str), c, path, decimal_comma=sep == ";")
+        reasons = np.where(reasons == None, why, reasons)  # noqa: E711 (first reason per row)
+    smiles = df[smiles_column].astype(str).str.strip()
+    ids = df[id_column].astype(str).str.strip().tolist() if id_column else [""] * len(df)
+    reasons[(smiles == "").to_numpy() & (reasons == None)] = "empty SMILES"  # noqa: E711
+    skipped = [{"input": int(i), "line": int(i) + 2, "id": ids[i], "smiles": smiles[i][:80], "reason": reasons[i]}
+               for i in np.flatnonzero((reasons != None) & ~blank)]  # noqa: E711
+    rows = np.flatnonzero((reasons == None) & ~blank)  # noqa: E711
+    graphs, bad = smiles_to_graphs(smiles[rows].tolist(), values[rows], [ids[i] for i in rows])
+    skipped += [{**s, "input": int(rows[s["input"]]), "line": int(rows[s["input"]]) + 2} for s in bad]
     if not graphs:
-        raise ValueError(f"{path}: no usable row ({len(skipped)} skipped; first: {skipped[:1]})")
+        first = min(skipped, key=lambda s: s["line"]) if skipped else {}
+        raise ValueError(f"{path}: no usable row ({len(skipped)} skipped; first: line {first.get('line')}: "
+                         f"{first.get('reason')})")
     atom_dims, bond_dims = feature_dims()
+    if not targets:
+        for g in graphs:
+            g["targets"] = np.zeros(0, np.float32)
     meta = StoreMeta(name=f"csv:{path}", source=str(path), node_feature_names=ATOM_FEATURES,
                      edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims, edge_feature_dims=bond_dims,
-                     target_names=tuple(target_columns), params={"smiles_column": smiles_column}, n_input=len(df),
+                     target_names=tuple(targets), n_input=int((~blank).sum()),
+                     params={"smiles_column": smiles_column, "id_column": id_column, "separator": sep, "note": note},
                      skipped=tuple(sorted(skipped, key=lambda s: s["input"])))
     return GraphStore.from_graphs(graphs, meta)
 
 
-def _atomic_numbers(symbols: list[str]) -> np.ndarray:
-    from rdkit import Chem
+def _atomic_numbers(symbols: list[str], where: str) -> np.ndarray:
+    from rdkit import Chem, rdBase
 
-    table = Chem.GetPeriodicTable()
-    return np.array([table.GetAtomicNumber(s.strip().capitalize()) for s in symbols], dtype=np.int64)
+    table, out = Chem.GetPeriodicTable(), []
+    with rdBase.BlockLogs():
+        for s in symbols:
+            try:
+                out.append(table.GetAtomicNumber(s.strip().capitalize()))
+            except RuntimeError:
+                raise ValueError(f"{where}: unknown element symbol {s!r}") from None
+    return np.array(out, dtype=np.int64)
 
 
 def _store_3d(name: str, source: str, n_node, z, pos, targets, target_names, n_input, skipped, cutoff,
-              max_neighbors) -> GraphStore:
+              max_neighbors, note: str = "") -> GraphStore:
     n_node = np.asarray(n_node, dtype=np.int64)
     n_edge, senders, receivers = radius_graph(n_node, pos, cutoff, max_neighbors)
     meta = StoreMeta(name=name, source=source, node_feature_names=("atomic_number",),
                      node_feature_dims=(int(z.max(initial=1)) + 1,), target_names=tuple(target_names),
-                     params={"cutoff": cutoff, "max_neighbors": max_neighbors}, n_input=n_input,
+                     params={"cutoff": cutoff, "max_neighbors": max_neighbors, "note": note}, n_input=n_input,
                      skipped=tuple(skipped))
     return GraphStore(n_node=n_node, n_edge=n_edge, senders=senders, receivers=receivers, node_features=z[:, None],
-                      targets=np.asarray(targets, np.float32).reshape(len(n_node), -1), meta=meta,
+                      targets=np.asarray(targets, np.float32).reshape(len(n_node), len(target_names)), meta=meta,
                       positions=np.asarray(pos, np.float32))
 
 
-def parse_xyz(path: Path) -> tuple[list[tuple[list[str], np.ndarray, float]], list[dict], int]:
-    """Frames ``(symbols, positions [n, 3], energy or nan)``, skipped frames, frames seen."""
-    lines = path.read_text().splitlines()
+def parse_xyz(path: Path) -> tuple[list[tuple[list[str], np.ndarray, float, int]], list[dict], int]:
+    """Frames ``(symbols, positions [n, 3], energy or nan, line of the count)``,
+    skipped frames, frames seen. Lines are 1-based."""
+    try:
+        lines = path.read_text().splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: a binary file, not an XYZ text file") from None
     frames, skipped, seen, i = [], [], 0, 0
     while i < len(lines):
         head = lines[i].strip()
@@ -116,20 +280,20 @@ def parse_xyz(path: Path) -> tuple[list[tuple[list[str], np.ndarray, float]], li
         comment = lines[i + 1] if i + 1 < len(lines) else ""
         body = lines[i + 2:i + 2 + n]
         atoms = [b.split() for b in body]
-        ok = len(atoms) == n and all(len(a) >= 4 and not a[0].lstrip("-").isdigit() for a in atoms)
-        if not ok:
-            # Skip to the next line that is a lone integer (the next frame's count).
-            j = i + 2
-            while j < len(lines) and not lines[j].strip().isdigit():
-                j += 1
-            skipped.append({"input": seen - 1, "id": f"{path.name}:{start + 1}",
-                            "reason": f"frame says {n} atoms but has {j - i - 2} atom lines"})
+        good = [len(a) >= 4 and not a[0].lstrip("-").isdigit() for a in atoms]
+        if n == 0 or len(atoms) < n or not all(good):
+            # The frame ends at its first line that is not an atom line.
+            n_atoms = good.index(False) if False in good else len(atoms)
+            j = i + 2 + n_atoms
+            skipped.append({"input": seen - 1, "line": start + 1, "id": f"{path.name}:{start + 1}",
+                            "reason": f"frame says {n} atoms but has {n_atoms} atom lines"})
             i = j
             continue
         try:
             pos = np.array([[float(x) for x in a[1:4]] for a in atoms], dtype=np.float32)
         except ValueError:
-            skipped.append({"input": seen - 1, "id": f"{path.name}:{start + 1}", "reason": "non-numeric coordinate"})
+            skipped.append({"input": seen - 1, "line": start + 1, "id": f"{path.name}:{start + 1}",
+                            "reason": "non-numeric coordinate"})
             i += 2 + n
             continue
         numbers = []
@@ -138,7 +302,12 @@ def parse_xyz(path: Path) -> tuple[list[tuple[list[str], np.ndarray, float]], li
                 numbers.append(float(tok))
             except ValueError:
                 pass
-        frames.append(([a[0] for a in atoms], pos, numbers[-1] if numbers else float("nan")))
+        energy = numbers[-1] if numbers else float("nan")
+        if not np.isfinite(energy) and numbers:
+            skipped.append({"input": seen - 1, "line": start + 2, "id": f"{path.name}:{start + 1}",
+                            "reason": "non-finite energy on the comment line"})
+        else:
+            frames.append(([a[0] for a in atoms], pos, energy, start + 1))
         i += 2 + n
     return frames, skipped, seen
 
@@ -148,63 +317,147 @@ def build_xyz(path: Path | str, cutoff: float = 6.0, max_neighbors: int | None =
     if any(ch in text for ch in "*?["):
         files = sorted(Path(p) for p in glob.glob(text))
     else:
-        p = _existing(text)
-        files = sorted(p.glob("*.xyz")) if p.is_dir() else [p]
+        p = Path(text).expanduser()
+        files = sorted(p.glob("*.xyz")) if p.is_dir() else [_existing(p)]
     if not files:
         raise FileNotFoundError(f"no .xyz file matches {text}")
     frames, skipped, seen = [], [], 0
     for f in files:
         fr, sk, n = parse_xyz(_existing(f))
-        skipped += [{**s, "input": s["input"] + seen} for s in sk]
-        frames += fr
+        skipped += [{**s, "input": s["input"] + seen, "file": f.name} for s in sk]
+        frames += [(*x, f.name, seen + k) for k, x in enumerate(fr)]
         seen += n
     if not frames:
-        raise ValueError(f"{text}: no usable frame ({len(skipped)} skipped)")
-    energies = np.array([e for _, _, e in frames], dtype=np.float32)
+        raise ValueError(f"{text}: no usable frame ({len(skipped)} skipped"
+                         + (f"; first: line {skipped[0]['line']}: {skipped[0]['reason']})" if skipped else ")"))
+    energies = np.array([fr[2] for fr in frames], dtype=np.float32)
     has_energy = ~np.isnan(energies)
     if has_energy.any() and not has_energy.all():
-        for k in np.flatnonzero(~has_energy):
-            skipped.append({"input": int(k), "id": str(k), "reason": "missing target (no energy on the comment line)"})
-        frames = [f for f, ok in zip(frames, has_energy) if ok]
+        for fr in (fr for fr, ok in zip(frames, has_energy) if not ok):
+            skipped.append({"input": fr[5], "line": fr[3] + 1, "file": fr[4], "id": f"{fr[4]}:{fr[3]}",
+                            "reason": "missing target (no energy on the comment line)"})
+        frames = [fr for fr, ok in zip(frames, has_energy) if ok]
         energies = energies[has_energy]
-    target_names = ("energy",) if has_energy.any() else ("none",)
-    if not has_energy.any():
-        energies = np.zeros(len(frames), np.float32)
-    z = _atomic_numbers([s for syms, _, _ in frames for s in syms])
-    pos = np.concatenate([p for _, p, _ in frames])
-    return _store_3d(f"xyz:{text}", ";".join(map(str, files)), [len(s) for s, _, _ in frames], z, pos, energies,
-                     target_names, seen, skipped, cutoff, max_neighbors)
+    target_names = ("energy",) if has_energy.any() else ()
+    z = _atomic_numbers([s for fr in frames for s in fr[0]], text)
+    pos = np.concatenate([fr[1] for fr in frames])
+    targets = energies[:, None] if target_names else np.zeros((len(frames), 0), np.float32)
+    note = "target: 'energy' (the comment line's last number)" if target_names else \
+        "no energy on any comment line: no target (throughput and memory only)"
+    return _store_3d(f"xyz:{text}", ";".join(map(str, files)), [len(fr[0]) for fr in frames], z, pos, targets,
+                     target_names, seen, sorted(skipped, key=lambda s: s["input"]), cutoff, max_neighbors, note)
 
 
-def build_sdf(path: Path | str, target_columns: list[str] | None = None, cutoff: float = 6.0,
+def _sdf_records(path: Path) -> list[tuple[int, str]]:
+    """(1-based first line, title) of every record of an SD file."""
+    out, start, title = [], 1, None
+    with open(path, "rb") as f:
+        for k, raw in enumerate(f, start=1):
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if title is None:
+                title = line.strip()
+            if line.strip() == "$$$$":
+                out.append((start, title))
+                start, title = k + 1, None
+    if title is not None and title != "":
+        out.append((start, title))
+    return out
+
+
+def _first(skipped: list[dict]) -> str:
+    if not skipped:
+        return "0 skipped"
+    first = min(skipped, key=lambda r: r["input"])
+    return f"{len(skipped)} skipped; first: line {first.get('line')}: {first['reason']}"
+
+
+def _flat(mol) -> bool:
+    """2D coordinates: every z is 0 (whatever the file's 2D/3D flag says)."""
+    return bool(np.allclose(mol.GetConformer().GetPositions()[:, 2], 0.0))
+
+
+def build_sdf(path: Path | str, target_columns=None, cutoff: float = 6.0,
               max_neighbors: int | None = 28) -> GraphStore:
     from rdkit import Chem, rdBase
 
     path = _existing(path)
+    with open(path, "rb") as f:
+        if b"\0" in f.read(1 << 16):
+            raise ValueError(f"{path}: a binary file, not an SD file")
+    records = _sdf_records(path)
     mols, skipped = [], []
+
+    def skip(k: int, reason: str) -> None:
+        line, title = records[k] if k < len(records) else (None, "")
+        skipped.append({"input": k, "line": line, "id": title, "reason": reason})
+
     with rdBase.BlockLogs():
         for k, mol in enumerate(Chem.SDMolSupplier(str(path), removeHs=False)):
             if mol is None:
-                skipped.append({"input": k, "id": str(k), "reason": "RDKit could not read the record"})
+                skip(k, "RDKit could not read the record")
             elif mol.GetNumConformers() == 0:
-                skipped.append({"input": k, "id": str(k), "reason": "no 3D coordinates"})
+                skip(k, "no coordinates")
             else:
                 mols.append((k, mol))
+    n_input = max(len(records), len(mols) + len(skipped))
     if not mols:
-        raise ValueError(f"{path}: no usable molecule ({len(skipped)} skipped)")
+        raise ValueError(f"{path}: no usable molecule ({_first(skipped)})")
+    flat = [_flat(m) for _, m in mols]
+    is_3d = not all(flat)
+    if is_3d:
+        for (k, _), f in zip(mols, flat):
+            if f:
+                skip(k, "2D coordinates (all z = 0) in a file of 3D molecules")
+        mols = [km for km, f in zip(mols, flat) if not f]
     props = [m.GetPropsAsDict() for _, m in mols]
-    if target_columns is None:
-        target_columns = sorted(k for k in props[0] if all(isinstance(p.get(k), (int, float)) for p in props))
+    targets_given = _as_list(target_columns)
+    names = targets_given
+    if names is None:
+        numeric = sorted(k for k in props[0]
+                         if all(isinstance(p.get(k), (int, float)) and not isinstance(p.get(k), bool) for p in props))
+        if len(numeric) > 1:
+            raise ValueError(f"{path}: several numeric SD properties ({', '.join(numeric)}); choose the target with "
+                             "--target NAME (target_columns=)")
+        names = numeric
+    elif not any(c in p for p in props for c in names):
+        raise ValueError(f"{path}: no SD property {names}; properties are {sorted(props[0])}")
     keep, targets = [], []
     for (k, mol), p in zip(mols, props):
-        vals = [p.get(c) for c in target_columns]
-        if any(not isinstance(v, (int, float)) for v in vals):
-            skipped.append({"input": k, "id": str(k), "reason": "missing target"})
-            continue
-        keep.append(mol)
-        targets.append(vals or [0.0])
+        vals = [p.get(c) for c in names]
+        bad = next((c for c, v in zip(names, vals) if not isinstance(v, (int, float))), None)
+        if bad is not None:
+            v = p.get(bad)
+            skip(k, f"missing value in {bad!r}" if v is None or str(v).strip().lower() in ("", "nan", "na", "n/a")
+                 else f"non-numeric value {str(v)[:40]!r} in {bad!r}")
+        elif not np.all(np.isfinite(vals)):
+            skip(k, f"non-finite value in {names[int(np.argmin(np.isfinite(vals)))]!r}")
+        else:
+            keep.append(mol)
+            targets.append(vals)
+    if not keep:
+        raise ValueError(f"{path}: no usable molecule ({_first(skipped)})")
+    skipped.sort(key=lambda s: s["input"])
+    note = (f"target: {', '.join(map(repr, names))}" if names else "no numeric SD property: no target "
+            "(throughput and memory only)")
+    y = np.asarray(targets, np.float32).reshape(len(keep), len(names))
+    if not is_3d:
+        return _store_2d_from_mols(path, [Chem.RemoveHs(m, sanitize=False) for m in keep], y, names, n_input,
+                                   skipped, note + "; 2D coordinates (every z = 0): bond graphs, no positions")
     z = np.concatenate([[a.GetAtomicNum() for a in m.GetAtoms()] for m in keep]).astype(np.int64)
     pos = np.concatenate([m.GetConformer().GetPositions() for m in keep])
-    return _store_3d(f"sdf:{path}", str(path), [m.GetNumAtoms() for m in keep], z, pos, targets,
-                     target_columns or ["none"], len(mols) + len([s for s in skipped if "read" in s["reason"]]),
-                     sorted(skipped, key=lambda s: s["input"]), cutoff, max_neighbors)
+    return _store_3d(f"sdf:{path}", str(path), [m.GetNumAtoms() for m in keep], z, pos, y,
+                     names, n_input, skipped, cutoff, max_neighbors, note)
+
+
+def _store_2d_from_mols(path: Path, mols, y, names, n_input, skipped, note) -> GraphStore:
+    graphs = []
+    for mol, t in zip(mols, y):
+        g = mol_to_graph(mol)
+        g["targets"] = t
+        graphs.append(g)
+    atom_dims, bond_dims = feature_dims()
+    meta = StoreMeta(name=f"sdf:{path}", source=str(path), node_feature_names=ATOM_FEATURES,
+                     edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims, edge_feature_dims=bond_dims,
+                     target_names=tuple(names), n_input=n_input, params={"coordinates": "2D", "note": note},
+                     skipped=tuple(skipped))
+    return GraphStore.from_graphs(graphs, meta)

@@ -17,7 +17,16 @@ from typing import Any
 
 from bench_lib.strategies.budget import VIEWS
 
-__all__ = ["TrainSettings", "CellSpec", "SCHEMA_VERSION", "RECORD_FIELDS", "METRICS", "METRIC_FIELDS", "VIEWS"]
+__all__ = ["TrainSettings", "CellSpec", "SCHEMA_VERSION", "RECORD_FIELDS", "METRICS", "METRIC_FIELDS", "VIEWS",
+           "EnvironmentSkip", "ENVIRONMENT_SKIP"]
+
+
+class EnvironmentSkip(NotImplementedError):
+    """A cell this machine cannot run (no GPU...): recorded as skipped, retried by a rerun."""
+
+
+#: How an environment skip's ``error`` starts in the records.
+ENVIRONMENT_SKIP = "EnvironmentSkip:"
 
 SCHEMA_VERSION = 2
 

@@ -36,9 +36,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from bench_lib.harness.cell import METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
+from bench_lib.harness.cell import ENVIRONMENT_SKIP, METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
 
-__all__ = ["run_group", "run_cell", "append_record", "read_records", "rewrite_without", "group_cells", "worker_env",
+__all__ = ["ENVIRONMENT_SKIP", "run_group",
+           "run_cell", "append_record", "read_records", "rewrite_without", "group_cells", "worker_env",
            "KEEP_MALLOC"]
 
 
@@ -117,6 +118,9 @@ def group_cells(cells: list[CellSpec], interleave: bool = True) -> list[list[Cel
 KEEP_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 
 
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
 def worker_env(spec: CellSpec) -> dict[str, str]:
     """The environment variables a cell's worker gets on top of the suite's."""
     env = {"OMP_NUM_THREADS": str(spec.threads), "MKL_NUM_THREADS": str(spec.threads), "OUTDATED_IGNORE": "1"}
@@ -135,6 +139,8 @@ class _Worker:
         self.phase = "starting"
         self.partial: dict = {}  # the throughput metrics, once the worker has sent them
         env = {**os.environ, **worker_env(spec)}
+        # The worker imports the same bench_lib as this process, whatever its working folder.
+        env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
         # Without a log folder the log is a file with no name, gone with its last handle even after a kill.
         self._log = open(log_path, "w+") if log_path else tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen([sys.executable, "-m", "bench_lib.harness.worker"], stdin=subprocess.PIPE,

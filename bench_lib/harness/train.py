@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from bench_lib.data import load_dataset, store_splits
-from bench_lib.harness.cell import CellSpec
+from bench_lib.harness.cell import CellSpec, EnvironmentSkip
 from bench_lib.harness.measure import (CONTENDED_SHARE, Clock, minor_faults, peak_rss_mib, percentiles,
                                        release_free_memory, reset_peak_rss, rss_mib)
 from bench_lib.models import create_model
@@ -59,15 +59,21 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _valid(batch: GraphBatch, column: int) -> torch.Tensor:
-    """Real graphs whose label in ``column`` is known (finite)."""
+def _valid(batch: GraphBatch, column: int | None) -> torch.Tensor:
+    """Real graphs whose label in ``column`` is known (finite); every real graph when there is no target."""
+    if column is None:
+        return batch.graph_mask
     return batch.graph_mask & torch.isfinite(batch.targets[:, column])
 
 
-def masked_loss(pred: torch.Tensor, batch: GraphBatch, column: int, std: torch.Tensor) -> torch.Tensor:
-    """Mean squared error in standardised units over the real graphs with a known label."""
+def masked_loss(pred: torch.Tensor, batch: GraphBatch, column: int | None, std: torch.Tensor) -> torch.Tensor:
+    """Mean squared error in standardised units over the real graphs with a known label.
+
+    ``column`` None (a dataset without a target, timed for throughput and
+    memory only): the prediction is fitted to zero, the same computation."""
     valid = _valid(batch, column)
-    target = torch.where(valid, batch.targets[:, column], torch.zeros_like(pred[:, 0]))
+    label = torch.zeros_like(pred[:, 0]) if column is None else batch.targets[:, column]
+    target = torch.where(valid, label, torch.zeros_like(pred[:, 0]))
     err = torch.where(valid, (pred[:, 0] - target) / std.reshape(-1)[0], torch.zeros_like(target))
     return err.pow(2).sum() / valid.sum().clamp(min=1)
 
@@ -197,7 +203,7 @@ class CellRun:
         torch.manual_seed(spec.seed)
         self.device = torch.device(spec.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise NotImplementedError("device 'cuda' requested but torch sees no GPU")
+            raise EnvironmentSkip("device 'cuda' requested but torch sees no GPU")
         self.store = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.seed, **spec.dataset_options)
         self.splits = store_splits(self.store, seed=spec.seed)
         strategy = STRATEGIES.create(spec.strategy, **spec.strategy_params)
@@ -239,12 +245,14 @@ class CellRun:
 
     def _build_model(self) -> None:
         spec, store = self.spec, self.store
-        target = spec.target or store.meta.target_names[0]
-        if target not in store.meta.target_names:
-            raise ValueError(f"target {target!r} not in {spec.dataset}'s targets {list(store.meta.target_names)}")
-        self.column = store.meta.target_names.index(target)
+        names = store.meta.target_names
+        target = spec.target or (names[0] if names else None)
+        if target is not None and target not in names:
+            raise ValueError(f"target {target!r} not in {spec.dataset}'s targets {list(names)}")
+        self.column = None if target is None else names.index(target)
         self.model = create_model(spec.model, store, **spec.model_params)
-        mean, std = target_stats(store, self.splits["train"], self.column, per_atom=spec.model == "schnet")
+        mean, std = (0.0, 1.0) if self.column is None else \
+            target_stats(store, self.splits["train"], self.column, per_atom=spec.model == "schnet")
         if spec.model == "schnet":
             self.model.set_target_stats(mean, std)
         else:
@@ -376,7 +384,7 @@ class CellRun:
         after the throughput phase's freed memory has been handed back."""
         self.close_throughput()
         spec = self.spec
-        if spec.target_mae is None or self.model is None:
+        if spec.target_mae is None or self.model is None or self.column is None:
             return
         self.model.load_state_dict(self.init_state)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=spec.lr)

@@ -51,8 +51,8 @@ def _watch_parent(parent: int) -> None:
 
 
 def _failure(err: BaseException) -> dict:
-    if isinstance(err, NotImplementedError):
-        return {"event": "result", "status": "skipped", "error": f"NotImplementedError: {err}", "metrics": {}}
+    if isinstance(err, NotImplementedError):  # EnvironmentSkip keeps its own name: a rerun retries it
+        return {"event": "result", "status": "skipped", "error": f"{type(err).__name__}: {err}", "metrics": {}}
     tail = "".join(traceback.format_exception(err)[-3:])
     return {"event": "result", "status": "failed", "error": f"{type(err).__name__}: {err}\n{tail}", "metrics": {}}
 

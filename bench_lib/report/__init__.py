@@ -17,11 +17,12 @@ from pathlib import Path
 import pandas as pd
 
 from bench_lib.report import plots
+from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.answer import answer_lines, capacity_sentence
 from bench_lib.report.tables import (curve_points, details_table, fairness_table, in_view, latest, main_table,
                                      stats_table, summarise, truthy)
 
-__all__ = ["write_report", "readme_block", "update_readme", "Results"]
+__all__ = ["write_report", "readme_block", "update_readme", "Results", "file_stem", "display_name"]
 
 VIEWS = ("equal-padded-budget", "equal-real-graphs", "manual")
 BEGIN, END = "<!-- results:begin", "<!-- results:end -->"
@@ -32,6 +33,14 @@ INTERVALS = ("graphs/s is the median of every timed repeat of every seed, with a
              "reached*); other columns are medians over seeds. A value is in bold only where its interval does not "
              "overlap the runner-up's and both say something: exact for what follows from the plan, repeats of at least "
              "two seeds for graphs/s, at least three seeds for a median over seeds.")
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when inside it, else the folder's name alone."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return Path(path).resolve().name
 
 
 @dataclass
@@ -102,6 +111,15 @@ def _clocks(records: pd.DataFrame) -> str:
     return " and ".join(names.get(c, str(c)) for c in clocks) or "an unrecorded clock"
 
 
+def _threads(records: pd.DataFrame, config: dict) -> str:
+    """The thread count the cells ran with (as torch reported it), else the configured one."""
+    used = sorted({int(v) for v in pd.to_numeric(records.get("torch_threads", pd.Series(dtype=float)),
+                                                  errors="coerce").dropna()})
+    if used:
+        return "/".join(map(str, used)) + " torch thread(s)"
+    return f"{config.get('threads', '?')} thread(s) (configured; no cell recorded its count)"
+
+
 def _params(g: pd.DataFrame) -> dict[str, str]:
     return {s: f"`{rows.strategy_params.iloc[0]}`" for s, rows in g.groupby("strategy", sort=False)}
 
@@ -109,20 +127,22 @@ def _params(g: pd.DataFrame) -> dict[str, str]:
 def _header(res: Results) -> list[str]:
     env, config = res.environment, res.config
     name = config.get("name", res.path.name)
-    lines = [f"# bench_lib report: {name}", "", f"Made from `{res.path}` alone (`python -m bench_lib.report "
-                                                f"{res.path}`).", ""]
+    shown = _shown_path(res.path)
+    lines = [f"# bench_lib report: {name}", "", f"Made from the results folder `{shown}` alone "
+                                                f"(`python -m bench_lib.report {shown}` from where it lies).", ""]
     if env:
         pk = env.get("packages", {})
         lines += ["## Where it was measured", "",
                   f"- machine: {env.get('cpu')}, {env.get('cpu_count')} CPUs, GPU: {env.get('gpu') or 'none'}; "
-                  f"{config.get('threads', '?')} thread(s) per cell",
+                  f"{_threads(res.records, config)} per cell",
                   f"- {env.get('platform')}, Python {env.get('python')}",
                   "- " + ", ".join(f"{k} {v}" for k, v in pk.items() if v),
                   f"- git commit: {env.get('git_commit') or 'unknown'}", ""]
     if config:
         t = config.get("train", {})
         lines += ["## Settings", "",
-                  f"- device `{config.get('device')}`, backend `{config.get('backend')}`, seeds {config.get('seeds')}",
+                  f"- device `{config.get('device')}`, backend `{config.get('backend')}`, seeds {config.get('seeds')}, "
+                  f"fairness views that ran: {', '.join(_views_ran(res.ran)) or 'none'}",
                   f"- throughput: {t.get('warmup_steps')} warm-up steps, then {config.get('repeats')} repeats of "
                   f"{t.get('windows')} windows of at least {t.get('window_s')} s each; "
                   + ("the cells of one dataset and seed take turns window by window, so load on the machine falls "
@@ -135,17 +155,33 @@ def _header(res: Results) -> list[str]:
                   "= steps to target x the cell's measured step time",
                   f"- {INTERVALS}", ""]
     if res.planning:
-        lines += ["## Datasets", "", stats_table(res.planning), ""]
+        lines += ["## Datasets", "", "Sizes of each dataset's training split (first seed), which the budgets are "
+                  "derived from:", "", stats_table(res.planning), ""]
     return lines
+
+
+def _views_ran(records: pd.DataFrame) -> list[str]:
+    return [v for v in VIEWS if len(in_view(records, v))]
+
+
+def _target_text(res: Results, dataset: str, d: dict) -> str:
+    """The target column the cells trained on (from the records) and the time-to-accuracy goal."""
+    rows = res.records[res.records.dataset == dataset]
+    targets = [str(t) for t in dict.fromkeys(rows.get("target", pd.Series(dtype=object)).dropna())]
+    maes = sorted(set(pd.to_numeric(rows.get("target_mae", pd.Series(dtype=float)), errors="coerce").dropna()))
+    if not targets:
+        return "no target: throughput and memory only (time to accuracy needs a target column)"
+    what = f"target `{', '.join(targets)}`"
+    if not maes:
+        return what + "; no validation MAE goal was set, so time to accuracy did not run"
+    return what + f", validation MAE goal {', '.join(f'{m:g}' for m in maes)}"
 
 
 def _dataset_section(res: Results, dataset: str, out: Path) -> list[str]:
     d = res.dataset_settings(dataset)
-    lines = [f"## {dataset}", ""]
-    if d:
-        target = f"`{d['target']}`" if d.get("target") else "the dataset's first target"
-        lines += [f"Packs of {d.get('pack_nodes') or 'the default size of'} nodes; {target}, validation MAE target "
-                  f"{d.get('target_mae')}.", ""]
+    lines = [f"## {display_name(dataset)}", ""]
+    packs = f"Packs of {d['pack_nodes']} nodes" if d.get("pack_nodes") else "Packs of the default size"
+    lines += [f"{packs}; {_target_text(res, dataset, d)}.", ""]
     curves, summaries = {}, {}
     for model, view, g in res.groups(dataset):
         summary = summarise(g)
@@ -160,36 +196,36 @@ def _dataset_section(res: Results, dataset: str, out: Path) -> list[str]:
 
 
 def _figures(res: Results, dataset: str, summaries: dict, curves: dict, d: dict, out: Path) -> list[str]:
-    lines = []
+    lines, stem, shown = [], file_stem(dataset), display_name(dataset)
     if summaries:
         plots.save_figure(plots.bar_figure(summaries, [("graphs_per_s", "real graphs/s (95% CI)"),
                                                        ("throughput_rss_mib", "throughput RSS rise (MiB)"),
                                                        ("padding_mib_per_step", "padding MiB/step")],
-                                           f"{dataset}: throughput and memory"), out, f"{dataset}_throughput_memory")
+                                           f"{shown}: throughput and memory"), out, f"{stem}_throughput_memory")
         plots.save_figure(plots.bar_figure(summaries, [("node_efficiency", "node efficiency"),
                                                        ("edge_efficiency", "edge efficiency")],
-                                           f"{dataset}: padding efficiency"), out, f"{dataset}_efficiency")
-        lines += [f"![throughput and memory]({dataset}_throughput_memory.png)", "",
+                                           f"{shown}: padding efficiency"), out, f"{stem}_efficiency")
+        lines += [f"![throughput and memory]({stem}_throughput_memory.png)", "",
                   "Error bars: 95% bootstrap interval of the median for graphs/s, min-max over seeds otherwise.", "",
-                  f"![efficiency]({dataset}_efficiency.png)", ""]
+                  f"![efficiency]({stem}_efficiency.png)", ""]
     if any(curves.values()):
         plots.save_figure(plots.curves_figure({k: v for k, v in curves.items() if v}, d.get("target_mae"),
-                                              f"{dataset}: validation MAE"), out, f"{dataset}_curves")
-        lines += [f"![validation curves]({dataset}_curves.png)", "",
+                                              f"{shown}: validation MAE"), out, f"{stem}_curves")
+        lines += [f"![validation curves]({stem}_curves.png)", "",
                   "Every seed's validation curve, one thin line each.", ""]
     p = res.planning.get(dataset)
     if p:
         view = next(iter(p["fill"]), None)
         if view:
-            plots.save_figure(plots.sizes_figure(p, view, f"{dataset}: sizes and batch fill"), out,
-                              f"{dataset}_sizes_fill")
-            lines += [f"![sizes and fill]({dataset}_sizes_fill.png)", ""]
-        plots.save_figure(plots.capacity_figure(p["capacity_sweep"], f"{dataset}: efficiency vs capacity"),
-                          out, f"{dataset}_capacity")
-        lines += [f"![efficiency against capacity]({dataset}_capacity.png)", "",
+            plots.save_figure(plots.sizes_figure(p, view, f"{shown}: sizes and batch fill"), out,
+                              f"{stem}_sizes_fill")
+            lines += [f"![sizes and fill]({stem}_sizes_fill.png)", ""]
+        plots.save_figure(plots.capacity_figure(p["capacity_sweep"], f"{shown}: efficiency vs capacity"),
+                          out, f"{stem}_capacity")
+        lines += [f"![efficiency against capacity]({stem}_capacity.png)", "",
                   "Node and edge efficiency against pack (or budget) capacity, from planning alone: pick the "
                   "smallest capacity where your packer's curve flattens.", ""]
-        sentence = capacity_sentence(dataset, p["capacity_sweep"])
+        sentence = capacity_sentence(shown, p["capacity_sweep"])
         if sentence:
             lines += [sentence, ""]
     return lines
@@ -203,18 +239,18 @@ def _flags(records: pd.DataFrame) -> list[str]:
     lines = ["## Cells to look at", ""]
     for _, r in records[records.status != "ok"].iterrows():
         reason = str(r.error).splitlines()[0] if isinstance(r.error, str) else ""
-        lines.append(f"- **{r.status}**: {r.dataset} / `{r.strategy}` / {r.model} / {_views(r.views)} / "
+        lines.append(f"- **{r.status}**: {display_name(r.dataset)} / `{r.strategy}` / {r.model} / {_views(r.views)} / "
                      f"seed {r.seed}: {reason}")
     ok = records[records.status == "ok"]
     if "reached_target" in ok and "target_mae" in ok:
         missed = ok[ok.target_mae.notna() & ~ok.reached_target.map(truthy)]
         for _, r in missed.iterrows():
-            lines.append(f"- never reached MAE {r.target_mae}: {r.dataset} / `{r.strategy}` / {r.model} / "
+            lines.append(f"- never reached MAE {r.target_mae}: {display_name(r.dataset)} / `{r.strategy}` / {r.model} / "
                          f"{_views(r.views)} / seed {r.seed} (best {r.best_val_mae:.3g} in {int(r.train_steps)} steps; "
                          f"stopped by {r.train_stop})")
     if "peak_reset_ok" in ok:
         for _, r in ok[~ok.peak_reset_ok.map(truthy)].iterrows():
-            lines.append(f"- memory peak not reset after setup: {r.dataset} / `{r.strategy}` / {r.model} / "
+            lines.append(f"- memory peak not reset after setup: {display_name(r.dataset)} / `{r.strategy}` / {r.model} / "
                          f"{_views(r.views)} / seed {r.seed}: its peak RSS columns include setup and imports")
     if len(lines) == 2:
         lines.append("None: every cell ran and reached its target.")
@@ -246,21 +282,22 @@ def readme_block(results_dir: Path | str, report_link: str, command: str, result
     link = results_link or Path(results_dir).as_posix()
     lines = [f"{BEGIN}: made by `{command}` from the records; do not edit by hand -->",
              f"From [`{link}/records.csv`]({link}/records.csv), measured on {env.get('cpu', '?')} "
-             f"({env.get('cpu_count', '?')} CPUs, GPU: {env.get('gpu') or 'none'}), {config.get('threads', '?')} "
-             f"thread(s) per cell, backend `{config.get('backend', '?')}`, seeds {config.get('seeds')} x "
+             f"({env.get('cpu_count', '?')} CPUs, GPU: {env.get('gpu') or 'none'}), {_threads(res.records, config)} "
+             f"per cell, backend `{config.get('backend', '?')}`, seeds {config.get('seeds')} x "
              f"{config.get('repeats')} repeats, at commit {str(env.get('git_commit'))[:7]}. {INTERVALS}", ""]
     for dataset in res.datasets():
         d = res.dataset_settings(dataset)
         for model, view, g in res.groups(dataset):
             summary = summarise(g)
-            lines += [f"**{dataset}, {model}, {view}.** {_view_text(view, g)}", ""]
+            lines += [f"**{display_name(dataset)}, {model}, {view}.** {_view_text(view, g)}", ""]
             lines += [f"- {s}" for s in answer_lines(summary, view, d.get("target_mae"), res.interleaved)] + [""]
             if view == "equal-padded-budget":
                 lines += [main_table(summary), ""]
-        sentence = capacity_sentence(dataset, res.planning.get(dataset, {}).get("capacity_sweep", []))
+        sentence = capacity_sentence(display_name(dataset),
+                                     res.planning.get(dataset, {}).get("capacity_sweep", []))
         if sentence:
-            lines += [sentence, "", f"![{dataset}: efficiency against capacity]({report_link}/{dataset}_capacity.png)",
-                      ""]
+            lines += [sentence, "", f"![{display_name(dataset)}: efficiency against capacity]"
+                                    f"({report_link}/{file_stem(dataset)}_capacity.png)", ""]
     lines.append(END)
     return "\n".join(lines)
 

@@ -33,6 +33,9 @@ def throughput_sentence(summary) -> str:
         return text + f", ahead of `{second}` ({_ci(summary[second]['graphs_per_s'])}); the intervals do not overlap."
     ties = [s for s in summary if s != lead and summary[s]["graphs_per_s"].ok
             and overlaps(summary[s]["graphs_per_s"], e)]
+    if not ties:  # not clear, yet nothing overlaps: too few repeats and seeds for an interval
+        return text + (f", then `{second}` ({_ci(summary[second]['graphs_per_s'])}); the intervals do not "
+                       "overlap, but too few seeds ran to name a clear leader.")
     return text + f"; its interval overlaps that of {', '.join(f'`{s}`' for s in ties)}: a tie, no clear leader."
 
 
@@ -52,7 +55,9 @@ def target_sentence(summary, target_mae) -> str | None:
             text += f", ahead of `{second}` ({fmt_estimate(ests[second], '{:,.0f}')})."
         else:
             ties = [s for s in ests if s != lead and ests[s].ok and overlaps(ests[s], ests[lead])]
-            text += f"; its range overlaps that of {', '.join(f'`{s}`' for s in ties)}: no clear leader."
+            text += (f"; its range overlaps that of {', '.join(f'`{s}`' for s in ties)}: no clear leader." if ties else
+                     f", then `{second}` ({fmt_estimate(ests[second], '{:,.0f}')}); too few seeds to name a clear "
+                     "leader.")
     missed = [f"`{s}` in {e.n - e.k} of {e.n}" for s, e in ests.items() if e.k < e.n]
     if missed:
         text += " Did not reach it (step budget, safety limit or a failed cell): " + ", ".join(missed) + " seed(s)."

@@ -226,7 +226,9 @@ def stats_table(planning: dict) -> str:
     """One row per dataset: sizes, sparsity, and naive padding's efficiency."""
     from bench_lib.data.stats import format_stats
 
-    return format_stats({name: d["stats"] for name, d in planning.items()})
+    from bench_lib.report.names import display_name
+
+    return format_stats({display_name(name): d["stats"] for name, d in planning.items()})
 
 
 def curve_points(records: pd.DataFrame) -> dict[str, list[list]]:

@@ -30,13 +30,15 @@ def test_csv_guesses_columns_and_counts_bad_rows(tmp_path):
     path = tmp_path / "mols.csv"
     path.write_bytes(b"name,SMILES,logp,tpsa\r\n\r\na,CCO,0.1,20.2\r\nb,C1CC(,0.2,3\r\nc,CCN,,4\r\n"
                      b"d,CO(C)(C)C,0.5,1\r\ne,c1ccccc1,2.0,0.0\r\n")
-    store = build_csv(path)
+    store = build_csv(path, target_columns=["logp", "tpsa"])
     assert store.n_graph == 2 and store.meta.target_names == ("logp", "tpsa")
-    assert store.meta.n_input == 5
-    assert [(s["input"], s["reason"].split(":")[0]) for s in store.meta.skipped] == [
-        (1, "SMILES syntax error"), (2, "missing target"), (3, "AtomValenceException")]
+    assert store.meta.n_input == 5 and store.meta.params["id_column"] == "name"
+    assert [(s["line"], s["id"], s["reason"].split(":")[0]) for s in store.meta.skipped] == [
+        (4, "b", "SMILES syntax error"), (5, "c", "missing value in 'logp'"), (6, "d", "AtomValenceException")]
     assert store.targets.tolist() == [[pytest.approx(0.1), pytest.approx(20.2)], [2.0, 0.0]]
-    assert load_dataset(f"csv:{path}", cache_dir=tmp_path / "c").n_graph == 2
+    assert load_dataset(f"csv:{path}", cache_dir=tmp_path / "c", target_columns=["logp", "tpsa"]).n_graph == 2
+    # only the used column drops rows: row c has a tpsa
+    assert build_csv(path, target_columns="tpsa").n_graph == 3
 
 
 def test_csv_unusable_files_are_clear_errors(tmp_path):

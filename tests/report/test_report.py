@@ -197,3 +197,4 @@ def test_report_needs_a_results_dir(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bench_lib.report", str(tmp_path / "nothing")],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and "records.csv not found" in proc.stderr
+    assert not (tmp_path / "nothing").exists() and not (ROOT / "reports" / "nothing").exists()  # nothing created

@@ -1,0 +1,26 @@
+"""Dataset names as a report shows them and as file names take them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+__all__ = ["display_name", "file_stem"]
+
+
+def file_stem(dataset: str) -> str:
+    """A file-name-safe stem for ``dataset`` (``csv:/data/ESOL.csv`` -> ``csv-ESOL.csv-<hash>``): only
+    letters, digits, ``.``, ``_`` and ``-``; a short hash keeps two files of the same name apart."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", display_name(dataset)).strip("-.") or "dataset"
+    if safe == dataset:
+        return safe
+    return f"{safe}-{hashlib.sha256(dataset.encode()).hexdigest()[:6]}"
+
+
+def display_name(dataset: str) -> str:
+    """``kind:/some/where/file.csv`` -> ``kind:file.csv`` (no machine-specific path in a report)."""
+    kind, sep, path = dataset.partition(":")
+    if not sep or "/" not in path:
+        return dataset
+    return f"{kind}:{Path(path.rstrip('/')).name or path}"

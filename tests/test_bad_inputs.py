@@ -1,0 +1,176 @@
+"""Every bad input is answered before any cell runs: one ``error:`` line per problem, exit status 2,
+no traceback, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench_lib.data import split_indices
+from bench_lib.suite import main
+
+MOLS = ["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCCl", "CCBr", "OCC(O)CO", "CCCCCC", "c1ccncc1"]
+
+CONFIG = """
+[suite]
+name = "bad"
+strategies = ["pad", "pack-lpfhp"]
+repeats = 1
+
+[datasets.nci5k]
+n_graphs = 48
+models = ["gin"]
+node_slots = 256
+"""
+
+
+@pytest.fixture
+def files(tmp_path) -> dict[str, Path]:
+    d = tmp_path / "in put" / "nested"  # a space and depth in the path, as users have them
+    d.mkdir(parents=True)
+
+    def write(name: str, text: str | bytes) -> Path:
+        p = d / name
+        p.write_bytes(text) if isinstance(text, bytes) else p.write_text(text)
+        return p
+
+    rows = "\n".join(f"{s},{k}" for k, s in enumerate(MOLS * 2))
+    big = "C" * 60  # a 60-atom chain
+    val = set(split_indices(20, seed=0)["val"].tolist())
+    sized = "\n".join(f"{big if k == min(val) else MOLS[k % 10]},{k}" for k in range(20))
+    f = {
+        "good": write("good.csv", "smiles,y\n" + rows + "\n"),
+        "multi": write("multi.csv", "smiles,measured,predicted\n" + "\n".join(f"{s},1,2" for s in MOLS) + "\n"),
+        "labels": write("labels.csv", "smiles,p_np\n" + "\n".join(f"{s},{'yes' if k % 2 else 'no'}"
+                                                                 for k, s in enumerate(MOLS)) + "\n"),
+        "nosmiles": write("nosmiles.csv", "a,b\n1,2\n"),
+        "empty": write("empty.csv", ""),
+        "header": write("header.csv", "smiles,y\n"),
+        "binary": write("binary.csv", b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256))),
+        "allbad": write("allbad.csv", "smiles,y\nC1CC(,1\nxyz,2\n"),
+        "bigval": write("bigval.csv", "smiles,y\n" + sized + "\n"),
+        "badxyz": write("bad.xyz", "three\nx\n"),
+        "goodxyz": write("good.xyz", "".join(f"3\n{-k}.5\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n" for k in range(20))),
+        "config": write("suite.toml", CONFIG),
+        "float": write("float.toml", CONFIG.replace("node_slots = 256", "node_slots = 256.5")),
+        "toml": write("broken.toml", CONFIG + "\n[datasets.qm9\n"),
+        "several": write("several.toml", CONFIG.replace("repeats = 1", "repeats = 0\nthreds = 2")
+                         .replace("node_slots = 256", "node_slots = 256\npack_nodes = 1.5\nmodels2 = 1")),
+        "target": write("target.toml", CONFIG.replace("node_slots = 256", "node_slots = 256\ntarget = \"nope\"")),
+        "nomodels": write("nomodels.toml", CONFIG.replace('models = ["gin"]', "models = []")),
+        "timeout": write("timeout.toml", CONFIG.replace("repeats = 1", "repeats = 1\ntimeout_s = 10")
+                         + "\n[train]\ntrain_time_limit_s = 20\n"),
+        "afile": write("not-a-folder", "x"),
+    }
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    writer = Chem.SDWriter(str(d / "flat.sdf"))
+    for k, s in enumerate(MOLS[:3]):
+        mol = Chem.MolFromSmiles(s)
+        AllChem.Compute2DCoords(mol)
+        mol.SetDoubleProp("y", float(k))
+        mol.SetProp("name", f"compound {k}")
+        writer.write(mol)
+    writer.close()
+    f["flat"] = d / "flat.sdf"
+    f["missing"] = d / "missing.csv"
+    f["missing_toml"] = d / "missing.toml"
+    return f
+
+
+#: (case, command-line arguments with {name} standing for a file of the fixture, expected message fragment)
+CASES = [
+    ("missing file", ["--datasets", "csv:{missing}"], "missing.csv does not exist"),
+    ("empty file", ["--datasets", "csv:{empty}"], "empty.csv: the file is empty"),
+    ("header only", ["--datasets", "csv:{header}"], "header.csv: no rows"),
+    ("binary file", ["--datasets", "csv:{binary}"], "binary.csv: a binary file, not a text table"),
+    ("no SMILES column", ["--datasets", "csv:{nosmiles}"], "no SMILES column among ['a', 'b']"),
+    ("unknown SMILES column", ["--datasets", "csv:{good}", "--smiles-column", "mol"], "no column 'mol'"),
+    ("unknown ID column", ["--datasets", "csv:{good}", "--id-column", "name"], "no ID column 'name'"),
+    ("unknown target", ["--datasets", "csv:{good}", "--target", "logS"], "no target column(s) ['logS']"),
+    ("several numeric columns", ["--datasets", "csv:{multi}"], "several numeric columns (measured, predicted)"),
+    ("text labels", ["--datasets", "csv:{labels}", "--target", "p_np"], "column 'p_np' holds text labels"),
+    ("no usable row", ["--datasets", "csv:{allbad}"], "no usable row (2 skipped; first: line 2: SMILES syntax"),
+    ("misspelt option", ["--datasets", "csv:{good}", "--option", "smiles_colum=smiles"],
+     "options are ['id_column', 'sep', 'smiles_column', 'target_columns'] (got ['smiles_colum'])"),
+    ("option without value", ["--datasets", "csv:{good}", "--option", "cutoff"], "takes KEY=VALUE"),
+    ("unknown dataset", ["--datasets", "nci5", ], "unknown dataset 'nci5'"),
+    ("unknown file kind", ["--datasets", "json:{good}"], "unknown dataset 'json:"),
+    ("unknown strategy", ["--strategies", "pad,pack-lpfph"], "--strategies: unknown name 'pack-lpfph'"),
+    ("unknown model", ["--models", "gcn"], "--models: unknown name 'gcn'"),
+    ("zero repeats", ["--repeats", "0"], "--repeats must be >= 1 (got 0)"),
+    ("repeats not a number", ["--repeats", "x"], "argument --repeats: invalid int value: 'x'"),
+    ("unknown device", ["--device", "tpu"], "--device must be 'cpu' or 'cuda' (got 'tpu')"),
+    ("cuda without a GPU", ["--device", "cuda"], "torch sees no GPU on this machine"),
+    ("bad shard", ["--shard", "3/2"], "--shard must be I/N with 0 <= I < N (got '3/2')"),
+    ("missing config", ["--config", "{missing_toml}"], "missing.toml does not exist"),
+    ("config not TOML", ["--config", "{toml}"], "broken.toml: not valid TOML"),
+    ("float budget", ["--config", "{float}"], "float.toml: [datasets.nci5k] node_slots must be a whole number"),
+    ("wrong target", ["--config", "{target}"], "target.toml: [datasets.nci5k] target: no column 'nope'"),
+    ("empty models", ["--config", "{nomodels}"], "[datasets.nci5k] models is empty"),
+    ("training limit above the cell limit", ["--config", "{timeout}"], "train_time_limit_s (20) must be below"),
+    ("schnet on SMILES", ["--datasets", "csv:{good}", "--models", "schnet"],
+     "schnet needs 3D positions and it has no 3D positions"),
+    ("schnet on a 2D SDF", ["--datasets", "sdf:{flat}", "--models", "schnet"], "its coordinates are 2D (every z = 0)"),
+    ("bad XYZ", ["--datasets", "xyz:{badxyz}"], "bad.xyz:1: expected an atom count, found 'three'"),
+    ("capacity below a validation graph", ["--datasets", "csv:{bigval}", "--strategies", "pack-lpfhp"],
+     "is smaller than the largest graph of the val split (60 nodes)"),
+    ("negative target MAE", ["--datasets", "csv:{good}", "--target-mae", "-1"], "--target-mae must be > 0"),
+    ("SMILES column for XYZ", ["--datasets", "xyz:{badxyz}", "--smiles-column", "s"],
+     "--smiles-column applies to csv:PATH datasets only"),
+    ("target without datasets", ["--target", "y"], "--target: given without --datasets"),
+    ("option of the wrong type", ["--datasets", "xyz:{goodxyz}", "--option", "cutoff=abc"],
+     "option cutoff must be a positive number (got 'abc')"),
+    ("option not finite", ["--datasets", "xyz:{goodxyz}", "--option", "cutoff=float('nan')"],
+     "option cutoff must be a positive number"),
+    ("fractional neighbour count", ["--datasets", "xyz:{goodxyz}", "--option", "max_neighbors=2.5"],
+     "option max_neighbors must be a positive whole number or None (got 2.5)"),
+    ("XYZ target other than energy", ["--datasets", "xyz:{goodxyz}", "--target", "dipole"],
+     "an XYZ file's only target is 'energy'"),
+    ("empty dataset list", ["--datasets", ""], "--datasets is empty"),
+    ("empty strategy list", ["--strategies", ""], "--strategies is empty"),
+    ("text SD property as target", ["--datasets", "sdf:{flat}", "--target", "name"],
+     "no usable molecule (3 skipped; first: line 1: non-numeric value"),
+    ("results folder is a file", ["--datasets", "csv:{good}", "--out", "{afile}/res"], "cannot create the results"),
+]
+
+
+@pytest.mark.parametrize("case,args,message", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_error_line_and_exit_2(files, tmp_path, capsys, case, args, message):
+    if case == "cuda without a GPU" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    argv = [a.format(**files) for a in args]
+    if "--config" not in argv:
+        argv = ["--config", str(files["config"]), *argv]
+    out = tmp_path / "results"
+    if "--out" not in argv:
+        argv += ["--out", str(out)]
+    try:
+        rc = main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        rc = exit_.code
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert message.format(**files) in err, err
+    assert "Traceback" not in err
+    problems = [line for line in err.splitlines() if line.strip()]
+    assert problems and all(line.startswith("error: ") for line in problems), err
+    assert not out.exists()  # nothing ran, nothing written
+
+
+def test_every_config_problem_is_reported_with_the_file_name(files, capsys):
+    assert main(["--config", str(files["several"]), "--dry-run"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 4, lines
+    assert all(line.startswith(f"error: {files['several']}: ") for line in lines)
+    joined = "\n".join(lines)
+    for fragment in ("[suite] has no key 'threds'", "[suite] repeats must be > 0",
+                     "[datasets.nci5k] pack_nodes must be a whole number", "[datasets.nci5k] has no key 'models2'"):
+        assert fragment in joined
+
+
+def test_the_table_has_at_least_25_cases():
+    assert len(CASES) >= 25 and len({c[0] for c in CASES}) == len(CASES)
