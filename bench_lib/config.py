@@ -3,7 +3,10 @@
 Layout of a suite file (see ``benchmarks/default.toml``)::
 
     [suite]                 name, strategies, fairness, seeds, repeats, threads,
-                            clock, malloc, interleave, device, backend, timeout_s, mode
+                            clock, malloc, interleave, device, backend, timeout_s, mode,
+                            execution, execution_only, compile_options, prefetch, prefetch_with
+                            (execution_only: {execution = [strategies]} runs that execution
+                            for those strategies only)
     [train]                 lr, warmup_steps, window_s, windows, eval_every,
                             max_steps, train_time_limit_s (see TrainSettings)
     [models.<name>]         model hyper-parameters (dataclass fields of the model's config)
@@ -29,7 +32,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from bench_lib.harness.cell import VIEWS, CellSpec, TrainSettings
+from bench_lib.harness.cell import EXECUTIONS, PREFETCH_MODES, VIEWS, CellSpec, TrainSettings
 
 __all__ = ["ConfigError", "DatasetSettings", "TrainSettings", "SuiteConfig", "load_config", "parse_config",
            "apply_overrides"]
@@ -102,6 +105,11 @@ class SuiteConfig:
     interleave: bool = True
     timeout_s: float = CellSpec.timeout_s
     mode: str = "train"
+    execution: tuple[str, ...] = ("eager",)
+    execution_only: dict[str, Any] = field(default_factory=dict)
+    compile_options: dict[str, Any] = field(default_factory=dict)
+    prefetch: int = CellSpec.prefetch
+    prefetch_with: str = CellSpec.prefetch_with
     train: TrainSettings = TrainSettings()
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     strategy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -141,7 +149,7 @@ def _take(section: str, table: dict, cls, skip: tuple[str, ...] = (), problems: 
             if kind.startswith("int") and not isinstance(value, int):
                 problems.append(f"[{section}] {key} must be a whole number (got {value!r})")
                 continue
-            if value < 0 or (value == 0 and key not in ("warmup_steps", "window_s")):
+            if value < 0 or (value == 0 and key not in ("warmup_steps", "window_s", "prefetch")):
                 problems.append(f"[{section}] {key} must be > 0 (got {value!r})")
                 continue
         if kind == "bool" and not isinstance(value, bool):
@@ -184,10 +192,21 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
     suite["strategies"] = tuple(STRATEGIES.names()) if strategies in ("all", ("all",)) else tuple(strategies)
     for s in suite["strategies"]:
         problems.check(_choices, "[suite] strategies", s, STRATEGIES.names())
+    for ex in suite.get("execution", ("eager",)):
+        problems.check(_choices, "[suite] execution", ex, EXECUTIONS)
+    for ex, names in suite.get("execution_only", {}).items():
+        problems.check(_choices, "[suite] execution_only", ex, EXECUTIONS)
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            problems.append(f"[suite] execution_only.{ex} must be a list of strategy names (got {names!r})")
+            continue
+        for n in names:
+            problems.check(_choices, f"[suite] execution_only.{ex}", n, STRATEGIES.names())
+    if "execution" in suite and not suite["execution"]:
+        problems.append("[suite] execution is empty; name at least one of " + ", ".join(EXECUTIONS))
     for view in suite.get("fairness", ("equal-padded-budget",)):
         problems.check(_choices, "[suite] fairness", view, VIEWS[:2])
     for key, valid in (("mode", ("train", "loader")), ("clock", ("auto", "wall")), ("malloc", ("keep", "default")),
-                       ("backend", ("dgl", "torch")), ("device", ("cpu", "cuda"))):
+                       ("backend", ("dgl", "torch")), ("device", ("cpu", "cuda")), ("prefetch_with", PREFETCH_MODES)):
         if key in suite:
             problems.check(_one_of, f"[suite] {key}", suite[key], valid)
     train_table = problems.check(_take, "train", data.get("train", {}), TrainSettings, problems=problems)
@@ -255,7 +274,8 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
                     models: list[str] | None = None, repeats: int | None = None,
                     device: str | None = None, data_dir: str | None = None, target: list[str] | None = None,
                     target_mae: float | None = None, smiles_column: str | None = None,
-                    id_column: str | None = None, options: dict[str, Any] | None = None) -> SuiteConfig:
+                    id_column: str | None = None, options: dict[str, Any] | None = None,
+                    execution: list[str] | None = None, prefetch: int | None = None) -> SuiteConfig:
     """Command-line flags that override single fields (names validated; every problem reported).
 
     ``datasets`` may name datasets the config does not have (any known name,
@@ -334,6 +354,16 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
         ds = changes.get("datasets", cfg.datasets)
         changes["datasets"] = tuple(dataclasses.replace(d, options={**d.options, "data_dir": data_dir})
                                     if d.name in DATA_DIR_DATASETS else d for d in ds)
+    if execution is not None:
+        if not execution:
+            problems.append("--execution is empty; name at least one of " + ", ".join(EXECUTIONS))
+        for ex in execution:
+            problems.check(_choices, "--execution", ex, EXECUTIONS)
+        changes["execution"] = tuple(execution)
+    if prefetch is not None:
+        if prefetch < 0:
+            problems.append(f"--prefetch must be >= 0 (got {prefetch})")
+        changes["prefetch"] = prefetch
     if repeats is not None:
         if repeats < 1:
             problems.append(f"--repeats must be >= 1 (got {repeats})")

@@ -156,12 +156,15 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
                     except (ValueError, TypeError) as err:
                         problems.append(f"[datasets.{d.name}] {strategy} ({view}, seed {seed}): {err}")
                         continue
-                    for model in models:
+                    executions = [x for x in cfg.execution if strategy in cfg.execution_only.get(x, [strategy])]
+                    for model, execution in ((m, x) for m in models for x in executions):
                         spec = CellSpec(
                             dataset=d.name, n_graphs=d.n_graphs, dataset_options=dict(d.options), strategy=strategy,
                             strategy_params=params, model=model, model_params=cfg.model_params.get(model, {}),
                             target=target, target_mae=target_mae, seed=seed, device=cfg.device,
                             backend=cfg.backend, threads=cfg.threads, clock=cfg.clock, malloc=cfg.malloc,
+                            execution=execution, compile_options=dict(cfg.compile_options) if execution != "eager"
+                            else {}, prefetch=cfg.prefetch, prefetch_with=cfg.prefetch_with,
                             repeats=cfg.repeats, lr=t.lr,
                             warmup_steps=t.warmup_steps, window_s=t.window_s, windows=t.windows,
                             eval_every=t.eval_every, max_steps=t.max_steps, train_time_limit_s=t.train_time_limit_s,
@@ -266,6 +269,8 @@ examples:
   python -m bench_lib.suite --dry-run       # the cells, without running them
   python -m bench_lib.suite --shard 0/4     # every 4th group of cells, for scheduler jobs
   python -m bench_lib.suite --device cuda   # the plain-torch backend on a GPU
+  python -m bench_lib.suite --config benchmarks/compile.toml   # eager vs torch.compile, every strategy
+  python -m bench_lib.suite --execution eager,compile --prefetch 2   # compiled steps, batches built ahead
   python -m bench_lib.report results/default-reference  # a report from results alone
 
 Local files (csv:PATH, sdf:PATH, xyz:PATH) join the config's settings with
@@ -316,6 +321,10 @@ def _parser() -> argparse.ArgumentParser:
                                          "without a list takes them as given)")
     parser.add_argument("--repeats", type=int, help="timed repeats per cell")
     parser.add_argument("--device", help="cpu or cuda (cuda runs the plain-torch backend)")
+    parser.add_argument("--execution", help="comma-separated: eager, compile, compile-dynamic, cudagraphs "
+                        "(compiled cells need backend torch; cudagraphs needs cuda)")
+    parser.add_argument("--prefetch", type=int, metavar="N",
+                        help="batches built ahead of the step in a background thread (0: inline)")
     parser.add_argument("--data-dir", help="root of downloaded datasets (OGB layout, zinc, peptides-func); "
                                            "default: $BENCH_LIB_DATA or ~/.cache/bench_lib/data")
     parser.add_argument("--out", type=Path, help="results directory (default: results/<suite name>)")
@@ -430,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = apply_overrides(cfg, datasets=split(args.datasets), strategies=split(args.strategies),
                               models=split(args.models), repeats=args.repeats, device=args.device,
                               data_dir=args.data_dir, target=targets, target_mae=args.target_mae,
-                              smiles_column=args.smiles_column, id_column=args.id_column, options=dict(args.option))
+                              smiles_column=args.smiles_column, id_column=args.id_column, options=dict(args.option),
+                              execution=split(args.execution), prefetch=args.prefetch)
         shard = parse_shard(args.shard)
         _check_device(cfg)
         try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from bench_lib.strategies.budget import VIEWS
 
-__all__ = ["TrainSettings", "CellSpec", "SCHEMA_VERSION", "RECORD_FIELDS", "METRICS", "METRIC_FIELDS", "VIEWS",
+__all__ = ["TrainSettings", "CellSpec", "EXECUTIONS", "PREFETCH_MODES", "SCHEMA_VERSION", "RECORD_FIELDS", "METRICS", "METRIC_FIELDS", "VIEWS",
            "EnvironmentSkip", "ENVIRONMENT_SKIP"]
 
 
@@ -28,7 +28,20 @@ class EnvironmentSkip(NotImplementedError):
 #: How an environment skip's ``error`` starts in the records.
 ENVIRONMENT_SKIP = "EnvironmentSkip:"
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+#: How a cell's training step runs. ``eager``: op by op; ``compile``:
+#: ``torch.compile`` of forward, loss and backward with its default
+#: ``dynamic=None`` (a new shape recompiles, then dims that changed are made
+#: symbolic); ``compile-dynamic``: the same with ``dynamic=True`` (symbolic
+#: shapes from the first compile); ``cudagraphs``: ``mode="reduce-overhead"``
+#: (CUDA graphs captured per shape and replayed; CUDA only).
+EXECUTIONS = ("eager", "compile", "compile-dynamic", "cudagraphs")
+PREFETCH_MODES = ("thread", "process")
+
+#: Fields added after schema 2: left out of ``cell_id`` while at their default,
+#: so that the cells of earlier results keep their ids (resume still matches).
+_NEW_FIELD_DEFAULTS = {"execution": "eager", "compile_options": {}, "prefetch": 0, "prefetch_with": "thread"}
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,16 @@ class CellSpec:
         handing each step's large tensors back to the kernel and faulting
         them in again, a cost that varies from process to process;
         ``default``: glibc's own behaviour (whatever the environment sets).
+      execution: how the training step runs (:data:`EXECUTIONS`); anything
+        but ``eager`` needs backend ``torch`` (DGL's kernels cannot be
+        traced; such a cell is recorded as skipped).
+      compile_options: more keyword arguments of ``torch.compile``
+        (``backend``, ``options``, ``fullgraph``...), for compiled cells.
+      prefetch: batches built ahead of the step in the background (0: each
+        batch built inline, when the step needs it).
+      prefetch_with: ``thread`` or ``process`` (a ``torch.utils.data`` worker).
+        A cell with ``prefetch`` is timed on the wall clock: the background
+        builder's CPU time would otherwise count against the step.
       repeats: timed repeats (each of ``windows`` windows).
       lr ... train_time_limit_s: see :class:`TrainSettings`.
       timeout_s: the whole cell's wall-clock limit (the worker is killed);
@@ -117,6 +140,10 @@ class CellSpec:
     threads: int = 1
     clock: str = "auto"
     malloc: str = "keep"
+    execution: str = "eager"
+    compile_options: dict[str, Any] = field(default_factory=dict)
+    prefetch: int = 0
+    prefetch_with: str = "thread"
     repeats: int = 5
     lr: float = TrainSettings.lr
     warmup_steps: int = TrainSettings.warmup_steps
@@ -138,6 +165,13 @@ class CellSpec:
             raise ValueError(f"CellSpec.malloc must be 'keep' or 'default' (got {self.malloc!r})")
         if self.backend not in ("dgl", "torch"):
             raise ValueError(f"CellSpec.backend must be 'dgl' or 'torch' (got {self.backend!r})")
+        if self.execution not in EXECUTIONS:
+            raise ValueError(f"CellSpec.execution must be one of {', '.join(EXECUTIONS)} (got {self.execution!r})")
+        if self.prefetch_with not in PREFETCH_MODES:
+            raise ValueError(f"CellSpec.prefetch_with must be one of {', '.join(PREFETCH_MODES)} "
+                             f"(got {self.prefetch_with!r})")
+        if self.prefetch < 0:
+            raise ValueError(f"CellSpec.prefetch must be >= 0 (got {self.prefetch})")
         for name in ("warmup_steps", "repeats", "windows", "eval_every", "max_steps", "threads"):
             if getattr(self, name) < (0 if name == "warmup_steps" else 1):
                 raise ValueError(f"CellSpec.{name} must be positive (got {getattr(self, name)})")
@@ -156,15 +190,24 @@ class CellSpec:
         """Stable hash of what the cell measures (what resume matches on)."""
         what = dataclasses.asdict(self)
         del what["timeout_s"]
+        for name, default in _NEW_FIELD_DEFAULTS.items():
+            if what[name] == default:
+                del what[name]
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
     def timed_on_cpu_clock(self) -> bool:
         """Whether steps are timed on the process's CPU clock (see ``clock``)."""
-        return self.clock == "auto" and self.device == "cpu" and self.threads == 1
+        return self.clock == "auto" and self.device == "cpu" and self.threads == 1 and self.prefetch == 0
+
+    @property
+    def compiled(self) -> bool:
+        return self.execution != "eager"
 
     def label(self) -> str:
-        return f"{self.dataset}/{self.strategy}/{self.model}/{'+'.join(self.views)}/seed{self.seed}"
+        how = "" if self.execution == "eager" else f"/{self.execution}"
+        ahead = "" if not self.prefetch else f"/prefetch{self.prefetch}"
+        return f"{self.dataset}/{self.strategy}/{self.model}{how}{ahead}/{'+'.join(self.views)}/seed{self.seed}"
 
     def group_key(self) -> tuple:
         """Cells with the same key are timed in the same windows (interleaved):
@@ -191,7 +234,21 @@ METRICS: dict[str, str] = {
     "step_s_p50": "median single-step latency",
     "step_s_p90": "90th percentile of single-step latency",
     "page_faults_per_step": "minor page faults of the process per timed step (memory handed back and faulted in again)",
-    "batch_build_share": "share of a step spent building the batch (collate, copy, DGLGraph), median over repeats",
+    "batch_build_share": "share of a step spent building the batch or waiting for it (collate, copy, DGLGraph), "
+                         "median over repeats",
+    "batch_build_s": "seconds to build one batch wherever it was built (inline or ahead), mean over timed steps",
+    "batch_wait_s": "seconds a step waited for its batch (inline: the whole build), mean over timed steps",
+    "build_hidden_share": "share of the build hidden behind compute by prefetching: 1 - wait / build (0 inline)",
+    "compile_s": "wall seconds of the steps that compiled (dynamo frames compiled during the step), less the "
+                 "steady step time each: the whole cell, training included (0 for eager)",
+    "compile_cache": "the inductor cache a compiled cell started from: cold (a fresh folder per cell, as the suite "
+                     "runs them) or shared (the process's default, possibly warm)",
+    "compiles": "dynamo frame compilations of the cell (first compile, graph-break resumes and recompiles)",
+    "recompiles": "compilations after the first step (new shapes or failed guards)",
+    "graph_breaks": "graph breaks dynamo reported",
+    "compiled_graphs": "FX graphs dynamo compiled (unique_graphs)",
+    "compile_steps_timed": "timed steps that compiled; they are left out of the steady rates above",
+    "distinct_shapes": "distinct (nodes, edges, graphs) batch shapes of the first epoch's plan",
     "node_efficiency": "real node slots / all node slots over the first epoch's plan",
     "edge_efficiency": "real edge slots / all edge slots over the first epoch's plan",
     "graphs_per_step_mean": "mean real graphs per step (first epoch)",
@@ -218,6 +275,7 @@ METRICS: dict[str, str] = {
     "others_cpus_mean": "CPUs busy with other work while the cell's windows ran (machine-wide, /proc/stat)",
     "steps_to_target": "training steps until the validation MAE first reached the target (empty: not reached)",
     "time_to_target_s": "steps_to_target x step_s: training time to the target at the cell's measured step time",
+    "time_to_target_with_compile_s": "time_to_target_s plus compile_s: what a run from a cold start pays",
     "time_to_target_wall_s": "wall-clock training time to the target as it ran (validation excluded)",
     "reached_target": "whether the target was reached within max_steps",
     "train_stop": "why training stopped: target, max_steps or time_limit",

@@ -50,11 +50,12 @@ def _fill(strategy, n_node, n_edge, seed) -> dict:
     planner = strategy.prepare(n_node, n_edge, np.random.default_rng(seed))
     plan = planner.plan_epoch(np.random.default_rng(seed))
     real_n, real_e = plan.batch_sums(n_node), plan.batch_sums(n_edge)
-    if plan.shape is None:
+    if not plan.padded:
         node_fill, edge_fill = np.ones(plan.n_batch), np.ones(plan.n_batch)
     else:
-        node_fill = real_n / plan.shape.n_node
-        edge_fill = real_e / max(plan.shape.n_edge, 1)
+        node_slots, edge_slots, _ = plan.slots(n_node, n_edge)
+        node_fill = real_n / node_slots
+        edge_fill = real_e / np.maximum(edge_slots, 1)
     bins = np.linspace(0, 1, 21)
     return {"node_fill_hist": np.histogram(np.clip(node_fill, 0, 1), bins)[0].tolist(),
             "edge_fill_hist": np.histogram(np.clip(edge_fill, 0, 1), bins)[0].tolist(),

@@ -28,6 +28,7 @@ import io
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,6 +140,11 @@ class _Worker:
         self.phase = "starting"
         self.partial: dict = {}  # the throughput metrics, once the worker has sent them
         env = {**os.environ, **worker_env(spec)}
+        # A compiled cell compiles from a cold cache of its own (gone with the cell), like a first run.
+        self._cache = tempfile.mkdtemp(prefix="bench_lib_inductor_") if spec.compiled else None
+        if self._cache:
+            env.update({"TORCHINDUCTOR_CACHE_DIR": self._cache, "TRITON_CACHE_DIR": os.path.join(self._cache, "triton"),
+                        "BENCH_LIB_COLD_INDUCTOR_CACHE": "1"})
         # The worker imports the same bench_lib as this process, whatever its working folder.
         env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
         # Without a log folder the log is a file with no name, gone with its last handle even after a kill.
@@ -226,6 +232,8 @@ class _Worker:
             self.kill()
         self.proc.stdout.close()
         self._log.close()
+        if self._cache:
+            shutil.rmtree(self._cache, ignore_errors=True)
 
     def record(self, environment: dict) -> dict:
         """The cell's record; a cell that failed after its throughput phase keeps those metrics."""

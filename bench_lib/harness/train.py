@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -47,11 +48,51 @@ from bench_lib.harness.cell import CellSpec, EnvironmentSkip
 from bench_lib.harness.measure import (CONTENDED_SHARE, Clock, minor_faults, peak_rss_mib, percentiles,
                                        release_free_memory, reset_peak_rss, rss_mib)
 from bench_lib.models import create_model
-from bench_lib.models.ops import graph_ops
+from bench_lib.harness.pipeline import BatchSource
+from bench_lib.models.ops import TorchOps, graph_ops
 from bench_lib.strategies import STRATEGIES, GraphBatch
 from bench_lib.strategies.loader import BatchLoader
 
-__all__ = ["CellRun", "masked_loss", "evaluate_mae", "target_stats", "train_to_target", "run_cell_inprocess"]
+__all__ = ["CellRun", "masked_loss", "evaluate_mae", "target_stats", "train_to_target", "run_cell_inprocess",
+           "compile_kwargs", "dynamo_counts", "make_loss"]
+
+
+#: Set (by the runner) when the worker's inductor cache is a fresh folder of its own.
+COLD_CACHE_FLAG = "BENCH_LIB_COLD_INDUCTOR_CACHE"
+
+
+def compile_kwargs(spec: CellSpec) -> dict:
+    """``torch.compile`` keyword arguments of a compiled cell's ``execution``."""
+    kwargs: dict = {"compile": {"dynamic": None}, "compile-dynamic": {"dynamic": True},
+                    "cudagraphs": {"mode": "reduce-overhead"}}[spec.execution]
+    extra = dict(spec.compile_options)
+    if isinstance(extra.get("options"), dict):  # JSON and TOML have no tuples; inductor's options want them
+        extra["options"] = {k: tuple(v) if isinstance(v, list) else v for k, v in extra["options"].items()}
+    return {**kwargs, **extra}
+
+
+def make_loss(model: torch.nn.Module, column: int | None, spec: CellSpec) -> Callable:
+    """The step's loss function ``loss(batch, ops=None)`` as the cell runs it.
+
+    Eager: the model on the given operators (``TorchOps`` when none).
+    Compiled (``spec.execution``): ``torch.compile`` of forward and loss on
+    ``TorchOps``; AOTAutograd compiles the backward with it. The optimiser is
+    left out and steps eagerly, the same for every cell (compiling its step
+    apart and stepping Adam eagerly fails on a CPU)."""
+
+    def loss_of(batch: GraphBatch, ops=None) -> torch.Tensor:
+        pred = model(batch, ops=ops if ops is not None else TorchOps(batch))
+        return masked_loss(pred, batch, column, model.target_std)
+
+    return torch.compile(loss_of, **compile_kwargs(spec)) if spec.compiled else loss_of
+
+
+def dynamo_counts() -> dict:
+    """Dynamo's counters so far in this process: frames compiled, FX graphs, graph breaks."""
+    from torch._dynamo.utils import counters
+
+    return {"compiles": int(counters["frames"]["ok"]), "compiled_graphs": int(counters["stats"]["unique_graphs"]),
+            "graph_breaks": int(sum(counters["graph_break"].values()))}
 
 
 def _sync(device: torch.device) -> None:
@@ -182,6 +223,10 @@ class _Throughput:
     windows_wall_s: float = 0.0
     page_faults: int = 0
     window_rates: list[float] = field(default_factory=list)  # graphs/s of each window, in order
+    step_wall_s: list[float] = field(default_factory=list)  # wall time of each steady timed step
+    build_s: list[float] = field(default_factory=list)  # time each timed step's batch took to build
+    wait_s: list[float] = field(default_factory=list)  # time each timed step waited for its batch
+    compile_steps: int = 0  # timed steps that compiled (left out of the rates)
 
 
 class CellRun:
@@ -204,6 +249,13 @@ class CellRun:
         self.device = torch.device(spec.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise EnvironmentSkip("device 'cuda' requested but torch sees no GPU")
+        if spec.compiled and spec.backend != "torch":
+            raise NotImplementedError(f"execution {spec.execution!r} needs backend 'torch': torch.compile cannot "
+                                      f"trace DGL's message-passing kernels (backend {spec.backend!r})")
+        if spec.execution == "cudagraphs" and self.device.type != "cuda":
+            raise EnvironmentSkip("execution 'cudagraphs' captures CUDA graphs: it needs device 'cuda'")
+        if spec.compiled and spec.model == "none":
+            raise NotImplementedError(f"execution {spec.execution!r}: a loader-only cell has no step to compile")
         self.store = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.seed, **spec.dataset_options)
         self.splits = store_splits(self.store, seed=spec.seed)
         strategy = STRATEGIES.create(spec.strategy, **spec.strategy_params)
@@ -212,9 +264,13 @@ class CellRun:
         self.metrics: dict = {"prepare_s": time.perf_counter() - t0, "torch_threads": torch.get_num_threads()}
         self.metrics.update(self._plan_metrics())
         self.model = self.opt = self.column = None
+        self._loss = None
+        self._steps_run = 0
+        self._compile_walls: list[float] = []  # wall seconds of every step that compiled
+        self._first_step_compiles = 0
         if spec.model != "none":
             self._build_model()
-        self.stream = _stream(self.loader)
+        self.source = self._source()
         self.tp = _Throughput()
         self.clock = Clock()
         self.now = time.process_time if spec.timed_on_cpu_clock else time.perf_counter
@@ -230,18 +286,13 @@ class CellRun:
         plan = self.loader.plan(0)
         n, e = self.loader.n_node, self.loader.n_edge
         node_eff, edge_eff = plan.efficiency(n, e)
-        if plan.shape is None:
-            node_slots, edge_slots = plan.batch_sums(n), plan.batch_sums(e)
-            graph_slots = np.diff(plan.batch_ptr) + 1  # real graphs and the (empty) padding graph
-        else:
-            ones = np.ones(plan.n_batch)
-            node_slots, edge_slots, graph_slots = (ones * plan.shape.n_node, ones * plan.shape.n_edge,
-                                                   ones * plan.shape.n_graph)
+        node_slots, edge_slots, graph_slots = plan.slots(n, e)
         return {"node_efficiency": node_eff, "edge_efficiency": edge_eff,
                 "graphs_per_step_mean": len(plan.graph_index) / max(plan.n_batch, 1),
                 "node_slots_per_step": float(np.mean(node_slots)), "node_slots_per_step_max": int(np.max(node_slots)),
                 "edge_slots_per_step": float(np.mean(edge_slots)), "edge_slots_per_step_max": int(np.max(edge_slots)),
-                "graph_slots_per_step": float(np.mean(graph_slots))}
+                "graph_slots_per_step": float(np.mean(graph_slots)),
+                "distinct_shapes": plan.distinct_shapes(n, e)}
 
     def _build_model(self) -> None:
         spec, store = self.spec, self.store
@@ -260,6 +311,15 @@ class CellRun:
         self.model.to(self.device).train()
         self.init_state = copy.deepcopy(self.model.state_dict())
         self.opt = torch.optim.Adam(self.model.parameters(), lr=spec.lr)
+        self._loss = make_loss(self.model, self.column, spec)
+
+    def _source(self) -> BatchSource:
+        """The batch stream from epoch 0, built inline or ahead (``prefetch``)."""
+        spec, on_cpu = self.spec, self.device.type == "cpu"
+        # Operators go with the batch on a CPU (a DGLGraph is part of building it); a compiled step builds its own.
+        make_ops = (lambda b: graph_ops(b, spec.backend)) if on_cpu and not spec.compiled else None
+        return BatchSource(lambda: _stream(self.loader), prefetch=spec.prefetch, mode=spec.prefetch_with,
+                           pin=not on_cpu, make_ops=make_ops)
 
     def _reset_peaks(self) -> bool:
         if self.device.type == "cuda":
@@ -267,30 +327,54 @@ class CellRun:
         return reset_peak_rss()
 
     # -- one step ------------------------------------------------------------------------
-    def _build(self) -> tuple[GraphBatch, object]:
+    def _build(self) -> tuple[GraphBatch, object, float]:
         """The next batch on the device, with its message-passing operators
-        (the ``DGLGraph`` for the ``dgl`` backend): everything a step needs
-        before compute."""
-        batch = next(self.stream).to(self.device)
-        return batch, graph_ops(batch, self.spec.backend)
+        (the ``DGLGraph`` for the ``dgl`` backend; None for a compiled step,
+        which builds its own) and the seconds its build took: everything a
+        step needs before compute."""
+        batch, ops, build_s = self.source.next()
+        if self.device.type != "cpu":
+            batch = batch.to(self.device, non_blocking=self.source.pin)
+        if ops is None and not self.spec.compiled:
+            ops = graph_ops(batch, self.spec.backend)
+        return batch, ops, build_s
 
     def _compute(self, batch: GraphBatch, ops) -> None:
         """One optimiser step; reads nothing back, so it adds no device sync."""
         if self.model is None:  # a loader-only cell
             return
         self.opt.zero_grad(set_to_none=True)
-        pred = self.model(batch, ops=ops)
-        masked_loss(pred, batch, self.column, self.model.target_std).backward()
+        self._loss(batch, ops).backward()
         self.opt.step()
 
+    def _compiles(self) -> int:
+        return dynamo_counts()["compiles"] if self.spec.compiled else 0
+
+    def _count_step(self, compiles_before: int, wall_s: float) -> bool:
+        """Note one step that ran; True when it compiled (its wall time is kept for ``compile_s``)."""
+        self._steps_run += 1
+        after = self._compiles()
+        if self._steps_run == 1:
+            self._first_step_compiles = after
+        if after > compiles_before:
+            self._compile_walls.append(wall_s)
+            return True
+        return False
+
     def _step(self) -> None:
-        self._compute(*self._build())
+        """One untimed step (warm-up, training), compiles counted."""
+        c0, t = self._compiles(), time.perf_counter()
+        batch, ops, _ = self._build()
+        self._compute(batch, ops)
+        if self._compiles() > c0:
+            _sync(self.device)  # a compile step's wall time includes its own compute
+        self._count_step(c0, time.perf_counter() - t)
 
     # -- throughput ----------------------------------------------------------------------
     def warmup(self) -> None:
         for _ in range(self.spec.warmup_steps):
             self._step()
-        _sync(self.device)
+            _sync(self.device)
 
     def window(self, repeat: int) -> None:
         """Run whole timed steps for at least ``window_s`` wall seconds, counted in ``repeat``."""
@@ -301,13 +385,23 @@ class CellRun:
         self.clock.start()
         start = time.perf_counter()
         while True:
+            c0, wall0 = self._compiles(), time.perf_counter()
             tb = now()
-            batch, ops = self._build()
+            batch, ops, build_s = self._build()
             _sync(self.device)
             tc = now()
             self._compute(batch, ops)
             _sync(self.device)
             te = now()
+            wall = time.perf_counter() - wall0
+            if self._count_step(c0, wall):  # a compile is not steady state: counted, not timed
+                self.tp.compile_steps += 1
+                if time.perf_counter() - start >= self.spec.window_s:
+                    break
+                continue
+            self.tp.step_wall_s.append(wall)
+            self.tp.build_s.append(build_s)
+            self.tp.wait_s.append(tc - tb)
             rep.steps += 1
             rep.build_s += tc - tb
             rep.compute_s += te - tc
@@ -342,9 +436,9 @@ class CellRun:
         self.metrics["peak_reset_ok"] = self.metrics["peak_reset_ok"] and self._reset_peaks()
 
     def _throughput_metrics(self) -> dict:
-        reps = [self.tp.repeats[r] for r in sorted(self.tp.repeats)]
+        reps = [self.tp.repeats[r] for r in sorted(self.tp.repeats) if self.tp.repeats[r].steps]
         if not reps:
-            raise RuntimeError("no timed window ran")
+            raise RuntimeError("no timed window ran a steady step")
         rates = [r.graphs / r.total_s for r in reps]
         med = statistics.median
         p10, p50, p90 = percentiles(self.tp.step_s)
@@ -360,6 +454,11 @@ class CellRun:
             "step_s": med([r.total_s / r.steps for r in reps]),
             "step_s_p10": p10, "step_s_p50": p50, "step_s_p90": p90,
             "batch_build_share": med([r.build_s / r.total_s for r in reps]),
+            "batch_build_s": float(np.mean(self.tp.build_s)),
+            "batch_wait_s": float(np.mean(self.tp.wait_s)),
+            "build_hidden_share": 0.0 if not self.spec.prefetch else
+            float(np.clip(1.0 - np.mean(self.tp.wait_s) / max(np.mean(self.tp.build_s), 1e-12), 0.0, 1.0)),
+            "compile_steps_timed": self.tp.compile_steps,
             "page_faults_per_step": self.tp.page_faults / max(1, sum(r.steps for r in reps)),
             "padding_mib_per_step": float(np.mean(self.tp.pad_bytes)) / 2**20,
             "batch_mib_per_step": float(np.mean(self.tp.batch_bytes)) / 2**20,
@@ -369,6 +468,22 @@ class CellRun:
             # Summed over windows: /proc/stat counts in 10 ms ticks, too coarse for one 50 ms window.
             "others_cpus_mean": max(0.0, self.tp.others_cpu_s) / max(self.tp.windows_wall_s, 1e-12),
         }
+
+    # -- compile ---------------------------------------------------------------------------
+    def _compile_s(self) -> float:
+        """Wall seconds the compiling steps took beyond a steady step's wall time."""
+        if not self._compile_walls:
+            return 0.0
+        steady = statistics.median(self.tp.step_wall_s) if self.tp.step_wall_s else 0.0
+        return max(0.0, sum(self._compile_walls) - steady * len(self._compile_walls))
+
+    def _compile_metrics(self) -> dict:
+        if not self.spec.compiled:
+            return {"compile_s": 0.0, "compiles": 0, "recompiles": 0, "graph_breaks": 0, "compiled_graphs": 0}
+        counts = dynamo_counts()
+        cache = "cold" if os.environ.get(COLD_CACHE_FLAG) else "shared"
+        return {"compile_s": self._compile_s(), "compile_cache": cache, **counts,
+                "recompiles": counts["compiles"] - self._first_step_compiles}
 
     # -- time to accuracy ----------------------------------------------------------------
     def _peaks(self) -> tuple[float, float]:
@@ -389,7 +504,8 @@ class CellRun:
         self.model.load_state_dict(self.init_state)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=spec.lr)
         torch.manual_seed(spec.seed)
-        self.stream = _stream(self.loader)  # the same plan, from epoch 0 again
+        self.source.close()
+        self.source = self._source()  # the same plan, from epoch 0 again
         val = BatchLoader(self.store, STRATEGIES.create("dynamic", batch_graphs=256), self.splits["val"],
                           seed=spec.seed)
         gc.collect()
@@ -414,6 +530,8 @@ class CellRun:
                                  spec.train_time_limit_s)
         steps = result["steps_to_target"]
         result["time_to_target_s"] = None if steps is None else steps * self.metrics["step_s"]
+        result["time_to_target_with_compile_s"] = (None if steps is None
+                                                   else result["time_to_target_s"] + self._compile_s())
         self.metrics.update(result)
         if result["train_steps"]:
             self.metrics["train_peak_rss_mib"] = train_peak[0]
@@ -424,6 +542,8 @@ class CellRun:
     def finish(self) -> dict:
         """Every metric of the cell (closes the throughput phase if still open)."""
         self.close_throughput()
+        self.source.close()
+        self.metrics.update(self._compile_metrics())
         base = self.metrics["baseline_rss_mib"]
         for phase in ("throughput", "train", "validation"):
             peak = self.metrics.get(f"{phase}_peak_rss_mib")

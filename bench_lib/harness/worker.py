@@ -50,11 +50,12 @@ def _watch_parent(parent: int) -> None:
             os._exit(3)
 
 
-def _failure(err: BaseException) -> dict:
+def _failure(err: BaseException, during: str) -> dict:
     if isinstance(err, NotImplementedError):  # EnvironmentSkip keeps its own name: a rerun retries it
         return {"event": "result", "status": "skipped", "error": f"{type(err).__name__}: {err}", "metrics": {}}
     tail = "".join(traceback.format_exception(err)[-3:])
-    return {"event": "result", "status": "failed", "error": f"{type(err).__name__}: {err}\n{tail}", "metrics": {}}
+    return {"event": "result", "status": "failed", "error": f"{type(err).__name__} (during {during}): {err}\n{tail}",
+            "metrics": {}}
 
 
 def serve(commands, answer) -> None:
@@ -66,6 +67,7 @@ def serve(commands, answer) -> None:
         return
     spec = CellSpec(**json.loads(first)["spec"])
     run = None
+    cmd = "import"
     try:
         if spec.backend == "dgl":
             from bench_lib.deps import import_dgl
@@ -95,7 +97,7 @@ def serve(commands, answer) -> None:
                 raise ValueError(f"unknown command {cmd!r}")
             answer({"event": "done", "cmd": cmd, "s": time.perf_counter() - t})
     except Exception as err:  # the cell's failure is its result; the suite goes on
-        answer(_failure(err))
+        answer(_failure(err, cmd))
 
 
 def main() -> int:

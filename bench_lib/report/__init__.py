@@ -19,8 +19,8 @@ import pandas as pd
 from bench_lib.report import plots
 from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.answer import answer_lines, capacity_sentence
-from bench_lib.report.tables import (curve_points, details_table, fairness_table, in_view, latest, main_table,
-                                     stats_table, summarise, truthy)
+from bench_lib.report.tables import (compile_table, curve_points, details_table, fairness_table, in_view, latest,
+                                     main_table, stats_table, summarise, truthy)
 
 __all__ = ["write_report", "readme_block", "update_readme", "Results", "file_stem", "display_name"]
 
@@ -60,8 +60,8 @@ class Results:
         if not records_path.exists():
             raise FileNotFoundError(f"{records_path} not found: is {path} a bench_lib results directory?")
         load = lambda name: json.loads((path / name).read_text()) if (path / name).exists() else {}  # noqa: E731
-        return cls(path, latest(pd.read_csv(records_path)), load("config.json"), load("environment.json"),
-                   load("planning.json"))
+        return cls(path, with_arms(latest(pd.read_csv(records_path))), load("config.json"),
+                   load("environment.json"), load("planning.json"))
 
     @property
     def ran(self) -> pd.DataFrame:
@@ -257,6 +257,54 @@ def _flags(records: pd.DataFrame) -> list[str]:
     return lines + [""]
 
 
+def with_arms(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows keyed by how the step ran as well as by strategy: ``strategy`` becomes
+    ``pack-lpfhp`` (eager, built inline), ``pack-lpfhp+compile``,
+    ``dynamic+prefetch2``...; the registry name stays in ``strategy_name``.
+    Records from before the execution axis are eager and inline."""
+    df = df.copy()
+    df["strategy_name"] = df["strategy"]
+    execution = df["execution"].fillna("eager") if "execution" in df else pd.Series("eager", index=df.index)
+    prefetch = pd.to_numeric(df["prefetch"], errors="coerce").fillna(0).astype(int) if "prefetch" in df \
+        else pd.Series(0, index=df.index)
+    df["execution"] = execution
+    df["strategy"] = [s + ("" if x == "eager" else f"+{x}") + (f"+prefetch{p}" if p else "")
+                      for s, x, p in zip(df["strategy_name"], execution, prefetch)]
+    return df
+
+
+def _compile_section(res: Results, out: Path) -> list[str]:
+    """Compile costs and what they buy, per dataset, strategy and execution (when any cell was compiled)."""
+    ran = res.ran
+    if "execution" not in ran or not (ran.execution != "eager").any():
+        return []
+    caches = sorted(set(ran.loc[ran.execution != "eager", "compile_cache"].dropna())) if "compile_cache" in ran \
+        else []
+    cache = {("cold",): "a cold inductor cache per cell (a first run)",
+             ("shared",): "the process's shared inductor cache (possibly warm: less than a first run pays)"}.get(
+        tuple(caches), f"inductor caches: {', '.join(caches) or 'not recorded'}")
+    lines = ["## Compiled steps", "",
+             "What `torch.compile` costs and buys, per strategy and execution (median over seeds). Compile s: "
+             f"wall seconds of the steps that compiled, less a steady step each, from {cache}. Compiles counts dynamo frame compilations; recompiles those after the first step (a new "
+             "shape or a failed guard); shapes: distinct batch shapes of an epoch. Time to target with compile adds "
+             "the compile seconds to the steady-rate time to target.", ""]
+    for dataset in res.datasets():
+        for model, view, g in res.groups(dataset):
+            summary = summarise(g)
+            lines += [f"### {display_name(dataset)}, `{model}`, {view}", "", compile_table(summary), ""]
+            curves = curve_points(g, with_compile=True)
+            if any(curves.values()):
+                stem = f"{file_stem(dataset)}_{model}_{view}_compile_curves"
+                plots.save_figure(plots.curves_figure({view: curves}, res.dataset_settings(dataset).get("target_mae"),
+                                                      f"{display_name(dataset)}: validation MAE, compile included",
+                                                      time_label="compile s + steps x steady step s"),
+                                  out, stem)
+                lines += [f"![validation MAE against time including compile]({stem}.png)", "",
+                          "Validation MAE against compile seconds plus steps at the measured steady step time "
+                          "(left; eager arms start at 0) and against steps (right); one line per seed.", ""]
+    return lines
+
+
 def write_report(results_dir: Path | str, report_dir: Path | str) -> Path:
     """Write ``report.md`` and figures for ``results_dir``; returns the report path."""
     res = Results.read(results_dir)
@@ -265,6 +313,7 @@ def write_report(results_dir: Path | str, report_dir: Path | str) -> Path:
     lines = _header(res)
     for dataset in res.datasets():
         lines += _dataset_section(res, dataset, out)
+    lines += _compile_section(res, out)
     lines += _flags(res.records)
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")

@@ -58,7 +58,8 @@ def bar_figure(summaries: dict[str, dict], metrics: list[tuple[str, str]], title
     return fig
 
 
-def curves_figure(curves: dict[str, dict[str, list]], target: float | None, title: str):
+def curves_figure(curves: dict[str, dict[str, list]], target: float | None, title: str,
+                  time_label: str = "training wall time (s)"):
     """Validation MAE against training wall time and against steps: one
     colour per strategy, one line style per fairness view, one thin line per
     seed, legend below."""
@@ -76,7 +77,7 @@ def curves_figure(curves: dict[str, dict[str, list]], target: float | None, titl
                       else None}
                 axes[0].plot(pts[:, 1], pts[:, 2], **kw)
                 axes[1].plot(pts[:, 0], pts[:, 2], **kw)
-    for ax, xlabel in zip(axes, ("training wall time (s)", "training steps")):
+    for ax, xlabel in zip(axes, (time_label, "training steps")):
         if target is not None:
             ax.axhline(target, color="k", lw=0.8, alpha=0.6)
         ax.set_xlabel(xlabel)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from bench_lib.report.stats import NONE, Estimate, bootstrap_median, censored_median, overlaps, spread
 
-__all__ = ["latest", "in_view", "truthy", "summarise", "best", "main_table", "fairness_table", "details_table",
+__all__ = ["compile_table", "COMPILE", "latest", "in_view", "truthy", "summarise", "best", "main_table", "fairness_table", "details_table",
            "stats_table", "curve_points", "MAIN", "FAIRNESS", "DETAILS", "fmt_estimate"]
 
 #: (metric, label, format, better: "high"/"low"/None) of the main table.
@@ -68,6 +68,11 @@ DETAILS = [
     ("step_s_p50", "p50 ms", "ms", None),
     ("step_s_p90", "p90 ms", "ms", None),
     ("batch_build_share", "build share", "{:.1%}", None),
+    ("batch_build_s", "build ms", "ms", None),
+    ("batch_wait_s", "wait for batch ms", "ms", None),
+    ("build_hidden_share", "build hidden", "{:.1%}", None),
+    ("compiled_graphs", "compiled graphs", "{:.0f}", None),
+    ("compile_steps_timed", "timed steps that compiled", "{:.0f}", None),
     ("page_faults_per_step", "page faults/step", "{:,.0f}", None),
     ("prepare_s", "plan s", "{:.3f}", None),
     ("batch_mib_per_step", "batch MiB/step", "{:.3f}", None),
@@ -88,7 +93,21 @@ DETAILS = [
     ("train_wall_s", "train wall s", "{:.1f}", None),
     ("final_val_mae", "final val MAE", "{:.3f}", None),
 ]
-_CENSORED = ("steps_to_target", "time_to_target_s")
+#: What compiling a step cost and bought (the compile section's table).
+COMPILE = [
+    ("cells_ok", "cells ok", "", None),
+    ("compile_s", "compile s", "{:.1f}", "low"),
+    ("compiles", "compiles", "{:.0f}", None),
+    ("recompiles", "recompiles", "{:.0f}", None),
+    ("graph_breaks", "graph breaks", "{:.0f}", None),
+    ("distinct_shapes", "shapes", "{:,.0f}", None),
+    ("graphs_per_s", "steady graphs/s [95% CI]", "{:,.0f}", "high"),
+    ("step_s", "step ms", "ms", "low"),
+    ("steps_to_target", "steps to target", "{:,.0f}", "low"),
+    ("time_to_target_s", "time to target s", "{:.1f}", "low"),
+    ("time_to_target_with_compile_s", "time to target with compile s", "{:.1f}", "low"),
+]
+_CENSORED = ("steps_to_target", "time_to_target_s", "time_to_target_with_compile_s")
 #: Counts that add up over seeds (shown as totals, not medians).
 _TOTALS = ("windows_timed", "contended_windows")
 #: Metrics that follow from the plan alone: one value is exact, so it may be bolded without an interval.
@@ -144,7 +163,7 @@ def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
             vals = [v for v in _numbers(rows, col) if v == v]
             est[col] = Estimate(float(sum(vals)), float(sum(vals)), float(sum(vals)), len(vals), len(vals), "total",
                                 len(vals)) if vals else NONE
-        for col, *_ in MAIN + FAIRNESS + DETAILS:
+        for col, *_ in MAIN + FAIRNESS + DETAILS + COMPILE:
             est.setdefault(col, spread(_numbers(rows, col)))
         out[strategy] = est
     return out
@@ -222,6 +241,11 @@ def details_table(summary) -> str:
     return _table(summary, DETAILS)
 
 
+def compile_table(summary) -> str:
+    """Compile seconds, compiles, recompiles, shapes, steady rate and time to target with and without compile."""
+    return _table(summary, COMPILE)
+
+
 def stats_table(planning: dict) -> str:
     """One row per dataset: sizes, sparsity, and naive padding's efficiency."""
     from bench_lib.data.stats import format_stats
@@ -231,11 +255,20 @@ def stats_table(planning: dict) -> str:
     return format_stats({display_name(name): d["stats"] for name, d in planning.items()})
 
 
-def curve_points(records: pd.DataFrame) -> dict[str, list[list]]:
-    """strategy -> one validation curve ``[[step, train_s, val_mae], ...]`` per seed."""
+def curve_points(records: pd.DataFrame, with_compile: bool = False) -> dict[str, list[list]]:
+    """strategy -> one validation curve ``[[step, train_s, val_mae], ...]`` per seed.
+
+    ``with_compile``: ``train_s`` becomes the cell's compile seconds plus
+    steps at its steady step time (what ``time_to_target_with_compile_s``
+    counts), so that compiled and eager arms share one time axis."""
     out: dict[str, list] = {}
     for _, r in records.iterrows():
         curve = _json(r.get("curve"), None)
+        if curve and with_compile:
+            compile_s = float(r.get("compile_s")) if r.get("compile_s") == r.get("compile_s") and \
+                r.get("compile_s") is not None else 0.0
+            step_s = float(r.get("step_s"))
+            curve = [[c[0], compile_s + c[0] * step_s, c[2]] for c in curve]
         if curve:
             out.setdefault(r["strategy"], []).append(curve)
     return out

@@ -40,12 +40,25 @@ class Plan:
       batch_ptr: int64 ``[B+1]``: batch ``b`` is
         ``graph_index[batch_ptr[b]:batch_ptr[b+1]]``.
       shape: the static :class:`BatchShape` of every batch, or None when
-        batches are unpadded and their shapes vary.
+        batches are unpadded or padded to one of several shapes.
+      buckets: the few shapes batches are padded to when there is more than
+        one (``pad-bucket``), else None.
+      bucket_of: int64 ``[B]``, the bucket of each batch (with ``buckets``).
     """
 
     graph_index: np.ndarray
     batch_ptr: np.ndarray
     shape: BatchShape | None
+    buckets: tuple[BatchShape, ...] | None = None
+    bucket_of: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if (self.buckets is None) != (self.bucket_of is None):
+            raise ValueError("Plan: buckets and bucket_of go together")
+        if self.buckets is not None and self.shape is not None:
+            raise ValueError("Plan: a bucketed plan has no single shape")
+        if self.bucket_of is not None and len(self.bucket_of) != self.n_batch:
+            raise ValueError(f"Plan: bucket_of has {len(self.bucket_of)} entries for {self.n_batch} batches")
 
     @classmethod
     def from_batch_sizes(cls, graph_index: np.ndarray, batch_sizes: np.ndarray,
@@ -63,6 +76,36 @@ class Plan:
         for b in range(self.n_batch):
             yield self.graph_index[self.batch_ptr[b]:self.batch_ptr[b + 1]]
 
+    def shape_of(self, b: int) -> BatchShape | None:
+        """The shape batch ``b`` is padded to (None: unpadded)."""
+        if self.buckets is not None:
+            return self.buckets[int(self.bucket_of[b])]
+        return self.shape
+
+    @property
+    def padded(self) -> bool:
+        return self.shape is not None or self.buckets is not None
+
+    def slots(self, n_node: np.ndarray, n_edge: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-batch ``(node, edge, graph)`` slots: the padded shape, or for
+        unpadded batches their real nodes, edges and graphs plus the (empty)
+        padding graph."""
+        if self.shape is not None:
+            ones = np.ones(self.n_batch, dtype=np.int64)
+            return ones * self.shape.n_node, ones * self.shape.n_edge, ones * self.shape.n_graph
+        if self.buckets is not None:
+            table = np.array([[s.n_node, s.n_edge, s.n_graph] for s in self.buckets], dtype=np.int64)
+            rows = table[self.bucket_of]
+            return rows[:, 0], rows[:, 1], rows[:, 2]
+        return self.batch_sums(n_node), self.batch_sums(n_edge), np.diff(self.batch_ptr) + 1
+
+    def distinct_shapes(self, n_node: np.ndarray, n_edge: np.ndarray) -> int:
+        """How many different ``(nodes, edges, graphs)`` batch shapes the epoch has
+        (what a compiler specialising on shapes would see)."""
+        if self.n_batch == 0:
+            return 0
+        return len(set(zip(*(a.tolist() for a in self.slots(n_node, n_edge)))))
+
     def batch_sums(self, sizes: np.ndarray) -> np.ndarray:
         """Per-batch totals of a per-graph array (``n_node``, ``n_edge``)."""
         if self.n_batch == 0:
@@ -72,12 +115,12 @@ class Plan:
     def efficiency(self, n_node: np.ndarray, n_edge: np.ndarray) -> tuple[float, float]:
         """(node, edge) efficiency: real slots / all slots over the epoch,
         counting the padding graph's reserved slots as waste (1.0 unpadded)."""
-        if self.shape is None:
+        if not self.padded:
             return 1.0, 1.0
         real_n = float(np.sum(n_node[self.graph_index]))
         real_e = float(np.sum(n_edge[self.graph_index]))
-        slots_n = float(self.shape.n_node) * self.n_batch
-        slots_e = float(self.shape.n_edge) * self.n_batch
+        node_slots, edge_slots, _ = self.slots(n_node, n_edge)
+        slots_n, slots_e = float(np.sum(node_slots)), float(np.sum(edge_slots))
         return (real_n / slots_n if slots_n else 1.0, real_e / slots_e if slots_e else 1.0)
 
 
@@ -94,7 +137,9 @@ class Strategy(ABC):
 
     Class attributes:
       name: registry name (``pad``, ``pack-lpfhp``...).
-      static_shape: whether every batch of an epoch has the same shape.
+      static_shape: whether every batch of an epoch has the same shape
+        (``Plan.shape``); a strategy that pads to one of a few shapes
+        (``Plan.buckets``) is not static.
       wastes: one line on what the strategy spends on padding.
     """
 

@@ -119,10 +119,17 @@ class GraphBatch:
                        if t is not None and len(t))
         return pad_nodes * per_node + pad_edges * per_edge
 
-    def to(self, device: torch.device | str) -> "GraphBatch":
-        moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v)
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "GraphBatch":
+        """The batch on ``device`` (``non_blocking``: asynchronous copies from pinned memory)."""
+        moved = {k: (v.to(device, non_blocking=non_blocking) if isinstance(v, torch.Tensor) else v)
                  for k, v in self.__dict__.items()}
         return GraphBatch(**moved)
+
+    def pin_memory(self) -> "GraphBatch":
+        """The batch in page-locked host memory, so that copies to a GPU can run
+        asynchronously (``torch.utils.data``'s ``pin_memory`` calls this)."""
+        return GraphBatch(**{k: (v.pin_memory() if isinstance(v, torch.Tensor) else v)
+                             for k, v in self.__dict__.items()})
 
     def to_dgl(self):
         """A batched ``DGLGraph`` of the real graphs plus the one padding graph.

@@ -57,8 +57,8 @@ class BatchLoader:
 
     def epoch(self, epoch: int) -> Iterator[GraphBatch]:
         plan = self.plan(epoch)
-        for positions in plan.batches():
-            yield collate(self.store, self.indices[positions], plan.shape)
+        for b, positions in enumerate(plan.batches()):
+            yield collate(self.store, self.indices[positions], plan.shape_of(b))
 
     def efficiency(self, epoch: int = 0) -> tuple[float, float]:
         """(node, edge) efficiency of epoch ``epoch``'s plan."""

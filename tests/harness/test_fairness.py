@@ -13,7 +13,7 @@ from bench_lib.harness.fairness import budgets_for, default_pack_nodes, resolve,
 from bench_lib.strategies import STRATEGIES, Strategy
 from bench_lib.strategies.budget import GraphBudget, SlotBudget
 
-BUILTINS = ("pad", "dynamic", "dynamic-budget", "pack-lpfhp", "pack-ffd", "pack-cutstock")
+BUILTINS = ("pad", "dynamic", "dynamic-budget", "pad-bucket", "pack-lpfhp", "pack-ffd", "pack-cutstock")
 
 
 def test_edge_budget_follows_the_edges_per_node():
@@ -48,6 +48,9 @@ def test_equal_padded_budget_gives_every_builtin_the_same_slots():
             np.random.default_rng(0))
         if plan.shape is not None:
             slots[name] = (plan.shape.n_node, plan.shape.n_edge)
+        elif plan.buckets is not None:  # a few shapes, the largest of them the budget
+            slots[name] = (plan.buckets[-1].n_node, plan.buckets[-1].n_edge)
+            assert all(s.n_node <= 513 and s.n_edge <= budget.edge_slots for s in plan.buckets)
         else:
             slots[name] = (plan.batch_sums(n).mean(), plan.batch_sums(e).mean())
     static = {k: v for k, v in slots.items() if k != "dynamic"}

@@ -146,7 +146,7 @@ def test_molpcba_with_missing_labels_trains_to_a_finite_loss(tmp_path):
                 max_steps=20)
     run = CellRun(cell)
     assert np.isnan(run.store.targets[:, run.column]).any()  # the chosen task really has missing labels
-    batch, ops = run._build()
+    batch, ops, _ = run._build()
     loss = masked_loss(run.model(batch, ops=ops), batch, run.column, run.model.target_std)
     assert torch.isfinite(loss)
     run.warmup()
@@ -166,7 +166,7 @@ def test_the_dgl_graph_is_built_with_the_batch_not_in_the_forward(monkeypatch):
     calls = []
     real = GraphBatch.to_dgl
     monkeypatch.setattr(GraphBatch, "to_dgl", lambda self: calls.append(1) or real(self))
-    batch, ops = run._build()
+    batch, ops, _ = run._build()
     assert calls == [1] and ops.graph.num_nodes() == len(batch.node_mask)
     run._compute(batch, ops)
     assert calls == [1]  # the forward pass reused the graph built in the build window

@@ -36,6 +36,8 @@ def params_for(name: str, store) -> dict:
         return {"batch_graphs": 7}
     if name == "dynamic-budget":
         return {"max_nodes": big + 20}
+    if name == "pad-bucket":
+        return {"max_nodes": big + 20, "buckets": 3}
     if name.startswith("pack-"):
         return {"max_nodes": big + 4, "packs_per_batch": 2}
     return {}

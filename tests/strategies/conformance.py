@@ -25,14 +25,17 @@ def check_conformance(strategy: Strategy, store: GraphStore, seed: int = 3) -> N
         assert plan.batch_ptr[0] == 0 and plan.batch_ptr[-1] == n
         assert np.all(np.diff(plan.batch_ptr) >= 1), "empty batch in plan"
         assert (plan.shape is not None) == strategy.static_shape
+        if plan.buckets is not None:  # a few shapes, each used, the batches of each padded to it
+            assert set(plan.bucket_of.tolist()) <= set(range(len(plan.buckets)))
+            assert plan.distinct_shapes(loader.n_node, loader.n_edge) <= len(plan.buckets)
         slots_n = real_n = slots_e = real_e = 0
         for b, batch in enumerate(loader.epoch(epoch)):
             positions = plan.graph_index[plan.batch_ptr[b]:plan.batch_ptr[b + 1]]
             gidx = indices[positions]
             k, nn, ne = len(gidx), store.n_node[gidx], store.n_edge[gidx]
             # Static shapes: every batch has the plan's shape.
-            if plan.shape is not None:
-                assert batch.shape == plan.shape
+            if plan.padded:
+                assert batch.shape == plan.shape_of(b)
                 assert batch.static_shape
             # Graph slots: real graphs, then the padding graph, then empties.
             assert batch.graph_mask.tolist() == [True] * k + [False] * (len(batch.graph_mask) - k)

@@ -33,6 +33,10 @@ def test_slot_budget_gives_the_same_slots(name, sizes):
     if strategy.static_shape:
         # Padded to exactly the budget; the padding graph's node slot on top.
         assert (plan.shape.n_node, plan.shape.n_edge) == (48 + 1, 320)
+    elif plan.buckets is not None:
+        # Padded to a few shapes, the largest exactly the budget.
+        assert (plan.buckets[-1].n_node, plan.buckets[-1].n_edge) == (48 + 1, 320)
+        assert all(b.n_node <= 49 and b.n_edge <= 320 for b in plan.buckets)
     else:
         # Unpadded: matched on the mean (the last, short batch aside): the binding
         # dimension within 10% of its budget, the other not over it by more than that.
@@ -59,7 +63,7 @@ def test_pad_under_a_slot_budget_pads_to_it():
         STRATEGIES.create("pad", batch_graphs=2, node_slots=9).prepare(n, e, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("name", ["pad", "dynamic-budget", "pack-lpfhp", "pack-ffd", "pack-cutstock"])
+@pytest.mark.parametrize("name", ["pad", "dynamic-budget", "pad-bucket", "pack-lpfhp", "pack-ffd", "pack-cutstock"])
 def test_a_budget_too_small_for_a_graph_is_an_error_naming_it(name):
     n, e = np.array([2, 9, 3]), np.array([2, 40, 4])
     budget = SlotBudget(node_slots=16, edge_slots=32, pack_nodes=16)  # graph 1 has 40 edges
