@@ -346,8 +346,12 @@ def _print_list() -> None:
     print("datasets:  ", ", ".join(sorted(DATASETS)))
     print("local files:", ", ".join(f"{k}:PATH" for k in FILE_KINDS),
           "(csv: a SMILES table, .gz/.bz2/.xz/.zip too; sdf: molecules, 3D or 2D; xyz: frames, a folder or a glob)")
-    print("strategies:", ", ".join(f"{n} ({'static' if STRATEGIES.get(n).static_shape else 'dynamic'} shapes)"
-                                   for n in STRATEGIES.names()))
+    def shapes(cls) -> str:
+        if cls.static_shape:
+            return "static shapes"
+        return "a few bucket shapes" if "buckets" in getattr(cls, "__dataclass_fields__", {}) else "dynamic shapes"
+
+    print("strategies:", ", ".join(f"{n} ({shapes(STRATEGIES.get(n))})" for n in STRATEGIES.names()))
     print("models:    ", ", ".join(sorted(MODELS)), "(gin: 2D molecules; schnet: 3D positions)")
 
 

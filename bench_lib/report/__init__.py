@@ -292,16 +292,20 @@ def _compile_section(res: Results, out: Path) -> list[str]:
         for model, view, g in res.groups(dataset):
             summary = summarise(g)
             lines += [f"### {display_name(dataset)}, `{model}`, {view}", "", compile_table(summary), ""]
-            curves = curve_points(g, with_compile=True)
-            if any(curves.values()):
+            # One colour per strategy, one line style per execution.
+            curves = {x: curve_points(rows, with_compile=True, key="strategy_name")
+                      for x, rows in g.groupby("execution", sort=False)}
+            curves = {x: c for x, c in curves.items() if c}
+            if curves:
                 stem = f"{file_stem(dataset)}_{model}_{view}_compile_curves"
-                plots.save_figure(plots.curves_figure({view: curves}, res.dataset_settings(dataset).get("target_mae"),
+                plots.save_figure(plots.curves_figure(curves, res.dataset_settings(dataset).get("target_mae"),
                                                       f"{display_name(dataset)}: validation MAE, compile included",
                                                       time_label="compile s + steps x steady step s"),
                                   out, stem)
                 lines += [f"![validation MAE against time including compile]({stem}.png)", "",
                           "Validation MAE against compile seconds plus steps at the measured steady step time "
-                          "(left; eager arms start at 0) and against steps (right); one line per seed.", ""]
+                          "(left; eager arms start at 0) and against steps (right); one colour per strategy, one "
+                          "line style per execution, one line per seed.", ""]
     return lines
 
 

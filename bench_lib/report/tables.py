@@ -255,7 +255,7 @@ def stats_table(planning: dict) -> str:
     return format_stats({display_name(name): d["stats"] for name, d in planning.items()})
 
 
-def curve_points(records: pd.DataFrame, with_compile: bool = False) -> dict[str, list[list]]:
+def curve_points(records: pd.DataFrame, with_compile: bool = False, key: str = "strategy") -> dict[str, list[list]]:
     """strategy -> one validation curve ``[[step, train_s, val_mae], ...]`` per seed.
 
     ``with_compile``: ``train_s`` becomes the cell's compile seconds plus
@@ -270,5 +270,5 @@ def curve_points(records: pd.DataFrame, with_compile: bool = False) -> dict[str,
             step_s = float(r.get("step_s"))
             curve = [[c[0], compile_s + c[0] * step_s, c[2]] for c in curve]
         if curve:
-            out.setdefault(r["strategy"], []).append(curve)
+            out.setdefault(r[key], []).append(curve)
     return out

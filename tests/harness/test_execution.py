@@ -185,3 +185,41 @@ def test_cudagraphs_cell_runs_on_a_gpu():
     rec = run_group([_spec(execution="cudagraphs", device="cuda", prefetch=2)])[0]
     assert rec["status"] == "ok", rec["error"]
     assert rec["recompiles"] == 0 and rec["compiles"] >= 1
+
+
+def test_suite_files_and_flags_for_the_execution_axis():
+    from pathlib import Path
+
+    from bench_lib.config import ConfigError, apply_overrides, load_config, parse_config
+
+    bench = Path(__file__).parents[2] / "benchmarks"
+    compile_cfg = load_config(bench / "compile.toml")
+    assert compile_cfg.backend == "torch" and set(compile_cfg.execution) == {"eager", "compile", "compile-dynamic"}
+    gpu = load_config(bench / "gpu.toml")
+    assert gpu.device == "cuda" and "cudagraphs" in gpu.execution and "pad-bucket" in gpu.strategies
+    assert gpu.model_params["schnet"] == {"hidden": 100, "filters": 100, "interactions": 4, "gaussians": 25,
+                                          "cutoff": 6.0}
+    cfg = apply_overrides(compile_cfg, execution=["eager", "compile"], prefetch=2)
+    assert cfg.execution == ("eager", "compile") and cfg.prefetch == 2
+    with pytest.raises(ConfigError, match="--execution: unknown name 'jit'; valid: compile, compile-dynamic"):
+        apply_overrides(compile_cfg, execution=["jit"])
+    with pytest.raises(ConfigError) as err:
+        parse_config({"suite": {"execution": ["eager", "xla"], "execution_only": {"compile": ["no-such"]},
+                                "prefetch_with": "fork"}, "datasets": {"nci5k": {}}})
+    text = "\n".join(err.value.problems)
+    assert "[suite] execution: unknown name 'xla'" in text and "execution_only.compile: unknown name 'no-such'" in text
+    assert "[suite] prefetch_with must be 'thread' or 'process'" in text
+
+
+def test_execution_only_limits_a_variant_to_its_strategies():
+    from bench_lib.config import parse_config
+    from bench_lib.suite import expand_cells
+
+    cfg = parse_config({"suite": {"strategies": ["dynamic", "pack-lpfhp"], "backend": "torch",
+                                  "execution": ["eager", "compile-dynamic"],
+                                  "execution_only": {"compile-dynamic": ["dynamic"]}},
+                        "datasets": {"nci5k": {"n_graphs": 300, "node_slots": 256, "pack_nodes": 128}}})
+    cells = expand_cells(cfg)
+    assert sorted((c.strategy, c.execution) for c in cells) == [
+        ("dynamic", "compile-dynamic"), ("dynamic", "eager"), ("pack-lpfhp", "eager")]
+    assert len({c.cell_id for c in cells}) == 3
