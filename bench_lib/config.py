@@ -168,6 +168,14 @@ def _take(section: str, table: dict, cls, skip: tuple[str, ...] = (), problems: 
     return out
 
 
+def _check_executions(where: str, executions, problems: list) -> None:
+    """An execution list (suite file or ``--execution``): not empty, each one known."""
+    if not executions:
+        problems.append(f"{where} is empty; name at least one of " + ", ".join(EXECUTIONS))
+    for ex in executions:
+        problems.check(_choices, where, ex, EXECUTIONS)
+
+
 def _one_of(where: str, value, valid: tuple[str, ...]) -> None:
     if value not in valid:
         raise ConfigError(f"{where} must be {' or '.join(repr(v) for v in valid)} (got {value!r})")
@@ -192,8 +200,8 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
     suite["strategies"] = tuple(STRATEGIES.names()) if strategies in ("all", ("all",)) else tuple(strategies)
     for s in suite["strategies"]:
         problems.check(_choices, "[suite] strategies", s, STRATEGIES.names())
-    for ex in suite.get("execution", ("eager",)):
-        problems.check(_choices, "[suite] execution", ex, EXECUTIONS)
+    if "execution" in suite:
+        _check_executions("[suite] execution", suite["execution"], problems)
     for ex, names in suite.get("execution_only", {}).items():
         problems.check(_choices, "[suite] execution_only", ex, EXECUTIONS)
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -201,8 +209,6 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
             continue
         for n in names:
             problems.check(_choices, f"[suite] execution_only.{ex}", n, STRATEGIES.names())
-    if "execution" in suite and not suite["execution"]:
-        problems.append("[suite] execution is empty; name at least one of " + ", ".join(EXECUTIONS))
     for view in suite.get("fairness", ("equal-padded-budget",)):
         problems.check(_choices, "[suite] fairness", view, VIEWS[:2])
     for key, valid in (("mode", ("train", "loader")), ("clock", ("auto", "wall")), ("malloc", ("keep", "default")),
@@ -355,10 +361,7 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
         changes["datasets"] = tuple(dataclasses.replace(d, options={**d.options, "data_dir": data_dir})
                                     if d.name in DATA_DIR_DATASETS else d for d in ds)
     if execution is not None:
-        if not execution:
-            problems.append("--execution is empty; name at least one of " + ", ".join(EXECUTIONS))
-        for ex in execution:
-            problems.check(_choices, "--execution", ex, EXECUTIONS)
+        _check_executions("--execution", execution, problems)
         changes["execution"] = tuple(execution)
     if prefetch is not None:
         if prefetch < 0:

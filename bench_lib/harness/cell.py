@@ -17,7 +17,7 @@ from typing import Any
 
 from bench_lib.strategies.budget import VIEWS
 
-__all__ = ["TrainSettings", "CellSpec", "EXECUTIONS", "PREFETCH_MODES", "SCHEMA_VERSION", "RECORD_FIELDS", "METRICS", "METRIC_FIELDS", "VIEWS",
+__all__ = ["TrainSettings", "CellSpec", "EXECUTIONS", "PREFETCH_MODES", "COLD_CACHE_FLAG", "execution_tags", "SCHEMA_VERSION", "RECORD_FIELDS", "METRICS", "METRIC_FIELDS", "VIEWS",
            "EnvironmentSkip", "ENVIRONMENT_SKIP"]
 
 
@@ -38,6 +38,15 @@ SCHEMA_VERSION = 3
 #: (CUDA graphs captured per shape and replayed; CUDA only).
 EXECUTIONS = ("eager", "compile", "compile-dynamic", "cudagraphs")
 PREFETCH_MODES = ("thread", "process")
+
+#: Set by the runner in a compiled cell's worker whose inductor cache is a fresh folder of its own.
+COLD_CACHE_FLAG = "BENCH_LIB_COLD_INDUCTOR_CACHE"
+
+
+def execution_tags(execution: str, prefetch: int) -> list[str]:
+    """What sets a cell's step apart from an eager, inline one (``["compile", "prefetch2"]``;
+    none for eager and inline): cell labels and report rows are named with these."""
+    return ([] if execution == "eager" else [execution]) + ([f"prefetch{prefetch}"] if prefetch else [])
 
 #: Fields added after schema 2: left out of ``cell_id`` while at their default,
 #: so that the cells of earlier results keep their ids (resume still matches).
@@ -205,9 +214,8 @@ class CellSpec:
         return self.execution != "eager"
 
     def label(self) -> str:
-        how = "" if self.execution == "eager" else f"/{self.execution}"
-        ahead = "" if not self.prefetch else f"/prefetch{self.prefetch}"
-        return f"{self.dataset}/{self.strategy}/{self.model}{how}{ahead}/{'+'.join(self.views)}/seed{self.seed}"
+        how = "".join(f"/{tag}" for tag in execution_tags(self.execution, self.prefetch))
+        return f"{self.dataset}/{self.strategy}/{self.model}{how}/{'+'.join(self.views)}/seed{self.seed}"
 
     def group_key(self) -> tuple:
         """Cells with the same key are timed in the same windows (interleaved):

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from bench_lib.harness.cell import ENVIRONMENT_SKIP, METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
+from bench_lib.harness.cell import COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
 
 __all__ = ["ENVIRONMENT_SKIP", "run_group",
            "run_cell", "append_record", "read_records", "rewrite_without", "group_cells", "worker_env",
@@ -144,7 +144,7 @@ class _Worker:
         self._cache = tempfile.mkdtemp(prefix="bench_lib_inductor_") if spec.compiled else None
         if self._cache:
             env.update({"TORCHINDUCTOR_CACHE_DIR": self._cache, "TRITON_CACHE_DIR": os.path.join(self._cache, "triton"),
-                        "BENCH_LIB_COLD_INDUCTOR_CACHE": "1"})
+                        COLD_CACHE_FLAG: "1"})
         # The worker imports the same bench_lib as this process, whatever its working folder.
         env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
         # Without a log folder the log is a file with no name, gone with its last handle even after a kill.

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from bench_lib.data import load_dataset, store_splits
-from bench_lib.harness.cell import CellSpec, EnvironmentSkip
+from bench_lib.harness.cell import COLD_CACHE_FLAG, CellSpec, EnvironmentSkip
 from bench_lib.harness.measure import (CONTENDED_SHARE, Clock, minor_faults, peak_rss_mib, percentiles,
                                        release_free_memory, reset_peak_rss, rss_mib)
 from bench_lib.models import create_model
@@ -55,10 +55,6 @@ from bench_lib.strategies.loader import BatchLoader
 
 __all__ = ["CellRun", "masked_loss", "evaluate_mae", "target_stats", "train_to_target", "run_cell_inprocess",
            "compile_kwargs", "dynamo_counts", "make_loss"]
-
-
-#: Set (by the runner) when the worker's inductor cache is a fresh folder of its own.
-COLD_CACHE_FLAG = "BENCH_LIB_COLD_INDUCTOR_CACHE"
 
 
 def compile_kwargs(spec: CellSpec) -> dict:
@@ -87,11 +83,18 @@ def make_loss(model: torch.nn.Module, column: int | None, spec: CellSpec) -> Cal
     return torch.compile(loss_of, **compile_kwargs(spec)) if spec.compiled else loss_of
 
 
+def frames_compiled() -> int:
+    """Frames dynamo has compiled so far in this process (cheap: read once per step)."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["frames"]["ok"])
+
+
 def dynamo_counts() -> dict:
     """Dynamo's counters so far in this process: frames compiled, FX graphs, graph breaks."""
     from torch._dynamo.utils import counters
 
-    return {"compiles": int(counters["frames"]["ok"]), "compiled_graphs": int(counters["stats"]["unique_graphs"]),
+    return {"compiles": frames_compiled(), "compiled_graphs": int(counters["stats"]["unique_graphs"]),
             "graph_breaks": int(sum(counters["graph_break"].values()))}
 
 
@@ -224,8 +227,7 @@ class _Throughput:
     page_faults: int = 0
     window_rates: list[float] = field(default_factory=list)  # graphs/s of each window, in order
     step_wall_s: list[float] = field(default_factory=list)  # wall time of each steady timed step
-    build_s: list[float] = field(default_factory=list)  # time each timed step's batch took to build
-    wait_s: list[float] = field(default_factory=list)  # time each timed step waited for its batch
+    built_s: float = 0.0  # time the steady timed steps' batches took to build, wherever they were built
     compile_steps: int = 0  # timed steps that compiled (left out of the rates)
 
 
@@ -265,9 +267,8 @@ class CellRun:
         self.metrics.update(self._plan_metrics())
         self.model = self.opt = self.column = None
         self._loss = None
-        self._steps_run = 0
         self._compile_walls: list[float] = []  # wall seconds of every step that compiled
-        self._first_step_compiles = 0
+        self._first_step_compiles: int | None = None  # frames compiled by the end of the first step
         if spec.model != "none":
             self._build_model()
         self.source = self._source()
@@ -348,27 +349,27 @@ class CellRun:
         self.opt.step()
 
     def _compiles(self) -> int:
-        return dynamo_counts()["compiles"] if self.spec.compiled else 0
+        return frames_compiled() if self.spec.compiled else 0
 
-    def _count_step(self, compiles_before: int, wall_s: float) -> bool:
-        """Note one step that ran; True when it compiled (its wall time is kept for ``compile_s``)."""
-        self._steps_run += 1
+    def _count_step(self, compiles_before: int, started: float) -> bool:
+        """Note one step begun at ``started`` (``perf_counter``); True when it
+        compiled, and then its wall time, its own compute included, is kept
+        for ``compile_s``."""
         after = self._compiles()
-        if self._steps_run == 1:
+        if self._first_step_compiles is None:
             self._first_step_compiles = after
-        if after > compiles_before:
-            self._compile_walls.append(wall_s)
-            return True
-        return False
+        if after == compiles_before:
+            return False
+        _sync(self.device)
+        self._compile_walls.append(time.perf_counter() - started)
+        return True
 
     def _step(self) -> None:
         """One untimed step (warm-up, training), compiles counted."""
         c0, t = self._compiles(), time.perf_counter()
         batch, ops, _ = self._build()
         self._compute(batch, ops)
-        if self._compiles() > c0:
-            _sync(self.device)  # a compile step's wall time includes its own compute
-        self._count_step(c0, time.perf_counter() - t)
+        self._count_step(c0, t)
 
     # -- throughput ----------------------------------------------------------------------
     def warmup(self) -> None:
@@ -393,15 +394,13 @@ class CellRun:
             self._compute(batch, ops)
             _sync(self.device)
             te = now()
-            wall = time.perf_counter() - wall0
-            if self._count_step(c0, wall):  # a compile is not steady state: counted, not timed
+            if self._count_step(c0, wall0):  # a compile is not steady state: counted, not timed
                 self.tp.compile_steps += 1
                 if time.perf_counter() - start >= self.spec.window_s:
                     break
                 continue
-            self.tp.step_wall_s.append(wall)
-            self.tp.build_s.append(build_s)
-            self.tp.wait_s.append(tc - tb)
+            self.tp.step_wall_s.append(time.perf_counter() - wall0)
+            self.tp.built_s += build_s
             rep.steps += 1
             rep.build_s += tc - tb
             rep.compute_s += te - tc
@@ -442,6 +441,8 @@ class CellRun:
         rates = [r.graphs / r.total_s for r in reps]
         med = statistics.median
         p10, p50, p90 = percentiles(self.tp.step_s)
+        steps = sum(r.steps for r in reps)
+        built, waited = self.tp.built_s / steps, sum(r.build_s for r in reps) / steps  # per steady step
         on_cpu = self.device.type == "cpu"
         return {
             "step_clock": "cpu" if self.spec.timed_on_cpu_clock else "wall",
@@ -454,12 +455,12 @@ class CellRun:
             "step_s": med([r.total_s / r.steps for r in reps]),
             "step_s_p10": p10, "step_s_p50": p50, "step_s_p90": p90,
             "batch_build_share": med([r.build_s / r.total_s for r in reps]),
-            "batch_build_s": float(np.mean(self.tp.build_s)),
-            "batch_wait_s": float(np.mean(self.tp.wait_s)),
+            "batch_build_s": built,
+            "batch_wait_s": waited,
             "build_hidden_share": 0.0 if not self.spec.prefetch else
-            float(np.clip(1.0 - np.mean(self.tp.wait_s) / max(np.mean(self.tp.build_s), 1e-12), 0.0, 1.0)),
+            float(np.clip(1.0 - waited / max(built, 1e-12), 0.0, 1.0)),
             "compile_steps_timed": self.tp.compile_steps,
-            "page_faults_per_step": self.tp.page_faults / max(1, sum(r.steps for r in reps)),
+            "page_faults_per_step": self.tp.page_faults / steps,
             "padding_mib_per_step": float(np.mean(self.tp.pad_bytes)) / 2**20,
             "batch_mib_per_step": float(np.mean(self.tp.batch_bytes)) / 2**20,
             "windows_timed": len(self.tp.cpu_share),
@@ -483,7 +484,7 @@ class CellRun:
         counts = dynamo_counts()
         cache = "cold" if os.environ.get(COLD_CACHE_FLAG) else "shared"
         return {"compile_s": self._compile_s(), "compile_cache": cache, **counts,
-                "recompiles": counts["compiles"] - self._first_step_compiles}
+                "recompiles": counts["compiles"] - (self._first_step_compiles or 0)}
 
     # -- time to accuracy ----------------------------------------------------------------
     def _peaks(self) -> tuple[float, float]:

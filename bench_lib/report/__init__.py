@@ -268,6 +268,7 @@ def with_arms(df: pd.DataFrame) -> pd.DataFrame:
     prefetch = pd.to_numeric(df["prefetch"], errors="coerce").fillna(0).astype(int) if "prefetch" in df \
         else pd.Series(0, index=df.index)
     df["execution"] = execution
+    # The same tags as CellSpec.label's (bench_lib.harness.cell.execution_tags), written here: no harness import.
     df["strategy"] = [s + ("" if x == "eager" else f"+{x}") + (f"+prefetch{p}" if p else "")
                       for s, x, p in zip(df["strategy_name"], execution, prefetch)]
     return df
@@ -285,7 +286,8 @@ def _compile_section(res: Results, out: Path) -> list[str]:
         tuple(caches), f"inductor caches: {', '.join(caches) or 'not recorded'}")
     lines = ["## Compiled steps", "",
              "What `torch.compile` costs and buys, per strategy and execution (median over seeds). Compile s: "
-             f"wall seconds of the steps that compiled, less a steady step each, from {cache}. Compiles counts dynamo frame compilations; recompiles those after the first step (a new "
+             f"wall seconds of the steps that compiled, less a steady step each, from {cache}. Compiles counts "
+             "dynamo frame compilations; recompiles those after the first step (a new "
              "shape or a failed guard); shapes: distinct batch shapes of an epoch. Time to target with compile adds "
              "the compile seconds to the steady-rate time to target.", ""]
     for dataset in res.datasets():

@@ -26,12 +26,12 @@ from bench_lib.strategies.batch import BatchShape
 from bench_lib.strategies.dynamic import DynamicBudget
 from bench_lib.strategies.registry import STRATEGIES
 
-__all__ = ["PadBucket", "bucket_edges"]
+__all__ = ["PadBucket", "bucket_sizes"]
 
 SPACINGS = ("quantile", "geometric")
 
 
-def bucket_edges(real: np.ndarray, top: int, k: int, spacing: str) -> np.ndarray:
+def bucket_sizes(real: np.ndarray, top: int, k: int, spacing: str) -> np.ndarray:
     """``k`` ascending slot counts ending at ``top``, from the real sizes
     ``real`` of planned batches (before any padding slot is added)."""
     real = np.asarray(real, dtype=np.float64)
@@ -95,7 +95,7 @@ class PadBucket(DynamicBudget):
         n_node, n_edge = base.n_node, base.n_edge
         sample = base.plan_epoch(rng)  # the buckets come from a planned epoch's batch sizes
         top = base.shape
-        nodes = bucket_edges(sample.batch_sums(n_node), top.n_node - 1, self.buckets, self.spacing) + 1
-        edges = bucket_edges(sample.batch_sums(n_edge), top.n_edge, self.buckets, self.spacing)
+        nodes = bucket_sizes(sample.batch_sums(n_node), top.n_node - 1, self.buckets, self.spacing) + 1
+        edges = bucket_sizes(sample.batch_sums(n_edge), top.n_edge, self.buckets, self.spacing)
         shapes = list(dict.fromkeys(BatchShape(int(n), int(e), top.n_graph) for n, e in zip(nodes, edges)))
         return _BucketPlanner(base, n_node, n_edge, tuple(shapes))
