@@ -4,15 +4,20 @@ Layout of a suite file (see ``benchmarks/default.toml``)::
 
     [suite]                 name, strategies, fairness, seeds, repeats, threads,
                             clock, malloc, interleave, device, backend, timeout_s, mode,
-                            execution, execution_only, compile_options, prefetch, prefetch_with
+                            execution, execution_only, compile_options, prefetch, prefetch_with,
+                            ranks
                             (execution_only: {execution = [strategies]} runs that execution
-                            for those strategies only)
+                            for those strategies only; ranks: data-parallel processes per cell,
+                            a list to sweep, e.g. [1, 2]; ranks > 1 runs eager cells only)
     [train]                 lr, warmup_steps, window_s, windows, eval_every,
                             max_steps, train_time_limit_s (see TrainSettings)
     [models.<name>]         model hyper-parameters (dataclass fields of the model's config)
     [strategies.<name>]     fixed parameters of a strategy (its cells run in the manual view)
     [datasets.<name>]       n_graphs, options, models, node_slots, edge_slots,
                             graphs_per_step, pack_nodes, target, target_mae
+    [slurm]                 partition, time_min, gpus_per_job, cpus_per_job, mem_gb,
+                            array_parallelism, account, qos, additional, folder
+                            (for --launcher slurm; see bench_lib.harness.launch)
 
 Every unknown section or key, every unknown name and every bad value is a
 ``ConfigError`` naming the field, the value and the valid choices, raised
@@ -33,6 +38,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from bench_lib.harness.cell import EXECUTIONS, PREFETCH_MODES, VIEWS, CellSpec, TrainSettings
+from bench_lib.harness.launch import SlurmSettings
 
 __all__ = ["ConfigError", "DatasetSettings", "TrainSettings", "SuiteConfig", "load_config", "parse_config",
            "apply_overrides"]
@@ -110,6 +116,8 @@ class SuiteConfig:
     compile_options: dict[str, Any] = field(default_factory=dict)
     prefetch: int = CellSpec.prefetch
     prefetch_with: str = CellSpec.prefetch_with
+    ranks: tuple[int, ...] = (1,)
+    slurm: SlurmSettings = SlurmSettings()
     train: TrainSettings = TrainSettings()
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     strategy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -152,6 +160,9 @@ def _take(section: str, table: dict, cls, skip: tuple[str, ...] = (), problems: 
             if value < 0 or (value == 0 and key not in ("warmup_steps", "window_s", "prefetch")):
                 problems.append(f"[{section}] {key} must be > 0 (got {value!r})")
                 continue
+        if kind.startswith("str") and value is not None and not isinstance(value, str):
+            problems.append(f"[{section}] {key} must be a string (got {value!r})")
+            continue
         if kind == "bool" and not isinstance(value, bool):
             problems.append(f"[{section}] {key} must be true or false (got {value!r})")
             continue
@@ -176,6 +187,15 @@ def _check_executions(where: str, executions, problems: list) -> None:
         problems.check(_choices, where, ex, EXECUTIONS)
 
 
+def _check_ranks(where: str, ranks, problems: list) -> None:
+    """A ranks list (suite file or ``--ranks``): not empty, each a whole number >= 1."""
+    if not ranks:
+        problems.append(f"{where} is empty; name at least one number of ranks (1: one process)")
+    for r in ranks:
+        if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+            problems.append(f"{where}: each must be a whole number >= 1 (got {r!r})")
+
+
 def _one_of(where: str, value, valid: tuple[str, ...]) -> None:
     if value not in valid:
         raise ConfigError(f"{where} must be {' or '.join(repr(v) for v in valid)} (got {value!r})")
@@ -189,12 +209,17 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
     from bench_lib.strategies import STRATEGIES
 
     problems = _Problems()
-    known_sections = {"suite", "train", "models", "datasets", "strategies"}
+    known_sections = {"suite", "train", "models", "datasets", "strategies", "slurm"}
     for key in data:
         if key not in known_sections:
             problems.append(f"unknown section [{key}]; valid sections: {', '.join(sorted(known_sections))}")
     suite = problems.check(_take, "suite", dict(data.get("suite", {})), SuiteConfig,
-                           skip=("datasets", "train", "model_params", "strategy_params"), problems=problems) or {}
+                           skip=("datasets", "train", "model_params", "strategy_params", "slurm"),
+                           problems=problems) or {}
+    if "ranks" in suite:
+        _check_ranks("[suite] ranks", suite["ranks"], problems)
+    slurm = problems.check(_take, "slurm", data.get("slurm", {}), SlurmSettings, problems=problems) or {}
+    suite["slurm"] = SlurmSettings(**slurm)
     suite.setdefault("name", default_name)
     strategies = suite.get("strategies", "all")
     suite["strategies"] = tuple(STRATEGIES.names()) if strategies in ("all", ("all",)) else tuple(strategies)
@@ -281,7 +306,8 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
                     device: str | None = None, data_dir: str | None = None, target: list[str] | None = None,
                     target_mae: float | None = None, smiles_column: str | None = None,
                     id_column: str | None = None, options: dict[str, Any] | None = None,
-                    execution: list[str] | None = None, prefetch: int | None = None) -> SuiteConfig:
+                    execution: list[str] | None = None, prefetch: int | None = None,
+                    ranks: list[int] | None = None, slurm: dict[str, Any] | None = None) -> SuiteConfig:
     """Command-line flags that override single fields (names validated; every problem reported).
 
     ``datasets`` may name datasets the config does not have (any known name,
@@ -363,6 +389,15 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
     if execution is not None:
         _check_executions("--execution", execution, problems)
         changes["execution"] = tuple(execution)
+    if ranks is not None:
+        _check_ranks("--ranks", ranks, problems)
+        changes["ranks"] = tuple(ranks)
+    slurm = {k: v for k, v in (slurm or {}).items() if v is not None}
+    if slurm:
+        for k, v in slurm.items():
+            if isinstance(v, int) and v < 1:
+                problems.append(f"--{k.replace('_', '-')} must be >= 1 (got {v})")
+        changes["slurm"] = dataclasses.replace(cfg.slurm, **slurm)
     if prefetch is not None:
         if prefetch < 0:
             problems.append(f"--prefetch must be >= 0 (got {prefetch})")

@@ -27,6 +27,7 @@ from bench_lib.config import ConfigError, SuiteConfig, apply_overrides, load_con
 from bench_lib.harness.cell import CellSpec
 from bench_lib.harness.environment import environment
 from bench_lib.harness.fairness import budgets_for, resolve
+from bench_lib.harness.launch import LAUNCHERS
 from bench_lib.harness.planning import planning_summary
 from bench_lib.harness.runner import (ENVIRONMENT_SKIP, append_record, group_cells, read_records, rewrite_without,
                                      run_group)
@@ -157,14 +158,16 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
                         problems.append(f"[datasets.{d.name}] {strategy} ({view}, seed {seed}): {err}")
                         continue
                     executions = [x for x in cfg.execution if strategy in cfg.execution_only.get(x, [strategy])]
-                    for model, execution in ((m, x) for m in models for x in executions):
+                    # data-parallel cells run eager steps only (see CellRun)
+                    arms = [(x, r) for x in executions for r in cfg.ranks if r == 1 or x == "eager"]
+                    for model, (execution, ranks) in ((m, a) for m in models for a in arms):
                         spec = CellSpec(
                             dataset=d.name, n_graphs=d.n_graphs, dataset_options=dict(d.options), strategy=strategy,
                             strategy_params=params, model=model, model_params=cfg.model_params.get(model, {}),
                             target=target, target_mae=target_mae, seed=seed, device=cfg.device,
                             backend=cfg.backend, threads=cfg.threads, clock=cfg.clock, malloc=cfg.malloc,
                             execution=execution, compile_options=dict(cfg.compile_options) if execution != "eager"
-                            else {}, prefetch=cfg.prefetch, prefetch_with=cfg.prefetch_with,
+                            else {}, prefetch=cfg.prefetch, prefetch_with=cfg.prefetch_with, ranks=ranks,
                             repeats=cfg.repeats, lr=t.lr,
                             warmup_steps=t.warmup_steps, window_s=t.window_s, windows=t.windows,
                             eval_every=t.eval_every, max_steps=t.max_steps, train_time_limit_s=t.train_time_limit_s,
@@ -271,6 +274,11 @@ examples:
   python -m bench_lib.suite --device cuda   # the plain-torch backend on a GPU
   python -m bench_lib.suite --config benchmarks/compile.toml   # eager vs torch.compile, every strategy
   python -m bench_lib.suite --execution eager,compile --prefetch 2   # compiled steps, batches built ahead
+  python -m bench_lib.suite --config benchmarks/ddp.toml      # 1 and 2 data-parallel ranks (torchrun)
+  python -m bench_lib.suite --datasets nci5k --ranks 1,2 --strategies pad,dynamic,pack-lpfhp
+  python -m bench_lib.suite --launcher slurm --partition gpu --gpus-per-job 1   # one Slurm task per group
+  python -m bench_lib.suite --launcher slurm --no-wait --time-min 120 --array-parallelism 16
+  python -m bench_lib.suite --launcher submitit-local --config benchmarks/smoke.toml   # the same jobs here
   python -m bench_lib.report results/default-reference  # a report from results alone
 
 Local files (csv:PATH, sdf:PATH, xyz:PATH) join the config's settings with
@@ -334,6 +342,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true", help="print the cells without running them")
     parser.add_argument("--rerun-failed", action="store_true", help="run again the cells recorded as failed")
     parser.add_argument("--shard", help="I/N: run only groups I, I+N, I+2N, ... (0 <= I < N)")
+    parser.add_argument("--ranks", help="comma-separated data-parallel processes per cell to sweep, e.g. 1,2 "
+                                        "(torchrun; ranks > 1 runs eager cells only)")
+    parser.add_argument("--launcher", choices=LAUNCHERS, default="local",
+                        help="local: run here (default); slurm: a Slurm job array through submitit, one task per "
+                             "group, records merged back; submitit-local: the same jobs on this machine")
+    parser.add_argument("--partition", help="--launcher slurm: Slurm partition (else [slurm] partition)")
+    parser.add_argument("--time-min", type=int, help="--launcher slurm: minutes per task (one group of cells)")
+    parser.add_argument("--gpus-per-job", type=int, help="--launcher slurm: GPUs per task")
+    parser.add_argument("--array-parallelism", type=int, help="--launcher slurm: tasks running at once")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="--launcher slurm: exit once submitted; `python -m bench_lib.report OUT` merges later")
     parser.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     return parser
 
@@ -374,8 +393,10 @@ def _environment_skips(records: Path) -> set[str]:
                       "cell_id"])
 
 
-def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed: bool) -> None:
-    """Run the groups' cells that are not recorded yet, appending records as they end."""
+def _todo(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path,
+          rerun_failed: bool) -> tuple[list[list[CellSpec]], dict]:
+    """Write the run's config, environment and planning; the groups' cells not recorded yet, and
+    the environment."""
     records = out / "records.csv"
     env = environment()
     (out / "config.json").write_text(json.dumps(cfg.to_json(), indent=1))
@@ -390,6 +411,15 @@ def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed
     n_todo = sum(len(g) for g in todo)
     print(f"{cfg.name}: {n_cells} cells in {len(groups)} group(s), {n_cells - n_todo} already recorded, "
           f"{n_todo} to run -> {records}", file=sys.stderr)
+    return todo, env
+
+
+def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed: bool) -> None:
+    """Run the groups' cells that are not recorded yet, appending records as they end."""
+    records = out / "records.csv"
+    todo, env = _todo(cfg, groups, out, rerun_failed)
+    done, failed = _recorded(records)
+    n_todo = sum(len(g) for g in todo)
 
     def on_record(record: dict) -> None:
         if record["cell_id"] in failed:
@@ -401,6 +431,52 @@ def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed
         progress.begin_group(k + 1, len(todo), group)
         run_group(group, environment=env, log_dir=out / "logs", on_record=on_record, progress=progress)
     progress.close()
+
+
+def _launch(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed: bool, launcher: str,
+            wait: bool) -> bool:
+    """Submit the groups not recorded yet as a job array (one task per group), then (``wait``) merge
+    each task's records as it ends. False when the jobs were left running (``--no-wait``)."""
+    from bench_lib.harness.launch import job_records, merge_job_records, submit_groups
+
+    if job_records(out):
+        counts = merge_job_records(out)
+        print(f"merged earlier jobs' records: {counts['added']} added, {counts['replaced']} replaced a failure, "
+              f"{counts['already']} already recorded", file=sys.stderr)
+    todo, _ = _todo(cfg, groups, out, rerun_failed)
+    if not todo:
+        return True
+    cluster = "slurm" if launcher == "slurm" else "local"
+    jobs = submit_groups(todo, out, cfg.slurm, cluster=cluster, job_name=f"bench_lib-{cfg.name}")
+    first = jobs[0].job_id.split("_")[0] if jobs else "?"
+    print(f"submitted {len(jobs)} task(s) ({cluster}), job {first}; records come back in {out / 'jobs'}",
+          file=sys.stderr)
+    if not wait:
+        print(f"not waiting: once the jobs end, `python -m bench_lib.report {out}` merges their records "
+              "and writes the report; re-running this command submits only what is still missing",
+              file=sys.stderr)
+        return False
+    import submitit
+
+    for k, job in enumerate(submitit.helpers.as_completed(jobs, poll_frequency=0.5 if cluster == "local" else 30)):
+        try:
+            summary = job.result()
+            how = ", ".join(f"{v} {s}" for s, v in summary.items() if s not in ("job", "records"))
+        except Exception as err:  # the task died (time limit, node failure): its cells are not recorded
+            how = f"task failed: {str(err).splitlines()[-1] if str(err) else type(err).__name__}"
+        counts = merge_job_records(out)
+        print(f"[{k + 1}/{len(jobs)}] job {job.job_id}: {how}; merged {counts['added'] + counts['replaced']} "
+              "record(s)", file=sys.stderr)
+    return True
+
+
+def _ints(flag: str, values: list[str] | None) -> list[int] | None:
+    if values is None:
+        return None
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        raise ConfigError(f"{flag} takes whole numbers, comma-separated (got {','.join(values)!r})") from None
 
 
 def _error(err: ConfigError) -> int:
@@ -444,7 +520,11 @@ def main(argv: list[str] | None = None) -> int:
                               models=split(args.models), repeats=args.repeats, device=args.device,
                               data_dir=args.data_dir, target=targets, target_mae=args.target_mae,
                               smiles_column=args.smiles_column, id_column=args.id_column, options=dict(args.option),
-                              execution=split(args.execution), prefetch=args.prefetch)
+                              execution=split(args.execution), prefetch=args.prefetch,
+                              ranks=_ints("--ranks", split(args.ranks)),
+                              slurm={"partition": args.partition, "time_min": args.time_min,
+                                     "gpus_per_job": args.gpus_per_job,
+                                     "array_parallelism": args.array_parallelism})
         shard = parse_shard(args.shard)
         _check_device(cfg)
         try:
@@ -472,7 +552,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{c.cell_id}  {c.label()}  {json.dumps(c.strategy_params, sort_keys=True)}")
         print(f"{sum(map(len, groups))} cells in {len(groups)} group(s)", file=sys.stderr)
         return 0
-    _run(cfg, groups, out, args.rerun_failed)
+    if args.launcher == "local":
+        _run(cfg, groups, out, args.rerun_failed)
+    elif not _launch(cfg, groups, out, args.rerun_failed, args.launcher, wait=not args.no_wait):
+        return 0
     if not args.no_report:
         from bench_lib.report import write_report
 

@@ -57,9 +57,11 @@ def tiny_config(tmp_path) -> Path:
 
 
 def test_shipped_configs_parse():
-    for name in ("default", "smoke", "paper"):
+    for name in ("default", "smoke", "paper", "compile", "ddp"):
         cfg = load_config(ROOT / "benchmarks" / f"{name}.toml")
         assert cfg.name == name and cfg.datasets
+    ddp = load_config(ROOT / "benchmarks" / "ddp.toml")
+    assert ddp.ranks == (1, 2) and ddp.clock == "wall" and ddp.threads == 1
     default = load_config(ROOT / "benchmarks" / "default.toml")
     assert {d.name for d in default.datasets} == {"nci5k", "qm9"}
     assert set(default.fairness) == {"equal-padded-budget", "equal-real-graphs"}
@@ -85,6 +87,9 @@ def test_shipped_configs_parse():
     ({"suite": {"fairness": ["fair"]}, "datasets": {"nci5k": {}}}, r"\[suite\] fairness: unknown name 'fair'"),
     ({"suite": {"device": "tpu"}, "datasets": {"nci5k": {}}}, r"\[suite\] device must be 'cpu' or 'cuda'"),
     ({"suite": {}}, r"no \[datasets.<name>\] section"),
+    ({"suite": {"ranks": [1, 0]}, "datasets": {"nci5k": {}}}, r"\[suite\] ranks: each must be a whole number >= 1"),
+    ({"slurm": {"partiton": "gpu"}, "datasets": {"nci5k": {}}}, r"\[slurm\] has no key 'partiton'; valid keys: .*partition"),
+    ({"slurm": {"partition": 3}, "datasets": {"nci5k": {}}}, r"\[slurm\] partition must be a string"),
 ])
 def test_config_errors_name_field_value_and_choices(doc, match):
     with pytest.raises(ConfigError, match=match):
@@ -129,6 +134,21 @@ def test_dry_run_lists_cells(tiny_config, capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 3
     assert main(["--config", str(tiny_config), "--dry-run", "--shard", "1/2"]) == 0
     assert capsys.readouterr().out.strip() == ""
+
+
+def test_ranks_sweep_crosses_eager_cells_only_and_keeps_one_rank_ids(tiny_config, capsys):
+    cfg = load_config(tiny_config)
+    plain = {c.cell_id for c in expand_cells(cfg)}
+    swept = expand_cells(apply_overrides(cfg, ranks=[1, 2], execution=["eager", "compile"]))
+    arms = sorted((c.strategy, c.execution, c.ranks) for c in swept)
+    assert arms == sorted((s, x, r) for s in ("pad", "dynamic", "pack-lpfhp")
+                          for x, r in (("eager", 1), ("eager", 2), ("compile", 1)))
+    assert plain <= {c.cell_id for c in swept}  # one-rank cells keep the ids they had before ranks existed
+    assert len({c.group_key() for c in swept}) == 1  # 1 and 2 ranks timed in the same turns
+    assert main(["--config", str(tiny_config), "--dry-run", "--ranks", "1,2"]) == 0
+    assert sum("/2ranks/" in line for line in capsys.readouterr().out.splitlines()) == 3
+    assert main(["--config", str(tiny_config), "--dry-run", "--ranks", "two"]) == 2
+    assert "--ranks takes whole numbers" in capsys.readouterr().err
 
 
 def processes_with(marker: str) -> list[int]:

@@ -28,7 +28,7 @@ class EnvironmentSkip(NotImplementedError):
 #: How an environment skip's ``error`` starts in the records.
 ENVIRONMENT_SKIP = "EnvironmentSkip:"
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: How a cell's training step runs. ``eager``: op by op; ``compile``:
 #: ``torch.compile`` of forward, loss and backward with its default
@@ -43,14 +43,16 @@ PREFETCH_MODES = ("thread", "process")
 COLD_CACHE_FLAG = "BENCH_LIB_COLD_INDUCTOR_CACHE"
 
 
-def execution_tags(execution: str, prefetch: int) -> list[str]:
-    """What sets a cell's step apart from an eager, inline one (``["compile", "prefetch2"]``;
-    none for eager and inline): cell labels and report rows are named with these."""
-    return ([] if execution == "eager" else [execution]) + ([f"prefetch{prefetch}"] if prefetch else [])
+def execution_tags(execution: str, prefetch: int, ranks: int = 1) -> list[str]:
+    """What sets a cell's step apart from an eager, inline, one-process one (``["compile", "prefetch2",
+    "2ranks"]``; none for eager, inline and one rank): cell labels and report rows are named with these."""
+    return (([] if execution == "eager" else [execution]) + ([f"prefetch{prefetch}"] if prefetch else [])
+            + ([f"{ranks}ranks"] if ranks > 1 else []))
 
 #: Fields added after schema 2: left out of ``cell_id`` while at their default,
 #: so that the cells of earlier results keep their ids (resume still matches).
-_NEW_FIELD_DEFAULTS = {"execution": "eager", "compile_options": {}, "prefetch": 0, "prefetch_with": "thread"}
+_NEW_FIELD_DEFAULTS = {"execution": "eager", "compile_options": {}, "prefetch": 0, "prefetch_with": "thread",
+                       "ranks": 1}
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,10 @@ class CellSpec:
       prefetch_with: ``thread`` or ``process`` (a ``torch.utils.data`` worker).
         A cell with ``prefetch`` is timed on the wall clock: the background
         builder's CPU time would otherwise count against the step.
+      ranks: data-parallel processes (``torch.distributed.run``, gloo on a CPU,
+        NCCL on CUDA; :mod:`bench_lib.harness.distributed`), each with
+        ``threads`` threads; a global step trains one batch per rank. A cell
+        with ``ranks > 1`` is timed on the wall clock.
       repeats: timed repeats (each of ``windows`` windows).
       lr ... train_time_limit_s: see :class:`TrainSettings`.
       timeout_s: the whole cell's wall-clock limit (the worker is killed);
@@ -153,6 +159,7 @@ class CellSpec:
     compile_options: dict[str, Any] = field(default_factory=dict)
     prefetch: int = 0
     prefetch_with: str = "thread"
+    ranks: int = 1
     repeats: int = 5
     lr: float = TrainSettings.lr
     warmup_steps: int = TrainSettings.warmup_steps
@@ -181,7 +188,7 @@ class CellSpec:
                              f"(got {self.prefetch_with!r})")
         if self.prefetch < 0:
             raise ValueError(f"CellSpec.prefetch must be >= 0 (got {self.prefetch})")
-        for name in ("warmup_steps", "repeats", "windows", "eval_every", "max_steps", "threads"):
+        for name in ("warmup_steps", "repeats", "windows", "eval_every", "max_steps", "threads", "ranks"):
             if getattr(self, name) < (0 if name == "warmup_steps" else 1):
                 raise ValueError(f"CellSpec.{name} must be positive (got {getattr(self, name)})")
         if self.window_s < 0:
@@ -207,14 +214,15 @@ class CellSpec:
     @property
     def timed_on_cpu_clock(self) -> bool:
         """Whether steps are timed on the process's CPU clock (see ``clock``)."""
-        return self.clock == "auto" and self.device == "cpu" and self.threads == 1 and self.prefetch == 0
+        return (self.clock == "auto" and self.device == "cpu" and self.threads == 1 and self.prefetch == 0
+                and self.ranks == 1)
 
     @property
     def compiled(self) -> bool:
         return self.execution != "eager"
 
     def label(self) -> str:
-        how = "".join(f"/{tag}" for tag in execution_tags(self.execution, self.prefetch))
+        how = "".join(f"/{tag}" for tag in execution_tags(self.execution, self.prefetch, self.ranks))
         return f"{self.dataset}/{self.strategy}/{self.model}{how}/{'+'.join(self.views)}/seed{self.seed}"
 
     def group_key(self) -> tuple:
@@ -281,6 +289,25 @@ METRICS: dict[str, str] = {
     "contended_windows": "timed windows in which the process got less than 80% of a CPU per thread",
     "cpu_share_median": "process CPU time / (wall time x threads), median over windows",
     "others_cpus_mean": "CPUs busy with other work while the cell's windows ran (machine-wide, /proc/stat)",
+    "global_steps_timed": "data-parallel cells: global steps (one batch per rank) in the timed windows",
+    "graphs_per_global_step": "data-parallel cells: real graphs of a global step (every rank's batch), mean",
+    "straggler_share_mean": "data-parallel cells: the ranks' wait for the slowest rank (each rank's wait for the "
+                            "gradient all-reduce less the step's smallest wait, the all-reduce's own time) over "
+                            "their step time (build + compute + wait), both summed over ranks; mean over timed "
+                            "global steps",
+    "straggler_share_p90": "data-parallel cells: 90th percentile over timed global steps of that share",
+    "allreduce_share_mean": "data-parallel cells: the all-reduce's own time (the step's smallest wait) x ranks over "
+                            "the ranks' step time, mean over timed global steps",
+    "rank_compute_s": "data-parallel cells: seconds per step of each rank's compute (forward, backward until its "
+                      "last gradient bucket is ready, optimiser step), mean per rank (JSON list)",
+    "rank_wait_s": "data-parallel cells: seconds per step each rank waited for the gradient all-reduce, mean per "
+                   "rank (JSON list)",
+    "rank_build_s": "data-parallel cells: seconds per step each rank built its batch, mean per rank (JSON list)",
+    "rank_real_nodes_per_step": "data-parallel cells: real nodes of each rank's batches, mean per step (JSON list)",
+    "rank_real_edges_per_step": "data-parallel cells: real edges of each rank's batches, mean per step (JSON list)",
+    "rank_peak_rss_mib": "data-parallel cells: each rank's resident peak of the throughput phase (JSON list)",
+    "node_imbalance": "data-parallel cells: largest rank's real nodes over the ranks' mean, mean over global steps",
+    "edge_imbalance": "data-parallel cells: the same for real edges",
     "steps_to_target": "training steps until the validation MAE first reached the target (empty: not reached)",
     "time_to_target_s": "steps_to_target x step_s: training time to the target at the cell's measured step time",
     "time_to_target_with_compile_s": "time_to_target_s plus compile_s: what a run from a cold start pays",

@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from bench_lib.harness.distributed import rank_env, torchrun_command
 from bench_lib.harness.cell import COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
 
 __all__ = ["ENVIRONMENT_SKIP", "run_group",
@@ -130,6 +131,28 @@ def worker_env(spec: CellSpec) -> dict[str, str]:
     return env
 
 
+def descendants(pid: int) -> list[int]:
+    """Process ids of ``pid``'s children, their children and so on (Linux ``/proc``; none elsewhere)."""
+    parents: dict[int, list[int]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in filter(str.isdigit, names):
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
 class _Worker:
     """One cell's worker process and its command channel."""
 
@@ -147,9 +170,13 @@ class _Worker:
                         COLD_CACHE_FLAG: "1"})
         # The worker imports the same bench_lib as this process, whatever its working folder.
         env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
+        command = [sys.executable, "-m", "bench_lib.harness.worker"]
+        if spec.ranks > 1:  # torchrun starts the ranks; rank 0 answers, every rank watches this process
+            env.update(rank_env(spec.device, spec.timeout_s))
+            command = torchrun_command(spec.ranks)
         # Without a log folder the log is a file with no name, gone with its last handle even after a kill.
         self._log = open(log_path, "w+") if log_path else tempfile.TemporaryFile("w+")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bench_lib.harness.worker"], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._log, env=env, start_new_session=True)
         self._buf = b""
         self._send({"spec": json.loads(spec.to_json())})
@@ -219,8 +246,13 @@ class _Worker:
         self.close()
 
     def kill(self) -> None:
+        # torchrun starts each rank in a session of its own: they are killed by pid, a hung or stopped one too.
+        ranks = descendants(self.proc.pid) if self.spec.ranks > 1 else []
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        for pid in ranks:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         self.proc.wait()
 
     def close(self) -> None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import math
 import os
 import statistics
 import time
@@ -44,6 +45,7 @@ import numpy as np
 import torch
 
 from bench_lib.data import load_dataset, store_splits
+from bench_lib.harness import distributed
 from bench_lib.harness.cell import COLD_CACHE_FLAG, CellSpec, EnvironmentSkip
 from bench_lib.harness.measure import (CONTENDED_SHARE, Clock, minor_faults, peak_rss_mib, percentiles,
                                        release_free_memory, reset_peak_rss, rss_mib)
@@ -67,18 +69,24 @@ def compile_kwargs(spec: CellSpec) -> dict:
     return {**kwargs, **extra}
 
 
-def make_loss(model: torch.nn.Module, column: int | None, spec: CellSpec) -> Callable:
-    """The step's loss function ``loss(batch, ops=None)`` as the cell runs it.
+def make_loss(model: torch.nn.Module, column: int | None, spec: CellSpec,
+              forward: torch.nn.Module | None = None) -> Callable:
+    """The step's loss function ``loss(batch, ops=None, denominator=None)`` as the cell runs it.
 
-    Eager: the model on the given operators (``TorchOps`` when none).
+    Eager: the model (or ``forward``, its ``DistributedDataParallel``
+    wrapper) on the given operators (``TorchOps`` when none), the squared
+    error divided by ``denominator`` graphs when given (a data-parallel
+    step's labelled graphs over every rank), else by the batch's own.
     Compiled (``spec.execution``): ``torch.compile`` of forward and loss on
     ``TorchOps``; AOTAutograd compiles the backward with it. The optimiser is
     left out and steps eagerly, the same for every cell (compiling its step
     apart and stepping Adam eagerly fails on a CPU)."""
 
-    def loss_of(batch: GraphBatch, ops=None) -> torch.Tensor:
-        pred = model(batch, ops=ops if ops is not None else TorchOps(batch))
-        return masked_loss(pred, batch, column, model.target_std)
+    run = forward if forward is not None else model
+
+    def loss_of(batch: GraphBatch, ops=None, denominator: int | None = None) -> torch.Tensor:
+        pred = run(batch, ops=ops if ops is not None else TorchOps(batch))
+        return masked_loss(pred, batch, column, model.target_std, denominator)
 
     return torch.compile(loss_of, **compile_kwargs(spec)) if spec.compiled else loss_of
 
@@ -110,15 +118,20 @@ def _valid(batch: GraphBatch, column: int | None) -> torch.Tensor:
     return batch.graph_mask & torch.isfinite(batch.targets[:, column])
 
 
-def masked_loss(pred: torch.Tensor, batch: GraphBatch, column: int | None, std: torch.Tensor) -> torch.Tensor:
+def masked_loss(pred: torch.Tensor, batch: GraphBatch, column: int | None, std: torch.Tensor,
+                denominator: int | None = None) -> torch.Tensor:
     """Mean squared error in standardised units over the real graphs with a known label.
 
     ``column`` None (a dataset without a target, timed for throughput and
-    memory only): the prediction is fitted to zero, the same computation."""
+    memory only): the prediction is fitted to zero, the same computation.
+    ``denominator``: divide the summed error by this many graphs instead of
+    the batch's labelled graphs (a data-parallel step: every rank's)."""
     valid = _valid(batch, column)
     label = torch.zeros_like(pred[:, 0]) if column is None else batch.targets[:, column]
     target = torch.where(valid, label, torch.zeros_like(pred[:, 0]))
     err = torch.where(valid, (pred[:, 0] - target) / std.reshape(-1)[0], torch.zeros_like(target))
+    if denominator is not None:
+        return err.pow(2).sum() / max(int(denominator), 1)
     return err.pow(2).sum() / valid.sum().clamp(min=1)
 
 
@@ -160,12 +173,15 @@ def _stream(loader: BatchLoader) -> Iterator[GraphBatch]:
 
 
 def train_to_target(step: Callable[[], None], evaluate: Callable[[], float], target: float, max_steps: int,
-                    eval_every: int, time_limit_s: float) -> dict:
+                    eval_every: int, time_limit_s: float,
+                    agree: Callable[[str | None], str | None] = lambda stop: stop) -> dict:
     """Train with ``step()`` until ``evaluate()`` (validation MAE) reaches ``target``.
 
     Evaluates before the first step and every ``eval_every`` steps; stops at
     the target, after ``max_steps`` steps, or (safety) once ``time_limit_s``
-    seconds have passed since it began, validation included. Returns
+    seconds have passed since it began, validation included. ``agree``
+    turns this process's decision to stop (None: go on) into the one every
+    process of a data-parallel cell takes (rank 0's). Returns
     ``reached_target``, ``steps_to_target``
     (None when not reached), ``time_to_target_wall_s``, ``train_stop``,
     ``best_val_mae``, ``final_val_mae``, ``train_steps``, ``train_wall_s``
@@ -175,7 +191,7 @@ def train_to_target(step: Callable[[], None], evaluate: Callable[[], float], tar
     began = time.perf_counter()
     mae = evaluate()
     curve = [[0, 0.0, mae]]
-    stop = "target" if mae <= target else None
+    stop = agree("target" if mae <= target else None)
     while stop is None:
         t = time.perf_counter()
         for _ in range(min(eval_every, max_steps - n_steps)):
@@ -190,6 +206,7 @@ def train_to_target(step: Callable[[], None], evaluate: Callable[[], float], tar
             stop = "max_steps"
         elif time.perf_counter() - began >= time_limit_s:
             stop = "time_limit"
+        stop = agree(stop)
     reached = stop == "target"
     maes = [c[2] for c in curve]
     return {"reached_target": reached, "steps_to_target": n_steps if reached else None,
@@ -229,6 +246,9 @@ class _Throughput:
     step_wall_s: list[float] = field(default_factory=list)  # wall time of each steady timed step
     built_s: float = 0.0  # time the steady timed steps' batches took to build, wherever they were built
     compile_steps: int = 0  # timed steps that compiled (left out of the rates)
+    # data-parallel cells: this rank's readings per timed global step
+    rank_steps: dict[str, list[float]] = field(default_factory=lambda: {
+        k: [] for k in ("build_s", "compute_s", "wait_s", "nodes", "edges", "graphs")})
 
 
 class CellRun:
@@ -248,7 +268,10 @@ class CellRun:
         self.spec = spec
         torch.set_num_threads(spec.threads)
         torch.manual_seed(spec.seed)
+        self.rank, self.ranks = self._check_ranks(spec)
         self.device = torch.device(spec.device)
+        if self.device.type == "cuda" and self.ranks > 1:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise EnvironmentSkip("device 'cuda' requested but torch sees no GPU")
         if spec.compiled and spec.backend != "torch":
@@ -258,6 +281,15 @@ class CellRun:
             raise EnvironmentSkip("execution 'cudagraphs' captures CUDA graphs: it needs device 'cuda'")
         if spec.compiled and spec.model == "none":
             raise NotImplementedError(f"execution {spec.execution!r}: a loader-only cell has no step to compile")
+        if self.ranks > 1:
+            if spec.compiled:
+                raise NotImplementedError(f"execution {spec.execution!r} with ranks > 1: data-parallel cells "
+                                          "run eager steps only")
+            if spec.model == "none":
+                raise NotImplementedError("ranks > 1: a loader-only cell has no gradient to all-reduce")
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+            distributed.init_process_group(spec.timeout_s)
         self.store = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.seed, **spec.dataset_options)
         self.splits = store_splits(self.store, seed=spec.seed)
         strategy = STRATEGIES.create(spec.strategy, **spec.strategy_params)
@@ -265,8 +297,11 @@ class CellRun:
         self.loader = BatchLoader(self.store, strategy, self.splits["train"], seed=spec.seed)
         self.metrics: dict = {"prepare_s": time.perf_counter() - t0, "torch_threads": torch.get_num_threads()}
         self.metrics.update(self._plan_metrics())
-        self.model = self.opt = self.column = None
+        self.model = self.opt = self.column = self.ddp = None
         self._loss = None
+        self._denominators = None  # data-parallel cells: labelled graphs of each global step
+        self._backward_end = 0.0
+        self._steps_per_window = 1
         self._compile_walls: list[float] = []  # wall seconds of every step that compiled
         self._first_step_compiles: int | None = None  # frames compiled by the end of the first step
         if spec.model != "none":
@@ -282,6 +317,18 @@ class CellRun:
         self._throughput_open = True
 
     # -- setup ---------------------------------------------------------------------------
+    @staticmethod
+    def _check_ranks(spec: CellSpec) -> tuple[int, int]:
+        """``(rank, ranks)`` of this process; a data-parallel cell must be started by torchrun."""
+        if spec.ranks == 1:
+            return 0, 1
+        rank, size = distributed.world()
+        if size != spec.ranks:
+            raise RuntimeError(f"the cell has ranks={spec.ranks} but runs in a world of {size} process(es); "
+                               "start it with torch.distributed.run --nproc-per-node "
+                               f"{spec.ranks} (the runner does)")
+        return rank, size
+
     def _plan_metrics(self) -> dict:
         """Slots per step and efficiency, from the first epoch's plan."""
         plan = self.loader.plan(0)
@@ -312,15 +359,25 @@ class CellRun:
         self.model.to(self.device).train()
         self.init_state = copy.deepcopy(self.model.state_dict())
         self.opt = torch.optim.Adam(self.model.parameters(), lr=spec.lr)
-        self._loss = make_loss(self.model, self.column, spec)
+        if self.ranks > 1:
+            self.ddp = distributed.TimedDDP(self.model, self.device)
+        self._loss = make_loss(self.model, self.column, spec, forward=self.ddp.module if self.ddp else None)
 
     def _source(self) -> BatchSource:
         """The batch stream from epoch 0, built inline or ahead (``prefetch``)."""
         spec, on_cpu = self.spec, self.device.type == "cpu"
         # Operators go with the batch on a CPU (a DGLGraph is part of building it); a compiled step builds its own.
         make_ops = (lambda b: graph_ops(b, spec.backend)) if on_cpu and not spec.compiled else None
-        return BatchSource(lambda: _stream(self.loader), prefetch=spec.prefetch, mode=spec.prefetch_with,
-                           pin=not on_cpu, make_ops=make_ops)
+        if self.ranks == 1:
+            stream = lambda: _stream(self.loader)  # noqa: E731
+        else:  # this rank's batches, and each global step's labelled graphs over every rank
+            stream = lambda: distributed.rank_batches(self.loader, self.rank, self.ranks)  # noqa: E731
+            store = self.loader.store
+            valid = (np.ones(store.n_graph, bool) if self.column is None
+                     else np.isfinite(store.targets[:, self.column]))
+            self._denominators = distributed.global_denominators(self.loader, valid, self.ranks)
+        return BatchSource(stream, prefetch=spec.prefetch, mode=spec.prefetch_with, pin=not on_cpu,
+                           make_ops=make_ops)
 
     def _reset_peaks(self) -> bool:
         if self.device.type == "cuda":
@@ -345,7 +402,11 @@ class CellRun:
         if self.model is None:  # a loader-only cell
             return
         self.opt.zero_grad(set_to_none=True)
-        self._loss(batch, ops).backward()
+        if self.ddp is None:
+            self._loss(batch, ops).backward()
+        else:  # the backward returns once every rank's gradients are summed
+            self._loss(batch, ops, next(self._denominators)).backward()
+            self._backward_end = time.perf_counter()
         self.opt.step()
 
     def _compiles(self) -> int:
@@ -373,12 +434,60 @@ class CellRun:
 
     # -- throughput ----------------------------------------------------------------------
     def warmup(self) -> None:
+        last = None
         for _ in range(self.spec.warmup_steps):
+            t = time.perf_counter()
             self._step()
             _sync(self.device)
+            last = time.perf_counter() - t
+        if self.ranks > 1:  # every rank runs the same number of global steps per window: rank 0's choice
+            self._steps_per_window = distributed.broadcast(
+                1 if last is None else max(1, math.ceil(self.spec.window_s / max(last, 1e-9))))
+
+    def _window_ranks(self, repeat: int) -> None:
+        """A data-parallel window: a fixed number of global steps (the same on every rank), wall clock."""
+        rep = self.tp.repeats.setdefault(repeat, _Repeat())
+        readings = self.tp.rank_steps
+        graphs0, time0 = rep.graphs, rep.total_s
+        faults = minor_faults()
+        self.clock.start()
+        for _ in range(self._steps_per_window):
+            tb = time.perf_counter()
+            batch, ops, build_s = self._build()
+            _sync(self.device)
+            tc = time.perf_counter()
+            self._compute(batch, ops)
+            _sync(self.device)
+            te = time.perf_counter()
+            ready, end = self.ddp.ready, self._backward_end
+            nodes, edges = int(batch.node_mask.sum()), int(batch.edge_mask.sum())
+            for k, v in (("build_s", tc - tb), ("compute_s", (ready - tc) + (te - end)), ("wait_s", end - ready),
+                         ("nodes", nodes), ("edges", edges), ("graphs", batch.n_real_graph)):
+                readings[k].append(v)
+            self.tp.step_wall_s.append(te - tb)
+            self.tp.built_s += build_s
+            rep.steps += 1
+            rep.build_s += tc - tb
+            rep.compute_s += te - tc
+            rep.graphs += batch.n_real_graph
+            rep.nodes += nodes
+            rep.slots += batch.node_mask.shape[0]
+            self.tp.step_s.append(te - tb)
+            self.tp.pad_bytes.append(batch.padding_bytes())
+            self.tp.batch_bytes.append(batch.nbytes())
+        reading = self.clock.stop()
+        self.tp.page_faults += minor_faults() - faults
+        self.tp.window_rates.append((rep.graphs - graphs0) / max(rep.total_s - time0, 1e-12))
+        rep.wall_s += reading.wall_s
+        self.tp.cpu_share.append(reading.cpu_share(self.spec.threads))
+        self.tp.others_cpu_s += reading.others_cpu_s
+        self.tp.windows_wall_s += reading.wall_s
 
     def window(self, repeat: int) -> None:
-        """Run whole timed steps for at least ``window_s`` wall seconds, counted in ``repeat``."""
+        """Run whole timed steps for at least ``window_s`` wall seconds, counted in ``repeat``
+        (a data-parallel cell: the global steps fixed after warm-up)."""
+        if self.ranks > 1:
+            return self._window_ranks(repeat)
         rep = self.tp.repeats.setdefault(repeat, _Repeat())
         now = self.now
         faults = minor_faults()
@@ -432,6 +541,8 @@ class CellRun:
         if self.device.type == "cuda":
             self.metrics["cuda_throughput_peak_mib"] = torch.cuda.max_memory_allocated(self.device) / 2**20
         self.metrics.update(self._throughput_metrics())
+        if self.ranks > 1:
+            self.metrics.update(self._rank_metrics())
         self.metrics["peak_reset_ok"] = self.metrics["peak_reset_ok"] and self._reset_peaks()
 
     def _throughput_metrics(self) -> dict:
@@ -469,6 +580,24 @@ class CellRun:
             # Summed over windows: /proc/stat counts in 10 ms ticks, too coarse for one 50 ms window.
             "others_cpus_mean": max(0.0, self.tp.others_cpu_s) / max(self.tp.windows_wall_s, 1e-12),
         }
+
+    def _rank_metrics(self) -> dict:
+        """Every rank's readings gathered: global rates (all ranks' graphs over the slowest rank's
+        time, per repeat) and the straggler summary (:func:`distributed.straggler_metrics`)."""
+        mine = {**self.tp.rank_steps, "peak_rss_mib": self.metrics["throughput_peak_rss_mib"],
+                "repeats": {r: (x.graphs, x.nodes, x.slots, x.total_s, x.wall_s)
+                            for r, x in self.tp.repeats.items() if x.steps}}
+        every = distributed.gather(mine)
+        reps = sorted(every[0]["repeats"])
+        per = lambda i, r: [e["repeats"][r][i] for e in every]  # noqa: E731
+        rate = lambda i, t: [sum(per(i, r)) / max(max(per(t, r)), 1e-12) for r in reps]  # noqa: E731
+        graphs, wall = rate(0, 3), rate(0, 4)
+        med = statistics.median
+        return {"graphs_per_s": med(graphs), "graphs_per_s_min": min(graphs), "graphs_per_s_max": max(graphs),
+                "repeat_graphs_per_s": [round(x, 3) for x in graphs], "graphs_per_wall_s": med(wall),
+                "real_nodes_per_s": med(rate(1, 3)), "padded_nodes_per_s": med(rate(2, 3)),
+                "throughput_peak_rss_mib": max(e["peak_rss_mib"] for e in every),
+                **distributed.straggler_metrics(every)}
 
     # -- compile ---------------------------------------------------------------------------
     def _compile_s(self) -> float:
@@ -521,14 +650,19 @@ class CellRun:
             _sync(self.device)
             train_peak[:] = map(max, train_peak, self._peaks())
             self._reset_peaks()
-            mae = evaluate_mae(self.model, val, self.column, self.device, spec.backend)
+            mae = float("nan")
+            if self.rank == 0:  # the weights are the same on every rank: rank 0 validates for all
+                mae = evaluate_mae(self.model, val, self.column, self.device, spec.backend)
+            if self.ranks > 1:
+                mae = distributed.broadcast(mae)
             val_peak[:] = map(max, val_peak, self._peaks())
             release_free_memory()  # what validation freed, so that the training peak does not inherit it
             self._reset_peaks()
             return mae
 
+        agree = distributed.broadcast if self.ranks > 1 else (lambda stop: stop)
         result = train_to_target(step, evaluate, spec.target_mae, spec.max_steps, spec.eval_every,
-                                 spec.train_time_limit_s)
+                                 spec.train_time_limit_s, agree=agree)
         steps = result["steps_to_target"]
         result["time_to_target_s"] = None if steps is None else steps * self.metrics["step_s"]
         result["time_to_target_with_compile_s"] = (None if steps is None

@@ -18,6 +18,14 @@ A cell that does not apply (``NotImplementedError``) or raises answers a
 result with status ``skipped`` or ``failed`` at once and exits. The worker
 exits when its stdin closes or its parent dies, so that a killed suite
 leaves no worker behind.
+
+A data-parallel cell (``ranks > 1``) runs this module in every rank under
+``torch.distributed.run``: rank 0 reads the runner's lines and broadcasts
+each to the other ranks, which run the same commands and answer nothing; a
+rank other than 0 that fails exits at once (torchrun then stops the
+others, and the runner records the cell as failed with the log's tail).
+Every rank also exits as soon as the runner (``BENCH_LIB_RUNNER_PID``) or
+its own parent (torchrun) is gone.
 """
 
 from __future__ import annotations
@@ -42,12 +50,32 @@ def _jsonable(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _watch_parent(parent: int) -> None:
-    """Exit as soon as the parent is gone (reparented), even mid-command."""
+def _watch_parent(parent: int, runner: int | None) -> None:
+    """Exit as soon as the parent is gone (reparented) or the runner is, even mid-command."""
+    from bench_lib.harness.distributed import runner_alive
+
     while True:
         time.sleep(0.5)
-        if os.getppid() != parent:
+        if os.getppid() != parent or (runner is not None and not runner_alive(runner)):
             os._exit(3)
+
+
+def _broadcast_lines(lines):
+    """Rank 0: the runner's lines, each broadcast to the other ranks as it is read."""
+    from bench_lib.harness.distributed import broadcast
+
+    for line in lines:
+        broadcast(line)
+        yield line
+    broadcast(None)
+
+
+def _received_lines():
+    """Ranks other than 0: rank 0's lines, until it sends None."""
+    from bench_lib.harness.distributed import broadcast
+
+    while (line := broadcast(None)) is not None:
+        yield line
 
 
 def _failure(err: BaseException, during: str) -> dict:
@@ -101,16 +129,32 @@ def serve(commands, answer) -> None:
 
 
 def main() -> int:
-    # Answers go to the original stdout; anything printed by libraries goes to stderr (the log).
-    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    from bench_lib.harness.distributed import RUNNER_PID_ENV, TIMEOUT_ENV, init_process_group, world
+
+    rank, size = world()
+    runner = os.environ.get(RUNNER_PID_ENV)
+    # Answers go to the original stdout (rank 0's); anything printed by libraries goes to stderr (the log).
+    channel = os.fdopen(os.dup(1), "w", buffering=1) if rank == 0 else None
     os.dup2(2, 1)
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(os.getppid(), int(runner) if runner else None),
+                     daemon=True).start()
+    if size > 1:
+        init_process_group(float(os.environ.get(TIMEOUT_ENV, 900)))
 
     def answer(msg: dict) -> None:
-        channel.write(json.dumps(msg, default=_jsonable) + "\n")
-        channel.flush()
+        if channel is not None:
+            channel.write(json.dumps(msg, default=_jsonable) + "\n")
+            channel.flush()
+        elif msg.get("status") == "failed":  # rank > 0: say why in the log, then end the group at once
+            print(f"rank {rank}: {msg['error']}", file=sys.stderr, flush=True)
+            os._exit(1)
 
-    serve(iter(sys.stdin.readline, ""), answer)
+    lines = iter(sys.stdin.readline, "")
+    serve(lines if size == 1 else _broadcast_lines(lines) if rank == 0 else _received_lines(), answer)
+    if size > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
     return 0
 
 

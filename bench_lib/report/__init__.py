@@ -19,6 +19,7 @@ import pandas as pd
 from bench_lib.report import plots
 from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.answer import answer_lines, capacity_sentence
+from bench_lib.report.ranks import ranks_section
 from bench_lib.report.tables import (compile_table, curve_points, details_table, fairness_table, in_view, latest,
                                      main_table, stats_table, summarise, truthy)
 
@@ -268,9 +269,12 @@ def with_arms(df: pd.DataFrame) -> pd.DataFrame:
     prefetch = pd.to_numeric(df["prefetch"], errors="coerce").fillna(0).astype(int) if "prefetch" in df \
         else pd.Series(0, index=df.index)
     df["execution"] = execution
+    ranks = pd.to_numeric(df["ranks"], errors="coerce").fillna(1).astype(int) if "ranks" in df \
+        else pd.Series(1, index=df.index)
     # The same tags as CellSpec.label's (bench_lib.harness.cell.execution_tags), written here: no harness import.
     df["strategy"] = [s + ("" if x == "eager" else f"+{x}") + (f"+prefetch{p}" if p else "")
-                      for s, x, p in zip(df["strategy_name"], execution, prefetch)]
+                      + (f"+{r}ranks" if r > 1 else "")
+                      for s, x, p, r in zip(df["strategy_name"], execution, prefetch, ranks)]
     return df
 
 
@@ -320,6 +324,7 @@ def write_report(results_dir: Path | str, report_dir: Path | str) -> Path:
     for dataset in res.datasets():
         lines += _dataset_section(res, dataset, out)
     lines += _compile_section(res, out)
+    lines += ranks_section(res, out)
     lines += _flags(res.records)
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")

@@ -1,4 +1,7 @@
-"""``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR] [--readme README.md]``."""
+"""``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR] [--readme README.md]``.
+
+Records that cluster jobs left under ``RESULTS_DIR/jobs/`` (``--launcher
+slurm``) are merged into ``records.csv`` first, as a resumed run would."""
 
 from __future__ import annotations
 
@@ -19,6 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out or Path("reports") / args.results.name
     try:
+        if (args.results / "jobs").is_dir():
+            from bench_lib.harness.launch import job_records, merge_job_records
+
+            if job_records(args.results):
+                counts = merge_job_records(args.results)
+                print(f"merged job records: {counts['added']} added, {counts['replaced']} replaced a failure, "
+                      f"{counts['already']} already recorded", file=sys.stderr)
         path = write_report(args.results, out)
         if args.readme:
             command = f"python -m bench_lib.report {args.results} --readme {args.readme}"

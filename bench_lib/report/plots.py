@@ -126,3 +126,35 @@ def capacity_figure(rows: list[dict], title: str):
     axes[0].legend(fontsize=7)
     fig.suptitle(title)
     return fig
+
+
+def ranks_figure(rows: list[dict], title: str):
+    """Per strategy (and rank count): straggler share with the all-reduce's share stacked on it and
+    the p90 ticked, and scaling efficiency with its range."""
+    plt = _plt()
+    labels = [r["strategy"] + (f" ({r['ranks']} ranks)" if len({x["ranks"] for x in rows}) > 1 else "")
+              for r in rows]
+    x = np.arange(len(rows))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    share = np.array([r["straggler_share_mean"] for r in rows], dtype=float)
+    allreduce = np.array([r["allreduce_share_mean"] for r in rows], dtype=float)
+    axes[0].bar(x, share, color="tab:red", label="waiting for the slowest rank")
+    axes[0].bar(x, allreduce, bottom=share, color="tab:gray", alpha=0.6, label="the all-reduce itself")
+    axes[0].plot(x, [r["straggler_share_p90"] for r in rows], "k_", ms=14, label="straggler share p90")
+    axes[0].set_ylabel("share of the ranks' step time")
+    axes[0].legend(fontsize=7)
+    eff = np.array([r.get("efficiency", np.nan) for r in rows], dtype=float)
+    lo = np.array([r.get("efficiency_lo", np.nan) for r in rows], dtype=float)
+    hi = np.array([r.get("efficiency_hi", np.nan) for r in rows], dtype=float)
+    axes[1].bar(x, eff, color="tab:blue")
+    axes[1].errorbar(x, eff, yerr=[np.maximum(eff - lo, 0), np.maximum(hi - eff, 0)], fmt="none", color="k",
+                     capsize=3)
+    axes[1].axhline(1.0, color="k", lw=0.8, alpha=0.6)
+    axes[1].set_ylabel("scaling efficiency (N-rank / N x 1-rank graphs/s)")
+    for ax in axes:
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
