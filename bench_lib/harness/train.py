@@ -460,21 +460,31 @@ class CellRun:
             _sync(self.device)
             te = time.perf_counter()
             ready, end = self.ddp.ready, self._backward_end
-            nodes, edges = int(batch.node_mask.sum()), int(batch.edge_mask.sum())
             for k, v in (("build_s", tc - tb), ("compute_s", (ready - tc) + (te - end)), ("wait_s", end - ready),
-                         ("nodes", nodes), ("edges", edges), ("graphs", batch.n_real_graph)):
+                         ("nodes", int(batch.node_mask.sum())), ("edges", int(batch.edge_mask.sum())),
+                         ("graphs", batch.n_real_graph)):
                 readings[k].append(v)
-            self.tp.step_wall_s.append(te - tb)
-            self.tp.built_s += build_s
-            rep.steps += 1
-            rep.build_s += tc - tb
-            rep.compute_s += te - tc
-            rep.graphs += batch.n_real_graph
-            rep.nodes += nodes
-            rep.slots += batch.node_mask.shape[0]
-            self.tp.step_s.append(te - tb)
-            self.tp.pad_bytes.append(batch.padding_bytes())
-            self.tp.batch_bytes.append(batch.nbytes())
+            self._note_step(rep, batch, te - tb, tc - tb, te - tc, build_s)
+        self._close_window(rep, faults, graphs0, time0)
+
+    def _note_step(self, rep: _Repeat, batch: GraphBatch, wall_s: float, build_s: float, compute_s: float,
+                   built_s: float) -> None:
+        """Add one steady timed step (its wall time; build and compute on the step clock; the seconds its
+        batch took to build wherever it was built) to ``rep`` and the throughput readings."""
+        self.tp.step_wall_s.append(wall_s)
+        self.tp.built_s += built_s
+        rep.steps += 1
+        rep.build_s += build_s
+        rep.compute_s += compute_s
+        rep.graphs += batch.n_real_graph
+        rep.nodes += int(batch.node_mask.sum())
+        rep.slots += batch.node_mask.shape[0]
+        self.tp.step_s.append(build_s + compute_s)
+        self.tp.pad_bytes.append(batch.padding_bytes())
+        self.tp.batch_bytes.append(batch.nbytes())
+
+    def _close_window(self, rep: _Repeat, faults: int, graphs0: int, time0: float) -> None:
+        """Stop the window's clock and note its readings (``faults``, ``graphs0``, ``time0``: at its start)."""
         reading = self.clock.stop()
         self.tp.page_faults += minor_faults() - faults
         self.tp.window_rates.append((rep.graphs - graphs0) / max(rep.total_s - time0, 1e-12))
@@ -508,26 +518,10 @@ class CellRun:
                 if time.perf_counter() - start >= self.spec.window_s:
                     break
                 continue
-            self.tp.step_wall_s.append(time.perf_counter() - wall0)
-            self.tp.built_s += build_s
-            rep.steps += 1
-            rep.build_s += tc - tb
-            rep.compute_s += te - tc
-            rep.graphs += batch.n_real_graph
-            rep.nodes += int(batch.node_mask.sum())
-            rep.slots += batch.node_mask.shape[0]
-            self.tp.step_s.append(te - tb)
-            self.tp.pad_bytes.append(batch.padding_bytes())
-            self.tp.batch_bytes.append(batch.nbytes())
+            self._note_step(rep, batch, time.perf_counter() - wall0, tc - tb, te - tc, build_s)
             if time.perf_counter() - start >= self.spec.window_s:
                 break
-        reading = self.clock.stop()
-        self.tp.page_faults += minor_faults() - faults
-        self.tp.window_rates.append((rep.graphs - graphs0) / max(rep.total_s - time0, 1e-12))
-        rep.wall_s += reading.wall_s
-        self.tp.cpu_share.append(reading.cpu_share(self.spec.threads))
-        self.tp.others_cpu_s += reading.others_cpu_s
-        self.tp.windows_wall_s += reading.wall_s
+        self._close_window(rep, faults, graphs0, time0)
 
     def close_throughput(self) -> dict:
         """End the throughput phase (once) and return the metrics so far."""
