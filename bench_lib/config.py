@@ -157,7 +157,7 @@ def _take(section: str, table: dict, cls, skip: tuple[str, ...] = (), problems: 
             if kind.startswith("int") and not isinstance(value, int):
                 problems.append(f"[{section}] {key} must be a whole number (got {value!r})")
                 continue
-            if value < 0 or (value == 0 and key not in ("warmup_steps", "window_s", "prefetch")):
+            if value < 0 or (value == 0 and key not in ("warmup_steps", "window_s", "prefetch", "gpus_per_job")):
                 problems.append(f"[{section}] {key} must be > 0 (got {value!r})")
                 continue
         if kind.startswith("str") and value is not None and not isinstance(value, str):
@@ -218,6 +218,7 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
                            problems=problems) or {}
     if "ranks" in suite:
         _check_ranks("[suite] ranks", suite["ranks"], problems)
+        suite["ranks"] = tuple(dict.fromkeys(suite["ranks"]))
     slurm = problems.check(_take, "slurm", data.get("slurm", {}), SlurmSettings, problems=problems) or {}
     suite["slurm"] = SlurmSettings(**slurm)
     suite.setdefault("name", default_name)
@@ -391,12 +392,12 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
         changes["execution"] = tuple(execution)
     if ranks is not None:
         _check_ranks("--ranks", ranks, problems)
-        changes["ranks"] = tuple(ranks)
+        changes["ranks"] = tuple(dict.fromkeys(ranks))
     slurm = {k: v for k, v in (slurm or {}).items() if v is not None}
     if slurm:
         for k, v in slurm.items():
-            if isinstance(v, int) and v < 1:
-                problems.append(f"--{k.replace('_', '-')} must be >= 1 (got {v})")
+            if isinstance(v, int) and v < (0 if k == "gpus_per_job" else 1):
+                problems.append(f"--{k.replace('_', '-')} must be >= {0 if k == 'gpus_per_job' else 1} (got {v})")
         changes["slurm"] = dataclasses.replace(cfg.slurm, **slurm)
     if prefetch is not None:
         if prefetch < 0:

@@ -116,6 +116,11 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
     problems: list[str] = []
     notes = [] if notes is None else notes
     t = cfg.train
+    clock = cfg.clock
+    if clock == "auto" and max(cfg.ranks) > 1:  # 1 and N ranks on one clock, so that they compare
+        clock = "wall"
+        notes.append("ranks > 1: every cell is timed on the wall clock (a rank's wait for the others is wall "
+                     "time), 1-rank cells too, so that scaling efficiency compares like with like")
     for d in cfg.datasets:
         if d.name.split(":", 1)[0] in FILE_KINDS and ":" in d.name:
             try:  # an edited file makes new cells (a rerun measures it), not a resume of the old ones
@@ -165,7 +170,7 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
                             dataset=d.name, n_graphs=d.n_graphs, dataset_options=dict(d.options), strategy=strategy,
                             strategy_params=params, model=model, model_params=cfg.model_params.get(model, {}),
                             target=target, target_mae=target_mae, seed=seed, device=cfg.device,
-                            backend=cfg.backend, threads=cfg.threads, clock=cfg.clock, malloc=cfg.malloc,
+                            backend=cfg.backend, threads=cfg.threads, clock=clock, malloc=cfg.malloc,
                             execution=execution, compile_options=dict(cfg.compile_options) if execution != "eager"
                             else {}, prefetch=cfg.prefetch, prefetch_with=cfg.prefetch_with, ranks=ranks,
                             repeats=cfg.repeats, lr=t.lr,
@@ -346,7 +351,8 @@ def _parser() -> argparse.ArgumentParser:
                                         "(torchrun; ranks > 1 runs eager cells only)")
     parser.add_argument("--launcher", choices=LAUNCHERS, default="local",
                         help="local: run here (default); slurm: a Slurm job array through submitit, one task per "
-                             "group, records merged back; submitit-local: the same jobs on this machine")
+                             "group, records merged back; submitit-local: the same jobs on this machine, all at "
+                             "once (to try the path; its timings contend with each other)")
     parser.add_argument("--partition", help="--launcher slurm: Slurm partition (else [slurm] partition)")
     parser.add_argument("--time-min", type=int, help="--launcher slurm: minutes per task (one group of cells)")
     parser.add_argument("--gpus-per-job", type=int, help="--launcher slurm: GPUs per task")
@@ -526,7 +532,8 @@ def main(argv: list[str] | None = None) -> int:
                                      "gpus_per_job": args.gpus_per_job,
                                      "array_parallelism": args.array_parallelism})
         shard = parse_shard(args.shard)
-        _check_device(cfg)
+        if args.launcher == "local":  # a cluster's tasks may have GPUs this machine lacks
+            _check_device(cfg)
         try:
             cells = expand_cells(cfg, notes)
         except ConfigError as err:

@@ -72,6 +72,8 @@ def test_merge_follows_the_resume_rules_and_is_idempotent(tmp_path):
     append_record(jobs / "records-2.csv", _record("c", "failed", "boom"))  # new: added
     append_record(jobs / "records-2.csv", _record("d", "skipped", "EnvironmentSkip: no GPU"))
     append_record(jobs / "records-2.csv", _record("c", "failed", "boom again"))  # a second failure: kept once
+    with open(jobs / "records-2.csv", "a") as f:  # a row a running task is still writing
+        f.write("4,e,ok")
     assert merge_job_records(out) == {"added": 2, "replaced": 1, "already": 2}
     df = pd.read_csv(out / "records.csv")
     assert sorted(zip(df.cell_id, df.status)) == [("a", "ok"), ("b", "ok"), ("c", "failed"), ("d", "skipped")]

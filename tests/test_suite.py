@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -138,8 +139,9 @@ def test_dry_run_lists_cells(tiny_config, capsys):
 
 def test_ranks_sweep_crosses_eager_cells_only_and_keeps_one_rank_ids(tiny_config, capsys):
     cfg = load_config(tiny_config)
-    plain = {c.cell_id for c in expand_cells(cfg)}
-    swept = expand_cells(apply_overrides(cfg, ranks=[1, 2], execution=["eager", "compile"]))
+    plain = {c.cell_id for c in expand_cells(dataclasses.replace(cfg, clock="wall"))}
+    swept = expand_cells(apply_overrides(cfg, ranks=[1, 2, 2], execution=["eager", "compile"]))
+    assert {c.clock for c in swept} == {"wall"}  # 1 and 2 ranks on one clock
     arms = sorted((c.strategy, c.execution, c.ranks) for c in swept)
     assert arms == sorted((s, x, r) for s in ("pad", "dynamic", "pack-lpfhp")
                           for x, r in (("eager", 1), ("eager", 2), ("compile", 1)))

@@ -128,7 +128,10 @@ class CellSpec:
       ranks: data-parallel processes (``torch.distributed.run``, gloo on a CPU,
         NCCL on CUDA; :mod:`bench_lib.harness.distributed`), each with
         ``threads`` threads; a global step trains one batch per rank. A cell
-        with ``ranks > 1`` is timed on the wall clock.
+        with ``ranks > 1`` is timed on the wall clock. Its rates
+        (graphs/s, nodes/s, window rates) count every rank's graphs over the
+        slowest rank's time; per-step latencies, batch sizes, page faults
+        and memory are rank 0's (every rank's peak is in ``rank_peak_rss_mib``).
       repeats: timed repeats (each of ``windows`` windows).
       lr ... train_time_limit_s: see :class:`TrainSettings`.
       timeout_s: the whole cell's wall-clock limit (the worker is killed);

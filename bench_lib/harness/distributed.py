@@ -45,8 +45,11 @@ __all__ = ["RUNNER_PID_ENV", "BACKEND_ENV", "TIMEOUT_ENV", "torchrun_command", "
 RUNNER_PID_ENV = "BENCH_LIB_RUNNER_PID"
 #: The process group's backend, set by the runner from the cell's device.
 BACKEND_ENV = "BENCH_LIB_DIST_BACKEND"
-#: Seconds a collective may wait (the cell's ``timeout_s``).
+#: Seconds a collective may wait. Ranks other than 0 wait in a broadcast while the runner drives
+#: the group's other cells (their training can take far longer than this cell's own ``timeout_s``,
+#: which counts only this cell's commands): the runner's kill at ``timeout_s`` is the real limit.
 TIMEOUT_ENV = "BENCH_LIB_DIST_TIMEOUT"
+COLLECTIVE_TIMEOUT_S = 7 * 24 * 3600.0
 
 
 def torchrun_command(ranks: int) -> list[str]:
@@ -55,10 +58,10 @@ def torchrun_command(ranks: int) -> list[str]:
             "--max-restarts=0", "--monitor-interval=0.5", "-m", "bench_lib.harness.worker"]
 
 
-def rank_env(device: str, timeout_s: float) -> dict[str, str]:
+def rank_env(device: str) -> dict[str, str]:
     """Environment variables of a data-parallel worker (on top of the one-process ones)."""
     backend = "gloo" if device == "cpu" else "cpu:gloo,cuda:nccl"
-    return {RUNNER_PID_ENV: str(os.getpid()), BACKEND_ENV: backend, TIMEOUT_ENV: str(timeout_s)}
+    return {RUNNER_PID_ENV: str(os.getpid()), BACKEND_ENV: backend, TIMEOUT_ENV: str(COLLECTIVE_TIMEOUT_S)}
 
 
 def world() -> tuple[int, int]:
@@ -66,7 +69,7 @@ def world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def init_process_group(timeout_s: float = 900.0) -> None:
+def init_process_group(timeout_s: float = COLLECTIVE_TIMEOUT_S) -> None:
     """Join the process group torchrun describes (idempotent)."""
     import torch.distributed as dist
 
@@ -155,6 +158,10 @@ class TimedDDP:
         import torch.distributed as dist
 
         self.ready = 0.0
+        # On CUDA the hook waits for the device before reading the clock, so that ``ready`` is when the
+        # gradients exist, not when the CPU queued their kernels (it gives up overlapping the all-reduce
+        # with the rest of the backward when a model has several buckets; these models have one).
+        self._sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
         ids = [device.index if device.index is not None else 0] if device.type == "cuda" else None
         # broadcast_buffers=False: the buffers (target statistics) are the same on every rank and never
         # change; broadcasting them would add a collective at the start of each forward.
@@ -164,6 +171,7 @@ class TimedDDP:
 
     @staticmethod
     def _hook(state: "TimedDDP", bucket):
+        state._sync()
         state.ready = time.perf_counter()
         fut = state._dist.all_reduce(bucket.buffer(), async_op=True).get_future()
         return fut.then(lambda f: f.value()[0])

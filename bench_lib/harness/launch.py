@@ -113,11 +113,23 @@ def merge_job_records(out: Path) -> dict[str, int]:
     reason other than the machine) or already recorded as failed; a done
     row replaces a failed one. Idempotent: a second merge adds nothing.
     Returns ``{"added": n, "replaced": n, "already": n}``."""
+    out = Path(out)
+    records = out / "records.csv"
+    records.parent.mkdir(parents=True, exist_ok=True)
+    with open(out / ".merge.lock", "w") as lock:
+        try:
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)  # the suite's wait loop and a report run may merge at once
+        except ImportError:  # pragma: no cover - not POSIX
+            pass
+        return _merge(out, records)
+
+
+def _merge(out: Path, records: Path) -> dict[str, int]:
     from bench_lib.harness.cell import ENVIRONMENT_SKIP, RECORD_FIELDS
     from bench_lib.harness.runner import append_record, rewrite_without
 
-    out = Path(out)
-    records = out / "records.csv"
     done: set[str] = set()
     failed: set[str] = set()
 
@@ -132,6 +144,8 @@ def merge_job_records(out: Path) -> dict[str, int]:
     counts = {"added": 0, "replaced": 0, "already": 0}
     for path in job_records(out):
         for row in _read_rows(path):
+            if None in row or None in row.values():  # a row a running task is still writing: next merge
+                continue
             cid = row["cell_id"]
             if cid in done or (cid in failed and not final(row)):
                 counts["already"] += 1

@@ -120,6 +120,10 @@ def group_cells(cells: list[CellSpec], interleave: bool = True) -> list[list[Cel
 KEEP_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 
 
+#: torch.distributed's variables: a worker gets torchrun's own (ranks > 1) or none.
+_DIST_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "ROLE_WORLD_SIZE",
+              "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID")
+
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
@@ -162,7 +166,9 @@ class _Worker:
         self.result: dict | None = None
         self.phase = "starting"
         self.partial: dict = {}  # the throughput metrics, once the worker has sent them
-        env = {**os.environ, **worker_env(spec)}
+        # A suite started under torchrun (or another launcher) must not hand its own rank to a worker.
+        env = {k: v for k, v in os.environ.items() if k not in _DIST_VARS}
+        env.update(worker_env(spec))
         # A compiled cell compiles from a cold cache of its own (gone with the cell), like a first run.
         self._cache = tempfile.mkdtemp(prefix="bench_lib_inductor_") if spec.compiled else None
         if self._cache:
@@ -172,7 +178,7 @@ class _Worker:
         env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
         command = [sys.executable, "-m", "bench_lib.harness.worker"]
         if spec.ranks > 1:  # torchrun starts the ranks; rank 0 answers, every rank watches this process
-            env.update(rank_env(spec.device, spec.timeout_s))
+            env.update(rank_env(spec.device))
             command = torchrun_command(spec.ranks)
         # Without a log folder the log is a file with no name, gone with its last handle even after a kill.
         self._log = open(log_path, "w+") if log_path else tempfile.TemporaryFile("w+")

@@ -243,6 +243,7 @@ class _Throughput:
     windows_wall_s: float = 0.0
     page_faults: int = 0
     window_rates: list[float] = field(default_factory=list)  # graphs/s of each window, in order
+    window_parts: list[tuple[int, float]] = field(default_factory=list)  # (graphs, step-clock s) of each window
     step_wall_s: list[float] = field(default_factory=list)  # wall time of each steady timed step
     built_s: float = 0.0  # time the steady timed steps' batches took to build, wherever they were built
     compile_steps: int = 0  # timed steps that compiled (left out of the rates)
@@ -288,6 +289,9 @@ class CellRun:
             if spec.model == "none":
                 raise NotImplementedError("ranks > 1: a loader-only cell has no gradient to all-reduce")
             if self.device.type == "cuda":
+                if torch.cuda.device_count() < self.ranks:
+                    raise EnvironmentSkip(f"ranks={self.ranks} on CUDA needs a GPU per rank; torch sees "
+                                          f"{torch.cuda.device_count()}")
                 torch.cuda.set_device(self.device)
             distributed.init_process_group(spec.timeout_s)
         self.store = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.seed, **spec.dataset_options)
@@ -406,6 +410,7 @@ class CellRun:
             self._loss(batch, ops).backward()
         else:  # the backward returns once every rank's gradients are summed
             self._loss(batch, ops, next(self._denominators)).backward()
+            _sync(self.device)  # on CUDA the all-reduce ends on the device, not when backward returns
             self._backward_end = time.perf_counter()
         self.opt.step()
 
@@ -488,6 +493,7 @@ class CellRun:
         reading = self.clock.stop()
         self.tp.page_faults += minor_faults() - faults
         self.tp.window_rates.append((rep.graphs - graphs0) / max(rep.total_s - time0, 1e-12))
+        self.tp.window_parts.append((rep.graphs - graphs0, rep.total_s - time0))
         rep.wall_s += reading.wall_s
         self.tp.cpu_share.append(reading.cpu_share(self.spec.threads))
         self.tp.others_cpu_s += reading.others_cpu_s
@@ -581,16 +587,19 @@ class CellRun:
         mine = {**self.tp.rank_steps, "peak_rss_mib": self.metrics["throughput_peak_rss_mib"],
                 "repeats": {r: (x.graphs, x.nodes, x.slots, x.total_s, x.wall_s)
                             for r, x in self.tp.repeats.items() if x.steps}}
+        mine["windows"] = self.tp.window_parts
         every = distributed.gather(mine)
         reps = sorted(every[0]["repeats"])
         per = lambda i, r: [e["repeats"][r][i] for e in every]  # noqa: E731
         rate = lambda i, t: [sum(per(i, r)) / max(max(per(t, r)), 1e-12) for r in reps]  # noqa: E731
         graphs, wall = rate(0, 3), rate(0, 4)
         med = statistics.median
+        windows = [sum(w[0] for w in ws) / max(max(w[1] for w in ws), 1e-12)
+                   for ws in zip(*(e["windows"] for e in every))]
         return {"graphs_per_s": med(graphs), "graphs_per_s_min": min(graphs), "graphs_per_s_max": max(graphs),
                 "repeat_graphs_per_s": [round(x, 3) for x in graphs], "graphs_per_wall_s": med(wall),
+                "window_graphs_per_s": [round(x, 2) for x in windows],
                 "real_nodes_per_s": med(rate(1, 3)), "padded_nodes_per_s": med(rate(2, 3)),
-                "throughput_peak_rss_mib": max(e["peak_rss_mib"] for e in every),
                 **distributed.straggler_metrics(every)}
 
     # -- compile ---------------------------------------------------------------------------

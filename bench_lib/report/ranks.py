@@ -74,10 +74,12 @@ def ranks_rows(g: pd.DataFrame) -> list[dict]:
             many = ok[mine & (ranks == n)]
             cells = g[(g["strategy_name"] == strategy) & (pd.to_numeric(g.get("ranks", 1), errors="coerce") == n)]
             r1, rn = _repeats(one), _repeats(many)
+            clocks = {str(c) for c in pd.concat([one, many]).get("step_clock", pd.Series(dtype=str)).dropna()}
             row = {"strategy": strategy, "ranks": n, "cells_ok": f"{len(many)}/{len(cells)}",
                    "graphs_per_s_1": statistics.median(r1) if r1 else float("nan"),
                    "graphs_per_s_n": statistics.median(rn) if rn else float("nan")}
-            if r1 and rn:
+            row["clocks"] = "/".join(sorted(clocks))
+            if r1 and rn and len(clocks) <= 1:  # rates on different clocks (CPU vs wall) do not compare
                 row["efficiency"] = row["graphs_per_s_n"] / (n * row["graphs_per_s_1"])
                 row["efficiency_lo"] = min(rn) / (n * max(r1))
                 row["efficiency_hi"] = max(rn) / (n * min(r1))
@@ -107,7 +109,7 @@ def _table(rows: list[dict]) -> str:
             "time to target s 1 / N"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for r in rows:
-        eff = "-" if "efficiency" not in r else \
+        eff = ("- (clocks differ: " + r["clocks"] + ")" if "/" in r["clocks"] else "-") if "efficiency" not in r else \
             f"{r['efficiency']:.2f} [{r['efficiency_lo']:.2f}-{r['efficiency_hi']:.2f}]"
         steps = f"{_f(r['steps_to_target_1'], '{:,.0f}')} / {_f(r['steps_to_target_n'], '{:,.0f}')}"
         times = f"{_f(r['time_to_target_s_1'], '{:.1f}')} / {_f(r['time_to_target_s_n'], '{:.1f}')}"
