@@ -64,12 +64,13 @@ def _dgl_set(name, n_graphs, seed, options):
 
 
 def _hydronet(name, n_graphs, seed, options):
-    from bench_lib.data.water import build_hydronet_like
+    from bench_lib.data.water import build_hydronet_like, stream_hydronet_like
 
     _check_options(name, options, {"subset", "cutoff", "max_neighbors"})
     params = {"n_graphs": n_graphs or 10_000, "seed": seed, "subset": "full_4.5M", "cutoff": 6.0,
               "max_neighbors": 28, **options}
-    return name, params, lambda: build_hydronet_like(**params), False
+    return name, params, lambda: build_hydronet_like(**params), False, \
+        lambda writer: stream_hydronet_like(writer, **params)
 
 
 #: Bump when a local-file builder's output changes (part of the cache key).
@@ -186,8 +187,9 @@ def load_dataset(name: str, n_graphs: int | None = None, seed: int = 0,
     if n_graphs is not None and n_graphs < 1:
         raise ValueError(f"n_graphs must be >= 1 or None (got {n_graphs})")
     resolver = DATASETS[name] if name in DATASETS else _local
-    cache_name, params, build, subset_after = resolver(name, n_graphs, seed, options)
-    store = cached_build(cache_name, params, build, cache_dir=cache_dir, use_cache=use_cache)
+    cache_name, params, build, subset_after, *stream = resolver(name, n_graphs, seed, options)
+    store = cached_build(cache_name, params, build, cache_dir=cache_dir, use_cache=use_cache,
+                         stream=stream[0] if stream else None)
     if subset_after and n_graphs is not None and n_graphs < store.n_graph:
         keep = np.sort(np.random.default_rng(seed).choice(store.n_graph, n_graphs, replace=False))
         store = store.subset(keep)

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench_lib.data.radius import radius_graph
+from bench_lib.data.radius import local_index_dtype, radius_graph
 from bench_lib.data.store import GraphStore, StoreMeta
 
-__all__ = ["HYDRONET_COUNTS", "hydronet_sizes", "build_hydronet_like"]
+__all__ = ["HYDRONET_COUNTS", "hydronet_sizes", "build_hydronet_like", "stream_hydronet_like", "hydronet_chunks"]
 
 _FULL = {9: 2, 12: 10, 15: 19, 18: 106, 21: 470, 24: 577, 27: 4126, 30: 11448, 33: 26824, 36: 42641, 39: 58452,
          42: 80533, 45: 95820, 48: 96859, 51: 106987, 54: 112679, 57: 106808, 60: 121376, 63: 314062,
@@ -80,24 +80,55 @@ def _oxygens(rng, n_waters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, energy
 
 
-def build_hydronet_like(n_graphs: int = 10_000, seed: int = 0, subset: str = "full_4.5M", cutoff: float = 6.0,
-                        max_neighbors: int | None = 28) -> GraphStore:
-    rng = np.random.default_rng(seed)
-    n_node = hydronet_sizes(n_graphs, subset, seed)
-    o, energy = _oxygens(rng, n_node // 3)
-    u1 = rng.normal(size=o.shape)
-    u1 /= np.linalg.norm(u1, axis=1, keepdims=True)
-    v = rng.normal(size=o.shape)
-    u2 = v - np.sum(v * u1, axis=1, keepdims=True) * u1
-    u2 /= np.linalg.norm(u2, axis=1, keepdims=True)
-    h1 = o + OH_BOND * u1
-    h2 = o + OH_BOND * (np.cos(HOH_ANGLE) * u1 + np.sin(HOH_ANGLE) * u2)
-    positions = np.stack([o, h1, h2], axis=1).reshape(-1, 3).astype(np.float32)  # O, H, H per water
-    z = np.tile(np.array([8, 1, 1], dtype=np.int64), len(o))
-    n_edge, senders, receivers = radius_graph(n_node, positions, cutoff, max_neighbors)
-    meta = StoreMeta(name="hydronet-like", source=f"generated: HydroNet {subset} sizes, seed {seed}",
+#: Clusters generated at a time (each chunk from its own seeded generator, so the data do not depend on
+#: how they are written): bounds a build's memory whatever ``n_graphs`` is.
+CHUNK_GRAPHS = 50_000
+
+
+def _meta(n_graphs: int, seed: int, subset: str, cutoff: float, max_neighbors: int | None) -> StoreMeta:
+    return StoreMeta(name="hydronet-like", source=f"generated: HydroNet {subset} sizes, seed {seed}",
                      node_feature_names=("atomic_number",), node_feature_dims=(10,), target_names=("oo_lj_ev",),
                      params={"n_graphs": n_graphs, "seed": seed, "subset": subset, "cutoff": cutoff,
                              "max_neighbors": max_neighbors}, n_input=n_graphs)
-    return GraphStore(n_node=n_node, n_edge=n_edge, senders=senders, receivers=receivers, node_features=z[:, None],
-                      targets=energy[:, None].astype(np.float32), meta=meta, positions=positions)
+
+
+def hydronet_chunks(n_graphs: int = 10_000, seed: int = 0, subset: str = "full_4.5M", cutoff: float = 6.0,
+                    max_neighbors: int | None = 28):
+    """The store's columns, :data:`CHUNK_GRAPHS` clusters at a time (dicts of arrays, clusters in order)."""
+    sizes = hydronet_sizes(n_graphs, subset, seed)
+    for k, lo in enumerate(range(0, n_graphs, CHUNK_GRAPHS)):
+        rng = np.random.default_rng([seed, 1, k])
+        n_node = sizes[lo:lo + CHUNK_GRAPHS]
+        o, energy = _oxygens(rng, n_node // 3)
+        u1 = rng.normal(size=o.shape)
+        u1 /= np.linalg.norm(u1, axis=1, keepdims=True)
+        v = rng.normal(size=o.shape)
+        u2 = v - np.sum(v * u1, axis=1, keepdims=True) * u1
+        u2 /= np.linalg.norm(u2, axis=1, keepdims=True)
+        h1 = o + OH_BOND * u1
+        h2 = o + OH_BOND * (np.cos(HOH_ANGLE) * u1 + np.sin(HOH_ANGLE) * u2)
+        positions = np.stack([o, h1, h2], axis=1).reshape(-1, 3).astype(np.float32)  # O, H, H per water
+        z = np.tile(np.array([8, 1, 1], dtype=np.int64), len(o))
+        n_edge, senders, receivers = radius_graph(n_node, positions, cutoff, max_neighbors)
+        # One local-index dtype for every chunk: the largest cluster's (90 atoms: uint8).
+        local = local_index_dtype(int(max(HYDRONET_COUNTS[subset])))
+        yield {"n_node": n_node, "n_edge": n_edge, "senders": senders.astype(local),
+               "receivers": receivers.astype(local), "node_features": z[:, None],
+               "targets": energy[:, None].astype(np.float32), "positions": positions}
+
+
+def stream_hydronet_like(writer, **params) -> StoreMeta:
+    """Write ``hydronet-like`` chunk by chunk into a :class:`~bench_lib.data.cache.StoreWriter`."""
+    for chunk in hydronet_chunks(**params):
+        writer.append(**chunk)
+    return _meta(**{**_DEFAULTS, **params})
+
+
+_DEFAULTS = {"n_graphs": 10_000, "seed": 0, "subset": "full_4.5M", "cutoff": 6.0, "max_neighbors": 28}
+
+
+def build_hydronet_like(**params) -> GraphStore:
+    """The whole store in memory (see :func:`stream_hydronet_like` for a store on disk)."""
+    chunks = list(hydronet_chunks(**params))
+    columns = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    return GraphStore(meta=_meta(**{**_DEFAULTS, **params}), **columns)

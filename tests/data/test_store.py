@@ -63,26 +63,79 @@ def test_corrupt_cache_is_rebuilt_not_trusted(tmp_path):
     again = cached_build("toy", {"k": 1}, build, cache_dir=tmp_path)
     assert len(calls) == 1
     assert_same_store(first, again)
-    npz = tmp_path / (cache_key("toy", {"k": 1}) + ".npz")
-    raw = bytearray(npz.read_bytes())
+    stem = tmp_path / cache_key("toy", {"k": 1})
+    column = stem / "node_features.bin"
+    raw = bytearray(column.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
-    npz.write_bytes(bytes(raw))
+    column.write_bytes(bytes(raw))
     with pytest.raises(ValueError, match="fails its checksum"):
-        load_store(npz.with_suffix(""))
+        load_store(stem)
     rebuilt = cached_build("toy", {"k": 1}, build, cache_dir=tmp_path)
     assert len(calls) == 2
     assert_same_store(first, rebuilt)
-    assert load_store(npz.with_suffix("")) is not None  # the rebuilt cache is sound again
+    assert load_store(stem) is not None  # the rebuilt cache is sound again
+    assert [p.name for p in tmp_path.iterdir()] == [stem.name]  # nothing left aside
 
 
 def test_truncated_cache_is_rebuilt(tmp_path):
     calls = []
     build = lambda: calls.append(1) or make_random_store(n_graphs=3)  # noqa: E731
     cached_build("toy", {}, build, cache_dir=tmp_path)
-    npz = tmp_path / (cache_key("toy", {}) + ".npz")
-    npz.write_bytes(npz.read_bytes()[:100])
+    column = tmp_path / cache_key("toy", {}) / "senders.bin"
+    column.write_bytes(column.read_bytes()[:100])
     cached_build("toy", {}, build, cache_dir=tmp_path)
     assert len(calls) == 2
+
+
+def test_a_loaded_store_is_memory_mapped_read_only(tmp_path):
+    store = make_random_store(n_graphs=20, seed=5)
+    save_store(store, tmp_path / "m")
+    loaded = load_store(tmp_path / "m")
+    assert_same_store(store, loaded)
+    for name, column in loaded.arrays().items():
+        assert isinstance(column, np.memmap) and not column.flags.writeable, name
+
+
+def test_a_large_store_is_spot_checked_on_load_and_verified_in_full_on_demand(tmp_path, monkeypatch):
+    from bench_lib.data import cache
+
+    save_store(make_random_store(n_graphs=30, seed=6), tmp_path / "big")
+    monkeypatch.setattr(cache, "FULL_CHECK_BYTES", 0)  # as if it held millions of graphs
+    column = tmp_path / "big" / "node_features.bin"
+    raw = bytearray(column.read_bytes())
+    raw[-1] ^= 0xFF  # inside the last MiB: the spot check sees it
+    column.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="fails its checksum"):
+        load_store(tmp_path / "big")
+    with pytest.raises(ValueError, match="fails its size check"):
+        column.write_bytes(bytes(raw[:-8]))
+        load_store(tmp_path / "big")
+    column.write_bytes(bytes(raw))  # full length again, one byte changed
+    with pytest.raises(ValueError, match="fails its checksum"):
+        cache.verify_store(tmp_path / "big", full=True)
+
+
+def test_an_interrupted_build_leaves_no_store_to_read_and_is_rebuilt(tmp_path):
+    from bench_lib.data.cache import StoreWriter
+
+    store = make_random_store(n_graphs=8, seed=7)
+    chunks = [store.subset(np.arange(0, 5)).arrays(), store.subset(np.arange(5, 8)).arrays()]
+    with pytest.raises(KeyboardInterrupt):
+        with StoreWriter(tmp_path / "cut") as w:
+            w.append(**chunks[0])
+            raise KeyboardInterrupt  # the build killed between chunks
+    assert list(tmp_path.iterdir()) == []  # neither the store nor its temporary folder
+    with pytest.raises(ValueError, match="no cached store"):
+        load_store(tmp_path / "cut")
+
+    def stream(w):
+        for chunk in chunks:
+            w.append(**chunk)
+        return store.meta
+
+    built = cached_build("streamed", {}, lambda: store, cache_dir=tmp_path, stream=stream)
+    assert_same_store(store, built)
+    assert isinstance(built.senders, np.memmap)
 
 
 def test_cache_key_depends_on_params():
@@ -98,3 +151,15 @@ def test_splits_seeded_and_disjoint():
     assert not np.array_equal(split_indices(100, seed=4)["train"], a["train"])
     with pytest.raises(ValueError, match="fractions"):
         split_indices(10, fractions=(0.5, 0.5, 0.5))
+
+
+def test_hydronet_like_streamed_to_disk_equals_the_in_memory_build(tmp_path, monkeypatch):
+    from bench_lib.data import load_dataset, water
+
+    monkeypatch.setattr(water, "CHUNK_GRAPHS", 70)  # three chunks, the last one short
+    built = water.build_hydronet_like(n_graphs=170, seed=5, cutoff=4.0)
+    streamed = load_dataset("hydronet-like", n_graphs=170, seed=5, cutoff=4.0, cache_dir=tmp_path)
+    assert isinstance(streamed.positions, np.memmap) and streamed.n_graph == 170
+    assert built.senders.dtype == np.uint8
+    for name, column in built.arrays().items():
+        assert np.array_equal(column, getattr(streamed, name)), name
