@@ -35,7 +35,7 @@ def build_and_load(name: str, cache: Path, **kw) -> tuple[list[str], object]:
     t = time.perf_counter()
     load_dataset(name, cache_dir=cache, **kw)
     load_s = time.perf_counter() - t
-    size = sum(p.stat().st_size for p in cache.rglob("*.npy")) / 2**20
+    size = sum(p.stat().st_size for p in cache.rglob("*.bin")) / 2**20
     print(f"  {name}: build {build_s:.1f} s, load {load_s:.2f} s", file=sys.stderr)
     return [name, f"{store.n_graph:,}", f"{store.n_node.sum():,}", f"{store.n_edge.sum():,}", f"{build_s:.1f}",
             f"{load_s:.2f}", f"{size:,.0f}"], store
