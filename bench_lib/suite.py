@@ -561,8 +561,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.launcher == "local":
         _run(cfg, groups, out, args.rerun_failed)
-    elif not _launch(cfg, groups, out, args.rerun_failed, args.launcher, wait=not args.no_wait):
-        return 0
+    else:
+        try:
+            if not _launch(cfg, groups, out, args.rerun_failed, args.launcher, wait=not args.no_wait):
+                return 0
+        except RuntimeError as err:  # no Slurm here (submitit finds no srun/sbatch), a refused sbatch...
+            print(f"error: --launcher {args.launcher}: {err}", file=sys.stderr)
+            return 2
     if not args.no_report:
         from bench_lib.report import write_report
 

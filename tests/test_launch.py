@@ -4,7 +4,10 @@ submitit's local executor, and the merge rules on their own."""
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
+
+import pytest
 
 import pandas as pd
 
@@ -56,6 +59,15 @@ def test_a_two_task_job_array_merges_to_the_single_run_cell_set_and_resubmits_on
     again = pd.read_csv(out / "records.csv")
     assert set(again.cell_id) == set(expected) and again.cell_id.is_unique
     assert set(kept.cell_id) <= set(again.cell_id) and len(job_records(out)) == 2
+
+
+@pytest.mark.skipif(shutil.which("srun") is not None, reason="this machine has Slurm")
+def test_the_slurm_launcher_without_slurm_is_one_clear_error(tmp_path, capsys):
+    config = tmp_path / "two.toml"
+    config.write_text(TWO_GROUPS)
+    assert main(["--config", str(config), "--out", str(tmp_path / "res"), "--launcher", "slurm"]) == 2
+    err = capsys.readouterr().err
+    assert "error: --launcher slurm:" in err and "srun" in err and "Traceback" not in err
 
 
 def _record(cid: str, status: str, error: str = "") -> dict:
