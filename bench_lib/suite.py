@@ -29,8 +29,8 @@ from bench_lib.harness.environment import environment
 from bench_lib.harness.fairness import budgets_for, resolve
 from bench_lib.harness.launch import LAUNCHERS
 from bench_lib.harness.planning import planning_summary
-from bench_lib.harness.runner import (ENVIRONMENT_SKIP, append_record, group_cells, read_records, rewrite_without,
-                                     run_group)
+from bench_lib.harness.runner import (ENVIRONMENT_SKIP, append_record, group_cells, read_records, record_done,
+                                     rewrite_without, run_group)
 from bench_lib.strategies import STRATEGIES
 from bench_lib.strategies.budget import SlotBudget
 
@@ -386,9 +386,9 @@ def _recorded(records: Path) -> tuple[set[str], set[str]]:
     if not (records.exists() and records.stat().st_size):
         return set(), set()
     df = read_records(records)
-    env_skip = (df.status == "skipped") & df.error.fillna("").astype(str).str.startswith(ENVIRONMENT_SKIP)
-    done = set(df.loc[(df.status == "ok") | ((df.status == "skipped") & ~env_skip), "cell_id"])
-    return done, set(df.loc[(df.status == "failed") | env_skip, "cell_id"]) - done
+    final = [record_done(s, e) for s, e in zip(df.status, df.error.fillna(""))]
+    done = set(df.cell_id[final])
+    return done, set(df.cell_id) - done
 
 
 def _environment_skips(records: Path) -> set[str]:
@@ -400,9 +400,9 @@ def _environment_skips(records: Path) -> set[str]:
 
 
 def _todo(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path,
-          rerun_failed: bool) -> tuple[list[list[CellSpec]], dict]:
-    """Write the run's config, environment and planning; the groups' cells not recorded yet, and
-    the environment."""
+          rerun_failed: bool) -> tuple[list[list[CellSpec]], dict, set[str]]:
+    """Write the run's config, environment and planning; the groups' cells not recorded yet, the
+    environment, and the cells recorded as not done (failed or skipped for the machine)."""
     records = out / "records.csv"
     env = environment()
     (out / "config.json").write_text(json.dumps(cfg.to_json(), indent=1))
@@ -417,14 +417,13 @@ def _todo(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path,
     n_todo = sum(len(g) for g in todo)
     print(f"{cfg.name}: {n_cells} cells in {len(groups)} group(s), {n_cells - n_todo} already recorded, "
           f"{n_todo} to run -> {records}", file=sys.stderr)
-    return todo, env
+    return todo, env, failed
 
 
 def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed: bool) -> None:
     """Run the groups' cells that are not recorded yet, appending records as they end."""
     records = out / "records.csv"
-    todo, env = _todo(cfg, groups, out, rerun_failed)
-    done, failed = _recorded(records)
+    todo, env, failed = _todo(cfg, groups, out, rerun_failed)
     n_todo = sum(len(g) for g in todo)
 
     def on_record(record: dict) -> None:
@@ -449,7 +448,7 @@ def _launch(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_fai
         counts = merge_job_records(out)
         print(f"merged earlier jobs' records: {counts['added']} added, {counts['replaced']} replaced a failure, "
               f"{counts['already']} already recorded", file=sys.stderr)
-    todo, _ = _todo(cfg, groups, out, rerun_failed)
+    todo, _, _ = _todo(cfg, groups, out, rerun_failed)
     if not todo:
         return True
     cluster = "slurm" if launcher == "slurm" else "local"

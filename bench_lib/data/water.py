@@ -96,6 +96,8 @@ def hydronet_chunks(n_graphs: int = 10_000, seed: int = 0, subset: str = "full_4
                     max_neighbors: int | None = 28):
     """The store's columns, :data:`CHUNK_GRAPHS` clusters at a time (dicts of arrays, clusters in order)."""
     sizes = hydronet_sizes(n_graphs, subset, seed)
+    # One local-index dtype for every chunk: the largest cluster's (90 atoms: uint8).
+    local = local_index_dtype(int(max(HYDRONET_COUNTS[subset])))
     for k, lo in enumerate(range(0, n_graphs, CHUNK_GRAPHS)):
         rng = np.random.default_rng([seed, 1, k])
         n_node = sizes[lo:lo + CHUNK_GRAPHS]
@@ -110,8 +112,6 @@ def hydronet_chunks(n_graphs: int = 10_000, seed: int = 0, subset: str = "full_4
         positions = np.stack([o, h1, h2], axis=1).reshape(-1, 3).astype(np.float32)  # O, H, H per water
         z = np.tile(np.array([8, 1, 1], dtype=np.int64), len(o))
         n_edge, senders, receivers = radius_graph(n_node, positions, cutoff, max_neighbors)
-        # One local-index dtype for every chunk: the largest cluster's (90 atoms: uint8).
-        local = local_index_dtype(int(max(HYDRONET_COUNTS[subset])))
         yield {"n_node": n_node, "n_edge": n_edge, "senders": senders.astype(local),
                "receivers": receivers.astype(local), "node_features": z[:, None],
                "targets": energy[:, None].astype(np.float32), "positions": positions}

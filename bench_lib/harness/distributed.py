@@ -39,7 +39,7 @@ import numpy as np
 
 __all__ = ["RUNNER_PID_ENV", "BACKEND_ENV", "TIMEOUT_ENV", "torchrun_command", "rank_env", "world", "init_process_group",
            "rank_batches", "global_denominators", "TimedDDP", "broadcast", "gather", "straggler_metrics",
-           "runner_alive"]
+           "runner_alive", "proc_stat"]
 
 #: The runner's process id, watched by every rank: a rank exits when the suite that started it is gone.
 RUNNER_PID_ENV = "BENCH_LIB_RUNNER_PID"
@@ -79,11 +79,16 @@ def init_process_group(timeout_s: float = COLLECTIVE_TIMEOUT_S) -> None:
                             timeout=datetime.timedelta(seconds=timeout_s))
 
 
+def proc_stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name: state, parent pid, ..."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
 def runner_alive(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie (Linux ``/proc``; else ``kill(pid, 0)``)."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        return proc_stat(pid)[0] != "Z"
     except FileNotFoundError:
         return False
     except (OSError, IndexError):

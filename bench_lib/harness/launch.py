@@ -127,15 +127,14 @@ def merge_job_records(out: Path) -> dict[str, int]:
 
 
 def _merge(out: Path, records: Path) -> dict[str, int]:
-    from bench_lib.harness.cell import ENVIRONMENT_SKIP, RECORD_FIELDS
-    from bench_lib.harness.runner import append_record, rewrite_without
+    from bench_lib.harness.cell import RECORD_FIELDS
+    from bench_lib.harness.runner import append_record, record_done, rewrite_without
 
     done: set[str] = set()
     failed: set[str] = set()
 
     def final(row: dict) -> bool:
-        return row["status"] == "ok" or (row["status"] == "skipped"
-                                         and not str(row.get("error") or "").startswith(ENVIRONMENT_SKIP))
+        return record_done(row["status"], row.get("error"))
 
     if records.exists() and records.stat().st_size:
         for row in _read_rows(records):

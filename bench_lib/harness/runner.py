@@ -37,12 +37,18 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from bench_lib.harness.distributed import rank_env, torchrun_command
+from bench_lib.harness.distributed import proc_stat, rank_env, torchrun_command
 from bench_lib.harness.cell import COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
 
-__all__ = ["ENVIRONMENT_SKIP", "run_group",
+__all__ = ["ENVIRONMENT_SKIP", "run_group", "record_done",
            "run_cell", "append_record", "read_records", "rewrite_without", "group_cells", "worker_env",
            "KEEP_MALLOC"]
+
+
+def record_done(status: str, error) -> bool:
+    """Whether a record ends its cell for good: ok, or skipped for a reason other than the machine (an
+    environment skip, such as a missing GPU, and a failure are retried by a later run)."""
+    return status == "ok" or (status == "skipped" and not str(error or "").startswith(ENVIRONMENT_SKIP))
 
 
 def _cell(value):
@@ -144,8 +150,7 @@ def descendants(pid: int) -> list[int]:
         return []
     for name in filter(str.isdigit, names):
         try:
-            with open(f"/proc/{name}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            ppid = int(proc_stat(name)[1])
         except (OSError, ValueError, IndexError):
             continue
         parents.setdefault(ppid, []).append(int(name))

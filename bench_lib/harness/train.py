@@ -242,7 +242,6 @@ class _Throughput:
     others_cpu_s: float = 0.0  # CPU-seconds other work used while the windows ran
     windows_wall_s: float = 0.0
     page_faults: int = 0
-    window_rates: list[float] = field(default_factory=list)  # graphs/s of each window, in order
     window_parts: list[tuple[int, float]] = field(default_factory=list)  # (graphs, step-clock s) of each window
     step_wall_s: list[float] = field(default_factory=list)  # wall time of each steady timed step
     built_s: float = 0.0  # time the steady timed steps' batches took to build, wherever they were built
@@ -293,7 +292,7 @@ class CellRun:
                     raise EnvironmentSkip(f"ranks={self.ranks} on CUDA needs a GPU per rank; torch sees "
                                           f"{torch.cuda.device_count()}")
                 torch.cuda.set_device(self.device)
-            distributed.init_process_group(spec.timeout_s)
+            distributed.init_process_group()  # no-op in the worker, which joined before reading the spec
         self.store = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.seed, **spec.dataset_options)
         self.splits = store_splits(self.store, seed=spec.seed)
         strategy = STRATEGIES.create(spec.strategy, **spec.strategy_params)
@@ -464,35 +463,36 @@ class CellRun:
             self._compute(batch, ops)
             _sync(self.device)
             te = time.perf_counter()
+            nodes = self._note_step(rep, batch, te - tb, tc - tb, te - tc, build_s)
             ready, end = self.ddp.ready, self._backward_end
             for k, v in (("build_s", tc - tb), ("compute_s", (ready - tc) + (te - end)), ("wait_s", end - ready),
-                         ("nodes", int(batch.node_mask.sum())), ("edges", int(batch.edge_mask.sum())),
-                         ("graphs", batch.n_real_graph)):
+                         ("nodes", nodes), ("edges", int(batch.edge_mask.sum())), ("graphs", batch.n_real_graph)):
                 readings[k].append(v)
-            self._note_step(rep, batch, te - tb, tc - tb, te - tc, build_s)
         self._close_window(rep, faults, graphs0, time0)
 
     def _note_step(self, rep: _Repeat, batch: GraphBatch, wall_s: float, build_s: float, compute_s: float,
-                   built_s: float) -> None:
+                   built_s: float) -> int:
         """Add one steady timed step (its wall time; build and compute on the step clock; the seconds its
-        batch took to build wherever it was built) to ``rep`` and the throughput readings."""
+        batch took to build wherever it was built) to ``rep`` and the throughput readings; returns the
+        batch's real nodes."""
+        nodes = int(batch.node_mask.sum())
         self.tp.step_wall_s.append(wall_s)
         self.tp.built_s += built_s
         rep.steps += 1
         rep.build_s += build_s
         rep.compute_s += compute_s
         rep.graphs += batch.n_real_graph
-        rep.nodes += int(batch.node_mask.sum())
+        rep.nodes += nodes
         rep.slots += batch.node_mask.shape[0]
         self.tp.step_s.append(build_s + compute_s)
         self.tp.pad_bytes.append(batch.padding_bytes())
         self.tp.batch_bytes.append(batch.nbytes())
+        return nodes
 
     def _close_window(self, rep: _Repeat, faults: int, graphs0: int, time0: float) -> None:
         """Stop the window's clock and note its readings (``faults``, ``graphs0``, ``time0``: at its start)."""
         reading = self.clock.stop()
         self.tp.page_faults += minor_faults() - faults
-        self.tp.window_rates.append((rep.graphs - graphs0) / max(rep.total_s - time0, 1e-12))
         self.tp.window_parts.append((rep.graphs - graphs0, rep.total_s - time0))
         rep.wall_s += reading.wall_s
         self.tp.cpu_share.append(reading.cpu_share(self.spec.threads))
@@ -559,7 +559,7 @@ class CellRun:
             "step_clock": "cpu" if self.spec.timed_on_cpu_clock else "wall",
             "graphs_per_s": med(rates), "graphs_per_s_min": min(rates), "graphs_per_s_max": max(rates),
             "repeat_graphs_per_s": [round(x, 3) for x in rates],
-            "window_graphs_per_s": [round(x, 2) for x in self.tp.window_rates],
+            "window_graphs_per_s": [round(g / max(s, 1e-12), 2) for g, s in self.tp.window_parts],
             "graphs_per_wall_s": med([r.graphs / max(r.wall_s, 1e-12) for r in reps]),
             "real_nodes_per_s": med([r.nodes / r.total_s for r in reps]),
             "padded_nodes_per_s": med([r.slots / r.total_s for r in reps]),

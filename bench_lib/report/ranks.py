@@ -23,6 +23,7 @@ import pandas as pd
 
 from bench_lib.report import plots
 from bench_lib.report.names import display_name, file_stem
+from bench_lib.report.tables import truthy
 
 __all__ = ["ranks_rows", "ranks_section", "RANKS"]
 
@@ -88,15 +89,11 @@ def ranks_rows(g: pd.DataFrame) -> list[dict]:
                 row[col] = _median(many, col)
             for col in ("steps_to_target", "time_to_target_s"):
                 row[f"{col}_1"], row[f"{col}_n"] = _median(one, col), _median(many, col)
-            row["reached"] = (f"{int(one.reached_target.map(_truthy).sum())}/{len(one)}",
-                              f"{int(many.reached_target.map(_truthy).sum())}/{len(many)}") \
+            row["reached"] = (f"{int(one.reached_target.map(truthy).sum())}/{len(one)}",
+                              f"{int(many.reached_target.map(truthy).sum())}/{len(many)}") \
                 if "reached_target" in ok else ("-", "-")
             out.append(row)
     return out
-
-
-def _truthy(value) -> bool:
-    return str(value).strip().lower() in ("true", "1", "1.0")
 
 
 def _f(value: float, fmt: str) -> str:
