@@ -65,6 +65,13 @@ def test_shipped_configs_parse():
     assert ddp.ranks == (1, 2) and ddp.clock == "wall" and ddp.threads == 1
     default = load_config(ROOT / "benchmarks" / "default.toml")
     assert {d.name for d in default.datasets} == {"nci5k", "qm9"}
+    # The paper's water clusters at full size, k-NN graphs built per batch; the options pass the source's checks.
+    from bench_lib.data import DATASETS
+
+    water = next(d for d in load_config(ROOT / "benchmarks" / "paper.toml").datasets if d.name == "hydronet-like")
+    assert water.n_graphs == 4_464_740 and water.options["edges"] == "knn"
+    _, params, *_ = DATASETS["hydronet-like"]("hydronet-like", water.n_graphs, 0, dict(water.options))
+    assert params["n_graphs"] == 4_464_740 and params["subset"] == "full_4.5M"
     assert set(default.fairness) == {"equal-padded-budget", "equal-real-graphs"}
 
 

@@ -40,7 +40,7 @@ def _nci5k(name, n_graphs, seed, options):
 def _qm9(name, n_graphs, seed, options):
     from bench_lib.data.qm9 import build_qm9
 
-    _check_options(name, options, {"cutoff", "max_neighbors"})
+    _check_options(name, options, {"cutoff", "max_neighbors", "edges"})
     params = {"n_graphs": n_graphs, "seed": seed, "cutoff": 6.0, "max_neighbors": 28, **options}
     return "qm9", params, lambda: build_qm9(**params), False
 
@@ -50,7 +50,13 @@ def _ogb(name, n_graphs, seed, options):
 
     _check_options(name, options, {"data_dir", "download"})
     root = str(data_root(options.get("data_dir")).resolve())
-    return name, {"root": root}, lambda: build_ogb(name, root, bool(options.get("download", False))), True
+    download = bool(options.get("download", False))
+    if name == "pcqm4mv2":
+        from bench_lib.data.ogb_sets import stream_pcqm
+
+        return name, {"root": root, "version": 2}, lambda: build_ogb(name, root, download), True, \
+            lambda writer: stream_pcqm(writer, root, download)
+    return name, {"root": root}, lambda: build_ogb(name, root, download), True
 
 
 def _dgl_set(name, n_graphs, seed, options):
@@ -66,10 +72,12 @@ def _dgl_set(name, n_graphs, seed, options):
 def _hydronet(name, n_graphs, seed, options):
     from bench_lib.data.water import build_hydronet_like, stream_hydronet_like
 
-    _check_options(name, options, {"subset", "cutoff", "max_neighbors"})
+    from bench_lib.data.water import BUILD_VERSION
+
+    _check_options(name, options, {"subset", "cutoff", "max_neighbors", "edges"})
     params = {"n_graphs": n_graphs or 10_000, "seed": seed, "subset": "full_4.5M", "cutoff": 6.0,
-              "max_neighbors": 28, **options}
-    return name, params, lambda: build_hydronet_like(**params), False, \
+              "max_neighbors": 28, "edges": "stored", **options}
+    return name, {**params, "version": BUILD_VERSION}, lambda: build_hydronet_like(**params), False, \
         lambda writer: stream_hydronet_like(writer, **params)
 
 
@@ -101,7 +109,7 @@ def local_stamp(name: str) -> str:
 
 _OPTION_TYPES = {"cutoff": "positive number", "max_neighbors": "positive whole number or None",
                  "smiles_column": "text", "id_column": "text", "sep": "one character", "target_columns": "text or list",
-                 "subset": "text", "data_dir": "path", "download": "true or false"}
+                 "subset": "text", "data_dir": "path", "download": "true or false", "edges": "edges"}
 
 
 def _check_values(name: str, options: dict) -> None:
@@ -125,8 +133,13 @@ def _check_values(name: str, options: dict) -> None:
             ok = isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
         elif kind == "true or false":
             ok = isinstance(value, bool)
+        elif kind == "edges":
+            from bench_lib.data.neighbours import EDGE_KINDS
+
+            ok, kind = value in EDGE_KINDS, "one of " + ", ".join(repr(k) for k in EDGE_KINDS)
         if not ok:
-            raise ValueError(f"{name} option {key} must be a {kind} (got {value!r})")
+            raise ValueError(f"{name} option {key} must be {'' if kind.startswith('one of') else 'a '}{kind} "
+                             f"(got {value!r})")
 
 
 def _local(name, n_graphs, seed, options):
@@ -135,7 +148,8 @@ def _local(name, n_graphs, seed, options):
     kind, path = name.split(":", 1)
     options = {k: v for k, v in options.items() if k != "file_stamp"}  # identifies the cell, not the build
     allowed = {"csv": {"smiles_column", "target_columns", "id_column", "sep"},
-               "sdf": {"target_columns", "cutoff", "max_neighbors"}, "xyz": {"cutoff", "max_neighbors"}}[kind]
+               "sdf": {"target_columns", "cutoff", "max_neighbors", "edges"},
+               "xyz": {"cutoff", "max_neighbors", "edges"}}[kind]
     _check_options(name, options, allowed)
     files = _local_files(path)
     stamp = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists()]
@@ -178,8 +192,9 @@ def load_dataset(name: str, n_graphs: int | None = None, seed: int = 0,
       seed: seed of that subset.
       cache_dir: where built stores are cached (default: ``default_cache_dir()``).
       use_cache: False to build from scratch and write nothing.
-      **options: source options (``qm9``/``hydronet-like``/``xyz:``: ``cutoff``,
-        ``max_neighbors``; OGB sets, ``zinc``, ``peptides-func``: ``data_dir``,
+      **options: source options (``qm9``/``hydronet-like``/``xyz:``/``sdf:``: ``cutoff``,
+        ``max_neighbors``, ``edges`` (``"stored"``, or ``"radius"``/``"knn"`` built per batch,
+        see :mod:`bench_lib.data.neighbours`); OGB sets, ``zinc``, ``peptides-func``: ``data_dir``,
         ``download``; ``csv:``: ``smiles_column``, ``target_columns``, ``id_column``,
         ``sep``; ``sdf:``: ``target_columns``, ``cutoff``, ``max_neighbors``).
     """

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_lib.data.molecules import ATOM_FEATURES, BOND_FEATURES, feature_dims, mol_to_graph, smiles_to_graphs
-from bench_lib.data.radius import radius_graph
+from bench_lib.data.neighbours import edge_columns
 from bench_lib.data.store import GraphStore, StoreMeta
 
 __all__ = ["build_csv", "build_sdf", "build_xyz", "read_table", "SMILES_HEADERS", "ID_HEADERS", "parse_xyz"]
@@ -249,14 +249,15 @@ def _atomic_numbers(symbols: list[str], where: str) -> np.ndarray:
 
 
 def _store_3d(name: str, source: str, n_node, z, pos, targets, target_names, n_input, skipped, cutoff,
-              max_neighbors, note: str = "") -> GraphStore:
+              max_neighbors, note: str = "", edges: str = "stored") -> GraphStore:
     n_node = np.asarray(n_node, dtype=np.int64)
-    n_edge, senders, receivers = radius_graph(n_node, pos, cutoff, max_neighbors)
+    columns, neighbours = edge_columns(n_node, np.asarray(pos, np.float32), edges, cutoff, max_neighbors)
+    params = {"cutoff": cutoff, "max_neighbors": max_neighbors, "note": note}
     meta = StoreMeta(name=name, source=source, node_feature_names=("atomic_number",),
                      node_feature_dims=(int(z.max(initial=1)) + 1,), target_names=tuple(target_names),
-                     params={"cutoff": cutoff, "max_neighbors": max_neighbors, "note": note}, n_input=n_input,
-                     skipped=tuple(skipped))
-    return GraphStore(n_node=n_node, n_edge=n_edge, senders=senders, receivers=receivers, node_features=z[:, None],
+                     params=params if edges == "stored" else {**params, "edges": edges}, n_input=n_input,
+                     skipped=tuple(skipped), neighbours=neighbours)
+    return GraphStore(n_node=n_node, **columns, node_features=z[:, None],
                       targets=np.asarray(targets, np.float32).reshape(len(n_node), len(target_names)), meta=meta,
                       positions=np.asarray(pos, np.float32))
 
@@ -312,7 +313,8 @@ def parse_xyz(path: Path) -> tuple[list[tuple[list[str], np.ndarray, float, int]
     return frames, skipped, seen
 
 
-def build_xyz(path: Path | str, cutoff: float = 6.0, max_neighbors: int | None = 28) -> GraphStore:
+def build_xyz(path: Path | str, cutoff: float = 6.0, max_neighbors: int | None = 28,
+              edges: str = "stored") -> GraphStore:
     text = str(path)
     if any(ch in text for ch in "*?["):
         files = sorted(Path(p) for p in glob.glob(text))
@@ -345,7 +347,8 @@ def build_xyz(path: Path | str, cutoff: float = 6.0, max_neighbors: int | None =
     note = "target: 'energy' (the comment line's last number)" if target_names else \
         "no energy on any comment line: no target (throughput and memory only)"
     return _store_3d(f"xyz:{text}", ";".join(map(str, files)), [len(fr[0]) for fr in frames], z, pos, targets,
-                     target_names, seen, sorted(skipped, key=lambda s: s["input"]), cutoff, max_neighbors, note)
+                     target_names, seen, sorted(skipped, key=lambda s: s["input"]), cutoff, max_neighbors, note,
+                     edges)
 
 
 def _sdf_records(path: Path) -> list[tuple[int, str]]:
@@ -377,7 +380,7 @@ def _flat(mol) -> bool:
 
 
 def build_sdf(path: Path | str, target_columns=None, cutoff: float = 6.0,
-              max_neighbors: int | None = 28) -> GraphStore:
+              max_neighbors: int | None = 28, edges: str = "stored") -> GraphStore:
     from rdkit import Chem, rdBase
 
     path = _existing(path)
@@ -446,7 +449,7 @@ def build_sdf(path: Path | str, target_columns=None, cutoff: float = 6.0,
     z = np.concatenate([[a.GetAtomicNum() for a in m.GetAtoms()] for m in keep]).astype(np.int64)
     pos = np.concatenate([m.GetConformer().GetPositions() for m in keep])
     return _store_3d(f"sdf:{path}", str(path), [m.GetNumAtoms() for m in keep], z, pos, y,
-                     names, n_input, skipped, cutoff, max_neighbors, note)
+                     names, n_input, skipped, cutoff, max_neighbors, note, edges)
 
 
 def _store_2d_from_mols(path: Path, mols, y, names, n_input, skipped, note) -> GraphStore:

@@ -3,7 +3,9 @@
 ``ogbg-molhiv`` (41k graphs) and ``ogbg-molpcba`` (438k) come as
 ``<root>/ogbg_mol{hiv,pcba}/raw/*.csv.gz`` plus ``split/scaffold/*.csv.gz``;
 ``pcqm4mv2`` (3.7M) as ``<root>/pcqm4m-v2/raw/data.csv.gz`` (SMILES and the
-HOMO-LUMO gap) plus ``split_dict.pt``. The root is ``data_dir``, else
+HOMO-LUMO gap) plus ``split_dict.pt``; it is read in chunks whose SMILES are
+parsed by several processes and streamed into a store on disk, which then
+opens memory-mapped. The root is ``data_dir``, else
 ``$BENCH_LIB_DATA``, else ``~/.cache/bench_lib/data``. The files are read
 directly with pandas (vectorised, no per-graph Python), so an existing OGB
 root works offline as it is; ``download=True`` asks the ``ogb`` package to
@@ -26,7 +28,7 @@ import numpy as np
 from bench_lib.data.molecules import ATOM_FEATURES, BOND_FEATURES, feature_dims, smiles_to_graphs
 from bench_lib.data.store import GraphStore, StoreMeta
 
-__all__ = ["OGB_SETS", "data_root", "build_ogb"]
+__all__ = ["OGB_SETS", "data_root", "build_ogb", "stream_pcqm"]
 
 OGB_SETS = {
     "ogbg-molhiv": {"dir": "ogbg_molhiv", "url": "http://snap.stanford.edu/ogb/data/graphproppred/csv_mol_download/hiv.zip",
@@ -123,31 +125,111 @@ def build_ogb(name: str, data_dir: Path | str | None = None, download: bool = Fa
     return store if keep.all() else store.subset(np.flatnonzero(keep))
 
 
-def _build_pcqm(root: Path, base: Path, download: bool) -> GraphStore:
-    import pandas as pd
-    import torch
+#: SMILES parsed per chunk when PCQM4Mv2 is streamed into a store (each chunk one worker's job).
+PCQM_CHUNK = 50_000
 
+
+def _pcqm_files(root: Path, base: Path, download: bool) -> tuple[Path, Path]:
     data, split_file = base / "raw" / "data.csv.gz", base / "split_dict.pt"
     wanted = [data, split_file]
     if not all(p.exists() for p in wanted):
         if not download:
             raise _missing("pcqm4mv2", root, [p for p in wanted if not p.exists()])
         _download("pcqm4mv2", root)
-    try:
-        df = pd.read_csv(data)
-    except (EOFError, OSError, zlib.error, ValueError) as err:
-        raise ValueError(f"{data}: unreadable ({type(err).__name__}: {err}); a truncated download?") from None
+    return data, split_file
+
+
+def _pcqm_parse(smiles: list[str], targets: np.ndarray, ids: list[str], offset: int):
+    """One chunk of PCQM4Mv2 rows -> (store columns or None, skipped records with global input numbers)."""
+    graphs, skipped = smiles_to_graphs(smiles, targets[:, None], ids)
+    for s in skipped:
+        s["input"] += offset
+    if not graphs:
+        return None, skipped
+    columns = GraphStore.from_graphs(graphs, StoreMeta(name="pcqm4mv2", source="")).arrays()
+    return columns, skipped
+
+
+def _pcqm_chunks(data: Path, split_file: Path, workers: int | None = None):
+    """``(columns, skipped, rows read)`` per :data:`PCQM_CHUNK` rows of ``data.csv.gz``, in order; the
+    SMILES of several chunks are parsed side by side in worker processes (RDKit is the slow part)."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    import pandas as pd
+    import torch
+
     split_dict = torch.load(split_file, weights_only=True)
-    targets = df["homolumogap"].to_numpy(np.float32)
-    graphs, skipped = smiles_to_graphs(df["smiles"], targets[:, None], df["idx"].astype(str))
-    split = np.full(len(df), -1, dtype=np.int8)
-    for k, s in enumerate(("train", "valid", "test-dev")):
-        split[np.asarray(split_dict[s])] = k
-    kept = np.setdiff1d(np.arange(len(df)), [s["input"] for s in skipped])
+    parts = {k: np.asarray(split_dict[name], dtype=np.int64) for k, name in enumerate(("train", "valid", "test-dev"))}
+    size = 1 + max((int(v.max()) for v in parts.values() if len(v)), default=-1)
+    split_all = np.full(size, -1, dtype=np.int8)
+    for k, rows in parts.items():
+        split_all[rows] = k
+    try:
+        reader = pd.read_csv(data, chunksize=PCQM_CHUNK)
+        frames = ((df, int(df.index[0])) for df in reader if len(df))
+        workers = min(4, os.cpu_count() or 1) if workers is None else workers
+
+        def job(df, offset):
+            return (list(df["smiles"].astype(str)), df["homolumogap"].to_numpy(np.float32),
+                    list(df["idx"].astype(str)), offset)
+
+        def split_of(offset, n, skipped):
+            split = np.full(n, -1, dtype=np.int8)
+            known = split_all[offset:offset + n]
+            split[:len(known)] = known
+            keep = np.ones(n, dtype=bool)
+            keep[[s["input"] - offset for s in skipped]] = False
+            return split[keep]
+
+        if workers <= 1:
+            for df, offset in frames:
+                columns, skipped = _pcqm_parse(*job(df, offset))
+                yield columns, skipped, split_of(offset, len(df), skipped), len(df)
+            return
+        # spawn: the caller may hold torch's thread pools; at most two chunks per worker in flight.
+        with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            pending = []
+            for df, offset in frames:
+                pending.append((pool.submit(_pcqm_parse, *job(df, offset)), offset, len(df)))
+                if len(pending) >= 2 * workers:
+                    future, off, n = pending.pop(0)
+                    columns, skipped = future.result()
+                    yield columns, skipped, split_of(off, n, skipped), n
+            for future, off, n in pending:
+                columns, skipped = future.result()
+                yield columns, skipped, split_of(off, n, skipped), n
+    except (EOFError, OSError, zlib.error, ValueError, KeyError) as err:
+        raise ValueError(f"{data}: unreadable ({type(err).__name__}: {err}); a truncated download?") from None
+
+
+def _pcqm_meta(base: Path, n_input: int, skipped: list[dict]) -> StoreMeta:
     # test-dev and test-challenge have no public labels (NaN): they stay in the store, unsplit or as "test".
     atom_dims, bond_dims = feature_dims()
-    meta = StoreMeta(name="pcqm4mv2", source=str(base), node_feature_names=ATOM_FEATURES,
+    return StoreMeta(name="pcqm4mv2", source=str(base), node_feature_names=ATOM_FEATURES,
                      edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims, edge_feature_dims=bond_dims,
-                     target_names=("homolumogap_ev",), params={}, n_input=len(df), skipped=tuple(skipped))
-    store = GraphStore.from_graphs(graphs, meta)
-    return GraphStore(**{**store.arrays(), "meta": meta, "split": split[kept]})
+                     target_names=("homolumogap_ev",), params={}, n_input=n_input, skipped=tuple(skipped))
+
+
+def stream_pcqm(writer, data_dir: Path | str | None = None, download: bool = False) -> StoreMeta:
+    """Write PCQM4Mv2 from its OGB layout into a :class:`~bench_lib.data.cache.StoreWriter`, chunk by chunk
+    (bounded memory: the 3.7M molecules never sit in memory at once); the store then opens memory-mapped."""
+    root = data_root(data_dir)
+    base = root / OGB_SETS["pcqm4mv2"]["dir"]
+    skipped, n_input = [], 0
+    for columns, chunk_skipped, split, n in _pcqm_chunks(*_pcqm_files(root, base, download)):
+        if columns is not None:
+            writer.append(**columns, split=split)
+        skipped += chunk_skipped
+        n_input += n
+    return _pcqm_meta(base, n_input, skipped)
+
+
+def _build_pcqm(root: Path, base: Path, download: bool) -> GraphStore:
+    chunks = list(_pcqm_chunks(*_pcqm_files(root, base, download), workers=1))
+    kept = [c for c in chunks if c[0] is not None]
+    if not kept:
+        raise ValueError(f"pcqm4mv2: no molecule in {base} could be parsed")
+    columns = {k: np.concatenate([c[0][k] for c in kept]) for k in kept[0][0]}
+    meta = _pcqm_meta(base, sum(c[3] for c in chunks), [s for c in chunks for s in c[1]])
+    return GraphStore(**columns, meta=meta, split=np.concatenate([c[2] for c in kept]))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_lib.data.radius import radius_graph
+from bench_lib.data.neighbours import edge_columns
 from bench_lib.data.store import GraphStore, StoreMeta
 
 __all__ = ["qm9_dir", "build_qm9", "HARTREE_EV", "ATOMREF_U0_HA"]
@@ -65,8 +65,9 @@ def read_qm9(data_dir: Path, n_graphs: int | None, seed: int):
 
 
 def build_qm9(n_graphs: int | None = None, seed: int = 0, cutoff: float = 6.0,
-              max_neighbors: int | None = 28, data_dir: Path | None = None) -> GraphStore:
-    """Build the QM9 store (optionally a seeded subset of ``n_graphs``)."""
+              max_neighbors: int | None = 28, data_dir: Path | None = None, edges: str = "stored") -> GraphStore:
+    """Build the QM9 store (optionally a seeded subset of ``n_graphs``); ``edges`` as in
+    :func:`bench_lib.data.neighbours.edge_columns`."""
     df, n_input, files = read_qm9(Path(data_dir) if data_dir else qm9_dir(), n_graphs, seed)
     n_node = df["N_atoms"].to_numpy(np.int64)
     n_total = int(n_node.sum())
@@ -89,11 +90,11 @@ def build_qm9(n_graphs: int | None = None, seed: int = 0, cutoff: float = 6.0,
         df["LUMO_au"].to_numpy() * HARTREE_EV,
         df["HOMO_LUMO_gap_au"].to_numpy() * HARTREE_EV,
     ], axis=1).astype(np.float32)
-    n_edge, senders, receivers = radius_graph(n_node, positions, cutoff, max_neighbors)
+    columns, neighbours = edge_columns(n_node, positions, edges, cutoff, max_neighbors)
+    params = {"n_graphs": n_graphs, "seed": seed, "cutoff": cutoff, "max_neighbors": max_neighbors}
     meta = StoreMeta(
         name="qm9", source=";".join(files), node_feature_names=("atomic_number",),
         node_feature_dims=(10,), target_names=TARGETS,
-        params={"n_graphs": n_graphs, "seed": seed, "cutoff": cutoff, "max_neighbors": max_neighbors},
-        n_input=n_input)
-    return GraphStore(n_node=n_node, n_edge=n_edge, senders=senders, receivers=receivers,
-                      node_features=z[:, None], targets=targets, meta=meta, positions=positions)
+        params=params if edges == "stored" else {**params, "edges": edges}, n_input=n_input, neighbours=neighbours)
+    return GraphStore(n_node=n_node, **columns, node_features=z[:, None], targets=targets, meta=meta,
+                      positions=positions)

@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["GraphStore", "StoreMeta", "gather_ranges", "exclusive_cumsum"]
+__all__ = ["GraphStore", "StoreMeta", "gather_ranges", "exclusive_cumsum", "take_rows"]
+
+#: Memory-mapped columns of at least this many bytes are gathered with reads from their file
+#: (:func:`take_rows`) rather than through the mapping.
+PREAD_BYTES = 64 << 20
 
 
 def exclusive_cumsum(counts: np.ndarray) -> np.ndarray:
@@ -45,6 +50,49 @@ def gather_ranges(ptr: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + np.repeat(starts - out_starts[:-1], counts)
 
 
+def _file_of(column: np.ndarray) -> int | None:
+    """An open descriptor of the file a whole memory-mapped column maps (None for anything else)."""
+    import mmap
+    import weakref
+
+    if not isinstance(column, np.memmap) or not isinstance(column.base, mmap.mmap) or column.filename is None \
+            or not column.flags.c_contiguous:
+        return None
+    fd = column.__dict__.get("_bench_lib_fd")
+    if fd is None:
+        fd = column.__dict__["_bench_lib_fd"] = os.open(column.filename, os.O_RDONLY)
+        weakref.finalize(column, os.close, fd)
+    return fd
+
+
+def take_rows(column: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``column[index]`` (a copy) for int64 row indices.
+
+    A large memory-mapped column (:data:`PREAD_BYTES`) is read from its file
+    instead, one ``preadv`` per run of consecutive rows (a graph's nodes or
+    edges are one run): reading through the mapping would fault in, and keep
+    resident, whole large folios around every row, so that an epoch in random
+    order over a store of several GB would hold all of it in memory.
+    """
+    fd = _file_of(column) if column.nbytes >= PREAD_BYTES and len(index) else None
+    if fd is None:
+        return column[index]
+    index = np.asarray(index, dtype=np.int64)
+    if index.min() < 0 or index.max() >= len(column):
+        raise IndexError(f"row index out of range [0, {len(column)})")
+    row = column.dtype.itemsize * int(np.prod(column.shape[1:], dtype=np.int64))
+    out = np.empty((len(index),) + column.shape[1:], dtype=column.dtype)
+    cut = np.flatnonzero(np.diff(index) != 1) + 1
+    starts = np.concatenate([[0], cut])
+    ends = np.concatenate([cut, [len(index)]])
+    buf = memoryview(out.reshape(-1).view(np.uint8))
+    for a, b, first in zip(starts.tolist(), ends.tolist(), index[starts].tolist()):
+        want = (b - a) * row
+        if os.preadv(fd, [buf[a * row:b * row]], column.offset + first * row) != want:
+            raise OSError(f"{column.filename}: short read (truncated since it was opened?)")
+    return out
+
+
 @dataclass(frozen=True)
 class StoreMeta:
     """What a store is and how it was built.
@@ -60,6 +108,9 @@ class StoreMeta:
       n_input: number of input records read.
       skipped: one ``{"input": record index, "id": ..., "reason": ...}`` per
         input that could not be turned into a graph; never dropped silently.
+      neighbours: how edges are built per batch from the positions
+        (:class:`~bench_lib.data.neighbours.Neighbours` as JSON), or None
+        when the store holds its edges.
     """
 
     name: str
@@ -72,6 +123,7 @@ class StoreMeta:
     params: dict[str, Any] = field(default_factory=dict)
     n_input: int = 0
     skipped: tuple[dict[str, Any], ...] = ()
+    neighbours: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -84,6 +136,12 @@ class StoreMeta:
         return cls(**kwargs)
 
 
+#: What a row of each column is.
+_LEVEL = {"n_node": "graph", "n_edge": "graph", "targets": "graph", "split": "graph", "senders": "edge",
+          "receivers": "edge", "edge_features": "edge", "node_features": "node", "positions": "node",
+          "knn_distance": "node"}
+
+
 @dataclass(frozen=True, eq=False)
 class GraphStore:
     """Many small graphs as flat columns (G graphs, N nodes, E edges in all).
@@ -94,46 +152,65 @@ class GraphStore:
         two edges).
       senders: ``[E]`` source node of each edge, local to its graph
         (0 <= s < n_node of that graph); an unsigned or int32 dtype, the
-        narrowest that fits (uint8 for graphs of at most 256 nodes).
-      receivers: ``[E]`` target node of each edge, local to its graph.
-      node_features: ``[N, F_n]`` int64 categorical columns or float32.
+        narrowest that fits (uint8 for graphs of at most 256 nodes). None
+        when the edges are built per batch (``meta.neighbours``); ``n_edge``
+        then holds the counts that rule gives, for planning.
+      receivers: ``[E]`` target node of each edge, local to its graph, or None.
+      node_features: ``[N, F_n]`` integer categorical columns (any integer
+        dtype; batches widen them to int64) or float32.
       targets: float32 ``[G, T]`` graph-level regression targets.
       meta: :class:`StoreMeta`.
       edge_features: ``[E, F_e]`` or ``None``.
       positions: float32 ``[N, 3]`` (Angstrom) or ``None`` for 2D graphs.
       split: int8 ``[G]`` official split of each graph (0 train, 1 valid,
         2 test, -1 in none) or ``None`` when the dataset has none.
+      knn_distance: float32 ``[N]``, in a store whose k-NN edges are built per
+        batch: each atom's k-th smallest distance within its graph (inf when it
+        keeps every other atom), so that batches need not select the k nearest;
+        else ``None``.
 
     ``node_ptr``/``edge_ptr`` (int64 ``[G+1]``) are derived from the counts.
     """
 
     n_node: np.ndarray
     n_edge: np.ndarray
-    senders: np.ndarray
-    receivers: np.ndarray
+    senders: np.ndarray | None
+    receivers: np.ndarray | None
     node_features: np.ndarray
     targets: np.ndarray
     meta: StoreMeta
     edge_features: np.ndarray | None = None
     positions: np.ndarray | None = None
     split: np.ndarray | None = None
+    knn_distance: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         g = len(self.n_node)
         n, e = int(np.sum(self.n_node)), int(np.sum(self.n_edge))
         checks = {
             "n_edge": (len(self.n_edge), g),
-            "senders": (len(self.senders), e),
-            "receivers": (len(self.receivers), e),
             "node_features": (len(self.node_features), n),
             "targets": (len(self.targets), g),
         }
+        if (self.senders is None) != (self.receivers is None):
+            raise ValueError("GraphStore.senders and .receivers must both be given or both be None")
+        if self.senders is None:
+            if self.meta.neighbours is None or self.positions is None:
+                raise ValueError("a GraphStore without edges needs meta.neighbours and positions "
+                                 "to build them per batch")
+            if self.edge_features is not None:
+                raise ValueError("a GraphStore whose edges are built per batch cannot hold edge features")
+        else:
+            checks["senders"] = (len(self.senders), e)
+            checks["receivers"] = (len(self.receivers), e)
         if self.edge_features is not None:
             checks["edge_features"] = (len(self.edge_features), e)
         if self.positions is not None:
             checks["positions"] = (len(self.positions), n)
         if self.split is not None:
             checks["split"] = (len(self.split), g)
+        if self.knn_distance is not None:
+            checks["knn_distance"] = (len(self.knn_distance), n)
         for name, (got, want) in checks.items():
             if got != want:
                 raise ValueError(f"GraphStore.{name} has {got} rows, expected {want}")
@@ -149,6 +226,16 @@ class GraphStore:
     def edge_ptr(self) -> np.ndarray:
         return exclusive_cumsum(self.n_edge)
 
+    @functools.cached_property
+    def neighbours(self):
+        """The :class:`~bench_lib.data.neighbours.Neighbours` rule that builds this store's
+        edges per batch, or None when the edges are stored."""
+        if self.meta.neighbours is None:
+            return None
+        from bench_lib.data.neighbours import Neighbours
+
+        return Neighbours.from_json(self.meta.neighbours)
+
     @property
     def n_graph(self) -> int:
         return len(self.n_node)
@@ -159,8 +246,21 @@ class GraphStore:
     def arrays(self) -> dict[str, np.ndarray]:
         """The array columns by name (``None`` columns left out)."""
         names = ["n_node", "n_edge", "senders", "receivers", "node_features", "targets",
-                 "edge_features", "positions", "split"]
+                 "edge_features", "positions", "split", "knn_distance"]
         return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
+
+    def drop_pages(self) -> None:
+        """Unmap the pages of memory-mapped columns read so far (they stay in the OS page
+        cache, and a later read maps them again): an epoch over a store larger than memory
+        then keeps its resident set bounded. Nothing happens to in-memory columns."""
+        import mmap
+
+        if not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        for column in self.arrays().values():
+            mapped = getattr(column, "_mmap", None)
+            if mapped is not None:
+                mapped.madvise(mmap.MADV_DONTNEED)
 
     # ---- selection -------------------------------------------------------------
     def subset(self, index: np.ndarray, name: str | None = None) -> "GraphStore":
@@ -170,19 +270,18 @@ class GraphStore:
             raise ValueError(f"subset index out of range [0, {self.n_graph}) "
                              f"(got min {index.min()}, max {index.max()})")
         nodes = gather_ranges(self.node_ptr, index)
-        edges = gather_ranges(self.edge_ptr, index)
+        edges = None if self.senders is None else gather_ranges(self.edge_ptr, index)
         meta = self.meta
         if name is not None:
             meta = dataclasses.replace(meta, name=name)
-        return GraphStore(
-            n_node=self.n_node[index], n_edge=self.n_edge[index],
-            senders=self.senders[edges], receivers=self.receivers[edges],
-            node_features=self.node_features[nodes], targets=self.targets[index],
-            meta=meta,
-            edge_features=None if self.edge_features is None else self.edge_features[edges],
-            positions=None if self.positions is None else self.positions[nodes],
-            split=None if self.split is None else self.split[index],
-        )
+        rows = {"graph": index, "node": nodes, "edge": edges}
+        columns = {name: None if column is None else take_rows(column, rows[_LEVEL[name]])
+                   for name, column in self.arrays().items()}
+        return GraphStore(**{"senders": None, "receivers": None, **columns}, meta=meta)
+
+    def rows(self, name: str, index: np.ndarray) -> np.ndarray:
+        """Rows ``index`` of column ``name`` (see :func:`take_rows`)."""
+        return take_rows(getattr(self, name), index)
 
     @classmethod
     def from_graphs(cls, graphs: list[dict[str, np.ndarray]], meta: StoreMeta) -> "GraphStore":

@@ -2,7 +2,9 @@
 
 Every array is gathered from the store's flat columns with index arithmetic
 (no per-graph Python loop), then padded to the strategy's static shape
-following the contract in :mod:`bench_lib.strategies.batch`.
+following the contract in :mod:`bench_lib.strategies.batch`. A store whose
+edges are built per batch (``store.neighbours``) gets them here, from the
+batch's positions, vectorised over its graphs.
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None
     idx = np.asarray(graph_index, dtype=np.int64)
     nn, ne = store.n_node[idx], store.n_edge[idx]
     nodes = gather_ranges(store.node_ptr, idx)
-    edges = gather_ranges(store.edge_ptr, idx)
-    b, real_n, real_e = len(idx), len(nodes), len(edges)
+    positions = None if store.positions is None else store.rows("positions", nodes)
+    b, real_n, real_e = len(idx), len(nodes), int(ne.sum())
     if shape is None:
         n_slots, e_slots, g_slots, static = real_n, real_e, b + 1, False
     else:
@@ -60,12 +62,24 @@ def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None
                 "(the padding graph needs one node slot when there are pad edges, and one graph slot)")
     pad_n, pad_e = n_slots - real_n, e_slots - real_e
 
-    node_off = exclusive_cumsum(nn)
-    shift = np.repeat(node_off[:-1], ne)
-    senders = np.empty(e_slots, dtype=np.int64)
-    receivers = np.empty(e_slots, dtype=np.int64)
-    np.add(store.senders.take(edges), shift, out=senders[:real_e])
-    np.add(store.receivers.take(edges), shift, out=receivers[:real_e])
+    edges = None if store.senders is None else gather_ranges(store.edge_ptr, idx)
+    if edges is None:  # built here, straight into the batch's arrays (one slot more: the kernel's scratch)
+        rule = store.neighbours
+        rows = max(e_slots, rule.bound(nn)) + 1
+        senders, receivers = np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64)
+        kth = None if store.knn_distance is None else store.rows("knn_distance", nodes)
+        built_ne, _, _ = rule.edges(nn, positions, kth, out=(senders, receivers))
+        if not np.array_equal(built_ne, ne):
+            bad = int(np.flatnonzero(built_ne != ne)[0])
+            raise ValueError(f"graph {idx[bad]} of {store.meta.name}: {built_ne[bad]} neighbour edges built, "
+                             f"but the store counts {ne[bad]} (the store's n_edge is stale; rebuild it)")
+        senders, receivers = senders[:e_slots], receivers[:e_slots]
+    else:
+        senders = np.empty(e_slots, dtype=np.int64)
+        receivers = np.empty(e_slots, dtype=np.int64)
+        shift = np.repeat(exclusive_cumsum(nn)[:-1], ne)
+        np.add(store.rows("senders", edges), shift, out=senders[:real_e])
+        np.add(store.rows("receivers", edges), shift, out=receivers[:real_e])
     senders[real_e:] = receivers[real_e:] = real_n  # pad edges: first pad node -> itself
 
     n_node = np.zeros(g_slots, dtype=np.int64)
@@ -76,16 +90,19 @@ def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None
     graph_index_out = np.full(g_slots, -1, dtype=np.int64)
     graph_index_out[:b] = idx
 
+    features = store.rows("node_features", nodes)
+    if features.dtype.kind in "iu" and features.dtype != np.int64:  # narrow categorical columns on disk
+        features = features.astype(np.int64)
     t = torch.from_numpy
     return GraphBatch(
-        node_features=t(_pad_rows(store.node_features[nodes], n_slots)),
+        node_features=t(_pad_rows(features, n_slots)),
         senders=t(senders), receivers=t(receivers),
         n_node=t(n_node), n_edge=t(n_edge), node_graph=t(node_graph),
         node_mask=t(_prefix_mask(n_slots, real_n)), edge_mask=t(_prefix_mask(e_slots, real_e)),
         graph_mask=t(_prefix_mask(g_slots, b)),
         targets=t(_pad_rows(store.targets[idx], g_slots)),
         graph_index=t(graph_index_out), static_shape=static,
-        positions=None if store.positions is None else t(_pad_rows(store.positions[nodes], n_slots)),
+        positions=None if positions is None else t(_pad_rows(positions, n_slots)),
         edge_features=None if store.edge_features is None
-        else t(_pad_rows(store.edge_features[edges], e_slots)),
+        else t(_pad_rows(store.rows("edge_features", edges), e_slots)),
     )

@@ -272,3 +272,29 @@ def test_pcqm4mv2_layout_tiny(tmp_path):
     assert store.n_graph == 2 and store.meta.skipped[0]["input"] == 1
     assert store.split.tolist() == [0, 2]
     assert store.targets[0, 0] == pytest.approx(5.5) and np.isnan(store.targets[1, 0])  # test-dev: no label
+
+
+def test_pcqm4mv2_streams_in_chunks_into_a_memory_mapped_store(tmp_path, monkeypatch):
+    """PCQM4Mv2 is read chunk by chunk (two worker processes parse the SMILES) and written to disk;
+    the store equals the in-memory build, skipped rows keep their global input numbers."""
+    import torch
+
+    from bench_lib.data import load_dataset, ogb_sets
+
+    base = tmp_path / "pcqm4m-v2"
+    (base / "raw").mkdir(parents=True)
+    rows = ["CCO,5.5", "C1CC(,4.0", "c1ccccc1,", "CC(=O)O,3.25", "N#N,7.0", "not-a-smiles,1.0", "CCN,2.5"]
+    csv = "idx,smiles,homolumogap\n" + "".join(f"{k},{r}\n" for k, r in enumerate(rows))
+    (base / "raw" / "data.csv.gz").write_bytes(gzip.compress(csv.encode()))
+    torch.save({"train": torch.tensor([0, 1, 3, 6]), "valid": torch.tensor([4]), "test-dev": torch.tensor([2]),
+                "test-challenge": torch.tensor([5])}, base / "split_dict.pt")
+    monkeypatch.setattr(ogb_sets, "PCQM_CHUNK", 3)  # three chunks, the last one short
+    built = build_ogb("pcqm4mv2", tmp_path)
+    store = load_dataset("pcqm4mv2", data_dir=tmp_path, cache_dir=tmp_path / "cache")
+    assert isinstance(store.node_features, np.memmap)
+    assert [s["input"] for s in store.meta.skipped] == [1, 5] and store.meta.n_input == 7
+    assert store.split.tolist() == [0, 2, 0, 1, 0]
+    assert np.allclose(store.targets[:, 0], [5.5, np.nan, 3.25, 7.0, 2.5], equal_nan=True)
+    for name, column in built.arrays().items():
+        assert np.array_equal(column, getattr(store, name), equal_nan=column.dtype.kind == "f"), name
+    assert [s["input"] for s in built.meta.skipped] == [1, 5]
