@@ -249,19 +249,6 @@ class GraphStore:
                  "edge_features", "positions", "split", "knn_distance"]
         return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
 
-    def drop_pages(self) -> None:
-        """Unmap the pages of memory-mapped columns read so far (they stay in the OS page
-        cache, and a later read maps them again): an epoch over a store larger than memory
-        then keeps its resident set bounded. Nothing happens to in-memory columns."""
-        import mmap
-
-        if not hasattr(mmap, "MADV_DONTNEED"):
-            return
-        for column in self.arrays().values():
-            mapped = getattr(column, "_mmap", None)
-            if mapped is not None:
-                mapped.madvise(mmap.MADV_DONTNEED)
-
     # ---- selection -------------------------------------------------------------
     def subset(self, index: np.ndarray, name: str | None = None) -> "GraphStore":
         """A new store holding graphs ``index`` in that order (vectorised)."""

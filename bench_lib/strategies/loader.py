@@ -25,10 +25,6 @@ from bench_lib.strategies.collate import collate
 
 __all__ = ["BatchLoader"]
 
-#: Batches between two :meth:`GraphStore.drop_pages` calls, which keep an epoch over a memory-mapped
-#: store larger than memory from holding every page it has read.
-_DROP_EVERY = 512
-
 
 class BatchLoader:
     """Batches of one split of ``store`` under ``strategy``.
@@ -62,8 +58,6 @@ class BatchLoader:
     def epoch(self, epoch: int) -> Iterator[GraphBatch]:
         plan = self.plan(epoch)
         for b, positions in enumerate(plan.batches()):
-            if b % _DROP_EVERY == _DROP_EVERY - 1:  # a memory-mapped store's read pages: let go of them
-                self.store.drop_pages()
             yield collate(self.store, self.indices[positions], plan.shape_of(b))
 
     def efficiency(self, epoch: int = 0) -> tuple[float, float]:
