@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from bench_lib.data.store import GraphStore, StoreMeta
+from bench_lib.data.store import GraphStore, StoreMeta, attach_file
 
 __all__ = ["default_cache_dir", "cache_key", "save_store", "load_store", "verify_store", "cached_build",
            "StoreWriter", "FULL_CHECK_BYTES"]
@@ -210,7 +210,15 @@ def _column(file: Path, col: dict) -> np.ndarray:
         out = np.empty(shape, dtype)
         out.flags.writeable = False
         return out
-    return np.memmap(file, dtype=dtype, mode="r", shape=shape)
+    fd = os.open(file, os.O_RDONLY)  # the mapping and the reads of take_rows: one and the same file
+    try:
+        with open(fd, "rb", closefd=False) as f:
+            column = np.memmap(f, dtype=dtype, mode="r", shape=shape)
+    except BaseException:
+        os.close(fd)
+        raise
+    attach_file(column, fd, str(file))
+    return column
 
 
 def load_store(path: Path) -> GraphStore:

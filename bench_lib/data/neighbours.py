@@ -172,6 +172,8 @@ class Neighbours:
         n_node = np.ascontiguousarray(n_node, dtype=np.int64)
         positions = np.ascontiguousarray(positions, dtype=np.float32)
         start = exclusive_cumsum(n_node)
+        if positions.ndim != 2 or positions.shape[1] != 3:  # the kernel reads 3 floats a row, unchecked
+            raise ValueError(f"positions must be [N, 3] (got shape {positions.shape})")
         if len(positions) != start[-1]:
             raise ValueError(f"{len(positions)} positions for {start[-1]} nodes")
         return n_node, positions, start[:-1]
@@ -194,7 +196,8 @@ class Neighbours:
     def _slice(self, n: np.ndarray, start: np.ndarray, positions: np.ndarray, m: int):
         slot = np.arange(m)
         real = slot[None, :] < n[:, None]  # [B, m]
-        rows = start[:, None] + np.minimum(slot[None, :], np.maximum(n[:, None] - 1, 0))
+        rows = np.minimum(start[:, None] + np.minimum(slot[None, :], np.maximum(n[:, None] - 1, 0)),
+                          max(len(positions) - 1, 0))  # an empty graph at the very end: any row (masked)
         xyz = positions[rows].transpose(2, 0, 1).copy()  # [3, B, m]
         xyz[:, ~real] = _FAR  # padding slots: far from every atom (and never kept)
         # |r_s - r_r| as radius_graph's norm computes it, (dx^2 + dy^2) + dz^2 in float32, so that the
@@ -258,6 +261,10 @@ def edge_columns(n_node: np.ndarray, positions: np.ndarray, edges: str, cutoff: 
 
     if edges not in EDGE_KINDS:
         raise ValueError(f"edges must be one of {', '.join(EDGE_KINDS)} (got {edges!r})")
+    bad = np.flatnonzero(~np.isfinite(positions).all(axis=1)) if len(positions) else []
+    if len(bad):
+        raise ValueError(f"{len(bad)} atom(s) have non-finite coordinates (first: atom {bad[0]}); "
+                         "neighbour graphs need finite positions")
     if edges == "stored":
         n_edge, senders, receivers = radius_graph(n_node, positions, cutoff, max_neighbors)
         return {"n_edge": n_edge, "senders": senders, "receivers": receivers}, None

@@ -18,6 +18,7 @@ truncated or corrupt file is an error naming the file.
 
 from __future__ import annotations
 
+import collections
 import gzip
 import os
 import zlib
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_lib.data.molecules import ATOM_FEATURES, BOND_FEATURES, feature_dims, smiles_to_graphs
+from bench_lib.data.parallel import ordered_map
 from bench_lib.data.store import GraphStore, StoreMeta
 
 __all__ = ["OGB_SETS", "data_root", "build_ogb", "stream_pcqm"]
@@ -150,13 +152,23 @@ def _pcqm_parse(smiles: list[str], targets: np.ndarray, ids: list[str], offset: 
     return columns, skipped
 
 
-def _pcqm_chunks(data: Path, split_file: Path, workers: int | None = None):
-    """``(columns, skipped, rows read)`` per :data:`PCQM_CHUNK` rows of ``data.csv.gz``, in order; the
-    SMILES of several chunks are parsed side by side in worker processes (RDKit is the slow part)."""
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
+def _pcqm_frames(data: Path):
+    """``data.csv.gz`` in :data:`PCQM_CHUNK`-row pieces, as jobs for :func:`_pcqm_parse`; a file that cannot
+    be read is an error naming it."""
     import pandas as pd
+
+    try:
+        for df in pd.read_csv(data, chunksize=PCQM_CHUNK):
+            if len(df):
+                yield (list(df["smiles"].astype(str)), df["homolumogap"].to_numpy(np.float32),
+                       list(df["idx"].astype(str)), int(df.index[0]))
+    except (EOFError, OSError, zlib.error, ValueError, KeyError) as err:
+        raise ValueError(f"{data}: unreadable ({type(err).__name__}: {err}); a truncated download?") from None
+
+
+def _pcqm_chunks(data: Path, split_file: Path, workers: int | None = None):
+    """``(columns, skipped, split, rows read)`` per :data:`PCQM_CHUNK` rows of ``data.csv.gz``, in order;
+    the SMILES of several chunks are parsed side by side in worker processes (RDKit is the slow part)."""
     import torch
 
     split_dict = torch.load(split_file, weights_only=True)
@@ -165,42 +177,22 @@ def _pcqm_chunks(data: Path, split_file: Path, workers: int | None = None):
     split_all = np.full(size, -1, dtype=np.int8)
     for k, rows in parts.items():
         split_all[rows] = k
-    try:
-        reader = pd.read_csv(data, chunksize=PCQM_CHUNK)
-        frames = ((df, int(df.index[0])) for df in reader if len(df))
-        workers = min(4, os.cpu_count() or 1) if workers is None else workers
+    jobs = _pcqm_frames(data)
+    sizes = collections.deque()  # (offset, rows) of the jobs handed out, oldest first
 
-        def job(df, offset):
-            return (list(df["smiles"].astype(str)), df["homolumogap"].to_numpy(np.float32),
-                    list(df["idx"].astype(str)), offset)
+    def recorded():
+        for job in jobs:
+            sizes.append((job[3], len(job[0])))
+            yield job
 
-        def split_of(offset, n, skipped):
-            split = np.full(n, -1, dtype=np.int8)
-            known = split_all[offset:offset + n]
-            split[:len(known)] = known
-            keep = np.ones(n, dtype=bool)
-            keep[[s["input"] - offset for s in skipped]] = False
-            return split[keep]
-
-        if workers <= 1:
-            for df, offset in frames:
-                columns, skipped = _pcqm_parse(*job(df, offset))
-                yield columns, skipped, split_of(offset, len(df), skipped), len(df)
-            return
-        # spawn: the caller may hold torch's thread pools; at most two chunks per worker in flight.
-        with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            pending = []
-            for df, offset in frames:
-                pending.append((pool.submit(_pcqm_parse, *job(df, offset)), offset, len(df)))
-                if len(pending) >= 2 * workers:
-                    future, off, n = pending.pop(0)
-                    columns, skipped = future.result()
-                    yield columns, skipped, split_of(off, n, skipped), n
-            for future, off, n in pending:
-                columns, skipped = future.result()
-                yield columns, skipped, split_of(off, n, skipped), n
-    except (EOFError, OSError, zlib.error, ValueError, KeyError) as err:
-        raise ValueError(f"{data}: unreadable ({type(err).__name__}: {err}); a truncated download?") from None
+    for columns, skipped in ordered_map(_pcqm_parse, recorded(), workers=workers):
+        offset, n = sizes.popleft()
+        split = np.full(n, -1, dtype=np.int8)
+        known = split_all[offset:offset + n]
+        split[:len(known)] = known
+        keep = np.ones(n, dtype=bool)
+        keep[[s["input"] - offset for s in skipped]] = False
+        yield columns, skipped, split[keep], n
 
 
 def _pcqm_meta(base: Path, n_input: int, skipped: list[dict]) -> StoreMeta:
@@ -217,11 +209,15 @@ def stream_pcqm(writer, data_dir: Path | str | None = None, download: bool = Fal
     root = data_root(data_dir)
     base = root / OGB_SETS["pcqm4mv2"]["dir"]
     skipped, n_input = [], 0
+    written = 0
     for columns, chunk_skipped, split, n in _pcqm_chunks(*_pcqm_files(root, base, download)):
         if columns is not None:
             writer.append(**columns, split=split)
+            written += len(split)
         skipped += chunk_skipped
         n_input += n
+    if not written:
+        raise ValueError(f"pcqm4mv2: no molecule in {base} could be parsed ({n_input} rows read)")
     return _pcqm_meta(base, n_input, skipped)
 
 

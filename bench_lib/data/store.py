@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GraphStore", "StoreMeta", "gather_ranges", "exclusive_cumsum", "take_rows"]
+__all__ = ["GraphStore", "StoreMeta", "gather_ranges", "exclusive_cumsum", "take_rows", "attach_file"]
 
 #: Memory-mapped columns of at least this many bytes are gathered with reads from their file
 #: (:func:`take_rows`) rather than through the mapping.
@@ -50,32 +50,33 @@ def gather_ranges(ptr: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + np.repeat(starts - out_starts[:-1], counts)
 
 
-def _file_of(column: np.ndarray) -> int | None:
-    """An open descriptor of the file a whole memory-mapped column maps (None for anything else)."""
-    import mmap
+#: Bytes read by one ``preadv`` at most (Linux returns at most about 2 GiB per call).
+_READ_BYTES = 1 << 30
+
+
+def attach_file(column: np.memmap, fd: int, path: str) -> None:
+    """Give a memory-mapped column the descriptor of the very file it maps (opened with the
+    mapping, so that a cache rebuilt later under the same name is never read by mistake);
+    :func:`take_rows` reads large columns through it. Closed with the column."""
     import weakref
 
-    if not isinstance(column, np.memmap) or not isinstance(column.base, mmap.mmap) or column.filename is None \
-            or not column.flags.c_contiguous:
-        return None
-    fd = column.__dict__.get("_bench_lib_fd")
-    if fd is None:
-        fd = column.__dict__["_bench_lib_fd"] = os.open(column.filename, os.O_RDONLY)
-        weakref.finalize(column, os.close, fd)
-    return fd
+    column.__dict__["_bench_lib_fd"] = fd
+    column.__dict__["_bench_lib_path"] = path
+    weakref.finalize(column, os.close, fd)
 
 
 def take_rows(column: np.ndarray, index: np.ndarray) -> np.ndarray:
     """``column[index]`` (a copy) for int64 row indices.
 
-    A large memory-mapped column (:data:`PREAD_BYTES`) is read from its file
-    instead, one ``preadv`` per run of consecutive rows (a graph's nodes or
-    edges are one run): reading through the mapping would fault in, and keep
-    resident, whole large folios around every row, so that an epoch in random
-    order over a store of several GB would hold all of it in memory.
+    A large memory-mapped column (:data:`PREAD_BYTES`, opened by the cache
+    with :func:`attach_file`) is read from its file instead, one ``preadv``
+    per run of consecutive rows (a graph's nodes or edges are one run):
+    reading through the mapping would fault in, and keep resident, whole
+    large folios around every row, so that an epoch in random order over a
+    store of several GB would hold all of it in memory.
     """
-    fd = _file_of(column) if column.nbytes >= PREAD_BYTES and len(index) else None
-    if fd is None:
+    fd = column.__dict__.get("_bench_lib_fd") if isinstance(column, np.memmap) else None
+    if fd is None or column.nbytes < PREAD_BYTES or not len(index) or not hasattr(os, "preadv"):
         return column[index]
     index = np.asarray(index, dtype=np.int64)
     if index.min() < 0 or index.max() >= len(column):
@@ -87,9 +88,12 @@ def take_rows(column: np.ndarray, index: np.ndarray) -> np.ndarray:
     ends = np.concatenate([cut, [len(index)]])
     buf = memoryview(out.reshape(-1).view(np.uint8))
     for a, b, first in zip(starts.tolist(), ends.tolist(), index[starts].tolist()):
-        want = (b - a) * row
-        if os.preadv(fd, [buf[a * row:b * row]], column.offset + first * row) != want:
-            raise OSError(f"{column.filename}: short read (truncated since it was opened?)")
+        done, want, offset = 0, (b - a) * row, column.offset + first * row
+        while done < want:  # a read may return less than asked (and at most about 2 GiB)
+            got = os.preadv(fd, [buf[a * row + done:a * row + min(want, done + _READ_BYTES)]], offset + done)
+            if got <= 0:
+                raise OSError(f"{column.__dict__.get('_bench_lib_path')}: read ended at byte {offset + done} (truncated since it was opened?)")
+            done += got
     return out
 
 

@@ -23,11 +23,10 @@ the geometry for time-to-accuracy runs, not a quantum-chemical energy.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from bench_lib.data.neighbours import Neighbours, edge_columns
+from bench_lib.data.parallel import ordered_map
 from bench_lib.data.radius import local_index_dtype
 from bench_lib.data.store import GraphStore, StoreMeta
 
@@ -137,31 +136,16 @@ def hydronet_chunks(n_graphs: int = 10_000, seed: int = 0, subset: str = "full_4
     ``edges``: ``"stored"`` (the radius graph within ``cutoff``, each atom keeping its
     ``max_neighbors`` nearest), or ``"radius"``/``"knn"`` (only positions and per-graph edge
     counts; edges built per batch, see :mod:`bench_lib.data.neighbours`). ``workers``: processes
-    generating chunks side by side (default: one per CPU, at most 4, when there is more than one
-    chunk); the columns are the same whatever it is.
+    generating chunks side by side (default: one per CPU this process may use, at most 4, when
+    there is more than one chunk; see :func:`~bench_lib.data.parallel.ordered_map`); the columns
+    are the same whatever it is.
     """
     sizes = hydronet_sizes(n_graphs, subset, seed)
     # One local-index dtype for every chunk: the largest cluster's (90 atoms: uint8).
     local = local_index_dtype(int(max(HYDRONET_COUNTS[subset])))
-    starts = range(0, n_graphs, CHUNK_GRAPHS)
-    args = [(seed, k, sizes[lo:lo + CHUNK_GRAPHS], cutoff, max_neighbors, edges, local) for k, lo in enumerate(starts)]
-    if workers is None:
-        workers = min(4, os.cpu_count() or 1)
-    if workers <= 1 or len(args) <= 1:
-        for a in args:
-            yield _chunk(*a)
-        return
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
-    # spawn, not fork: the caller may hold torch's thread pools; a window of 2 chunks per worker bounds memory.
-    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        pending = [pool.submit(_chunk, *a) for a in args[:2 * workers]]
-        for i in range(len(args)):
-            chunk = pending.pop(0).result()
-            if i + 2 * workers < len(args):
-                pending.append(pool.submit(_chunk, *args[i + 2 * workers]))
-            yield chunk
+    args = ((seed, k, sizes[lo:lo + CHUNK_GRAPHS], cutoff, max_neighbors, edges, local)
+            for k, lo in enumerate(range(0, n_graphs, CHUNK_GRAPHS)))
+    yield from ordered_map(_chunk, args, workers=1 if n_graphs <= CHUNK_GRAPHS else workers)
 
 
 def stream_hydronet_like(writer, **params) -> StoreMeta:

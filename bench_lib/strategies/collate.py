@@ -74,6 +74,8 @@ def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None
             raise ValueError(f"graph {idx[bad]} of {store.meta.name}: {built_ne[bad]} neighbour edges built, "
                              f"but the store counts {ne[bad]} (the store's n_edge is stale; rebuild it)")
         senders, receivers = senders[:e_slots], receivers[:e_slots]
+        if rows > 2 * e_slots + 1024:  # a loose bound (radius graphs): keep no oversized buffer alive
+            senders, receivers = senders.copy(), receivers.copy()
     else:
         senders = np.empty(e_slots, dtype=np.int64)
         receivers = np.empty(e_slots, dtype=np.int64)

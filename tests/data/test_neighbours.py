@@ -193,3 +193,35 @@ def test_edges_option_is_checked():
         build_hydronet_like(n_graphs=10, edges="knn", max_neighbors=None)
     with pytest.raises(ValueError, match="options are"):
         load_dataset("nci5k", edges="knn")
+
+
+def test_bad_positions_are_refused_before_the_kernel_reads_them():
+    rule = Neighbours("radius", 6.0, 5)
+    with pytest.raises(ValueError, match=r"positions must be \[N, 3\]"):
+        rule.edges(np.array([2]), np.zeros((2, 2), np.float32))
+    pos = np.zeros((3, 3), np.float32)
+    pos[1, 2] = np.nan
+    with pytest.raises(ValueError, match="non-finite coordinates .*atom 1"):
+        nb.edge_columns(np.array([3]), pos, "knn", 6.0, 2)
+    # an empty graph last: numpy alone handles it as the kernel does
+    got = rule.edges_numpy(np.array([3, 0]), np.eye(3, dtype=np.float32))
+    assert [a.tolist() for a in got] == [a.tolist() for a in rule.edges(np.array([3, 0]), np.eye(3, dtype=np.float32))]
+
+
+def test_large_columns_are_read_from_the_file_they_were_opened_with(tmp_path, monkeypatch):
+    """Reads in pieces (a read may return less than asked) and, after the cache is rebuilt
+    under the same name, still from the old file, like the rest of the open store."""
+    import os
+
+    from bench_lib.data.cache import load_store, save_store
+
+    store = build_hydronet_like(n_graphs=30, seed=1, edges="knn", workers=1)
+    save_store(store, tmp_path / "s")
+    opened = load_store(tmp_path / "s")
+    monkeypatch.setattr(store_module, "PREAD_BYTES", 1)
+    monkeypatch.setattr(store_module, "_READ_BYTES", 5)
+    idx = np.array([40, 41, 42, 7, 8, 300])
+    assert np.array_equal(store_module.take_rows(opened.positions, idx), store.positions[idx])
+    os.rename(tmp_path / "s", tmp_path / "old")
+    save_store(build_hydronet_like(n_graphs=30, seed=2, edges="knn", workers=1), tmp_path / "s")
+    assert np.array_equal(store_module.take_rows(opened.positions, idx), store.positions[idx])

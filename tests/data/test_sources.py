@@ -298,3 +298,18 @@ def test_pcqm4mv2_streams_in_chunks_into_a_memory_mapped_store(tmp_path, monkeyp
     for name, column in built.arrays().items():
         assert np.array_equal(column, getattr(store, name), equal_nan=column.dtype.kind == "f"), name
     assert [s["input"] for s in built.meta.skipped] == [1, 5]
+
+
+def test_pcqm4mv2_with_no_parsable_molecule_is_a_clear_error(tmp_path):
+    import torch
+
+    from bench_lib.data import load_dataset
+
+    base = tmp_path / "pcqm4m-v2"
+    (base / "raw").mkdir(parents=True)
+    (base / "raw" / "data.csv.gz").write_bytes(gzip.compress(b"idx,smiles,homolumogap\n0,C1CC(,4.0\n"))
+    torch.save({"train": torch.tensor([0]), "valid": torch.tensor([], dtype=torch.long),
+                "test-dev": torch.tensor([], dtype=torch.long)}, base / "split_dict.pt")
+    with pytest.raises(ValueError, match="no molecule .* could be parsed"):
+        load_dataset("pcqm4mv2", data_dir=tmp_path, cache_dir=tmp_path / "cache")
+    assert not any((tmp_path / "cache").glob("pcqm4mv2-*"))  # nothing half-built left to read
