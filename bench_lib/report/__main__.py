@@ -1,4 +1,5 @@
-"""``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR] [--readme README.md]``.
+"""``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR] [--readme README.md]``,
+or ``python -m bench_lib.report compare A B [--out FILE.md] [--match COLS]``.
 
 Records that cluster jobs left under ``RESULTS_DIR/jobs/`` (``--launcher
 slurm``) are merged into ``records.csv`` first, as a resumed run would."""
@@ -12,9 +13,38 @@ from pathlib import Path
 from bench_lib.report import readme_block, update_readme, write_report
 
 
+def compare_main(argv: list[str]) -> int:
+    from bench_lib.report.compare import MATCH, compare_runs, comparison_markdown
+
+    parser = argparse.ArgumentParser(prog="python -m bench_lib.report compare",
+                                     description="Compare two runs cell by cell: B/A of graphs/s (flagged when the "
+                                                 "intervals do not overlap), peak RSS and steps to target.")
+    parser.add_argument("a", type=Path, help="results directory A (the baseline)")
+    parser.add_argument("b", type=Path, help="results directory B")
+    parser.add_argument("--out", type=Path, help="also write the Markdown here")
+    parser.add_argument("--match", default=",".join(MATCH),
+                        help=f"columns that identify a cell in both runs (default: {','.join(MATCH)})")
+    args = parser.parse_args(argv)
+    try:
+        text = comparison_markdown(compare_runs(args.a, args.b, tuple(args.match.split(","))))
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:
+        return compare_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench_lib.report",
-                                     description="Regenerate a report from a results directory alone.")
+                                     description="Regenerate a report from a results directory alone.",
+                                     epilog="python -m bench_lib.report compare A B: run B against run A, cell by cell "
+                                            "(see compare --help).")
     parser.add_argument("results", type=Path, help="a suite's results directory (records.csv ...)")
     parser.add_argument("--out", type=Path, help="report directory (default: reports/<results dir name>)")
     parser.add_argument("--readme", type=Path,
