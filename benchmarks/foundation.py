@@ -25,9 +25,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from _tables import table  # benchmarks/_tables.py, beside this script
+from _tables import dgl_graphs, table  # benchmarks/_tables.py, beside this script
 from bench_lib.data import load_dataset
 from bench_lib.deps import import_dgl
 from bench_lib.strategies import STRATEGIES, collate
@@ -112,19 +111,7 @@ def collation(args) -> str:
     rows = []
     for name, kw in (("nci5k", {}), ("qm9", {"n_graphs": 10_000})):
         store = load_dataset(name, **kw)
-        graphs = []
-        for g in range(store.n_graph):
-            lo, hi = store.edge_ptr[g], store.edge_ptr[g + 1]
-            dg = dgl.graph((torch.from_numpy(store.senders[lo:hi].astype(np.int64)),
-                            torch.from_numpy(store.receivers[lo:hi].astype(np.int64))),
-                           num_nodes=int(store.n_node[g]))
-            nlo, nhi = store.node_ptr[g], store.node_ptr[g + 1]
-            dg.ndata["feat"] = torch.from_numpy(store.node_features[nlo:nhi])
-            if store.positions is not None:
-                dg.ndata["pos"] = torch.from_numpy(store.positions[nlo:nhi])
-            if store.edge_features is not None:
-                dg.edata["feat"] = torch.from_numpy(store.edge_features[lo:hi])
-            graphs.append(dg)
+        graphs = dgl_graphs(store, dgl)
         for batch_graphs in (32, 128):
             order = np.random.default_rng(0).permutation(store.n_graph)
             batches = [order[i:i + batch_graphs] for i in range(0, len(order), batch_graphs)]

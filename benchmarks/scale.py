@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _tables import table  # noqa: E402  (benchmarks/_tables.py, beside this script)
+from _tables import dgl_graphs, table  # noqa: E402  (benchmarks/_tables.py, beside this script)
 
 FULL = 4_464_740
 OPTIONS = {"subset": "full_4.5M", "cutoff": 6.0, "max_neighbors": 28, "edges": "knn"}
@@ -127,9 +127,7 @@ def stage_epoch(args, strategy: str) -> dict:
 
 def stage_compare(args) -> dict:
     """Collater (k-NN built per batch), collater (stored edges) and dgl.batch (prebuilt graphs with
-    the stored edges) on the same batches, interleaved, best of ``rounds``."""
-    import torch
-
+    the stored edges) on the same batches, interleaved every :data:`BLOCK` batches, ``rounds`` times."""
     from bench_lib.data.water import build_hydronet_like
     from bench_lib.deps import import_dgl
     from bench_lib.strategies import STRATEGIES
@@ -140,15 +138,7 @@ def stage_compare(args) -> dict:
     knn = build_hydronet_like(n_graphs=n, seed=0, **OPTIONS)
     stored = build_hydronet_like(n_graphs=n, seed=0, **{**OPTIONS, "edges": "stored"})
     assert np.array_equal(knn.positions, stored.positions)
-    graphs = []
-    for g in range(n):
-        lo, hi = stored.edge_ptr[g], stored.edge_ptr[g + 1]
-        a, b = stored.node_ptr[g], stored.node_ptr[g + 1]
-        dg = dgl.graph((torch.from_numpy(stored.senders[lo:hi].astype(np.int64)),
-                        torch.from_numpy(stored.receivers[lo:hi].astype(np.int64))), num_nodes=int(stored.n_node[g]))
-        dg.ndata["feat"] = torch.from_numpy(stored.node_features[a:b].astype(np.int64))
-        dg.ndata["pos"] = torch.from_numpy(stored.positions[a:b])
-        graphs.append(dg)
+    graphs = dgl_graphs(stored, dgl)
     rows = []
     for packs in (args.packs_per_batch, 1):
         strategy = STRATEGIES.create("pack-cutstock", max_nodes=args.pack_nodes, packs_per_batch=packs)

@@ -66,8 +66,6 @@ def neighbour_kernel(n_node, start, positions, kth_in, knn, cutoff, k, fill, sen
         m = max(m, n_node[g])
     dist = np.empty((m, m), dtype=np.float32)
     row = np.empty(m, dtype=np.float32)
-    cand = np.empty(m, dtype=np.int64)
-    cand_d = np.empty(m, dtype=np.float32)
     xs = np.empty(m, dtype=np.float32)
     ys = np.empty(m, dtype=np.float32)
     zs = np.empty(m, dtype=np.float32)
@@ -93,14 +91,54 @@ def neighbour_kernel(n_node, start, positions, kth_in, knn, cutoff, k, fill, sen
             dist[i, i] = np.inf
         for i in range(n):
             e1 = e
-            if k > 0 and k < n - 1 and have_kth:
-                kth = kth_in[s0 + i]
+            if k > 0 and k < n - 1:
+                if have_kth:
+                    kth = kth_in[s0 + i]
+                else:
+                    # The k-th smallest distance lies in [lo, hi): bisect until few distances do (each
+                    # step a branch-free count over the row), starting from the previous atom's k-th
+                    # distance (one pass counts the distances below 0.9 and 1.1 times it), then
+                    # quickselect among those few.
+                    lo, hi = np.float32(0), far * np.float32(1.0001) + np.float32(1e-30)
+                    below, within = 0, n - 1  # distances < lo, and in [lo, hi)
+                    if guess > 0:
+                        ga, gb = guess * np.float32(0.9), guess * np.float32(1.1)
+                        ca, cb = 0, 0
+                        for j in range(n):
+                            ca += dist[i, j] < ga
+                            cb += dist[i, j] < gb
+                        if ca >= k:
+                            hi, within = ga, ca
+                        elif cb >= k:
+                            lo, hi, below, within = ga, gb, ca, cb - ca
+                        else:
+                            lo, below, within = gb, cb, n - 1 - cb
+                    while within > 8:
+                        mid = (lo + hi) * np.float32(0.5)
+                        if mid <= lo or mid >= hi:  # the interval is one float wide
+                            break
+                        c = 0
+                        for j in range(n):
+                            c += dist[i, j] < mid
+                        if c >= k:
+                            hi, within = mid, c - below
+                        else:
+                            lo, below, within = mid, c, within - (c - below)
+                    c = 0
+                    for j in range(n):
+                        d = dist[i, j]
+                        row[c] = d
+                        c += (d >= lo) & (d < hi)
+                    kth = _kth_smallest(row, c, k - 1 - below)
+                    guess = kth
+                    if want_kth:
+                        kth_out[s0 + i] = kth
                 ties = k  # how many at distance kth are kept: the lowest indices first
                 equal = 0
                 for j in range(n):
                     ties -= dist[i, j] < kth
                     equal += dist[i, j] == kth
-                if ties < 1 or ties > equal:
+                if ties < 1 or ties > equal:  # only a wrong kth_in can do this
                     return -1 - (s0 + i)
                 if ties == equal:  # no tie to break (the usual case): everything within kth
                     for j in range(n):
@@ -117,60 +155,6 @@ def neighbour_kernel(n_node, start, positions, kth_in, knn, cutoff, k, fill, sen
                         if fill:
                             senders[e] = s0 + j
                         e += take & (d < cut)
-            elif k > 0 and k < n - 1:
-                # The k-th smallest distance lies in [lo, hi): bisect until few distances do (each
-                # step a branch-free count over the row), starting from the previous atom's k-th
-                # distance (one pass counts the distances below 0.9 and 1.1 times it).
-                lo, hi = np.float32(0), far * np.float32(1.0001) + np.float32(1e-30)
-                below, within = 0, n - 1  # distances < lo, and in [lo, hi)
-                if guess > 0:
-                    ga, gb = guess * np.float32(0.9), guess * np.float32(1.1)
-                    ca, cb = 0, 0
-                    for j in range(n):
-                        ca += dist[i, j] < ga
-                        cb += dist[i, j] < gb
-                    if ca >= k:
-                        hi, within = ga, ca
-                    elif cb >= k:
-                        lo, hi, below, within = ga, gb, ca, cb - ca
-                    else:
-                        lo, below, within = gb, cb, n - 1 - cb
-                while within > 8:
-                    mid = (lo + hi) * np.float32(0.5)
-                    if mid <= lo or mid >= hi:  # the interval is one float wide
-                        break
-                    c = 0
-                    for j in range(n):
-                        c += dist[i, j] < mid
-                    if c >= k:
-                        hi, within = mid, c - below
-                    else:
-                        lo, below, within = mid, c, within - (c - below)
-                t = 0  # senders closer than hi, in index order (the k nearest are among them)
-                for j in range(n):
-                    d = dist[i, j]
-                    cand[t] = j
-                    cand_d[t] = d
-                    t += d < hi
-                c = 0
-                for q in range(t):
-                    row[c] = cand_d[q]
-                    c += cand_d[q] >= lo
-                kth = _kth_smallest(row, c, k - 1 - below)
-                guess = kth
-                if want_kth:
-                    kth_out[s0 + i] = kth
-                ties = k  # how many at distance kth are kept: the lowest indices first
-                for q in range(t):
-                    ties -= cand_d[q] < kth
-                for q in range(t):
-                    d = cand_d[q]
-                    tie = d == kth
-                    take = (d < kth) | (tie & (ties > 0))
-                    ties -= tie & take
-                    if fill:
-                        senders[e] = s0 + cand[q]
-                    e += take & (d < cut)
             else:
                 if want_kth:
                     kth_out[s0 + i] = np.inf

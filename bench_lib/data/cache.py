@@ -229,9 +229,8 @@ def load_store(path: Path) -> GraphStore:
     total = sum(c["bytes"] for c in info["columns"].values())
     verify_store(path, full=total <= FULL_CHECK_BYTES)
     try:
-        arrays = {"senders": None, "receivers": None,  # absent when edges are built per batch
-                  **{name: _column(path / f"{name}.bin", col) for name, col in info["columns"].items()}}
-        return GraphStore(meta=StoreMeta.from_json(info["meta"]), **arrays)
+        arrays = {name: _column(path / f"{name}.bin", col) for name, col in info["columns"].items()}
+        return GraphStore.from_columns(StoreMeta.from_json(info["meta"]), **arrays)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(f"cache {path} is unreadable: {err}") from err
 

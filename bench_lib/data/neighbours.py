@@ -90,14 +90,9 @@ class Neighbours:
         if positions is None:
             raise ValueError("radius neighbour counts need the positions")
         n_node, positions, start = self._inputs(n_node, positions)
-        kernel = _kernel()
-        if kernel is None:
+        if _kernel() is None:
             return self.edges_numpy(n_node, positions)[0]
-        n_edge = np.empty(len(n_node), dtype=np.int64)
-        none, no_kth = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        kernel(n_node, start, positions, no_kth, False, float(self.cutoff), int(self.k or 0), False, none, none, n_edge,
-               no_kth)
-        return n_edge
+        return self._call(n_node, start, positions)[0]
 
     def kth_distances(self, n_node: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """float32 ``[N]``: each atom's ``k``-th smallest distance to another atom of its graph
@@ -106,13 +101,10 @@ class Neighbours:
         if self.k is None:
             raise ValueError("k-th distances need k")
         n_node, positions, start = self._inputs(n_node, positions)
-        kernel = _kernel()
         kth = np.empty(len(positions), dtype=np.float32)
-        if kernel is None:
+        if _kernel() is None:
             return self._kth_numpy(n_node, positions, start, kth)
-        none = np.empty(0, dtype=np.int64)
-        kernel(n_node, start, positions, np.empty(0, dtype=np.float32), True, float(self.cutoff), int(self.k), False,
-               none, none, np.empty(len(n_node), dtype=np.int64), kth)
+        self._call(n_node, start, positions, kth_out=kth)
         return kth
 
     def _kth_numpy(self, n_node, positions, start, kth):
@@ -138,12 +130,11 @@ class Neighbours:
         their first rows), as the collater passes its padded batch arrays.
         """
         n_node, positions, start = self._inputs(n_node, positions)
-        kth = np.empty(0, np.float32) if kth is None else np.ascontiguousarray(kth, dtype=np.float32)
-        if len(kth) not in (0, len(positions)):
+        kth = None if kth is None else np.ascontiguousarray(kth, dtype=np.float32)
+        if kth is not None and len(kth) != len(positions):
             raise ValueError(f"{len(kth)} k-th distances for {len(positions)} atoms")
         senders, receivers = out if out is not None else (None, None)
-        kernel = _kernel()
-        if kernel is None:
+        if _kernel() is None:
             n_edge, s, r = self.edges_numpy(n_node, positions)
             if out is None:
                 return n_edge, s, r
@@ -155,13 +146,22 @@ class Neighbours:
         elif min(len(senders), len(receivers)) < bound + 1 or senders.dtype != np.int64 \
                 or receivers.dtype != np.int64 or not (senders.flags.c_contiguous and receivers.flags.c_contiguous):
             raise ValueError(f"out: two contiguous int64 arrays of at least bound + 1 = {bound + 1} rows are needed")
+        n_edge, e = self._call(n_node, start, positions, kth_in=kth, out=(senders, receivers))
+        return n_edge, senders[:e], receivers[:e]
+
+    def _call(self, n_node, start, positions, kth_in=None, out=None, kth_out=None) -> tuple[np.ndarray, int]:
+        """The compiled kernel over checked inputs: ``(n_edge, edges)``; the edges are written into
+        ``out`` when given, each atom's k-th distance into ``kth_out`` when given."""
+        no_index, no_kth = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        senders, receivers = out if out is not None else (no_index, no_index)
         n_edge = np.empty(len(n_node), dtype=np.int64)
-        e = _kernel()(n_node, start, positions, kth, self.kind == "knn", float(self.cutoff), int(self.k or 0), True,
-                      senders, receivers, n_edge, np.empty(0, dtype=np.float32))
+        e = _kernel()(n_node, start, positions, no_kth if kth_in is None else kth_in, self.kind == "knn",
+                      float(self.cutoff), int(self.k or 0), out is not None, senders, receivers, n_edge,
+                      no_kth if kth_out is None else kth_out)
         if e < 0:
             raise ValueError(f"atom {-1 - e} of the batch: its stored k-th neighbour distance does not match its "
                              "positions (a stale or corrupt store; rebuild it)")
-        return n_edge, senders[:e], receivers[:e]
+        return n_edge, e
 
     def bound(self, n_node: np.ndarray) -> int:
         """The most edges graphs of these sizes can have under this rule (exact for ``knn``)."""

@@ -268,11 +268,17 @@ class GraphStore:
         rows = {"graph": index, "node": nodes, "edge": edges}
         columns = {name: None if column is None else take_rows(column, rows[_LEVEL[name]])
                    for name, column in self.arrays().items()}
-        return GraphStore(**{"senders": None, "receivers": None, **columns}, meta=meta)
+        return GraphStore.from_columns(meta, **columns)
 
     def rows(self, name: str, index: np.ndarray) -> np.ndarray:
         """Rows ``index`` of column ``name`` (see :func:`take_rows`)."""
         return take_rows(getattr(self, name), index)
+
+    @classmethod
+    def from_columns(cls, meta: StoreMeta, **columns: np.ndarray | None) -> "GraphStore":
+        """A store from named columns, as :meth:`arrays` gives them: absent edge endpoints mean
+        edges built per batch."""
+        return cls(**{"senders": None, "receivers": None, **columns}, meta=meta)
 
     @classmethod
     def from_graphs(cls, graphs: list[dict[str, np.ndarray]], meta: StoreMeta) -> "GraphStore":

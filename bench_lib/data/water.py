@@ -23,6 +23,8 @@ the geometry for time-to-accuracy runs, not a quantum-chemical energy.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from bench_lib.data.neighbours import Neighbours, edge_columns
@@ -97,14 +99,15 @@ CHUNK_GRAPHS = 50_000
 BUILD_VERSION = 2
 
 
-def _meta(n_graphs: int, seed: int, subset: str, cutoff: float, max_neighbors: int | None,
-          edges: str = "stored") -> StoreMeta:
-    params = {"n_graphs": n_graphs, "seed": seed, "subset": subset, "cutoff": cutoff, "max_neighbors": max_neighbors,
-              "edges": edges}
-    neighbours = None if edges == "stored" else Neighbours(edges, cutoff, max_neighbors).to_json()
-    return StoreMeta(name="hydronet-like", source=f"generated: HydroNet {subset} sizes, seed {seed}",
+def _meta(given: dict) -> StoreMeta:
+    """The metadata of a build with parameters ``given`` (the rest :func:`hydronet_chunks`' defaults)."""
+    defaults = {k: p.default for k, p in inspect.signature(hydronet_chunks).parameters.items()}
+    params = {k: v for k, v in {**defaults, **given}.items() if k != "workers"}  # workers: not what is built
+    edges, cutoff, k = params["edges"], params["cutoff"], params["max_neighbors"]
+    return StoreMeta(name="hydronet-like", source=f"generated: HydroNet {params['subset']} sizes, seed {params['seed']}",
                      node_feature_names=("atomic_number",), node_feature_dims=(10,), target_names=("oo_lj_ev",),
-                     params=params, n_input=n_graphs, neighbours=neighbours)
+                     params=params, n_input=params["n_graphs"],
+                     neighbours=None if edges == "stored" else Neighbours(edges, cutoff, k).to_json())
 
 
 def _chunk(seed: int, k: int, n_node: np.ndarray, cutoff: float, max_neighbors: int | None,
@@ -152,16 +155,11 @@ def stream_hydronet_like(writer, **params) -> StoreMeta:
     """Write ``hydronet-like`` chunk by chunk into a :class:`~bench_lib.data.cache.StoreWriter`."""
     for chunk in hydronet_chunks(**params):
         writer.append(**chunk)
-    return _meta(**{**_DEFAULTS, **{k: v for k, v in params.items() if k != "workers"}})
-
-
-_DEFAULTS = {"n_graphs": 10_000, "seed": 0, "subset": "full_4.5M", "cutoff": 6.0, "max_neighbors": 28,
-             "edges": "stored"}
+    return _meta(params)
 
 
 def build_hydronet_like(**params) -> GraphStore:
     """The whole store in memory (see :func:`stream_hydronet_like` for a store on disk)."""
     chunks = list(hydronet_chunks(**params))
     columns = {k: (None if chunks[0][k] is None else np.concatenate([c[k] for c in chunks])) for k in chunks[0]}
-    meta = _meta(**{**_DEFAULTS, **{k: v for k, v in params.items() if k != "workers"}})
-    return GraphStore(meta=meta, **columns)
+    return GraphStore(meta=_meta(params), **columns)

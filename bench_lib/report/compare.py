@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench_lib.report.stats import Estimate, bootstrap_median, overlaps
-from bench_lib.report.tables import _json, latest, truthy
+from bench_lib.report.stats import Estimate, overlaps
+from bench_lib.report.tables import _json, latest, throughput, truthy
 
 __all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH"]
 
@@ -80,11 +80,6 @@ def _label(row, match) -> str:
     return "/".join(parts)
 
 
-def _throughput(row) -> Estimate:
-    repeats = _json(row.get("repeat_graphs_per_s"), [])
-    return bootstrap_median([repeats]) if repeats else bootstrap_median([[row.get("graphs_per_s", math.nan)]])
-
-
 def _steps(row) -> float | None:
     """Steps to target; None when the cell missed it (or had none)."""
     if "reached_target" in row and not truthy(row["reached_target"]):
@@ -110,7 +105,7 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
         if bad:
             out.failed.append(f"{key}: {', '.join(bad)}")
             continue
-        ta, tb = _throughput(x), _throughput(y)
+        ta, tb = throughput(pd.DataFrame([x])), throughput(pd.DataFrame([y]))
         ratio = tb.value / ta.value
         ratio_lo = tb.lo / ta.hi if ta.hi > 0 else math.nan
         ratio_hi = tb.hi / ta.lo if ta.lo > 0 else math.inf

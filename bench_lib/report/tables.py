@@ -140,6 +140,15 @@ def _numbers(g: pd.DataFrame, col: str) -> list[float]:
     return [float(x) for x in pd.to_numeric(g[col], errors="coerce")]
 
 
+def throughput(rows: pd.DataFrame) -> Estimate:
+    """graphs/s of records ``rows`` (one per seed): the median of their timed repeats and its
+    bootstrap interval (each record's ``graphs_per_s`` when none kept its repeats)."""
+    per_seed = [_json(v, []) for v in rows.get("repeat_graphs_per_s", [])]
+    if not any(per_seed):
+        per_seed = [[v] for v in _numbers(rows, "graphs_per_s")]
+    return bootstrap_median(per_seed)
+
+
 def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
     """strategy -> metric -> :class:`Estimate`, over the records ``g`` (one per seed)."""
     out = {}
@@ -147,10 +156,7 @@ def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
         est: dict[str, Estimate] = {}
         ok = int((rows.status == "ok").sum()) if "status" in rows else len(rows)
         est["cells_ok"] = Estimate(float(ok), float(ok), float(ok), len(rows), ok, "count", len(rows))
-        per_seed = [_json(v, []) for v in rows.get("repeat_graphs_per_s", [])]
-        if not any(per_seed):
-            per_seed = [[v] for v in _numbers(rows, "graphs_per_s")]
-        est["graphs_per_s"] = bootstrap_median(per_seed)
+        est["graphs_per_s"] = throughput(rows)
         windows = [x for v in rows.get("window_graphs_per_s", []) for x in _json(v, [])]
         est["window_graphs_per_s"] = (Estimate(*(float(q) for q in np.percentile(windows, [50, 10, 90])), len(windows),
                                                len(windows), "quantiles", len(rows)) if windows else NONE)
