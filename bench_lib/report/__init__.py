@@ -1,7 +1,8 @@
 """Reports made from a results directory alone (records, config, planning).
 
 ``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR] [--readme README.md]``
-writes ``report.md`` and its figures (PNG and SVG), and with ``--readme``
+writes ``report.md`` and its figures (PNG and SVG), ``report.html`` (the same
+report as one self-contained page, opening with the answer), and with ``--readme``
 rewrites the README's results block (between its ``results:begin`` and
 ``results:end`` markers) from the same records. Nothing here imports the
 harness: a report can be regenerated on any machine from the files.
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench_lib.report import plots
+from bench_lib.report.html import answer_html, json_details, markdown_page
 from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.answer import answer_lines, capacity_sentence
 from bench_lib.report.ranks import ranks_section
@@ -178,7 +180,8 @@ def _target_text(res: Results, dataset: str, d: dict) -> str:
     return what + f", validation MAE goal {', '.join(f'{m:g}' for m in maes)}"
 
 
-def _dataset_section(res: Results, dataset: str, out: Path) -> list[str]:
+def _dataset_section(res: Results, dataset: str, out: Path, answers: list) -> list[str]:
+    """The dataset's tables and figures; appends ``(dataset, model, view, sentences)`` to ``answers``."""
     d = res.dataset_settings(dataset)
     lines = [f"## {display_name(dataset)}", ""]
     packs = f"Packs of {d['pack_nodes']} nodes" if d.get("pack_nodes") else "Packs of the default size"
@@ -188,8 +191,10 @@ def _dataset_section(res: Results, dataset: str, out: Path) -> list[str]:
         summary = summarise(g)
         summaries[f"{model}, {view}"] = summary
         curves[f"{model}, {view}"] = curve_points(g)
+        sentences = answer_lines(summary, view, d.get("target_mae"), res.interleaved)
+        answers.append((display_name(dataset), model, view, sentences))
         lines += [f"### `{model}`, {view}", "", _view_text(view, g), ""]
-        lines += [f"- {s}" for s in answer_lines(summary, view, d.get("target_mae"), res.interleaved)] + [""]
+        lines += [f"- {s}" for s in sentences] + [""]
         lines += [main_table(summary), "", "Slots per step, as each strategy got them (first epoch):", "",
                   fairness_table(summary, _params(g)), "", "Details:", "", details_table(summary), ""]
     lines += _figures(res, dataset, summaries, curves, d, out)
@@ -206,26 +211,36 @@ def _figures(res: Results, dataset: str, summaries: dict, curves: dict, d: dict,
         plots.save_figure(plots.bar_figure(summaries, [("node_efficiency", "node efficiency"),
                                                        ("edge_efficiency", "edge efficiency")],
                                            f"{shown}: padding efficiency"), out, f"{stem}_efficiency")
+        plots.save_figure(plots.memory_figure(summaries, f"{shown}: throughput against memory"), out,
+                          f"{stem}_throughput_vs_memory")
         lines += [f"![throughput and memory]({stem}_throughput_memory.png)", "",
                   "Error bars: 95% bootstrap interval of the median for graphs/s, min-max over seeds otherwise.", "",
-                  f"![efficiency]({stem}_efficiency.png)", ""]
+                  f"![efficiency]({stem}_efficiency.png)", "",
+                  "Share of node and edge slots that real nodes and edges filled, per strategy and view; error "
+                  "bars: min-max over seeds.", "",
+                  f"![throughput against memory]({stem}_throughput_vs_memory.png)", "",
+                  "Real graphs/s against the RSS rise while timed, one marker per strategy (colour) and view "
+                  "(shape); error bars: 95% bootstrap interval of the median in y, min-max over seeds in x.", ""]
     if any(curves.values()):
         plots.save_figure(plots.curves_figure({k: v for k, v in curves.items() if v}, d.get("target_mae"),
                                               f"{shown}: validation MAE"), out, f"{stem}_curves")
         lines += [f"![validation curves]({stem}_curves.png)", "",
-                  "Every seed's validation curve, one thin line each.", ""]
+                  "Validation MAE against training time (left) and steps (right); every seed's curve, one thin "
+                  "line each, so no error bars.", ""]
     p = res.planning.get(dataset)
     if p:
         view = next(iter(p["fill"]), None)
         if view:
             plots.save_figure(plots.sizes_figure(p, view, f"{shown}: sizes and batch fill"), out,
                               f"{stem}_sizes_fill")
-            lines += [f"![sizes and fill]({stem}_sizes_fill.png)", ""]
+            lines += [f"![sizes and fill]({stem}_sizes_fill.png)", "",
+                      f"Nodes per graph of the training split (left) and each strategy's node slots filled per "
+                      f"batch in the {view} view (right), from planning alone: no error bars.", ""]
         plots.save_figure(plots.capacity_figure(p["capacity_sweep"], f"{shown}: efficiency vs capacity"),
                           out, f"{stem}_capacity")
         lines += [f"![efficiency against capacity]({stem}_capacity.png)", "",
-                  "Node and edge efficiency against pack (or budget) capacity, from planning alone: pick the "
-                  "smallest capacity where your packer's curve flattens.", ""]
+                  "Node and edge efficiency against pack (or budget) capacity, from planning alone (no error "
+                  "bars): pick the smallest capacity where your packer's curve flattens.", ""]
         sentence = capacity_sentence(shown, p["capacity_sweep"])
         if sentence:
             lines += [sentence, ""]
@@ -311,23 +326,27 @@ def _compile_section(res: Results, out: Path) -> list[str]:
                 lines += [f"![validation MAE against time including compile]({stem}.png)", "",
                           "Validation MAE against compile seconds plus steps at the measured steady step time "
                           "(left; eager arms start at 0) and against steps (right); one colour per strategy, one "
-                          "line style per execution, one line per seed.", ""]
+                          "line style per execution, one line per seed, so no error bars.", ""]
     return lines
 
 
 def write_report(results_dir: Path | str, report_dir: Path | str) -> Path:
-    """Write ``report.md`` and figures for ``results_dir``; returns the report path."""
+    """Write ``report.md``, its figures and ``report.html`` for ``results_dir``; returns the Markdown's path."""
     res = Results.read(results_dir)
     out = Path(report_dir)
     out.mkdir(parents=True, exist_ok=True)
-    lines = _header(res)
+    lines, answers = _header(res), []
     for dataset in res.datasets():
-        lines += _dataset_section(res, dataset, out)
+        lines += _dataset_section(res, dataset, out, answers)
     lines += _compile_section(res, out)
     lines += ranks_section(res, out)
     lines += _flags(res.records)
+    text = "\n".join(lines) + "\n"
     path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(text)
+    tail = json_details("Configuration (config.json)", res.config) + "\n" + \
+        json_details("Environment (environment.json)", res.environment)
+    (out / "report.html").write_text(markdown_page(text, out, answer_html(answers), tail))
     return path
 
 

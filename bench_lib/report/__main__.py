@@ -1,5 +1,5 @@
 """``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR] [--readme README.md]``,
-or ``python -m bench_lib.report compare A B [--out FILE.md] [--match COLS]``.
+or ``python -m bench_lib.report compare A B [--out FILE.md|FILE.html] [--match COLS]``.
 
 Records that cluster jobs left under ``RESULTS_DIR/jobs/`` (``--launcher
 slurm``) are merged into ``records.csv`` first, as a resumed run would."""
@@ -15,13 +15,16 @@ from bench_lib.report import readme_block, update_readme, write_report
 
 def compare_main(argv: list[str]) -> int:
     from bench_lib.report.compare import MATCH, compare_runs, comparison_markdown
+    from bench_lib.report.html import markdown_page
 
     parser = argparse.ArgumentParser(prog="python -m bench_lib.report compare",
                                      description="Compare two runs cell by cell: B/A of graphs/s (flagged when the "
                                                  "intervals do not overlap), peak RSS and steps to target.")
     parser.add_argument("a", type=Path, help="results directory A (the baseline)")
     parser.add_argument("b", type=Path, help="results directory B")
-    parser.add_argument("--out", type=Path, help="also write the Markdown here")
+    parser.add_argument("--out", type=Path, metavar="FILE",
+                        help="also write the comparison here: Markdown, or a self-contained HTML page with sortable "
+                             "tables when FILE ends in .html")
     parser.add_argument("--match", default=",".join(MATCH),
                         help=f"columns that identify a cell in both runs (default: {','.join(MATCH)})")
     args = parser.parse_args(argv)
@@ -32,7 +35,7 @@ def compare_main(argv: list[str]) -> int:
         return 2
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+        args.out.write_text(markdown_page(text) if args.out.suffix.lower() == ".html" else text)
     print(text)
     return 0
 
@@ -46,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
                                      epilog="python -m bench_lib.report compare A B: run B against run A, cell by cell "
                                             "(see compare --help).")
     parser.add_argument("results", type=Path, help="a suite's results directory (records.csv ...)")
-    parser.add_argument("--out", type=Path, help="report directory (default: reports/<results dir name>)")
+    parser.add_argument("--out", type=Path, help="report directory, for report.md, report.html and the figures "
+                                                  "(default: reports/<results dir name>)")
     parser.add_argument("--readme", type=Path,
                         help="also rewrite this README's results block (between its results:begin/end markers)")
     args = parser.parse_args(argv)

@@ -19,6 +19,8 @@ Cells that ran in only one run, and cells that failed in either, are listed.
 Example::
 
     python -m bench_lib.report compare results/default-reference results/default --out reports/compare.md
+
+(``--out FILE.html`` writes the same as a self-contained page with sortable tables.)
 """
 
 from __future__ import annotations

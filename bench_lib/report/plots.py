@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["save_figure", "bar_figure", "curves_figure", "sizes_figure", "capacity_figure"]
+__all__ = ["save_figure", "bar_figure", "memory_figure", "curves_figure", "sizes_figure", "capacity_figure",
+           "ranks_figure"]
 
 
 def _plt():
@@ -20,11 +22,16 @@ def _plt():
 
 
 def save_figure(fig, out_dir: Path, stem: str) -> list[Path]:
+    """``stem``.png and ``stem``.svg in ``out_dir``; the SVG's ids are salted with ``stem`` and it
+    carries no date, so that the same records give the same files."""
+    import matplotlib
+
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
     if not fig.legends:  # figures with a figure-level legend lay themselves out
         fig.tight_layout()
-    for p in paths:
-        fig.savefig(p, dpi=110)
+    with matplotlib.rc_context({"svg.hashsalt": stem}):
+        for p in paths:
+            fig.savefig(p, dpi=110, metadata={"Date": None} if p.suffix == ".svg" else None)
     _plt().close(fig)
     return paths
 
@@ -55,6 +62,37 @@ def bar_figure(summaries: dict[str, dict], metrics: list[tuple[str, str]], title
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.suptitle(title)
+    return fig
+
+
+def memory_figure(summaries: dict[str, dict], title: str):
+    """Real graphs/s against the throughput phase's RSS rise: one point per strategy (colour) and
+    view (marker), y error bars the 95% bootstrap interval, x error bars min-max over seeds.
+
+    ``summaries``: view label -> strategy -> metric -> Estimate."""
+    from matplotlib.lines import Line2D
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 4.6))
+    strategies = list(dict.fromkeys(s for summary in summaries.values() for s in summary))
+    cmap = plt.cm.tab10 if len(strategies) <= 10 else plt.cm.tab20
+    colours = {s: cmap(k % cmap.N) for k, s in enumerate(strategies)}
+    markers = dict(zip(summaries, itertools.cycle("osD^vP*X")))
+    for view, summary in summaries.items():
+        for strategy, est in summary.items():
+            x, y = est["throughput_rss_mib"], est["graphs_per_s"]
+            if not (x.ok and y.ok):
+                continue
+            ax.errorbar(x.value, y.value, xerr=[[max(x.value - x.lo, 0)], [max(x.hi - x.value, 0)]],
+                        yerr=[[max(y.value - y.lo, 0)], [max(y.hi - y.value, 0)]], fmt=markers[view], ms=6,
+                        color=colours[strategy], ecolor=colours[strategy], elinewidth=0.9, capsize=2, alpha=0.9)
+    ax.set_xlabel("throughput RSS rise (MiB)")
+    ax.set_ylabel("real graphs/s")
+    ax.grid(alpha=0.3)
+    handles = [Line2D([], [], ls="", marker="o", color=colours[s], label=s) for s in strategies]
+    handles += [Line2D([], [], ls="", marker=markers[v], color="0.3", mfc="none", label=v) for v in summaries]
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.set_title(title + " (up and left is better)")
     return fig
 
 

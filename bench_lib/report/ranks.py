@@ -198,6 +198,7 @@ def ranks_section(res, out: Path) -> list[str]:
                               out, stem)
             lines += [f"![straggler share and scaling efficiency per strategy]({stem}.png)", "",
                       "Left: straggler share per strategy (bar: mean over steps; tick: p90) with the all-reduce's "
-                      "own share stacked on it. Right: scaling efficiency (bar) and its range over repeats; 1 is "
+                      "own share stacked on it, no error bars. Right: scaling efficiency (bar); error bars: its range "
+                      "(the slowest N-rank repeat against the fastest 1-rank one, and the other way round); 1 is "
                       "perfect scaling.", ""]
     return lines
