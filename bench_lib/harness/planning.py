@@ -14,7 +14,7 @@ import numpy as np
 from bench_lib.data.stats import size_stats
 from bench_lib.strategies import STRATEGIES
 
-__all__ = ["planning_summary", "size_stats", "capacity_sweep"]
+__all__ = ["planning_summary", "size_stats", "capacity_sweep", "plan_metrics"]
 
 SWEEP_STRATEGIES = ("pack-lpfhp", "pack-cutstock", "pack-ffd", "dynamic-budget")
 FFD_SWEEP_LIMIT = 50_000  # FFD plans graph by graph in Python
@@ -44,6 +44,19 @@ def capacity_sweep(n_node: np.ndarray, n_edge: np.ndarray, seed: int = 0) -> lis
             rows.append({"capacity": c, "strategy": name, "node_efficiency": float(sums_n.sum() / (units * slots_n)),
                          "edge_efficiency": float(sums_e.sum() / (units * max(int(sums_e.max()), 1)))})
     return rows
+
+
+def plan_metrics(plan, n_node: np.ndarray, n_edge: np.ndarray) -> dict:
+    """A cell's planned quantities: efficiency, real graphs and slots per step, and distinct shapes of
+    one epoch's ``plan`` over graphs of sizes ``n_node``/``n_edge`` (the split the plan indexes)."""
+    node_eff, edge_eff = plan.efficiency(n_node, n_edge)
+    node_slots, edge_slots, graph_slots = plan.slots(n_node, n_edge)
+    return {"node_efficiency": node_eff, "edge_efficiency": edge_eff,
+            "graphs_per_step_mean": len(plan.graph_index) / max(plan.n_batch, 1),
+            "node_slots_per_step": float(np.mean(node_slots)), "node_slots_per_step_max": int(np.max(node_slots)),
+            "edge_slots_per_step": float(np.mean(edge_slots)), "edge_slots_per_step_max": int(np.max(edge_slots)),
+            "graph_slots_per_step": float(np.mean(graph_slots)),
+            "distinct_shapes": plan.distinct_shapes(n_node, n_edge)}
 
 
 def _fill(strategy, n_node, n_edge, seed) -> dict:

@@ -51,6 +51,7 @@ from bench_lib.harness.measure import (CONTENDED_SHARE, Clock, minor_faults, pea
                                        release_free_memory, reset_peak_rss, rss_mib)
 from bench_lib.models import create_model
 from bench_lib.harness.pipeline import BatchSource
+from bench_lib.harness.planning import plan_metrics
 from bench_lib.models.ops import TorchOps, graph_ops
 from bench_lib.strategies import STRATEGIES, GraphBatch
 from bench_lib.strategies.loader import BatchLoader
@@ -334,16 +335,7 @@ class CellRun:
 
     def _plan_metrics(self) -> dict:
         """Slots per step and efficiency, from the first epoch's plan."""
-        plan = self.loader.plan(0)
-        n, e = self.loader.n_node, self.loader.n_edge
-        node_eff, edge_eff = plan.efficiency(n, e)
-        node_slots, edge_slots, graph_slots = plan.slots(n, e)
-        return {"node_efficiency": node_eff, "edge_efficiency": edge_eff,
-                "graphs_per_step_mean": len(plan.graph_index) / max(plan.n_batch, 1),
-                "node_slots_per_step": float(np.mean(node_slots)), "node_slots_per_step_max": int(np.max(node_slots)),
-                "edge_slots_per_step": float(np.mean(edge_slots)), "edge_slots_per_step_max": int(np.max(edge_slots)),
-                "graph_slots_per_step": float(np.mean(graph_slots)),
-                "distinct_shapes": plan.distinct_shapes(n, e)}
+        return plan_metrics(self.loader.plan(0), self.loader.n_node, self.loader.n_edge)
 
     def _build_model(self) -> None:
         spec, store = self.spec, self.store

@@ -39,27 +39,35 @@ def throughput_sentence(summary) -> str:
     return text + f"; its interval overlaps that of {', '.join(f'`{s}`' for s in ties)}: a tie, no clear leader."
 
 
-def target_sentence(summary, target_mae) -> str | None:
-    ests = {s: e["steps_to_target"] for s, e in summary.items() if e["steps_to_target"].n}
+def target_sentence(summary, target_mae, col: str = "steps_to_target") -> str | None:
+    """Who reaches the target first: in steps (``col="steps_to_target"``) or in seconds of training
+    at the measured step time (``"time_to_target_s"``); misses and ties said."""
+    ests = {s: e[col] for s, e in summary.items() if e[col].n}
     if not ests:
         return None
-    lead, second, clear = best(summary, "steps_to_target", "low")
+    lead, second, clear = best(summary, col, "low")
     what = f"validation MAE {target_mae:g}" if target_mae == target_mae and target_mae is not None else "the target"
+    if col == "steps_to_target":
+        fmt, first = "{:,.0f}", f"Fewest steps to {what}"
+    else:
+        fmt, first = "{:.1f}", f"Least time to {what} (s: steps x the cell's measured step time)"
     if lead is None:
+        if col != "steps_to_target":
+            return None  # the steps sentence says it
         text = f"No strategy reached {what} in at least half of its seeds."
     else:
-        text = f"Fewest steps to {what}: `{lead}`, {fmt_estimate(ests[lead], '{:,.0f}')}"
+        text = f"{first}: `{lead}`, {fmt_estimate(ests[lead], fmt)}"
         if second is None:
             text += "."
         elif clear:
-            text += f", ahead of `{second}` ({fmt_estimate(ests[second], '{:,.0f}')})."
+            text += f", ahead of `{second}` ({fmt_estimate(ests[second], fmt)})."
         else:
             ties = [s for s in ests if s != lead and ests[s].ok and overlaps(ests[s], ests[lead])]
             text += (f"; its range overlaps that of {', '.join(f'`{s}`' for s in ties)}: no clear leader." if ties else
-                     f", then `{second}` ({fmt_estimate(ests[second], '{:,.0f}')}); too few seeds to name a clear "
+                     f", then `{second}` ({fmt_estimate(ests[second], fmt)}); too few seeds to name a clear "
                      "leader.")
     missed = [f"`{s}` in {e.n - e.k} of {e.n}" for s, e in ests.items() if e.k < e.n]
-    if missed:
+    if missed and col == "steps_to_target":
         text += " Did not reach it (step budget, safety limit or a failed cell): " + ", ".join(missed) + " seed(s)."
     return text
 
@@ -100,7 +108,8 @@ def capacity_sentence(dataset: str, sweep: list[dict]) -> str | None:
 
 def answer_lines(summary, view: str, target_mae, interleaved: bool = True) -> list[str]:
     """The sentences for one dataset, model and view, in reading order."""
-    lines = [throughput_sentence(summary), target_sentence(summary, target_mae), fairness_sentence(summary, view)]
+    lines = [throughput_sentence(summary), target_sentence(summary, target_mae),
+             target_sentence(summary, target_mae, "time_to_target_s"), fairness_sentence(summary, view)]
     failed = [f"`{s}` {e['cells_ok'].n - e['cells_ok'].k} of {e['cells_ok'].n}" for s, e in summary.items()
               if e["cells_ok"].k < e["cells_ok"].n]
     if failed:

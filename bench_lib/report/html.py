@@ -122,19 +122,23 @@ def _figures(body: str, figure_dir: Path) -> str:
         alt, src, caption = m.group(1), html.unescape(m.group(2)), m.group(3)
         stem = Path(src).stem
         svg = inline_svg(figure_dir / f"{stem}.svg", f"svg{next(count)}-")
-        svg = svg.replace("<svg ", f'<svg role="img" aria-label="{alt}" ', 1)
+        label = html.escape(html.unescape(alt), quote=True)
+        svg = svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
         return (f'<figure id="figure-{html.escape(stem)}">\n{svg}\n'
                 f"<figcaption>{caption if caption is not None else alt}</figcaption>\n</figure>")
 
-    return _FIGURE.sub(figure, body)
+    body = _FIGURE.sub(figure, body)
+    if "<img" in body:  # an image the pattern did not take would be fetched: the page would not stand alone
+        raise ValueError("an image of the report was not inlined: " + body[body.index("<img"):][:120])
+    return body
 
 
 def answer_html(entries: list[tuple[str, str, str, list[str]]]) -> str:
     """The answer block: one entry per ``(dataset, model, view, sentences)``, the sentences (Markdown)
     as the report states them."""
     parts = ['<section id="answer">', "<h2>The answer</h2>",
-             "<p>Per dataset, model and fairness view: which strategy leads in real graphs/s and in steps to the "
-             "target, with intervals; where they overlap, a tie. The tables, figures and how it was measured "
+             "<p>Per dataset, model and fairness view: which strategy leads in real graphs/s and in steps and time "
+             "to the target, with intervals; where they overlap, a tie. The tables, figures and how it was measured "
              "follow.</p>"]
     for dataset, model, view, sentences in entries:
         attrs = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in

@@ -1,0 +1,263 @@
+"""How close ``python -m bench_lib.advise`` comes to what the suite measures.
+
+    python benchmarks/advise.py [--datasets nci5k,qm9] [--out results/advise]
+                                [--reference results/default-reference]
+
+Per dataset, as a user would: ``python -m bench_lib.advise DATASET`` (timed
+wall to wall, interpreter start included), then the default suite's cells of
+that dataset for the first seed, measured by the suite's own runner (the same
+parameters, interleaved; throughput only: advise does not predict time to
+accuracy), then advise again. Per cell: each advise run's predicted graphs/s
+against the suite's measured graphs/s (the median of its timed repeats),
+error = predicted / measured - 1; the first run's error is the acceptance.
+
+This machine's speed drifts over minutes, and a prediction made at one time
+cannot see the speed at another. To tell the cost model's own error from that
+drift, advise's calibration cells (its ``dynamic-budget`` batches at its
+calibration slot counts, as suite cells) run in the same group as the suite's
+cells, taking turns with them; the cost model refitted on their step times
+(*refit*) predicts the suite's cells measured in the same turns. The first
+advise run is also set against the committed reference run's median over both
+seeds (``--reference``), measured on another day.
+
+Writes ``results.json``, ``results.md`` and the first advise output
+(``advice-DATASET.md``) into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _tables import table  # noqa: E402  (benchmarks/_tables.py, beside this script)
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMIT_S = 60.0  # advise's promise on a 2-core machine
+TARGET_ERROR = 0.20
+
+
+def _advise(dataset: str) -> tuple[dict, float, str]:
+    """One ``python -m bench_lib.advise`` run: its JSON, its wall seconds, its Markdown."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "advice.json"
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "bench_lib.advise", dataset, "--json", str(path)], cwd=ROOT,
+                              capture_output=True, text=True, env={**os.environ, "OUTDATED_IGNORE": "1"})
+        wall = time.perf_counter() - t0
+        if done.returncode:
+            raise RuntimeError(f"advise {dataset} failed:\n{done.stderr[-2000:]}")
+        return json.loads(path.read_text()), wall, done.stdout
+
+
+def _measure(dataset: str, advice: dict) -> tuple[list[dict], list[dict]]:
+    """The default suite's cells of ``dataset`` (first seed, throughput only) and advise's calibration
+    cells at ``advice``'s calibration slot counts, as one interleaved group of the suite's runner:
+    ``(suite records, calibration records)``."""
+    from bench_lib.advise import calibration_spec
+    from bench_lib.config import apply_overrides, load_config
+    from bench_lib.harness.runner import run_group
+    from bench_lib.suite import default_config_path, expand_cells
+
+    cfg = apply_overrides(load_config(default_config_path()), datasets=[dataset])
+    cfg = dataclasses.replace(cfg, seeds=cfg.seeds[:1],
+                              datasets=tuple(dataclasses.replace(d, target_mae=None) for d in cfg.datasets))
+    cells = expand_cells(cfg)
+    points = [(int(p["node_slots_per_step"]), int(p["edge_slots_per_step"]), int(p["graph_slots_per_step"]))
+              for p in advice["cost_model"]["points"]]
+    calibration = [calibration_spec(cells[0], *p) for p in points]
+    records = run_group(cells + calibration)
+    return records[:len(cells)], records[len(cells):]
+
+
+def _key(strategy: str, views) -> str:
+    return f"{strategy} {'+'.join(views)}"
+
+
+def _reference(path: Path, dataset: str) -> dict[str, dict]:
+    """Strategy and view -> the committed run's graphs/s median over both seeds (every timed repeat)."""
+    import pandas as pd
+
+    from bench_lib.report.tables import in_view, throughput
+
+    df = pd.read_csv(path / "records.csv").drop_duplicates("cell_id", keep="last")
+    df = df[(df.dataset == dataset) & (df.status == "ok")]
+    out = {}
+    for view in ("equal-padded-budget", "equal-real-graphs"):
+        for strategy, rows in in_view(df, view).groupby("strategy"):
+            est = throughput(rows)
+            out[f"{strategy} {view}"] = {"graphs_per_s": est.value, "seeds": len(rows)}
+    return out
+
+
+def _row(rec: dict) -> dict:
+    """A record's planned slots and graphs per step, under the names advise's rows use."""
+    return {k: float(rec[k]) for k in ("node_slots_per_step", "edge_slots_per_step", "graph_slots_per_step",
+                                       "graphs_per_step_mean")}
+
+
+def compare(dataset: str, out: Path, reference: Path) -> dict:
+    """One dataset: advise, the suite's cells with advise's calibration cells in turns, advise again."""
+    from bench_lib.advise import fit_cost_model, predict
+
+    first, wall1, text = _advise(dataset)
+    (out / f"advice-{dataset}.md").write_text(text)
+    t0 = time.perf_counter()
+    records, calibration = _measure(dataset, first)
+    group_s = time.perf_counter() - t0
+    second, wall2, _ = _advise(dataset)
+    failed = [r for r in calibration if r["status"] != "ok"]
+    if failed:
+        raise RuntimeError(f"{dataset}: calibration cell(s) failed: {failed[0]['error']}")
+    cost = fit_cost_model([_row(r) | {"step_s": float(r["step_s"])} for r in calibration])
+    ref = _reference(reference, dataset) if (reference / "records.csv").exists() else {}
+    # matched on strategy and views (one model per dataset): the measured cells train to no target,
+    # so their cell ids differ from advise's
+    by = lambda advice: {_key(r["strategy"], r["views"]): r for r in advice["rows"] if r["scale"] == 1.0}  # noqa: E731
+    p1, p2 = by(first), by(second)
+    cells = []
+    for rec in records:
+        views = json.loads(rec["views"]) if isinstance(rec["views"], str) else list(rec["views"])
+        key = _key(rec["strategy"], views)
+        measured = float(rec["graphs_per_s"]) if rec["status"] == "ok" else float("nan")
+        if not measured > 0 or key not in p1 or key not in p2:
+            cells.append({"cell": key, "status": rec["status"] if rec["status"] != "ok" else "not predicted"})
+            continue
+        step, model = predict(cost, _row(rec))
+        row = {"cell": key, "status": "ok", **_row(rec), "measured": measured,
+               "measured_step_s": float(rec["step_s"]), "model": model, "model_step_s": step,
+               "model_error": model / measured - 1,
+               "planned_as_advise": all(abs(p[key][c] - v) < 1e-9 for p in (p1, p2) for c, v in _row(rec).items())}
+        for k, p in (("advise_1", p1), ("advise_2", p2)):
+            row[k] = p[key]["predicted_graphs_per_s"]
+            row[f"{k}_error"] = row[k] / measured - 1
+        refs = [ref[f"{rec['strategy']} {v}"]["graphs_per_s"] for v in views if f"{rec['strategy']} {v}" in ref]
+        if refs:
+            row["reference"] = statistics.median(refs)
+            row["advise_1_reference_error"] = row["advise_1"] / row["reference"] - 1
+        cells.append(row)
+    return {"dataset": dataset, "model": first["model"], "advise_wall_s": [wall1, wall2], "group_s": group_s,
+            "cost_model": dataclasses.asdict(cost),
+            "advise_cost_models": [first["cost_model"], second["cost_model"]], "cells": cells,
+            **errors(cells), "fastest": _leaders([c for c in cells if c["status"] == "ok"])}
+
+
+#: The errors summarised: advise as run before the suite's cells (the acceptance), after them, the
+#: cost model refitted in the suite's own turns, and advise's first run against the reference run.
+ERRORS = ("advise_1_error", "advise_2_error", "model_error", "advise_1_reference_error")
+
+
+def errors(cells: list[dict]) -> dict:
+    """Median and largest |error| of each of :data:`ERRORS` over the cells that have it (None: none)."""
+    out = {}
+    for key in ERRORS:
+        vals = [abs(c[key]) for c in cells if c["status"] == "ok" and key in c]
+        out[f"median_abs_{key}"] = statistics.median(vals) if vals else None
+        out[f"largest_abs_{key}"] = max(vals) if vals else None
+    return out
+
+
+def summary(datasets: list[dict]) -> dict:
+    cells = [c for d in datasets for c in d["cells"]]
+    return {"cells": sum(c["status"] == "ok" for c in cells), "not_ok": sum(c["status"] != "ok" for c in cells),
+            **errors(cells), "slowest_advise_s": max(w for d in datasets for w in d["advise_wall_s"]),
+            "advise_runs_apart": max(abs(c["advise_2"] / c["advise_1"] - 1) for c in cells if c["status"] == "ok")}
+
+
+def _leaders(ok: list[dict]) -> dict:
+    """Per view: the strategy each advise run, the refitted cost model and the suite put first."""
+    out = {}
+    for view in ("equal-padded-budget", "equal-real-graphs"):
+        mine = [c for c in ok if view in c["cell"].split(" ", 1)[1].split("+")]
+        if mine:
+            best = lambda key: max(mine, key=lambda c: c[key])["cell"].split(" ")[0]  # noqa: E731
+            out[view] = {k: best(k) for k in ("advise_1", "advise_2", "model", "measured")}
+    return out
+
+
+def _pct(x, sign: bool = True) -> str:
+    return "-" if x is None else f"{x:+.1%}" if sign else f"{x:.1%}"
+
+
+def markdown(result: dict) -> str:
+    """The results as Markdown (``tests/report/test_advise_reference.py`` checks it against the JSON)."""
+    env, s = result["environment"], result["summary"]
+    lines = ["# advise against the suite", "",
+             f"`{result['command']}` at commit {env.get('git_commit', '?')[:7]} on {env.get('cpu', '?')} "
+             f"({env.get('cpu_count', '?')} CPUs). Per dataset: `python -m bench_lib.advise` (*advise 1*), then the "
+             "default suite's cells (first seed, throughput only) measured by the suite's runner, then advise again "
+             "(*advise 2*). Error: predicted / measured - 1. The suite's cells took turns with advise's calibration "
+             "cells (its slot counts, run by the suite's runner); the cost model refitted on those (*refit*) "
+             "separates the model's error from the machine's drift between runs. Advise 1 is also set against the "
+             f"committed reference run's median of both seeds (`{result['reference']}`), measured on another day.",
+             ""]
+    rows = []
+    for d in result["datasets"]:
+        for c in d["cells"]:
+            if c["status"] != "ok":
+                rows.append([d["dataset"], f"`{c['cell']}`", c["status"]] + ["-"] * 8)
+                continue
+            rows.append([d["dataset"], f"`{c['cell']}`", f"{c['measured']:,.0f}",
+                         f"{c['advise_1']:,.0f} / {c['advise_2']:,.0f}",
+                         f"{_pct(c['advise_1_error'])} / {_pct(c['advise_2_error'])}", f"{c['model']:,.0f}",
+                         _pct(c["model_error"]), f"{c['model_step_s'] * 1e3:.1f} / {c['measured_step_s'] * 1e3:.1f}",
+                         f"{c['reference']:,.0f}" if "reference" in c else "-", _pct(c.get("advise_1_reference_error")),
+                         "yes" if c["planned_as_advise"] else "no"])
+    lines += [table(rows, ["dataset", "cell", "suite graphs/s", "advise 1 / 2", "advise 1 / 2 error", "refit",
+                           "refit error", "step ms refit / suite", "reference", "advise 1 vs reference",
+                           "advise planned the same slots"]), ""]
+    lines += ["| dataset | model | advise wall s (1st, 2nd) | group s | median abs error: advise 1 | advise 2 | "
+              "refit | advise 1 vs reference | fastest: advise 1 / advise 2 / refit / suite |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for d in result["datasets"]:
+        fastest = "; ".join(f"{v}: " + " / ".join(f"`{x[k]}`" for k in ("advise_1", "advise_2", "model", "measured"))
+                            for v, x in d["fastest"].items())
+        lines.append(f"| {d['dataset']} | {d['model']} | {d['advise_wall_s'][0]:.1f}, {d['advise_wall_s'][1]:.1f} | "
+                     f"{d['group_s']:.0f} | " + " | ".join(_pct(d[f"median_abs_{k}"], sign=False) for k in ERRORS)
+                     + f" | {fastest} |")
+    lines += ["", f"Over all {s['cells']} cells ({s['not_ok']} not measured or not predicted): median abs error of "
+              f"advise as run before the suite {_pct(s['median_abs_advise_1_error'], False)} (largest "
+              f"{_pct(s['largest_abs_advise_1_error'], False)}; target: median under {TARGET_ERROR:.0%}), after it "
+              f"{_pct(s['median_abs_advise_2_error'], False)}; the refitted cost model "
+              f"{_pct(s['median_abs_model_error'], False)} (largest {_pct(s['largest_abs_model_error'], False)}); "
+              f"advise 1 against the reference run {_pct(s['median_abs_advise_1_reference_error'], False)}. The two "
+              f"advise runs of a cell differ by up to {s['advise_runs_apart']:.1%}; slowest advise "
+              f"{s['slowest_advise_s']:.1f} s wall (limit {LIMIT_S:.0f} s).", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="nci5k,qm9")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "advise")
+    parser.add_argument("--reference", type=Path, default=ROOT / "results" / "default-reference")
+    args = parser.parse_args()
+    from bench_lib.harness.environment import environment
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    datasets = []
+    for name in args.datasets.split(","):
+        print(f"{name}: advise, the suite's cells, advise", file=sys.stderr, flush=True)
+        datasets.append(compare(name, args.out, args.reference))
+    shown = lambda p: p.resolve().relative_to(ROOT).as_posix() if p.resolve().is_relative_to(ROOT) \
+        else str(p)  # noqa: E731
+    result = {"command": f"python benchmarks/advise.py --datasets {args.datasets} --out {shown(args.out)}",
+              "reference": shown(args.reference), "environment": environment(), "datasets": datasets,
+              "summary": summary(datasets)}
+    (args.out / "results.json").write_text(json.dumps(result, indent=1))
+    (args.out / "results.md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OUTDATED_IGNORE", "1")
+    sys.exit(main())

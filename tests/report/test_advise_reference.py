@@ -1,0 +1,90 @@
+"""The committed run of ``benchmarks/advise.py`` (``results/advise``) holds what issue 14 accepts
+advise on, its numbers follow from its own measurements, its Markdown is the report of its JSON,
+and the README quotes it."""
+
+from __future__ import annotations
+
+import importlib.util
+import statistics
+from pathlib import Path
+
+import pytest
+
+from bench_lib.advise import CostModel, fit_cost_model, predict
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "results" / "advise"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("advise_benchmark", ROOT / "benchmarks" / "advise.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def res():
+    import json
+
+    if not (RESULTS / "results.json").exists():
+        pytest.fail(f"{RESULTS} is missing: the advise benchmark's run must be committed")
+    return json.loads((RESULTS / "results.json").read_text())
+
+
+def test_advise_as_run_was_quick_and_within_the_acceptance_error(res):
+    """Issue 14: advise finishes in under a minute on nci5k and qm9, and its predicted graphs/s
+    are within 20% of the suite's measurements of the same cells (median over the cells)."""
+    assert [d["dataset"] for d in res["datasets"]] == ["nci5k", "qm9"]
+    cells = [c for d in res["datasets"] for c in d["cells"]]
+    assert res["summary"]["not_ok"] == 0 and res["summary"]["cells"] == len(cells)
+    for d in res["datasets"]:
+        assert max(d["advise_wall_s"]) < 60
+        assert {c["cell"].split(" ")[0] for c in d["cells"]} >= {"pad", "dynamic", "pack-lpfhp", "pack-cutstock"}
+    assert res["summary"]["median_abs_advise_1_error"] < 0.20
+
+
+def test_every_error_follows_from_the_run_s_own_numbers(res):
+    script = _script()
+    for d in res["datasets"]:
+        cost = CostModel(**d["cost_model"])
+        refit = fit_cost_model([{k: p[k] for k in ("node_slots_per_step", "edge_slots_per_step",
+                                                   "graph_slots_per_step", "step_s")} for p in cost.points])
+        assert refit.per_node == pytest.approx(cost.per_node) and refit.intercept == pytest.approx(cost.intercept)
+        for c in d["cells"]:
+            assert c["planned_as_advise"], c["cell"]  # advise planned the slots the suite's cells ran with
+            step, graphs_per_s = predict(cost, c)
+            assert c["model_step_s"] == pytest.approx(step) and c["model"] == pytest.approx(graphs_per_s)
+            for k in ("model", "advise_1", "advise_2"):
+                assert c[f"{k}_error"] == pytest.approx(c[k] / c["measured"] - 1)
+            assert c["advise_1_reference_error"] == pytest.approx(c["advise_1"] / c["reference"] - 1)
+        assert {k: d[k] for k in script.errors(d["cells"])} == script.errors(d["cells"])
+        assert d["median_abs_advise_1_error"] == pytest.approx(
+            statistics.median(abs(c["advise_1"] / c["measured"] - 1) for c in d["cells"]))
+    assert res["summary"] == script.summary(res["datasets"])
+
+
+def test_the_reference_medians_are_the_committed_reference_run_s(res):
+    script = _script()
+    for d in res["datasets"]:
+        ref = script._reference(ROOT / res["reference"], d["dataset"])
+        for c in d["cells"]:
+            strategy, views = c["cell"].split(" ")
+            expected = statistics.median(ref[f"{strategy} {v}"]["graphs_per_s"] for v in views.split("+"))
+            assert c["reference"] == pytest.approx(expected)
+
+
+def test_the_markdown_is_the_report_of_the_json(res):
+    assert (RESULTS / "results.md").read_text() == _script().markdown(res)
+
+
+def test_the_readme_quotes_the_run(res):
+    text = " ".join((ROOT / "README.md").read_text().split())
+    s = res["summary"]
+    for quoted in (f"; {s['cells']} cells in all)",
+                   f"median error of {s['median_abs_advise_1_error']:.1%} (largest "
+                   f"{s['largest_abs_advise_1_error']:.1%}), the second run {s['median_abs_advise_2_error']:.1%}",
+                   f"at most {s['slowest_advise_s']:.0f} s", f"differed by up to {s['advise_runs_apart']:.0%}",
+                   f"median error of {s['median_abs_model_error']:.1%};",
+                   f"was {s['median_abs_advise_1_reference_error']:.1%} off"):
+        assert quoted in text, quoted
