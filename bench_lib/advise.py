@@ -270,7 +270,7 @@ def advise(dataset: str, config: Path | None = None, seconds: float = 4.0, progr
 
 def ranked(advice: Advice, view: str, scale: float = 1.0) -> list[dict]:
     """The cells of ``view`` at ``scale``, highest predicted graphs/s first."""
-    rows = [r for r in advice.rows if r["scale"] == scale and view in list(r["spec"].views)]
+    rows = [r for r in advice.rows if r["scale"] == scale and view in r["spec"].views]
     return sorted(rows, key=lambda r: -r["predicted_graphs_per_s"])
 
 
@@ -289,7 +289,7 @@ def _tie_share(cost: CostModel) -> float:
 def advice_markdown(advice: Advice) -> str:
     """The ranked tables, the planning at every budget, the cost model and its assumptions."""
     s, cost = advice.settings, advice.cost
-    views = list(dict.fromkeys(v for r in advice.rows for v in list(r["spec"].views)))
+    views = list(dict.fromkeys(v for r in advice.rows for v in r["spec"].views))
     tie = _tie_share(cost)
     lines = [f"# Which batching for {advice.dataset}? (model `{advice.model}`, predicted)", ""]
     for view in views:
@@ -331,7 +331,7 @@ def advice_markdown(advice: Advice) -> str:
               ""]
     for view in views:
         strategies = [r["spec"].strategy for r in ranked(advice, view)]
-        by = {(r["spec"].strategy, r["scale"]): r for r in advice.rows if view in list(r["spec"].views)}
+        by = {(r["spec"].strategy, r["scale"]): r for r in advice.rows if view in r["spec"].views}
         head = [f"{view}: strategy"] + [f"x{x:g} ({_budget_label(advice, view, x)})" for x in SCALES]
         lines += ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
         for name in strategies:

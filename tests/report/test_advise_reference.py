@@ -4,23 +4,16 @@ and the README quotes it."""
 
 from __future__ import annotations
 
-import importlib.util
 import statistics
 from pathlib import Path
 
 import pytest
 
 from bench_lib.advise import CostModel, fit_cost_model, predict
+from tests.report import benchmark_script
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results" / "advise"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("advise_benchmark", ROOT / "benchmarks" / "advise.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +38,7 @@ def test_advise_as_run_was_quick_and_within_the_acceptance_error(res):
 
 
 def test_every_error_follows_from_the_run_s_own_numbers(res):
-    script = _script()
+    script = benchmark_script("advise")
     for d in res["datasets"]:
         cost = CostModel(**d["cost_model"])
         refit = fit_cost_model([{k: p[k] for k in ("node_slots_per_step", "edge_slots_per_step",
@@ -65,7 +58,7 @@ def test_every_error_follows_from_the_run_s_own_numbers(res):
 
 
 def test_the_reference_medians_are_the_committed_reference_run_s(res):
-    script = _script()
+    script = benchmark_script("advise")
     for d in res["datasets"]:
         ref = script._reference(ROOT / res["reference"], d["dataset"])
         for c in d["cells"]:
@@ -75,7 +68,7 @@ def test_the_reference_medians_are_the_committed_reference_run_s(res):
 
 
 def test_the_markdown_is_the_report_of_the_json(res):
-    assert (RESULTS / "results.md").read_text() == _script().markdown(res)
+    assert (RESULTS / "results.md").read_text() == benchmark_script("advise").markdown(res)
 
 
 def test_the_readme_quotes_the_run(res):

@@ -4,12 +4,13 @@ numbers are the JSON's."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
+
+from tests.report import benchmark_script
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results" / "scale"
@@ -37,10 +38,7 @@ def test_the_full_set_was_built_opened_and_read_within_the_acceptance_limits(res
 
 
 def test_the_markdown_is_the_report_of_the_json(res):
-    spec = importlib.util.spec_from_file_location("scale", ROOT / "benchmarks" / "scale.py")
-    scale = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(scale)
-    assert (RESULTS / "results.md").read_text() == scale.report(res)
+    assert (RESULTS / "results.md").read_text() == benchmark_script("scale").report(res)
 
 
 def test_the_readme_quotes_the_run(res):
