@@ -120,7 +120,21 @@ def suite_config(dataset: str, config: Path | None = None, **overrides):
 
     cfg = load_config(config or default_config_path())
     cfg = apply_overrides(cfg, datasets=[dataset], **overrides)
-    return dataclasses.replace(cfg, seeds=cfg.seeds[:1], execution=("eager",), ranks=(1,), prefetch=0)
+    return dataclasses.replace(cfg, seeds=cfg.seeds[:1], **PREDICTED)
+
+
+# What advise predicts, whatever the configuration asks: eager steps, one process, batches built inline.
+PREDICTED = {"execution": ("eager",), "ranks": (1,), "prefetch": 0}
+
+
+def not_predicted(dataset: str, config: Path | None = None, **overrides) -> dict:
+    """The settings of the suite configuration (with ``overrides``) that advise replaces by
+    :data:`PREDICTED`, as the configuration has them; empty when it asks for nothing else."""
+    from bench_lib.config import apply_overrides, load_config
+    from bench_lib.suite import default_config_path
+
+    cfg = apply_overrides(load_config(config or default_config_path()), datasets=[dataset], **overrides)
+    return {k: getattr(cfg, k) for k, v in PREDICTED.items() if getattr(cfg, k) != v}
 
 
 def _scaled(settings, scale: float, pack_nodes: int):
@@ -263,7 +277,9 @@ def advise(dataset: str, config: Path | None = None, seconds: float = 4.0, progr
                 "backend": spec.backend, "device": spec.device, "seed": spec.seed, "malloc": spec.malloc,
                 "node_slots": one[0]["node_slots_budget"], "graphs_per_step": one[0]["graphs_per_step_budget"],
                 "edge_slots": next((r["spec"].edge_slots_budget for r in one if r["spec"].edge_slots_budget), None),
-                "model_params": spec.model_params, "strategies": list(cfg.strategies)}
+                "model_params": spec.model_params, "strategies": list(cfg.strategies),
+                "not_predicted": {k: list(v) if isinstance(v, tuple) else v
+                                  for k, v in not_predicted(dataset, config, **overrides).items()}}
     return Advice(dataset, models[0], planned, cost, settings, _command(dataset, planned, suite_args or []),
                   {"planning_s": t1 - t0, "calibration_s": t2 - t1, "total_s": time.perf_counter() - t0}, skipped)
 
@@ -361,6 +377,11 @@ def advice_markdown(advice: Advice) -> str:
               "suite times them (one worker process per slot count, the processes taking turns window by "
               f"window); model `{advice.model}` with {json.dumps(s['model_params'])}; plans of seed {s['seed']}'s "
               "training split, first epoch.",
+              "- Eager steps in one process, each batch built just before its step (execution `eager`, ranks 1, "
+              "prefetch 0)" + ("; the configuration also asks for "
+                               + ", ".join(f"{k} {json.dumps(v)}" for k, v in s.get("not_predicted", {}).items())
+                               + ", which is not predicted: the suite command below measures it"
+                               if s.get("not_predicted") else "") + ".",
               "- Step time is linear in node, edge and graph slots, whatever the strategy; the time a strategy "
               "spends building its batches beyond `dynamic-budget`'s is not modelled.",
               f"- A prediction has no interval: strategies within {tie:.0%} of the leader (the larger of "

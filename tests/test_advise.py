@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,6 +143,20 @@ def test_the_printed_advice_ranks_and_names_its_command(run):
         assert f"Predicted fastest: `{ranked[0]['strategy']}`, {ranked[0]['predicted_graphs_per_s']:,.0f}" in section
     assert "python -m bench_lib.suite --datasets nci5k --strategies pad,dynamic,pack-lpfhp" in text
     assert "## The cost model" in text and "## Assumptions" in text and "x0.5 (256 node slots)" in text
+
+
+def test_what_advise_does_not_predict_is_said(run):
+    """advise predicts eager, one-process, inline-built steps: the default suite asks for nothing
+    else; a configuration that does (compiled steps, two ranks) is told it is not predicted."""
+    advice, text = run
+    assert advice["settings"]["not_predicted"] == {}
+    assert "(execution `eager`, ranks 1, prefetch 0)." in text
+    bench = Path(A.__file__).resolve().parents[1] / "benchmarks"
+    assert A.not_predicted("nci5k", bench / "compile.toml") == {"execution": ("eager", "compile", "compile-dynamic")}
+    assert A.not_predicted("nci5k", bench / "ddp.toml") == {"ranks": (1, 2)}
+    assert A.not_predicted("nci5k", prefetch=2) == {"prefetch": 2}
+    cfg = A.suite_config("nci5k", bench / "compile.toml")
+    assert (cfg.execution, cfg.ranks, cfg.prefetch) == (("eager",), (1,), 0)
 
 
 def test_a_budget_scale_too_small_for_the_data_is_left_out_and_said(monkeypatch):

@@ -188,8 +188,12 @@ def test_killing_the_suite_leaves_no_rank_running(tmp_path):
     env = {**os.environ, "BENCH_LIB_TEST_MARKER": marker, "PYTHONPATH": str(ROOT)}
     suite = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=tmp_path)
     try:
-        ranks = _wait_for(lambda: [p for p, e in _processes_with(marker) if "RANK" in e], 90)
-        assert len(ranks) == 2, "the two ranks never started"
+        def both_ranks():  # torchrun starts its ranks one after the other: wait for the second too
+            found = [(p, e["RANK"]) for p, e in _processes_with(marker) if "RANK" in e]
+            return found if {rank for _, rank in found} == {"0", "1"} else None
+
+        ranks = _wait_for(both_ranks, 90)
+        assert ranks, f"the two ranks never started: {_processes_with(marker)}"
         time.sleep(1.0)
     finally:
         suite.kill()
