@@ -52,10 +52,12 @@ TIMEOUT_ENV = "BENCH_LIB_DIST_TIMEOUT"
 COLLECTIVE_TIMEOUT_S = 7 * 24 * 3600.0
 
 
-def torchrun_command(ranks: int) -> list[str]:
-    """The command line of a ``ranks``-process worker on this machine."""
+def torchrun_command(ranks: int, log_dir: str) -> list[str]:
+    """The command line of a ``ranks``-process worker on this machine. ``log_dir``: torchrun's
+    folder for its agent's files (without one it makes a ``torchelastic_*`` temp folder and
+    never removes it); the caller removes it."""
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}",
-            "--max-restarts=0", "--monitor-interval=0.5", "-m", "bench_lib.harness.worker"]
+            "--max-restarts=0", "--monitor-interval=0.5", f"--log-dir={log_dir}", "-m", "bench_lib.harness.worker"]
 
 
 def rank_env(device: str) -> dict[str, str]:

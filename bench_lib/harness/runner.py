@@ -176,6 +176,8 @@ class _Worker:
         env.update(worker_env(spec))
         # A compiled cell compiles from a cold cache of its own (gone with the cell), like a first run.
         self._cache = tempfile.mkdtemp(prefix="bench_lib_inductor_") if spec.compiled else None
+        # torchrun's agent writes into a folder of the cell's, gone with the cell.
+        self._torchrun = tempfile.mkdtemp(prefix="bench_lib_torchrun_") if spec.ranks > 1 else None
         if self._cache:
             env.update({"TORCHINDUCTOR_CACHE_DIR": self._cache, "TRITON_CACHE_DIR": os.path.join(self._cache, "triton"),
                         COLD_CACHE_FLAG: "1"})
@@ -184,7 +186,7 @@ class _Worker:
         command = [sys.executable, "-m", "bench_lib.harness.worker"]
         if spec.ranks > 1:  # torchrun starts the ranks; rank 0 answers, every rank watches this process
             env.update(rank_env(spec.device))
-            command = torchrun_command(spec.ranks)
+            command = torchrun_command(spec.ranks, self._torchrun)
         # Without a log folder the log is a file with no name, gone with its last handle even after a kill.
         self._log = open(log_path, "w+") if log_path else tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE,
@@ -275,8 +277,9 @@ class _Worker:
             self.kill()
         self.proc.stdout.close()
         self._log.close()
-        if self._cache:
-            shutil.rmtree(self._cache, ignore_errors=True)
+        for folder in (self._cache, self._torchrun):
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def record(self, environment: dict) -> dict:
         """The cell's record; a cell that failed after its throughput phase keeps those metrics."""

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -77,8 +78,9 @@ def test_ranks_outside_torchrun_is_a_clear_error():
         CellRun(spec)
 
 
-def _torchrun(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", *args]
+def _torchrun(log_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+           f"--log-dir={log_dir}", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -87,7 +89,7 @@ def test_two_rank_gradient_equals_single_process_gradient(tmp_path):
     """One global step of 2 ranks (a packer on DGL, unpadded dynamic on plain torch) against one
     process's gradient over the same graphs, from the same initial weights."""
     out = tmp_path / "grads.pt"
-    done = _torchrun(str(ROOT / "tests" / "harness" / "ddp_probe.py"), str(out))
+    done = _torchrun(tmp_path / "torchrun", str(ROOT / "tests" / "harness" / "ddp_probe.py"), str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     results = torch.load(out)
     assert set(results) == {"pack-lpfhp", "dynamic"} and results["pack-lpfhp"]["padded"]
@@ -138,9 +140,13 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason=
 
 
 @needs_proc
-def test_a_rank_that_dies_fails_the_cell_and_stops_the_others(monkeypatch):
+def test_a_rank_that_dies_fails_the_cell_and_stops_the_others(monkeypatch, tmp_path):
     marker = uuid.uuid4().hex
     monkeypatch.setenv("BENCH_LIB_TEST_MARKER", marker)
+    temp = tmp_path / "temp"  # the temp folder of the runner, torchrun and the ranks
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
 
     def kill_rank_1():
         ranks = _wait_for(lambda: [p for p, env in _processes_with(marker) if env.get("RANK") == "1"], 90)
@@ -155,6 +161,7 @@ def test_a_rank_that_dies_fails_the_cell_and_stops_the_others(monkeypatch):
     assert record["status"] == "failed"
     assert "exited with code" in record["error"] or "killed by signal" in record["error"]
     assert _wait_for(lambda: not _processes_with(marker), 15), f"left behind: {_processes_with(marker)}"
+    assert not list(temp.iterdir())  # torchrun's agent folder (torchelastic_* by default) went with the cell
 
 
 @needs_proc
@@ -185,7 +192,8 @@ def test_killing_the_suite_leaves_no_rank_running(tmp_path):
         from bench_lib.harness.runner import run_cell
         run_cell(CellSpec.from_json({_long_spec().to_json()!r}))
     """)
-    env = {**os.environ, "BENCH_LIB_TEST_MARKER": marker, "PYTHONPATH": str(ROOT)}
+    # A suite killed with SIGKILL cannot remove the cell's torchrun folder: it goes with tmp_path.
+    env = {**os.environ, "BENCH_LIB_TEST_MARKER": marker, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)}
     suite = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=tmp_path)
     try:
         def both_ranks():  # torchrun starts its ranks one after the other: wait for the second too
