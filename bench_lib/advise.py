@@ -112,28 +112,30 @@ def calibration_points(slots: np.ndarray, max_n: int, max_e: int) -> list[tuple[
     return out
 
 
-def suite_config(dataset: str, config: Path | None = None, **overrides):
-    """The suite configuration for ``dataset`` alone (first seed only): ``config`` (default:
-    the default suite) with the suite's command-line ``overrides``."""
-    from bench_lib.config import apply_overrides, load_config
-    from bench_lib.suite import default_config_path
-
-    cfg = load_config(config or default_config_path())
-    cfg = apply_overrides(cfg, datasets=[dataset], **overrides)
-    return dataclasses.replace(cfg, seeds=cfg.seeds[:1], **PREDICTED)
-
-
 # What advise predicts, whatever the configuration asks: eager steps, one process, batches built inline.
 PREDICTED = {"execution": ("eager",), "ranks": (1,), "prefetch": 0}
 
 
-def not_predicted(dataset: str, config: Path | None = None, **overrides) -> dict:
-    """The settings of the suite configuration (with ``overrides``) that advise replaces by
-    :data:`PREDICTED`, as the configuration has them; empty when it asks for nothing else."""
+def _asked_config(dataset: str, config: Path | None = None, **overrides):
+    """``config`` (default: the default suite) for ``dataset`` alone, with the suite's command-line
+    ``overrides``, as the user asked for it."""
     from bench_lib.config import apply_overrides, load_config
     from bench_lib.suite import default_config_path
 
-    cfg = apply_overrides(load_config(config or default_config_path()), datasets=[dataset], **overrides)
+    return apply_overrides(load_config(config or default_config_path()), datasets=[dataset], **overrides)
+
+
+def suite_config(dataset: str, config: Path | None = None, **overrides):
+    """The suite configuration advise plans and times: the asked one (see :func:`_asked_config`),
+    first seed only, with :data:`PREDICTED`'s settings."""
+    cfg = _asked_config(dataset, config, **overrides)
+    return dataclasses.replace(cfg, seeds=cfg.seeds[:1], **PREDICTED)
+
+
+def not_predicted(dataset: str, config: Path | None = None, **overrides) -> dict:
+    """The settings of the asked configuration that advise replaces by :data:`PREDICTED`, as the
+    configuration has them; empty when it asks for nothing else."""
+    cfg = _asked_config(dataset, config, **overrides)
     return {k: getattr(cfg, k) for k, v in PREDICTED.items() if getattr(cfg, k) != v}
 
 
