@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -14,3 +16,10 @@ def benchmark_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def committed(path: Path, what: str) -> Path:
+    """``path``, a file of a committed reference run (``what``); a failure, not a skip, when it is missing."""
+    if not path.exists():
+        pytest.fail(f"{path.parent} is missing: {what} must be committed")
+    return path

@@ -4,13 +4,14 @@ and the README quotes it."""
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 
 import pytest
 
 from bench_lib.advise import CostModel, fit_cost_model, predict
-from tests.report import benchmark_script
+from tests.report import benchmark_script, committed
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results" / "advise"
@@ -18,11 +19,7 @@ RESULTS = ROOT / "results" / "advise"
 
 @pytest.fixture(scope="module")
 def res():
-    import json
-
-    if not (RESULTS / "results.json").exists():
-        pytest.fail(f"{RESULTS} is missing: the advise benchmark's run must be committed")
-    return json.loads((RESULTS / "results.json").read_text())
+    return json.loads(committed(RESULTS / "results.json", "the advise benchmark's run").read_text())
 
 
 def test_advise_as_run_was_quick_and_within_the_acceptance_error(res):

@@ -11,15 +11,15 @@ import pytest
 
 from bench_lib.report import write_report
 from bench_lib.strategies import STRATEGIES
+from tests.report import committed
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "compile-reference"
 
 
 @pytest.fixture(scope="module")
 def records():
-    if not (RESULTS / "records.csv").exists():
-        pytest.fail(f"{RESULTS} is missing: the compile reference run must be committed")
-    return pd.read_csv(RESULTS / "records.csv").drop_duplicates("cell_id", keep="last")
+    return pd.read_csv(committed(RESULTS / "records.csv", "the compile reference run")).drop_duplicates(
+        "cell_id", keep="last")
 
 
 def test_every_strategy_ran_eager_and_compiled_on_both_datasets(records):

@@ -13,15 +13,15 @@ import pytest
 
 from bench_lib.report import write_report
 from bench_lib.strategies import STRATEGIES
+from tests.report import committed
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "ddp-reference"
 
 
 @pytest.fixture(scope="module")
 def records():
-    if not (RESULTS / "records.csv").exists():
-        pytest.fail(f"{RESULTS} is missing: the data-parallel reference run must be committed")
-    return pd.read_csv(RESULTS / "records.csv").drop_duplicates("cell_id", keep="last")
+    return pd.read_csv(committed(RESULTS / "records.csv", "the data-parallel reference run")).drop_duplicates(
+        "cell_id", keep="last")
 
 
 def test_every_strategy_ran_at_one_and_two_ranks_on_both_datasets(records):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.report import benchmark_script
+from tests.report import benchmark_script, committed
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results" / "scale"
@@ -18,9 +18,7 @@ RESULTS = ROOT / "results" / "scale"
 
 @pytest.fixture(scope="module")
 def res():
-    if not (RESULTS / "results.json").exists():
-        pytest.fail(f"{RESULTS} is missing: the full-size run must be committed")
-    return json.loads((RESULTS / "results.json").read_text())
+    return json.loads(committed(RESULTS / "results.json", "the full-size run").read_text())
 
 
 def test_the_full_set_was_built_opened_and_read_within_the_acceptance_limits(res):
