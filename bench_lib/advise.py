@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SCALES", "CostModel", "fit_cost_model", "calibration_points", "calibration_spec", "plan_cells",
+__all__ = ["SCALES", "PREDICTED", "CostModel", "fit_cost_model", "calibration_points", "calibration_spec",
+           "asked_config", "suite_config", "not_predicted", "plan_cells",
            "calibrate", "predict", "advise", "advice_markdown", "advice_json", "main"]
 
 #: Budgets planned: the suite's node slots and graphs per step times these.
@@ -116,7 +117,7 @@ def calibration_points(slots: np.ndarray, max_n: int, max_e: int) -> list[tuple[
 PREDICTED = {"execution": ("eager",), "ranks": (1,), "prefetch": 0}
 
 
-def _asked_config(dataset: str, config: Path | None = None, **overrides):
+def asked_config(dataset: str, config: Path | None = None, **overrides):
     """``config`` (default: the default suite) for ``dataset`` alone, with the suite's command-line
     ``overrides``, as the user asked for it."""
     from bench_lib.config import apply_overrides, load_config
@@ -125,18 +126,20 @@ def _asked_config(dataset: str, config: Path | None = None, **overrides):
     return apply_overrides(load_config(config or default_config_path()), datasets=[dataset], **overrides)
 
 
+def _as_predicted(asked):
+    """The configuration advise plans and times: ``asked``, first seed only, with :data:`PREDICTED`'s settings."""
+    return dataclasses.replace(asked, seeds=asked.seeds[:1], **PREDICTED)
+
+
 def suite_config(dataset: str, config: Path | None = None, **overrides):
-    """The suite configuration advise plans and times: the asked one (see :func:`_asked_config`),
-    first seed only, with :data:`PREDICTED`'s settings."""
-    cfg = _asked_config(dataset, config, **overrides)
-    return dataclasses.replace(cfg, seeds=cfg.seeds[:1], **PREDICTED)
+    """The suite configuration advise plans and times (see :func:`asked_config` for the arguments)."""
+    return _as_predicted(asked_config(dataset, config, **overrides))
 
 
-def not_predicted(dataset: str, config: Path | None = None, **overrides) -> dict:
+def not_predicted(asked) -> dict:
     """The settings of the asked configuration that advise replaces by :data:`PREDICTED`, as the
     configuration has them; empty when it asks for nothing else."""
-    cfg = _asked_config(dataset, config, **overrides)
-    return {k: getattr(cfg, k) for k, v in PREDICTED.items() if getattr(cfg, k) != v}
+    return {k: getattr(asked, k) for k, v in PREDICTED.items() if getattr(asked, k) != v}
 
 
 def _scaled(settings, scale: float, pack_nodes: int):
@@ -263,7 +266,8 @@ def advise(dataset: str, config: Path | None = None, seconds: float = 4.0, progr
     ``overrides``: :func:`bench_lib.config.apply_overrides` keywords (strategies, models, options...);
     ``suite_args``: the same as suite flags, for the printed command."""
     t0 = time.perf_counter()
-    cfg = suite_config(dataset, config, **overrides)
+    asked = asked_config(dataset, config, **overrides)
+    cfg = _as_predicted(asked)
     planned, skipped, largest = plan_cells(cfg)
     models = list(dict.fromkeys(r["spec"].model for r in planned))
     if len(models) != 1:
@@ -280,8 +284,7 @@ def advise(dataset: str, config: Path | None = None, seconds: float = 4.0, progr
                 "node_slots": one[0]["node_slots_budget"], "graphs_per_step": one[0]["graphs_per_step_budget"],
                 "edge_slots": next((r["spec"].edge_slots_budget for r in one if r["spec"].edge_slots_budget), None),
                 "model_params": spec.model_params, "strategies": list(cfg.strategies),
-                "not_predicted": {k: list(v) if isinstance(v, tuple) else v
-                                  for k, v in not_predicted(dataset, config, **overrides).items()}}
+                "not_predicted": not_predicted(asked)}
     return Advice(dataset, models[0], planned, cost, settings, _command(dataset, planned, suite_args or []),
                   {"planning_s": t1 - t0, "calibration_s": t2 - t1, "total_s": time.perf_counter() - t0}, skipped)
 

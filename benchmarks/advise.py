@@ -62,14 +62,12 @@ def _measure(dataset: str, advice: dict) -> tuple[list[dict], list[dict]]:
     """The default suite's cells of ``dataset`` (first seed, throughput only) and advise's calibration
     cells at ``advice``'s calibration slot counts, as one interleaved group of the suite's runner:
     ``(suite records, calibration records)``."""
-    from bench_lib.advise import calibration_spec
-    from bench_lib.config import apply_overrides, load_config
+    from bench_lib.advise import calibration_spec, suite_config
     from bench_lib.harness.runner import run_group
-    from bench_lib.suite import default_config_path, expand_cells
+    from bench_lib.suite import expand_cells
 
-    cfg = apply_overrides(load_config(default_config_path()), datasets=[dataset])
-    cfg = dataclasses.replace(cfg, seeds=cfg.seeds[:1],
-                              datasets=tuple(dataclasses.replace(d, target_mae=None) for d in cfg.datasets))
+    cfg = suite_config(dataset)  # the cells advise plans, trained to no target
+    cfg = dataclasses.replace(cfg, datasets=tuple(dataclasses.replace(d, target_mae=None) for d in cfg.datasets))
     cells = expand_cells(cfg)
     points = [(int(p["node_slots_per_step"]), int(p["edge_slots_per_step"]), int(p["graph_slots_per_step"]))
               for p in advice["cost_model"]["points"]]

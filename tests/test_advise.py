@@ -152,9 +152,10 @@ def test_what_advise_does_not_predict_is_said(run):
     assert advice["settings"]["not_predicted"] == {}
     assert "(execution `eager`, ranks 1, prefetch 0)." in text
     bench = Path(A.__file__).resolve().parents[1] / "benchmarks"
-    assert A.not_predicted("nci5k", bench / "compile.toml") == {"execution": ("eager", "compile", "compile-dynamic")}
-    assert A.not_predicted("nci5k", bench / "ddp.toml") == {"ranks": (1, 2)}
-    assert A.not_predicted("nci5k", prefetch=2) == {"prefetch": 2}
+    assert A.not_predicted(A.asked_config("nci5k", bench / "compile.toml")) == {
+        "execution": ("eager", "compile", "compile-dynamic")}
+    assert A.not_predicted(A.asked_config("nci5k", bench / "ddp.toml")) == {"ranks": (1, 2)}
+    assert A.not_predicted(A.asked_config("nci5k", prefetch=2)) == {"prefetch": 2}
     cfg = A.suite_config("nci5k", bench / "compile.toml")
     assert (cfg.execution, cfg.ranks, cfg.prefetch) == (("eager",), (1,), 0)
 
