@@ -249,8 +249,8 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
                         f"({timeout:g}), which covers the whole cell (setup, timing and training)")
     model_params = {}
     for name, params in data.get("models", {}).items():
-        if problems.check(_choices, "[models]", name, MODELS) is None and name in MODELS:
-            model_params[name] = problems.check(_take, f"models.{name}", params, MODELS[name],
+        if problems.check(_choices, "[models]", name, MODELS.names()) is None and name in MODELS:
+            model_params[name] = problems.check(_take, f"models.{name}", params, MODELS.config(name),
                                                problems=problems) or {}
     strategy_params = {}
     for name, params in data.get("strategies", {}).items():
@@ -271,7 +271,7 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
         if d is None:
             continue
         for m in d.get("models", ()):
-            problems.check(_choices, f"[datasets.{name}] models", m, MODELS)
+            problems.check(_choices, f"[datasets.{name}] models", m, MODELS.names())
         if "models" in d and not d["models"]:
             problems.append(f"[datasets.{name}] models is empty; leave it out to choose by what the data has")
         kind = name.split(":", 1)[0]
@@ -375,7 +375,7 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
         changes["strategies"] = tuple(strategies)
     if models is not None:
         for m in models:
-            problems.check(_choices, "--models", m, MODELS)
+            problems.check(_choices, "--models", m, MODELS.names())
         ds = changes.get("datasets", cfg.datasets)
         changes["datasets"] = tuple(dataclasses.replace(d, models=tuple(m for m in d.models if m in models)
                                                         if d.models else tuple(models)) for d in ds)

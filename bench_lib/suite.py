@@ -69,24 +69,23 @@ def _measurement_key(spec: CellSpec) -> str:
     return json.dumps(what, sort_keys=True)
 
 
-def models_for(settings, store, mode: str = "train") -> tuple[tuple[str, ...], list[str]]:
-    """``(models, problems)``: the dataset's models (chosen by what the data has
-    when the settings name none), and why a named model cannot run on it."""
+def models_for(settings, store, mode: str = "train") -> tuple[tuple[str, ...], list[str], list[str]]:
+    """``(models, problems, skipped)``: the dataset's models (chosen by what the
+    data has when the settings name none); a named model the data cannot feed
+    (it lacks what the model needs) is skipped with the reason, and it is a
+    problem when no named model is left."""
+    from bench_lib.models import MODELS
+
     if mode != "train":
-        return ("none",), []
-    has_3d = store.positions is not None
+        return ("none",), [], []
     if not settings.models:
-        return (("schnet",) if has_3d else ("gin",)), []
-    problems = []
-    for m in settings.models:
-        if m == "schnet" and not has_3d:
-            why = ("its coordinates are 2D (every z = 0)" if store.meta.params.get("coordinates") == "2D"
-                   else "it has no 3D positions (molecules from SMILES or a 2D file)")
-            problems.append(f"[datasets.{settings.name}] models: schnet needs 3D positions and {why}; use gin")
-        if m == "gin" and not store.meta.node_feature_dims:
-            problems.append(f"[datasets.{settings.name}] models: gin needs categorical node features, which "
-                            f"{settings.name!r} does not have; use schnet")
-    return settings.models, problems
+        return (("schnet",) if store.positions is not None else ("gin",)), [], []
+    why = {m: MODELS.missing(m, store) for m in settings.models}
+    fit = tuple(m for m in settings.models if not why[m])
+    if not fit:
+        hint = "; use " + " or ".join(m for m in MODELS.names() if not MODELS.missing(m, store))
+        return (), [f"[datasets.{settings.name}] models: {why[m]}" + hint for m in settings.models], []
+    return fit, [], [f"{settings.name}: model {m} skipped: {why[m]}" for m in settings.models if why[m]]
 
 
 def _target(settings, store) -> tuple[str | None, float | None, str | None]:
@@ -133,11 +132,12 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
             except (ValueError, OSError, ImportError) as err:
                 problems.append(f"[datasets.{d.name}]: {err}")
                 break
-            models, bad = models_for(d, store, cfg.mode)
+            models, bad, skipped = models_for(d, store, cfg.mode)
             target, target_mae, bad_target = _target(d, store)
             if seed == cfg.seeds[0]:
                 problems += bad + ([bad_target] if bad_target else [])
                 notes.append(_dataset_note(d, store, target, target_mae, cfg.mode))
+                notes += skipped
             if bad or bad_target:
                 break
             splits = store_splits(store, seed=seed)
@@ -377,7 +377,14 @@ def _print_list() -> None:
         return "a few bucket shapes" if "buckets" in getattr(cls, "__dataclass_fields__", {}) else "dynamic shapes"
 
     print("strategies:", ", ".join(f"{n} ({shapes(STRATEGIES.get(n))})" for n in STRATEGIES.names()))
-    print("models:    ", ", ".join(sorted(MODELS)), "(gin: 2D molecules; schnet: 3D positions)")
+    from bench_lib.models import NEEDS
+
+    def needs(name: str) -> str:
+        cls = MODELS.get(name)
+        what = " + ".join(NEEDS[n] for n in cls.needs) or "any graphs"
+        return f"{name} ({what}{'; plugin ' + cls.__module__ if MODELS.is_plugin(name) else ''})"
+
+    print("models:    ", ", ".join(needs(n) for n in MODELS.names()))
 
 
 def _recorded(records: Path) -> tuple[set[str], set[str]]:
@@ -541,6 +548,11 @@ def main(argv: list[str] | None = None) -> int:
         if not groups:
             raise ConfigError("the suite has no cell to run (no dataset, strategy or model left)")
         out = args.out or Path("results") / cfg.name
+        from bench_lib.harness.batching import check_cells
+
+        unsafe = check_cells([c for g in groups for c in g], say=notes.append)
+        if unsafe:
+            raise ConfigError(unsafe)
         if not args.dry_run:
             try:
                 out.mkdir(parents=True, exist_ok=True)

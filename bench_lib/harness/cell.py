@@ -91,7 +91,8 @@ class CellSpec:
       dataset, n_graphs, dataset_options: the data (``n_graphs`` None: all).
       strategy, strategy_params: the batching strategy and its resolved
         parameters (see :mod:`bench_lib.harness.fairness`).
-      model, model_params: ``schnet``/``gin`` or ``none`` (loader-only cell).
+      model, model_params: a registered model's name (``schnet``, ``painn``, ``gin``, a
+        plugin's) and its parameters, or ``none`` (loader-only cell).
       views: the fairness views this cell serves (``VIEWS``); a cell whose
         parameters are the same in two views runs once and serves both.
       node_slots_budget, edge_slots_budget: node and edge slots per step of

@@ -49,14 +49,15 @@ from bench_lib.harness import distributed
 from bench_lib.harness.cell import COLD_CACHE_FLAG, CellSpec, EnvironmentSkip
 from bench_lib.harness.measure import (CONTENDED_SHARE, Clock, minor_faults, peak_rss_mib, percentiles,
                                        release_free_memory, reset_peak_rss, rss_mib)
-from bench_lib.models import create_model
+from bench_lib.models import MODELS, create_model
 from bench_lib.harness.pipeline import BatchSource
 from bench_lib.harness.planning import plan_metrics
 from bench_lib.models.ops import TorchOps, graph_ops
 from bench_lib.strategies import STRATEGIES, GraphBatch
 from bench_lib.strategies.loader import BatchLoader
 
-__all__ = ["CellRun", "masked_loss", "evaluate_mae", "target_stats", "train_to_target", "run_cell_inprocess",
+__all__ = ["CellRun", "masked_loss", "evaluate_mae", "target_stats", "build_model", "train_to_target",
+           "run_cell_inprocess",
            "compile_kwargs", "dynamo_counts", "make_loss"]
 
 
@@ -156,7 +157,7 @@ def evaluate_mae(model, loader: BatchLoader, column: int, device: torch.device, 
 
 def target_stats(store, train: np.ndarray, column: int, per_atom: bool) -> tuple[float, float]:
     """Mean and std of the finite labels of ``column`` over the training graphs
-    (per atom for SchNet's per-atom standardisation)."""
+    (per atom for the models that standardise per atom, as SchNet and PaiNN do)."""
     y = store.targets[train, column].astype(np.float64)
     if per_atom:
         y = y / store.n_node[train]
@@ -164,6 +165,22 @@ def target_stats(store, train: np.ndarray, column: int, per_atom: bool) -> tuple
     if len(y) == 0:
         raise ValueError(f"no training graph has a finite label in target column {column}")
     return float(y.mean()), float(max(y.std(), 1e-6))
+
+
+def build_model(spec: CellSpec, store, train: np.ndarray) -> tuple[torch.nn.Module, int | None]:
+    """``(model, target column)`` of a cell: its model, initialised from
+    ``torch``'s RNG as it stands, given the statistics of the cell's target over the
+    training graphs (``column`` None: no target, stats 0 and 1)."""
+    names = store.meta.target_names
+    target = spec.target or (names[0] if names else None)
+    if target is not None and target not in names:
+        raise ValueError(f"target {target!r} not in {spec.dataset}'s targets {list(names)}")
+    column = None if target is None else names.index(target)
+    model = create_model(spec.model, store, **spec.model_params)
+    mean, std = (0.0, 1.0) if column is None else \
+        target_stats(store, train, column, per_atom=MODELS.get(spec.model).per_atom_target)
+    model.set_target_stats(mean, std, mean_nodes=float(store.n_node[train].mean()))
+    return model, column
 
 
 def _stream(loader: BatchLoader) -> Iterator[GraphBatch]:
@@ -338,19 +355,8 @@ class CellRun:
         return plan_metrics(self.loader.plan(0), self.loader.n_node, self.loader.n_edge)
 
     def _build_model(self) -> None:
-        spec, store = self.spec, self.store
-        names = store.meta.target_names
-        target = spec.target or (names[0] if names else None)
-        if target is not None and target not in names:
-            raise ValueError(f"target {target!r} not in {spec.dataset}'s targets {list(names)}")
-        self.column = None if target is None else names.index(target)
-        self.model = create_model(spec.model, store, **spec.model_params)
-        mean, std = (0.0, 1.0) if self.column is None else \
-            target_stats(store, self.splits["train"], self.column, per_atom=spec.model == "schnet")
-        if spec.model == "schnet":
-            self.model.set_target_stats(mean, std)
-        else:
-            self.model.set_target_stats(mean, std, mean_nodes=float(store.n_node[self.splits["train"]].mean()))
+        spec = self.spec
+        self.model, self.column = build_model(spec, self.store, self.splits["train"])
         self.model.to(self.device).train()
         self.init_state = copy.deepcopy(self.model.state_dict())
         self.opt = torch.optim.Adam(self.model.parameters(), lr=spec.lr)

@@ -36,18 +36,23 @@ class TorchOps:
         """``pos[sender] - pos[receiver]``, ``[E, 3]``."""
         return pos.index_select(0, self.batch.senders) - pos.index_select(0, self.batch.receivers)
 
-    def u_mul_e_sum(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """``out[i] = sum over edges j->i of x[j] * w[j->i]``."""
-        msg = x.index_select(0, self.batch.senders) * w
-        return torch.zeros(self.n_node_slots, msg.shape[1], dtype=msg.dtype, device=msg.device).index_add_(
+    def gather(self, x: torch.Tensor) -> torch.Tensor:
+        """``x[sender]`` of every edge, ``[E, ...]``."""
+        return x.index_select(0, self.batch.senders)
+
+    def scatter_sum(self, msg: torch.Tensor) -> torch.Tensor:
+        """``out[i] = sum over edges j->i of msg[j->i]``, ``[N, ...]``."""
+        return torch.zeros((self.n_node_slots,) + msg.shape[1:], dtype=msg.dtype, device=msg.device).index_add_(
             0, self.batch.receivers, msg)
+
+    def u_mul_e_sum(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``out[i] = sum over edges j->i of x[j] * w[j->i]`` (trailing dimensions broadcast)."""
+        return self.scatter_sum(self.gather(x) * w)
 
     def u_add_e_relu_sum(self, x: torch.Tensor, e: torch.Tensor | None) -> torch.Tensor:
         """``out[i] = sum over edges j->i of relu(x[j] + e[j->i])`` (GINE)."""
-        msg = x.index_select(0, self.batch.senders)
-        msg = torch.relu(msg if e is None else msg + e)
-        return torch.zeros(self.n_node_slots, msg.shape[1], dtype=msg.dtype, device=msg.device).index_add_(
-            0, self.batch.receivers, msg)
+        msg = self.gather(x)
+        return self.scatter_sum(torch.relu(msg if e is None else msg + e))
 
     def sum_nodes(self, h: torch.Tensor) -> torch.Tensor:
         """Per-graph-slot sum, ``[G, F]``."""
@@ -66,6 +71,12 @@ class DGLOps:
 
     def edge_vectors(self, pos: torch.Tensor) -> torch.Tensor:
         return self.dgl.ops.u_sub_v(self.graph, pos, pos)
+
+    def gather(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dgl.ops.copy_u(self.graph, x)
+
+    def scatter_sum(self, msg: torch.Tensor) -> torch.Tensor:
+        return self.dgl.ops.copy_e_sum(self.graph, msg)
 
     def u_mul_e_sum(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return self.dgl.ops.u_mul_e_sum(self.graph, x, w)

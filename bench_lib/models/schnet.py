@@ -9,8 +9,8 @@ energy is the sum over the graph's atoms, with a per-atom standardisation
 the training graphs).
 
 Padding: pad edges have their distance set to the cutoff, so their filters
-are exactly zero; pad nodes sit in the padding graph, whose row the loss
-masks.
+are exactly zero (:mod:`bench_lib.models.geometry`); pad nodes sit in the
+padding graph, whose row the loss masks.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from bench_lib.models.base import Model
+from bench_lib.models.geometry import cosine_cutoff, edge_geometry
 from bench_lib.models.ops import graph_ops
+from bench_lib.models.registry import MODELS
 from bench_lib.strategies.batch import GraphBatch
 
 __all__ = ["SchNetConfig", "SchNet", "shifted_softplus"]
@@ -61,11 +64,17 @@ class Interaction(nn.Module):
         return h + self.out(ops.u_mul_e_sum(self.to_filters(h), w))
 
 
-class SchNet(nn.Module):
+@MODELS.register
+class SchNet(Model):
     """``forward(batch, backend) -> [G, 1]`` energies per graph slot."""
 
+    name = "schnet"
+    Config = SchNetConfig
+    needs = ("positions",)
+    per_atom_target = True
+
     def __init__(self, cfg: SchNetConfig = SchNetConfig(), n_targets: int = 1) -> None:
-        super().__init__()
+        super().__init__(n_targets)
         if n_targets != 1:
             raise ValueError(f"SchNet predicts one energy per graph (got n_targets={n_targets})")
         self.cfg = cfg
@@ -76,13 +85,6 @@ class SchNet(nn.Module):
         self.register_buffer("centers", centers)
         spacing = cfg.cutoff / max(cfg.gaussians - 1, 1)
         self.gamma = 0.5 / spacing**2
-        self.register_buffer("target_mean", torch.zeros(1))  # per atom
-        self.register_buffer("target_std", torch.ones(1))
-
-    def set_target_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Per-atom mean and std of the target (over real training graphs)."""
-        self.target_mean.copy_(torch.as_tensor(mean).reshape(1))
-        self.target_std.copy_(torch.as_tensor(std).reshape(1))
 
     def forward(self, batch: GraphBatch, backend: str = "torch", ops=None) -> torch.Tensor:
         """Predictions per graph slot; ``ops``: the batch's operators from
@@ -90,13 +92,12 @@ class SchNet(nn.Module):
         harness builds them with the batch), else built here for ``backend``."""
         ops = ops if ops is not None else graph_ops(batch, backend)
         z = batch.node_features[:, 0].long()
-        d = ops.edge_vectors(batch.positions).norm(dim=-1)
-        d = torch.where(batch.edge_mask, d, torch.full_like(d, self.cfg.cutoff))
+        _, d = edge_geometry(batch, ops, self.cfg.cutoff)
         rbf = torch.exp(-self.gamma * (d[:, None] - self.centers[None, :]) ** 2)
-        envelope = (0.5 * (torch.cos(d * math.pi / self.cfg.cutoff) + 1.0) * (d < self.cfg.cutoff))[:, None]
+        envelope = cosine_cutoff(d, self.cfg.cutoff)[:, None]
         h = self.embed(z)
         for block in self.interactions:
             h = block(h, rbf, envelope, ops)
-        per_atom = self.head(h) * self.target_std + self.target_mean
+        per_atom = self.denormalise(self.head(h))
         per_atom = per_atom * batch.node_mask[:, None]
         return ops.sum_nodes(per_atom)

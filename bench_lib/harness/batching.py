@@ -1,0 +1,60 @@
+"""The batching check of a suite's models, run before any cell is timed.
+
+Each (dataset, model, parameters, backend) of the suite is built as its
+first seed's cell builds it and checked under the strategies and budgets of
+that seed's cells (:func:`bench_lib.models.check.check_batching`): a model
+that is not safe to batch is refused with one line naming the model, the
+strategy, the worst graph and the size of the difference.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+import torch
+
+from bench_lib.data import load_dataset, store_splits
+from bench_lib.harness.cell import CellSpec
+from bench_lib.harness.train import build_model
+from bench_lib.models.check import check_batching, sample_graphs
+from bench_lib.strategies import STRATEGIES
+
+__all__ = ["check_cells"]
+
+
+def _key(c: CellSpec) -> tuple:
+    return (c.dataset, c.n_graphs, json.dumps(c.dataset_options, sort_keys=True), c.model,
+            json.dumps(c.model_params, sort_keys=True), c.backend if c.device == "cpu" else "torch")
+
+
+def check_cells(cells: list[CellSpec], say: Callable[[str], None] = lambda line: None) -> list[str]:
+    """Problems (one line per model and dataset that fails; empty: every model is safe to batch)."""
+    groups: dict[tuple, list[CellSpec]] = {}
+    for c in cells:
+        if c.model != "none":
+            groups.setdefault(_key(c), []).append(c)
+    problems = []
+    for (dataset, _, _, model_name, _, backend), group in groups.items():
+        first = group[0]
+        strategies = {}
+        for c in group:
+            if c.seed == first.seed:
+                label = f"{c.strategy} ({'+'.join(c.views)})"
+                strategies.setdefault(label, STRATEGIES.create(c.strategy, **c.strategy_params))
+        store = load_dataset(first.dataset, n_graphs=first.n_graphs, seed=first.seed, **first.dataset_options)
+        train = store_splits(store, seed=first.seed)["train"]
+        torch.manual_seed(first.seed)
+        model, _ = build_model(first, store, train)
+        failures = check_batching(model, store, strategies, backend=backend, sample=sample_graphs(store, train),
+                                  seed=first.seed)
+        if not failures:
+            say(f"{model_name} on {dataset}: safe to batch (the batching check passed under "
+                f"{len(strategies)} strategy budget(s), {backend} backend)")
+        else:
+            worst = max(failures, key=lambda f: f.difference)
+            others = [f.strategy for f in failures if f is not worst]
+            problems.append(f"model {model_name!r} is not safe to batch on {dataset}: {worst.describe()}"
+                            + (f"; it fails under {', '.join(others)} too" if others else "")
+                            + f" (python -m bench_lib.models check {model_name} --dataset {dataset})")
+    return problems
