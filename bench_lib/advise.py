@@ -159,6 +159,7 @@ def plan_cells(cfg, scales=SCALES) -> tuple[list[dict], dict[float, str], tuple[
     node and edge counts."""
     from bench_lib.config import ConfigError
     from bench_lib.data import load_dataset, store_splits
+    from bench_lib.harness.batching import check_cells
     from bench_lib.harness.fairness import default_pack_nodes
     from bench_lib.harness.planning import plan_metrics
     from bench_lib.strategies import STRATEGIES
@@ -180,6 +181,10 @@ def plan_cells(cfg, scales=SCALES) -> tuple[list[dict], dict[float, str], tuple[
                 raise
             skipped[scale] = err.problems[0]
             continue
+        if scale == 1.0:  # a model that is not safe to batch is refused, as the suite refuses it
+            unsafe = check_cells(cells)
+            if unsafe:
+                raise ConfigError(unsafe)
         for spec in cells:
             loader = BatchLoader(store, STRATEGIES.create(spec.strategy, **spec.strategy_params), train, seed=seed)
             rows.append({"scale": scale, "spec": spec, "node_slots_budget": settings.node_slots,

@@ -376,13 +376,8 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
     if models is not None:
         for m in models:
             problems.check(_choices, "--models", m, MODELS.names())
-        ds = changes.get("datasets", cfg.datasets)
-        changes["datasets"] = tuple(dataclasses.replace(d, models=tuple(m for m in d.models if m in models)
-                                                        if d.models else tuple(models)) for d in ds)
-        for d in changes["datasets"]:
-            if not d.models:
-                problems.append(f"--models {','.join(models)}: leaves dataset {d.name!r} no model (its models: "
-                                f"{', '.join(next(x.models for x in ds if x.name == d.name))})")
+        ds = changes.get("datasets", cfg.datasets)  # they replace each dataset's list
+        changes["datasets"] = tuple(dataclasses.replace(d, models=tuple(models)) for d in ds)
     if data_dir is not None:
         ds = changes.get("datasets", cfg.datasets)
         changes["datasets"] = tuple(dataclasses.replace(d, options={**d.options, "data_dir": data_dir})

@@ -108,3 +108,53 @@ def test_help_shows_the_readme_suite_examples(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "::" not in out and "``" not in out and "csv:data/ESOL.csv" in out
+
+
+def model_example() -> str:
+    match = re.search(r"<!-- model-example -->\s*```python\n(.*?)```", README.read_text(), re.S)
+    assert match, "README lost its model example"
+    return match.group(1)
+
+
+def test_model_example_installs_passes_the_check_and_runs_in_both_views(tmp_path, monkeypatch, capsys):
+    """The README's model, laid out as pip installs a package with its entry point."""
+    import json
+    import textwrap
+
+    from bench_lib.harness.runner import read_records
+    from bench_lib.models import ENTRY_POINT_GROUP, MODELS
+    from bench_lib.suite import main
+    from tests.models.test_plugin_models import SUITE
+
+    code = model_example()
+    assert len(code.strip().splitlines()) <= 32
+    toml = re.search(r'```toml\n(\[project.entry-points."bench_lib.models"\]\n.*?)```', README.read_text(), re.S)
+    assert toml and 'atom-sum = "my_package.models:AtomSum"' in toml.group(1)
+    package = tmp_path / "site" / "my_package"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(code)
+    dist = tmp_path / "site" / "my_package-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-package\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(textwrap.dedent(f"""
+        [{ENTRY_POINT_GROUP}]
+        atom-sum = my_package.models:AtomSum
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))  # the suite's workers
+    try:
+        MODELS.load_plugins(reload=True)
+        assert main(["--list"]) == 0
+        assert "atom-sum (categorical node features; plugin my_package.models)" in capsys.readouterr().out
+        suite = tmp_path / "suite.toml"
+        suite.write_text(SUITE.replace("[models.toy-sum]", "[models.atom-sum]"))
+        out = tmp_path / "res"
+        assert main(["--config", str(suite), "--models", "atom-sum", "--out", str(out), "--no-report"]) == 0
+        assert "atom-sum on nci5k: safe to batch" in capsys.readouterr().err
+        records = read_records(out / "records.csv")
+        assert set(records.status) == {"ok"} and set(records.model) == {"atom-sum"}
+        assert {v for views in records.views for v in json.loads(views)} == {"equal-padded-budget",
+                                                                            "equal-real-graphs"}
+    finally:
+        MODELS.unregister("atom-sum")

@@ -83,7 +83,7 @@ def test_shipped_configs_parse():
      r"\[suite\] strategies: unknown name 'pack-magic'; valid: .*pack-lpfhp"),
     ({"suite": {"repeats": -2}, "datasets": {"nci5k": {}}}, r"\[suite\] repeats must be > 0 \(got -2\)"),
     ({"suite": {"repeats": "many"}, "datasets": {"nci5k": {}}}, r"\[suite\] repeats must be a number \(got 'many'\)"),
-    ({"datasets": {"nci5k": {"models": ["gcn"]}}}, r"\[datasets.nci5k\] models: unknown name 'gcn'; valid: gin, schnet"),
+    ({"datasets": {"nci5k": {"models": ["gcn"]}}}, r"\[datasets.nci5k\] models: unknown name 'gcn'; valid: gin, painn, schnet"),
     ({"datasets": {"nci5k": {"node_budget": 3}}}, r"\[datasets.nci5k\] has no key 'node_budget'; valid keys: .*node_slots"),
     ({"datasets": {"nci5k": {"node_slots": 512.5}}}, r"\[datasets.nci5k\] node_slots must be a whole number \(got 512.5\)"),
     ({"suite": {"interleave": "yes"}, "datasets": {"nci5k": {}}}, r"\[suite\] interleave must be true or false"),

@@ -53,8 +53,10 @@ def check_cells(cells: list[CellSpec], say: Callable[[str], None] = lambda line:
                 f"{len(strategies)} strategy budget(s), {backend} backend)")
         else:
             worst = max(failures, key=lambda f: f.difference)
-            others = [f.strategy for f in failures if f is not worst]
+            others = [f for f in failures if f is not worst]
+            names = dict.fromkeys(f.strategy.split(" (")[0] for f in others)
             problems.append(f"model {model_name!r} is not safe to batch on {dataset}: {worst.describe()}"
-                            + (f"; it fails under {', '.join(others)} too" if others else "")
+                            + (f"; it fails under {len(others)} other budget(s) too ({', '.join(names)})"
+                               if others else "")
                             + f" (python -m bench_lib.models check {model_name} --dataset {dataset})")
     return problems

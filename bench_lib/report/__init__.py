@@ -108,6 +108,21 @@ def _view_text(view: str, g: pd.DataFrame) -> str:
            "budget-matched."
 
 
+def _model_text(model: str, g: pd.DataFrame) -> str:
+    """The model's parameters as the cells ran them, and what its settings mean for batching."""
+    params = {}
+    for text in dict.fromkeys(g.get("model_params", pd.Series(dtype=object)).dropna()):
+        params.update(json.loads(text) if isinstance(text, str) else {})
+    shown = ", ".join(f"{k} {v}" for k, v in params.items()) or "its defaults"
+    notes = []
+    if params.get("norm") == "batch":
+        notes.append("BatchNorm over real nodes only (as OGB's GIN baselines): in training a graph's output depends "
+                     "on the other real graphs of its batch, never on padding")
+    if params.get("virtual_node"):
+        notes.append("a virtual node per graph (OGB's gin-virtual), which padding never reaches")
+    return f"Model `{model}`: {shown}" + "".join(f"; {n}" for n in notes) + "."
+
+
 def _clocks(records: pd.DataFrame) -> str:
     names = {"cpu": "the process's CPU clock (one thread per cell)", "wall": "the wall clock"}
     clocks = [c for c in dict.fromkeys(records.get("step_clock", pd.Series(dtype=str)).dropna())]
@@ -193,7 +208,7 @@ def _dataset_section(res: Results, dataset: str, out: Path, answers: list) -> li
         curves[f"{model}, {view}"] = curve_points(g)
         sentences = answer_lines(summary, view, d.get("target_mae"), res.interleaved)
         answers.append((display_name(dataset), model, view, sentences))
-        lines += [f"### `{model}`, {view}", "", _view_text(view, g), ""]
+        lines += [f"### `{model}`, {view}", "", _view_text(view, g), "", _model_text(model, g), ""]
         lines += [f"- {s}" for s in sentences] + [""]
         lines += [main_table(summary), "", "Slots per step, as each strategy got them (first epoch):", "",
                   fairness_table(summary, _params(g)), "", "Details:", "", details_table(summary), ""]
