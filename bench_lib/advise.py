@@ -126,6 +126,15 @@ def asked_config(dataset: str, config: Path | None = None, **overrides):
     return apply_overrides(load_config(config or default_config_path()), datasets=[dataset], **overrides)
 
 
+def one_model(asked) -> tuple[object, list[str]]:
+    """``(configuration, other models)``: advise times one model, the dataset's first
+    unless ``--models`` chose; the others are named in the answer."""
+    d = asked.datasets[0]
+    if len(d.models) <= 1:
+        return asked, []
+    return dataclasses.replace(asked, datasets=(dataclasses.replace(d, models=d.models[:1]),)), list(d.models[1:])
+
+
 def _as_predicted(asked):
     """The configuration advise plans and times: ``asked``, first seed only, with :data:`PREDICTED`'s settings."""
     return dataclasses.replace(asked, seeds=asked.seeds[:1], **PREDICTED)
@@ -133,7 +142,7 @@ def _as_predicted(asked):
 
 def suite_config(dataset: str, config: Path | None = None, **overrides):
     """The suite configuration advise plans and times (see :func:`asked_config` for the arguments)."""
-    return _as_predicted(asked_config(dataset, config, **overrides))
+    return _as_predicted(one_model(asked_config(dataset, config, **overrides))[0])
 
 
 def not_predicted(asked) -> dict:
@@ -272,11 +281,12 @@ def advise(dataset: str, config: Path | None = None, seconds: float = 4.0, progr
     ``suite_args``: the same as suite flags, for the printed command."""
     t0 = time.perf_counter()
     asked = asked_config(dataset, config, **overrides)
+    if overrides.get("models") and len(overrides["models"]) > 1:
+        raise ValueError(f"advise times one model; --models names {', '.join(overrides['models'])}: choose one")
+    asked, others = one_model(asked)
     cfg = _as_predicted(asked)
     planned, skipped, largest = plan_cells(cfg)
     models = list(dict.fromkeys(r["spec"].model for r in planned))
-    if len(models) != 1:
-        raise ValueError(f"advise times one model; {dataset} has {', '.join(models)}: choose one with --models")
     t1 = time.perf_counter()
     cost = calibrate(planned, largest, seconds, progress=progress)
     t2 = time.perf_counter()
@@ -289,7 +299,7 @@ def advise(dataset: str, config: Path | None = None, seconds: float = 4.0, progr
                 "node_slots": one[0]["node_slots_budget"], "graphs_per_step": one[0]["graphs_per_step_budget"],
                 "edge_slots": next((r["spec"].edge_slots_budget for r in one if r["spec"].edge_slots_budget), None),
                 "model_params": spec.model_params, "strategies": list(cfg.strategies),
-                "not_predicted": not_predicted(asked)}
+                "not_predicted": not_predicted(asked), "other_models": others}
     return Advice(dataset, models[0], planned, cost, settings, _command(dataset, planned, suite_args or []),
                   {"planning_s": t1 - t0, "calibration_s": t2 - t1, "total_s": time.perf_counter() - t0}, skipped)
 
@@ -318,6 +328,9 @@ def advice_markdown(advice: Advice) -> str:
     views = list(dict.fromkeys(v for r in advice.rows for v in r["spec"].views))
     tie = _tie_share(cost)
     lines = [f"# Which batching for {advice.dataset}? (model `{advice.model}`, predicted)", ""]
+    if s.get("other_models"):
+        lines += [f"The suite also lists {', '.join(f'`{m}`' for m in s['other_models'])} for {advice.dataset}; "
+                  f"advise times one model at a time (`--models {s['other_models'][0]}` for the next).", ""]
     for view in views:
         rows = ranked(advice, view)
         if not rows:

@@ -40,12 +40,20 @@ class Registry:
         if self._plugins_loaded and not reload:
             return
         self._plugins_loaded = True
+        broken = []  # every good plugin is registered before the bad ones are reported
         for ep in metadata.entry_points(group=self.group):
-            cls = ep.load()
-            if getattr(cls, "name", None) != ep.name:
-                raise ValueError(f"entry point {ep.name!r} in group {self.group!r} loads "
-                                 f"{cls!r} whose name is {getattr(cls, 'name', None)!r}")
-            self.register(cls)
+            try:
+                cls = ep.load()
+                if getattr(cls, "name", None) != ep.name:
+                    raise ValueError(f"entry point {ep.name!r} in group {self.group!r} loads "
+                                     f"{cls!r} whose name is {getattr(cls, 'name', None)!r}")
+                self.register(cls)
+            except Exception as err:  # noqa: BLE001 (a plugin's import can raise anything)
+                broken.append(err if isinstance(err, ValueError) else
+                              f"entry point {ep.name!r} in group {self.group!r} ({ep.value}) failed to load: "
+                              f"{type(err).__name__}: {err}")
+        if broken:
+            raise ValueError("; ".join(map(str, broken)))
 
     def names(self) -> list[str]:
         self.load_plugins()

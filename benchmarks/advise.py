@@ -80,14 +80,15 @@ def _key(strategy: str, views) -> str:
     return f"{strategy} {'+'.join(views)}"
 
 
-def _reference(path: Path, dataset: str) -> dict[str, dict]:
-    """Strategy and view -> the committed run's graphs/s median over both seeds (every timed repeat)."""
+def _reference(path: Path, dataset: str, model: str) -> dict[str, dict]:
+    """Strategy and view -> the committed run's graphs/s median over both seeds (every timed repeat)
+    of ``model``'s cells (the reference run may train several models on a dataset)."""
     import pandas as pd
 
     from bench_lib.report.tables import in_view, throughput
 
     df = pd.read_csv(path / "records.csv").drop_duplicates("cell_id", keep="last")
-    df = df[(df.dataset == dataset) & (df.status == "ok")]
+    df = df[(df.dataset == dataset) & (df.status == "ok") & (df.model == model)]
     out = {}
     for view in ("equal-padded-budget", "equal-real-graphs"):
         for strategy, rows in in_view(df, view).groupby("strategy"):
@@ -116,8 +117,8 @@ def compare(dataset: str, out: Path, reference: Path) -> dict:
     if failed:
         raise RuntimeError(f"{dataset}: calibration cell(s) failed: {failed[0]['error']}")
     cost = fit_cost_model([_row(r) | {"step_s": float(r["step_s"])} for r in calibration])
-    ref = _reference(reference, dataset) if (reference / "records.csv").exists() else {}
-    # matched on strategy and views (one model per dataset): the measured cells train to no target,
+    ref = _reference(reference, dataset, first["model"]) if (reference / "records.csv").exists() else {}
+    # matched on strategy and views (advise's one model): the measured cells train to no target,
     # so their cell ids differ from advise's
     by = lambda advice: {_key(r["strategy"], r["views"]): r for r in advice["rows"] if r["scale"] == 1.0}  # noqa: E731
     p1, p2 = by(first), by(second)

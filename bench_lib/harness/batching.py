@@ -45,12 +45,27 @@ def check_cells(cells: list[CellSpec], say: Callable[[str], None] = lambda line:
         store = load_dataset(first.dataset, n_graphs=first.n_graphs, seed=first.seed, **first.dataset_options)
         train = store_splits(store, seed=first.seed)["train"]
         torch.manual_seed(first.seed)
-        model, _ = build_model(first, store, train)
-        failures = check_batching(model, store, strategies, backend=backend, sample=sample_graphs(store, train),
-                                  seed=first.seed)
-        if not failures:
+        try:
+            model, _ = build_model(first, store, train)
+        except NotImplementedError as err:  # the cells record it as skipped
+            say(f"{model_name} on {dataset}: not checked ({err})")
+            continue
+        failures, errors = None, []
+        for dtype in (torch.float64, torch.float32):  # single precision for a model that cannot run in double
+            try:
+                failures = check_batching(model, store, strategies, backend=backend,
+                                          sample=sample_graphs(store, train), seed=first.seed, dtype=dtype)
+                break
+            except Exception as err:  # noqa: BLE001 (a plugin model may raise anything)
+                errors.append(f"{type(err).__name__}: {err}")
+        precision = "double" if not errors else "single"
+        if failures is None:
+            problems.append(f"model {model_name!r} could not be checked on {dataset}: {errors[-1]} (the batching "
+                            "check runs forward and backward passes on the CPU; --no-batching-check times it "
+                            "unchecked)")
+        elif not failures:
             say(f"{model_name} on {dataset}: safe to batch (the batching check passed under "
-                f"{len(strategies)} strategy budget(s), {backend} backend)")
+                f"{len(strategies)} strategy budget(s), {backend} backend, {precision} precision)")
         else:
             worst = max(failures, key=lambda f: f.difference)
             others = [f for f in failures if f is not worst]

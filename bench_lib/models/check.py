@@ -15,7 +15,14 @@ gradients of a per-graph loss (``sum_g c_g * pred_g``, fixed random ``c``):
 2. **padding**: each strategy's padded batch against the same real graphs in
    one unpadded batch, in full training mode: batch statistics may depend on
    the batch's real graphs (as OGB's BatchNorm GIN does) but never on
-   padding (BatchNorm over all node slots fails here).
+   padding (BatchNorm over all node slots fails here);
+3. **evaluation**: predictions in evaluation mode (validation's), each graph
+   alone against inside each strategy's batch.
+
+Dropout is turned off through its modules (``nn.Dropout``): a model that
+draws random numbers in training by other means cannot pass. The outputs are
+compared standardised (the model's target statistics set to 0 and 1 on the
+copies the check runs), so that a large target mean cannot hide a leak.
 
 Predictions must agree within :data:`PRED_TOL` (relative, against
 ``max(1, |reference|)``), gradients within :data:`GRAD_TOL` (per parameter
@@ -50,7 +57,7 @@ class Failure:
     """The worst difference found for one strategy."""
 
     strategy: str
-    part: str  # "isolation" or "padding"
+    part: str  # "isolation", "padding" or "evaluation"
     what: str  # "prediction" or "gradient"
     graph: int  # store index of the worst graph
     n_node: int
@@ -58,7 +65,8 @@ class Failure:
     tolerance: float
 
     def describe(self) -> str:
-        against = "the same graph alone" if self.part == "isolation" else "the same real graphs without padding"
+        against = {"isolation": "the same graph alone", "padding": "the same real graphs without padding",
+                   "evaluation": "the same graph alone in evaluation mode"}[self.part]
         where = f"graph {self.graph} ({self.n_node} nodes)"
         what = "its prediction" if self.what == "prediction" else "the gradient of its loss"
         return (f"under strategy {self.strategy!r}, {what} for {where} differs from {against} by "
@@ -84,11 +92,19 @@ def _batch_statistics(module: nn.Module) -> bool:
             or getattr(module, "batch_statistics", False) is True)
 
 
-def _set_mode(model: nn.Module, running_statistics: bool) -> nn.Module:
-    """Training mode, dropout off; batch-statistics layers on their running statistics when asked."""
+def _copy(model: nn.Module, mode: str) -> nn.Module:
+    """A copy of ``model`` with standardised outputs (target statistics 0 and 1: the affine
+    map back to target units cannot leak, and a large target mean would hide a leak in
+    relative differences), in ``mode``: ``training`` (dropout off), ``isolation`` (the same
+    with batch-statistics layers on their running statistics) or ``evaluation``."""
+    model = copy.deepcopy(model)
+    if hasattr(model, "set_target_stats") and hasattr(model, "mean_nodes"):
+        model.set_target_stats(0.0, 1.0, float(model.mean_nodes))
+    if mode == "evaluation":
+        return model.eval()
     model.train()
     for m in model.modules():
-        if isinstance(m, nn.modules.dropout._DropoutNd) or (running_statistics and _batch_statistics(m)):
+        if isinstance(m, nn.modules.dropout._DropoutNd) or (mode == "isolation" and _batch_statistics(m)):
             m.eval()
     return model
 
@@ -118,6 +134,8 @@ class _Graded:
         return graphs, pred, (c * pred).sum()
 
     def grads(self, loss: torch.Tensor, retain: bool = False) -> list[torch.Tensor]:
+        if not self.params or not loss.requires_grad:  # nothing to train, or outputs that do not depend on it
+            return [torch.zeros_like(p) for p in self.params]
         got = torch.autograd.grad(loss, self.params, retain_graph=retain, allow_unused=True)
         return [torch.zeros_like(p) if g is None else g for p, g in zip(self.params, got)]
 
@@ -175,25 +193,43 @@ def _check(model, store, strategies, backend, sample, seed, dtype) -> list[Failu
     weights = {int(g): torch.randn(1, generator=gen, dtype=torch.float64) / len(sample) for g in sample}
     n_node = {int(g): int(store.n_node[g]) for g in sample}
 
-    isolated = _Graded(_set_mode(copy.deepcopy(model), running_statistics=True), backend, weights, dtype)
-    alone_pred, alone_grad = {}, {}
+    isolated = _Graded(_copy(model, "isolation"), backend, weights, dtype)
+    evaluating = _Graded(_copy(model, "evaluation"), backend, weights, dtype)
+    alone_pred, alone_grad, alone_eval = {}, {}, {}
     for g in sample.tolist():
         _, pred, loss = isolated.forward(collate(store, np.array([g])))
         alone_pred[g] = pred[0].detach()
         alone_grad[g] = isolated.grads(loss)
+        with torch.no_grad():
+            alone_eval[g] = evaluating.forward(collate(store, np.array([g])))[1][0]
     total_alone = None
     for g in sample.tolist():
         total_alone = _add(total_alone, alone_grad[g])
-    training = _Graded(_set_mode(copy.deepcopy(model), running_statistics=False), backend, weights, dtype)
+    training = _Graded(_copy(model, "training"), backend, weights, dtype)
 
     failures = []
     for label, strategy in strategies.items():
         batches = list(BatchLoader(store, strategy, sample, seed=seed).epoch(0))
         found = _isolation(isolated, batches, alone_pred, alone_grad, total_alone, label, n_node)
         found = found or _padding(training, store, batches, label, n_node)
+        found = found or _evaluation(evaluating, batches, alone_eval, label, n_node)
         if found:
             failures.append(found)
     return failures
+
+
+@torch.no_grad()
+def _evaluation(graded: _Graded, batches, alone, label, n_node) -> Failure | None:
+    """Evaluation mode (validation's): each graph in the batch against the same graph alone."""
+    worst = (0.0, -1)
+    for batch in batches:
+        graphs, pred, _ = graded.forward(batch)
+        diff = _relative(pred, torch.stack([alone[g] for g in graphs]))
+        k = int(diff.argmax())
+        worst = max(worst, (float(diff[k]), graphs[k]))
+    if worst[0] > PRED_TOL:
+        return Failure(label, "evaluation", "prediction", worst[1], n_node[worst[1]], worst[0], PRED_TOL)
+    return None
 
 
 def _isolation(graded: _Graded, batches, alone_pred, alone_grad, total_alone, label, n_node) -> Failure | None:

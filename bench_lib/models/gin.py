@@ -7,9 +7,11 @@ connection. ``norm``: ``layer`` (LayerNorm, per node; the default),
 ``batch`` (BatchNorm with statistics over the real nodes only, OGB's
 baselines' choice) or ``none`` (:mod:`bench_lib.models.norm`): padding never
 enters a statistic. ``virtual_node`` (OGB's gin-virtual): each graph has a
-virtual node, summed from its real nodes after every layer but the last and
-added to them before the next; the padding graph's virtual node reaches pad
-nodes only. The readout is the masked sum or mean over each graph's real
+virtual node, added to its nodes before every layer and recomputed after
+every layer but the last from their sum (OGB's non-residual update); the
+padding graph's virtual node reaches pad nodes only. The GINE layers
+themselves are residual with the norm after their MLP (OGB's are not
+residual). The readout is the masked sum or mean over each graph's real
 nodes.
 """
 
@@ -75,7 +77,8 @@ class GINLayer(nn.Module):
 
 
 class VirtualNode(nn.Module):
-    """OGB's virtual-node update: ``vn <- vn + MLP(sum of the graph's real nodes + vn)``."""
+    """OGB's virtual-node update: ``vn <- MLP(sum of the graph's real nodes + vn)`` (Linear,
+    norm, ReLU twice; OGB's default, not its residual variant)."""
 
     def __init__(self, cfg: GINConfig) -> None:
         super().__init__()
@@ -87,7 +90,7 @@ class VirtualNode(nn.Module):
         x = ops.sum_nodes(h * batch.node_mask[:, None]) + vn
         x = torch.relu(self.norm1(self.lin1(x), batch.graph_mask))
         x = torch.relu(self.norm2(self.lin2(x), batch.graph_mask))
-        return vn + self.dropout(x)
+        return self.dropout(x)
 
 
 @MODELS.register

@@ -37,10 +37,11 @@ class MaskedBatchNorm(nn.Module):
             n = m.sum()
             mean = (x * m).sum(0) / n.clamp(min=1)
             var = ((x - mean) * m).pow(2).sum(0) / n.clamp(min=1)
-            with torch.no_grad():
+            with torch.no_grad():  # a batch of fewer than two real rows leaves them as they are
                 unbiased = var * n / (n - 1).clamp(min=1)
-                self.running_mean.lerp_(mean.detach(), self.momentum)
-                self.running_var.lerp_(unbiased.detach(), self.momentum)
+                weight = self.momentum * (n > 1).to(x.dtype)
+                self.running_mean.lerp_(mean.detach(), weight)
+                self.running_var.lerp_(unbiased.detach(), weight)
         else:
             mean, var = self.running_mean, self.running_var
         return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias

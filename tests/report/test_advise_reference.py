@@ -57,7 +57,7 @@ def test_every_error_follows_from_the_run_s_own_numbers(res):
 def test_the_reference_medians_are_the_committed_reference_run_s(res):
     script = benchmark_script("advise")
     for d in res["datasets"]:
-        ref = script._reference(ROOT / res["reference"], d["dataset"])
+        ref = script._reference(ROOT / res["reference"], d["dataset"], d["model"])
         for c in d["cells"]:
             strategy, views = c["cell"].split(" ")
             expected = statistics.median(ref[f"{strategy} {v}"]["graphs_per_s"] for v in views.split("+"))
