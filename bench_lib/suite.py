@@ -212,7 +212,8 @@ class Progress:
     timed repeats, training) overwrite one line on a terminal and are logged
     line by line elsewhere."""
 
-    def __init__(self, total: int, stream=sys.stderr) -> None:
+    def __init__(self, total: int, stream=None) -> None:
+        stream = sys.stderr if stream is None else stream  # the one of the moment (a test may have swapped it)
         self.total, self.done, self.stream = total, 0, stream
         self.tty = stream.isatty()
         self.start = time.perf_counter()

@@ -180,3 +180,11 @@ def test_advise_reports_a_bad_dataset_in_one_line(capsys):
     assert A.main(["no-such-set", "--seconds", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "no-such-set" in err
+
+
+def test_a_dataset_with_two_models_is_advised_for_its_first():
+    cfg = A.suite_config("qm9")
+    assert cfg.datasets[0].models == ("schnet",)
+    _, others = A.one_model(A.asked_config("qm9"))
+    assert others == ["painn"]
+    assert A.suite_config("qm9", models=["painn"]).datasets[0].models == ("painn",)

@@ -216,3 +216,31 @@ def test_every_built_in_model_is_covered():
     """A model added to bench_lib must join SMALL, so that the equivalence tests and the check cover it."""
     built_in = {n for n in MODELS.names() if not MODELS.is_plugin(n)}
     assert built_in == {name for name, _ in SMALL.values()}
+
+
+def test_masked_batchnorm_keeps_running_statistics_below_two_rows():
+    bn = MaskedBatchNorm(3)
+    x = torch.randn(4, 3)
+    for mask in (torch.zeros(4, dtype=torch.bool), torch.tensor([True, False, False, False])):
+        bn(x, mask)
+        assert torch.equal(bn.running_mean, torch.zeros(3)) and torch.equal(bn.running_var, torch.ones(3))
+    bn(x, torch.ones(4, dtype=torch.bool))
+    assert not torch.equal(bn.running_mean, torch.zeros(3))
+
+
+def test_a_large_target_mean_does_not_hide_a_leak(plugin, stores):
+    """Outputs are compared standardised: a leak of 1e-3 of the batch mean shows through a mean of 1e4."""
+    store = stores["nci5k"]
+    model = built("leaky-mean", store)
+    model.set_target_stats(1e4, 1e-2, float(model.mean_nodes))
+    assert check_batching(model, store, {"dynamic": STRATEGIES.create("dynamic", batch_graphs=7)})
+
+
+def test_evaluation_mode_is_checked_too(plugin, stores):
+    """A model that mixes graphs only in evaluation mode (as validation runs it) is caught there."""
+    store = stores["nci5k"]
+    model = built("toy-sum", store)
+    mix = model.mix
+    model.mix = lambda h, batch: mix(h, batch) if model.training else h - h.mean(dim=0, keepdim=True)
+    failures = check_batching(model, store, {"dynamic": STRATEGIES.create("dynamic", batch_graphs=7)})
+    assert [f.part for f in failures] == ["evaluation"]

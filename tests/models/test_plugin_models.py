@@ -107,3 +107,33 @@ def test_registry_refuses_bad_models():
         ModelRegistry().register(torch.nn.Linear)
     with pytest.raises(ValueError, match="unknown model 'nope'; known: gin, painn, schnet"):
         MODELS.get("nope")
+
+
+def test_a_model_the_check_cannot_run_is_one_error_line_and_can_be_timed_unchecked(plugin, suite_file, tmp_path,  # noqa: F811
+                                                                                    capsys, monkeypatch):
+    import toy_models
+
+    def fails(self, batch, backend="torch", ops=None):
+        raise RuntimeError("this model runs on a GPU only")
+
+    monkeypatch.setattr(toy_models.ToySum, "forward", fails)
+    argv = ["--config", str(suite_file), "--models", "toy-sum", "--strategies", "pad", "--dry-run"]
+    assert main(argv) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert errors == ["error: model 'toy-sum' could not be checked on nci5k: RuntimeError: this model runs on a GPU "
+                      "only (the batching check runs forward and backward passes on the CPU; --no-batching-check "
+                      "times it unchecked)"]
+    assert main(argv + ["--no-batching-check"]) == 0
+    assert "batching check skipped (--no-batching-check)" in capsys.readouterr().err
+
+
+def test_a_broken_plugin_does_not_hide_the_others(plugin, tmp_path):  # noqa: F811
+    (tmp_path / "broken_models.py").write_text("raise ImportError('no such dependency')\n")
+    dist = tmp_path / "broken_models-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-models\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[bench_lib.models]\nbroken = broken_models:Broken\n")
+    registry = ModelRegistry()
+    with pytest.raises(ValueError, match=r"entry point 'broken' .* failed to load: ImportError: no such dependency"):
+        registry.load_plugins()
+    assert "toy-sum" in registry.names() and "broken" not in registry.names()
