@@ -238,9 +238,16 @@ def test_a_large_target_mean_does_not_hide_a_leak(plugin, stores):
 
 def test_evaluation_mode_is_checked_too(plugin, stores):
     """A model that mixes graphs only in evaluation mode (as validation runs it) is caught there."""
+    import toy_models
+
+    class LeaksInEvaluation(toy_models.ToySum):
+        name = "leaks-in-evaluation"
+
+        def mix(self, h, batch):
+            return h if self.training else h - h.mean(dim=0, keepdim=True)
+
     store = stores["nci5k"]
-    model = built("toy-sum", store)
-    mix = model.mix
-    model.mix = lambda h, batch: mix(h, batch) if model.training else h - h.mean(dim=0, keepdim=True)
-    failures = check_batching(model, store, {"dynamic": STRATEGIES.create("dynamic", batch_graphs=7)})
+    torch.manual_seed(0)
+    failures = check_batching(LeaksInEvaluation(toy_models.ToySumConfig()), store,
+                              {"dynamic": STRATEGIES.create("dynamic", batch_graphs=7)})
     assert [f.part for f in failures] == ["evaluation"]
