@@ -332,7 +332,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="dataset option for the --datasets (e.g. cutoff=5.0, max_neighbors=None)")
     parser.add_argument("--strategies", help="comma-separated strategies (overrides the config)")
     parser.add_argument("--models", help="comma-separated models, run on every dataset instead of its list (a "
-                                         "dataset that cannot feed one skips it, with the reason)")
+                                         "dataset that cannot feed one of them skips it, with the reason; one "
+                                         "that can feed none is an error)")
     parser.add_argument("--repeats", type=int, help="timed repeats per cell")
     parser.add_argument("--device", help="cpu or cuda (cuda runs the plain-torch backend)")
     parser.add_argument("--execution", help="comma-separated: eager, compile, compile-dynamic, cudagraphs "
