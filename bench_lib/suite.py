@@ -382,12 +382,9 @@ def _print_list() -> None:
         return "a few bucket shapes" if "buckets" in getattr(cls, "__dataclass_fields__", {}) else "dynamic shapes"
 
     print("strategies:", ", ".join(f"{n} ({shapes(STRATEGIES.get(n))})" for n in STRATEGIES.names()))
-    from bench_lib.models import NEEDS
-
     def needs(name: str) -> str:
-        cls = MODELS.get(name)
-        what = " + ".join(NEEDS[n] for n in cls.needs) or "any graphs"
-        return f"{name} ({what}{'; plugin ' + cls.__module__ if MODELS.is_plugin(name) else ''})"
+        plugin = f"; plugin {MODELS.get(name).__module__}" if MODELS.is_plugin(name) else ""
+        return f"{name} ({MODELS.needs_text(name)}{plugin})"
 
     print("models:    ", ", ".join(needs(n) for n in MODELS.names()))
 

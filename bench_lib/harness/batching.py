@@ -50,11 +50,11 @@ def check_cells(cells: list[CellSpec], say: Callable[[str], None] = lambda line:
         except NotImplementedError as err:  # the cells record it as skipped
             say(f"{model_name} on {dataset}: not checked ({err})")
             continue
-        failures, errors = None, []
+        failures, errors, sample = None, [], sample_graphs(store, train)
         for dtype in (torch.float64, torch.float32):  # single precision for a model that cannot run in double
             try:
-                failures = check_batching(model, store, strategies, backend=backend,
-                                          sample=sample_graphs(store, train), seed=first.seed, dtype=dtype)
+                failures = check_batching(model, store, strategies, backend=backend, sample=sample,
+                                          seed=first.seed, dtype=dtype)
                 break
             except Exception as err:  # noqa: BLE001 (a plugin model may raise anything)
                 errors.append(f"{type(err).__name__}: {err}")

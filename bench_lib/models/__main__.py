@@ -39,11 +39,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _list() -> int:
-    from bench_lib.models import MODELS, NEEDS
+    from bench_lib.models import MODELS
 
     for name in MODELS.names():
         cls = MODELS.get(name)
-        needs = ", ".join(NEEDS[n] for n in cls.needs) or "nothing beyond graphs"
+        needs = MODELS.needs_text(name)
         fields = ", ".join(f"{f.name}={f.default!r}" for f in dataclasses.fields(cls.Config))
         origin = f"plugin {cls.__module__}" if MODELS.is_plugin(name) else "built-in"
         print(f"{name}: needs {needs}; {origin}; [models.{name}] {fields}")

@@ -195,16 +195,15 @@ def _check(model, store, strategies, backend, sample, seed, dtype) -> list[Failu
 
     isolated = _Graded(_copy(model, "isolation"), backend, weights, dtype)
     evaluating = _Graded(_copy(model, "evaluation"), backend, weights, dtype)
-    alone_pred, alone_grad, alone_eval = {}, {}, {}
+    alone_pred, alone_grad, alone_eval, total_alone = {}, {}, {}, None
     for g in sample.tolist():
-        _, pred, loss = isolated.forward(collate(store, np.array([g])))
+        alone = collate(store, np.array([g]))
+        _, pred, loss = isolated.forward(alone)
         alone_pred[g] = pred[0].detach()
         alone_grad[g] = isolated.grads(loss)
-        with torch.no_grad():
-            alone_eval[g] = evaluating.forward(collate(store, np.array([g])))[1][0]
-    total_alone = None
-    for g in sample.tolist():
         total_alone = _add(total_alone, alone_grad[g])
+        with torch.no_grad():
+            alone_eval[g] = evaluating.forward(alone)[1][0]
     training = _Graded(_copy(model, "training"), backend, weights, dtype)
 
     failures = []
@@ -218,15 +217,20 @@ def _check(model, store, strategies, backend, sample, seed, dtype) -> list[Failu
     return failures
 
 
+def _worst_row(pred: torch.Tensor, ref: torch.Tensor, graphs: list[int]) -> tuple[float, int]:
+    """``(difference, graph)`` of the row of ``pred`` furthest from ``ref``'s (relative)."""
+    diff = _relative(pred.detach(), ref.detach())
+    k = int(diff.argmax())
+    return float(diff[k]), graphs[k]
+
+
 @torch.no_grad()
 def _evaluation(graded: _Graded, batches, alone, label, n_node) -> Failure | None:
     """Evaluation mode (validation's): each graph in the batch against the same graph alone."""
     worst = (0.0, -1)
     for batch in batches:
         graphs, pred, _ = graded.forward(batch)
-        diff = _relative(pred, torch.stack([alone[g] for g in graphs]))
-        k = int(diff.argmax())
-        worst = max(worst, (float(diff[k]), graphs[k]))
+        worst = max(worst, _worst_row(pred, torch.stack([alone[g] for g in graphs]), graphs))
     if worst[0] > PRED_TOL:
         return Failure(label, "evaluation", "prediction", worst[1], n_node[worst[1]], worst[0], PRED_TOL)
     return None
@@ -236,10 +240,7 @@ def _isolation(graded: _Graded, batches, alone_pred, alone_grad, total_alone, la
     worst, total = (0.0, -1), None
     for batch in batches:
         graphs, pred, loss = graded.forward(batch)
-        diff = _relative(pred.detach(), torch.stack([alone_pred[g] for g in graphs]))
-        k = int(diff.argmax())
-        if float(diff[k]) > worst[0]:
-            worst = (float(diff[k]), graphs[k])
+        worst = max(worst, _worst_row(pred, torch.stack([alone_pred[g] for g in graphs]), graphs))
         total = _add(total, graded.grads(loss))
     if worst[0] > PRED_TOL:
         return Failure(label, "isolation", "prediction", worst[1], n_node[worst[1]], worst[0], PRED_TOL)
@@ -257,10 +258,9 @@ def _padding(graded: _Graded, store, batches, label, n_node) -> Failure | None:
         bare = collate(store, batch.graph_index[batch.graph_mask].numpy())
         graphs, pred, loss = graded.forward(batch)
         _, ref, ref_loss = graded.forward(bare)
-        diff = _relative(pred.detach(), ref.detach())
-        k = int(diff.argmax())
-        if float(diff[k]) > PRED_TOL:
-            return Failure(label, "padding", "prediction", graphs[k], n_node[graphs[k]], float(diff[k]), PRED_TOL)
+        d, g = _worst_row(pred, ref, graphs)
+        if d > PRED_TOL:
+            return Failure(label, "padding", "prediction", g, n_node[g], d, PRED_TOL)
         if _grad_difference(graded.grads(loss), graded.grads(ref_loss)) > GRAD_TOL:
             mine, theirs = graded.per_graph(batch), graded.per_graph(bare)
             d, g = max((_grad_difference(mine[g], theirs[g]), g) for g in graphs)

@@ -46,6 +46,10 @@ class ModelRegistry(Registry):
         """The dataclass of model ``name``'s hyper-parameters."""
         return self.get(name).Config
 
+    def needs_text(self, name: str) -> str:
+        """What model ``name`` needs from a dataset, in words ("3D positions"; "any graphs" for nothing)."""
+        return " + ".join(NEEDS[n] for n in self.get(name).needs) or "any graphs"
+
     def missing(self, name: str, store) -> str | None:
         """Why ``store`` cannot feed model ``name`` (None when it can)."""
         for need in self.get(name).needs:
