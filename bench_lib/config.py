@@ -14,7 +14,12 @@ Layout of a suite file (see ``benchmarks/default.toml``)::
     [models.<name>]         model hyper-parameters (dataclass fields of the model's config)
     [strategies.<name>]     fixed parameters of a strategy (its cells run in the manual view)
     [datasets.<name>]       n_graphs, options, models, node_slots, edge_slots,
-                            graphs_per_step, pack_nodes, target, target_mae
+                            graphs_per_step, pack_nodes, target, target_mae, task,
+                            max_classes, loss
+                            (target: a column name, or a table
+                            {column, metric, value}: the validation score to reach,
+                            e.g. {metric = "rocauc", value = 0.75}; target_mae = X is
+                            the regression shorthand for {metric = "mae", value = X})
     [slurm]                 partition, time_min, gpus_per_job, cpus_per_job, mem_gb,
                             array_parallelism, account, qos, additional, folder
                             (for --launcher slurm; see bench_lib.harness.launch)
@@ -79,8 +84,13 @@ class DatasetSettings:
     the equal-padded-budget view's budget (``edge_slots`` None: derived from
     the data, see :mod:`bench_lib.harness.fairness`), ``graphs_per_step``
     the equal-real-graphs view's; ``pack_nodes`` is the packers' pack
-    capacity; ``target_mae`` the validation MAE that counts as reached (None:
-    no time-to-accuracy run).
+    capacity; ``target`` the target column (None: the dataset's first);
+    ``task`` the task when the user declares it (None: the dataset's own or
+    inferred, see :mod:`bench_lib.tasks`); ``metric`` and ``target_value``
+    the validation score that counts as reached (``target_mae`` the same for
+    metric ``mae``; neither: no time-to-accuracy run); ``max_classes`` the
+    most classes a multiclass column may have; ``loss`` a regression
+    target's training loss (``mse`` or ``l1``; MAE is reported either way).
     """
 
     name: str
@@ -93,6 +103,11 @@ class DatasetSettings:
     pack_nodes: int | None = None
     target: str | None = None
     target_mae: float | None = None
+    task: str | None = None
+    metric: str | None = None
+    target_value: float | None = None
+    max_classes: int = 50
+    loss: str = "mse"
 
 
 @dataclass(frozen=True)
@@ -196,6 +211,50 @@ def _check_ranks(where: str, ranks, problems: list) -> None:
             problems.append(f"{where}: each must be a whole number >= 1 (got {r!r})")
 
 
+def check_goal(where: str, task: str | None, metric: str | None, value, target_mae, cli: bool = False) -> list[str]:
+    """What is wrong with a dataset's declared task and target (before its data is read); ``cli``: say it
+    in the command line's flags."""
+    import math
+
+    from bench_lib.tasks import METRICS, TASKS
+
+    problems = []
+    names = (("--task", "--target-metric", "--target-mae", "--target-value") if cli else
+             (f"{where} task", f"{where} target metric", f"{where} target_mae", f"{where} target value"))
+    if task is not None and task not in TASKS:
+        problems.append(f"{names[0]}: unknown task {task!r}; valid: {', '.join(TASKS)}")
+    if metric is not None and metric not in METRICS:
+        problems.append(f"{names[1]}: unknown metric {metric!r}; valid: {', '.join(METRICS)}")
+    for name, v in ((names[2], target_mae), (names[3], value)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            problems.append(f"{name} must be a finite number (got {v!r}): a target every strategy reaches at "
+                            "step 0 measures nothing")
+    if target_mae is not None and value is not None:
+        problems.append(f"{names[2]} and {names[3]}: give one of them, not both")
+    if target_mae is not None and metric not in (None, "mae"):
+        problems.append(f"{names[2]} is a MAE target, but the metric is {metric}; give the value in {metric}'s "
+                        f"terms (target = {{metric = \"{metric}\", value = X}}, or --target-value X)")
+    return problems
+
+
+def _target_table(name: str, table: dict, problems: list) -> dict:
+    """``target = {column, metric, value}`` -> the settings' ``target``, ``metric`` and ``target_value``."""
+    target = table.get("target")
+    if not isinstance(target, dict):
+        return table
+    table = {k: v for k, v in table.items() if k != "target"}
+    unknown = set(target) - {"column", "metric", "value"}
+    if unknown:
+        problems.append(f"[datasets.{name}] target has no key(s) {sorted(unknown)}; valid: column, metric, value")
+    if "column" in target:
+        table["target"] = target["column"]
+    if "metric" in target:
+        table["metric"] = target["metric"]
+    if "value" in target:
+        table["target_value"] = target["value"]
+    return table
+
+
 def _one_of(where: str, value, valid: tuple[str, ...]) -> None:
     if value not in valid:
         raise ConfigError(f"{where} must be {' or '.join(repr(v) for v in valid)} (got {value!r})")
@@ -266,10 +325,16 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
         except ValueError as err:
             problems.append(f"[datasets]: {err}")
             continue
+        if isinstance(table, dict):
+            table = _target_table(name, table, problems)
         d = problems.check(_take, f"datasets.{name}", table, DatasetSettings, skip=("name",),
                            problems=problems)
         if d is None:
             continue
+        problems += check_goal(f"[datasets.{name}]", d.get("task"), d.get("metric"), d.get("target_value"),
+                               d.get("target_mae"))
+        if d.get("loss", "mse") not in ("mse", "l1"):
+            problems.append(f"[datasets.{name}] loss must be 'mse' or 'l1' (got {d['loss']!r})")
         for m in d.get("models", ()):
             problems.check(_choices, f"[datasets.{name}] models", m, MODELS.names())
         if "models" in d and not d["models"]:
@@ -305,7 +370,9 @@ def load_config(path: Path | str) -> SuiteConfig:
 def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, strategies: list[str] | None = None,
                     models: list[str] | None = None, repeats: int | None = None,
                     device: str | None = None, data_dir: str | None = None, target: list[str] | None = None,
-                    target_mae: float | None = None, smiles_column: str | None = None,
+                    target_mae: float | None = None, task: str | None = None,
+                    target_metric: str | None = None, target_value: float | None = None,
+                    smiles_column: str | None = None,
                     id_column: str | None = None, options: dict[str, Any] | None = None,
                     execution: list[str] | None = None, prefetch: int | None = None,
                     ranks: list[int] | None = None, slurm: dict[str, Any] | None = None) -> SuiteConfig:
@@ -313,15 +380,17 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
 
     ``datasets`` may name datasets the config does not have (any known name,
     or ``csv:``/``sdf:``/``xyz:PATH``): they join with default settings.
-    ``target``, ``target_mae``, ``smiles_column``, ``id_column`` and
-    ``options`` apply to the datasets named in ``datasets`` (all of them)."""
+    ``target``, ``target_mae``, ``task``, ``target_metric``, ``target_value``,
+    ``smiles_column``, ``id_column`` and ``options`` apply to the datasets
+    named in ``datasets`` (all of them)."""
     from bench_lib.data import FILE_KINDS, check_dataset_name
     from bench_lib.models import MODELS
     from bench_lib.strategies import STRATEGIES
 
     problems = _Problems()
     changes: dict[str, Any] = {}
-    per_dataset = {"target": target, "target_mae": target_mae, "smiles_column": smiles_column,
+    per_dataset = {"target": target, "target_mae": target_mae, "task": task, "target_metric": target_metric,
+                   "target_value": target_value, "smiles_column": smiles_column,
                    "id_column": id_column, "option": options}
     if datasets is None and any(v is not None and v != {} for v in per_dataset.values()):
         given = ", ".join(f"--{k.replace('_', '-')}" for k, v in per_dataset.items() if v is not None and v != {})
@@ -364,10 +433,25 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
                     else:
                         opts["target_columns"] = list(target)
             if target_mae is not None:
-                if not target_mae > 0:
+                if not target_mae > 0:  # (inf: check_goal)
                     problems.append(f"--target-mae must be > 0 (got {target_mae!r})")
-                fields["target_mae"] = target_mae
+                fields.update(target_mae=target_mae, target_value=None, metric=None)
+            if task is not None:
+                fields["task"] = task
+            if target_metric is not None:
+                fields["metric"] = target_metric
+                if target_mae is None and target_metric != "mae":
+                    fields["target_mae"] = None  # the config's MAE target does not carry over to another metric
+            if target_value is not None:
+                if (target_metric or d.metric) == "mae":
+                    fields.update(target_mae=target_value, target_value=None)
+                else:
+                    fields.update(target_value=target_value, target_mae=None)
             chosen[k] = dataclasses.replace(d, **fields)
+            if any(v is not None for v in (target_mae, task, target_metric, target_value)):
+                found = check_goal("", chosen[k].task, chosen[k].metric, chosen[k].target_value,
+                                   chosen[k].target_mae, cli=True)
+                problems += [p for p in found if p not in problems]
         changes["datasets"] = tuple(chosen)
     if strategies is not None:
         for s in strategies:

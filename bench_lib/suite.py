@@ -88,14 +88,52 @@ def models_for(settings, store, mode: str = "train") -> tuple[tuple[str, ...], l
     return fit, [], [f"{settings.name}: model {m} skipped: {why[m]}" for m in settings.models if why[m]]
 
 
-def _target(settings, store) -> tuple[str | None, float | None, str | None]:
-    """``(target, target_mae, problem)``; the target is the real column's name."""
+#: Graphs with a label the validation and training splits need at least for a time-to-accuracy run.
+MIN_LABELLED = {"train": 2, "val": 1}
+
+
+def _task(settings, store, splits: dict, mode: str):
+    """``(task, goal, problems)`` of a dataset: its :class:`~bench_lib.tasks.Task` (None: no target), the
+    validation score to reach (None: no time-to-accuracy run) and what stops it from running, each
+    problem naming what to change."""
+    from bench_lib.tasks import check_target, resolve_task
+
+    where = f"[datasets.{settings.name}]"
     names = store.meta.target_names
     if settings.target is not None and settings.target not in names:
-        return None, None, (f"[datasets.{settings.name}] target: no column {settings.target!r}; the dataset's "
-                            f"targets are {list(names) or 'none'}")
-    target = settings.target or (names[0] if names else None)
-    return target, settings.target_mae if target else None, None
+        return None, None, [f"{where} target: no column {settings.target!r}; the dataset's targets are "
+                            f"{list(names) or 'none'}"]
+    metric = settings.metric or ("mae" if settings.target_mae is not None else None)
+    if metric == "mae" and settings.task is None and settings.target_mae is not None:
+        metric = None  # the shorthand: checked against the task below
+    try:
+        task = resolve_task(store, settings.target, kind=settings.task, metric=metric, dataset=settings.name)
+    except ValueError as err:
+        return None, None, [f"{where} {err}"]
+    if task is None or mode != "train":
+        return task, None, []
+    goal = settings.target_value if settings.target_value is not None else settings.target_mae
+    problems = []
+    if settings.target_mae is not None and task.metric != "mae":
+        problems.append(f"{where} target_mae: {task.names[0]!r} is a {task.kind} target, scored by {task.metric}, "
+                        f"not MAE; give the target in its terms: --target-metric {task.metric} --target-value X "
+                        f"(target = {{metric = \"{task.metric}\", value = X}})")
+        goal = None
+    labels = {k: task.labels(store.targets[v]) for k, v in splits.items()}
+    # the splits' classes matter to a time-to-accuracy run only
+    problems += [f"{where} {p}" for p in check_target(task, goal, labels if goal is not None else {},
+                                                       settings.max_classes)]
+    if goal is not None:
+        for split, least in MIN_LABELLED.items():
+            y = labels[split]
+            have = int(np.isfinite(y).any(axis=1).sum()) if len(y) else 0
+            if have < least:
+                problems.append(
+                    f"{where}: the {'validation' if split == 'val' else 'training'} split holds {have} graph(s) with "
+                    f"a label ({len(splits[split])} graph(s) of {store.n_graph:,}); time to accuracy needs at least "
+                    f"{least}: use more graphs (n_graphs, a larger file: about {10 * least + 10} or more), or leave "
+                    "out the target value to measure throughput and memory only")
+    return task, goal, problems
 
 
 def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellSpec]:
@@ -133,26 +171,33 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
                 problems.append(f"[datasets.{d.name}]: {err}")
                 break
             models, bad, skipped = models_for(d, store, cfg.mode)
-            target, target_mae, bad_target = _target(d, store)
+            splits = store_splits(store, seed=seed)
+            if not len(splits["train"]):
+                problems.append(f"[datasets.{d.name}]: the training split is empty ({store.n_graph} graph(s)); "
+                                "use more graphs")
+                break
+            task, goal, bad_target = _task(d, store, splits, cfg.mode)
             if seed == cfg.seeds[0]:
-                problems += bad + ([bad_target] if bad_target else [])
-                notes.append(_dataset_note(d, store, target, target_mae, cfg.mode))
+                problems += bad + bad_target
+                notes.append(_dataset_note(d, store, task, goal, cfg.mode))
                 notes += skipped
             if bad or bad_target:
                 break
-            splits = store_splits(store, seed=seed)
             n, e = store.n_node[splits["train"]], store.n_edge[splits["train"]]
+            largest = int(store.n_node.max())
             try:
-                budgets = budgets_for(d, n, e, cfg.fairness, seed=seed)
+                budgets = budgets_for(d, n, e, cfg.fairness, seed=seed, largest=largest)
             except ValueError as err:
-                problems.append(f"[datasets.{d.name}] (seed {seed}): {err}")
+                problems.append(f"[datasets.{d.name}] (seed {seed}): {err}; raise node_slots (and pack_nodes) in "
+                                f"[datasets.{d.name}] to at least {largest}")
                 continue
             for split in ("val", "test"):
                 biggest = int(store.n_node[splits[split]].max(initial=0))
                 small = sorted({b.pack_nodes for b in budgets.values() if b.pack_nodes < biggest})
                 if small:
-                    problems.append(f"[datasets.{d.name}] (seed {seed}): pack_nodes={small[0]} is smaller than the "
-                                    f"largest graph of the {split} split ({biggest} nodes)")
+                    problems.append(f"[datasets.{d.name}] (seed {seed}): pack_nodes={small[0]} (set in the suite "
+                                    f"file) is smaller than the largest graph of the {split} split ({biggest} "
+                                    f"nodes); raise it to at least {biggest}, or leave it out to derive it")
             for view, budget in budgets.items():
                 for strategy in cfg.strategies:
                     try:
@@ -169,7 +214,10 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
                         spec = CellSpec(
                             dataset=d.name, n_graphs=d.n_graphs, dataset_options=dict(d.options), strategy=strategy,
                             strategy_params=params, model=model, model_params=cfg.model_params.get(model, {}),
-                            target=target, target_mae=target_mae, seed=seed, device=cfg.device,
+                            target=None if task is None else task.names[0], task=task.kind if task else "regression",
+                            metric=task.metric if task else "mae", target_value=goal,
+                            loss=d.loss if task is not None and task.kind == "regression" else "mse",
+                            seed=seed, device=cfg.device,
                             backend=cfg.backend, threads=cfg.threads, clock=clock, malloc=cfg.malloc,
                             execution=execution, compile_options=dict(cfg.compile_options) if execution != "eager"
                             else {}, prefetch=cfg.prefetch, prefetch_with=cfg.prefetch_with, ranks=ranks,
@@ -184,8 +232,10 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
     return list(cells.values())
 
 
-def _dataset_note(d, store, target: str | None, target_mae: float | None, mode: str) -> str:
-    """One line per dataset for the user: graphs, skipped records, target, time to accuracy."""
+def _dataset_note(d, store, task, goal: float | None, mode: str) -> str:
+    """One line per dataset for the user: graphs, skipped records, target, task, time to accuracy."""
+    from bench_lib.tasks import METRICS
+
     skipped = len(store.meta.skipped)
     parts = [f"{d.name}: {store.n_graph:,} graphs"]
     if skipped:
@@ -195,13 +245,21 @@ def _dataset_note(d, store, target: str | None, target_mae: float | None, mode: 
                      + " ".join(options + ["--skipped"]) + ")")
     if store.meta.params.get("note"):
         parts.append(str(store.meta.params["note"]))
+    if task is not None and task.note:
+        parts.append(task.note)
     if mode == "train":
-        if target is None:
+        if task is None:
             parts.append("time to accuracy skipped: the dataset has no target")
-        elif target_mae is None:
-            parts.append(f"time to accuracy skipped: no target_mae for {target!r} (--target-mae X)")
         else:
-            parts.append(f"time to accuracy: {target!r} to validation MAE {target_mae:g}")
+            m = METRICS[task.metric]
+            what = repr(task.names[0]) if len(task.names) == 1 else f"of {len(task.names)} label columns"
+            if goal is None:
+                flag = "--target-mae X" if task.metric == "mae" else f"--target-metric {task.metric} --target-value X"
+                parts.append(f"{task.kind} target {what}, scored by {m.label}; time to accuracy skipped: no "
+                             f"target value ({flag})")
+            else:
+                parts.append(f"time to accuracy: {task.kind} target {what} to validation {m.label} {goal:g} "
+                             f"({m.direction})")
     return "; ".join(parts)
 
 
@@ -272,7 +330,8 @@ examples:
   python -m bench_lib.suite --config benchmarks/smoke.toml
   python -m bench_lib.suite --datasets nci5k --strategies pad,pack-lpfhp --repeats 5
   python -m bench_lib.suite --datasets csv:data/ESOL.csv --target "measured log solubility"
-  python -m bench_lib.suite --datasets csv:data/BBBP.csv --target p_np --id-column name --target-mae 0.3
+  python -m bench_lib.suite --datasets csv:data/BBBP.csv --target p_np --id-column name --target-value 0.85
+  python -m bench_lib.suite --datasets csv:data/B3DB_classification.tsv --target 'BBB+/BBB-' --target-value 0.8
   python -m bench_lib.suite --datasets sdf:data/confs.sdf,xyz:data/clusters/ --option cutoff=5.0
   python -m bench_lib.suite --list          # datasets, strategies (plugins too), models
   python -m bench_lib.suite --dry-run       # the cells, without running them
@@ -292,7 +351,11 @@ its defaults; the model is chosen by what the data has (gin for 2D molecules,
 schnet for 3D) unless --models names one. A CSV may be comma, tab or semicolon
 separated and compressed (.gz, .bz2, .xz, .zip); without --target, the one
 numeric column is the target, and a file with none runs throughput and memory
-cells only. Every problem is reported before any cell runs, one error: line
+cells only. Text labels are classes; a column of two values is binary (said
+when the suite starts; --task regression regresses it). --target-value X is
+the validation score to reach in the metric's direction (ROC-AUC for binary,
+accuracy for multiclass, average precision for multilabel, MAE for regression;
+--target-metric chooses). Every problem is reported before any cell runs, one error: line
 each, exit status 2.
 """
 
@@ -326,6 +389,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="target column(s) of the --datasets (repeatable or a comma list; the first is trained)")
     parser.add_argument("--target-mae", type=float, default=None, metavar="X",
                         help="validation MAE that counts as reached (time to accuracy) for the --datasets")
+    parser.add_argument("--task", choices=("regression", "binary", "multiclass", "multilabel"),
+                        help="what the --datasets' target is (default: the dataset's own, or inferred: text labels "
+                             "are classes, a column of two values is binary)")
+    parser.add_argument("--target-metric", metavar="M", help="validation metric of the --datasets: mae, rmse, "
+                        "rocauc, ap, accuracy (default: the task's; OGB's for an OGB set)")
+    parser.add_argument("--target-value", type=float, default=None, metavar="X",
+                        help="validation score that counts as reached, in the metric's direction (higher for "
+                             "rocauc, ap, accuracy)")
     parser.add_argument("--smiles-column", metavar="COL", help="SMILES column of a csv: dataset (default: guessed)")
     parser.add_argument("--id-column", metavar="COL", help="ID column of a csv: dataset, to name skipped rows")
     parser.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
@@ -533,6 +604,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = apply_overrides(cfg, datasets=split(args.datasets), strategies=split(args.strategies),
                               models=split(args.models), repeats=args.repeats, device=args.device,
                               data_dir=args.data_dir, target=targets, target_mae=args.target_mae,
+                              task=args.task, target_metric=args.target_metric, target_value=args.target_value,
                               smiles_column=args.smiles_column, id_column=args.id_column, options=dict(args.option),
                               execution=split(args.execution), prefetch=args.prefetch,
                               ranks=_ints("--ranks", split(args.ranks)),

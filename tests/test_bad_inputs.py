@@ -40,6 +40,10 @@ def files(tmp_path) -> dict[str, Path]:
     big = "C" * 60  # a 60-atom chain
     val = set(split_indices(20, seed=0)["val"].tolist())
     sized = "\n".join(f"{big if k == min(val) else MOLS[k % 10]},{k}" for k in range(20))
+    # a binary column whose validation split holds one class (every positive row is a training row)
+    one_class = "\n".join(f"{MOLS[k % 10]},{'no' if k in val or k % 3 else 'yes'}" for k in range(20))
+    two_cols = "\n".join(f"{MOLS[k % 10]},{0 if k in val else k % 2},{0 if k in val else (k + 1) % 2}"
+                         for k in range(20))
     f = {
         "good": write("good.csv", "smiles,y\n" + rows + "\n"),
         "multi": write("multi.csv", "smiles,measured,predicted\n" + "\n".join(f"{s},1,2" for s in MOLS) + "\n"),
@@ -63,6 +67,14 @@ def files(tmp_path) -> dict[str, Path]:
         "timeout": write("timeout.toml", CONFIG.replace("repeats = 1", "repeats = 1\ntimeout_s = 10")
                          + "\n[train]\ntrain_time_limit_s = 20\n"),
         "afile": write("not-a-folder", "x"),
+        "oneclass": write("oneclass.csv", "smiles,active\n" + one_class + "\n"),
+        "twocols": write("twocols.csv", "smiles,a,b\n" + two_cols + "\n"),
+        "three": write("three.csv", "smiles,colour\n" + "\n".join(f"{s},{('red', 'green', 'blue')[k % 3]}"
+                                                                    for k, s in enumerate(MOLS * 2)) + "\n"),
+        "small": write("small.csv", "smiles,y\n" + "\n".join(f"{s},{k}" for k, s in enumerate(MOLS[:5])) + "\n"),
+        "dup": write("dup.csv", "smiles,y,y\n" + "\n".join(f"{s},{k},{-k}" for k, s in enumerate(MOLS)) + "\n"),
+        "ids": write("ids.tsv", "NO.\tSMILES\tCID\tBBB+/BBB-\n" + "\n".join(
+            f"{k + 1}\t{s}\t{2000 + k}\t{'BBB+' if k % 3 else 'BBB-'}" for k, s in enumerate(MOLS * 2)) + "\n"),
     }
     from rdkit import Chem
     from rdkit.Chem import AllChem
@@ -76,6 +88,13 @@ def files(tmp_path) -> dict[str, Path]:
         writer.write(mol)
     writer.close()
     f["flat"] = d / "flat.sdf"
+    f["classes"] = write("classes.toml", CONFIG + f'\n[datasets."csv:{f["three"]}"]\ntarget = "colour"\n'
+                                                   'max_classes = 2\n')
+    f["packs"] = write("packs.toml", CONFIG + f'\n[datasets."csv:{f["bigval"]}"]\npack_nodes = 32\n')
+    f["metric"] = write("metric.toml", CONFIG.replace("node_slots = 256", 'node_slots = 256\n'
+                                                       'target = { metric = "auc", value = 0.7 }'))
+    f["both"] = write("both.toml", CONFIG.replace("node_slots = 256", 'node_slots = 256\ntarget_mae = 5.0\n'
+                                                   'target = { metric = "rocauc", value = 0.7 }'))
     f["missing"] = d / "missing.csv"
     f["missing_toml"] = d / "missing.toml"
     return f
@@ -92,7 +111,38 @@ CASES = [
     ("unknown ID column", ["--datasets", "csv:{good}", "--id-column", "name"], "no ID column 'name'"),
     ("unknown target", ["--datasets", "csv:{good}", "--target", "logS"], "no target column(s) ['logS']"),
     ("several numeric columns", ["--datasets", "csv:{multi}"], "several numeric columns (measured, predicted)"),
-    ("text labels", ["--datasets", "csv:{labels}", "--target", "p_np"], "column 'p_np' holds text labels"),
+    ("MAE on a binary column", ["--datasets", "csv:{labels}", "--target", "p_np", "--target-mae", "0.3"],
+     "'p_np' is a binary target, scored by rocauc, not MAE; give the target in its terms: --target-metric rocauc"),
+    ("AUC on a regression column", ["--datasets", "csv:{good}", "--target", "y", "--target-metric", "rocauc",
+                                    "--target-value", "0.7"],
+     "metric rocauc does not fit a regression target ('y'); use mae or rmse"),
+    ("AUC target above 1", ["--datasets", "csv:{labels}", "--target", "p_np", "--target-value", "1.5"],
+     "a ROC-AUC target must be in (0, 1] (got 1.5)"),
+    ("target value not finite", ["--datasets", "csv:{labels}", "--target", "p_np", "--target-value", "nan"],
+     "--target-value must be a finite number (got nan)"),
+    ("target MAE infinite", ["--datasets", "csv:{good}", "--target-mae", "inf"],
+     "--target-mae must be a finite number (got inf): a target every strategy reaches at step 0"),
+    ("one class in the validation split", ["--datasets", "csv:{oneclass}", "--target", "active", "--target-value",
+                                           "0.7"], "the val split holds one class only ('active': no)"),
+    ("AUC with no label column of both classes", ["--datasets", "csv:{twocols}", "--target", "a,b", "--task",
+                                                   "multilabel", "--target-metric", "rocauc", "--target-value", "0.7"],
+     "ROC-AUC on the validation split: no label column holds both classes there"),
+    ("more classes than the limit", ["--config", "{classes}"], "'colour' has 3 classes, more than max_classes=2"),
+    ("binary task on many values", ["--datasets", "csv:{good}", "--target", "y", "--task", "binary"],
+     "--task binary: 'y' holds 20 distinct value(s)"),
+    ("unknown task", ["--datasets", "csv:{good}", "--task", "ranking"], "argument --task: invalid choice: 'ranking'"),
+    ("unknown metric", ["--datasets", "csv:{good}", "--target-metric", "f1"], "--target-metric: unknown metric 'f1'"),
+    ("unknown metric in the file", ["--config", "{metric}"], "[datasets.nci5k] target metric: unknown metric 'auc'"),
+    ("MAE and another target", ["--config", "{both}"], "[datasets.nci5k] target_mae and [datasets.nci5k] target "
+                                                       "value: give one of them"),
+    ("identifier as the target", ["--datasets", "csv:{ids}", "--target", "CID"],
+     "column 'CID' looks like an identifier (integers, unique per row)"),
+    ("SMILES column as the target", ["--datasets", "csv:{labels}", "--target", "smiles"],
+     "'smiles' is the SMILES column: it holds the molecules, not labels"),
+    ("a column name used twice", ["--datasets", "csv:{dup}", "--target", "y"],
+     "column name(s) used twice in the header: 'y'"),
+    ("a file too small for its splits", ["--datasets", "csv:{small}", "--target", "y", "--target-mae", "1.0"],
+     "the validation split holds 0 graph(s) with a label (0 graph(s) of 5); time to accuracy needs at least 1"),
     ("no usable row", ["--datasets", "csv:{allbad}"], "no usable row (2 skipped; first: line 2: SMILES syntax"),
     ("misspelt option", ["--datasets", "csv:{good}", "--option", "smiles_colum=smiles"],
      "options are ['id_column', 'sep', 'smiles_column', 'target_columns'] (got ['smiles_colum'])"),
@@ -116,8 +166,9 @@ CASES = [
      "schnet needs 3D positions and it has no 3D positions"),
     ("schnet on a 2D SDF", ["--datasets", "sdf:{flat}", "--models", "schnet"], "its coordinates are 2D (every z = 0)"),
     ("bad XYZ", ["--datasets", "xyz:{badxyz}"], "bad.xyz:1: expected an atom count, found 'three'"),
-    ("capacity below a validation graph", ["--datasets", "csv:{bigval}", "--strategies", "pack-lpfhp"],
-     "is smaller than the largest graph of the val split (60 nodes)"),
+    ("capacity set below a validation graph", ["--config", "{packs}", "--strategies", "pack-lpfhp"],
+     "pack_nodes=32 (set in the suite file) is smaller than the largest graph of the val split (60 nodes); raise "
+     "it to at least 60"),
     ("negative target MAE", ["--datasets", "csv:{good}", "--target-mae", "-1"], "--target-mae must be > 0"),
     ("SMILES column for XYZ", ["--datasets", "xyz:{badxyz}", "--smiles-column", "s"],
      "--smiles-column applies to csv:PATH datasets only"),
@@ -170,6 +221,14 @@ def test_every_config_problem_is_reported_with_the_file_name(files, capsys):
     for fragment in ("[suite] has no key 'threds'", "[suite] repeats must be > 0",
                      "[datasets.nci5k] pack_nodes must be a whole number", "[datasets.nci5k] has no key 'models2'"):
         assert fragment in joined
+
+
+def test_a_derived_capacity_fits_the_largest_graph_of_every_split(files, capsys):
+    """A five-row file once failed with a pack_nodes the user never set; the derived one fits every split."""
+    argv = ["--config", str(files["config"]), "--datasets", f"csv:{files['bigval']}", "--strategies", "pack-lpfhp",
+            "--dry-run"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert '"max_nodes": 64' in capsys.readouterr().out
 
 
 def test_the_table_has_at_least_25_cases():

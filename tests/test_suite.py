@@ -301,7 +301,7 @@ def test_a_local_csv_given_only_on_the_command_line_runs_and_reports(tiny_config
                "--target-mae", "50", "--strategies", "pad,pack-ffd", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 0, err
-    assert "40 graphs" in err and "time to accuracy: 'measured log solubility' to validation MAE 50" in err
+    assert "40 graphs" in err and "time to accuracy: regression target 'measured log solubility' to validation MAE 50 " in err
     records = pd.read_csv(out / "records.csv")
     assert (records.status == "ok").all() and len(records) == 2
     assert set(records.target) == {"measured log solubility"} and set(records.model) == {"gin"}  # chosen by the data

@@ -7,6 +7,7 @@ Examples::
     python -m bench_lib.data stats hydronet-like --n-graphs 100000
     python -m bench_lib.data stats xyz:clusters/ --option cutoff=5.0
     python -m bench_lib.data stats csv:BBBP.csv --option target_columns=p_np --skipped
+    python -m bench_lib.data standin-molpcba /tmp/ogb     # an offline stand-in, not OGB's data
 """
 
 from __future__ import annotations
@@ -69,7 +70,20 @@ def main(argv: list[str] | None = None) -> int:
     stats.add_argument("--id-column", metavar="COL", help="ID column of a csv: file")
     stats.add_argument("--skipped", action="store_true",
                        help="list every skipped input record: file line, ID and reason")
+    standin = sub.add_parser("standin-molpcba", help="write a stand-in ogbg-molpcba in OGB's layout (RDKit's NCI "
+                             "molecules, labels computed by RDKit; see bench_lib.data.ogb_layout), not OGB's data")
+    standin.add_argument("root", help="the data root to write it under (then --data-dir ROOT)")
+    standin.add_argument("--n-molecules", type=int, default=5000)
+    standin.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.command == "standin-molpcba":
+        from bench_lib.data.ogb_layout import standin_molpcba
+
+        t = time.perf_counter()
+        where = standin_molpcba(args.root, args.n_molecules, args.seed)
+        print(f"wrote {where} in {time.perf_counter() - t:.1f} s: a stand-in, not OGB's data (see "
+              f"{where / 'STANDIN.txt'})", file=sys.stderr)
+        return 0
     rows, notes, skipped_lines = {}, [], []
     for name in args.names:
         options = dict(args.option)

@@ -5,8 +5,23 @@
   bond graphs with OGB-style features. The SMILES and ID columns are guessed
   from the usual headers when not given. The target is the named column(s);
   without a name, the one numeric column, and none when there is none (such a
-  file serves throughput and memory cells only). A row is skipped only for a
-  missing, non-numeric or non-finite value in a column that is used.
+  file serves throughput and memory cells only; the note names a text column
+  of class labels, 2 to 20 distinct values, that ``--target`` could train on).
+  An identifier column (a header such as ``id``, ``CID``, ``NO.``,
+  ``..._id``, and whole numbers unique per row) is never a target: never
+  chosen, an error when named; so is the SMILES column.
+  A named target whose values are mostly text (one named column only) is a
+  class column: each distinct label is a class, stored as its class index
+  (float32), with ``meta.target_classes[col]`` the names by index and
+  ``meta.task`` ``"binary"`` or ``"multiclass"``. Classes are sorted, but of
+  two the positive one (``BBB+``, ``yes``, ``active``, ``1``...; else the
+  less frequent) is index 1. One class only, or a column of names (more
+  than 20 distinct values and more than half its rows), is an error. A
+  numeric column keeps ``meta.task`` None, and its stray text rows are
+  skipped. A row is skipped only for a missing, non-numeric or non-finite
+  value in a column that is used, or for more fields than the header has
+  (an unquoted separator inside a value); more than half the rows so is an
+  error, as is a column name used twice in the header.
 - ``sdf``: molecules with 3D conformers -> atoms, positions and a radius
   graph; targets from numeric SD properties. A file whose molecules are all
   flat (every z = 0, or flagged 2D) has no 3D positions: it becomes 2D bond
@@ -18,7 +33,7 @@
 Every skipped record is kept in ``meta.skipped`` with its 1-based file
 ``line``, its ``id`` and its ``reason`` (``python -m bench_lib.data stats
 NAME --skipped`` lists them). A file that is unusable as a whole (missing,
-empty, binary, no SMILES column, text labels as the target) is a
+empty, binary, no SMILES column, a target that cannot be one) is a
 ``ValueError`` (``FileNotFoundError`` when missing) naming the file.
 """
 
@@ -28,6 +43,7 @@ import bz2
 import csv
 import glob
 import gzip
+import io
 import lzma
 import warnings
 import zipfile
@@ -69,6 +85,7 @@ def _as_list(columns) -> list[str] | None:
 
 
 def _sample(path: Path, size: int = 1 << 16) -> bytes:
+    """The first ``size`` bytes of the file, decompressed by extension (all of them with -1)."""
     suffix = path.suffix.lower()
     if suffix == ".zip":
         with zipfile.ZipFile(path) as z:
@@ -83,36 +100,114 @@ def _sample(path: Path, size: int = 1 << 16) -> bytes:
 
 def read_table(path: Path | str, sep: str | None = None):
     """A CSV/TSV/semicolon table as strings -> ``(DataFrame, sep)``; blank lines kept
-    as empty rows so that row ``i`` is file line ``i + 2``."""
+    as empty rows, rows with more fields than the header left out (:func:`_read`
+    gives each row's file line and the rows left out)."""
+    df, sep, _, _, _ = _read(path, sep)
+    return df, sep
+
+
+def _read(path: Path | str, sep: str | None = None):
+    """The table -> ``(DataFrame, sep, line, input, extra)``.
+
+    The file is read twice over its decompressed text: once with the csv
+    module (the separator, quotes honoured), which finds the header (its first
+    non-blank line), refuses a column name used twice, and leaves out every
+    row with more fields than the header (an unquoted separator inside a
+    value: pandas would shift the columns or stop); then by pandas
+    (``index_col=False``) on the rows kept. ``line[i]`` and ``input[i]`` are
+    the 1-based file line and the record index (from 0, blank rows counted,
+    the header not) of DataFrame row ``i``; ``extra`` is one ``(input, line,
+    fields)`` per row left out. More than half the rows with more fields than
+    the header is an error: the separator or the header is wrong.
+    """
     import pandas as pd
 
     path = _existing(path)
     try:
-        raw = _sample(path)
+        raw = _sample(path, -1)
     except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as err:
         raise ValueError(f"{path}: cannot be read as a {path.suffix or 'plain'} file ({err})") from None
-    if b"\0" in raw:
+    if b"\0" in raw[:1 << 16]:
         raise ValueError(f"{path}: a binary file, not a text table")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+    text = raw.decode("utf-8-sig", errors="replace")
+    del raw
     if not text.strip():
         raise ValueError(f"{path}: no rows (only blank lines)")
     if sep is None:
         sep = _separator(text)
+    if len(sep) != 1:
+        raise ValueError(f"{path}: the separator must be one character, not {sep!r}")
+    header, head_at, line, inputs, extra, cuts, n_rows = _records(path, text, sep)
+    names = [h for h in header if h.strip()]
+    twice = sorted({h for h in names if names.count(h) > 1}, key=names.index)
+    if twice:
+        raise ValueError(f"{path}: column name(s) used twice in the header: {', '.join(map(repr, twice))}; rename "
+                         "them so that each column has one name")
+    if extra and len(extra) > 0.5 * n_rows:
+        counts = sorted({len(f) for _, _, f in extra})
+        hint = (" (every row has one field more than the header: a file written with row names? give that "
+                "first column a name in the header)" if len(extra) == n_rows and counts == [len(header) + 1]
+                else "")
+        raise ValueError(f"{path}: {len(extra):,} of {n_rows:,} rows have more fields than the header "
+                         f"({len(header)} names); the separator ({sep!r}) or the header line looks wrong{hint}")
+    kept, at = [], head_at
+    for a, b in cuts:
+        kept.append(text[at:a])
+        at = b
+    kept.append(text[at:])
+    del text
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                             compression="infer", encoding_errors="replace")
+            df = pd.read_csv(io.StringIO("".join(kept)), sep=sep, dtype=str, keep_default_na=False,
+                             skip_blank_lines=False, index_col=False)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path}: no rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+    except (pd.errors.ParserError, ValueError) as err:
         raise ValueError(f"{path}: not a readable table ({str(err).strip()})") from None
     if len(df.columns) and all(str(c).startswith("Unnamed: ") for c in df.columns):
         raise ValueError(f"{path}: the first line is not a header")
-    return df, sep
+    line, inputs = np.asarray(line, np.int64), np.asarray(inputs, np.int64)
+    if len(line) != len(df):  # pandas and the csv module split the rows differently: count lines as pandas does
+        line = np.arange(len(df), dtype=np.int64) + (line[0] if len(line) else 2)
+        inputs = np.arange(len(df), dtype=np.int64)
+    return df, sep, line, inputs, extra
+
+
+def _records(path: Path, text: str, sep: str):
+    """One csv pass: ``(header fields, offset of the header, first line of each row kept, its record index,
+    [(record index, first line, fields)] of the rows with more fields than the header, [(start, end)] offsets
+    of those rows in the text, non-blank rows)``."""
+    at = 0
+
+    def lines():
+        nonlocal at
+        for piece in io.StringIO(text, newline=""):
+            at += len(piece)
+            yield piece
+
+    reader = csv.reader(lines(), delimiter=sep)
+    header, head_at, line, inputs, extra, cuts, n_rows = None, 0, [], [], [], [], 0
+    last_line, last_at, record = 0, 0, 0
+    try:
+        for fields in reader:
+            first = last_line + 1
+            if header is None:
+                if any(f.strip() for f in fields):
+                    header, head_at = fields, last_at
+            else:
+                n_rows += any(f.strip() for f in fields)
+                if len(fields) > len(header):
+                    extra.append((record, first, fields))
+                    cuts.append((last_at, at))
+                else:
+                    line.append(first)
+                    inputs.append(record)
+                record += 1
+            last_line, last_at = reader.line_num, at
+    except csv.Error as err:
+        raise ValueError(f"{path}: not a readable table (line {reader.line_num}: {err})") from None
+    return header or [], head_at, line, inputs, extra, cuts, n_rows
 
 
 def _separator(text: str) -> str:
@@ -151,18 +246,52 @@ def _guess(columns, candidates) -> str | None:
     return next((c for c in candidates if c in columns), None)
 
 
-def _numeric(values, name: str, path: Path, decimal_comma: bool = False):
-    """Strings -> floats; (values, reason per row or None). Text labels are an error."""
+_MISSING = ("nan", "na", "n/a", "none", "null")
+_ID_NAMES = ("id", "cid", "sid", "cas", "no", "no.", "index")
+_POSITIVE = ("yes", "true", "active", "positive", "pos", "p", "1", "y")
+#: A text column with more distinct values than this (and than half its rows) holds names, not class labels.
+MAX_CLASSES = 20
+
+
+def _present(values) -> np.ndarray:
+    """Stripped strings -> True where a value is given (not empty, na, nan, none, null)."""
+    return ((values != "") & ~values.str.lower().isin(_MISSING)).to_numpy()
+
+
+def _identifier(name: str, values) -> bool:
+    """An identifier column: its header looks like one (``id``, ``CID``, ``NO.``, ``..._id``, ...) and its
+    present values are whole numbers, unique per row. Never a target."""
+    low = name.strip().lower()
+    if not (low in _ID_NAMES or low.endswith(("_id", " id", "-id")) or low.startswith("id_")
+            or low in {h.lower() for h in ID_HEADERS}):
+        return False
+    stripped = values.astype(str).str.strip()
+    num = _to_float(stripped[_present(stripped)], False)
+    return len(num) > 0 and bool(np.all(np.isfinite(num))) and bool(np.all(num == np.round(num))) \
+        and len(np.unique(num)) == len(num)
+
+
+def _text_column(values, decimal_comma: bool = False) -> bool:
+    """Most present values are not numbers."""
+    stripped = values.astype(str).str.strip()
+    present = _present(stripped)
+    text = present & np.isnan(_to_float(stripped, decimal_comma))
+    return text.sum() > 0.5 * max(int(present.sum()), 1)
+
+
+def _label_like(values, decimal_comma: bool = False) -> bool:
+    """A text column that looks like class labels: 2 to MAX_CLASSES distinct values."""
+    stripped = values.astype(str).str.strip()
+    return _text_column(values, decimal_comma) and 2 <= stripped[_present(stripped)].nunique() <= MAX_CLASSES
+
+
+def _numeric(values, name: str, decimal_comma: bool = False):
+    """Strings -> floats; (values, reason per row or None)."""
     stripped = values.str.strip()
     present = stripped != ""
     num = _to_float(stripped, decimal_comma)
-    missing = stripped.str.lower().isin(["nan", "na", "n/a", "none", "null"]).to_numpy()
+    missing = stripped.str.lower().isin(_MISSING).to_numpy()
     text = present.to_numpy() & np.isnan(num) & ~missing
-    if text.sum() > 0.5 * max(int(present.sum()), 1):
-        labels = sorted(set(stripped[text]))[:4]
-        raise ValueError(f"{path}: column {name!r} holds text labels ({', '.join(map(repr, labels))}...), not "
-                         "numbers; classification targets are not supported: map the labels to numbers (e.g. 0/1) "
-                         "or choose a numeric column")
     reasons = np.full(len(num), None, dtype=object)
     reasons[~present.to_numpy() | (np.isnan(num) & ~text)] = f"missing value in {name!r}"
     reasons[text] = [f"non-numeric value {v!r} in {name!r}" for v in stripped[text]]
@@ -170,14 +299,59 @@ def _numeric(values, name: str, path: Path, decimal_comma: bool = False):
     return num, reasons
 
 
+def _positive(label: str) -> bool:
+    low = label.strip().lower()
+    return low.endswith("+") or low in _POSITIVE
+
+
+def _classes(values, name: str, path: Path):
+    """Text labels -> (class index per row as float, reason per row or None, class names by index).
+
+    Each distinct stripped text is a class, in sorted order; with two classes
+    index 1 is the positive one (``BBB+``, ``yes``, ``active``...; when both or
+    neither look positive, the less frequent one; on a tie, the sorted second).
+    """
+    stripped = values.astype(str).str.strip()
+    present = _present(stripped)
+    counts = stripped[present].value_counts()
+    classes = sorted(counts.index)
+    if len(classes) == 1:
+        raise ValueError(f"{path}: column {name!r} has one class only: {classes[0]!r}; a classification target "
+                         "needs two (choose another column)")
+    if len(classes) > MAX_CLASSES and len(classes) > 0.5 * present.sum():
+        raise ValueError(f"{path}: column {name!r} looks like names or identifiers, not class labels "
+                         f"({len(classes):,} distinct values in {int(present.sum()):,} rows); choose a column of "
+                         "class labels or of numbers")
+    if len(classes) == 2:
+        a, b = classes
+        if _positive(a) != _positive(b):
+            positive = a if _positive(a) else b
+        else:
+            positive = a if counts[a] < counts[b] else b
+        classes = [b, a] if positive == a else [a, b]
+    index = {c: k for k, c in enumerate(classes)}
+    num = stripped.map(index).to_numpy(np.float64, na_value=np.nan)  # NaN where no label
+    reasons = np.where(present, None, f"missing value in {name!r}").astype(object)
+    return num, reasons, classes
+
+
+def _class_note(name: str, classes: list[str], y: np.ndarray) -> str:
+    counts = np.bincount(y.astype(np.int64), minlength=len(classes))
+    if len(classes) == 2:
+        return (f"target: {name!r} (text labels: 2 classes, positive {classes[1]!r} "
+                f"{100 * counts[1] / max(len(y), 1):.1f}% of {len(y):,} rows)")
+    shown = ", ".join(f"{c!r} {n:,}" for c, n in zip(classes[:6], counts[:6]))
+    return f"target: {name!r} (text labels: {len(classes)} classes: {shown}{', ...' if len(classes) > 6 else ''})"
+
+
 def build_csv(path: Path | str, smiles_column: str | None = None, target_columns=None,
               id_column: str | None = None, sep: str | None = None) -> GraphStore:
     """A molecule table -> 2D bond graphs (see the module docstring for the rules)."""
     path = _existing(path)
-    df, sep = read_table(path, sep)
+    df, sep, line, inputs, extra = _read(path, sep)
     columns = [str(c) for c in df.columns]
     blank = df.apply(lambda col: col.str.strip() == "").all(axis=1).to_numpy()
-    if blank.all():
+    if blank.all() and not extra:
         raise ValueError(f"{path}: no rows")
     if smiles_column is None:
         smiles_column = _guess(columns, SMILES_HEADERS)
@@ -190,35 +364,65 @@ def build_csv(path: Path | str, smiles_column: str | None = None, target_columns
         id_column = _guess([c for c in columns if c != smiles_column], ID_HEADERS)
     elif id_column not in columns:
         raise ValueError(f"{path}: no ID column {id_column!r}; columns are {columns}")
+    rows_df = df.loc[~blank]
     targets = _as_list(target_columns)
+    classes: dict[str, list[str]] = {}
     if targets is None:
-        numeric = [c for c in columns if c not in (smiles_column, id_column) and not _index_column(c)
-                   and np.mean(~np.isnan(_to_float(df.loc[~blank, c], sep == ";"))) > 0.5
-                   and not _counts_rows(_to_float(df.loc[~blank, c], sep == ";"))]
+        others = [c for c in columns if c not in (smiles_column, id_column) and not _index_column(c)
+                  and not _identifier(c, rows_df[c])]
+        numeric = [c for c in others if np.mean(~np.isnan(_to_float(rows_df[c], sep == ";"))) > 0.5
+                   and not _counts_rows(_to_float(rows_df[c], sep == ";"))]
         if len(numeric) > 1:
             raise ValueError(f"{path}: several numeric columns ({', '.join(numeric)}); choose the target with "
                              "--target COL (target_columns=)")
         targets = numeric
-        note = (f"target: {numeric[0]!r}, the only numeric column" if numeric else
-                "no numeric column: no target (throughput and memory only)")
+        note = f"target: {numeric[0]!r}, the only numeric column" if numeric else \
+            "no numeric column: no target (throughput and memory only)"
+        labels = [c for c in others if not numeric and _label_like(rows_df[c], sep == ";")]
+        if len(labels) == 1:
+            note += f"; {labels[0]!r} holds class labels: --target {labels[0]!r} trains on it"
+        elif labels:
+            note += f"; {', '.join(map(repr, labels))} hold class labels: --target COL trains on one"
     else:
         missing = [c for c in targets if c not in columns]
         if missing:
             raise ValueError(f"{path}: no target column(s) {missing}; columns are {columns}")
+        for c in targets:
+            if c == smiles_column:
+                raise ValueError(f"{path}: {c!r} is the SMILES column: it holds the molecules, not labels; choose "
+                                 f"the target among the other columns {[o for o in columns if o != c]}")
+            if _identifier(c, rows_df[c]):
+                raise ValueError(f"{path}: column {c!r} looks like an identifier (integers, unique per row), not "
+                                 "a measurement; choose another target column")
+        text = [c for c in targets if _text_column(rows_df[c], sep == ";")]
+        if text and len(targets) > 1:
+            raise ValueError(f"{path}: column(s) {', '.join(map(repr, text))} hold text labels; text labels are "
+                             "read as classes only when a single target column is named: name one column alone "
+                             "(--target COL) or map the labels to numbers")
         note = f"target: {', '.join(map(repr, targets))}"
     values = np.zeros((len(df), len(targets)), np.float32)
     reasons = np.full(len(df), None, dtype=object)
     for k, c in enumerate(targets):
-        values[:, k], why = _numeric(df[c].astype(str), c, path, decimal_comma=sep == ";")
+        if _text_column(rows_df[c], sep == ";"):
+            values[:, k], why, classes[c] = _classes(df[c], c, path)
+        else:
+            values[:, k], why = _numeric(df[c].astype(str), c, decimal_comma=sep == ";")
         reasons = np.where(reasons == None, why, reasons)  # noqa: E711 (first reason per row)
     smiles = df[smiles_column].astype(str).str.strip()
     ids = df[id_column].astype(str).str.strip().tolist() if id_column else [""] * len(df)
     reasons[(smiles == "").to_numpy() & (reasons == None)] = "empty SMILES"  # noqa: E711
-    skipped = [{"input": int(i), "line": int(i) + 2, "id": ids[i], "smiles": smiles[i][:80], "reason": reasons[i]}
-               for i in np.flatnonzero((reasons != None) & ~blank)]  # noqa: E711
+    skipped = [{"input": int(inputs[i]), "line": int(line[i]), "id": ids[i], "smiles": smiles[i][:80],
+                "reason": reasons[i]} for i in np.flatnonzero((reasons != None) & ~blank)]  # noqa: E711
+    n_fields = len(columns)
+    at = {c: columns.index(c) for c in (smiles_column, id_column) if c}
+    skipped += [{"input": int(k), "line": int(ln),
+                 "id": fields[at[id_column]].strip() if id_column else "",
+                 "smiles": fields[at[smiles_column]].strip()[:80],
+                 "reason": f"line has {len(fields)} fields, the header has {n_fields} (an unquoted separator "
+                           "inside a value?)"} for k, ln, fields in extra]
     rows = np.flatnonzero((reasons == None) & ~blank)  # noqa: E711
     graphs, bad = smiles_to_graphs(smiles[rows].tolist(), values[rows], [ids[i] for i in rows])
-    skipped += [{**s, "input": int(rows[s["input"]]), "line": int(rows[s["input"]]) + 2} for s in bad]
+    skipped += [{**s, "input": int(inputs[rows[s["input"]]]), "line": int(line[rows[s["input"]]])} for s in bad]
     if not graphs:
         first = min(skipped, key=lambda s: s["line"]) if skipped else {}
         raise ValueError(f"{path}: no usable row ({len(skipped)} skipped; first: line {first.get('line')}: "
@@ -227,11 +431,16 @@ def build_csv(path: Path | str, smiles_column: str | None = None, target_columns
     if not targets:
         for g in graphs:
             g["targets"] = np.zeros(0, np.float32)
+    task = None
+    if classes:
+        name, names = next(iter(classes.items()))
+        task = "binary" if len(names) == 2 else "multiclass"
+        note = _class_note(name, names, np.array([g["targets"][0] for g in graphs]))
     meta = StoreMeta(name=f"csv:{path}", source=str(path), node_feature_names=ATOM_FEATURES,
                      edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims, edge_feature_dims=bond_dims,
-                     target_names=tuple(targets), n_input=int((~blank).sum()),
+                     target_names=tuple(targets), n_input=int((~blank).sum()) + len(extra),
                      params={"smiles_column": smiles_column, "id_column": id_column, "separator": sep, "note": note},
-                     skipped=tuple(sorted(skipped, key=lambda s: s["input"])))
+                     skipped=tuple(sorted(skipped, key=lambda s: s["input"])), task=task, target_classes=classes)
     return GraphStore.from_graphs(graphs, meta)
 
 

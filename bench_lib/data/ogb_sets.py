@@ -118,9 +118,13 @@ def build_ogb(name: str, data_dir: Path | str | None = None, download: bool = Fa
     keep = ~np.all(np.isnan(labels), axis=1)
     skipped = tuple({"input": int(i), "reason": "missing target"} for i in np.flatnonzero(~keep))
     atom_dims, bond_dims = feature_dims()
+    params = {"split": info["split"]}
+    standin = base / "STANDIN.txt"  # a layout written by bench_lib.data.ogb_layout that is not OGB's data
+    if standin.exists():
+        params["note"] = standin.read_text().strip()
     meta = StoreMeta(name=name, source=str(base), node_feature_names=ATOM_FEATURES, edge_feature_names=BOND_FEATURES,
                      node_feature_dims=atom_dims, edge_feature_dims=bond_dims, target_names=info["targets"],
-                     params={"split": info["split"]}, n_input=len(n_node), skipped=skipped)
+                     params=params, n_input=len(n_node), skipped=skipped)
     store = GraphStore(n_node=n_node, n_edge=n_edge, senders=edges[:, 0].astype(np.int32),
                        receivers=edges[:, 1].astype(np.int32), node_features=node_feat, targets=labels, meta=meta,
                        edge_features=edge_feat, split=split)

@@ -128,6 +128,8 @@ class StoreMeta:
     n_input: int = 0
     skipped: tuple[dict[str, Any], ...] = ()
     neighbours: dict[str, Any] | None = None
+    task: str | None = None
+    target_classes: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

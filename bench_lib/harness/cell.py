@@ -28,7 +28,7 @@ class EnvironmentSkip(NotImplementedError):
 #: How an environment skip's ``error`` starts in the records.
 ENVIRONMENT_SKIP = "EnvironmentSkip:"
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: How a cell's training step runs. ``eager``: op by op; ``compile``:
 #: ``torch.compile`` of forward, loss and backward with its default
@@ -52,7 +52,7 @@ def execution_tags(execution: str, prefetch: int, ranks: int = 1) -> list[str]:
 #: Fields added after schema 2: left out of ``cell_id`` while at their default,
 #: so that the cells of earlier results keep their ids (resume still matches).
 _NEW_FIELD_DEFAULTS = {"execution": "eager", "compile_options": {}, "prefetch": 0, "prefetch_with": "thread",
-                       "ranks": 1}
+                       "ranks": 1, "task": "regression", "metric": "mae", "target_value": None, "loss": "mse"}
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,18 @@ class CellSpec:
         the ``equal-padded-budget`` view (None when the cell does not serve it).
       graphs_per_step_budget: mean real graphs per step of the
         ``equal-real-graphs`` view (None when the cell does not serve it).
-      target: target column; target_mae: validation MAE to reach (None: no
-        time-to-accuracy run).
+      target: target column (a multilabel task: the first of its columns).
+      task, metric: what the target is (``regression``, ``binary``,
+        ``multiclass``, ``multilabel``; :mod:`bench_lib.tasks`) and the
+        validation metric that scores it (``mae``, ``rmse``, ``rocauc``,
+        ``ap``, ``accuracy``).
+      target_value: the validation score to reach in the metric's direction
+        (None: no time-to-accuracy run); target_mae: the same for metric
+        ``mae``, where it is kept (a MAE target is always stored there, so
+        that regression cells keep their ids).
+      loss: a regression target's training loss, ``mse`` (squared error) or
+        ``l1`` (absolute error), both in standardised units; classification
+        tasks have their own (see :func:`bench_lib.tasks.task_loss`).
       seed: data order, split, initialisation and dropout.
       device, backend: where and how the model runs.
       threads: torch (and OpenMP) threads of the cell's process.
@@ -154,6 +164,10 @@ class CellSpec:
     graphs_per_step_budget: int | None = None
     target: str | None = None
     target_mae: float | None = None
+    task: str = "regression"
+    metric: str = "mae"
+    target_value: float | None = None
+    loss: str = "mse"
     device: str = "cpu"
     backend: str = "dgl"
     threads: int = 1
@@ -176,6 +190,14 @@ class CellSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "views", tuple(self.views))
+        if self.metric == "mae" and self.target_value is not None:  # one place for a MAE target
+            if self.target_mae is not None and self.target_mae != self.target_value:
+                raise ValueError(f"CellSpec: target_mae {self.target_mae} and target_value {self.target_value} "
+                                 "disagree for metric mae")
+            object.__setattr__(self, "target_mae", self.target_value)
+            object.__setattr__(self, "target_value", None)
+        if self.metric != "mae" and self.target_mae is not None:
+            raise ValueError(f"CellSpec: target_mae is a MAE target; metric {self.metric!r} takes target_value")
         bad = [v for v in self.views if v not in VIEWS]
         if bad or not self.views:
             raise ValueError(f"CellSpec.views must be one or more of {VIEWS} (got {self.views!r})")
@@ -183,6 +205,8 @@ class CellSpec:
             raise ValueError(f"CellSpec.clock must be 'auto' or 'wall' (got {self.clock!r})")
         if self.malloc not in ("keep", "default"):
             raise ValueError(f"CellSpec.malloc must be 'keep' or 'default' (got {self.malloc!r})")
+        if self.loss not in ("mse", "l1"):
+            raise ValueError(f"CellSpec.loss must be 'mse' or 'l1' (got {self.loss!r})")
         if self.backend not in ("dgl", "torch"):
             raise ValueError(f"CellSpec.backend must be 'dgl' or 'torch' (got {self.backend!r})")
         if self.execution not in EXECUTIONS:
@@ -220,6 +244,11 @@ class CellSpec:
         """Whether steps are timed on the process's CPU clock (see ``clock``)."""
         return (self.clock == "auto" and self.device == "cpu" and self.threads == 1 and self.prefetch == 0
                 and self.ranks == 1)
+
+    @property
+    def goal(self) -> float | None:
+        """The validation score that counts as reached (None: no time-to-accuracy run)."""
+        return self.target_mae if self.metric == "mae" else self.target_value
 
     @property
     def compiled(self) -> bool:
@@ -312,17 +341,23 @@ METRICS: dict[str, str] = {
     "rank_peak_rss_mib": "data-parallel cells: each rank's resident peak of the throughput phase (JSON list)",
     "node_imbalance": "data-parallel cells: largest rank's real nodes over the ranks' mean, mean over global steps",
     "edge_imbalance": "data-parallel cells: the same for real edges",
-    "steps_to_target": "training steps until the validation MAE first reached the target (empty: not reached)",
+    "class_balance": "classification: the training split's positive share (binary; multilabel: the mean over "
+                     "label columns) or each class's share (multiclass, JSON list)",
+    "positive_class": "binary: the class counted as positive (class index 1)",
+    "metric_source": "what computed the validation score: the OGB evaluator of the set, or bench_lib",
+    "steps_to_target": "training steps until the validation score first reached the target (empty: not reached)",
     "time_to_target_s": "steps_to_target x step_s: training time to the target at the cell's measured step time",
     "time_to_target_with_compile_s": "time_to_target_s plus compile_s: what a run from a cold start pays",
     "time_to_target_wall_s": "wall-clock training time to the target as it ran (validation excluded)",
     "reached_target": "whether the target was reached within max_steps",
     "train_stop": "why training stopped: target, max_steps or time_limit",
-    "best_val_mae": "lowest validation MAE seen",
-    "final_val_mae": "validation MAE when training stopped",
+    "best_val_score": "best validation score seen, in the metric's direction (the metric column names it)",
+    "final_val_score": "validation score when training stopped",
+    "best_val_mae": "lowest validation MAE seen (metric mae)",
+    "final_val_mae": "validation MAE when training stopped (metric mae)",
     "train_steps": "training steps run",
     "train_wall_s": "wall-clock training time (validation excluded)",
-    "curve": "validation curve: JSON [[step, train wall s, val MAE], ...]",
+    "curve": "validation curve: JSON [[step, train wall s, validation score], ...]",
 }
 METRIC_FIELDS = list(METRICS)
 

@@ -52,10 +52,12 @@ def slot_budget(n_node: np.ndarray, n_edge: np.ndarray, node_slots: int, edge_sl
     return SlotBudget(node_slots, edge_slots, pack_nodes)
 
 
-def budgets_for(settings, n_node: np.ndarray, n_edge: np.ndarray, views, seed: int = 0) -> dict[str, Budget]:
-    """view -> budget for a suite dataset's ``settings`` on its training split's sizes."""
+def budgets_for(settings, n_node: np.ndarray, n_edge: np.ndarray, views, seed: int = 0,
+                largest: int = 0) -> dict[str, Budget]:
+    """view -> budget for a suite dataset's ``settings`` on its training split's sizes; a derived
+    ``pack_nodes`` also fits ``largest`` nodes (the largest graph of every split)."""
     max_n = int(np.max(n_node))
-    pack_nodes = settings.pack_nodes or default_pack_nodes(settings.node_slots, max_n)
+    pack_nodes = settings.pack_nodes or default_pack_nodes(settings.node_slots, max(max_n, largest))
     out: dict[str, Budget] = {}
     for view in views:
         if view == SlotBudget.view:

@@ -66,12 +66,12 @@ def append_record(path: Path, record: dict) -> None:
         raise ValueError(f"record has fields not in the schema: {sorted(unknown)}")
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=RECORD_FIELDS, lineterminator="\n")
+    if path.exists() and path.stat().st_size:
+        _check_header(path)  # before opening: an earlier schema's file is replaced by its upgrade
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         if os.fstat(fd).st_size == 0:
             writer.writeheader()
-        else:
-            _check_header(path)
         writer.writerow({k: _cell(record.get(k)) for k in RECORD_FIELDS})
         os.write(fd, buf.getvalue().encode())
     finally:
@@ -82,9 +82,23 @@ def _check_header(path: Path) -> None:
     """``ValueError`` when ``path`` was written with other columns (another bench_lib version)."""
     with open(path, newline="") as f:
         header = next(csv.reader(f), [])
-    if header != RECORD_FIELDS:
+    if header != RECORD_FIELDS and set(header) <= set(RECORD_FIELDS):
+        _upgrade(path)  # an earlier schema: its columns are a subset of today's
+    elif header != RECORD_FIELDS:
         raise ValueError(f"{path} holds records with other columns (schema of another bench_lib version); "
                          "write to a new results directory (--out) or move this one away")
+
+
+def _upgrade(path: Path) -> None:
+    """Rewrite records of an earlier schema under today's header (new columns empty), atomically."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    fd, tmp = tempfile.mkstemp(dir=Path(path).parent, suffix=".tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=RECORD_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
 
 
 def read_records(path: Path):

@@ -16,8 +16,10 @@ of a group take turns window by window. Phases:
    CUDA. The wall-clock rate and
    the share of the CPU the process got are recorded per window beside it.
    The phase's own memory peak is read at its end.
-3. time to accuracy (when ``target_mae`` is set): from the same initial
-   weights, train until the validation MAE reaches the target or
+3. time to accuracy (when the cell has a target value, ``CellSpec.goal``):
+   from the same initial weights, train until the validation score (the
+   cell's metric: MAE, ROC-AUC, average precision, accuracy; see
+   :mod:`bench_lib.tasks`) reaches the target in the metric's direction or
    ``max_steps`` steps have run (``train_time_limit_s`` is only a safety
    limit); validation every ``eval_every`` steps is not counted as training
    time. ``steps_to_target`` is the primary figure; ``time_to_target_s`` is
@@ -25,14 +27,17 @@ of a group take turns window by window. Phases:
    not depend on what else the machine was doing during training.
    Validation always uses the same unpadded batches, whatever the strategy.
 
-Targets may be missing per graph and label (NaN, as in ogbg-molpcba): the
-normalisation statistics, the loss and the metric use the finite labels of
-real graphs only.
+The cell's store holds its task's labels (:meth:`Task.labels`: class
+indices for a class column). Labels may be missing per graph and column (NaN,
+as in ogbg-molpcba): the normalisation statistics, the loss and the metric
+use the finite labels of real graphs only. An OGB set is scored by OGB's own
+evaluator.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import math
 import os
@@ -55,9 +60,10 @@ from bench_lib.harness.planning import plan_metrics
 from bench_lib.models.ops import TorchOps, graph_ops
 from bench_lib.strategies import STRATEGIES, GraphBatch
 from bench_lib.strategies.loader import BatchLoader
+from bench_lib.tasks import METRICS, Task, class_balance, ogb_score, resolve_task, score, task_loss
 
-__all__ = ["CellRun", "masked_loss", "evaluate_mae", "target_stats", "build_model", "train_to_target",
-           "run_cell_inprocess",
+__all__ = ["CellRun", "masked_loss", "evaluate_mae", "evaluate_score", "predict", "target_stats", "build_model",
+           "cell_task", "labelled_store", "train_to_target", "run_cell_inprocess",
            "compile_kwargs", "dynamo_counts", "make_loss"]
 
 
@@ -71,14 +77,16 @@ def compile_kwargs(spec: CellSpec) -> dict:
     return {**kwargs, **extra}
 
 
-def make_loss(model: torch.nn.Module, column: int | None, spec: CellSpec,
+def make_loss(model: torch.nn.Module, task: Task | int | None, spec: CellSpec,
               forward: torch.nn.Module | None = None) -> Callable:
     """The step's loss function ``loss(batch, ops=None, denominator=None)`` as the cell runs it.
 
     Eager: the model (or ``forward``, its ``DistributedDataParallel``
-    wrapper) on the given operators (``TorchOps`` when none), the squared
-    error divided by ``denominator`` graphs when given (a data-parallel
-    step's labelled graphs over every rank), else by the batch's own.
+    wrapper) on the given operators (``TorchOps`` when none), the task's
+    loss (:func:`~bench_lib.tasks.task_loss`, on a batch of the cell's
+    labelled store; ``task`` an int: squared error on that column of a raw
+    store; None: no target) divided by ``denominator`` labels when given (a
+    data-parallel step's labels over every rank), else by the batch's own.
     Compiled (``spec.execution``): ``torch.compile`` of forward and loss on
     ``TorchOps``; AOTAutograd compiles the backward with it. The optimiser is
     left out and steps eagerly, the same for every cell (compiling its step
@@ -88,7 +96,10 @@ def make_loss(model: torch.nn.Module, column: int | None, spec: CellSpec,
 
     def loss_of(batch: GraphBatch, ops=None, denominator: int | None = None) -> torch.Tensor:
         pred = run(batch, ops=ops if ops is not None else TorchOps(batch))
-        return masked_loss(pred, batch, column, model.target_std, denominator)
+        if isinstance(task, Task):
+            return task_loss(pred, batch.targets, batch.graph_mask, task.kind, model.target_std, denominator,
+                             loss=spec.loss)
+        return masked_loss(pred, batch, task, model.target_std, denominator)
 
     return torch.compile(loss_of, **compile_kwargs(spec)) if spec.compiled else loss_of
 
@@ -138,21 +149,36 @@ def masked_loss(pred: torch.Tensor, batch: GraphBatch, column: int | None, std: 
 
 
 @torch.no_grad()
-def evaluate_mae(model, loader: BatchLoader, column: int, device: torch.device, backend: str) -> float:
-    """Mean absolute error over the real graphs with a known label, one pass of ``loader``."""
+def predict(model, loader: BatchLoader, device: torch.device, backend: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels [n, L], predictions [n, outputs])`` of the real graphs of one pass of ``loader``, in the
+    model's evaluation mode."""
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
+    labels, preds = [], []
     for batch in loader.epoch(0):
         batch = batch.to(device)
-        pred = model(batch, backend=backend)[:, 0]
-        valid = _valid(batch, column)
-        total += float((pred[valid] - batch.targets[valid, column]).abs().sum())
-        count += int(valid.sum())
+        pred = model(batch, backend=backend)
+        labels.append(batch.targets[batch.graph_mask].double().cpu().numpy())
+        preds.append(pred[batch.graph_mask].double().cpu().numpy())
     model.train(was_training)
-    if count == 0:
-        raise ValueError(f"no validation graph has a label in target column {column}")
-    return total / count
+    return np.concatenate(labels), np.concatenate(preds)
+
+
+def evaluate_score(model, loader: BatchLoader, task: Task, device: torch.device, backend: str,
+                   dataset: str = "") -> tuple[float, str]:
+    """``(score, what computed it)``: the task's metric over one pass of ``loader`` (a batch of the cell's
+    labelled store); OGB's evaluator for an OGB set scored by its own metric."""
+    y, pred = predict(model, loader, device, backend)
+    official = ogb_score(dataset, task.metric, y, pred) if dataset else None
+    if official is not None:
+        return official, f"ogb evaluator ({dataset})"
+    return score(task.metric, y, pred), "bench_lib"
+
+
+def evaluate_mae(model, loader: BatchLoader, column: int, device: torch.device, backend: str) -> float:
+    """Mean absolute error of output 0 on target ``column`` over the real graphs with a known label."""
+    y, pred = predict(model, loader, device, backend)
+    return score("mae", y[:, [column]], pred[:, :1])
 
 
 def target_stats(store, train: np.ndarray, column: int, per_atom: bool) -> tuple[float, float]:
@@ -167,20 +193,38 @@ def target_stats(store, train: np.ndarray, column: int, per_atom: bool) -> tuple
     return float(y.mean()), float(max(y.std(), 1e-6))
 
 
-def build_model(spec: CellSpec, store, train: np.ndarray) -> tuple[torch.nn.Module, int | None]:
-    """``(model, target column)`` of a cell: its model, initialised from
-    ``torch``'s RNG as it stands, given the statistics of the cell's target over the
-    training graphs (``column`` None: no target, stats 0 and 1)."""
-    names = store.meta.target_names
-    target = spec.target or (names[0] if names else None)
-    if target is not None and target not in names:
-        raise ValueError(f"target {target!r} not in {spec.dataset}'s targets {list(names)}")
-    column = None if target is None else names.index(target)
-    model = create_model(spec.model, store, **spec.model_params)
-    mean, std = (0.0, 1.0) if column is None else \
-        target_stats(store, train, column, per_atom=MODELS.get(spec.model).per_atom_target)
-    model.set_target_stats(mean, std, mean_nodes=float(store.n_node[train].mean()))
-    return model, column
+def cell_task(spec: CellSpec, store) -> Task | None:
+    """The cell's :class:`~bench_lib.tasks.Task` on ``store`` (as loaded), None when it has no target."""
+    if spec.target is not None and spec.target not in store.meta.target_names:
+        raise ValueError(f"target {spec.target!r} not in {spec.dataset}'s targets {list(store.meta.target_names)}")
+    return resolve_task(store, spec.target, kind=spec.task, metric=spec.metric, dataset=spec.dataset)
+
+
+def labelled_store(store, task: Task | None):
+    """``store`` whose targets are the task's labels (:meth:`Task.labels`; no target: unchanged)."""
+    if task is None:
+        return store
+    meta = dataclasses.replace(store.meta, target_names=task.names)
+    return dataclasses.replace(store, targets=task.labels(store.targets), meta=meta)
+
+
+def build_model(spec: CellSpec, store, train: np.ndarray) -> tuple[torch.nn.Module, Task | None]:
+    """``(model, task)`` of a cell on ``store`` as loaded: its model with one output per the task's
+    outputs, initialised from ``torch``'s RNG as it stands, given the statistics of a regression target
+    over the training graphs (no target: 0 and 1; a classification's logits: mean 0, and a per-atom model's
+    sum readout divided by the mean node count, so that the first logits sit near 0)."""
+    task = cell_task(spec, store)
+    model = create_model(spec.model, store, n_targets=task.n_outputs if task else 1, **spec.model_params)
+    mean_nodes = float(store.n_node[train].mean())
+    per_atom = MODELS.get(spec.model).per_atom_target if spec.model in MODELS else False
+    if task is None:
+        mean, std = 0.0, 1.0
+    elif task.kind == "regression":
+        mean, std = target_stats(store, train, task.columns[0], per_atom=per_atom)
+    else:
+        mean, std = 0.0, (1.0 / mean_nodes if per_atom else 1.0)
+    model.set_target_stats(mean, std, mean_nodes=mean_nodes)
+    return model, task
 
 
 def _stream(loader: BatchLoader) -> Iterator[GraphBatch]:
@@ -192,8 +236,10 @@ def _stream(loader: BatchLoader) -> Iterator[GraphBatch]:
 
 def train_to_target(step: Callable[[], None], evaluate: Callable[[], float], target: float, max_steps: int,
                     eval_every: int, time_limit_s: float,
-                    agree: Callable[[str | None], str | None] = lambda stop: stop) -> dict:
-    """Train with ``step()`` until ``evaluate()`` (validation MAE) reaches ``target``.
+                    agree: Callable[[str | None], str | None] = lambda stop: stop,
+                    higher_is_better: bool = False) -> dict:
+    """Train with ``step()`` until ``evaluate()`` (the validation score) reaches ``target``: at or below it,
+    or at or above it when ``higher_is_better``.
 
     Evaluates before the first step and every ``eval_every`` steps; stops at
     the target, after ``max_steps`` steps, or (safety) once ``time_limit_s``
@@ -202,23 +248,26 @@ def train_to_target(step: Callable[[], None], evaluate: Callable[[], float], tar
     process of a data-parallel cell takes (rank 0's). Returns
     ``reached_target``, ``steps_to_target``
     (None when not reached), ``time_to_target_wall_s``, ``train_stop``,
-    ``best_val_mae``, ``final_val_mae``, ``train_steps``, ``train_wall_s``
-    and the ``curve`` ``[[step, train wall s, val MAE], ...]``.
+    ``best_val_score``, ``final_val_score``, ``train_steps``, ``train_wall_s``
+    and the ``curve`` ``[[step, train wall s, val score], ...]``.
     """
+    def at_target(value: float) -> bool:
+        return value >= target if higher_is_better else value <= target
+
     n_steps, train_s = 0, 0.0
     began = time.perf_counter()
-    mae = evaluate()
-    curve = [[0, 0.0, mae]]
-    stop = agree("target" if mae <= target else None)
+    value = evaluate()
+    curve = [[0, 0.0, value]]
+    stop = agree("target" if at_target(value) else None)
     while stop is None:
         t = time.perf_counter()
         for _ in range(min(eval_every, max_steps - n_steps)):
             step()
             n_steps += 1
         train_s += time.perf_counter() - t
-        mae = evaluate()
-        curve.append([n_steps, round(train_s, 4), mae])
-        if mae <= target:
+        value = evaluate()
+        curve.append([n_steps, round(train_s, 4), value])
+        if at_target(value):
             stop = "target"
         elif n_steps >= max_steps:
             stop = "max_steps"
@@ -226,11 +275,11 @@ def train_to_target(step: Callable[[], None], evaluate: Callable[[], float], tar
             stop = "time_limit"
         stop = agree(stop)
     reached = stop == "target"
-    maes = [c[2] for c in curve]
+    scores = [c[2] for c in curve]
     return {"reached_target": reached, "steps_to_target": n_steps if reached else None,
             "time_to_target_wall_s": train_s if reached else None, "train_stop": stop,
-            "best_val_mae": min(maes), "final_val_mae": maes[-1], "train_steps": n_steps,
-            "train_wall_s": train_s, "curve": curve}
+            "best_val_score": max(scores) if higher_is_better else min(scores), "final_val_score": scores[-1],
+            "train_steps": n_steps, "train_wall_s": train_s, "curve": curve}
 
 
 @dataclass
@@ -311,14 +360,17 @@ class CellRun:
                                           f"{torch.cuda.device_count()}")
                 torch.cuda.set_device(self.device)
             distributed.init_process_group()  # no-op in the worker, which joined before reading the spec
-        self.store = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.seed, **spec.dataset_options)
-        self.splits = store_splits(self.store, seed=spec.seed)
+        raw = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.seed, **spec.dataset_options)
+        self.splits = store_splits(raw, seed=spec.seed)
+        self.task = cell_task(spec, raw) if spec.model != "none" else None
+        self.store = labelled_store(raw, self.task)
         strategy = STRATEGIES.create(spec.strategy, **spec.strategy_params)
         t0 = time.perf_counter()
         self.loader = BatchLoader(self.store, strategy, self.splits["train"], seed=spec.seed)
         self.metrics: dict = {"prepare_s": time.perf_counter() - t0, "torch_threads": torch.get_num_threads()}
         self.metrics.update(self._plan_metrics())
-        self.model = self.opt = self.column = self.ddp = None
+        self.model = self.opt = self.ddp = None
+        self.metrics.update(self._task_metrics())
         self._loss = None
         self._denominators = None  # data-parallel cells: labelled graphs of each global step
         self._backward_end = 0.0
@@ -354,15 +406,25 @@ class CellRun:
         """Slots per step and efficiency, from the first epoch's plan."""
         return plan_metrics(self.loader.plan(0), self.loader.n_node, self.loader.n_edge)
 
+    def _task_metrics(self) -> dict:
+        """The class balance of a classification target over the training split (empty for regression)."""
+        if self.task is None or not self.task.classification:
+            return {}
+        balance = class_balance(self.task, self.store.targets[self.splits["train"]])
+        out = {"class_balance": balance.get("positive_share", balance.get("class_shares"))}
+        if self.task.kind == "binary":
+            out["positive_class"] = self.task.class_names[1]
+        return out
+
     def _build_model(self) -> None:
         spec = self.spec
-        self.model, self.column = build_model(spec, self.store, self.splits["train"])
+        self.model, _ = build_model(spec, self.store, self.splits["train"])
         self.model.to(self.device).train()
         self.init_state = copy.deepcopy(self.model.state_dict())
         self.opt = torch.optim.Adam(self.model.parameters(), lr=spec.lr)
         if self.ranks > 1:
             self.ddp = distributed.TimedDDP(self.model, self.device)
-        self._loss = make_loss(self.model, self.column, spec, forward=self.ddp.module if self.ddp else None)
+        self._loss = make_loss(self.model, self.task, spec, forward=self.ddp.module if self.ddp else None)
 
     def _source(self) -> BatchSource:
         """The batch stream from epoch 0, built inline or ahead (``prefetch``)."""
@@ -374,8 +436,9 @@ class CellRun:
         else:  # this rank's batches, and each global step's labelled graphs over every rank
             stream = lambda: distributed.rank_batches(self.loader, self.rank, self.ranks)  # noqa: E731
             store = self.loader.store
-            valid = (np.ones(store.n_graph, bool) if self.column is None
-                     else np.isfinite(store.targets[:, self.column]))
+            valid = (np.ones(store.n_graph, np.int64) if self.task is None
+                     else np.isfinite(store.targets).sum(1) if self.task.kind == "multilabel"
+                     else np.isfinite(store.targets[:, 0]).astype(np.int64))
             self._denominators = distributed.global_denominators(self.loader, valid, self.ranks)
         return BatchSource(stream, prefetch=spec.prefetch, mode=spec.prefetch_with, pin=not on_cpu,
                            make_ops=make_ops)
@@ -630,7 +693,7 @@ class CellRun:
         after the throughput phase's freed memory has been handed back."""
         self.close_throughput()
         spec = self.spec
-        if spec.target_mae is None or self.model is None or self.column is None:
+        if spec.goal is None or self.model is None or self.task is None:
             return
         self.model.load_state_dict(self.init_state)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=spec.lr)
@@ -643,6 +706,7 @@ class CellRun:
         release_free_memory()
         self.metrics["peak_reset_ok"] = self.metrics["peak_reset_ok"] and self._reset_peaks()
         train_peak, val_peak = [0.0, 0.0], [0.0, 0.0]
+        source = ["bench_lib"]
 
         def step() -> None:
             self._step()
@@ -651,19 +715,23 @@ class CellRun:
             _sync(self.device)
             train_peak[:] = map(max, train_peak, self._peaks())
             self._reset_peaks()
-            mae = float("nan")
+            value = float("nan")
             if self.rank == 0:  # the weights are the same on every rank: rank 0 validates for all
-                mae = evaluate_mae(self.model, val, self.column, self.device, spec.backend)
+                value, source[0] = evaluate_score(self.model, val, self.task, self.device, spec.backend, spec.dataset)
             if self.ranks > 1:
-                mae = distributed.broadcast(mae)
+                value = distributed.broadcast(value)
             val_peak[:] = map(max, val_peak, self._peaks())
             release_free_memory()  # what validation freed, so that the training peak does not inherit it
             self._reset_peaks()
-            return mae
+            return value
 
         agree = distributed.broadcast if self.ranks > 1 else (lambda stop: stop)
-        result = train_to_target(step, evaluate, spec.target_mae, spec.max_steps, spec.eval_every,
-                                 spec.train_time_limit_s, agree=agree)
+        result = train_to_target(step, evaluate, spec.goal, spec.max_steps, spec.eval_every,
+                                 spec.train_time_limit_s, agree=agree,
+                                 higher_is_better=METRICS[self.task.metric].higher_is_better)
+        result["metric_source"] = source[0]
+        if self.task.metric == "mae":  # the regression shorthand's own columns
+            result["best_val_mae"], result["final_val_mae"] = result["best_val_score"], result["final_val_score"]
         steps = result["steps_to_target"]
         result["time_to_target_s"] = None if steps is None else steps * self.metrics["step_s"]
         result["time_to_target_with_compile_s"] = (None if steps is None

@@ -23,7 +23,7 @@ from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.answer import answer_lines, capacity_sentence
 from bench_lib.report.ranks import ranks_section
 from bench_lib.report.tables import (compile_table, curve_points, details_table, fairness_table, in_view, latest,
-                                     main_table, stats_table, summarise, truthy)
+                                     main_table, metric_of, stats_table, summarise, truthy)
 
 __all__ = ["write_report", "readme_block", "update_readme", "Results", "file_stem", "display_name"]
 
@@ -182,17 +182,43 @@ def _views_ran(records: pd.DataFrame) -> list[str]:
     return [v for v in VIEWS if len(in_view(records, v))]
 
 
+def goal_text(rows: pd.DataFrame) -> str | None:
+    """``validation ROC-AUC 0.75`` (the metric and target value of records of one dataset), None when no
+    target value was set."""
+    _, label, _ = metric_of(rows)
+    goals = sorted(set(pd.to_numeric(rows.get("goal", pd.Series(dtype=float)), errors="coerce").dropna()))
+    return f"validation {label} {', '.join(f'{g:g}' for g in goals)}" if goals else None
+
+
+def _balance(rows: pd.DataFrame) -> str:
+    """The class balance of a classification target, from the records."""
+    values = [v for v in rows.get("class_balance", pd.Series(dtype=object)).dropna()]
+    if not values:
+        return ""
+    value = values[0]
+    if isinstance(value, str) and value.startswith("["):
+        return f"; class shares of the training split {value}"
+    positive = next(iter(rows.get("positive_class", pd.Series(dtype=object)).dropna()), None)
+    who = f"positive class `{positive}`" if positive is not None else "positive labels"
+    return f"; {who}: {float(value):.1%} of the training split's labels"
+
+
 def _target_text(res: Results, dataset: str, d: dict) -> str:
-    """The target column the cells trained on (from the records) and the time-to-accuracy goal."""
+    """The target the cells trained on (from the records): its column, task, metric, class balance, goal."""
     rows = res.records[res.records.dataset == dataset]
     targets = [str(t) for t in dict.fromkeys(rows.get("target", pd.Series(dtype=object)).dropna())]
-    maes = sorted(set(pd.to_numeric(rows.get("target_mae", pd.Series(dtype=float)), errors="coerce").dropna()))
     if not targets:
         return "no target: throughput and memory only (time to accuracy needs a target column)"
-    what = f"target `{', '.join(targets)}`"
-    if not maes:
-        return what + "; no validation MAE goal was set, so time to accuracy did not run"
-    return what + f", validation MAE goal {', '.join(f'{m:g}' for m in maes)}"
+    task = next(iter(rows["task"].dropna()), "regression")
+    name, label, higher = metric_of(rows)
+    sources = [s for s in dict.fromkeys(rows.get("metric_source", pd.Series(dtype=object)).dropna())]
+    by = f", computed by the {sources[0]}" if sources and sources[0] != "bench_lib" else ""
+    what = (f"target `{', '.join(targets)}` ({task}), scored by validation {label} (`{name}`, "
+            f"{'higher' if higher else 'lower'} is better{by}){_balance(rows)}")
+    goal = goal_text(rows)
+    if goal is None:
+        return what + f"; no target value was set, so time to accuracy did not run"
+    return what + f"; goal: {goal}"
 
 
 def _dataset_section(res: Results, dataset: str, out: Path, answers: list) -> list[str]:
@@ -206,11 +232,11 @@ def _dataset_section(res: Results, dataset: str, out: Path, answers: list) -> li
         summary = summarise(g)
         summaries[f"{model}, {view}"] = summary
         curves[f"{model}, {view}"] = curve_points(g)
-        sentences = answer_lines(summary, view, d.get("target_mae"), res.interleaved)
+        sentences = answer_lines(summary, view, goal_text(g), res.interleaved)
         answers.append((display_name(dataset), model, view, sentences))
         lines += [f"### `{model}`, {view}", "", _view_text(view, g), "", _model_text(model, g), ""]
         lines += [f"- {s}" for s in sentences] + [""]
-        lines += [main_table(summary), "", "Slots per step, as each strategy got them (first epoch):", "",
+        lines += [main_table(summary, metric_of(g)), "", "Slots per step, as each strategy got them (first epoch):", "",
                   fairness_table(summary, _params(g)), "", "Details:", "", details_table(summary), ""]
     lines += _figures(res, dataset, summaries, curves, d, out)
     return lines
@@ -237,11 +263,16 @@ def _figures(res: Results, dataset: str, summaries: dict, curves: dict, d: dict,
                   "Real graphs/s against the RSS rise while timed, one marker per strategy (colour) and view "
                   "(shape); error bars: 95% bootstrap interval of the median in y, min-max over seeds in x.", ""]
     if any(curves.values()):
-        plots.save_figure(plots.curves_figure({k: v for k, v in curves.items() if v}, d.get("target_mae"),
-                                              f"{shown}: validation MAE"), out, f"{stem}_curves")
+        rows = res.ran[res.ran.dataset == dataset]
+        _, label, higher = metric_of(rows)
+        goals = pd.to_numeric(rows["goal"], errors="coerce").dropna()
+        plots.save_figure(plots.curves_figure({k: v for k, v in curves.items() if v},
+                                              float(goals.iloc[0]) if len(goals) else None,
+                                              f"{shown}: validation {label}", ylabel=f"validation {label}",
+                                              log=not higher), out, f"{stem}_curves")
         lines += [f"![validation curves]({stem}_curves.png)", "",
-                  "Validation MAE against training time (left) and steps (right); every seed's curve, one thin "
-                  "line each, so no error bars.", ""]
+                  f"Validation {label} ({'higher' if higher else 'lower'} is better) against training time (left) "
+                  "and steps (right); every seed's curve, one thin line each, so no error bars.", ""]
     p = res.planning.get(dataset)
     if p:
         view = next(iter(p["fill"]), None)
@@ -273,12 +304,13 @@ def _flags(records: pd.DataFrame) -> list[str]:
         lines.append(f"- **{r.status}**: {display_name(r.dataset)} / `{r.strategy}` / {r.model} / {_views(r.views)} / "
                      f"seed {r.seed}: {reason}")
     ok = records[records.status == "ok"]
-    if "reached_target" in ok and "target_mae" in ok:
-        missed = ok[ok.target_mae.notna() & ~ok.reached_target.map(truthy)]
+    if "reached_target" in ok and "goal" in ok:
+        missed = ok[ok.goal.notna() & ~ok.reached_target.map(truthy)]
         for _, r in missed.iterrows():
-            lines.append(f"- never reached MAE {r.target_mae}: {display_name(r.dataset)} / `{r.strategy}` / {r.model} / "
-                         f"{_views(r.views)} / seed {r.seed} (best {r.best_val_mae:.3g} in {int(r.train_steps)} steps; "
-                         f"stopped by {r.train_stop})")
+            label = metric_of(pd.DataFrame([r]))[1]
+            lines.append(f"- never reached {label} {r.goal:g}: {display_name(r.dataset)} / `{r.strategy}` / {r.model} "
+                         f"/ {_views(r.views)} / seed {r.seed} (best {r.best_val_score:.3g} in {int(r.train_steps)} "
+                         f"steps; stopped by {r.train_stop})")
     if "peak_reset_ok" in ok:
         for _, r in ok[~ok.peak_reset_ok.map(truthy)].iterrows():
             lines.append(f"- memory peak not reset after setup: {display_name(r.dataset)} / `{r.strategy}` / {r.model} / "
@@ -334,12 +366,15 @@ def _compile_section(res: Results, out: Path) -> list[str]:
             curves = {x: c for x, c in curves.items() if c}
             if curves:
                 stem = f"{file_stem(dataset)}_{model}_{view}_compile_curves"
-                plots.save_figure(plots.curves_figure(curves, res.dataset_settings(dataset).get("target_mae"),
-                                                      f"{display_name(dataset)}: validation MAE, compile included",
-                                                      time_label="compile s + steps x steady step s"),
+                _, label, higher = metric_of(g)
+                goals = pd.to_numeric(g["goal"], errors="coerce").dropna()
+                plots.save_figure(plots.curves_figure(curves, float(goals.iloc[0]) if len(goals) else None,
+                                                      f"{display_name(dataset)}: validation {label}, compile included",
+                                                      time_label="compile s + steps x steady step s",
+                                                      ylabel=f"validation {label}", log=not higher),
                                   out, stem)
-                lines += [f"![validation MAE against time including compile]({stem}.png)", "",
-                          "Validation MAE against compile seconds plus steps at the measured steady step time "
+                lines += [f"![validation {label} against time including compile]({stem}.png)", "",
+                          f"Validation {label} against compile seconds plus steps at the measured steady step time "
                           "(left; eager arms start at 0) and against steps (right); one colour per strategy, one "
                           "line style per execution, one line per seed, so no error bars.", ""]
     return lines
@@ -380,13 +415,12 @@ def readme_block(results_dir: Path | str, report_link: str, command: str, result
              f"per cell, backend `{config.get('backend', '?')}`, seeds {config.get('seeds')} x "
              f"{config.get('repeats')} repeats, at commit {str(env.get('git_commit'))[:7]}. {INTERVALS}", ""]
     for dataset in res.datasets():
-        d = res.dataset_settings(dataset)
         for model, view, g in res.groups(dataset):
             summary = summarise(g)
             lines += [f"**{display_name(dataset)}, {model}, {view}.** {_view_text(view, g)}", ""]
-            lines += [f"- {s}" for s in answer_lines(summary, view, d.get("target_mae"), res.interleaved)] + [""]
+            lines += [f"- {s}" for s in answer_lines(summary, view, goal_text(g), res.interleaved)] + [""]
             if view == "equal-padded-budget":
-                lines += [main_table(summary), ""]
+                lines += [main_table(summary, metric_of(g)), ""]
         sentence = capacity_sentence(display_name(dataset),
                                      res.planning.get(dataset, {}).get("capacity_sweep", []))
         if sentence:

@@ -14,7 +14,8 @@ import math
 from bench_lib.report.stats import overlaps
 from bench_lib.report.tables import best, fmt_estimate
 
-__all__ = ["throughput_sentence", "target_sentence", "fairness_sentence", "capacity_sentence", "answer_lines"]
+__all__ = ["throughput_sentence", "target_sentence", "fairness_sentence", "capacity_sentence", "one_graph_sentence",
+           "answer_lines"]
 
 
 def _ci(e) -> str:
@@ -39,14 +40,18 @@ def throughput_sentence(summary) -> str:
     return text + f"; its interval overlaps that of {', '.join(f'`{s}`' for s in ties)}: a tie, no clear leader."
 
 
-def target_sentence(summary, target_mae, col: str = "steps_to_target") -> str | None:
+def target_sentence(summary, goal, col: str = "steps_to_target") -> str | None:
     """Who reaches the target first: in steps (``col="steps_to_target"``) or in seconds of training
-    at the measured step time (``"time_to_target_s"``); misses and ties said."""
+    at the measured step time (``"time_to_target_s"``); misses and ties said. ``goal``: what the target
+    is, as text (``validation ROC-AUC 0.75``), or a number (a validation MAE)."""
     ests = {s: e[col] for s, e in summary.items() if e[col].n}
     if not ests:
         return None
     lead, second, clear = best(summary, col, "low")
-    what = f"validation MAE {target_mae:g}" if target_mae == target_mae and target_mae is not None else "the target"
+    if isinstance(goal, str):
+        what = goal
+    else:
+        what = f"validation MAE {goal:g}" if goal == goal and goal is not None else "the target"
     if col == "steps_to_target":
         fmt, first = "{:,.0f}", f"Fewest steps to {what}"
     else:
@@ -106,10 +111,25 @@ def capacity_sentence(dataset: str, sweep: list[dict]) -> str | None:
             f"(`dynamic-budget`) {at('dynamic-budget')}.")
 
 
-def answer_lines(summary, view: str, target_mae, interleaved: bool = True) -> list[str]:
-    """The sentences for one dataset, model and view, in reading order."""
-    lines = [throughput_sentence(summary), target_sentence(summary, target_mae),
-             target_sentence(summary, target_mae, "time_to_target_s"), fairness_sentence(summary, view)]
+def one_graph_sentence(summary) -> str | None:
+    """The strategies whose budget holds one graph per step (a dataset with a few large graphs under a
+    small node budget): their throughput says little about batching, and the reader should know."""
+    alone = [(s, e["node_efficiency"].value) for s, e in summary.items()
+             if e["graphs_per_step_mean"].ok and e["graphs_per_step_mean"].value <= 1.0]
+    if not alone:
+        return None
+    return ("Reduced to one graph per step: " + ", ".join(
+        f"`{s}`" + (f" (node efficiency {eff:.2f})" if eff == eff else "") for s, eff in alone)
+        + "; the budget holds a single graph of the largest size, so these strategies do not batch at all here "
+        "(raise node_slots for a comparison of batching).")
+
+
+def answer_lines(summary, view: str, goal, interleaved: bool = True) -> list[str]:
+    """The sentences for one dataset, model and view, in reading order; ``goal`` as in
+    :func:`target_sentence`."""
+    lines = [throughput_sentence(summary), target_sentence(summary, goal),
+             target_sentence(summary, goal, "time_to_target_s"), fairness_sentence(summary, view),
+             one_graph_sentence(summary)]
     failed = [f"`{s}` {e['cells_ok'].n - e['cells_ok'].k} of {e['cells_ok'].n}" for s, e in summary.items()
               if e["cells_ok"].k < e["cells_ok"].n]
     if failed:

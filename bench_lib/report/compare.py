@@ -40,7 +40,7 @@ __all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH"]
 MATCH = ("dataset", "model", "strategy", "views", "seed", "execution", "ranks")
 #: Settings a matched pair may differ in; each difference is shown, so that a reader can judge the pair.
 SETTINGS = ("n_graphs", "dataset_options", "strategy_params", "model_params", "node_slots_budget", "edge_slots_budget",
-            "graphs_per_step_budget", "target_mae", "device", "backend", "threads", "clock", "compile_options",
+            "graphs_per_step_budget", "target", "task", "metric", "goal", "device", "backend", "threads", "clock", "compile_options",
             "prefetch", "repeats", "lr", "max_steps", "torch_threads")
 
 
@@ -120,10 +120,21 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
             "cell": key, "graphs_per_s_a": ta, "graphs_per_s_b": tb, "ratio": ratio,
             "ratio_interval": (ratio_lo, ratio_hi), "changed": not overlaps(ta, tb),
             "peak_rss_a": float(mem_a), "peak_rss_b": float(mem_b), "peak_rss_ratio": float(mem_b / mem_a),
-            "steps_a": sa, "steps_b": sb,
+            "steps_a": sa, "steps_b": sb, "goal": _goal(x),
             "steps_ratio": None if sa is None or sb is None else sb / sa,
         })
     return out
+
+
+def _goal(row) -> str:
+    """``ROC-AUC >= 0.75``: the metric, its direction and the target value of a cell, or ``-``."""
+    from bench_lib.tasks import METRICS
+
+    goal = pd.to_numeric(row.get("goal"), errors="coerce")
+    if goal != goal:
+        return "-"
+    m = METRICS.get(str(row.get("metric", "mae")))
+    return f"{m.label if m else row.get('metric')} {'>=' if m and m.higher_is_better else '<='} {goal:g}"
 
 
 def _est(e: Estimate) -> str:
@@ -138,7 +149,8 @@ def comparison_markdown(c: Comparison) -> str:
     lines = [f"# {Path(c.b).name} against {Path(c.a).name}", "",
              f"A = `{c.a}`, B = `{c.b}`; cells matched on {', '.join(c.match)}. graphs/s: median of the timed "
              "repeats [95% bootstrap interval]; B/A [B lo / A hi - B hi / A lo]; **changed**: the two intervals "
-             "do not overlap. Peak RSS: one measurement per cell (no interval). Steps to target: a miss is "
+             "do not overlap. Peak RSS: one measurement per cell (no interval). Steps to target: steps until the "
+             "validation score reached A's target (its metric and direction in the target column); a miss is "
              "shown as such.", ""]
     if c.rows:
         changed = c.changed
@@ -146,8 +158,8 @@ def comparison_markdown(c: Comparison) -> str:
                      + (": " + "; ".join(f"{r['cell']} {r['ratio']:.2f}x" for r in changed) if changed else "")
                      + ".")
         lines += ["", "| cell | graphs/s A | graphs/s B | B/A | changed | peak RSS MiB A | B | B/A "
-                  "| steps to target A | B | B/A | settings that differ |",
-                  "|---|---:|---:|---:|:-:|---:|---:|---:|---:|---:|---:|---|"]
+                  "| target | steps to target A | B | B/A | settings that differ |",
+                  "|---|---:|---:|---:|:-:|---:|---:|---:|---|---:|---:|---:|---|"]
         for r in c.rows:
             lo, hi = r["ratio_interval"]
             steps = "-" if r["steps_ratio"] is None else f"{r['steps_ratio']:.2f}"
@@ -155,7 +167,7 @@ def comparison_markdown(c: Comparison) -> str:
                 f"| {r['cell']} | {_est(r['graphs_per_s_a'])} | {_est(r['graphs_per_s_b'])} | "
                 f"{r['ratio']:.2f} [{lo:.2f}-{hi:.2f}] | {'**yes**' if r['changed'] else 'no'} | "
                 f"{r['peak_rss_a']:,.0f} | {r['peak_rss_b']:,.0f} | {r['peak_rss_ratio']:.2f} | "
-                f"{_steps_text(r['steps_a'])} | {_steps_text(r['steps_b'])} | {steps} | "
+                f"{r['goal']} | {_steps_text(r['steps_a'])} | {_steps_text(r['steps_b'])} | {steps} | "
                 f"{', '.join(r['differs']) or 'none'} |")
     else:
         lines.append("No cell ran in both runs.")

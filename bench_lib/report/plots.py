@@ -97,10 +97,9 @@ def memory_figure(summaries: dict[str, dict], title: str):
 
 
 def curves_figure(curves: dict[str, dict[str, list]], target: float | None, title: str,
-                  time_label: str = "training wall time (s)"):
-    """Validation MAE against training wall time and against steps: one
-    colour per strategy, one line style per fairness view, one thin line per
-    seed, legend below."""
+                  time_label: str = "training wall time (s)", ylabel: str = "validation MAE", log: bool = True):
+    """The validation score (``ylabel``; a log axis when ``log``) against training wall time and against
+    steps: one colour per strategy, one line style per fairness view, one thin line per seed, legend below."""
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     styles = ["-", "--", ":", "-."]
@@ -119,8 +118,9 @@ def curves_figure(curves: dict[str, dict[str, list]], target: float | None, titl
         if target is not None:
             ax.axhline(target, color="k", lw=0.8, alpha=0.6)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("validation MAE")
-        ax.set_yscale("log")
+        ax.set_ylabel(ylabel)
+        if log:
+            ax.set_yscale("log")
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from bench_lib.report.stats import NONE, Estimate, bootstrap_median, censored_median, overlaps, spread
 
-__all__ = ["compile_table", "COMPILE", "latest", "in_view", "truthy", "summarise", "best", "main_table", "fairness_table", "details_table",
+__all__ = ["compile_table", "COMPILE", "latest", "with_scores", "metric_of", "in_view", "truthy", "summarise", "best", "main_table", "fairness_table", "details_table",
            "stats_table", "curve_points", "MAIN", "FAIRNESS", "DETAILS", "fmt_estimate"]
 
 #: (metric, label, format, better: "high"/"low"/None) of the main table.
@@ -45,7 +45,7 @@ MAIN = [
     ("train_rss_mib", "training RSS rise MiB", "{:,.0f}", "low"),
     ("steps_to_target", "steps to target", "{:,.0f}", "low"),
     ("time_to_target_s", "time to target s", "{:.1f}", "low"),
-    ("best_val_mae", "best val MAE", "{:.3f}", "low"),
+    ("best_val_score", "best val score", "{:.3f}", None),  # named and directed per dataset (main_table)
 ]
 #: The slots each strategy got per step: what makes a view fair, shown rather than asserted.
 FAIRNESS = [
@@ -91,7 +91,7 @@ DETAILS = [
     ("time_to_target_wall_s", "time to target wall s", "{:.1f}", None),
     ("train_steps", "train steps", "{:,.0f}", None),
     ("train_wall_s", "train wall s", "{:.1f}", None),
-    ("final_val_mae", "final val MAE", "{:.3f}", None),
+    ("final_val_score", "final val score", "{:.3f}", None),
 ]
 #: What compiling a step cost and bought (the compile section's table).
 COMPILE = [
@@ -117,8 +117,40 @@ MIN_SEEDS = {"ci95": 2, "range": 3, "censored": 3, "total": 3}
 
 
 def latest(df: pd.DataFrame) -> pd.DataFrame:
-    """The last record of each cell (a re-run replaces an earlier failure)."""
-    return df.drop_duplicates("cell_id", keep="last")
+    """The last record of each cell (a re-run replaces an earlier failure), with the columns of the
+    current schema that records of an earlier one lack (:func:`with_scores`)."""
+    return with_scores(df.drop_duplicates("cell_id", keep="last"))
+
+
+def with_scores(df: pd.DataFrame) -> pd.DataFrame:
+    """Records before tasks (schema 4) were regression cells scored by MAE: ``task``, ``metric``,
+    ``goal`` (the target value, whatever the metric) and the ``*_val_score`` columns filled in."""
+    df = df.copy()
+    if "task" not in df:
+        df["task"] = "regression"
+    if "metric" not in df:
+        df["metric"] = "mae"
+    df["task"], df["metric"] = df["task"].fillna("regression"), df["metric"].fillna("mae")
+    mae = pd.to_numeric(df["target_mae"], errors="coerce") if "target_mae" in df else pd.Series(np.nan, df.index)
+    value = pd.to_numeric(df["target_value"], errors="coerce") if "target_value" in df else pd.Series(np.nan,
+                                                                                                      df.index)
+    df["goal"] = value.fillna(mae)
+    for which in ("best", "final"):
+        old = f"{which}_val_mae"
+        new = f"{which}_val_score"
+        if old in df:
+            df[new] = pd.to_numeric(df[new], errors="coerce").fillna(pd.to_numeric(df[old], errors="coerce")) \
+                if new in df else pd.to_numeric(df[old], errors="coerce")
+    return df
+
+
+def metric_of(rows: pd.DataFrame) -> tuple[str, str, bool]:
+    """``(metric, how a reader names it, higher is better)`` of records of one dataset (their first)."""
+    from bench_lib.tasks import METRICS
+
+    name = str(rows["metric"].dropna().iloc[0]) if "metric" in rows and rows["metric"].notna().any() else "mae"
+    m = METRICS.get(name)
+    return (name, m.label, m.higher_is_better) if m else (name, name, False)
 
 
 def truthy(value) -> bool:
@@ -160,7 +192,7 @@ def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
         windows = [x for v in rows.get("window_graphs_per_s", []) for x in _json(v, [])]
         est["window_graphs_per_s"] = (Estimate(*(float(q) for q in np.percentile(windows, [50, 10, 90])), len(windows),
                                                len(windows), "quantiles", len(rows)) if windows else NONE)
-        has_target = [t == t for t in _numbers(rows, "target_mae")]
+        has_target = [t == t for t in _numbers(rows, "goal" if "goal" in rows else "target_mae")]
         reached = [truthy(r) for r, t in zip(rows.get("reached_target", [False] * len(rows)), has_target) if t]
         for col in _CENSORED:
             vals = [v for v, t in zip(_numbers(rows, col), has_target) if t]
@@ -233,9 +265,14 @@ def _table(summary, columns, extra_header: tuple[str, ...] = (), extra: dict[str
     return "\n".join(lines)
 
 
-def main_table(summary) -> str:
-    """Throughput, efficiency, memory and time to accuracy per strategy."""
-    return _table(summary, MAIN)
+def main_table(summary, metric: tuple[str, str, bool] | None = None) -> str:
+    """Throughput, efficiency, memory and time to accuracy per strategy; ``metric`` (:func:`metric_of`) names
+    the validation score's column and which way is better."""
+    spec = MAIN
+    if metric is not None:
+        spec = [(c, f"best val {metric[1]} ({'higher' if metric[2] else 'lower'} is better)", f, "high" if metric[2]
+                 else "low") if c == "best_val_score" else (c, label, f, better) for c, label, f, better in MAIN]
+    return _table(summary, spec)
 
 
 def fairness_table(summary, params: dict[str, str]) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import zipfile
 
 import numpy as np
 import pytest
@@ -68,11 +70,12 @@ def test_a_row_is_dropped_only_for_its_used_column(tmp_path):
     assert store.n_graph == len(MOLS) and not store.meta.skipped
 
 
-def test_text_labels_are_a_clear_error_and_stray_text_is_skipped(tmp_path):
+def test_text_labels_are_classes_and_stray_text_is_skipped(tmp_path):
     labels = tmp_path / "labels.csv"
     labels.write_text(table(",", ("smiles", "p_np"), [(s, "yes" if k % 2 else "no") for k, s in enumerate(MOLS)]))
-    with pytest.raises(ValueError, match=r"column 'p_np' holds text labels \('no', 'yes'...\).*not supported"):
-        build_csv(labels, target_columns="p_np")
+    store = build_csv(labels, target_columns="p_np")
+    assert store.meta.task == "binary" and store.meta.target_classes == {"p_np": ["no", "yes"]}
+    assert store.targets[:, 0].tolist() == [0, 1, 0, 1, 0, 1]
     stray = tmp_path / "stray.csv"
     stray.write_text(table(",", ("smiles", "y"), [(s, "n.d." if k == 2 else str(k)) for k, s in enumerate(MOLS)]))
     store = build_csv(stray)
@@ -181,4 +184,151 @@ def test_a_row_counter_is_never_the_target_by_default(tmp_path):
     path.write_text(table(",", ("num", "name", "p_np", "smiles"),
                           [(str(k + 1), f"m{k}", "yes" if k % 2 else "no", s) for k, s in enumerate(MOLS)]))
     store = build_csv(path)
-    assert store.meta.target_names == () and "no numeric column" in store.meta.params["note"]
+    assert store.meta.target_names == () and store.meta.params["note"] == (
+        "no numeric column: no target (throughput and memory only); 'p_np' holds class labels: --target 'p_np' "
+        "trains on it")
+
+
+# -- class labels, identifiers and malformed rows: a blood-brain-barrier table ------------------------------
+BBB_HEADER = ("NO.", "compound_name", "SMILES", "CID", "logBB", "BBB+/BBB-", "group")
+BBB_MOLS = ["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCCl", "CCOC", "CC(C)O", "c1ccncc1", "OCCO"]
+BAD_SMILES = {5: "C1CC", 23: "xyz"}  # row -> an unparsable SMILES
+
+
+def bbb_rows(n: int = 40, **columns) -> list[list[str]]:
+    """BBB+ the majority (3 in 4), some CIDs empty, logBB mostly empty; ``columns`` replace a column's value
+    by ``f(row)``."""
+    rows = []
+    for k in range(n):
+        row = {"NO.": str(k + 1), "compound_name": f"compound {k}", "SMILES": BAD_SMILES.get(k, BBB_MOLS[k % 10]),
+               "CID": "" if k % 7 == 3 else str(1000 + 17 * k), "logBB": f"{k / 10 - 1:.2f}" if k % 10 == 0 else "",
+               "BBB+/BBB-": "BBB-" if k % 4 == 1 else "BBB+", "group": "ABC"[k % 3]}
+        row.update({c: f(k) for c, f in columns.items()})
+        rows.append([row[c] for c in BBB_HEADER])
+    return rows
+
+
+def bbb_tsv(path, header=BBB_HEADER, rows=None):
+    path.write_text("\t".join(header) + "\n" + "".join("\t".join(r) + "\n" for r in rows or bbb_rows()))
+    return path
+
+
+def line_of(path, text: str) -> int:
+    """1-based line of the file that holds ``text``."""
+    return next(k for k, ln in enumerate(path.read_text().splitlines(), start=1) if text in ln)
+
+
+def test_bbb_table_without_a_target_keeps_every_row_and_names_the_labels(tmp_path):
+    path = bbb_tsv(tmp_path / "B3DB_classification.tsv")
+    store = build_csv(path)
+    assert store.meta.target_names == () and store.meta.task is None  # CID (an identifier) is not the target
+    assert store.n_graph == 40 - len(BAD_SMILES)  # rows without a CID are kept
+    assert [(s["line"], s["smiles"]) for s in store.meta.skipped] == [(7, "C1CC"), (25, "xyz")]
+    note = store.meta.params["note"]
+    assert note.startswith("no numeric column: no target (throughput and memory only)")
+    assert "'BBB+/BBB-'" in note and "--target" in note
+
+
+def test_bbb_labels_are_a_binary_target_with_the_positive_class_at_index_1(tmp_path):
+    path = bbb_tsv(tmp_path / "bbb.tsv")
+    store = build_csv(path, target_columns="BBB+/BBB-")
+    assert store.meta.task == "binary" and store.meta.target_classes == {"BBB+/BBB-": ["BBB-", "BBB+"]}
+    kept = [k for k in range(40) if k not in BAD_SMILES]
+    assert store.targets[:, 0].tolist() == [0.0 if k % 4 == 1 else 1.0 for k in kept]
+    assert [(s["line"], s["input"]) for s in store.meta.skipped] == [(7, 5), (25, 23)]
+    assert store.meta.params["note"] == "target: 'BBB+/BBB-' (text labels: 2 classes, positive 'BBB+' 76.3% of 38 rows)"
+
+
+def test_a_column_of_three_labels_is_multiclass(tmp_path):
+    store = build_csv(bbb_tsv(tmp_path / "bbb.tsv"), target_columns="group")
+    assert store.meta.task == "multiclass" and store.meta.target_classes == {"group": ["A", "B", "C"]}
+    assert store.meta.params["note"] == "target: 'group' (text labels: 3 classes: 'A' 14, 'B' 13, 'C' 11)"
+    assert sorted(set(store.targets[:, 0].tolist())) == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("labels,classes", [
+    (("yes", "no"), ["no", "yes"]),
+    (("active", "inactive"), ["inactive", "active"]),
+    (("P", "N"), ["N", "P"]),
+    (("toxic+", "toxic-"), ["toxic-", "toxic+"]),
+    (("b", "a", "a"), ["a", "b"]),  # neither looks positive: the rarer one is index 1
+    (("a", "b"), ["a", "b"]),  # ... on a tie, the sorted second
+    (("pos", "Positive", "neg"), None),  # 3 classes: sorted
+])
+def test_class_order(tmp_path, labels, classes):
+    path = tmp_path / "c.csv"
+    path.write_text(table(",", ("smiles", "label"), [(s, labels[k % len(labels)]) for k, s in enumerate(MOLS)]))
+    store = build_csv(path, target_columns="label")
+    names = store.meta.target_classes["label"]
+    assert names == (classes or sorted(set(labels)))
+    assert [names[int(y)] for y in store.targets[:, 0]] == [labels[k % len(labels)] for k in range(len(MOLS))]
+
+
+def test_numbers_0_and_1_stay_numeric(tmp_path):
+    path = tmp_path / "bin.csv"
+    path.write_text(table(",", ("smiles", "active"), [(s, str(k % 2)) for k, s in enumerate(MOLS)]))
+    for store in (build_csv(path), build_csv(path, target_columns="active")):
+        assert store.meta.task is None and store.meta.target_classes == {}
+        assert store.targets[:, 0].tolist() == [0, 1, 0, 1, 0, 1]
+
+
+def test_a_missing_label_skips_its_row(tmp_path):
+    rows = bbb_rows(**{"BBB+/BBB-": lambda k: {8: "", 9: "NA"}.get(k, "BBB-" if k % 4 == 1 else "BBB+")})
+    store = build_csv(bbb_tsv(tmp_path / "bbb.tsv", rows=rows), target_columns="BBB+/BBB-")
+    assert [(s["line"], s["reason"].split(":")[0]) for s in store.meta.skipped] == [
+        (7, "SMILES syntax error"), (10, "missing value in 'BBB+/BBB-'"), (11, "missing value in 'BBB+/BBB-'"),
+        (25, "SMILES syntax error")]
+
+
+@pytest.mark.parametrize("header,columns,target,match", [
+    (BBB_HEADER[:-1] + ("logBB",), {}, None, r"bbb.tsv: column name\(s\) used twice in the header: 'logBB'; "
+                                             r"rename them so that each column has one name"),
+    (BBB_HEADER, {}, "CID", r"bbb.tsv: column 'CID' looks like an identifier \(integers, unique per row\), "
+                            r"not a measurement"),
+    (BBB_HEADER, {}, "NO.", r"column 'NO.' looks like an identifier"),
+    (BBB_HEADER, {}, "SMILES", r"bbb.tsv: 'SMILES' is the SMILES column: it holds the molecules, not labels"),
+    (BBB_HEADER, {"group": lambda k: "A"}, "group", r"bbb.tsv: column 'group' has one class only: 'A'; a "
+                                                    r"classification target needs two"),
+    (BBB_HEADER, {}, "compound_name", r"bbb.tsv: column 'compound_name' looks like names or identifiers, not "
+                                      r"class labels \(40 distinct values in 40 rows\)"),
+    (BBB_HEADER, {}, ["BBB+/BBB-", "group"], r"hold text labels; .*only when a single target column is named"),
+    (BBB_HEADER[:-1], {}, None, r"bbb.tsv: 40 of 40 rows have more fields than the header \(6 names\); the "
+                                r"separator .* or the header line looks wrong"),
+])
+def test_columns_that_cannot_be_targets_and_broken_headers_are_clear_errors(tmp_path, header, columns, target,
+                                                                               match):
+    path = bbb_tsv(tmp_path / "bbb.tsv", header=header, rows=bbb_rows(**columns))
+    with pytest.raises(ValueError, match=match):
+        build_csv(path, target_columns=target)
+
+
+def _write(path, text: str) -> None:
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("bbb.tsv", text)
+    else:
+        opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
+        with opener(path, "wt") as f:
+            f.write(text)
+
+
+@pytest.mark.parametrize("name", ["bbb.tsv", "bbb.tsv.gz", "bbb.tsv.bz2", "bbb.zip"])
+def test_rows_with_an_extra_field_are_skipped_and_every_line_stays_right(tmp_path, name):
+    # an unquoted tab inside two names (the first data row among them), a quoted name over two lines, a blank line
+    names = {0: "alpha\tbeta", 12: "gamma\tdelta", 15: '"two\nlines"'}
+    rows = bbb_rows(compound_name=lambda k: names.get(k, f"compound {k}"))
+    text = "\t".join(BBB_HEADER) + "\n" + "".join("\t".join(r) + "\n" + ("\n" if k == 30 else "")
+                                                  for k, r in enumerate(rows))
+    plain = tmp_path / "plain.tsv"
+    plain.write_text(text)
+    path = tmp_path / name
+    _write(path, text)
+    store = build_csv(path, target_columns="BBB+/BBB-")
+    reason = "line has 8 fields, the header has 7 (an unquoted separator inside a value?)"
+    assert [(s["line"], s["id"], s["reason"].split(":")[0]) for s in store.meta.skipped] == [
+        (line_of(plain, "alpha"), "", reason), (7, "", "SMILES syntax error"),
+        (line_of(plain, "gamma"), "", reason), (line_of(plain, "\txyz\t"), "", "SMILES syntax error")]
+    assert line_of(plain, "\txyz\t") == 26 and store.meta.skipped[1]["smiles"] == "C1CC"
+    assert store.meta.n_input == 40 and store.n_graph == 36
+    kept = [k for k in range(40) if k not in BAD_SMILES and k not in (0, 12)]
+    assert store.targets[:, 0].tolist() == [0.0 if k % 4 == 1 else 1.0 for k in kept]

@@ -38,7 +38,7 @@ def main(out: str) -> None:
         ref.load_state_dict(run.init_state)
         ref.zero_grad()
         union = collate(run.store, [g for _, gs in every for g in gs], None)
-        masked_loss(ref(union, ops=TorchOps(union)), union, run.column, ref.target_std).backward()
+        masked_loss(ref(union, ops=TorchOps(union)), union, 0, ref.target_std).backward()
         results[strategy] = {"ranks": every, "single": {k: p.grad.clone() for k, p in ref.named_parameters()},
                              "padded": bool(batch.static_shape)}
     if run.rank == 0:

@@ -180,7 +180,18 @@ def test_a_cell_killed_while_training_keeps_its_throughput(warm_cache):
 
 def test_records_of_another_schema_are_not_appended_to(tmp_path):
     out = tmp_path / "records.csv"
-    out.write_text("schema_version,cell_id,status\n1,a,ok\n")
+    out.write_text("schema_version,cell_id,status,colour\n1,a,ok,red\n")  # a column today's schema lacks
     with pytest.raises(ValueError, match="holds records with other columns"):
         append_record(out, {"schema_version": 2, "cell_id": "b", "status": "ok"})
-    assert out.read_text() == "schema_version,cell_id,status\n1,a,ok\n"
+    assert out.read_text() == "schema_version,cell_id,status,colour\n1,a,ok,red\n"
+
+
+def test_records_of_an_earlier_schema_are_upgraded_then_appended_to(tmp_path):
+    """An earlier schema's columns are a subset of today's: its rows are kept under today's header (the new
+    columns empty, their schema_version as it was), so that a suite resumes after an upgrade."""
+    out = tmp_path / "records.csv"
+    out.write_text("schema_version,cell_id,status\n1,a,ok\n")
+    append_record(out, {"schema_version": 5, "cell_id": "b", "status": "ok"})
+    df = pd.read_csv(out)
+    assert list(df.columns) == RECORD_FIELDS and df.cell_id.tolist() == ["a", "b"]
+    assert df.schema_version.tolist() == [1, 5] and df.task.isna().all()

@@ -31,7 +31,7 @@ def test_train_to_target_stops_at_the_first_evaluation_under_the_target():
     out = train_to_target(step, evaluate, target=5.0, max_steps=100, eval_every=10, time_limit_s=60)
     assert out["reached_target"] and out["steps_to_target"] == 20 and out["train_stop"] == "target"
     assert state["steps"] == 20 and out["train_steps"] == 20
-    assert [c[0] for c in out["curve"]] == [0, 10, 20] and out["best_val_mae"] == 4.9
+    assert [c[0] for c in out["curve"]] == [0, 10, 20] and out["best_val_score"] == 4.9
     assert out["time_to_target_wall_s"] == out["train_wall_s"] > 0
 
 
@@ -40,7 +40,7 @@ def test_train_to_target_counts_a_miss_as_censored():
     out = train_to_target(step, evaluate, target=5.0, max_steps=25, eval_every=10, time_limit_s=60)
     assert not out["reached_target"] and out["steps_to_target"] is None and out["time_to_target_wall_s"] is None
     assert out["train_stop"] == "max_steps" and [c[0] for c in out["curve"]] == [0, 10, 20, 25]
-    assert out["final_val_mae"] == 6.5
+    assert out["final_val_score"] == 6.5
 
 
 def test_train_to_target_time_limit_is_a_recorded_safety_stop():
@@ -93,7 +93,7 @@ def test_a_cell_trains_to_a_reachable_target():
     """The time-to-accuracy loop runs for real: the target is 80% of the untrained model's MAE."""
     probe = CellRun(spec())
     val = BatchLoader(probe.store, STRATEGIES.create("dynamic", batch_graphs=256), probe.splits["val"], seed=0)
-    start = evaluate_mae(probe.model, val, probe.column, probe.device, "dgl")
+    start = evaluate_mae(probe.model, val, 0, probe.device, "dgl")
     run = CellRun(spec(target_mae=0.8 * start))
     run.warmup()
     for r in range(2):
@@ -145,9 +145,9 @@ def test_molpcba_with_missing_labels_trains_to_a_finite_loss(tmp_path):
                 strategy="dynamic", strategy_params={"batch_graphs": 8}, target="pcba_task_5", target_mae=1e-9,
                 max_steps=20)
     run = CellRun(cell)
-    assert np.isnan(run.store.targets[:, run.column]).any()  # the chosen task really has missing labels
+    assert np.isnan(run.store.targets[:, 0]).any()  # the chosen task really has missing labels
     batch, ops, _ = run._build()
-    loss = masked_loss(run.model(batch, ops=ops), batch, run.column, run.model.target_std)
+    loss = masked_loss(run.model(batch, ops=ops), batch, 0, run.model.target_std)
     assert torch.isfinite(loss)
     run.warmup()
     run.window(0)

@@ -144,3 +144,61 @@ def test_junk_in_padding_changes_nothing(samples, dataset, model):
         a = net(clean, backend=backend)[clean.graph_mask]
         b = net(dirty, backend=backend)[clean.graph_mask]
         assert torch.equal(a, b), backend
+
+
+def classified(store, kind: str):
+    """``store`` with a classification target made from its first target column (tertiles for multiclass; two
+    label columns with missing labels for multilabel), and its :class:`~bench_lib.tasks.Task`."""
+    from bench_lib.harness.train import labelled_store
+    from bench_lib.tasks import resolve_task
+
+    y = store.targets[:, 0].astype(np.float64)
+    if kind == "binary":
+        t = (y > np.median(y)).astype(np.float32)[:, None]
+    elif kind == "multiclass":
+        t = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3])).astype(np.float32)[:, None]
+    else:
+        t = np.stack([(y > np.median(y)), (y > np.quantile(y, 0.25))], 1).astype(np.float32)
+        t[::3, 1] = np.nan  # missing labels
+    names = tuple(f"label_{k}" for k in range(t.shape[1]))
+    raw = dataclasses.replace(store, targets=t, meta=dataclasses.replace(store.meta, target_names=names))
+    task = resolve_task(raw, None, kind=kind)
+    return labelled_store(raw, task), task
+
+
+@pytest.mark.parametrize("dataset,model,kind,backend", [
+    ("nci5k", "gin", "multilabel", "torch"), ("nci5k", "gin-ogb", "multiclass", "dgl"),
+    ("qm9", "schnet", "binary", "torch"), ("qm9", "painn", "multiclass", "torch")])
+def test_classification_heads_match_dynamic(samples, dataset, model, kind, backend):
+    """Per-graph logits (every output) and the gradients of the task's masked loss are the same under every
+    strategy as in one unpadded batch."""
+    from bench_lib.tasks import task_loss
+
+    store, task = classified(samples[dataset], kind)
+    torch.manual_seed(0)
+    name, params = SMALL[model]
+    net = create_model(name, store, n_targets=task.n_outputs, **params)
+    assert net(collate(store, np.arange(3)), backend=backend).shape[1] == task.n_outputs
+    with torch.no_grad():
+        net.train()(collate(store, np.arange(16)))
+    net.eval()
+
+    def epoch(strategy):
+        preds = {}
+        net.zero_grad()
+        for batch in BatchLoader(store, strategy, seed=1).epoch(0):
+            out = net(batch, backend=backend)
+            loss = task_loss(out, batch.targets, batch.graph_mask, task.kind, net.target_std, denominator=1)
+            (loss / store.n_graph).backward()  # the summed loss: the same total over any batching
+            for g, row in zip(batch.graph_index[batch.graph_mask].tolist(), out[batch.graph_mask].tolist()):
+                preds[g] = row
+        return np.array([preds[g] for g in range(store.n_graph)]), {
+            k: p.grad.clone() for k, p in net.named_parameters() if p.grad is not None}
+
+    ref_pred, ref_grad = epoch(STRATEGIES.create("dynamic", batch_graphs=store.n_graph))
+    for strategy_name in STRATEGIES.names():
+        pred, grad = epoch(STRATEGIES.create(strategy_name, **params_for(strategy_name, store)))
+        assert pred.shape == (store.n_graph, task.n_outputs)
+        np.testing.assert_allclose(pred, ref_pred, atol=ATOL, rtol=1e-5, err_msg=f"{strategy_name}: logits differ")
+        for k in ref_grad:
+            torch.testing.assert_close(grad[k], ref_grad[k], atol=ATOL, rtol=1e-4, msg=f"{strategy_name}: grad {k}")
