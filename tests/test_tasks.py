@@ -297,7 +297,7 @@ def test_the_reduced_algoperf_suite_reports_steps_to_its_map_target(tmp_path, ca
     assert records.reached_target.all() and (records.steps_to_target > 0).all()
     report = (out / "report" / "report.md").read_text()
     assert "Fewest steps to validation average precision 0.45" in report
-    assert "(multilabel), scored by validation average precision (`ap`, higher is better, computed by the ogb " \
+    assert "every label column (the first `pcba_task_0`) (multilabel), scored by validation average precision (`ap`, higher is better, computed by the ogb " \
            "evaluator (ogbg-molpcba))" in report
 
 

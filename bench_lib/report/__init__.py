@@ -213,7 +213,9 @@ def _target_text(res: Results, dataset: str, d: dict) -> str:
     name, label, higher = metric_of(rows)
     sources = [s for s in dict.fromkeys(rows.get("metric_source", pd.Series(dtype=object)).dropna())]
     by = f", computed by the {sources[0]}" if sources and sources[0] != "bench_lib" else ""
-    what = (f"target `{', '.join(targets)}` ({task}), scored by validation {label} (`{name}`, "
+    shown = f"every label column (the first `{targets[0]}`)" if task == "multilabel" else \
+        f"target `{', '.join(targets)}`"
+    what = (f"{shown} ({task}), scored by validation {label} (`{name}`, "
             f"{'higher' if higher else 'lower'} is better{by}){_balance(rows)}")
     goal = goal_text(rows)
     if goal is None:
