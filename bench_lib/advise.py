@@ -206,6 +206,7 @@ def calibration_spec(base, nodes: int, edges: int, graphs: int):
     """``base``'s cell on ``dynamic-budget`` batches padded to these node, edge and graph slots
     (no time to accuracy)."""
     return dataclasses.replace(base, strategy="dynamic-budget", views=("manual",), target_mae=None,
+                               target_value=None,
                                node_slots_budget=None, edge_slots_budget=None, graphs_per_step_budget=None,
                                strategy_params={"max_nodes": nodes - 1, "max_edges": edges,
                                                 "max_graphs": graphs - 1})

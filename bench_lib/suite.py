@@ -111,7 +111,7 @@ def _task(settings, store, splits: dict, mode: str):
     except ValueError as err:
         return None, None, [f"{where} {err}"]
     if task is None or mode != "train":
-        return task, None, []
+        return task, None, []  # a loader-only cell trains nothing (its spec keeps the earlier fields)
     goal = settings.target_value if settings.target_value is not None else settings.target_mae
     problems = []
     if settings.target_mae is not None and task.metric != "mae":
@@ -181,6 +181,8 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
                 problems += bad + bad_target
                 notes.append(_dataset_note(d, store, task, goal, cfg.mode))
                 notes += skipped
+            else:  # this seed's own split (one class in it, too few labels)
+                problems += [f"{p} (seed {seed})" for p in bad_target]
             if bad or bad_target:
                 break
             n, e = store.n_node[splits["train"]], store.n_edge[splits["train"]]
@@ -214,10 +216,7 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
                         spec = CellSpec(
                             dataset=d.name, n_graphs=d.n_graphs, dataset_options=dict(d.options), strategy=strategy,
                             strategy_params=params, model=model, model_params=cfg.model_params.get(model, {}),
-                            target=None if task is None else task.names[0], task=task.kind if task else "regression",
-                            metric=task.metric if task else "mae", target_value=goal,
-                            loss=d.loss if task is not None and task.kind == "regression" else "mse",
-                            seed=seed, device=cfg.device,
+                            **_target_fields(d, task, goal, cfg.mode), seed=seed, device=cfg.device,
                             backend=cfg.backend, threads=cfg.threads, clock=clock, malloc=cfg.malloc,
                             execution=execution, compile_options=dict(cfg.compile_options) if execution != "eager"
                             else {}, prefetch=cfg.prefetch, prefetch_with=cfg.prefetch_with, ranks=ranks,
@@ -230,6 +229,17 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)))
     return list(cells.values())
+
+
+def _target_fields(settings, task, goal: float | None, mode: str) -> dict:
+    """A cell's target fields. A loader-only cell trains nothing: it keeps the fields cells had before
+    tasks (the column, and target_mae as given), so that its id, and resume, do not change."""
+    if task is None:
+        return {"target": None}
+    if mode != "train":
+        return {"target": task.names[0], "target_mae": settings.target_mae}
+    return {"target": task.names[0], "task": task.kind, "metric": task.metric, "target_value": goal,
+            "loss": settings.loss if task.kind == "regression" else "mse"}
 
 
 def _dataset_note(d, store, task, goal: float | None, mode: str) -> str:

@@ -385,6 +385,8 @@ def task_loss(pred, labels, graph_mask, kind: str, std=None, denominator: int | 
     import torch
     import torch.nn.functional as F
 
+    # padding rows set to 0 first: an inf there would make 0 x inf = NaN in the backward of the masked sum
+    pred = torch.where(graph_mask[:, None], pred, torch.zeros_like(pred))
     if kind in ("regression", "multiclass"):
         y = labels[:, 0]
         valid = graph_mask & torch.isfinite(y)

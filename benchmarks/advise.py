@@ -67,7 +67,7 @@ def _measure(dataset: str, advice: dict) -> tuple[list[dict], list[dict]]:
     from bench_lib.suite import expand_cells
 
     cfg = suite_config(dataset)  # the cells advise plans, trained to no target
-    cfg = dataclasses.replace(cfg, datasets=tuple(dataclasses.replace(d, target_mae=None) for d in cfg.datasets))
+    cfg = dataclasses.replace(cfg, datasets=tuple(dataclasses.replace(d, target_mae=None, target_value=None) for d in cfg.datasets))
     cells = expand_cells(cfg)
     points = [(int(p["node_slots_per_step"]), int(p["edge_slots_per_step"]), int(p["graph_slots_per_step"]))
               for p in advice["cost_model"]["points"]]

@@ -313,3 +313,74 @@ def test_l1_regression_loss_is_the_mean_absolute_standardised_error(small):
     assert cell.cell_id != CellSpec(dataset="nci5k", strategy="pad").cell_id
     with pytest.raises(ValueError, match="CellSpec.loss must be 'mse' or 'l1'"):
         CellSpec(dataset="nci5k", strategy="pad", loss="huber")
+
+
+def test_moleculenet_suite_takes_a_classification_and_a_regression_table(tmp_path, capsys):
+    """benchmarks/moleculenet.toml has no dataset of its own: each table comes with its target on the command
+    line (a 0/1 column is binary and said so; a numeric one regresses)."""
+    smiles, tpsa = nci(60)
+    bbbp = tmp_path / "BBBP.csv"
+    bbbp.write_text("name,p_np,smiles\n" + "".join(f"m{k},{int(t < 60)},{s}\n" for k, (s, t) in
+                                                   enumerate(zip(smiles, tpsa))))
+    esol = tmp_path / "ESOL.csv"
+    esol.write_text("Compound ID,measured log solubility,smiles\n" + "".join(
+        f"c{k},{-t / 40:.3f},{s}\n" for k, (s, t) in enumerate(zip(smiles, tpsa))))
+    config = str(ROOT / "benchmarks" / "moleculenet.toml")
+    assert main(["--config", config, "--datasets", f"csv:{bbbp}", "--target", "p_np", "--target-value", "0.85",
+                 "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "'p_np' holds only two values (0, 1): binary classification" in err
+    assert "binary target 'p_np' to validation ROC-AUC 0.85 (higher is better)" in err
+    assert main(["--config", config, "--datasets", f"csv:{esol}", "--target", "measured log solubility",
+                 "--target-mae", "0.8", "--dry-run"]) == 0
+    assert "regression target 'measured log solubility' to validation MAE 0.8" in capsys.readouterr().err
+
+
+def test_an_infinite_padding_prediction_leaves_the_gradients_finite(small):
+    store = with_targets(small, np.arange(30, dtype=float) % 3)
+    batch = collate(store, np.arange(4))
+    assert not batch.graph_mask.all()
+    for kind, outputs in (("regression", 1), ("multiclass", 3), ("binary", 1)):
+        pred = torch.zeros(batch.graph_mask.shape[0], outputs)
+        pred[~batch.graph_mask] = math.inf
+        pred.requires_grad_()
+        task_loss(pred, batch.targets, batch.graph_mask, kind, torch.ones(1)).backward()
+        assert torch.isfinite(pred.grad).all(), kind
+
+
+def test_a_diverged_model_scores_nan_and_is_not_reached():
+    scores = iter([math.nan, 0.6, math.nan])
+    out = train_to_target(lambda: None, lambda: next(scores), target=0.9, max_steps=20, eval_every=10,
+                          time_limit_s=60, higher_is_better=True)
+    assert not out["reached_target"] and out["best_val_score"] == 0.6 and math.isnan(out["final_val_score"])
+
+
+def test_each_seeds_split_is_checked(tmp_path):
+    """A class missing from a later seed's validation split is an error naming that seed, not a seed
+    dropped in silence."""
+    from bench_lib.config import ConfigError, parse_config
+    from bench_lib.data import split_indices
+    from bench_lib.suite import expand_cells
+
+    smiles, _ = nci(40)
+    val0, val1 = (set(split_indices(40, seed=s)["val"].tolist()) for s in (0, 1))
+    positives = sorted(val0 - val1)[:1] + [k for k in range(40) if k not in val0 | val1][:1]
+    table = tmp_path / "t.csv"
+    table.write_text("smiles,label\n" + "".join(f"{s},{int(k in positives)}\n" for k, s in enumerate(smiles)))
+    cfg = parse_config({"suite": {"strategies": ["dynamic"], "fairness": ["equal-padded-budget"], "seeds": [0, 1]},
+                        "datasets": {f"csv:{table}": {"target": {"column": "label", "value": 0.7}}}})
+    with pytest.raises(ConfigError, match=r"the val split holds one class only \('label': 0\).* \(seed 1\)"):
+        expand_cells(cfg)
+
+
+def test_loader_only_cells_keep_their_target_fields():
+    """A loader-only suite trains nothing: its cells carry the column and target_mae as before tasks, so that
+    their ids (and resume) do not change."""
+    from bench_lib.config import parse_config
+    from bench_lib.suite import expand_cells
+
+    cfg = parse_config({"suite": {"strategies": ["dynamic"], "fairness": ["equal-padded-budget"], "mode": "loader"},
+                        "datasets": {"nci5k": {"n_graphs": 48, "target_mae": 12.0}}})
+    (cell,) = expand_cells(cfg)
+    assert (cell.model, cell.target, cell.target_mae, cell.task, cell.metric) == ("none", "tpsa_A2", 12.0,
+                                                                                   "regression", "mae")

@@ -360,7 +360,7 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
             else:
                 w.partial = answer["metrics"]
         for w in [w for w in workers if w.alive]:
-            progress.note(f"training: {w.spec.label()}" if w.spec.target_mae is not None
+            progress.note(f"training: {w.spec.label()}" if w.spec.goal is not None
                           and w.spec.model != "none" else f"finishing: {w.spec.label()}")
             if w.command("finish") is not None:  # an answer that is not a result: a protocol error
                 w.kill()

@@ -169,6 +169,8 @@ def evaluate_score(model, loader: BatchLoader, task: Task, device: torch.device,
     """``(score, what computed it)``: the task's metric over one pass of ``loader`` (a batch of the cell's
     labelled store); OGB's evaluator for an OGB set scored by its own metric."""
     y, pred = predict(model, loader, device, backend)
+    if not np.isfinite(pred).all():  # a diverged model: not reached, recorded as such (the rankers raise on NaN)
+        return float("nan"), "bench_lib"
     official = ogb_score(dataset, task.metric, y, pred) if dataset else None
     if official is not None:
         return official, f"ogb evaluator ({dataset})"
@@ -275,10 +277,11 @@ def train_to_target(step: Callable[[], None], evaluate: Callable[[], float], tar
             stop = "time_limit"
         stop = agree(stop)
     reached = stop == "target"
-    scores = [c[2] for c in curve]
+    scores = [c[2] for c in curve if c[2] == c[2]]  # a diverged model's NaN is no score
+    best = (max(scores) if higher_is_better else min(scores)) if scores else float("nan")
     return {"reached_target": reached, "steps_to_target": n_steps if reached else None,
             "time_to_target_wall_s": train_s if reached else None, "train_stop": stop,
-            "best_val_score": max(scores) if higher_is_better else min(scores), "final_val_score": scores[-1],
+            "best_val_score": best, "final_val_score": curve[-1][2],
             "train_steps": n_steps, "train_wall_s": train_s, "curve": curve}
 
 

@@ -75,12 +75,10 @@ class SchNet(Model):
 
     def __init__(self, cfg: SchNetConfig = SchNetConfig(), n_targets: int = 1) -> None:
         super().__init__(n_targets)
-        if n_targets != 1:
-            raise ValueError(f"SchNet predicts one energy per graph (got n_targets={n_targets})")
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.max_z, cfg.hidden)
         self.interactions = nn.ModuleList(Interaction(cfg) for _ in range(cfg.interactions))
-        self.head = nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden // 2), SSP(), nn.Linear(cfg.hidden // 2, 1))
+        self.head = nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden // 2), SSP(), nn.Linear(cfg.hidden // 2, n_targets))
         centers = torch.linspace(0.0, cfg.cutoff, cfg.gaussians)
         self.register_buffer("centers", centers)
         spacing = cfg.cutoff / max(cfg.gaussians - 1, 1)

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bench_lib.report import plots
@@ -307,7 +308,8 @@ def _flags(records: pd.DataFrame) -> list[str]:
                      f"seed {r.seed}: {reason}")
     ok = records[records.status == "ok"]
     if "reached_target" in ok and "goal" in ok:
-        missed = ok[ok.goal.notna() & ~ok.reached_target.map(truthy)]
+        trained = pd.to_numeric(ok.get("train_steps", pd.Series(np.nan, ok.index)), errors="coerce").notna()
+        missed = ok[ok.goal.notna() & trained & ~ok.reached_target.map(truthy)]  # loader-only cells train nothing
         for _, r in missed.iterrows():
             label = metric_of(pd.DataFrame([r]))[1]
             lines.append(f"- never reached {label} {r.goal:g}: {display_name(r.dataset)} / `{r.strategy}` / {r.model} "

@@ -159,7 +159,10 @@ def test_a_rank_that_dies_fails_the_cell_and_stops_the_others(monkeypatch, tmp_p
     record = run_cell(_long_spec())
     killer.join()
     assert record["status"] == "failed"
-    assert "exited with code" in record["error"] or "killed by signal" in record["error"]
+    # On a busy machine rank 1 may die while rank 0 is still in setup's collectives: rank 0 then fails on
+    # the closed connection and reports that, before the launcher reports the death.
+    assert any(why in record["error"] for why in ("exited with code", "killed by signal",
+                                                  "Connection closed by peer")), record["error"]
     assert _wait_for(lambda: not _processes_with(marker), 15), f"left behind: {_processes_with(marker)}"
     assert not list(temp.iterdir())  # torchrun's agent folder (torchelastic_* by default) went with the cell
 

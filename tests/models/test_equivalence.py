@@ -168,7 +168,7 @@ def classified(store, kind: str):
 
 @pytest.mark.parametrize("dataset,model,kind,backend", [
     ("nci5k", "gin", "multilabel", "torch"), ("nci5k", "gin-ogb", "multiclass", "dgl"),
-    ("qm9", "schnet", "binary", "torch"), ("qm9", "painn", "multiclass", "torch")])
+    ("qm9", "schnet", "multiclass", "torch"), ("qm9", "painn", "binary", "torch")])
 def test_classification_heads_match_dynamic(samples, dataset, model, kind, backend):
     """Per-graph logits (every output) and the gradients of the task's masked loss are the same under every
     strategy as in one unpadded batch."""
