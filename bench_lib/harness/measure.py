@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import resource
+import sys
 import time
 from dataclasses import dataclass
 
@@ -51,7 +52,12 @@ def peak_rss_mib() -> float:
                     return int(line.split()[1]) / 1024
     except (OSError, ValueError, IndexError):
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return maxrss_mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def maxrss_mib(maxrss: int, platform: str = sys.platform) -> float:
+    """``ru_maxrss`` in MiB: the kernel gives KiB on Linux and the BSDs, bytes on macOS."""
+    return maxrss / (2**20 if platform == "darwin" else 1024)
 
 
 def minor_faults() -> int:

@@ -755,8 +755,16 @@ class CellRun:
         for phase in ("throughput", "train", "validation"):
             peak = self.metrics.get(f"{phase}_peak_rss_mib")
             if peak is not None:
-                self.metrics[f"{phase}_rss_mib"] = max(0.0, peak - base)
+                self.metrics[f"{phase}_rss_mib"] = rss_rise(peak, base)
         return self.metrics
+
+
+def rss_rise(peak: float, base: float) -> float:
+    """A phase's resident peak above the baseline, never below 0; NaN (unknown) when either is unknown
+    (off Linux the baseline cannot be read: a rise of 0 would be a claim)."""
+    if peak != peak or base != base:
+        return float("nan")
+    return max(0.0, peak - base)
 
 
 def run_cell_inprocess(spec: CellSpec) -> dict:

@@ -79,7 +79,10 @@ def _received_lines():
 
 
 def _failure(err: BaseException, during: str) -> dict:
-    if isinstance(err, NotImplementedError):  # EnvironmentSkip keeps its own name: a rerun retries it
+    """The record of a cell that raised ``err`` in phase ``during``: ``skipped`` for a
+    ``NotImplementedError`` at setup (the cell does not apply), ``failed`` for anything else, the same
+    error in a later phase included (it did apply, and broke)."""
+    if isinstance(err, NotImplementedError) and during in ("import", "setup"):  # EnvironmentSkip: retried
         return {"event": "result", "status": "skipped", "error": f"{type(err).__name__}: {err}", "metrics": {}}
     tail = "".join(traceback.format_exception(err)[-3:])
     return {"event": "result", "status": "failed", "error": f"{type(err).__name__} (during {during}): {err}\n{tail}",

@@ -98,13 +98,15 @@ def _view_text(view: str, g: pd.DataFrame) -> str:
         return "/".join(f"{v:,}" for v in vals) or "?"
 
     if view == "equal-padded-budget":
-        return (f"Every strategy gets {values('node_slots_budget')} node slots and {values('edge_slots_budget')} edge "
+        return (f"The budget is {values('node_slots_budget')} node slots and {values('edge_slots_budget')} edge "
                 "slots per step (edge slots: node slots times the split's edges per node unless set; one per seed "
-                "where they differ; static shapes add one node slot for the padding graph); padding costs real "
-                "graphs.")
+                "where they differ; static shapes add one node slot for the padding graph); unpadded batches meet "
+                "it on their mean, and the budget check below says what each strategy got; padding costs real graphs.")
     if view == "equal-real-graphs":
-        return (f"Every strategy carries {values('graphs_per_step_budget')} real graphs per step on average; padding "
-                "costs memory and compute.")
+        got = pd.to_numeric(g.get("graphs_per_step_mean", pd.Series(dtype=float)), errors="coerce").dropna()
+        carried = f"; the strategies carried {got.min():.1f} to {got.max():.1f} (first epoch)" if len(got) else ""
+        return (f"The budget is {values('graphs_per_step_budget')} real graphs per step on average{carried}; "
+                "padding costs memory and compute.")
     return "Parameters set by hand (a strategy without `for_budget`, or fixed in the suite's [strategies]); not " \
            "budget-matched."
 

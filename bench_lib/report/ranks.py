@@ -23,6 +23,7 @@ import pandas as pd
 
 from bench_lib.report import plots
 from bench_lib.report.names import display_name, file_stem
+from bench_lib.report.stats import censored_median
 from bench_lib.report.tables import truthy
 
 __all__ = ["ranks_rows", "ranks_section", "RANKS"]
@@ -60,6 +61,17 @@ def _median(rows: pd.DataFrame, col: str) -> float:
     return statistics.median(vals) if vals else float("nan")
 
 
+def _censored(cells: pd.DataFrame, col: str) -> float:
+    """A time to target over the seeds of ``cells`` (every cell of one arm, failed ones too), as the main
+    tables count it: a seed that missed the target, or whose cell failed, is censored, never dropped
+    (:func:`~bench_lib.report.stats.censored_median`; NaN when fewer than half reached it)."""
+    if col not in cells or not len(cells):
+        return float("nan")
+    reached = [str(s) == "ok" and truthy(r) for s, r in zip(cells["status"], cells.get("reached_target",
+                                                                                      [False] * len(cells)))]
+    return censored_median(pd.to_numeric(cells[col], errors="coerce").tolist(), reached).value
+
+
 def ranks_rows(g: pd.DataFrame) -> list[dict]:
     """One row per (strategy, N > 1) of the records ``g`` (one dataset, model and view; ``with_arms``
     applied), with the strategy's one-rank cells beside it."""
@@ -87,8 +99,11 @@ def ranks_rows(g: pd.DataFrame) -> list[dict]:
             for col in ("straggler_share_mean", "straggler_share_p90", "allreduce_share_mean", "node_imbalance",
                         "edge_imbalance"):
                 row[col] = _median(many, col)
+            ones = g[(g["strategy_name"] == strategy) & (pd.to_numeric(g.get("ranks", 1), errors="coerce")
+                                                        .fillna(1) == 1) & (g["execution"] == "eager")
+                     & (pd.to_numeric(g.get("prefetch", 0), errors="coerce").fillna(0) == 0)]
             for col in ("steps_to_target", "time_to_target_s"):
-                row[f"{col}_1"], row[f"{col}_n"] = _median(one, col), _median(many, col)
+                row[f"{col}_1"], row[f"{col}_n"] = _censored(ones, col), _censored(cells, col)
             row["reached"] = (f"{int(one.reached_target.map(truthy).sum())}/{len(one)}",
                               f"{int(many.reached_target.map(truthy).sum())}/{len(many)}") \
                 if "reached_target" in ok else ("-", "-")

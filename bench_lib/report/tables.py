@@ -192,7 +192,10 @@ def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
         windows = [x for v in rows.get("window_graphs_per_s", []) for x in _json(v, [])]
         est["window_graphs_per_s"] = (Estimate(*(float(q) for q in np.percentile(windows, [50, 10, 90])), len(windows),
                                                len(windows), "quantiles", len(rows)) if windows else NONE)
-        has_target = [t == t for t in _numbers(rows, "goal" if "goal" in rows else "target_mae")]
+        # a loader-only cell (model none) trains nothing: it neither reaches nor misses a target
+        trains = [str(m) != "none" for m in rows["model"]] if "model" in rows else [True] * len(rows)
+        has_target = [t == t and tr for t, tr in zip(_numbers(rows, "goal" if "goal" in rows else "target_mae"),
+                                                     trains)]
         reached = [truthy(r) for r, t in zip(rows.get("reached_target", [False] * len(rows)), has_target) if t]
         for col in _CENSORED:
             vals = [v for v, t in zip(_numbers(rows, col), has_target) if t]
@@ -209,7 +212,9 @@ def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
 
 def best(summary: dict[str, dict[str, Estimate]], col: str, better: str | None) -> tuple[str | None, str | None, bool]:
     """``(leader, runner-up, clear)`` of ``col``: ``clear`` is True when the
-    leader's interval does not overlap the runner-up's."""
+    leader's interval overlaps no other strategy's (not only the runner-up's:
+    a third with a wider interval may reach past it) and the leader and the
+    runner-up have the seeds their kind of estimate needs."""
     if better is None:
         return None, None, False
     ranked = sorted(((e[col].value, s) for s, e in summary.items() if e[col].ok),
@@ -221,7 +226,7 @@ def best(summary: dict[str, dict[str, Estimate]], col: str, better: str | None) 
     lead, second = ranked[0][1], ranked[1][1]
     a, b = summary[lead][col], summary[second][col]
     too_few = col not in PLANNED and min(a.seeds, b.seeds) < MIN_SEEDS.get(a.kind, 3)
-    return lead, second, not too_few and not overlaps(a, b)
+    return lead, second, not too_few and not any(overlaps(a, summary[s][col]) for _, s in ranked[1:])
 
 
 def _fmt(fmt: str, value: float) -> str:

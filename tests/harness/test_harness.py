@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 import pytest
@@ -195,3 +196,22 @@ def test_records_of_an_earlier_schema_are_upgraded_then_appended_to(tmp_path):
     df = pd.read_csv(out)
     assert list(df.columns) == RECORD_FIELDS and df.cell_id.tolist() == ["a", "b"]
     assert df.schema_version.tolist() == [1, 5] and df.task.isna().all()
+
+
+def test_not_implemented_is_a_skip_at_setup_only():
+    """A cell that does not apply says so at setup (skipped); the same error while it trains is a failure,
+    counted as a miss, not a cell quietly left out of the tables."""
+    from bench_lib.harness.worker import _failure
+
+    assert _failure(NotImplementedError("no GPU kernels"), "setup")["status"] == "skipped"
+    late = _failure(NotImplementedError("an op without a backward"), "finish")
+    assert late["status"] == "failed" and "during finish" in late["error"]
+
+
+def test_rss_rises_are_unknown_where_memory_cannot_be_read():
+    from bench_lib.harness.measure import maxrss_mib
+    from bench_lib.harness.train import rss_rise
+
+    assert math.isnan(rss_rise(500.0, float("nan"))) and math.isnan(rss_rise(float("nan"), 100.0))
+    assert rss_rise(500.0, 100.0) == 400.0 and rss_rise(90.0, 100.0) == 0.0
+    assert maxrss_mib(2048, "linux") == 2.0 and maxrss_mib(2 * 2**20, "darwin") == 2.0  # KiB on Linux, bytes on macOS

@@ -125,6 +125,10 @@ def test_bold_only_where_intervals_do_not_overlap():
     assert best(summary, "x", "high") == ("a", "b", True)  # a bootstrap over repeats of two seeds may
     summary = {"a": {"node_efficiency": e(0.9, 0.9, 0.9, n=1)}, "b": {"node_efficiency": e(0.5, 0.5, 0.5, n=1)}}
     assert best(summary, "node_efficiency", "high") == ("a", "b", True)  # planned: exact
+    # A third strategy with a lower median but a wide interval reaching past the leader: no clear leader,
+    # although the runner-up's interval is clear of the leader's.
+    summary = {"a": {"x": e(10, 9, 11)}, "b": {"x": e(8, 7, 8.5)}, "c": {"x": e(6, 2, 12)}}
+    assert best(summary, "x", "high") == ("a", "b", False)
 
 
 def test_censored_median_counts_misses():
@@ -202,3 +206,35 @@ def test_report_needs_a_results_dir(tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and "records.csv not found" in proc.stderr
     assert not (tmp_path / "nothing").exists() and not (ROOT / "reports" / "nothing").exists()  # nothing created
+
+
+def test_the_data_parallel_table_censors_missed_seeds():
+    """Two ranks reached the target in 1 of 3 seeds: not reached (as the main tables say), not the median of
+    the one seed that reached it; a failed cell counts as a miss too."""
+    import pandas as pd
+
+    from bench_lib.report.ranks import ranks_rows
+
+    rows = []
+    for ranks, reached, status in ((1, [True, True, True], ["ok"] * 3), (2, [True, False, False], ["ok"] * 3),
+                                   (4, [True, True, False], ["ok", "ok", "failed"])):
+        for seed, (r, st) in enumerate(zip(reached, status)):
+            rows.append({"strategy_name": "dynamic", "strategy": "dynamic", "ranks": ranks, "execution": "eager",
+                         "prefetch": 0, "seed": seed, "status": st, "reached_target": r and st == "ok",
+                         "steps_to_target": 100 + 10 * seed if r and st == "ok" else None,
+                         "time_to_target_s": 1.0 + seed if r and st == "ok" else None,
+                         "repeat_graphs_per_s": "[100.0, 110.0]", "step_clock": "wall"})
+    out = {r["ranks"]: r for r in ranks_rows(pd.DataFrame(rows))}
+    assert out[2]["steps_to_target_1"] == 110 and math.isnan(out[2]["steps_to_target_n"])
+    assert out[4]["steps_to_target_n"] == 110  # 2 of 3 reached (the failed seed a miss): the 2nd fastest
+
+
+def test_loader_only_cells_neither_reach_nor_miss_a_target():
+    import pandas as pd
+
+    from bench_lib.report.tables import summarise, with_scores
+
+    rows = with_scores(pd.DataFrame({"strategy": ["pad", "pad"], "status": ["ok", "ok"], "seed": [0, 1],
+                                     "model": ["none", "none"], "target_mae": [12.0, 12.0],
+                                     "reached_target": [False, False], "graphs_per_s": [10.0, 11.0]}))
+    assert summarise(rows)["pad"]["steps_to_target"].n == 0  # no estimate, not "not reached (0/2)"
