@@ -338,7 +338,8 @@ def check_target(task: Task, value: float | None, labels_by_split: dict[str, np.
         return [f"unknown metric {task.metric!r}; known: {', '.join(METRICS)}"]
     if task.kind not in metric.tasks:
         fits = [m for m, x in METRICS.items() if task.kind in x.tasks]
-        problems.append(f"metric {task.metric} does not fit a {task.kind} target ({', '.join(map(repr, task.names[:3]))}"
+        shown = ", ".join(map(repr, task.names[:3]))
+        problems.append(f"metric {task.metric} does not fit a {task.kind} target ({shown}"
                         f"{'...' if len(task.names) > 3 else ''}); use {' or '.join(fits)}")
     if value is not None:
         why = metric.check_value(value)
@@ -377,9 +378,10 @@ def task_loss(pred, labels, graph_mask, kind: str, std=None, denominator: int | 
     """The training loss over the real graphs' known labels (torch; traceable by ``torch.compile``).
 
     ``pred`` ``[G, outputs]``; ``labels`` ``[G, L]`` (``Task.labels``);
-    ``graph_mask`` ``[G]`` real graphs. Regression: squared error (``loss``
-    ``mse``) or absolute error (``l1``) of the error divided by ``std``; binary and multilabel: binary cross-entropy with logits per
-    known label; multiclass: cross-entropy. The sum is divided by the known
+    ``graph_mask`` ``[G]`` real graphs. Regression: the error divided by
+    ``std``, squared (``loss`` ``mse``) or absolute (``l1``); binary and
+    multilabel: binary cross-entropy with logits per known label;
+    multiclass: cross-entropy. The sum is divided by the known
     labels (or by ``denominator``, a data-parallel step's count over every
     rank)."""
     import torch

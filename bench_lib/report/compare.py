@@ -40,8 +40,8 @@ __all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH"]
 MATCH = ("dataset", "model", "strategy", "views", "seed", "execution", "ranks")
 #: Settings a matched pair may differ in; each difference is shown, so that a reader can judge the pair.
 SETTINGS = ("n_graphs", "dataset_options", "strategy_params", "model_params", "node_slots_budget", "edge_slots_budget",
-            "graphs_per_step_budget", "target", "task", "metric", "goal", "device", "backend", "threads", "clock", "compile_options",
-            "prefetch", "repeats", "lr", "max_steps", "torch_threads")
+            "graphs_per_step_budget", "target", "task", "metric", "goal", "device", "backend", "threads", "clock",
+            "compile_options", "prefetch", "repeats", "lr", "max_steps", "torch_threads")
 
 
 @dataclass
