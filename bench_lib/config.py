@@ -44,6 +44,7 @@ else:  # pragma: no cover
 
 from bench_lib.harness.cell import EXECUTIONS, PREFETCH_MODES, VIEWS, CellSpec, TrainSettings
 from bench_lib.harness.launch import SlurmSettings
+from bench_lib.tasks import LOSSES, MAX_CLASSES
 
 __all__ = ["ConfigError", "DatasetSettings", "TrainSettings", "SuiteConfig", "load_config", "parse_config",
            "apply_overrides"]
@@ -106,7 +107,7 @@ class DatasetSettings:
     task: str | None = None
     metric: str | None = None
     target_value: float | None = None
-    max_classes: int = 50
+    max_classes: int = MAX_CLASSES
     loss: str = "mse"
 
 
@@ -333,8 +334,8 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
             continue
         problems += check_goal(f"[datasets.{name}]", d.get("task"), d.get("metric"), d.get("target_value"),
                                d.get("target_mae"))
-        if d.get("loss", "mse") not in ("mse", "l1"):
-            problems.append(f"[datasets.{name}] loss must be 'mse' or 'l1' (got {d['loss']!r})")
+        if d.get("loss", "mse") not in LOSSES:
+            problems.append(f"[datasets.{name}] loss must be {' or '.join(map(repr, LOSSES))} (got {d['loss']!r})")
         for m in d.get("models", ()):
             problems.check(_choices, f"[datasets.{name}] models", m, MODELS.names())
         if "models" in d and not d["models"]:

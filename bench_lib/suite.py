@@ -103,11 +103,9 @@ def _task(settings, store, splits: dict, mode: str):
     if settings.target is not None and settings.target not in names:
         return None, None, [f"{where} target: no column {settings.target!r}; the dataset's targets are "
                             f"{list(names) or 'none'}"]
-    metric = settings.metric or ("mae" if settings.target_mae is not None else None)
-    if metric == "mae" and settings.task is None and settings.target_mae is not None:
-        metric = None  # the shorthand: checked against the task below
-    try:
-        task = resolve_task(store, settings.target, kind=settings.task, metric=metric, dataset=settings.name)
+    try:  # no metric named: the task's (target_mae, the shorthand, is checked against it below)
+        task = resolve_task(store, settings.target, kind=settings.task, metric=settings.metric,
+                            dataset=settings.name)
     except ValueError as err:
         return None, None, [f"{where} {err}"]
     if task is None or mode != "train":
@@ -119,10 +117,9 @@ def _task(settings, store, splits: dict, mode: str):
                         f"not MAE; give the target in its terms: --target-metric {task.metric} --target-value X "
                         f"(target = {{metric = \"{task.metric}\", value = X}})")
         goal = None
-    labels = {k: task.labels(store.targets[v]) for k, v in splits.items()}
-    # the splits' classes matter to a time-to-accuracy run only
-    problems += [f"{where} {p}" for p in check_target(task, goal, labels if goal is not None else {},
-                                                       settings.max_classes)]
+    # the splits' labels matter to a time-to-accuracy run only
+    labels = {k: task.labels(store.targets[v]) for k, v in splits.items()} if goal is not None else {}
+    problems += [f"{where} {p}" for p in check_target(task, goal, labels, settings.max_classes)]
     if goal is not None:
         for split, least in MIN_LABELLED.items():
             y = labels[split]

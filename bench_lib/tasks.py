@@ -245,19 +245,20 @@ def resolve_task(store, target: str | None, kind: str | None = None, metric: str
                 classes=classes, class_names=class_names, note=note)
 
 
-def class_balance(task: Task, labels: np.ndarray) -> dict[str, Any]:
-    """How the classes are shared among ``labels`` (``Task.labels`` rows of the training graphs):
-    ``{"positive_share": ...}`` (binary, multilabel: the mean over columns) or ``{"class_shares": [...]}``."""
+def class_balance(task: Task, labels: np.ndarray) -> float | list[float] | None:
+    """How the classes are shared among ``labels`` (``Task.labels`` rows of the training graphs): the
+    positive share (binary; multilabel: the mean over columns), each class's share (multiclass), or None
+    (regression)."""
     if task.kind == "regression":
-        return {}
+        return None
     y = labels[np.isfinite(labels)]
     if task.kind == "multiclass":
         counts = np.bincount(y.astype(np.int64), minlength=len(task.classes))
-        return {"class_shares": [round(float(c) / max(len(y), 1), 4) for c in counts]}
+        return [round(float(c) / max(len(y), 1), 4) for c in counts]
     if task.kind == "binary":
-        return {"positive_share": float(y.mean()) if len(y) else float("nan")}
+        return float(y.mean()) if len(y) else float("nan")
     shares = [float(np.nanmean(c)) for c in labels.T if np.isfinite(c).any()]
-    return {"positive_share": float(np.mean(shares)) if shares else float("nan")}
+    return float(np.mean(shares)) if shares else float("nan")
 
 
 # ---- metrics ---------------------------------------------------------------------------

@@ -250,7 +250,7 @@ _MISSING = ("nan", "na", "n/a", "none", "null")
 _ID_NAMES = ("id", "cid", "sid", "cas", "no", "no.", "index")
 _POSITIVE = ("yes", "true", "active", "positive", "pos", "p", "1", "y")
 #: A text column with more distinct values than this (and than half its rows) holds names, not class labels.
-MAX_CLASSES = 20
+MAX_TEXT_CLASSES = 20
 
 
 def _present(values) -> np.ndarray:
@@ -280,9 +280,9 @@ def _text_column(values, decimal_comma: bool = False) -> bool:
 
 
 def _label_like(values, decimal_comma: bool = False) -> bool:
-    """A text column that looks like class labels: 2 to MAX_CLASSES distinct values."""
+    """A text column that looks like class labels: 2 to MAX_TEXT_CLASSES distinct values."""
     stripped = values.astype(str).str.strip()
-    return _text_column(values, decimal_comma) and 2 <= stripped[_present(stripped)].nunique() <= MAX_CLASSES
+    return _text_column(values, decimal_comma) and 2 <= stripped[_present(stripped)].nunique() <= MAX_TEXT_CLASSES
 
 
 def _numeric(values, name: str, decimal_comma: bool = False):
@@ -318,7 +318,7 @@ def _classes(values, name: str, path: Path):
     if len(classes) == 1:
         raise ValueError(f"{path}: column {name!r} has one class only: {classes[0]!r}; a classification target "
                          "needs two (choose another column)")
-    if len(classes) > MAX_CLASSES and len(classes) > 0.5 * present.sum():
+    if len(classes) > MAX_TEXT_CLASSES and len(classes) > 0.5 * present.sum():
         raise ValueError(f"{path}: column {name!r} looks like names or identifiers, not class labels "
                          f"({len(classes):,} distinct values in {int(present.sum()):,} rows); choose a column of "
                          "class labels or of numbers")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench_lib.strategies.budget import VIEWS
+from bench_lib.tasks import LOSSES
 
 __all__ = ["TrainSettings", "CellSpec", "EXECUTIONS", "PREFETCH_MODES", "COLD_CACHE_FLAG", "execution_tags", "SCHEMA_VERSION", "RECORD_FIELDS", "METRICS", "METRIC_FIELDS", "VIEWS",
            "EnvironmentSkip", "ENVIRONMENT_SKIP"]
@@ -205,8 +206,8 @@ class CellSpec:
             raise ValueError(f"CellSpec.clock must be 'auto' or 'wall' (got {self.clock!r})")
         if self.malloc not in ("keep", "default"):
             raise ValueError(f"CellSpec.malloc must be 'keep' or 'default' (got {self.malloc!r})")
-        if self.loss not in ("mse", "l1"):
-            raise ValueError(f"CellSpec.loss must be 'mse' or 'l1' (got {self.loss!r})")
+        if self.loss not in LOSSES:
+            raise ValueError(f"CellSpec.loss must be {' or '.join(map(repr, LOSSES))} (got {self.loss!r})")
         if self.backend not in ("dgl", "torch"):
             raise ValueError(f"CellSpec.backend must be 'dgl' or 'torch' (got {self.backend!r})")
         if self.execution not in EXECUTIONS:

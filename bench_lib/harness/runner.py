@@ -83,22 +83,10 @@ def _check_header(path: Path) -> None:
     with open(path, newline="") as f:
         header = next(csv.reader(f), [])
     if header != RECORD_FIELDS and set(header) <= set(RECORD_FIELDS):
-        _upgrade(path)  # an earlier schema: its columns are a subset of today's
+        rewrite_without(path, set())  # an earlier schema's columns are a subset of today's: rewritten under it
     elif header != RECORD_FIELDS:
         raise ValueError(f"{path} holds records with other columns (schema of another bench_lib version); "
                          "write to a new results directory (--out) or move this one away")
-
-
-def _upgrade(path: Path) -> None:
-    """Rewrite records of an earlier schema under today's header (new columns empty), atomically."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    fd, tmp = tempfile.mkstemp(dir=Path(path).parent, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=RECORD_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def read_records(path: Path):

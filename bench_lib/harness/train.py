@@ -218,7 +218,7 @@ def build_model(spec: CellSpec, store, train: np.ndarray) -> tuple[torch.nn.Modu
     task = cell_task(spec, store)
     model = create_model(spec.model, store, n_targets=task.n_outputs if task else 1, **spec.model_params)
     mean_nodes = float(store.n_node[train].mean())
-    per_atom = MODELS.get(spec.model).per_atom_target if spec.model in MODELS else False
+    per_atom = MODELS.get(spec.model).per_atom_target
     if task is None:
         mean, std = 0.0, 1.0
     elif task.kind == "regression":
@@ -413,8 +413,7 @@ class CellRun:
         """The class balance of a classification target over the training split (empty for regression)."""
         if self.task is None or not self.task.classification:
             return {}
-        balance = class_balance(self.task, self.store.targets[self.splits["train"]])
-        out = {"class_balance": balance.get("positive_share", balance.get("class_shares"))}
+        out = {"class_balance": class_balance(self.task, self.store.targets[self.splits["train"]])}
         if self.task.kind == "binary":
             out["positive_class"] = self.task.class_names[1]
         return out

@@ -24,7 +24,7 @@ from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.answer import answer_lines, capacity_sentence
 from bench_lib.report.ranks import ranks_section
 from bench_lib.report.tables import (compile_table, curve_points, details_table, fairness_table, in_view, latest,
-                                     main_table, metric_of, stats_table, summarise, truthy)
+                                     describe_metric, main_table, metric_of, stats_table, summarise, truthy)
 
 __all__ = ["write_report", "readme_block", "update_readme", "Results", "file_stem", "display_name"]
 
@@ -313,7 +313,7 @@ def _flags(records: pd.DataFrame) -> list[str]:
         trained = pd.to_numeric(ok.get("train_steps", pd.Series(np.nan, ok.index)), errors="coerce").notna()
         missed = ok[ok.goal.notna() & trained & ~ok.reached_target.map(truthy)]  # loader-only cells train nothing
         for _, r in missed.iterrows():
-            label = metric_of(pd.DataFrame([r]))[1]
+            label = describe_metric(r.metric)[1]
             lines.append(f"- never reached {label} {r.goal:g}: {display_name(r.dataset)} / `{r.strategy}` / {r.model} "
                          f"/ {_views(r.views)} / seed {r.seed} (best {r.best_val_score:.3g} in {int(r.train_steps)} "
                          f"steps; stopped by {r.train_stop})")

@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench_lib.report.stats import Estimate, overlaps
-from bench_lib.report.tables import _json, latest, throughput, truthy
+from bench_lib.report.tables import _json, describe_metric, latest, throughput, truthy
 
 __all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH"]
 
@@ -128,13 +128,11 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
 
 def _goal(row) -> str:
     """``ROC-AUC >= 0.75``: the metric, its direction and the target value of a cell, or ``-``."""
-    from bench_lib.tasks import METRICS
-
     goal = pd.to_numeric(row.get("goal"), errors="coerce")
     if goal != goal:
         return "-"
-    m = METRICS.get(str(row.get("metric", "mae")))
-    return f"{m.label if m else row.get('metric')} {'>=' if m and m.higher_is_better else '<='} {goal:g}"
+    _, label, higher = describe_metric(row.get("metric"))
+    return f"{label} {'>=' if higher else '<='} {goal:g}"
 
 
 def _est(e: Estimate) -> str:

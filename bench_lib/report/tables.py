@@ -30,7 +30,7 @@ import pandas as pd
 
 from bench_lib.report.stats import NONE, Estimate, bootstrap_median, censored_median, overlaps, spread
 
-__all__ = ["compile_table", "COMPILE", "latest", "with_scores", "metric_of", "in_view", "truthy", "summarise", "best", "main_table", "fairness_table", "details_table",
+__all__ = ["compile_table", "COMPILE", "latest", "with_scores", "metric_of", "describe_metric", "in_view", "truthy", "summarise", "best", "main_table", "fairness_table", "details_table",
            "stats_table", "curve_points", "MAIN", "FAIRNESS", "DETAILS", "fmt_estimate"]
 
 #: (metric, label, format, better: "high"/"low"/None) of the main table.
@@ -144,13 +144,20 @@ def with_scores(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def metric_of(rows: pd.DataFrame) -> tuple[str, str, bool]:
-    """``(metric, how a reader names it, higher is better)`` of records of one dataset (their first)."""
+def describe_metric(name) -> tuple[str, str, bool]:
+    """``(metric, how a reader names it, higher is better)`` of a record's ``metric`` (a name this version
+    does not know is shown as it is, lower is better)."""
     from bench_lib.tasks import METRICS
 
-    name = str(rows["metric"].dropna().iloc[0]) if "metric" in rows and rows["metric"].notna().any() else "mae"
+    name = "mae" if name != name or name is None else str(name)
     m = METRICS.get(name)
     return (name, m.label, m.higher_is_better) if m else (name, name, False)
+
+
+def metric_of(rows: pd.DataFrame) -> tuple[str, str, bool]:
+    """:func:`describe_metric` of records of one dataset (their first metric)."""
+    return describe_metric(rows["metric"].dropna().iloc[0] if "metric" in rows and rows["metric"].notna().any()
+                           else "mae")
 
 
 def truthy(value) -> bool:
