@@ -23,7 +23,8 @@ from bench_lib.report.html import answer_html, json_details, markdown_page
 from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.answer import answer_lines, capacity_sentence
 from bench_lib.report.ranks import ranks_section
-from bench_lib.report.tables import (compile_table, curve_points, details_table, fairness_table, in_view, latest,
+from bench_lib.report.verdicts import MARGIN
+from bench_lib.report.tables import (decide, compile_table, curve_points, details_table, fairness_table, in_view, latest,
                                      describe_metric, main_table, metric_of, stats_table, summarise, truthy)
 
 __all__ = ["write_report", "readme_block", "update_readme", "Results", "file_stem", "display_name"]
@@ -32,11 +33,19 @@ VIEWS = ("equal-padded-budget", "equal-real-graphs", "manual")
 BEGIN, END = "<!-- results:begin", "<!-- results:end -->"
 INTERVALS = ("graphs/s is the median of every timed repeat of every seed, with a 95% bootstrap interval in brackets "
              "(seeds resampled, then repeats within each); steps and time to target are the smallest value by which at "
-             "least half of the seeds had reached the target (a seed that missed it, or whose cell failed, counts as "
-             "never reaching it), with the fastest-slowest range and how many seeds reached it (fewer than half: *not "
-             "reached*); other columns are medians over seeds. A value is in bold only where its interval does not "
-             "overlap the runner-up's and both say something: exact for what follows from the plan, repeats of at least "
-             "two seeds for graphs/s, at least three seeds for a median over seeds.")
+             "least half of the seeds had reached the target (the median of an odd number of seeds, the faster of "
+             "two; a seed that missed it, or whose cell failed, counts as never reaching it), with the "
+             "fastest-slowest range and how many seeds reached it (fewer than half: *not reached*); other columns "
+             "are medians over seeds. *vs leader*: each strategy against the leader of the column, from the ratio "
+             "of their rates over the paired turns (the cells took turns, window by window) or of their steps and "
+             "times to target seed by seed (a missed seed censored, compared by sign): *faster*/*slower* when the "
+             "interval of the ratio excludes 1, *equivalent* when it lies within the margin (two one-sided tests), "
+             "else *undecided* with about how many more turns or seeds would decide it; every interval is at a "
+             "Bonferroni share of 5% for each pair of strategies in the table, so that a table holds no false "
+             "*faster* in 95% of runs (`bench_lib/report/verdicts.py`). A value is in bold only where it is decided "
+             "ahead of every other strategy (graphs/s, steps and time to target) or its interval overlaps no other "
+             "and both say something: exact for what follows from the plan, at least three seeds for a median over "
+             "seeds.")
 
 
 def _shown_path(path: Path) -> str:
@@ -75,6 +84,11 @@ class Results:
     @property
     def interleaved(self) -> bool:
         return bool(self.config.get("interleave", True))
+
+    @property
+    def margin(self) -> float:
+        """The equivalence margin m of the suite's verdicts (``margin`` in its ``[suite]`` table)."""
+        return float(self.config.get("margin", MARGIN))
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(self.records.dataset))
@@ -235,13 +249,14 @@ def _dataset_section(res: Results, dataset: str, out: Path, answers: list) -> li
     curves, summaries = {}, {}
     for model, view, g in res.groups(dataset):
         summary = summarise(g)
+        verdicts = decide(g, summary, res.margin, res.interleaved)
         summaries[f"{model}, {view}"] = summary
         curves[f"{model}, {view}"] = curve_points(g)
-        sentences = answer_lines(summary, view, goal_text(g), res.interleaved)
+        sentences = answer_lines(summary, view, goal_text(g), res.interleaved, verdicts)
         answers.append((display_name(dataset), model, view, sentences))
         lines += [f"### `{model}`, {view}", "", _view_text(view, g), "", _model_text(model, g), ""]
         lines += [f"- {s}" for s in sentences] + [""]
-        lines += [main_table(summary, metric_of(g)), "", "Slots per step, as each strategy got them (first epoch):", "",
+        lines += [main_table(summary, metric_of(g), verdicts), "", "Slots per step, as each strategy got them (first epoch):", "",
                   fairness_table(summary, _params(g)), "", "Details:", "", details_table(summary), ""]
     lines += _figures(res, dataset, summaries, curves, d, out)
     return lines
@@ -423,10 +438,11 @@ def readme_block(results_dir: Path | str, report_link: str, command: str, result
     for dataset in res.datasets():
         for model, view, g in res.groups(dataset):
             summary = summarise(g)
+            verdicts = decide(g, summary, res.margin, res.interleaved)
             lines += [f"**{display_name(dataset)}, {model}, {view}.** {_view_text(view, g)}", ""]
-            lines += [f"- {s}" for s in answer_lines(summary, view, goal_text(g), res.interleaved)] + [""]
+            lines += [f"- {s}" for s in answer_lines(summary, view, goal_text(g), res.interleaved, verdicts)] + [""]
             if view == "equal-padded-budget":
-                lines += [main_table(summary, metric_of(g)), ""]
+                lines += [main_table(summary, metric_of(g), verdicts), ""]
         sentence = capacity_sentence(display_name(dataset),
                                      res.planning.get(dataset, {}).get("capacity_sweep", []))
         if sentence:

@@ -1,8 +1,8 @@
 """The answer in words, written from the summaries alone.
 
 Every sentence here is made from records: which strategy leads in real
-graphs per second and in steps to the target, whether its interval clears
-the runner-up's (otherwise it is a tie, and the text says so), which
+graphs per second and in steps to the target, every other strategy's verdict
+against it (faster, slower, equivalent or undecided: :mod:`bench_lib.report.verdicts`), which
 strategies missed the target in how many seeds, and whether the view was
 fair (the spread of slots per step).
 """
@@ -13,6 +13,7 @@ import math
 
 from bench_lib.report.stats import overlaps
 from bench_lib.report.tables import best, fmt_estimate
+from bench_lib.report.verdicts import seed_statistic
 
 __all__ = ["throughput_sentence", "target_sentence", "fairness_sentence", "capacity_sentence", "one_graph_sentence",
            "answer_lines"]
@@ -22,55 +23,73 @@ def _ci(e) -> str:
     return fmt_estimate(e, "{:,.0f}", with_interval=True)
 
 
-def throughput_sentence(summary) -> str:
-    lead, second, clear = best(summary, "graphs_per_s", "high")
+def _against(lead: str, verdicts: dict, what: str = "") -> str:
+    """``; against it, `pad` 12% slower [8%-16%], `dynamic` equivalent within ±5% (...)``, grouped by word."""
+    order = {"slower": 0, "equivalent": 1, "undecided": 2, "faster": 3}
+    parts = [f"`{s}` {v.text(what)}" for s, v in sorted(verdicts.items(), key=lambda kv: order[kv[1].word])]
+    return f"; against `{lead}`: " + "; ".join(parts) if parts else ""
+
+
+def throughput_sentence(summary, verdicts: dict | None = None) -> str:
+    """The leader in real graphs/s, and every other strategy's verdict against it (``verdicts``:
+    :func:`~bench_lib.report.tables.decide`); without verdicts (no windows recorded), interval overlaps."""
+    lead, second, clear = best(summary, "graphs_per_s", "high", verdicts)
     if lead is None:
         return "No throughput was measured."
     e = summary[lead]["graphs_per_s"]
     text = f"Most real graphs/s: `{lead}`, {_ci(e)}"
     if second is None:
         return text + "."
+    vs = (verdicts or {}).get("graphs_per_s", (None, {}))
+    if vs[0] == lead and vs[1]:
+        head = " (ahead of every other strategy)" if clear else ""
+        return text + head + _against(lead, vs[1]) + "."
     if clear:
         return text + f", ahead of `{second}` ({_ci(summary[second]['graphs_per_s'])}); the intervals do not overlap."
     ties = [s for s in summary if s != lead and summary[s]["graphs_per_s"].ok
             and overlaps(summary[s]["graphs_per_s"], e)]
     if not ties:  # not clear, yet nothing overlaps: too few repeats and seeds for an interval
         return text + (f", then `{second}` ({_ci(summary[second]['graphs_per_s'])}); the intervals do not "
-                       "overlap, but too few seeds ran to name a clear leader.")
-    return text + f"; its interval overlaps that of {', '.join(f'`{s}`' for s in ties)}: a tie, no clear leader."
+                       "overlap, but too few seeds ran to decide.")
+    return text + f"; its interval overlaps that of {', '.join(f'`{s}`' for s in ties)}: undecided."
 
 
-def target_sentence(summary, goal, col: str = "steps_to_target") -> str | None:
+def target_sentence(summary, goal, col: str = "steps_to_target", verdicts: dict | None = None) -> str | None:
     """Who reaches the target first: in steps (``col="steps_to_target"``) or in seconds of training
-    at the measured step time (``"time_to_target_s"``); misses and ties said. ``goal``: what the target
-    is, as text (``validation ROC-AUC 0.75``), or a number (a validation MAE)."""
+    at the measured step time (``"time_to_target_s"``), with every other strategy's verdict against the
+    leader over seeds (``verdicts``); misses said. ``goal``: what the target is, as text (``validation
+    ROC-AUC 0.75``), or a number (a validation MAE)."""
     ests = {s: e[col] for s, e in summary.items() if e[col].n}
     if not ests:
         return None
-    lead, second, clear = best(summary, col, "low")
+    lead, second, clear = best(summary, col, "low", verdicts)
     if isinstance(goal, str):
         what = goal
     else:
         what = f"validation MAE {goal:g}" if goal == goal and goal is not None else "the target"
+    n = max(e.n for e in ests.values())
     if col == "steps_to_target":
-        fmt, first = "{:,.0f}", f"Fewest steps to {what}"
+        fmt, first, unit = "{:,.0f}", f"Fewest steps to {what} ({seed_statistic(n)})", "steps"
     else:
-        fmt, first = "{:.1f}", f"Least time to {what} (s: steps x the cell's measured step time)"
+        fmt, first, unit = "{:.1f}", (f"Least time to {what} (s: steps x the cell's measured step time; "
+                                      f"{seed_statistic(n)})"), "time"
     if lead is None:
         if col != "steps_to_target":
             return None  # the steps sentence says it
         text = f"No strategy reached {what} in at least half of its seeds."
     else:
         text = f"{first}: `{lead}`, {fmt_estimate(ests[lead], fmt)}"
+        vs = (verdicts or {}).get(col, (None, {}))
         if second is None:
             text += "."
+        elif vs[0] == lead and vs[1]:
+            text += _against(lead, vs[1], unit) + "."
         elif clear:
             text += f", ahead of `{second}` ({fmt_estimate(ests[second], fmt)})."
         else:
             ties = [s for s in ests if s != lead and ests[s].ok and overlaps(ests[s], ests[lead])]
-            text += (f"; its range overlaps that of {', '.join(f'`{s}`' for s in ties)}: no clear leader." if ties else
-                     f", then `{second}` ({fmt_estimate(ests[second], fmt)}); too few seeds to name a clear "
-                     "leader.")
+            text += (f"; its range overlaps that of {', '.join(f'`{s}`' for s in ties)}: undecided." if ties else
+                     f", then `{second}` ({fmt_estimate(ests[second], fmt)}); too few seeds to decide.")
     missed = [f"`{s}` in {e.n - e.k} of {e.n}" for s, e in ests.items() if e.k < e.n]
     if missed and col == "steps_to_target":
         text += " Did not reach it (step budget, safety limit or a failed cell): " + ", ".join(missed) + " seed(s)."
@@ -124,11 +143,11 @@ def one_graph_sentence(summary) -> str | None:
         "(raise node_slots for a comparison of batching).")
 
 
-def answer_lines(summary, view: str, goal, interleaved: bool = True) -> list[str]:
+def answer_lines(summary, view: str, goal, interleaved: bool = True, verdicts: dict | None = None) -> list[str]:
     """The sentences for one dataset, model and view, in reading order; ``goal`` as in
-    :func:`target_sentence`."""
-    lines = [throughput_sentence(summary), target_sentence(summary, goal),
-             target_sentence(summary, goal, "time_to_target_s"), fairness_sentence(summary, view),
+    :func:`target_sentence`, ``verdicts`` from :func:`~bench_lib.report.tables.decide`."""
+    lines = [throughput_sentence(summary, verdicts), target_sentence(summary, goal, verdicts=verdicts),
+             target_sentence(summary, goal, "time_to_target_s", verdicts), fairness_sentence(summary, view),
              one_graph_sentence(summary)]
     failed = [f"`{s}` {e['cells_ok'].n - e['cells_ok'].k} of {e['cells_ok'].n}" for s, e in summary.items()
               if e["cells_ok"].k < e["cells_ok"].n]

@@ -138,8 +138,9 @@ def answer_html(entries: list[tuple[str, str, str, list[str]]]) -> str:
     as the report states them."""
     parts = ['<section id="answer">', "<h2>The answer</h2>",
              "<p>Per dataset, model and fairness view: which strategy leads in real graphs/s and in steps and time "
-             "to the target, with intervals; where they overlap, a tie. The tables, figures and how it was measured "
-             "follow.</p>"]
+             "to the target, and every other strategy against it: faster or slower by how much, equivalent within "
+             "the margin, or undecided with how much more measuring would decide it. The tables, figures and how "
+             "it was measured follow.</p>"]
     for dataset, model, view, sentences in entries:
         attrs = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in
                          (("dataset", dataset), ("model", model), ("view", view)))

@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from bench_lib.report.stats import NONE, Estimate, bootstrap_median, censored_median, overlaps, spread
+from bench_lib.report.verdicts import MARGIN, Verdict, compare_seeds, compare_turns, pair_count
 
-__all__ = ["compile_table", "COMPILE", "latest", "with_scores", "metric_of", "describe_metric", "in_view", "truthy", "summarise", "best", "main_table", "fairness_table", "details_table",
+__all__ = ["decide", "DECIDED", "compile_table", "COMPILE", "latest", "with_scores", "metric_of", "describe_metric", "in_view", "truthy", "summarise", "best", "main_table", "fairness_table", "details_table",
            "stats_table", "curve_points", "MAIN", "FAIRNESS", "DETAILS", "fmt_estimate"]
 
 #: (metric, label, format, better: "high"/"low"/None) of the main table.
@@ -217,11 +218,76 @@ def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
     return out
 
 
-def best(summary: dict[str, dict[str, Estimate]], col: str, better: str | None) -> tuple[str | None, str | None, bool]:
+#: The columns that get a verdict against their leader (:func:`decide`), and how a ratio of them is named.
+DECIDED = {"graphs_per_s": "", "steps_to_target": "steps", "time_to_target_s": "time"}
+
+
+def decide(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]], margin: float = MARGIN,
+           paired: bool = True) -> dict[str, tuple[str | None, dict[str, Verdict]]]:
+    """col -> ``(leader, {strategy: verdict against the leader})`` for the columns of :data:`DECIDED`, over
+    the records ``g`` of one table (one per strategy and seed) summarised in ``summary``.
+
+    The leader is the best estimate of the column; graphs/s is compared turn by turn within each seed
+    (``paired``: the cells took turns), the times to target seed by seed, a missed seed censored. Every
+    verdict is at the family-wise level of the table's pairs (:func:`~bench_lib.report.verdicts.pair_count`).
+    """
+    out: dict[str, tuple[str | None, dict[str, Verdict]]] = {}
+    by = {s: rows.sort_values("seed") if "seed" in rows else rows for s, rows in g.groupby("strategy", sort=False)}
+    for col in DECIDED:
+        ranked = sorted(((e[col].value, s) for s, e in summary.items() if e[col].ok and s in by),
+                        reverse=col == "graphs_per_s")
+        if not ranked:
+            out[col] = (None, {})
+            continue
+        lead = ranked[0][1]
+        pairs = pair_count(len(ranked))
+        verdicts = {}
+        for s in by:
+            if s == lead:
+                continue
+            v = _versus(by[s], by[lead], col, pairs, margin, paired)
+            if v is not None:
+                verdicts[s] = v
+        out[col] = (lead, verdicts)
+    return out
+
+
+def _versus(rows: pd.DataFrame, lead: pd.DataFrame, col: str, pairs: int, margin: float, paired: bool):
+    """The verdict of ``rows`` (one strategy's records) against the leader's, on the seeds both ran."""
+    ok = lambda r: r[r.status == "ok"] if "status" in r else r  # noqa: E731
+    if col == "graphs_per_s":
+        a, b = ok(rows), ok(lead)
+        seeds = [s for s in a["seed"] if s in set(b["seed"])] if "seed" in a else []
+        per = lambda r: [_json(r[r.seed == s]["window_graphs_per_s"].iloc[0], []) for s in seeds]  # noqa: E731
+        if not seeds or "window_graphs_per_s" not in a:
+            return None
+        return compare_turns(per(a), per(b), paired=paired, pairs=pairs, margin=margin)
+    if "seed" not in rows:
+        return None
+    trains = lambda r: r[r["model"].astype(str) != "none"] if "model" in r else r  # noqa: E731
+    a, b = trains(rows), trains(lead)
+    seeds = [s for s in a["seed"] if s in set(b["seed"])]
+    if not seeds:
+        return None
+
+    def values(r):
+        r = r.set_index("seed").loc[seeds]
+        reached = [truthy(x) and st == "ok" for x, st in zip(r.get("reached_target", [False] * len(r)),
+                                                              r.get("status", ["ok"] * len(r)))]
+        return list(pd.to_numeric(r[col], errors="coerce")) if col in r else [float("nan")] * len(r), reached
+
+    (x, rx), (y, ry) = values(a), values(b)
+    return compare_seeds(x, rx, y, ry, pairs=pairs, margin=margin)
+
+
+def best(summary: dict[str, dict[str, Estimate]], col: str, better: str | None,
+         verdicts: dict | None = None) -> tuple[str | None, str | None, bool]:
     """``(leader, runner-up, clear)`` of ``col``: ``clear`` is True when the
     leader's interval overlaps no other strategy's (not only the runner-up's:
     a third with a wider interval may reach past it) and the leader and the
-    runner-up have the seeds their kind of estimate needs."""
+    runner-up have the seeds their kind of estimate needs. For a column with
+    ``verdicts`` (:func:`decide`), ``clear`` is True when the leader is decided
+    ahead of every other strategy."""
     if better is None:
         return None, None, False
     ranked = sorted(((e[col].value, s) for s, e in summary.items() if e[col].ok),
@@ -231,6 +297,10 @@ def best(summary: dict[str, dict[str, Estimate]], col: str, better: str | None) 
     if len(ranked) == 1:
         return ranked[0][1], None, False
     lead, second = ranked[0][1], ranked[1][1]
+    if verdicts and col in verdicts and verdicts[col][0] == lead:
+        vs = verdicts[col][1]
+        behind = "slower"
+        return lead, second, bool(vs) and all(s in vs and vs[s].word == behind for _, s in ranked[1:])
     a, b = summary[lead][col], summary[second][col]
     too_few = col not in PLANNED and min(a.seeds, b.seeds) < MIN_SEEDS.get(a.kind, 3)
     return lead, second, not too_few and not any(overlaps(a, summary[s][col]) for _, s in ranked[1:])
@@ -259,32 +329,44 @@ def fmt_estimate(e: Estimate, fmt: str, with_interval: bool = False) -> str:
     return text
 
 
-def _table(summary, columns, extra_header: tuple[str, ...] = (), extra: dict[str, list[str]] | None = None) -> str:
-    """Markdown: one row per strategy, columns with any value, best values bolded where clear."""
+def _table(summary, columns, extra_header: tuple[str, ...] = (), extra: dict[str, list[str]] | None = None,
+           verdicts: dict | None = None) -> str:
+    """Markdown: one row per strategy, columns with any value, best values bolded where clear; a column
+    with ``verdicts`` (:func:`decide`) is followed by each strategy's verdict against its leader."""
     cols = [c for c in columns if any(e[c[0]].ok or e[c[0]].n for e in summary.values())]
-    header = ["strategy"] + [label for _, label, _, _ in cols] + list(extra_header)
+    verdicts = verdicts or {}
+    judged = {c[0] for c in cols if verdicts.get(c[0], (None, {}))[0] is not None}
+    header = ["strategy"]
+    for col, label, _, _ in cols:
+        header += [label] + (["vs leader"] if col in judged else [])
+    header += list(extra_header)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    bold = {col: best(summary, col, better) for col, _, _, better in cols}
+    bold = {col: best(summary, col, better, verdicts) for col, _, _, better in cols}
     for strategy, est in summary.items():
         cells = [f"`{strategy}`"]
         for col, _, fmt, _ in cols:
             text = fmt_estimate(est[col], fmt, with_interval=col in ("graphs_per_s", "window_graphs_per_s"))
             lead, _, clear = bold[col]
             cells.append(f"**{text}**" if clear and lead == strategy else text)
+            if col in judged:
+                leader, vs = verdicts[col]
+                cells.append("leader" if strategy == leader else vs[strategy].short(DECIDED[col])
+                             if strategy in vs else "-")
         if extra:
             cells += extra[strategy]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def main_table(summary, metric: tuple[str, str, bool] | None = None) -> str:
+def main_table(summary, metric: tuple[str, str, bool] | None = None, verdicts: dict | None = None) -> str:
     """Throughput, efficiency, memory and time to accuracy per strategy; ``metric`` (:func:`metric_of`) names
-    the validation score's column and which way is better."""
+    the validation score's column and which way is better; ``verdicts`` (:func:`decide`) add each strategy's
+    verdict against the leader of graphs/s and of steps and time to target."""
     spec = MAIN
     if metric is not None:
         spec = [(c, f"best val {metric[1]} ({'higher' if metric[2] else 'lower'} is better)", f, "high" if metric[2]
                  else "low") if c == "best_val_score" else (c, label, f, better) for c, label, f, better in MAIN]
-    return _table(summary, spec)
+    return _table(summary, spec, verdicts=verdicts)
 
 
 def fairness_table(summary, params: dict[str, str]) -> str:
