@@ -5,7 +5,11 @@ Layout of a suite file (see ``benchmarks/default.toml``)::
     [suite]                 name, strategies, fairness, seeds, repeats, threads,
                             clock, malloc, interleave, device, backend, timeout_s, mode,
                             execution, execution_only, compile_options, prefetch, prefetch_with,
-                            ranks
+                            ranks, margin, decide, decide_looks, decide_budget_s
+                            (margin: the verdicts' equivalence margin m, 0.05 = ±5%;
+                            decide = true: after the fixed turns, add as many turns again
+                            while a verdict is undecided, up to decide_looks looks in all
+                            or decide_budget_s seconds of added turns per group)
                             (execution_only: {execution = [strategies]} runs that execution
                             for those strategies only; ranks: data-parallel processes per cell,
                             a list to sweep, e.g. [1, 2]; ranks > 1 runs eager cells only)
@@ -133,6 +137,10 @@ class SuiteConfig:
     prefetch: int = CellSpec.prefetch
     prefetch_with: str = CellSpec.prefetch_with
     ranks: tuple[int, ...] = (1,)
+    margin: float = 0.05
+    decide: bool = False
+    decide_looks: int = 4
+    decide_budget_s: float = 600.0
     slurm: SlurmSettings = SlurmSettings()
     train: TrainSettings = TrainSettings()
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -276,6 +284,11 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
     suite = problems.check(_take, "suite", dict(data.get("suite", {})), SuiteConfig,
                            skip=("datasets", "train", "model_params", "strategy_params", "slurm"),
                            problems=problems) or {}
+    if not 0 < suite.get("margin", 0.05) < 1:
+        problems.append(f"[suite] margin must be between 0 and 1, e.g. 0.05 for ±5% (got {suite['margin']!r})")
+    if suite.get("decide_looks", 4) < 2:
+        problems.append(f"[suite] decide_looks must be at least 2 (got {suite['decide_looks']!r}): the first look "
+                        "is the fixed turns alone")
     if "ranks" in suite:
         _check_ranks("[suite] ranks", suite["ranks"], problems)
         suite["ranks"] = tuple(dict.fromkeys(suite["ranks"]))

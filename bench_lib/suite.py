@@ -29,7 +29,7 @@ from bench_lib.harness.environment import environment
 from bench_lib.harness.fairness import budgets_for, resolve
 from bench_lib.harness.launch import LAUNCHERS
 from bench_lib.harness.planning import planning_summary
-from bench_lib.harness.runner import (ENVIRONMENT_SKIP, append_record, group_cells, read_records, record_done,
+from bench_lib.harness.runner import (ENVIRONMENT_SKIP, Decide, append_record, group_cells, read_records, record_done,
                                      rewrite_without, run_group)
 from bench_lib.strategies import STRATEGIES
 from bench_lib.strategies.budget import SlotBudget
@@ -507,6 +507,11 @@ def _todo(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path,
     return todo, env, failed
 
 
+def _decide(cfg: SuiteConfig) -> Decide | None:
+    """The suite's ``decide`` settings for the runner (None: the fixed turns only)."""
+    return Decide(cfg.decide_looks, cfg.decide_budget_s, cfg.margin) if cfg.decide else None
+
+
 def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed: bool) -> None:
     """Run the groups' cells that are not recorded yet, appending records as they end."""
     records = out / "records.csv"
@@ -521,7 +526,8 @@ def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed
     progress = Progress(n_todo)
     for k, group in enumerate(todo):
         progress.begin_group(k + 1, len(todo), group)
-        run_group(group, environment=env, log_dir=out / "logs", on_record=on_record, progress=progress)
+        run_group(group, environment=env, log_dir=out / "logs", on_record=on_record, progress=progress,
+                  decide=_decide(cfg))
     progress.close()
 
 
@@ -539,7 +545,8 @@ def _launch(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_fai
     if not todo:
         return True
     cluster = "slurm" if launcher == "slurm" else "local"
-    jobs = submit_groups(todo, out, cfg.slurm, cluster=cluster, job_name=f"bench_lib-{cfg.name}")
+    jobs = submit_groups(todo, out, cfg.slurm, cluster=cluster, job_name=f"bench_lib-{cfg.name}",
+                         decide=dataclasses.asdict(_decide(cfg)) if cfg.decide else None)
     first = jobs[0].job_id.split("_")[0] if jobs else "?"
     print(f"submitted {len(jobs)} task(s) ({cluster}), job {first}; records come back in {out / 'jobs'}",
           file=sys.stderr)

@@ -95,6 +95,8 @@ def files(tmp_path) -> dict[str, Path]:
                                                        'target = { metric = "auc", value = 0.7 }'))
     f["both"] = write("both.toml", CONFIG.replace("node_slots = 256", 'node_slots = 256\ntarget_mae = 5.0\n'
                                                    'target = { metric = "rocauc", value = 0.7 }'))
+    f["margin"] = write("margin.toml", CONFIG.replace("repeats = 1", "repeats = 1\nmargin = 5"))
+    f["looks"] = write("looks.toml", CONFIG.replace("repeats = 1", "repeats = 1\ndecide = true\ndecide_looks = 1"))
     f["missing"] = d / "missing.csv"
     f["missing_toml"] = d / "missing.toml"
     return f
@@ -102,6 +104,9 @@ def files(tmp_path) -> dict[str, Path]:
 
 #: (case, command-line arguments with {name} standing for a file of the fixture, expected message fragment)
 CASES = [
+    ("margin as a percentage", ["--config", "{margin}"], "[suite] margin must be between 0 and 1, e.g. 0.05 for ±5% "
+                                                          "(got 5)"),
+    ("one look", ["--config", "{looks}"], "[suite] decide_looks must be at least 2 (got 1)"),
     ("missing file", ["--datasets", "csv:{missing}"], "missing.csv does not exist"),
     ("empty file", ["--datasets", "csv:{empty}"], "empty.csv: the file is empty"),
     ("header only", ["--datasets", "csv:{header}"], "header.csv: no rows"),

@@ -29,7 +29,7 @@ class EnvironmentSkip(NotImplementedError):
 #: How an environment skip's ``error`` starts in the records.
 ENVIRONMENT_SKIP = "EnvironmentSkip:"
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: How a cell's training step runs. ``eager``: op by op; ``compile``:
 #: ``torch.compile`` of forward, loss and backward with its default
@@ -320,6 +320,11 @@ METRICS: dict[str, str] = {
     "cuda_throughput_peak_mib": "CUDA memory allocated at peak in the throughput phase",
     "cuda_train_peak_mib": "CUDA memory allocated at peak in the training steps of the time-to-accuracy run",
     "windows_timed": "timed windows run",
+    "turn_group": "the run of turns the cell's windows took part in (an id): cells with the same id took turns, "
+                  "window by window; a cell re-run apart from its group gets an id of its own",
+    "decide_looks": "looks at the verdicts a 'decide' suite planned (each at a Bonferroni share of 5%); 1 otherwise",
+    "decided_turns": "turns after which every verdict of the cell within its group was decided (empty: never, or "
+                     "not a 'decide' suite)",
     "contended_windows": "timed windows in which the process got less than 80% of a CPU per thread",
     "cpu_share_median": "process CPU time / (wall time x threads), median over windows",
     "others_cpus_mean": "CPUs busy with other work while the cell's windows ran (machine-wide, /proc/stat)",

@@ -69,14 +69,15 @@ def job_records(out: Path) -> list[Path]:
     return sorted(jobs_dir(out).glob("records-*.csv"), key=lambda p: (p.stat().st_mtime, p.name))
 
 
-def run_job(groups: list[list[str]], out: str) -> dict:
+def run_job(groups: list[list[str]], out: str, decide: dict | None = None) -> dict:
     """One array task: run ``groups`` (lists of cell specs as JSON) and append their records to
-    ``<out>/jobs/records-<job id>.csv``. Returns the cells' statuses."""
+    ``<out>/jobs/records-<job id>.csv``; ``decide``: the fields of a
+    :class:`~bench_lib.harness.runner.Decide`. Returns the cells' statuses."""
     import os
 
     from bench_lib.harness.cell import CellSpec
     from bench_lib.harness.environment import environment
-    from bench_lib.harness.runner import append_record, run_group
+    from bench_lib.harness.runner import Decide, append_record, run_group
 
     os.environ.setdefault("OUTDATED_IGNORE", "1")
     try:
@@ -97,7 +98,8 @@ def run_job(groups: list[list[str]], out: str) -> dict:
         specs = [CellSpec.from_json(s) for s in group]
         print(f"group of {len(specs)} cell(s): {specs[0].dataset}/{specs[0].model}/seed{specs[0].seed}",
               file=sys.stderr, flush=True)
-        run_group(specs, environment=env, log_dir=Path(out) / "logs", on_record=on_record)
+        run_group(specs, environment=env, log_dir=Path(out) / "logs", on_record=on_record,
+                  decide=Decide(**decide) if decide else None)
     return {"job": job_id, "records": str(path), **statuses}
 
 
@@ -161,7 +163,7 @@ def _merge(out: Path, records: Path) -> dict[str, int]:
 
 
 def submit_groups(groups: list[list], out: Path, settings: SlurmSettings, cluster: str = "slurm",
-                  job_name: str = "bench_lib"):
+                  job_name: str = "bench_lib", decide: dict | None = None):
     """Submit one array task per group; returns submitit's jobs.
 
     ``cluster``: ``slurm``, or ``local`` (submitit's local executor)."""
@@ -181,4 +183,4 @@ def submit_groups(groups: list[list], out: Path, settings: SlurmSettings, cluste
                               "slurm_additional_parameters": dict(settings.additional) or None}
     executor.update_parameters(**{k: v for k, v in params.items() if v is not None})
     payload = [[[c.to_json() for c in g]] for g in groups]
-    return executor.map_array(run_job, payload, [str(out)] * len(groups))
+    return executor.map_array(run_job, payload, [str(out)] * len(groups), [decide] * len(groups))

@@ -562,11 +562,13 @@ class CellRun:
         self.tp.others_cpu_s += reading.others_cpu_s
         self.tp.windows_wall_s += reading.wall_s
 
-    def window(self, repeat: int) -> None:
+    def window(self, repeat: int) -> float | None:
         """Run whole timed steps for at least ``window_s`` wall seconds, counted in ``repeat``
-        (a data-parallel cell: the global steps fixed after warm-up)."""
+        (a data-parallel cell: the global steps fixed after warm-up); returns the window's real graphs/s
+        (None for a data-parallel cell, whose rate is every rank's, known when they are gathered)."""
         if self.ranks > 1:
-            return self._window_ranks(repeat)
+            self._window_ranks(repeat)
+            return None
         rep = self.tp.repeats.setdefault(repeat, _Repeat())
         now = self.now
         faults = minor_faults()
@@ -591,6 +593,8 @@ class CellRun:
             if time.perf_counter() - start >= self.spec.window_s:
                 break
         self._close_window(rep, faults, graphs0, time0)
+        graphs, seconds = self.tp.window_parts[-1]
+        return graphs / max(seconds, 1e-12)
 
     def close_throughput(self) -> dict:
         """End the throughput phase (once) and return the metrics so far."""

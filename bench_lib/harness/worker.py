@@ -8,7 +8,8 @@ Then, one answer each:
 
 - ``{"cmd": "setup"}``: dataset, plan, model (:class:`CellRun`);
 - ``{"cmd": "warmup"}``: the untimed warm-up steps;
-- ``{"cmd": "window", "repeat": r}``: one timed window, counted in repeat ``r``;
+- ``{"cmd": "window", "repeat": r}``: one timed window, counted in repeat ``r``; the answer holds
+  its real graphs/s (``rate``), which the runner's ``decide`` reads;
 - ``{"cmd": "throughput"}``: closes the throughput phase and answers its
   metrics (so that they survive a cell killed while it trains);
 - ``{"cmd": "finish"}``: the time-to-accuracy run, then the answer
@@ -116,7 +117,9 @@ def serve(commands, answer) -> None:
             elif cmd == "warmup":
                 run.warmup()
             elif cmd == "window":
-                run.window(int(msg["repeat"]))
+                rate = run.window(int(msg["repeat"]))
+                answer({"event": "done", "cmd": cmd, "s": time.perf_counter() - t, "rate": rate})
+                continue
             elif cmd == "throughput":
                 answer({"event": "done", "cmd": cmd, "s": time.perf_counter() - t, "metrics": run.close_throughput()})
                 continue

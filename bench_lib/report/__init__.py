@@ -336,6 +336,14 @@ def _flags(records: pd.DataFrame) -> list[str]:
         for _, r in ok[~ok.peak_reset_ok.map(truthy)].iterrows():
             lines.append(f"- memory peak not reset after setup: {display_name(r.dataset)} / `{r.strategy}` / {r.model} / "
                          f"{_views(r.views)} / seed {r.seed}: its peak RSS columns include setup and imports")
+    if "turn_group" in ok:
+        for _, g in ok[ok.turn_group.notna()].groupby(["dataset", "model", "seed"]):
+            main = g.turn_group.value_counts().index[0]
+            for _, r in g[g.turn_group != main].iterrows():
+                lines.append(f"- timed apart from its group (re-run on resume or with --rerun-failed): "
+                             f"{display_name(r.dataset)} / `{r.strategy}` / {r.model} / {_views(r.views)} / seed "
+                             f"{r.seed}: its graphs/s is compared unpaired (its windows did not take turns with "
+                             "the others')")
     if len(lines) == 2:
         lines.append("None: every cell ran and reached its target.")
     return lines + [""]

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from bench_lib.report.stats import NONE, Estimate, bootstrap_median, censored_median, overlaps, spread
-from bench_lib.report.verdicts import MARGIN, Verdict, compare_seeds, compare_turns, pair_count
+from bench_lib.report.verdicts import ALPHA, MARGIN, Verdict, compare_seeds, compare_turns, pair_count
 
 __all__ = ["decide", "DECIDED", "compile_table", "COMPILE", "latest", "with_scores", "metric_of", "describe_metric", "in_view", "truthy", "summarise", "best", "main_table", "fairness_table", "details_table",
            "stats_table", "curve_points", "MAIN", "FAIRNESS", "DETAILS", "fmt_estimate"]
@@ -228,10 +228,14 @@ def decide(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]], margin: flo
     the records ``g`` of one table (one per strategy and seed) summarised in ``summary``.
 
     The leader is the best estimate of the column; graphs/s is compared turn by turn within each seed
-    (``paired``: the cells took turns), the times to target seed by seed, a missed seed censored. Every
-    verdict is at the family-wise level of the table's pairs (:func:`~bench_lib.report.verdicts.pair_count`).
+    (``paired``: the suite interleaved its cells; a cell re-run apart from its group, another
+    ``turn_group``, is compared unpaired), the times to target seed by seed, a missed seed censored. Every
+    verdict is at the family-wise level of the table's pairs (:func:`~bench_lib.report.verdicts.pair_count`),
+    and of the looks a ``decide`` suite took (``decide_looks``).
     """
     out: dict[str, tuple[str | None, dict[str, Verdict]]] = {}
+    looks = pd.to_numeric(g["decide_looks"], errors="coerce").max() if "decide_looks" in g else float("nan")
+    alpha = ALPHA / (int(looks) if looks == looks and looks >= 1 else 1)
     by = {s: rows.sort_values("seed") if "seed" in rows else rows for s, rows in g.groupby("strategy", sort=False)}
     for col in DECIDED:
         ranked = sorted(((e[col].value, s) for s, e in summary.items() if e[col].ok and s in by),
@@ -245,23 +249,27 @@ def decide(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]], margin: flo
         for s in by:
             if s == lead:
                 continue
-            v = _versus(by[s], by[lead], col, pairs, margin, paired)
+            v = _versus(by[s], by[lead], col, pairs, margin, paired, alpha)
             if v is not None:
                 verdicts[s] = v
         out[col] = (lead, verdicts)
     return out
 
 
-def _versus(rows: pd.DataFrame, lead: pd.DataFrame, col: str, pairs: int, margin: float, paired: bool):
+def _versus(rows: pd.DataFrame, lead: pd.DataFrame, col: str, pairs: int, margin: float, paired: bool,
+            alpha: float = ALPHA):
     """The verdict of ``rows`` (one strategy's records) against the leader's, on the seeds both ran."""
     ok = lambda r: r[r.status == "ok"] if "status" in r else r  # noqa: E731
     if col == "graphs_per_s":
         a, b = ok(rows), ok(lead)
         seeds = [s for s in a["seed"] if s in set(b["seed"])] if "seed" in a else []
-        per = lambda r: [_json(r[r.seed == s]["window_graphs_per_s"].iloc[0], []) for s in seeds]  # noqa: E731
         if not seeds or "window_graphs_per_s" not in a:
             return None
-        return compare_turns(per(a), per(b), paired=paired, pairs=pairs, margin=margin)
+        one = lambda r, s, c: r[r.seed == s][c].iloc[0]  # noqa: E731
+        per = lambda r: [_json(one(r, s, "window_graphs_per_s"), []) for s in seeds]  # noqa: E731
+        together = [paired and ("turn_group" not in a or str(one(a, s, "turn_group")) == str(one(b, s, "turn_group")))
+                    for s in seeds]
+        return compare_turns(per(a), per(b), paired=together, pairs=pairs, alpha=alpha, margin=margin)
     if "seed" not in rows:
         return None
     trains = lambda r: r[r["model"].astype(str) != "none"] if "model" in r else r  # noqa: E731
@@ -277,7 +285,7 @@ def _versus(rows: pd.DataFrame, lead: pd.DataFrame, col: str, pairs: int, margin
         return list(pd.to_numeric(r[col], errors="coerce")) if col in r else [float("nan")] * len(r), reached
 
     (x, rx), (y, ry) = values(a), values(b)
-    return compare_seeds(x, rx, y, ry, pairs=pairs, margin=margin)
+    return compare_seeds(x, rx, y, ry, pairs=pairs, alpha=alpha, margin=margin)
 
 
 def best(summary: dict[str, dict[str, Estimate]], col: str, better: str | None,

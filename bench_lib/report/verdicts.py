@@ -133,23 +133,25 @@ def _word(lo: float, hi: float, eq_lo: float, eq_hi: float, margin: float, highe
     return "undecided"
 
 
-def compare_turns(other, reference, paired: bool = True, pairs: int = 1, alpha: float = ALPHA,
+def compare_turns(other, reference, paired=True, pairs: int = 1, alpha: float = ALPHA,
                   margin: float = MARGIN) -> Verdict | None:
     """The rate of ``other`` against ``reference`` from their timed windows.
 
     Args:
       other, reference: one sequence of window rates per seed, in the order the windows ran (the
         records' ``window_graphs_per_s``); the seeds in the same order for both.
-      paired: the windows took turns (window ``t`` of both ran in turn ``t``); else compared unpaired.
+      paired: the windows took turns (window ``t`` of both ran in turn ``t``); else compared unpaired
+        (Welch); one flag, or one per seed.
       pairs: comparisons the table makes (:func:`pair_count`); alpha: their family-wise error.
       margin: the equivalence margin m.
 
     Returns None when no seed has two turns of both.
     """
     means, variances, dfs, ns = [], [], [], []
-    for x, r in zip(other, reference):
+    flags = [paired] * len(other) if isinstance(paired, bool) else list(paired)
+    for x, r, together in zip(other, reference, flags):
         x, r = _logs(x), _logs(r)
-        if paired:
+        if together:
             k = min(len(x), len(r))
             d = x[:k] - r[:k]
             d = d[np.isfinite(d)]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from bench_lib.data import load_dataset
 from bench_lib.harness.cell import METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
-from bench_lib.harness.runner import _timed_turns, append_record, group_cells, run_cell, run_group
+from bench_lib.harness.runner import Decide, _timed_turns, append_record, group_cells, run_cell, run_group
 from bench_lib.strategies import STRATEGIES
 
 
@@ -57,6 +58,9 @@ def test_a_group_of_every_strategy_writes_valid_records(tmp_path, warm_cache):
     assert df.loc[df.strategy == "dynamic", "padding_mib_per_step"].iloc[0] == 0
     assert df.loc[df.strategy == "pad", "padding_mib_per_step"].iloc[0] > 0
     assert json.loads(df.environment.iloc[0]) == {"test": True}
+    assert df.turn_group.nunique() == 1 and (df.decide_looks == 1).all() and df.decided_turns.isna().all()
+    for r in records:  # the rate each window answered is the rate its record keeps
+        assert r["window_graphs_per_s"] and min(r["window_graphs_per_s"]) > 0
 
 
 def test_a_failing_cell_does_not_stop_its_group(tmp_path, warm_cache):
@@ -83,13 +87,17 @@ def test_loader_only_cell(warm_cache):
 
 
 class FakeWorker:
-    def __init__(self, name, log, repeats=2, windows=3):
+    """A cell whose windows run at ``rate`` with log-normal noise ``sd`` (seeded by its name)."""
+
+    def __init__(self, name, log, repeats=2, windows=3, rate=100.0, sd=0.0):
         self.name, self.log, self.alive = name, log, True
         self.spec = CellSpec(dataset="x", strategy=name, repeats=repeats, windows=windows)
+        self.rate, self.sd, self.rng = rate, sd, np.random.default_rng(ord(name))
+        self.rates, self.turn_fields = [], {}
 
     def command(self, cmd, **args):
         self.log.append((self.name, args["repeat"]))
-        return True
+        return {"rate": self.rate * float(np.exp(self.rng.normal(0.0, self.sd)))}
 
 
 class Quiet:
@@ -104,6 +112,41 @@ def test_cells_take_turns_window_by_window():
     # Six turns (2 repeats x 3 windows); in each, every cell one window; the first cell rotates.
     assert "".join(n for n, _ in log) == "ABC" "BCA" "CAB" "ABC" "BCA" "CAB"
     assert [r for n, r in log if n == "A"] == [0, 0, 0, 1, 1, 1]
+
+
+class Notes:
+    def __init__(self):
+        self.notes = []
+
+    def note(self, text):
+        self.notes.append(text)
+
+
+def test_decide_stops_at_the_first_look_when_every_verdict_is_decided():
+    log = []
+    workers = [FakeWorker("A", log, rate=200.0, sd=0.05), FakeWorker("B", log, rate=100.0, sd=0.05)]
+    _timed_turns(workers, Quiet(), finish=None, decide=Decide(looks=3))
+    assert len(log) == 2 * 6  # the fixed 6 turns only: 2x apart is decided at once
+    assert [w.turn_fields["decided_turns"] for w in workers] == [6, 6]
+
+
+def test_decide_adds_turns_while_a_verdict_is_undecided_up_to_its_looks():
+    log = []
+    workers = [FakeWorker("A", log, rate=103.0, sd=0.05), FakeWorker("B", log, rate=100.0, sd=0.05)]
+    notes = Notes()
+    _timed_turns(workers, notes, finish=None, decide=Decide(looks=3, budget_s=1e9))
+    assert len(log) == 2 * 18  # 6 fixed turns, then 6 more at each of the 2 further looks
+    assert [r for n, r in log if n == "A"] == [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3 + [4] * 3 + [5] * 3
+    assert all("decided_turns" not in w.turn_fields for w in workers)  # 3% at 5% noise: not in 18 turns
+    assert any("look 2 of 3" in n for n in notes.notes)
+
+
+def test_decide_stops_when_more_turns_would_pass_its_budget():
+    log = []
+    workers = [FakeWorker("A", log, rate=103.0, sd=0.05), FakeWorker("B", log, rate=100.0, sd=0.05)]
+    notes = Notes()
+    _timed_turns(workers, notes, finish=None, decide=Decide(looks=3, budget_s=0.0))
+    assert len(log) == 2 * 6 and any("would pass the budget of 0 s" in n for n in notes.notes)
 
 
 def test_groups_hold_one_dataset_model_and_seed():

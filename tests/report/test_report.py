@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -245,3 +246,28 @@ def test_loader_only_cells_neither_reach_nor_miss_a_target():
                                      "model": ["none", "none"], "target_mae": [12.0, 12.0],
                                      "reached_target": [False, False], "graphs_per_s": [10.0, 11.0]}))
     assert summarise(rows)["pad"]["steps_to_target"].n == 0  # no estimate, not "not reached (0/2)"
+
+
+def test_a_cell_timed_apart_from_its_group_is_marked_and_compared_unpaired(tmp_path):
+    from bench_lib.report import write_report
+
+    res = fixture_results(tmp_path)
+    df = pd.read_csv(res / "records.csv")
+    df["turn_group"] = "first"
+    apart = (df.strategy == "pack-lpfhp") & (df.seed == 0)
+    df.loc[apart, "turn_group"] = "rerun"  # re-run on resume: its windows took no turns with the others'
+    df.to_csv(res / "records.csv", index=False)
+    text = write_report(res, tmp_path / "out").read_text()
+    assert ("timed apart from its group (re-run on resume or with --rerun-failed): nci5k / `pack-lpfhp` / gin / "
+            "equal-padded-budget / seed 0: its graphs/s is compared unpaired") in text
+    # Unpaired, the turn-by-turn wobble the two shared no longer cancels: the same windows, undecided.
+    from bench_lib.report.tables import decide
+
+    wobble = np.random.default_rng(0).normal(0, 0.3, 40)
+    rows = pd.DataFrame({"strategy": ["a", "b"], "seed": [0, 0], "status": ["ok", "ok"], "model": ["gin", "gin"],
+                         "turn_group": ["g", "g"], "window_graphs_per_s": [
+                             json.dumps(list(1000 * np.exp(wobble))), json.dumps(list(950 * np.exp(wobble)))]})
+    summary = summarise(rows.assign(graphs_per_s=[1000, 950]))
+    assert decide(rows, summary)["graphs_per_s"][1]["b"].word == "slower"
+    rows.loc[1, "turn_group"] = "rerun"
+    assert decide(rows, summary)["graphs_per_s"][1]["b"].word == "undecided"
