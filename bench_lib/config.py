@@ -5,8 +5,14 @@ Layout of a suite file (see ``benchmarks/default.toml``)::
     [suite]                 name, strategies, fairness, seeds, repeats, threads,
                             clock, malloc, interleave, device, backend, timeout_s, mode,
                             execution, execution_only, compile_options, prefetch, prefetch_with,
-                            ranks, margin, decide, decide_looks, decide_budget_s
-                            (margin: the verdicts' equivalence margin m, 0.05 = ±5%;
+                            ranks, timed_seeds, train_parallel, margin, decide,
+                            decide_looks, decide_budget_s
+                            (timed_seeds = N: only the first N seeds are timed, the
+                            others train to the target only, their time to target at
+                            the step time the timed seeds measured; train_parallel:
+                            cells that train to their target side by side, after
+                            the group's timed turns, which stay alone;
+                            margin: the verdicts' equivalence margin m, 0.05 = ±5%;
                             decide = true: after the fixed turns, add as many turns again
                             while a verdict is undecided, up to decide_looks looks in all
                             or decide_budget_s seconds of added turns per group)
@@ -137,6 +143,8 @@ class SuiteConfig:
     prefetch: int = CellSpec.prefetch
     prefetch_with: str = CellSpec.prefetch_with
     ranks: tuple[int, ...] = (1,)
+    timed_seeds: int | None = None
+    train_parallel: int = 1
     margin: float = 0.05
     decide: bool = False
     decide_looks: int = 4

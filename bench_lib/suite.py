@@ -209,6 +209,9 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
                     executions = [x for x in cfg.execution if strategy in cfg.execution_only.get(x, [strategy])]
                     # data-parallel cells run eager steps only (see CellRun)
                     arms = [(x, r) for x in executions for r in cfg.ranks if r == 1 or x == "eager"]
+                    timed = cfg.timed_seeds is None or cfg.seeds.index(seed) < cfg.timed_seeds
+                    if not timed and (goal is None or cfg.mode != "train"):
+                        continue  # a seed beyond timed_seeds measures steps to a target only
                     for model, (execution, ranks) in ((m, a) for m in models for a in arms):
                         spec = CellSpec(
                             dataset=d.name, n_graphs=d.n_graphs, dataset_options=dict(d.options), strategy=strategy,
@@ -217,7 +220,7 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
                             backend=cfg.backend, threads=cfg.threads, clock=clock, malloc=cfg.malloc,
                             execution=execution, compile_options=dict(cfg.compile_options) if execution != "eager"
                             else {}, prefetch=cfg.prefetch, prefetch_with=cfg.prefetch_with, ranks=ranks,
-                            repeats=cfg.repeats, lr=t.lr,
+                            repeats=cfg.repeats if timed else 0, lr=t.lr,
                             warmup_steps=t.warmup_steps, window_s=t.window_s, windows=t.windows,
                             eval_every=t.eval_every, max_steps=t.max_steps, train_time_limit_s=t.train_time_limit_s,
                             timeout_s=cfg.timeout_s, **_budget_fields(used, budget))
@@ -507,6 +510,13 @@ def _todo(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path,
     return todo, env, failed
 
 
+def _train_parallel(cfg: SuiteConfig, group: list[CellSpec]) -> int:
+    """Cells of ``group`` that may train side by side: the suite's ``train_parallel``, at most as many as
+    the machine has cores for (each cell uses threads x ranks of them)."""
+    need = max(c.threads * c.ranks for c in group)
+    return max(1, min(cfg.train_parallel, (os.cpu_count() or 1) // need))
+
+
 def _decide(cfg: SuiteConfig) -> Decide | None:
     """The suite's ``decide`` settings for the runner (None: the fixed turns only)."""
     return Decide(cfg.decide_looks, cfg.decide_budget_s, cfg.margin) if cfg.decide else None
@@ -527,7 +537,7 @@ def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed
     for k, group in enumerate(todo):
         progress.begin_group(k + 1, len(todo), group)
         run_group(group, environment=env, log_dir=out / "logs", on_record=on_record, progress=progress,
-                  decide=_decide(cfg))
+                  decide=_decide(cfg), train_parallel=_train_parallel(cfg, group))
     progress.close()
 
 
@@ -546,7 +556,8 @@ def _launch(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_fai
         return True
     cluster = "slurm" if launcher == "slurm" else "local"
     jobs = submit_groups(todo, out, cfg.slurm, cluster=cluster, job_name=f"bench_lib-{cfg.name}",
-                         decide=dataclasses.asdict(_decide(cfg)) if cfg.decide else None)
+                         decide=dataclasses.asdict(_decide(cfg)) if cfg.decide else None,
+                         train_parallel=cfg.train_parallel)
     first = jobs[0].job_id.split("_")[0] if jobs else "?"
     print(f"submitted {len(jobs)} task(s) ({cluster}), job {first}; records come back in {out / 'jobs'}",
           file=sys.stderr)

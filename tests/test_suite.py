@@ -364,3 +364,33 @@ def test_an_edited_local_file_makes_new_cells_not_a_resume(tiny_config, tmp_path
     os.utime(data, ns=(time.time_ns(), time.time_ns() + 10**9))
     assert main(args) == 0
     assert capsys.readouterr().out.split()[0] != before
+
+
+def test_seeds_beyond_the_timed_ones_train_side_by_side_and_get_the_timed_step_time(tiny_config, tmp_path, capsys):
+    out = tmp_path / "res"
+    cfg = tiny_config.read_text().replace("repeats = 1", "repeats = 1\nseeds = [0, 1, 2]\ntimed_seeds = 1\n"
+                                          "train_parallel = 2").replace("train_time_limit_s = 0.1",
+                                                                       "train_time_limit_s = 30")
+    path = tmp_path / "seeds.toml"
+    path.write_text(cfg.replace('["pad", "dynamic", "pack-lpfhp"]', '["pad", "dynamic"]')
+                    .replace("target_mae = 30.0", "target_mae = 1000.0"))  # reached at the first validation
+    assert main(["--config", str(path), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    if (os.cpu_count() or 1) >= 2:  # both cells of the last group train before either ends
+        last = err[err.index("group 3/3"):]
+        assert last.count("training: ") == 2 and last.rindex("training: ") < last.index(": ok")
+    df = pd.read_csv(out / "records.csv")
+    assert len(df) == 6 and (df.status == "ok").all()
+    timed, untimed = df[df.seed == 0], df[df.seed > 0]
+    assert (timed.repeats == 1).all() and (timed.windows_timed == 2).all() and timed.graphs_per_s.notna().all()
+    assert (untimed.repeats == 0).all() and (untimed.windows_timed == 0).all() and untimed.graphs_per_s.isna().all()
+    assert untimed.train_steps.notna().all() and untimed.time_to_target_s.isna().all()  # the report fills it in
+    from bench_lib.report.tables import fill_untimed
+
+    filled = fill_untimed(df)
+    assert filled.steps_to_target.notna().all()
+    for _, r in filled[filled.seed > 0].iterrows():
+        step = timed[timed.strategy == r.strategy].step_s.iloc[0]
+        assert r.time_to_target_s == pytest.approx(r.steps_to_target * step)
+    text = (out / "report" / "report.md").read_text()
+    assert "(the median of 3 seeds)" in text  # steps to target over all three seeds, timed or not

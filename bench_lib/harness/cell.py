@@ -144,7 +144,9 @@ class CellSpec:
         (graphs/s, nodes/s, window rates) count every rank's graphs over the
         slowest rank's time; per-step latencies, batch sizes, page faults
         and memory are rank 0's (every rank's peak is in ``rank_peak_rss_mib``).
-      repeats: timed repeats (each of ``windows`` windows).
+      repeats: timed repeats (each of ``windows`` windows); 0: a train-only cell (a seed that measures
+        steps to the target and no throughput; its time to target is steps x the step time its strategy
+        measured in the timed seeds, filled in by the report).
       lr ... train_time_limit_s: see :class:`TrainSettings`.
       timeout_s: the whole cell's wall-clock limit (the worker is killed);
         not part of ``cell_id``, so a cell that timed out can be re-run with
@@ -218,7 +220,7 @@ class CellSpec:
         if self.prefetch < 0:
             raise ValueError(f"CellSpec.prefetch must be >= 0 (got {self.prefetch})")
         for name in ("warmup_steps", "repeats", "windows", "eval_every", "max_steps", "threads", "ranks"):
-            if getattr(self, name) < (0 if name == "warmup_steps" else 1):
+            if getattr(self, name) < (0 if name in ("warmup_steps", "repeats") else 1):
                 raise ValueError(f"CellSpec.{name} must be positive (got {getattr(self, name)})")
         if self.window_s < 0:
             raise ValueError(f"CellSpec.window_s must be >= 0 (got {self.window_s})")

@@ -69,7 +69,7 @@ def job_records(out: Path) -> list[Path]:
     return sorted(jobs_dir(out).glob("records-*.csv"), key=lambda p: (p.stat().st_mtime, p.name))
 
 
-def run_job(groups: list[list[str]], out: str, decide: dict | None = None) -> dict:
+def run_job(groups: list[list[str]], out: str, decide: dict | None = None, train_parallel: int = 1) -> dict:
     """One array task: run ``groups`` (lists of cell specs as JSON) and append their records to
     ``<out>/jobs/records-<job id>.csv``; ``decide``: the fields of a
     :class:`~bench_lib.harness.runner.Decide`. Returns the cells' statuses."""
@@ -99,7 +99,7 @@ def run_job(groups: list[list[str]], out: str, decide: dict | None = None) -> di
         print(f"group of {len(specs)} cell(s): {specs[0].dataset}/{specs[0].model}/seed{specs[0].seed}",
               file=sys.stderr, flush=True)
         run_group(specs, environment=env, log_dir=Path(out) / "logs", on_record=on_record,
-                  decide=Decide(**decide) if decide else None)
+                  decide=Decide(**decide) if decide else None, train_parallel=train_parallel)
     return {"job": job_id, "records": str(path), **statuses}
 
 
@@ -163,7 +163,7 @@ def _merge(out: Path, records: Path) -> dict[str, int]:
 
 
 def submit_groups(groups: list[list], out: Path, settings: SlurmSettings, cluster: str = "slurm",
-                  job_name: str = "bench_lib", decide: dict | None = None):
+                  job_name: str = "bench_lib", decide: dict | None = None, train_parallel: int = 1):
     """Submit one array task per group; returns submitit's jobs.
 
     ``cluster``: ``slurm``, or ``local`` (submitit's local executor)."""
@@ -183,4 +183,5 @@ def submit_groups(groups: list[list], out: Path, settings: SlurmSettings, cluste
                               "slurm_additional_parameters": dict(settings.additional) or None}
     executor.update_parameters(**{k: v for k, v in params.items() if v is not None})
     payload = [[[c.to_json() for c in g]] for g in groups]
-    return executor.map_array(run_job, payload, [str(out)] * len(groups), [decide] * len(groups))
+    return executor.map_array(run_job, payload, [str(out)] * len(groups), [decide] * len(groups),
+                              [train_parallel] * len(groups))

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import math
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -310,7 +311,7 @@ class _Quiet:
 
 def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: Path | None = None,
               on_record: Callable[[dict], None] | None = None, progress=None,
-              decide: "Decide | None" = None) -> list[dict]:
+              decide: "Decide | None" = None, train_parallel: int = 1) -> list[dict]:
     """Run ``specs`` as one interleaved group; returns their records in order.
 
     Args:
@@ -320,18 +321,27 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
       on_record: called with each record as soon as its cell ends.
       progress: an object with ``note(text)`` and ``cell_done(spec, record)``.
       decide: keep adding turns after the fixed ones until every verdict is decided (:class:`Decide`).
+      train_parallel: cells that train to their target side by side once the timed turns are over (steps
+        to a target do not depend on the machine's load; the time to target is steps x the step time the
+        turns measured, alone).
     """
     progress = progress or _Quiet()
     environment = environment or {}
     records: dict[str, dict] = {}
     turn_group = uuid.uuid4().hex[:12]
 
+    lock = threading.Lock()  # cells that train side by side end from their own threads
+    stopping = threading.Event()  # the group is being torn down (an interrupt): a killed cell is not recorded
+
     def finish(w: _Worker) -> None:
-        rec = w.record(environment)
-        records[w.spec.cell_id] = rec
-        if on_record is not None:
-            on_record(rec)
-        progress.cell_done(w.spec, rec)
+        with lock:
+            if stopping.is_set():
+                return
+            rec = w.record(environment)
+            records[w.spec.cell_id] = rec
+            if on_record is not None:
+                on_record(rec)
+            progress.cell_done(w.spec, rec)
 
     if log_dir:
         Path(log_dir).mkdir(parents=True, exist_ok=True)
@@ -345,7 +355,7 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
             if w.wait() is None:
                 finish(w)
         for phase in ("setup", "warmup"):
-            for k, w in enumerate([w for w in workers if w.alive]):
+            for k, w in enumerate([w for w in workers if w.alive and (phase == "setup" or w.spec.repeats)]):
                 progress.note(f"{phase} {k + 1}: {w.spec.label()}")
                 if w.command(phase) is None:
                     finish(w)
@@ -356,14 +366,9 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
                 finish(w)
             else:
                 w.partial = answer["metrics"]
-        for w in [w for w in workers if w.alive]:
-            progress.note(f"training: {w.spec.label()}" if w.spec.goal is not None
-                          and w.spec.model != "none" else f"finishing: {w.spec.label()}")
-            if w.command("finish") is not None:  # an answer that is not a result: a protocol error
-                w.kill()
-                w._fail("the worker answered 'finish' without a result")
-            finish(w)
+        _finish_all([w for w in workers if w.alive], train_parallel, progress, finish)
     finally:
+        stopping.set()
         for w in workers:
             if w.alive:
                 w.kill()
@@ -387,6 +392,32 @@ class Decide:
     def __post_init__(self) -> None:
         if self.looks < 2:
             raise ValueError(f"decide needs at least 2 looks (got {self.looks}): one look is the fixed turns alone")
+
+
+def _finish_all(workers: list[_Worker], parallel: int, progress, finish) -> None:
+    """Send ``finish`` (train to the target, then the result) to ``workers``, ``parallel`` at a time; each
+    result is recorded as it comes. A cell's own time limit still holds (its thread waits for it)."""
+
+    def one(w: _Worker) -> None:
+        progress.note(f"training: {w.spec.label()}" if w.spec.goal is not None
+                      and w.spec.model != "none" else f"finishing: {w.spec.label()}")
+        if w.command("finish") is not None:  # an answer that is not a result: a protocol error
+            w.kill()
+            w._fail("the worker answered 'finish' without a result")
+        finish(w)
+
+    if parallel <= 1 or len(workers) <= 1:
+        for w in workers:
+            one(w)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="bench_lib_train")
+    try:
+        for future in [pool.submit(one, w) for w in workers]:
+            future.result()
+    finally:  # an interrupt does not wait for the threads: the group's cleanup kills their workers
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _turn(live: list[_Worker], t: int, finish) -> None:

@@ -604,6 +604,9 @@ class CellRun:
 
     def _close_throughput(self) -> None:
         self._throughput_open = False
+        if not self.tp.window_parts:  # a train-only cell (repeats = 0): nothing timed, nothing to summarise
+            self.metrics["windows_timed"] = 0
+            return
         self.metrics["throughput_peak_rss_mib"] = peak_rss_mib()
         if self.device.type == "cuda":
             self.metrics["cuda_throughput_peak_mib"] = torch.cuda.max_memory_allocated(self.device) / 2**20
@@ -738,9 +741,9 @@ class CellRun:
         result["metric_source"] = source[0]
         if self.task.metric == "mae":  # the regression shorthand's own columns
             result["best_val_mae"], result["final_val_mae"] = result["best_val_score"], result["final_val_score"]
-        steps = result["steps_to_target"]
-        result["time_to_target_s"] = None if steps is None else steps * self.metrics["step_s"]
-        result["time_to_target_with_compile_s"] = (None if steps is None
+        steps, step_s = result["steps_to_target"], self.metrics.get("step_s")
+        result["time_to_target_s"] = None if steps is None or step_s is None else steps * step_s  # untimed: later
+        result["time_to_target_with_compile_s"] = (None if result["time_to_target_s"] is None
                                                    else result["time_to_target_s"] + self._compile_s())
         self.metrics.update(result)
         if result["train_steps"]:

@@ -189,8 +189,28 @@ def throughput(rows: pd.DataFrame) -> Estimate:
     return bootstrap_median(per_seed)
 
 
+def fill_untimed(g: pd.DataFrame) -> pd.DataFrame:
+    """Records of train-only seeds (``repeats`` 0: steps to the target, no throughput) get their time to
+    target as steps x the median step time of their strategy's timed records in ``g``."""
+    if "repeats" not in g or "time_to_target_s" not in g:
+        return g
+    g = g.copy()
+    untimed = pd.to_numeric(g["repeats"], errors="coerce") == 0
+    if not untimed.any():
+        return g
+    step = pd.to_numeric(g["step_s"], errors="coerce") if "step_s" in g else pd.Series(np.nan, g.index)
+    ok = (g["status"] == "ok") if "status" in g else pd.Series(True, index=g.index)
+    medians = step[~untimed & ok].groupby(g.loc[~untimed & ok, "strategy"]).median()
+    steps = pd.to_numeric(g["steps_to_target"], errors="coerce")
+    time = pd.to_numeric(g["time_to_target_s"], errors="coerce")
+    fill = untimed & time.isna() & steps.notna()
+    g.loc[fill, "time_to_target_s"] = steps[fill] * g.loc[fill, "strategy"].map(medians)
+    return g
+
+
 def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
     """strategy -> metric -> :class:`Estimate`, over the records ``g`` (one per seed)."""
+    g = fill_untimed(g)
     out = {}
     for strategy, rows in g.groupby("strategy", sort=False):
         est: dict[str, Estimate] = {}
@@ -234,6 +254,7 @@ def decide(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]], margin: flo
     and of the looks a ``decide`` suite took (``decide_looks``).
     """
     out: dict[str, tuple[str | None, dict[str, Verdict]]] = {}
+    g = fill_untimed(g)
     looks = pd.to_numeric(g["decide_looks"], errors="coerce").max() if "decide_looks" in g else float("nan")
     alpha = ALPHA / (int(looks) if looks == looks and looks >= 1 else 1)
     by = {s: rows.sort_values("seed") if "seed" in rows else rows for s, rows in g.groupby("strategy", sort=False)}
