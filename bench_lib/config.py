@@ -101,11 +101,15 @@ class DatasetSettings:
     the validation score that counts as reached (``target_mae`` the same for
     metric ``mae``; neither: no time-to-accuracy run); ``max_classes`` the
     most classes a multiclass column may have; ``loss`` a regression
-    target's training loss (``mse`` or ``l1``; MAE is reported either way).
+    target's training loss (``mse`` or ``l1``; MAE is reported either way);
+    ``data_seed`` the seed of the graphs (a subset, a generated stand-in) and
+    their split, the same in every seed of the suite (``"seed"``: each seed's
+    own, so that seeds vary the data as well as the training).
     """
 
     name: str
     n_graphs: int | None = None
+    data_seed: Any = 0
     options: dict[str, Any] = field(default_factory=dict)
     models: tuple[str, ...] = ()
     node_slots: int = 512
@@ -355,6 +359,10 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
             continue
         problems += check_goal(f"[datasets.{name}]", d.get("task"), d.get("metric"), d.get("target_value"),
                                d.get("target_mae"))
+        seed = d.get("data_seed", 0)
+        if seed != "seed" and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            problems.append(f"[datasets.{name}] data_seed must be a whole number >= 0 (the same graphs in every "
+                            f"seed) or \"seed\" (each seed its own graphs); got {seed!r}")
         if d.get("loss", "mse") not in LOSSES:
             problems.append(f"[datasets.{name}] loss must be {' or '.join(map(repr, LOSSES))} (got {d['loss']!r})")
         for m in d.get("models", ()):

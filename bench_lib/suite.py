@@ -161,14 +161,18 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
                 d = dataclasses.replace(d, options={**d.options, "file_stamp": local_stamp(d.name)})
             except OSError:
                 pass  # the load below says what is wrong with the path
+        stores: dict[int, object] = {}
         for seed in cfg.seeds:
+            data_seed = seed if d.data_seed == "seed" else d.data_seed
             try:
-                store = load_dataset(d.name, n_graphs=d.n_graphs, seed=seed, **d.options)
+                if data_seed not in stores:  # one dataset for every seed unless the suite varies it
+                    stores[data_seed] = load_dataset(d.name, n_graphs=d.n_graphs, seed=data_seed, **d.options)
+                store = stores[data_seed]
             except (ValueError, OSError, ImportError) as err:
                 problems.append(f"[datasets.{d.name}]: {err}")
                 break
             models, bad, skipped = models_for(d, store, cfg.mode)
-            splits = store_splits(store, seed=seed)
+            splits = store_splits(store, seed=data_seed)
             if not len(splits["train"]):
                 problems.append(f"[datasets.{d.name}]: the training split is empty ({store.n_graph} graph(s)); "
                                 "use more graphs")
@@ -216,7 +220,8 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
                         spec = CellSpec(
                             dataset=d.name, n_graphs=d.n_graphs, dataset_options=dict(d.options), strategy=strategy,
                             strategy_params=params, model=model, model_params=cfg.model_params.get(model, {}),
-                            **_target_fields(d, task, goal, cfg.mode), seed=seed, device=cfg.device,
+                            **_target_fields(d, task, goal, cfg.mode), seed=seed,
+                            data_seed=None if d.data_seed == "seed" else d.data_seed, device=cfg.device,
                             backend=cfg.backend, threads=cfg.threads, clock=clock, malloc=cfg.malloc,
                             execution=execution, compile_options=dict(cfg.compile_options) if execution != "eager"
                             else {}, prefetch=cfg.prefetch, prefetch_with=cfg.prefetch_with, ranks=ranks,

@@ -394,3 +394,14 @@ def test_seeds_beyond_the_timed_ones_train_side_by_side_and_get_the_timed_step_t
         assert r.time_to_target_s == pytest.approx(r.steps_to_target * step)
     text = (out / "report" / "report.md").read_text()
     assert "(the median of 3 seeds)" in text  # steps to target over all three seeds, timed or not
+
+
+def test_seeds_vary_the_training_not_the_data_unless_asked(tiny_config):
+    cfg = load_config(tiny_config)
+    cfg = dataclasses.replace(cfg, seeds=(0, 1))
+    cells = expand_cells(cfg)
+    assert {(c.seed, c.data_seed, c.dataset_seed) for c in cells} == {(0, 0, 0), (1, 0, 0)}
+    own = dataclasses.replace(cfg, datasets=tuple(dataclasses.replace(d, data_seed="seed") for d in cfg.datasets))
+    assert {(c.seed, c.data_seed, c.dataset_seed) for c in expand_cells(own)} == {(0, None, 0), (1, None, 1)}
+    with pytest.raises(ConfigError, match='data_seed must be a whole number >= 0 .* or "seed"'):
+        parse_config({"datasets": {"nci5k": {"data_seed": "each"}}})

@@ -42,8 +42,8 @@ def check_cells(cells: list[CellSpec], say: Callable[[str], None] = lambda line:
             if c.seed == first.seed:
                 label = f"{c.strategy} ({'+'.join(c.views)})"
                 strategies.setdefault(label, STRATEGIES.create(c.strategy, **c.strategy_params))
-        store = load_dataset(first.dataset, n_graphs=first.n_graphs, seed=first.seed, **first.dataset_options)
-        train = store_splits(store, seed=first.seed)["train"]
+        store = load_dataset(first.dataset, n_graphs=first.n_graphs, seed=first.dataset_seed, **first.dataset_options)
+        train = store_splits(store, seed=first.dataset_seed)["train"]
         torch.manual_seed(first.seed)
         try:
             model, _ = build_model(first, store, train)

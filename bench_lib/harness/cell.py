@@ -53,7 +53,8 @@ def execution_tags(execution: str, prefetch: int, ranks: int = 1) -> list[str]:
 #: Fields added after schema 2: left out of ``cell_id`` while at their default,
 #: so that the cells of earlier results keep their ids (resume still matches).
 _NEW_FIELD_DEFAULTS = {"execution": "eager", "compile_options": {}, "prefetch": 0, "prefetch_with": "thread",
-                       "ranks": 1, "task": "regression", "metric": "mae", "target_value": None, "loss": "mse"}
+                       "ranks": 1, "task": "regression", "metric": "mae", "target_value": None, "loss": "mse",
+                       "data_seed": None}
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,10 @@ class CellSpec:
       loss: a regression target's training loss, ``mse`` (squared error) or
         ``l1`` (absolute error), both in standardised units; classification
         tasks have their own (see :func:`bench_lib.tasks.task_loss`).
-      seed: data order, split, initialisation and dropout.
+      seed: initialisation, data order and dropout; and the dataset (subset, generated graphs) and its
+        split unless ``data_seed`` fixes them.
+      data_seed: the seed of the dataset and its split (None: ``seed``); a suite fixes it (0 by
+        default), so that its seeds vary the training and not the data.
       device, backend: where and how the model runs.
       threads: torch (and OpenMP) threads of the cell's process.
       clock: what times a step. ``auto``: the process's CPU clock on a CPU
@@ -157,6 +161,7 @@ class CellSpec:
     strategy: str
     model: str = "none"
     seed: int = 0
+    data_seed: int | None = None
     n_graphs: int | None = None
     dataset_options: dict[str, Any] = field(default_factory=dict)
     strategy_params: dict[str, Any] = field(default_factory=dict)
@@ -241,6 +246,11 @@ class CellSpec:
             if what[name] == default:
                 del what[name]
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def dataset_seed(self) -> int:
+        """The seed the dataset and its split are made with."""
+        return self.seed if self.data_seed is None else self.data_seed
 
     @property
     def timed_on_cpu_clock(self) -> bool:

@@ -61,7 +61,8 @@ def environment() -> dict:
                "memory_gib": round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)}
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
-        "python": platform.python_version(), "platform": platform.platform(), "cpu": _cpu_model(),
+        "host": platform.node(), "python": platform.python_version(), "platform": platform.platform(),
+        "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(), "memory_gib": _memory_gib(), "gpu": gpu,
         "loadavg_at_start": [round(x, 2) for x in load] if load else None,
         "git_commit": _git_commit(), "packages": {p: _version(p) for p in PACKAGES},

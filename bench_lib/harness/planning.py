@@ -83,8 +83,9 @@ def planning_summary(cfg) -> dict:
     out = {}
     seed = cfg.seeds[0]
     for d in cfg.datasets:
-        store = load_dataset(d.name, n_graphs=d.n_graphs, seed=seed, **d.options)
-        train = store_splits(store, seed=seed)["train"]
+        data_seed = seed if d.data_seed == "seed" else d.data_seed
+        store = load_dataset(d.name, n_graphs=d.n_graphs, seed=data_seed, **d.options)
+        train = store_splits(store, seed=data_seed)["train"]
         n, e = store.n_node[train], store.n_edge[train]
         node_hist = np.bincount(n)
         edge_bins = np.unique(np.linspace(0, int(e.max()) + 1, 41).astype(int))

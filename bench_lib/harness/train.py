@@ -363,8 +363,8 @@ class CellRun:
                                           f"{torch.cuda.device_count()}")
                 torch.cuda.set_device(self.device)
             distributed.init_process_group()  # no-op in the worker, which joined before reading the spec
-        raw = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.seed, **spec.dataset_options)
-        self.splits = store_splits(raw, seed=spec.seed)
+        raw = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.dataset_seed, **spec.dataset_options)
+        self.splits = store_splits(raw, seed=spec.dataset_seed)
         self.task = cell_task(spec, raw) if spec.model != "none" else None
         self.store = labelled_store(raw, self.task)
         strategy = STRATEGIES.create(spec.strategy, **spec.strategy_params)

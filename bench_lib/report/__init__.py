@@ -172,12 +172,13 @@ def _header(res: Results) -> list[str]:
                   f"{_threads(res.records, config)} per cell",
                   f"- {env.get('platform')}, Python {env.get('python')}",
                   "- " + ", ".join(f"{k} {v}" for k, v in pk.items() if v),
-                  f"- git commit: {env.get('git_commit') or 'unknown'}", ""]
+                  f"- git commit: {env.get('git_commit') or 'unknown'}"] + _machines(res.records, env) + [""]
     if config:
         t = config.get("train", {})
         lines += ["## Settings", "",
-                  f"- device `{config.get('device')}`, backend `{config.get('backend')}`, seeds {config.get('seeds')}, "
-                  f"fairness views that ran: {', '.join(_views_ran(res.ran)) or 'none'}",
+                  f"- device `{config.get('device')}`, backend `{config.get('backend')}`, seeds {config.get('seeds')}"
+                  + _timed_seeds(config) + f", fairness views that ran: {', '.join(_views_ran(res.ran)) or 'none'}",
+                  f"- {_seeds_vary(config)}",
                   f"- throughput: {t.get('warmup_steps')} warm-up steps, then {config.get('repeats')} repeats of "
                   f"{t.get('windows')} windows of at least {t.get('window_s')} s each; "
                   + ("the cells of one dataset and seed take turns window by window, so load on the machine falls "
@@ -188,11 +189,68 @@ def _header(res: Results) -> list[str]:
                   f"- time to accuracy: Adam, constant lr {t.get('lr')}, validation every {t.get('eval_every')} steps, "
                   f"at most {t.get('max_steps')} steps (safety limit {t.get('train_time_limit_s')} s); time to target "
                   "= steps to target x the cell's measured step time",
-                  f"- {INTERVALS}", ""]
+                  f"- {INTERVALS}"] + _decide_text(config) + [""]
     if res.planning:
         lines += ["## Datasets", "", "Sizes of each dataset's training split (first seed), which the budgets are "
                   "derived from:", "", stats_table(res.planning), ""]
     return lines
+
+
+def _timed_seeds(config: dict) -> str:
+    timed, seeds = config.get("timed_seeds"), config.get("seeds") or []
+    if timed is None or timed >= len(seeds):
+        return ""
+    return (f" (the first {timed} timed; the others train to the target only, their time to target at the step "
+            "time their strategy measured in the timed seeds)")
+
+
+def _seeds_vary(config: dict) -> str:
+    """What a seed varied, per dataset (``data_seed``: fixed data, or each seed its own)."""
+    fixed = [d["name"] for d in config.get("datasets", []) if d.get("data_seed", "seed") != "seed"]
+    own = [d["name"] for d in config.get("datasets", []) if d.get("data_seed", "seed") == "seed"]
+    parts = ["a seed varies the initial weights and the order of the batches"]
+    if fixed:
+        parts.append(f"the graphs and their split are the same in every seed for {', '.join(map(display_name, fixed))}")
+    if own:
+        parts.append(f"each seed has its own graphs (subset or generated stand-in) and split for "
+                     f"{', '.join(map(display_name, own))}")
+    return "; ".join(parts)
+
+
+def _decide_text(config: dict) -> list[str]:
+    if not config.get("decide"):
+        return []
+    return [f"- measured until decided: after the fixed turns, a group added as many turns again while a verdict "
+            f"was undecided, up to {config.get('decide_looks')} looks or {config.get('decide_budget_s')} s of added "
+            f"turns; each look at a Bonferroni share 5%/{config.get('decide_looks')} (alpha spent equally over a "
+            "fixed set of looks), the share the verdicts here use"]
+
+
+def _machines(records: pd.DataFrame, env: dict) -> list[str]:
+    """The machines the cells ran on when they are not the one ``environment.json`` names (cluster tasks)."""
+    if "environment" not in records:
+        return []
+    seen: dict[tuple, int] = {}
+    for value in records["environment"]:
+        e = _json_obj(value)
+        if not e:
+            continue
+        key = (e.get("host"), e.get("cpu"), e.get("cpu_count"), json.dumps(e.get("gpu"), sort_keys=True))
+        seen[key] = seen.get(key, 0) + 1
+    main = (env.get("host"), env.get("cpu"), env.get("cpu_count"), json.dumps(env.get("gpu"), sort_keys=True))
+    if not seen or set(seen) == {main}:
+        return []
+    return ["- the cells ran on " + "; ".join(
+        f"{host or 'a host'} ({cpu}, {n} CPUs, GPU: {json.loads(gpu) or 'none'}): {count} cell(s)"
+        for (host, cpu, n, gpu), count in seen.items()) + " (each record's own environment)"]
+
+
+def _json_obj(value) -> dict:
+    try:
+        out = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return {}
+    return out if isinstance(out, dict) else {}
 
 
 def _views_ran(records: pd.DataFrame) -> list[str]:

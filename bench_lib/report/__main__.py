@@ -14,12 +14,15 @@ from bench_lib.report import readme_block, update_readme, write_report
 
 
 def compare_main(argv: list[str]) -> int:
-    from bench_lib.report.compare import MATCH, compare_runs, comparison_markdown
+    from bench_lib.report.compare import MATCH, compare_runs, comparison_markdown, same_machine
+    from bench_lib.report.verdicts import MARGIN
     from bench_lib.report.html import markdown_page
 
     parser = argparse.ArgumentParser(prog="python -m bench_lib.report compare",
-                                     description="Compare two runs cell by cell: B/A of graphs/s (flagged when the "
-                                                 "intervals do not overlap), peak RSS and steps to target.")
+                                     description="Compare two runs: cell by cell (B/A of graphs/s with a verdict: "
+                                                 "faster, slower, equivalent or undecided; peak RSS; steps to target), "
+                                                 "or, for runs on two machines, each strategy's ratio to a reference "
+                                                 "strategy within its own run (--relative-to).")
     parser.add_argument("a", type=Path, help="results directory A (the baseline)")
     parser.add_argument("b", type=Path, help="results directory B")
     parser.add_argument("--out", type=Path, metavar="FILE",
@@ -27,9 +30,22 @@ def compare_main(argv: list[str]) -> int:
                              "tables when FILE ends in .html")
     parser.add_argument("--match", default=",".join(MATCH),
                         help=f"columns that identify a cell in both runs (default: {','.join(MATCH)})")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--relative-to", metavar="STRATEGY",
+                     help="compare each strategy's graphs/s ratio to STRATEGY within its own run (the default, with "
+                          "STRATEGY dynamic, when the two runs' machines differ)")
+    how.add_argument("--absolute", action="store_true",
+                     help="compare absolute graphs/s cell by cell even when the machines differ")
+    parser.add_argument("--margin", type=float, default=MARGIN, help="equivalence margin (default 0.05: ±5%%)")
     args = parser.parse_args(argv)
+    relative = args.relative_to
+    if relative is None and not args.absolute and (args.a / "records.csv").exists() \
+            and (args.b / "records.csv").exists() and not same_machine(args.a, args.b):
+        relative = "dynamic"
+        print("the two runs were measured on different machines (environment.json): comparing each strategy's "
+              "ratio to `dynamic` within its run (--absolute for absolute graphs/s)", file=sys.stderr)
     try:
-        text = comparison_markdown(compare_runs(args.a, args.b, tuple(args.match.split(","))))
+        text = comparison_markdown(compare_runs(args.a, args.b, tuple(args.match.split(",")), relative, args.margin))
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -6,8 +6,10 @@ both runs record), so that runs of two configurations, two versions or two
 machines line up. For every matched cell:
 
 * graphs/s of A and of B, each the median of its timed repeats with a 95%
-  bootstrap interval, and B/A with the interval ``[B lo / A hi, B hi / A lo]``;
-  a change is flagged when the two intervals do not overlap;
+  bootstrap interval, and B/A from their timed windows (unpaired: the two
+  runs did not take turns) with the verdict words of
+  :mod:`bench_lib.report.verdicts`: *faster* or *slower* (flagged as
+  changed), *equivalent* within the margin, or *undecided*;
 * peak RSS while timed (one measurement per cell, so a ratio without an
   interval, never flagged);
 * steps to the validation target, a miss shown as such, not dropped;
@@ -15,6 +17,15 @@ machines line up. For every matched cell:
   a reader can judge whether the pair is a fair comparison.
 
 Cells that ran in only one run, and cells that failed in either, are listed.
+
+Runs on two machines (or days) differ in absolute graphs/s for reasons that
+have nothing to do with batching. With ``relative_to`` (``--relative-to
+STRATEGY``, the default when the runs' machines differ) the comparison is of
+each strategy's ratio to that strategy *within its own run* (paired turns,
+as the report's verdicts), per dataset, model and view: B's ratio over A's,
+*changed* (faster or slower relative to the reference), *unchanged* within
+the margin, or *undecided*. Steps to target are compared cell by cell in
+both modes (they do not depend on the machine).
 
 Example::
 
@@ -25,16 +36,19 @@ Example::
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bench_lib.report.stats import Estimate, overlaps
-from bench_lib.report.tables import _json, describe_metric, latest, throughput, truthy
+from bench_lib.report.tables import _json, describe_metric, in_view, latest, throughput, truthy
+from bench_lib.report.verdicts import ALPHA, MARGIN, Verdict, compare_turns
 
-__all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH"]
+__all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH", "same_machine"]
 
 #: Columns that identify a cell across runs (those present in both runs are used).
 MATCH = ("dataset", "model", "strategy", "views", "seed", "execution", "ranks")
@@ -52,13 +66,17 @@ class Comparison:
     b: str
     match: tuple[str, ...]
     rows: list[dict] = field(default_factory=list)
+    relative_to: str | None = None
+    relative: list[dict] = field(default_factory=list)
+    margin: float = MARGIN
     only_a: list[str] = field(default_factory=list)
     only_b: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> list[dict]:
-        return [r for r in self.rows if r["changed"]]
+        """Cells (absolute mode) or strategy ratios (relative mode) decided faster or slower."""
+        return [r for r in (self.relative if self.relative_to else self.rows) if r["changed"]]
 
 
 def _records(path: Path) -> pd.DataFrame:
@@ -90,18 +108,40 @@ def _steps(row) -> float | None:
     return None if pd.isna(value) else float(value)
 
 
-def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = None) -> Comparison:
-    """Match the cells of results directories ``a`` and ``b`` and compare them (see the module docstring)."""
+def _environment(path: Path) -> dict:
+    file = Path(path) / "environment.json"
+    return json.loads(file.read_text()) if file.exists() else {}
+
+
+def same_machine(a: Path | str, b: Path | str) -> bool:
+    """Whether runs ``a`` and ``b`` were measured on one machine: the same host (where both recorded it),
+    CPU model, CPU count and GPU."""
+    ea, eb = _environment(Path(a)), _environment(Path(b))
+    keys = ["cpu", "cpu_count", "gpu"] + (["host"] if "host" in ea and "host" in eb else [])
+    return bool(ea) and bool(eb) and all(ea.get(k) == eb.get(k) for k in keys) and ("host" in ea) == ("host" in eb)
+
+
+def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = None,
+                 relative_to: str | None = None, margin: float = MARGIN) -> Comparison:
+    """Match the cells of results directories ``a`` and ``b`` and compare them (see the module docstring);
+    ``relative_to``: a strategy, for the relative mode."""
     ra, rb = _records(Path(a)), _records(Path(b))
     match = tuple(c for c in (match or MATCH) if c in ra.columns and c in rb.columns)
     if not match:
         raise ValueError("the two runs share none of the columns to match cells on")
-    out = Comparison(str(a), str(b), match)
+    out = Comparison(str(a), str(b), match, relative_to=relative_to, margin=margin)
+    if relative_to is not None:
+        for name, run in (("A", ra), ("B", rb)):
+            if relative_to not in set(run.strategy):
+                raise ValueError(f"--relative-to {relative_to}: run {name} has no cell of that strategy; its "
+                                 f"strategies: {', '.join(sorted(set(run.strategy)))}")
+        out.relative = _relative(ra, rb, relative_to, margin)
     la = {_label(r, match): r for _, r in ra.iterrows()}
     lb = {_label(r, match): r for _, r in rb.iterrows()}
     out.only_a = sorted(set(la) - set(lb))
     out.only_b = sorted(set(lb) - set(la))
-    for key in sorted(set(la) & set(lb)):
+    common = sorted(set(la) & set(lb))
+    for key in common:
         x, y = la[key], lb[key]
         bad = [f"{name} ({r['status']})" for name, r in (("A", x), ("B", y)) if r["status"] != "ok"]
         if bad:
@@ -111,6 +151,10 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
         ratio = tb.value / ta.value
         ratio_lo = tb.lo / ta.hi if ta.hi > 0 else math.nan
         ratio_hi = tb.hi / ta.lo if ta.lo > 0 else math.inf
+        verdict = compare_turns([_json(y.get("window_graphs_per_s"), [])], [_json(x.get("window_graphs_per_s"), [])],
+                                paired=False, pairs=max(1, len(common)), margin=margin)
+        if verdict is not None:
+            ratio_lo, ratio_hi = verdict.lo, verdict.hi
         mem_a = pd.to_numeric(x.get("throughput_peak_rss_mib"), errors="coerce")
         mem_b = pd.to_numeric(y.get("throughput_peak_rss_mib"), errors="coerce")
         sa, sb = _steps(x), _steps(y)
@@ -118,12 +162,64 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
         out.rows.append({
             "differs": differ,
             "cell": key, "graphs_per_s_a": ta, "graphs_per_s_b": tb, "ratio": ratio,
-            "ratio_interval": (ratio_lo, ratio_hi), "changed": not overlaps(ta, tb),
+            "ratio_interval": (ratio_lo, ratio_hi), "verdict": verdict,
+            "changed": verdict.word in ("faster", "slower") if verdict is not None else not overlaps(ta, tb),
             "peak_rss_a": float(mem_a), "peak_rss_b": float(mem_b), "peak_rss_ratio": float(mem_b / mem_a),
             "steps_a": sa, "steps_b": sb, "goal": _goal(x),
             "steps_ratio": None if sa is None or sb is None else sb / sa,
         })
     return out
+
+
+def _relative(ra: pd.DataFrame, rb: pd.DataFrame, reference: str, margin: float) -> list[dict]:
+    """Per dataset, model, view and strategy: its rate over ``reference``'s within A and within B (paired
+    turns over the seeds both ran), and B's ratio over A's with its verdict."""
+    from scipy import stats
+
+    rows = []
+    views = ("equal-padded-budget", "equal-real-graphs", "manual")
+    keys = [c for c in ("dataset", "model", "execution", "ranks") if c in ra and c in rb]
+    ok = lambda df: df[df.status == "ok"] if "status" in df else df  # noqa: E731
+    ra, rb = ok(ra), ok(rb)
+    tables = sorted({tuple(str(v) for v in t) for t in ra[keys].itertuples(index=False)}
+                    & {tuple(str(v) for v in t) for t in rb[keys].itertuples(index=False)})
+    pick = lambda df, t: df[np.logical_and.reduce([df[k].astype(str) == v for k, v in zip(keys, t)])]  # noqa: E731
+    for t in tables:
+        for view in views:
+            ga, gb = in_view(pick(ra, t), view), in_view(pick(rb, t), view)
+            strategies = [s for s in dict.fromkeys(ga.strategy) if s in set(gb.strategy) and s != reference]
+            if reference not in set(ga.strategy) or reference not in set(gb.strategy):
+                continue
+            for s in strategies:
+                va, vb = _within(ga, s, reference, margin), _within(gb, s, reference, margin)
+                if va is None or vb is None:
+                    continue
+                m = math.log(vb.ratio / va.ratio)
+                se = math.hypot(va.se, vb.se)
+                df = max(1, va.df + vb.df)
+                pairs = max(1, len(strategies) * len(tables))
+                q, q_eq = stats.t.ppf(1 - ALPHA / pairs / 2, df), stats.t.ppf(1 - ALPHA / pairs, df)
+                lo, hi = m - q * se, m + q * se
+                if lo > 0 or hi < 0:
+                    word = "faster" if lo > 0 else "slower"
+                elif m - q_eq * se > math.log(1 - margin) and m + q_eq * se < math.log(1 + margin):
+                    word = "unchanged"
+                else:
+                    word = "undecided"
+                rows.append({"table": " / ".join([*t, view]), "strategy": s, "a": va, "b": vb,
+                             "change": math.exp(m), "interval": (math.exp(lo), math.exp(hi)), "word": word,
+                             "changed": word in ("faster", "slower")})
+    return rows
+
+
+def _within(g: pd.DataFrame, strategy: str, reference: str, margin: float) -> Verdict | None:
+    """``strategy`` against ``reference`` in one run's table ``g``, over the seeds both ran (paired turns)."""
+    a, r = g[g.strategy == strategy], g[g.strategy == reference]
+    seeds = [s for s in a.seed if s in set(r.seed)]
+    windows = lambda df: [_json(df[df.seed == s]["window_graphs_per_s"].iloc[0], []) for s in seeds]  # noqa: E731
+    if not seeds or "window_graphs_per_s" not in g:
+        return None
+    return compare_turns(windows(a), windows(r), margin=margin)
 
 
 def _goal(row) -> str:
@@ -143,27 +239,60 @@ def _steps_text(v: float | None) -> str:
     return "missed" if v is None else f"{v:,.0f}"
 
 
+def _verdict_text(r: dict) -> str:
+    v = r.get("verdict")
+    if v is None:
+        return "**changed**" if r["changed"] else "-"
+    return f"**{v.short()}**" if r["changed"] else v.short()
+
+
 def comparison_markdown(c: Comparison) -> str:
-    lines = [f"# {Path(c.b).name} against {Path(c.a).name}", "",
-             f"A = `{c.a}`, B = `{c.b}`; cells matched on {', '.join(c.match)}. graphs/s: median of the timed "
-             "repeats [95% bootstrap interval]; B/A [B lo / A hi - B hi / A lo]; **changed**: the two intervals "
-             "do not overlap. Peak RSS: one measurement per cell (no interval). Steps to target: steps until the "
-             "validation score reached A's target (its metric and direction in the target column); a miss is "
-             "shown as such.", ""]
-    if c.rows:
+    lines = [f"# {Path(c.b).name} against {Path(c.a).name}", ""]
+    if c.relative_to:
+        lines += [f"A = `{c.a}`, B = `{c.b}`. Relative to `{c.relative_to}`: each strategy's graphs/s over "
+                  f"`{c.relative_to}`'s within its own run (the ratio of their paired turns, over the seeds both ran, "
+                  "with its 95% interval at a Bonferroni share), then B's ratio over A's: **faster** or **slower** "
+                  f"(relative to `{c.relative_to}`: the interval of the change excludes 1), *unchanged* (within "
+                  f"±{c.margin:.0%}, two one-sided tests), or *undecided*. Absolute rates differ between machines "
+                  "for reasons that have nothing to do with batching; these ratios do not.", ""]
         changed = c.changed
-        lines.append(f"{len(changed)} of {len(c.rows)} matched cells changed in graphs/s"
-                     + (": " + "; ".join(f"{r['cell']} {r['ratio']:.2f}x" for r in changed) if changed else "")
-                     + ".")
-        lines += ["", "| cell | graphs/s A | graphs/s B | B/A | changed | peak RSS MiB A | B | B/A "
+        lines.append(f"{len(changed)} of {len(c.relative)} strategy ratios changed"
+                     + (": " + "; ".join(f"{r['table']} `{r['strategy']}` {r['change']:.2f}x" for r in changed)
+                        if changed else "") + ".")
+        lines += ["", f"| table | strategy | / `{c.relative_to}` in A | in B | B/A [interval] | verdict |",
+                  "|---|---|---:|---:|---:|---|"]
+        for r in c.relative:
+            lo, hi = r["interval"]
+            word = f"**{r['word']}**" if r["changed"] else r["word"]
+            lines.append(f"| {r['table']} | `{r['strategy']}` | {r['a'].ratio:.2f} [{r['a'].lo:.2f}-{r['a'].hi:.2f}] "
+                         f"| {r['b'].ratio:.2f} [{r['b'].lo:.2f}-{r['b'].hi:.2f}] | {r['change']:.2f} "
+                         f"[{lo:.2f}-{hi:.2f}] | {word} |")
+        lines += ["", "## Cells", "", "Cell by cell; graphs/s here is absolute (the machines differ), steps to "
+                  "target are not machine-bound.", ""]
+    else:
+        lines += [f"A = `{c.a}`, B = `{c.b}`; cells matched on {', '.join(c.match)}. graphs/s: median of the timed "
+                  "repeats [95% bootstrap interval]; B/A from the two cells' timed windows (unpaired: the runs did "
+                  "not take turns) [interval at a Bonferroni share of 5% over the matched cells]; verdict: B "
+                  f"**faster** or **slower** than A (changed), *equivalent* within ±{c.margin:.0%}, or *undecided*. "
+                  "Peak RSS: one measurement per cell (no interval). Steps to target: steps until the validation "
+                  "score reached A's target (its metric and direction in the target column); a miss is shown as "
+                  "such. For runs on two machines, compare with --relative-to STRATEGY.", ""]
+    if c.rows:
+        if not c.relative_to:
+            changed = c.changed
+            lines.append(f"{len(changed)} of {len(c.rows)} matched cells changed in graphs/s"
+                         + (": " + "; ".join(f"{r['cell']} {r['ratio']:.2f}x" for r in changed) if changed else "")
+                         + ".")
+            lines.append("")
+        lines += ["| cell | graphs/s A | graphs/s B | B/A | verdict | peak RSS MiB A | B | B/A "
                   "| target | steps to target A | B | B/A | settings that differ |",
-                  "|---|---:|---:|---:|:-:|---:|---:|---:|---|---:|---:|---:|---|"]
+                  "|---|---:|---:|---:|---|---:|---:|---:|---|---:|---:|---:|---|"]
         for r in c.rows:
             lo, hi = r["ratio_interval"]
             steps = "-" if r["steps_ratio"] is None else f"{r['steps_ratio']:.2f}"
             lines.append(
                 f"| {r['cell']} | {_est(r['graphs_per_s_a'])} | {_est(r['graphs_per_s_b'])} | "
-                f"{r['ratio']:.2f} [{lo:.2f}-{hi:.2f}] | {'**yes**' if r['changed'] else 'no'} | "
+                f"{r['ratio']:.2f} [{lo:.2f}-{hi:.2f}] | {_verdict_text(r)} | "
                 f"{r['peak_rss_a']:,.0f} | {r['peak_rss_b']:,.0f} | {r['peak_rss_ratio']:.2f} | "
                 f"{r['goal']} | {_steps_text(r['steps_a'])} | {_steps_text(r['steps_b'])} | {steps} | "
                 f"{', '.join(r['differs']) or 'none'} |")

@@ -56,6 +56,8 @@ class Verdict:
       more: about how many more turns per seed (or seeds) would decide an undecided verdict; None when
         decided or when more of them would not (``why`` says what would).
       why: what leaves it undecided when more of the same will not help (the seeds disagree, too few seeds).
+      se, df: the standard error of the log-ratio and its degrees of freedom (turn verdicts), for combining
+        two verdicts (``compare --relative-to``).
     """
 
     word: str
@@ -71,6 +73,8 @@ class Verdict:
     more: int | None = None
     why: str = ""
     higher_is_better: bool = True
+    se: float = float("nan")
+    df: int = 0
 
     @property
     def decided(self) -> bool:
@@ -187,7 +191,7 @@ def compare_turns(other, reference, paired=True, pairs: int = 1, alpha: float = 
         else:
             more = _more_turns(m, se, ns, alpha / pairs, margin)
     return Verdict(word, math.exp(m), math.exp(lo), math.exp(hi), math.exp(eq_lo), math.exp(eq_hi), sum(ns), "turns",
-                   margin, level, more, why, True)
+                   margin, level, more, why, True, se, df)
 
 
 def _logs(values) -> np.ndarray:

@@ -271,3 +271,17 @@ def test_a_cell_timed_apart_from_its_group_is_marked_and_compared_unpaired(tmp_p
     assert decide(rows, summary)["graphs_per_s"][1]["b"].word == "slower"
     rows.loc[1, "turn_group"] = "rerun"
     assert decide(rows, summary)["graphs_per_s"][1]["b"].word == "undecided"
+
+
+def test_cells_measured_on_other_machines_say_so(tmp_path):
+    """Cluster tasks each record their own machine; the report names them, not the submitting host alone."""
+    from bench_lib.report import write_report
+
+    res = fixture_results(tmp_path)
+    df = pd.read_csv(res / "records.csv")
+    df["environment"] = [json.dumps({"host": f"node{k % 2}", "cpu": "cluster cpu", "cpu_count": 32, "gpu": None})
+                         for k in range(len(df))]
+    df.to_csv(res / "records.csv", index=False)
+    text = write_report(res, tmp_path / "out").read_text()
+    assert "- the cells ran on node0 (cluster cpu, 32 CPUs, GPU: none): 4 cell(s); node1 (cluster cpu, 32 CPUs, " \
+           "GPU: none): 3 cell(s) (each record's own environment)" in text
