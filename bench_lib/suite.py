@@ -29,7 +29,7 @@ from bench_lib.harness.environment import environment
 from bench_lib.harness.fairness import budgets_for, resolve
 from bench_lib.harness.launch import LAUNCHERS
 from bench_lib.harness.planning import planning_summary
-from bench_lib.harness.runner import (ENVIRONMENT_SKIP, Decide, append_record, group_cells, read_records, record_done,
+from bench_lib.harness.runner import (ENVIRONMENT_SKIP, Decide, sweep_stale_temp, append_record, group_cells, read_records, record_done,
                                      rewrite_without, run_group)
 from bench_lib.strategies import STRATEGIES
 from bench_lib.strategies.budget import SlotBudget
@@ -532,6 +532,9 @@ def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed
     records = out / "records.csv"
     todo, env, failed = _todo(cfg, groups, out, rerun_failed)
     n_todo = sum(len(g) for g in todo)
+    stale = sweep_stale_temp()
+    if stale:
+        print(f"removed {len(stale)} temporary folder(s) of cells a killed run left behind", file=sys.stderr)
 
     def on_record(record: dict) -> None:
         if record["cell_id"] in failed:

@@ -44,7 +44,7 @@ from typing import Callable
 from bench_lib.harness.distributed import proc_stat, rank_env, torchrun_command
 from bench_lib.harness.cell import COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
 
-__all__ = ["ENVIRONMENT_SKIP", "Decide", "run_group", "record_done",
+__all__ = ["ENVIRONMENT_SKIP", "Decide", "TEMP_PREFIX", "sweep_stale_temp", "run_group", "record_done",
            "run_cell", "append_record", "read_records", "rewrite_without", "group_cells", "worker_env",
            "KEEP_MALLOC"]
 
@@ -168,6 +168,35 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+#: A cell's temporary folders are named ``bench_lib_<what>_<runner pid>_...`` (a compile cache, torchrun's).
+TEMP_PREFIX = "bench_lib_"
+
+
+def sweep_stale_temp(folder: str | None = None) -> list[str]:
+    """Remove the cell folders (:data:`TEMP_PREFIX`) that a runner killed with SIGKILL left behind: those
+    whose runner process is gone. Returns the folders removed."""
+    folder = folder or tempfile.gettempdir()
+    removed = []
+    for kind in ("inductor", "torchrun"):
+        for path in Path(folder).glob(f"{TEMP_PREFIX}{kind}_*"):
+            pid = path.name[len(f"{TEMP_PREFIX}{kind}_"):].split("_", 1)[0]
+            if not pid.isdigit() or _alive(int(pid)):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(str(path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class _Worker:
     """One cell's worker process and its command channel."""
 
@@ -183,9 +212,9 @@ class _Worker:
         env = {k: v for k, v in os.environ.items() if k not in _DIST_VARS}
         env.update(worker_env(spec))
         # A compiled cell compiles from a cold cache of its own (gone with the cell), like a first run.
-        self._cache = tempfile.mkdtemp(prefix="bench_lib_inductor_") if spec.compiled else None
+        self._cache = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}inductor_{os.getpid()}_") if spec.compiled else None
         # torchrun's agent writes into a folder of the cell's, gone with the cell.
-        self._torchrun = tempfile.mkdtemp(prefix="bench_lib_torchrun_") if spec.ranks > 1 else None
+        self._torchrun = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}torchrun_{os.getpid()}_") if spec.ranks > 1 else None
         if self._cache:
             env.update({"TORCHINDUCTOR_CACHE_DIR": self._cache, "TRITON_CACHE_DIR": os.path.join(self._cache, "triton"),
                         COLD_CACHE_FLAG: "1"})

@@ -258,3 +258,21 @@ def test_rss_rises_are_unknown_where_memory_cannot_be_read():
     assert math.isnan(rss_rise(500.0, float("nan"))) and math.isnan(rss_rise(float("nan"), 100.0))
     assert rss_rise(500.0, 100.0) == 400.0 and rss_rise(90.0, 100.0) == 0.0
     assert maxrss_mib(2048, "linux") == 2.0 and maxrss_mib(2 * 2**20, "darwin") == 2.0  # KiB on Linux, bytes on macOS
+
+
+def test_folders_a_killed_runner_left_are_swept_and_a_live_ones_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from bench_lib.harness.runner import sweep_stale_temp
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = [tmp_path / f"bench_lib_torchrun_{dead.pid}_abc", tmp_path / f"bench_lib_inductor_{dead.pid}_def"]
+    live = tmp_path / f"bench_lib_torchrun_{os.getpid()}_ghi"
+    other = tmp_path / "bench_lib_something_else"
+    for path in stale + [live, other]:
+        (path / "inner").mkdir(parents=True)
+    assert sorted(sweep_stale_temp(str(tmp_path))) == sorted(map(str, stale))
+    assert live.exists() and other.exists() and not any(p.exists() for p in stale)
