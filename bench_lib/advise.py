@@ -177,8 +177,9 @@ def plan_cells(cfg, scales=SCALES) -> tuple[list[dict], dict[float, str], tuple[
 
     d = cfg.datasets[0]
     seed = cfg.seeds[0]
-    store = load_dataset(d.name, n_graphs=d.n_graphs, seed=seed, **d.options)
-    train = store_splits(store, seed=seed)["train"]
+    data_seed = seed if d.data_seed == "seed" else d.data_seed
+    store = load_dataset(d.name, n_graphs=d.n_graphs, seed=data_seed, **d.options)
+    train = store_splits(store, seed=data_seed)["train"]
     pack_nodes = d.pack_nodes or default_pack_nodes(d.node_slots, int(store.n_node[train].max()))
     rows, skipped = [], {}
     for scale in scales:
@@ -224,29 +225,40 @@ def calibrate(planned: list[dict], largest: tuple[int, int], seconds: float = 4.
     largest graph's node and edge counts) and fit the cost model.
 
     Each slot count is a cell (:func:`calibration_spec`) run by the suite's own runner: one worker
-    process each, with the suite's environment, clock and thread count, the cells taking turns
-    window by window as a suite's do; ``repeats`` timed repeats of enough windows for about
-    ``seconds`` of steps in all. A point's step time is the cell's ``step_s`` (the median of its
-    repeats)."""
+    process each, with the suite's environment, clock, thread count and warm-up, the cells taking
+    turns window by window as a suite's do; ``repeats`` timed repeats of enough windows for about
+    ``seconds`` of steps in all. The group is as large as the suite's group would be (the planned
+    cells of one budget): each slot count runs in as many copies (seeds) as that takes, because a
+    step in a group of 14 processes taking turns is slower than in a group of 7 (each window starts
+    with caches the others filled), which made the first calibration over-predict every cell. A
+    point's step time is the median of its copies' ``step_s``."""
     from bench_lib.harness.runner import run_group
 
     if not seconds > 0:
         raise ValueError(f"calibration seconds must be > 0 (got {seconds})")
     base = planned[0]["spec"]
     points = calibration_points(np.array([[r[c] for c in _COLS] for r in planned]), *largest)
-    windows = max(2, math.ceil(seconds / (repeats * len(points) * max(base.window_s, 1e-3))))
-    specs = [dataclasses.replace(calibration_spec(base, *p), warmup_steps=2, repeats=repeats, windows=windows)
-             for p in points]
+    group = sum(1 for r in planned if r["scale"] == 1.0)  # the suite's cells of one dataset, model and seed
+    copies = max(1, math.ceil(group / len(points)))
+    cells = len(points) * copies
+    windows = max(2, math.ceil(seconds / (repeats * cells * max(base.window_s, 1e-3))))
+    specs = [dataclasses.replace(calibration_spec(base, *p), seed=base.seed + k, repeats=repeats, windows=windows)
+             for k in range(copies) for p in points]
     if progress:
-        progress(f"calibrating: {len(points)} slot counts, {repeats} x {windows} windows each, in turns")
+        progress(f"calibrating: {len(points)} slot counts x {copies} copies (a group of {cells} cells, as the "
+                 f"suite's {group}), {repeats} x {windows} windows each, in turns")
     records = run_group(specs, progress=_Progress(progress))
     failed = [r for r in records if r["status"] != "ok"]
     if failed:
         first = str(failed[0]["error"]).splitlines()[0] if failed[0]["error"] else failed[0]["status"]
         raise ValueError(f"calibration cell {failed[0]['strategy_params']} failed: {first}")
-    return fit_cost_model([{c: float(r[c]) for c in _COLS} | {
-        "step_s": float(r["step_s"]), "step_s_p10": float(r["step_s_p10"]), "step_s_p90": float(r["step_s_p90"]),
-        "windows": int(r["windows_timed"])} for r in records])
+    by_point: dict[tuple, list[dict]] = {}
+    for r in records:
+        by_point.setdefault(tuple(float(r[c]) for c in _COLS), []).append(r)
+    med = lambda rs, c: float(np.median([float(r[c]) for r in rs]))  # noqa: E731
+    return fit_cost_model([dict(zip(_COLS, key)) | {
+        "step_s": med(rs, "step_s"), "step_s_p10": med(rs, "step_s_p10"), "step_s_p90": med(rs, "step_s_p90"),
+        "windows": sum(int(r["windows_timed"]) for r in rs)} for key, rs in by_point.items()])
 
 
 class _Progress:
@@ -301,7 +313,7 @@ def advise(dataset: str, config: Path | None = None, seconds: float = 4.0, progr
                 "edge_slots": next((r["spec"].edge_slots_budget for r in one if r["spec"].edge_slots_budget), None),
                 "model_params": spec.model_params, "strategies": list(cfg.strategies),
                 "not_predicted": not_predicted(asked), "other_models": others}
-    return Advice(dataset, models[0], planned, cost, settings, _command(dataset, planned, suite_args or []),
+    return Advice(dataset, models[0], planned, cost, settings, _command(dataset, planned, suite_args or [], spec),
                   {"planning_s": t1 - t0, "calibration_s": t2 - t1, "total_s": time.perf_counter() - t0}, skipped)
 
 
@@ -311,16 +323,27 @@ def ranked(advice: Advice, view: str, scale: float = 1.0) -> list[dict]:
     return sorted(rows, key=lambda r: -r["predicted_graphs_per_s"])
 
 
-def _command(dataset: str, planned: list[dict], suite_args: list[str]) -> str:
+def _command(dataset: str, planned: list[dict], suite_args: list[str], spec=None) -> str:
+    """The suite command that measures what advise predicted: the same dataset, strategies and settings,
+    into a results folder of its own, with the target value when the dataset has one (time to accuracy;
+    without one the suite measures throughput and memory, and the text says how to add it)."""
     import shlex
 
+    from bench_lib.report.names import file_stem
+
     strategies = list(dict.fromkeys(r["spec"].strategy for r in planned))
-    return " ".join(["python -m bench_lib.suite", "--datasets", shlex.quote(dataset),
-                     "--strategies", ",".join(strategies)] + [shlex.quote(a) for a in suite_args])
+    words = ["python -m bench_lib.suite", "--datasets", shlex.quote(dataset), "--strategies", ",".join(strategies)]
+    words += [shlex.quote(a) for a in suite_args]
+    if spec is not None and spec.goal is not None:
+        if spec.metric != "mae":
+            words += ["--target-metric", spec.metric]
+        words += ["--target-value", f"{spec.goal:g}"]
+    return " ".join(words + ["--out", shlex.quote(f"results/advise-{file_stem(dataset)}")])
 
 
 def _tie_share(cost: CostModel) -> float:
     return max(TIE_SHARE, cost.largest_residual)
+
 
 
 def advice_markdown(advice: Advice) -> str:
@@ -415,7 +438,11 @@ def advice_markdown(advice: Advice) -> str:
               "over minutes; a suite run cancels that between strategies (their cells take turns), a prediction "
               "made at another time cannot.",
               f"- Planning took {t['planning_s']:.1f} s, calibration {t['calibration_s']:.1f} s.", "",
-              "To measure it (every strategy interleaved, with intervals and time to accuracy):", "",
+              ("To measure it (every strategy interleaved, with verdicts and time to accuracy):"
+               if "--target-value" in advice.command else
+               "To measure it (every strategy interleaved, with verdicts; this dataset has no target value, so "
+               "the suite measures throughput and memory only: add `--target-value V` (and `--target-metric M` "
+               "for a score other than MAE) for time to accuracy):"), "",
               f"    {advice.command}", ""]
     return "\n".join(lines)
 

@@ -53,6 +53,37 @@ def test_the_printed_command_carries_the_settings_advise_used():
     assert A.main(["nci5k", "--seconds", "0"]) == 2
 
 
+def test_calibration_runs_a_group_as_large_as_the_suites(monkeypatch):
+    """advise over-predicted every cell of its benchmark by about 16% while calibrating in a group of 7
+    processes against the suite's 14: each slot count now runs in copies until the group is as large."""
+    import bench_lib.harness.runner as runner
+    from bench_lib.harness.cell import CellSpec
+
+    base = CellSpec(dataset="nci5k", strategy="pad", model="gin", warmup_steps=3, window_s=0.05)
+    planned = [{"scale": 1.0, "spec": base, "node_slots_per_step": 500.0 + k, "edge_slots_per_step": 1000.0 + 9 * k,
+                "graph_slots_per_step": 5.0 + k} for k in range(14)]
+    seen = []
+
+    def fake_run_group(specs, progress=None):
+        seen.extend(specs)
+        out = []
+        for s in specs:
+            p = s.strategy_params
+            n, e, g = p["max_nodes"] + 1, p["max_edges"], p["max_graphs"] + 1
+            step = 1e-3 + 2e-6 * n + 1e-6 * e + 1e-5 * g
+            out.append({"status": "ok", "node_slots_per_step": n, "edge_slots_per_step": e,
+                        "graph_slots_per_step": g, "step_s": step, "step_s_p10": step, "step_s_p90": step,
+                        "windows_timed": s.repeats * s.windows})
+        return out
+
+    monkeypatch.setattr(runner, "run_group", fake_run_group)
+    cost = A.calibrate(planned, (122, 264))
+    assert len(seen) >= 14 and len({s.cell_id for s in seen}) == len(seen)
+    assert all(s.warmup_steps == 3 for s in seen)  # the suite's warm-up, not 2
+    assert len(cost.points) == len(seen) // (len(seen) // len(cost.points))  # one point per slot count
+    assert cost.step_s(500, 1000, 5) == pytest.approx(1e-3 + 2e-6 * 500 + 1e-6 * 1000 + 1e-5 * 5, rel=1e-6)
+
+
 def test_calibration_points_hold_the_largest_graph_and_separate_the_costs():
     slots = np.array([[507, 1044, 32], [513, 1056, 5], [3905, 8448, 33], [539, 1956, 539]], float)
     points = A.calibration_points(slots, max_n=122, max_e=264)
@@ -141,7 +172,10 @@ def test_the_printed_advice_ranks_and_names_its_command(run):
         order = [line.split("`")[1] for line in section.splitlines() if line.startswith("| ") and "`" in line]
         assert order == [r["strategy"] for r in ranked]
         assert f"Predicted fastest: `{ranked[0]['strategy']}`, {ranked[0]['predicted_graphs_per_s']:,.0f}" in section
-    assert "python -m bench_lib.suite --datasets nci5k --strategies pad,dynamic,pack-lpfhp" in text
+    # the command measures what was predicted, time to accuracy included, into a folder of its own
+    assert ("python -m bench_lib.suite --datasets nci5k --strategies pad,dynamic,pack-lpfhp --target-value 12 "
+            "--out results/advise-nci5k") in text
+    assert "with verdicts and time to accuracy):" in text
     assert "## The cost model" in text and "## Assumptions" in text and "x0.5 (256 node slots)" in text
 
 
