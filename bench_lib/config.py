@@ -6,13 +6,15 @@ Layout of a suite file (see ``benchmarks/default.toml``)::
                             clock, malloc, interleave, device, backend, timeout_s, mode,
                             execution, execution_only, compile_options, prefetch, prefetch_with,
                             ranks, timed_seeds, train_parallel, margin, decide,
-                            decide_looks, decide_budget_s
+                            decide_looks, decide_budget_s, min_timed_s
                             (timed_seeds = N: only the first N seeds are timed, the
                             others train to the target only, their time to target at
                             the step time the timed seeds measured; train_parallel:
                             cells that train to their target side by side, after
                             the group's timed turns, which stay alone;
                             margin: the verdicts' equivalence margin m, 0.05 = ±5%;
+                            min_timed_s: windows are raised until each cell is timed
+                            for at least this long, 4 s by default, 0 to keep them;
                             decide = true: after the fixed turns, add as many turns again
                             while a verdict is undecided, up to decide_looks looks in all
                             or decide_budget_s seconds of added turns per group)
@@ -54,6 +56,7 @@ else:  # pragma: no cover
 
 from bench_lib.harness.cell import EXECUTIONS, PREFETCH_MODES, VIEWS, CellSpec, TrainSettings
 from bench_lib.harness.launch import SlurmSettings
+from bench_lib.report.verdicts import MIN_TIMED_S
 from bench_lib.tasks import LOSSES, MAX_CLASSES
 
 __all__ = ["ConfigError", "DatasetSettings", "TrainSettings", "SuiteConfig", "load_config", "parse_config",
@@ -149,6 +152,7 @@ class SuiteConfig:
     ranks: tuple[int, ...] = (1,)
     timed_seeds: int | None = None
     train_parallel: int = 1
+    min_timed_s: float = MIN_TIMED_S
     margin: float = 0.05
     decide: bool = False
     decide_looks: int = 4
@@ -193,7 +197,8 @@ def _take(section: str, table: dict, cls, skip: tuple[str, ...] = (), problems: 
             if kind.startswith("int") and not isinstance(value, int):
                 problems.append(f"[{section}] {key} must be a whole number (got {value!r})")
                 continue
-            if value < 0 or (value == 0 and key not in ("warmup_steps", "window_s", "prefetch", "gpus_per_job")):
+            if value < 0 or (value == 0 and key not in ("warmup_steps", "window_s", "prefetch", "gpus_per_job",
+                                                        "min_timed_s")):
                 problems.append(f"[{section}] {key} must be > 0 (got {value!r})")
                 continue
         if kind.startswith("str") and value is not None and not isinstance(value, str):

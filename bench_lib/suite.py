@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import shlex
 import sys
@@ -133,6 +134,22 @@ def _task(settings, store, splits: dict, mode: str):
     return task, goal, problems
 
 
+def timed_windows(cfg: SuiteConfig, notes: list[str] | None = None) -> int:
+    """Windows per repeat: the configuration's, raised so that each cell is timed for at least
+    ``min_timed_s`` seconds (repeats x windows x window_s). Below that, strategy ratios did not hold on
+    a busy machine (``benchmarks/noise.py``: the smoke suite's 0.4 s per cell moved them by up to 23%,
+    the default's 4 s by 2-10%)."""
+    t, need = cfg.train, cfg.min_timed_s
+    if not need or t.window_s <= 0 or cfg.repeats * t.windows * t.window_s >= need:
+        return t.windows
+    windows = math.ceil(round(need / (cfg.repeats * t.window_s), 9))
+    if notes is not None:
+        notes.append(f"windows raised from {t.windows} to {windows} per repeat, so that each cell is timed for at "
+                     f"least {need:g} s ({cfg.repeats} repeats x {windows} windows x {t.window_s:g} s); below it "
+                     "strategy ratios did not hold on a busy machine (set [suite] min_timed_s = 0 to keep yours)")
+    return windows
+
+
 def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellSpec]:
     """Every cell of the suite, parameters resolved per fairness view (planning only).
 
@@ -150,6 +167,7 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
     problems: list[str] = []
     notes = [] if notes is None else notes
     t = cfg.train
+    windows = timed_windows(cfg, notes)
     clock = cfg.clock
     if clock == "auto" and max(cfg.ranks) > 1:  # 1 and N ranks on one clock, so that they compare
         clock = "wall"
@@ -226,7 +244,7 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
                             execution=execution, compile_options=dict(cfg.compile_options) if execution != "eager"
                             else {}, prefetch=cfg.prefetch, prefetch_with=cfg.prefetch_with, ranks=ranks,
                             repeats=cfg.repeats if timed else 0, lr=t.lr,
-                            warmup_steps=t.warmup_steps, window_s=t.window_s, windows=t.windows,
+                            warmup_steps=t.warmup_steps, window_s=t.window_s, windows=windows,
                             eval_every=t.eval_every, max_steps=t.max_steps, train_time_limit_s=t.train_time_limit_s,
                             timeout_s=cfg.timeout_s, **_budget_fields(used, budget))
                         key = _measurement_key(spec)

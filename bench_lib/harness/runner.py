@@ -376,6 +376,10 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
         Path(log_dir).mkdir(parents=True, exist_ok=True)
     workers: list[_Worker] = []
     try:
+        if specs and all(s.repeats == 0 for s in specs):  # train-only cells: nothing timed, nothing to take turns
+            _train_only(specs, workers, log_dir, train_parallel, progress, finish,
+                        {"turn_group": turn_group, "decide_looks": 1}, lock)
+            return [records[s.cell_id] for s in specs if s.cell_id in records]
         progress.note(f"starting {len(specs)} worker(s)")
         for s in specs:  # one at a time, so that a failed start leaves the started ones to the finally below
             workers.append(_Worker(s, Path(log_dir) / f"{s.cell_id}.log" if log_dir else None))
@@ -423,6 +427,54 @@ class Decide:
             raise ValueError(f"decide needs at least 2 looks (got {self.looks}): one look is the fixed turns alone")
 
 
+def _train_only(specs: list[CellSpec], workers: list[_Worker], log_dir, parallel: int, progress, finish,
+                turn_fields: dict, lock: threading.Lock) -> None:
+    """Cells with no timed window (train-only seeds), ``parallel`` at a time, each from its start to its
+    end in one slot: started when a slot frees (no pile of processes importing at once), set up, then
+    trained to the target. Their setups run beside each other, so their planning time is not kept."""
+
+    def one(spec: CellSpec) -> None:
+        w = _Worker(spec, Path(log_dir) / f"{spec.cell_id}.log" if log_dir else None)
+        with lock:
+            workers.append(w)
+        w.turn_fields = dict(turn_fields)
+        if w.wait() is None:  # the import failed (or a skip): its result is recorded
+            finish(w)
+            return
+        progress.note(f"setup: {spec.label()}")
+        for cmd in ("setup", "throughput"):
+            answer = w.command(cmd)
+            if answer is None:
+                finish(w)
+                return
+        w.partial = answer["metrics"]
+        progress.note(f"training: {spec.label()}" if spec.goal is not None and spec.model != "none"
+                      else f"finishing: {spec.label()}")
+        if w.command("finish") is not None:
+            w.kill()
+            w._fail("the worker answered 'finish' without a result")
+        finish(w)
+
+    _pool(specs, one, parallel)
+
+
+def _pool(items: list, job, parallel: int) -> None:
+    """``job(item)`` for every item, ``parallel`` at a time (in threads; in this thread when 1). An
+    interrupt does not wait for the threads: the group's cleanup kills their workers."""
+    if parallel <= 1 or len(items) <= 1:
+        for item in items:
+            job(item)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="bench_lib_cell")
+    try:
+        for future in [pool.submit(job, item) for item in items]:
+            future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _finish_all(workers: list[_Worker], parallel: int, progress, finish) -> None:
     """Send ``finish`` (train to the target, then the result) to ``workers``, ``parallel`` at a time; each
     result is recorded as it comes. A cell's own time limit still holds (its thread waits for it)."""
@@ -435,18 +487,7 @@ def _finish_all(workers: list[_Worker], parallel: int, progress, finish) -> None
             w._fail("the worker answered 'finish' without a result")
         finish(w)
 
-    if parallel <= 1 or len(workers) <= 1:
-        for w in workers:
-            one(w)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="bench_lib_train")
-    try:
-        for future in [pool.submit(one, w) for w in workers]:
-            future.result()
-    finally:  # an interrupt does not wait for the threads: the group's cleanup kills their workers
-        pool.shutdown(wait=False, cancel_futures=True)
+    _pool(workers, one, parallel)
 
 
 def _turn(live: list[_Worker], t: int, finish) -> None:

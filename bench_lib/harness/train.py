@@ -609,6 +609,7 @@ class CellRun:
         self._throughput_open = False
         if not self.tp.window_parts:  # a train-only cell (repeats = 0): nothing timed, nothing to summarise
             self.metrics["windows_timed"] = 0
+            self.metrics.pop("prepare_s", None)  # planned beside other cells: not a measurement
             return
         self.metrics["throughput_peak_rss_mib"] = peak_rss_mib()
         if self.device.type == "cuda":

@@ -23,7 +23,7 @@ from bench_lib.report.html import answer_html, json_details, markdown_page
 from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.answer import answer_lines, capacity_sentence
 from bench_lib.report.ranks import ranks_section
-from bench_lib.report.verdicts import MARGIN
+from bench_lib.report.verdicts import MARGIN, MIN_TIMED_S
 from bench_lib.report.tables import (decide, compile_table, curve_points, details_table, fairness_table, in_view, latest,
                                      describe_metric, main_table, metric_of, stats_table, summarise, truthy)
 
@@ -189,7 +189,7 @@ def _header(res: Results) -> list[str]:
                   f"- time to accuracy: Adam, constant lr {t.get('lr')}, validation every {t.get('eval_every')} steps, "
                   f"at most {t.get('max_steps')} steps (safety limit {t.get('train_time_limit_s')} s); time to target "
                   "= steps to target x the cell's measured step time",
-                  f"- {INTERVALS}"] + _decide_text(config) + [""]
+                  f"- {INTERVALS}"] + _decide_text(config) + _short_timing(res) + [""]
     if res.planning:
         lines += ["## Datasets", "", "Sizes of each dataset's training split (first seed), which the budgets are "
                   "derived from:", "", stats_table(res.planning), ""]
@@ -215,6 +215,22 @@ def _seeds_vary(config: dict) -> str:
         parts.append(f"each seed has its own graphs (subset or generated stand-in) and split for "
                      f"{', '.join(map(display_name, own))}")
     return "; ".join(parts)
+
+
+def _short_timing(res: "Results") -> list[str]:
+    """A warning when timed cells got less than :data:`MIN_TIMED_S` of timed windows each."""
+    ran = res.ran[res.ran.status == "ok"] if "status" in res.ran else res.ran
+    if "windows_timed" not in ran or "window_s" not in ran:
+        return []
+    windows = pd.to_numeric(ran["windows_timed"], errors="coerce")
+    seconds = windows * pd.to_numeric(ran["window_s"], errors="coerce")
+    short = ran[(windows > 0) & (seconds < MIN_TIMED_S) & (pd.to_numeric(ran["window_s"], errors="coerce") > 0)]
+    if short.empty:
+        return []
+    least = float(seconds[short.index].min())
+    return [f"- **timed for less than {MIN_TIMED_S:g} s per cell** ({len(short)} cell(s), the least "
+            f"{least:.2f} s of windows): below that, strategy ratios did not hold on a busy machine "
+            "(benchmarks/noise.py); read the graphs/s verdicts as provisional, or rerun with more windows"]
 
 
 def _decide_text(config: dict) -> list[str]:

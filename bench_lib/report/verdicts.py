@@ -36,12 +36,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["ALPHA", "MARGIN", "Verdict", "compare_turns", "compare_seeds", "pair_count", "seed_statistic"]
+__all__ = ["ALPHA", "MARGIN", "MIN_TIMED_S", "Verdict", "compare_turns", "compare_seeds", "pair_count", "seed_statistic"]
 
 #: The family-wise error of a table's verdicts.
 ALPHA = 0.05
 #: The default equivalence margin: ratios within [1 - m, 1 + m] are equivalent.
 MARGIN = 0.05
+#: Seconds of timed windows per cell below which strategy ratios did not hold on a busy machine
+#: (benchmarks/noise.py: 0.4 s moved them by up to 23%, 4 s by at most 10%).
+MIN_TIMED_S = 4.0
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,8 @@ def test_report_has_every_table_and_figure(tmp_path):
     assert "the 2 seeds disagree more than their turns explain" in text
     assert "| `pad` | 2/2 | 965 [910-995] | 70% slower [67%-72%] |" in text
     assert "| `pack-lpfhp` | 2/2 | 3,125 [3,025-3,250] | undecided (seeds disagree) |" in text
+    # each fixture cell says it timed one window of 0.05 s: far below what held under load
+    assert "**timed for less than 4 s per cell** (6 cell(s), the least 0.05 s of windows)" in text
     assert "| `pad` | 2/2 | 965 [" in text and "not reached (0/2)" in text
     # dynamic reached the target in 1 of 2 seeds: shown (at least half) with 1/2; lpfhp over 2/2.
     assert "250 [250-∞] (1/2)" in text and "300 [300-350] (2/2)" in text
