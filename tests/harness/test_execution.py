@@ -163,6 +163,34 @@ def test_a_build_error_in_the_background_reaches_the_step():
     source.close()
 
 
+def test_prefetching_hides_the_build_behind_the_step(qm9):
+    """The builder thread works while the step runs: with a build (sleep 20 ms) shorter than the step
+    (sleep 40 ms), waiting for a prefetched batch takes a fraction of its build; inline, all of it."""
+    import time
+
+    loader = BatchLoader(qm9, STRATEGIES.create("dynamic", batch_graphs=7), seed=1)
+
+    def slow():
+        for e in range(100):
+            for batch in loader.epoch(e):
+                time.sleep(0.02)
+                yield batch
+
+    waits = {}
+    for prefetch in (0, 2):
+        source = BatchSource(slow, prefetch=prefetch)
+        source.next()  # the first batch is built while nothing else runs
+        spent = []
+        for _ in range(8):
+            time.sleep(0.04)  # the step
+            t = time.perf_counter()
+            source.next()
+            spent.append(time.perf_counter() - t)
+        source.close()
+        waits[prefetch] = sorted(spent)[len(spent) // 2]
+    assert waits[0] >= 0.02 and waits[2] < 0.5 * waits[0], waits
+
+
 def test_a_prefetched_cell_records_how_much_build_it_hid():
     rec = run_group([_spec(strategy="dynamic", strategy_params={"batch_graphs": 8}, prefetch=2)])[0]
     assert rec["status"] == "ok", rec["error"]

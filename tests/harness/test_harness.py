@@ -47,8 +47,9 @@ def test_a_group_of_every_strategy_writes_valid_records(tmp_path, warm_cache):
     assert (df.graphs_per_s > 0).all() and (df.graphs_per_wall_s > 0).all()
     assert (df.windows_timed == 2 * 2).all()  # repeats x windows
     assert (df.step_clock == "cpu").all() and (df.torch_threads == 1).all()  # one thread: the CPU clock
-    assert (df.page_faults_per_step >= 0).all()
-    assert df.peak_reset_ok.all() and (df.throughput_peak_rss_mib > df.baseline_rss_mib * 0.5).all()
+    # the peak is read since the reset at the baseline: not below it, and not a unit away (KiB read as MiB)
+    assert df.peak_reset_ok.all() and (df.throughput_peak_rss_mib >= df.baseline_rss_mib - 1).all()
+    assert (df.throughput_peak_rss_mib < df.baseline_rss_mib + 2048).all() and (df.baseline_rss_mib > 50).all()
     assert ((df.node_efficiency > 0) & (df.node_efficiency <= 1)).all()
     assert df.reached_target.isna().all() and df.curve.isna().all()  # no target: no training run
     assert [len(json.loads(x)) for x in df.repeat_graphs_per_s] == [2] * len(df)

@@ -51,3 +51,41 @@ def test_the_report_has_the_compile_section(tmp_path):
     assert "## Compiled steps" in text and "time to target with compile s" in text
     assert "`pack-lpfhp+compile`" in text and "`dynamic+compile-dynamic`" in text
     assert list(tmp_path.glob("*_compile_curves.png"))
+
+
+def test_the_readmes_compile_numbers_are_the_records(records):
+    """Every number of the README's 'What compile buys and costs' paragraph, recomputed from the records."""
+    readme = (RESULTS.parents[1] / "README.md").read_text()
+    text = " ".join(readme.split("### What compile buys and costs on this CPU")[1].split("## Running")[0].split())
+    ok = records[records.status == "ok"]
+    compiled = ok[ok.execution == "compile"]
+    static = compiled[[STRATEGIES.get(s).static_shape and s != "pad-bucket" for s in compiled.strategy]]
+    spans = {key: f"{g.compile_s.min():.1f}-{g.compile_s.max():.1f} s" for key, g in static.groupby(["dataset", "model"])}
+    assert (f"nci5k {spans['nci5k', 'gin']}, qm9/SchNet {spans['qm9', 'schnet']}, qm9/PaiNN "
+            f"{spans['qm9', 'painn']}") in text
+    one = lambda g, strategy, execution: f"{g[(g.strategy == strategy) & (g.execution == execution)].compile_s.iloc[0]:.1f}"  # noqa: E501,E731
+    by = {key: g for key, g in ok.groupby(["dataset", "model"])}
+    order = [("nci5k", "gin"), ("qm9", "schnet"), ("qm9", "painn")]
+    d = [one(by[k], "dynamic", "compile") for k in order]
+    assert f"{d[0]} s on nci5k, {d[1]} s (SchNet) and {d[2]} s (PaiNN) on qm9" in text
+    d = [one(by[k], "dynamic", "compile-dynamic") for k in order]
+    assert f"once: {d[0]} s, {d[1]} s and {d[2]} s" in text
+    d = [one(by[k], "pad-bucket", "compile") for k in order]
+    assert f"default: {d[0]} s, {d[1]} s and {d[2]} s" in text
+    # the time to target, with the compile seconds and eager
+    reached = ok[ok.reached_target.map(str).str.lower() == "true"]
+    with_compile = reached[reached.execution != "eager"].time_to_target_with_compile_s
+    eager = reached[reached.execution == "eager"].time_to_target_s
+    assert (f"{with_compile.min():.0f}-{with_compile.max():.0f} s against {eager.min():.1f}-{eager.max():.1f} s "
+            "eager") in text
+    # which cells reached it in other steps compiled, and which missed it
+    key = ["dataset", "model", "strategy", "views"]
+    pairs = reached[reached.execution == "eager"].merge(reached[reached.execution == "compile"], on=key,
+                                                          suffixes=("_eager", "_compile"))
+    differ = pairs[pairs.steps_to_target_eager != pairs.steps_to_target_compile]
+    assert [(r.dataset, r.strategy) for r in differ.itertuples()] == [("nci5k", "pack-lpfhp")]
+    r = differ.iloc[0]
+    assert f"except `pack-lpfhp` on nci5k ({r.steps_to_target_compile:.0f} against {r.steps_to_target_eager:.0f}" in text
+    missed = ok[ok.reached_target.map(str).str.lower() == "false"]
+    assert sorted(set(zip(missed.dataset, missed.strategy))) == [("nci5k", "pad")]
+    assert sorted(missed.execution) == ["compile", "eager"] and "nci5k `pad` missed it both eager and compiled" in text
