@@ -42,7 +42,7 @@ __all__ = ["SCALES", "PREDICTED", "CostModel", "fit_cost_model", "calibration_po
 
 #: Budgets planned: the suite's node slots and graphs per step times these.
 SCALES = (0.5, 1.0, 2.0)
-#: Predictions closer than this share to the leader's (or than the fit's largest residual) are a tie.
+#: Predictions closer than this share to the leader's (or than the fit's largest residual) are undecided.
 TIE_SHARE = 0.05
 _COLS = ("node_slots_per_step", "edge_slots_per_step", "graph_slots_per_step")
 
@@ -368,14 +368,15 @@ def advice_markdown(advice: Advice) -> str:
                  if r["predicted_graphs_per_s"] >= lead["predicted_graphs_per_s"] * (1 - tie)]
         lines += [f"## {view}: {budget}", ""]
         verdict = f"Predicted fastest: `{lead['spec'].strategy}`, {lead['predicted_graphs_per_s']:,.0f} graphs/s"
+        slower = [(r["spec"].strategy, 1 - r["predicted_graphs_per_s"] / lead["predicted_graphs_per_s"])
+                  for r in rows[1:] if r["spec"].strategy not in close]
+        parts = []
         if close:
-            verdict += (f"; within {tie:.0%} of it (the model cannot separate them): "
-                        + ", ".join(f"`{x}`" for x in close) + ".")
-        elif len(rows) > 1:
-            slower = 1 - rows[1]["predicted_graphs_per_s"] / lead["predicted_graphs_per_s"]
-            verdict += f"; the next, `{rows[1]['spec'].strategy}`, is {slower:.0%} slower."
-        else:
-            verdict += "."
+            parts.append(f"undecided against it, within the model's {tie:.0%} error: "
+                         + ", ".join(f"`{x}`" for x in close))
+        if slower:
+            parts.append("predicted slower: " + ", ".join(f"`{x}` by {share:.0%}" for x, share in slower))
+        verdict += ("; " + "; ".join(parts) if parts else "") + "."
         lines += [verdict, "",
                   "| rank | strategy | predicted graphs/s | graphs/step | node eff | edge eff | node slots/step | "
                   "edge slots/step | graph slots/step | predicted step ms | shapes |",
@@ -432,7 +433,8 @@ def advice_markdown(advice: Advice) -> str:
               "- Step time is linear in node, edge and graph slots, whatever the strategy; the time a strategy "
               "spends building its batches beyond `dynamic-budget`'s is not modelled.",
               f"- A prediction has no interval: strategies within {tie:.0%} of the leader (the larger of "
-              f"{TIE_SHARE:.0%} and the fit's largest residual) are not told apart.",
+              f"{TIE_SHARE:.0%} and the fit's largest residual) are undecided; the suite command below decides "
+              "them (faster, slower or equivalent, with intervals).",
               "- Time to accuracy is not predicted: it depends on the batches' composition, not only their size.",
               "- The prediction is for this machine as it was while calibrating. A shared machine's speed drifts "
               "over minutes; a suite run cancels that between strategies (their cells take turns), a prediction "
