@@ -30,7 +30,8 @@ from bench_lib.harness.environment import environment
 from bench_lib.harness.fairness import budgets_for, resolve
 from bench_lib.harness.launch import LAUNCHERS
 from bench_lib.harness.planning import planning_summary
-from bench_lib.harness.runner import (ENVIRONMENT_SKIP, Decide, sweep_stale_temp, append_record, group_cells, read_records, record_done,
+from bench_lib.harness.turns import Decide
+from bench_lib.harness.runner import (ENVIRONMENT_SKIP, sweep_stale_temp, append_record, group_cells, read_records, record_done,
                                      rewrite_without, run_group)
 from bench_lib.strategies import STRATEGIES
 from bench_lib.strategies.budget import SlotBudget

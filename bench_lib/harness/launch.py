@@ -77,7 +77,8 @@ def run_job(groups: list[list[str]], out: str, decide: dict | None = None, train
 
     from bench_lib.harness.cell import CellSpec
     from bench_lib.harness.environment import environment
-    from bench_lib.harness.runner import Decide, append_record, run_group
+    from bench_lib.harness.runner import append_record, run_group
+    from bench_lib.harness.turns import Decide
 
     os.environ.setdefault("OUTDATED_IGNORE", "1")
     try:

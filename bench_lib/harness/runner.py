@@ -32,19 +32,18 @@ import shutil
 import signal
 import subprocess
 import sys
-import math
 import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from bench_lib.harness.distributed import proc_stat, rank_env, torchrun_command
+from bench_lib.harness.turns import Decide, timed_turns
 from bench_lib.harness.cell import COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
 
-__all__ = ["ENVIRONMENT_SKIP", "Decide", "TEMP_PREFIX", "sweep_stale_temp", "run_group", "record_done",
+__all__ = ["ENVIRONMENT_SKIP", "TEMP_PREFIX", "sweep_stale_temp", "run_group", "record_done",
            "run_cell", "append_record", "read_records", "rewrite_without", "group_cells", "worker_env",
            "KEEP_MALLOC"]
 
@@ -392,7 +391,7 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
                 progress.note(f"{phase} {k + 1}: {w.spec.label()}")
                 if w.command(phase) is None:
                     finish(w)
-        _timed_turns(workers, progress, finish, decide)
+        timed_turns(workers, progress, finish, decide)
         for w in [w for w in workers if w.alive]:
             answer = w.command("throughput")
             if answer is None:
@@ -407,24 +406,6 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
                 w.kill()
                 w.close()
     return [records[s.cell_id] for s in specs]
-
-
-@dataclass(frozen=True)
-class Decide:
-    """Measure until decided: after a group's fixed turns, look at every verdict (each strategy against
-    the leader of each view, :func:`bench_lib.report.verdicts.compare_turns`) and, while any is undecided,
-    add as many turns again, up to ``looks`` looks in all or until the added turns have taken
-    ``budget_s`` seconds. Looking as the data grows would inflate false verdicts; each look's verdicts
-    are at a Bonferroni share ``alpha / looks`` (a fixed set of looks with alpha spent equally), and the
-    report uses the same share for the cells' records (``decide_looks``)."""
-
-    looks: int = 4
-    budget_s: float = 600.0
-    margin: float = 0.05
-
-    def __post_init__(self) -> None:
-        if self.looks < 2:
-            raise ValueError(f"decide needs at least 2 looks (got {self.looks}): one look is the fixed turns alone")
 
 
 def _train_only(specs: list[CellSpec], workers: list[_Worker], log_dir, parallel: int, progress, finish,
@@ -488,78 +469,6 @@ def _finish_all(workers: list[_Worker], parallel: int, progress, finish) -> None
         finish(w)
 
     _pool(workers, one, parallel)
-
-
-def _turn(live: list[_Worker], t: int, finish) -> None:
-    """Turn ``t``: each of the ``live`` cells one window, the first cell rotating."""
-    shift = t % len(live)
-    for w in live[shift:] + live[:shift]:
-        answer = w.command("window", repeat=t // w.spec.windows)
-        if answer is None:
-            finish(w)
-        elif answer.get("rate") is not None:
-            w.rates.append(float(answer["rate"]))
-
-
-def _timed_turns(workers: list[_Worker], progress, finish, decide: Decide | None = None) -> None:
-    """Turn ``t`` gives every live cell one window, the first cell rotating; with ``decide``, more
-    turns follow while a verdict is undecided."""
-    turns = max((w.spec.repeats * w.spec.windows for w in workers), default=0)
-    start = time.perf_counter()
-    for t in range(turns):
-        live = [w for w in workers if w.alive and t < w.spec.repeats * w.spec.windows]
-        if not live:
-            break
-        if t % max(1, live[0].spec.windows) == 0:
-            progress.note(f"timed repeat {t // max(1, live[0].spec.windows) + 1} of "
-                          f"{max(w.spec.repeats for w in live)} ({len(live)} cells in turns)")
-        _turn(live, t, finish)
-    if decide is None or turns == 0:
-        return
-    per_look, spent = time.perf_counter() - start, 0.0
-    for look in range(1, decide.looks + 1):
-        pending = _undecided([w for w in workers if w.alive], decide)
-        for w in workers:
-            if w.alive and w not in pending and "decided_turns" not in w.turn_fields:
-                w.turn_fields["decided_turns"] = len(w.rates)
-        if not pending or look == decide.looks:
-            break
-        if spent + per_look > decide.budget_s:
-            progress.note(f"decide: {len(pending)} cell(s) undecided; {turns} more turns (about {per_look:.0f} s) "
-                          f"would pass the budget of {decide.budget_s:g} s")
-            break
-        progress.note(f"decide: look {look} of {decide.looks}, {len(pending)} cell(s) undecided; {turns} more turns")
-        t0 = time.perf_counter()
-        for t in range(turns * look, turns * (look + 1)):
-            live = [w for w in workers if w.alive]
-            if not live:
-                return
-            _turn(live, t, finish)
-        spent += time.perf_counter() - t0
-
-
-def _undecided(live: list[_Worker], decide: Decide) -> list[_Worker]:
-    """The live cells with a verdict still undecided in one of their views at ``alpha / looks``."""
-    from bench_lib.report.verdicts import ALPHA, compare_turns, pair_count
-
-    pending: list[_Worker] = []
-    views = dict.fromkeys(v for w in live for v in w.spec.views)
-    for view in views:
-        cells = [w for w in live if view in w.spec.views and len(w.rates) >= 2]
-        if len(cells) < 2:
-            continue
-        n = min(len(w.rates) for w in cells)
-        lead = max(cells, key=lambda w: sum(math.log(max(r, 1e-12)) for r in w.rates[:n]))
-        undecided = []
-        for w in cells:
-            if w is lead:
-                continue
-            v = compare_turns([w.rates], [lead.rates], pairs=pair_count(len(cells)), alpha=ALPHA / decide.looks,
-                              margin=decide.margin)
-            if v is None or not v.decided:
-                undecided.append(w)
-        pending += [w for w in undecided + ([lead] if undecided else []) if w not in pending]
-    return pending
 
 
 def run_cell(spec: CellSpec, environment: dict | None = None, log_dir: Path | None = None) -> dict:

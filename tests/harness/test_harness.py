@@ -11,7 +11,8 @@ import pytest
 
 from bench_lib.data import load_dataset
 from bench_lib.harness.cell import METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
-from bench_lib.harness.runner import Decide, _timed_turns, append_record, group_cells, run_cell, run_group
+from bench_lib.harness.runner import append_record, group_cells, run_cell, run_group
+from bench_lib.harness.turns import Decide, timed_turns
 from bench_lib.strategies import STRATEGIES
 
 
@@ -109,7 +110,7 @@ class Quiet:
 def test_cells_take_turns_window_by_window():
     log = []
     workers = [FakeWorker(n, log) for n in "ABC"]
-    _timed_turns(workers, Quiet(), finish=None)
+    timed_turns(workers, Quiet(), finish=None)
     # Six turns (2 repeats x 3 windows); in each, every cell one window; the first cell rotates.
     assert "".join(n for n, _ in log) == "ABC" "BCA" "CAB" "ABC" "BCA" "CAB"
     assert [r for n, r in log if n == "A"] == [0, 0, 0, 1, 1, 1]
@@ -126,7 +127,7 @@ class Notes:
 def test_decide_stops_at_the_first_look_when_every_verdict_is_decided():
     log = []
     workers = [FakeWorker("A", log, rate=200.0, sd=0.05), FakeWorker("B", log, rate=100.0, sd=0.05)]
-    _timed_turns(workers, Quiet(), finish=None, decide=Decide(looks=3))
+    timed_turns(workers, Quiet(), finish=None, decide=Decide(looks=3))
     assert len(log) == 2 * 6  # the fixed 6 turns only: 2x apart is decided at once
     assert [w.turn_fields["decided_turns"] for w in workers] == [6, 6]
 
@@ -135,7 +136,7 @@ def test_decide_adds_turns_while_a_verdict_is_undecided_up_to_its_looks():
     log = []
     workers = [FakeWorker("A", log, rate=103.0, sd=0.05), FakeWorker("B", log, rate=100.0, sd=0.05)]
     notes = Notes()
-    _timed_turns(workers, notes, finish=None, decide=Decide(looks=3, budget_s=1e9))
+    timed_turns(workers, notes, finish=None, decide=Decide(looks=3, budget_s=1e9))
     assert len(log) == 2 * 18  # 6 fixed turns, then 6 more at each of the 2 further looks
     assert [r for n, r in log if n == "A"] == [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3 + [4] * 3 + [5] * 3
     assert all("decided_turns" not in w.turn_fields for w in workers)  # 3% at 5% noise: not in 18 turns
@@ -146,7 +147,7 @@ def test_decide_stops_when_more_turns_would_pass_its_budget():
     log = []
     workers = [FakeWorker("A", log, rate=103.0, sd=0.05), FakeWorker("B", log, rate=100.0, sd=0.05)]
     notes = Notes()
-    _timed_turns(workers, notes, finish=None, decide=Decide(looks=3, budget_s=0.0))
+    timed_turns(workers, notes, finish=None, decide=Decide(looks=3, budget_s=0.0))
     assert len(log) == 2 * 6 and any("would pass the budget of 0 s" in n for n in notes.notes)
 
 
