@@ -356,8 +356,8 @@ def test_a_diverged_model_scores_nan_and_is_not_reached():
 
 
 def test_each_seeds_split_is_checked(tmp_path):
-    """A class missing from a later seed's validation split is an error naming that seed, not a seed
-    dropped in silence."""
+    """A class missing from a later seed's validation split (seeds that vary the data, data_seed = "seed")
+    is an error naming that seed, not a seed dropped in silence; with one split for every seed, none."""
     from bench_lib.config import ConfigError, parse_config
     from bench_lib.data import split_indices
     from bench_lib.suite import expand_cells
@@ -368,9 +368,12 @@ def test_each_seeds_split_is_checked(tmp_path):
     table = tmp_path / "t.csv"
     table.write_text("smiles,label\n" + "".join(f"{s},{int(k in positives)}\n" for k, s in enumerate(smiles)))
     cfg = parse_config({"suite": {"strategies": ["dynamic"], "fairness": ["equal-padded-budget"], "seeds": [0, 1]},
-                        "datasets": {f"csv:{table}": {"target": {"column": "label", "value": 0.7}}}})
+                        "datasets": {f"csv:{table}": {"target": {"column": "label", "value": 0.7},
+                                                      "data_seed": "seed"}}})
     with pytest.raises(ConfigError, match=r"the val split holds one class only \('label': 0\).* \(seed 1\)"):
         expand_cells(cfg)
+    fixed = dataclasses.replace(cfg, datasets=tuple(dataclasses.replace(d, data_seed=0) for d in cfg.datasets))
+    assert {c.seed for c in expand_cells(fixed)} == {0, 1}  # seed 0's split, both classes, for both seeds
 
 
 def test_loader_only_cells_keep_their_target_fields():

@@ -86,6 +86,7 @@ DETAILS = [
     ("cuda_train_peak_mib", "CUDA training peak MiB", "{:,.0f}", None),
     ("torch_threads", "threads", "{:.0f}", None),
     ("windows_timed", "windows (all seeds)", "{:.0f}", None),
+    ("decided_turns", "turns that decided it", "{:,.0f}", None),
     ("contended_windows", "contended (all seeds)", "{:.0f}", None),
     ("cpu_share_median", "CPU share", "{:.2f}", None),
     ("others_cpus_mean", "other CPUs busy", "{:.2f}", None),

@@ -119,7 +119,8 @@ def test_every_recorded_metric_is_reported():
     # the stop reason and reached flag the missed-target lines, the compile cache the compile section's text.
     elsewhere = {"repeat_graphs_per_s", "curve", "step_clock", "train_stop", "reached_target", "peak_reset_ok",
                  "compile_cache", "class_balance", "positive_class", "metric_source",  # the target's sentence
-                 "best_val_mae", "final_val_mae"}  # the score columns hold them too
+                 "best_val_mae", "final_val_mae",  # the score columns hold them too
+                 "turn_group", "decide_looks"}  # the verdicts' pairing and their share of alpha
     assert set(METRIC_FIELDS) - shown - elsewhere == set()
 
 
