@@ -39,9 +39,10 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+from bench_lib.harness.cell import (COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION,
+                                    CellSpec)
 from bench_lib.harness.distributed import proc_stat, rank_env, torchrun_command
 from bench_lib.harness.turns import Decide, timed_turns
-from bench_lib.harness.cell import COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
 
 __all__ = ["ENVIRONMENT_SKIP", "TEMP_PREFIX", "sweep_stale_temp", "run_group", "record_done",
            "run_cell", "append_record", "read_records", "rewrite_without", "group_cells", "worker_env",

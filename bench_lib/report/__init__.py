@@ -204,6 +204,13 @@ def _timed_seeds(config: dict) -> str:
             "time their strategy measured in the timed seeds)")
 
 
+def _timed_seeds_short(config: dict) -> str:
+    timed, seeds = config.get("timed_seeds"), config.get("seeds") or []
+    if timed is None or timed >= len(seeds):
+        return f" x {config.get('repeats')} repeats"
+    return f" (the first {timed} timed, {config.get('repeats')} repeats each; the others trained to the target only)"
+
+
 def _seeds_vary(config: dict) -> str:
     """What a seed varied, per dataset (``data_seed``: fixed data, or each seed its own)."""
     fixed = [d["name"] for d in config.get("datasets", []) if d.get("data_seed", "seed") != "seed"]
@@ -330,7 +337,8 @@ def _dataset_section(res: Results, dataset: str, out: Path, answers: list) -> li
         answers.append((display_name(dataset), model, view, sentences))
         lines += [f"### `{model}`, {view}", "", _view_text(view, g), "", _model_text(model, g), ""]
         lines += [f"- {s}" for s in sentences] + [""]
-        lines += [main_table(summary, metric_of(g), verdicts), "", "Slots per step, as each strategy got them (first epoch):", "",
+        lines += [main_table(summary, metric_of(g), verdicts), "",
+                  "Slots per step, as each strategy got them (first epoch):", "",
                   fairness_table(summary, _params(g)), "", "Details:", "", details_table(summary), ""]
     lines += _figures(res, dataset, summaries, curves, d, out)
     return lines
@@ -515,8 +523,9 @@ def readme_block(results_dir: Path | str, report_link: str, command: str, result
     lines = [f"{BEGIN}: made by `{command}` from the records; do not edit by hand -->",
              f"From [`{link}/records.csv`]({link}/records.csv), measured on {env.get('cpu', '?')} "
              f"({env.get('cpu_count', '?')} CPUs, GPU: {env.get('gpu') or 'none'}), {_threads(res.records, config)} "
-             f"per cell, backend `{config.get('backend', '?')}`, seeds {config.get('seeds')} x "
-             f"{config.get('repeats')} repeats, at commit {str(env.get('git_commit'))[:7]}. {INTERVALS}", ""]
+             f"per cell, backend `{config.get('backend', '?')}`, seeds {config.get('seeds')}"
+             f"{_timed_seeds_short(config)}, "
+             f"at commit {str(env.get('git_commit'))[:7]}. {INTERVALS}", ""]
     for dataset in res.datasets():
         for model, view, g in res.groups(dataset):
             summary = summarise(g)

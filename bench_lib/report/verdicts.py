@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["ALPHA", "MARGIN", "MIN_TIMED_S", "Verdict", "compare_turns", "compare_seeds", "pair_count", "seed_statistic"]
+__all__ = ["ALPHA", "MARGIN", "MIN_TIMED_S", "Verdict", "compare_turns", "compare_seeds", "pair_count",
+           "seed_statistic"]
 
 #: The family-wise error of a table's verdicts.
 ALPHA = 0.05

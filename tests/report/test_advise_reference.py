@@ -23,15 +23,17 @@ def res():
 
 
 def test_advise_as_run_was_quick_and_within_the_acceptance_error(res):
-    """Issue 14: advise finishes in under a minute on nci5k and qm9, and its predicted graphs/s
-    are within 20% of the suite's measurements of the same cells (median over the cells)."""
+    """Issue 14: advise finishes in under a minute on nci5k and qm9. Issue 23: its predicted graphs/s
+    have no bias against the suite's measurements of the same cells (median signed error within ±5%)
+    and are within 10% of them (median over the cells)."""
     assert [d["dataset"] for d in res["datasets"]] == ["nci5k", "qm9"]
     cells = [c for d in res["datasets"] for c in d["cells"]]
     assert res["summary"]["not_ok"] == 0 and res["summary"]["cells"] == len(cells)
     for d in res["datasets"]:
         assert max(d["advise_wall_s"]) < 60
         assert {c["cell"].split(" ")[0] for c in d["cells"]} >= {"pad", "dynamic", "pack-lpfhp", "pack-cutstock"}
-    assert res["summary"]["median_abs_advise_1_error"] < 0.20
+    assert abs(res["summary"]["median_advise_1_error"]) <= 0.05
+    assert res["summary"]["median_abs_advise_1_error"] <= 0.10
 
 
 def test_every_error_follows_from_the_run_s_own_numbers(res):
@@ -45,8 +47,10 @@ def test_every_error_follows_from_the_run_s_own_numbers(res):
             assert c["planned_as_advise"], c["cell"]  # advise planned the slots the suite's cells ran with
             step, graphs_per_s = predict(cost, c)
             assert c["model_step_s"] == pytest.approx(step) and c["model"] == pytest.approx(graphs_per_s)
-            for k in ("model", "advise_1", "advise_2"):
+            for k in ("advise_1", "advise_2"):  # against the suite's cells as the suite runs them
                 assert c[f"{k}_error"] == pytest.approx(c[k] / c["measured"] - 1)
+            # the refit, against the suite's cells that took turns with its calibration cells
+            assert c["model_error"] == pytest.approx(c["model"] / c["measured_beside"] - 1)
             assert c["advise_1_reference_error"] == pytest.approx(c["advise_1"] / c["reference"] - 1)
         assert {k: d[k] for k in script.errors(d["cells"])} == script.errors(d["cells"])
         assert d["median_abs_advise_1_error"] == pytest.approx(
@@ -72,8 +76,9 @@ def test_the_readme_quotes_the_run(res):
     text = " ".join((ROOT / "README.md").read_text().split())
     s = res["summary"]
     for quoted in (f"; {s['cells']} cells in all)",
-                   f"median error of {s['median_abs_advise_1_error']:.1%} (largest "
-                   f"{s['largest_abs_advise_1_error']:.1%}), the second run {s['median_abs_advise_2_error']:.1%}",
+                   f"median signed error of {s['median_advise_1_error']:+.1%} and a median absolute error of "
+                   f"{s['median_abs_advise_1_error']:.1%} (largest {s['largest_abs_advise_1_error']:.1%}), the second "
+                   f"run {s['median_abs_advise_2_error']:.1%}",
                    f"at most {s['slowest_advise_s']:.0f} s", f"differed by up to {s['advise_runs_apart']:.0%}",
                    f"median error of {s['median_abs_model_error']:.1%};",
                    f"was {s['median_abs_advise_1_reference_error']:.1%} off"):
