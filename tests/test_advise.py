@@ -173,7 +173,7 @@ def test_the_printed_advice_ranks_and_names_its_command(run):
         assert order == [r["strategy"] for r in ranked]
         assert f"Predicted fastest: `{ranked[0]['strategy']}`, {ranked[0]['predicted_graphs_per_s']:,.0f}" in section
     # the command measures what was predicted, time to accuracy included, into a folder of its own
-    assert ("python -m bench_lib.suite --datasets nci5k --strategies pad,dynamic,pack-lpfhp --target-value 14 "
+    assert ("python -m bench_lib.suite --datasets nci5k --strategies pad,dynamic,pack-lpfhp --target-value 15 "
             "--out results/advise-nci5k") in text
     assert "with verdicts and time to accuracy):" in text
     assert "## The cost model" in text and "## Assumptions" in text and "x0.5 (256 node slots)" in text

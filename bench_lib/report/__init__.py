@@ -188,7 +188,8 @@ def _header(res: Results) -> list[str]:
                   "building + training step",
                   f"- time to accuracy: Adam, constant lr {t.get('lr')}, validation every {t.get('eval_every')} steps, "
                   f"at most {t.get('max_steps')} steps (safety limit {t.get('train_time_limit_s')} s); time to target "
-                  "= steps to target x the cell's measured step time",
+                  "= steps to target x the step time measured in the timed turns (a seed that was not timed: its "
+                  "strategy's median over the timed seeds)",
                   f"- {INTERVALS}"] + _decide_text(config) + _short_timing(res) + [""]
     if res.planning:
         lines += ["## Datasets", "", "Sizes of each dataset's training split (first seed), which the budgets are "

@@ -71,8 +71,8 @@ def target_sentence(summary, goal, col: str = "steps_to_target", verdicts: dict 
     if col == "steps_to_target":
         fmt, first, unit = "{:,.0f}", f"Fewest steps to {what} ({seed_statistic(n)})", "steps"
     else:
-        fmt, first, unit = "{:.1f}", (f"Least time to {what} (s: steps x the cell's measured step time; "
-                                      f"{seed_statistic(n)})"), "time"
+        fmt, first, unit = "{:.1f}", (f"Least time to {what} (s: steps x the step time measured in the timed "
+                                      f"turns; {seed_statistic(n)})"), "time"
     if lead is None:
         if col != "steps_to_target":
             return None  # the steps sentence says it

@@ -307,7 +307,11 @@ def _versus(rows: pd.DataFrame, lead: pd.DataFrame, col: str, pairs: int, margin
         return list(pd.to_numeric(r[col], errors="coerce")) if col in r else [float("nan")] * len(r), reached
 
     (x, rx), (y, ry) = values(a), values(b)
-    return compare_seeds(x, rx, y, ry, pairs=pairs, alpha=alpha, margin=margin)
+    # a time to target is steps x the step time the timed seeds measured: its ratio carries that
+    # measurement's error (the graphs/s ratio's, graphs per step being planned), which the seeds do not show
+    rate = _versus(rows, lead, "graphs_per_s", pairs, margin, paired, alpha) if col == "time_to_target_s" else None
+    return compare_seeds(x, rx, y, ry, pairs=pairs, alpha=alpha, margin=margin,
+                         extra_se=rate.se if rate is not None else 0.0)
 
 
 def best(summary: dict[str, dict[str, Estimate]], col: str, better: str | None,

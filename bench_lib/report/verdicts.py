@@ -266,7 +266,7 @@ def _ordinal(k: int) -> str:
 
 
 def compare_seeds(other, other_reached, reference, reference_reached, pairs: int = 1, alpha: float = ALPHA,
-                  margin: float = MARGIN) -> Verdict | None:
+                  margin: float = MARGIN, extra_se: float = 0.0) -> Verdict | None:
     """Steps (or seconds) to a target of ``other`` against ``reference``, seed by seed (lower is better).
 
     Args:
@@ -274,6 +274,8 @@ def compare_seeds(other, other_reached, reference, reference_reached, pairs: int
       other_reached, reference_reached: whether each seed reached the target.
 
     A seed that both missed says nothing and is left out. Returns None without a seed to compare.
+    ``extra_se``: a standard error of the log-ratio that the seeds do not show, added to theirs (a time to
+    target is steps x a step time measured once for several seeds: its error is the step time's).
     """
     d = []
     for x, rx, r, rr in zip(other, other_reached, reference, reference_reached):
@@ -287,8 +289,9 @@ def compare_seeds(other, other_reached, reference, reference_reached, pairs: int
         return None
     level = 1 - alpha / pairs
     d = np.sort(np.asarray(d))
-    if np.isfinite(d).all() and n >= 2 and d.std() > 0:
-        m, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(n))
+    extra_se = extra_se if extra_se == extra_se else 0.0
+    if np.isfinite(d).all() and n >= 2 and (d.std() > 0 or extra_se > 0):
+        m, se = float(d.mean()), math.hypot(float(d.std(ddof=1) / math.sqrt(n)), extra_se)
         t_test, t_eq = stats.t.ppf(1 - alpha / pairs / 2, n - 1), stats.t.ppf(1 - alpha / pairs, n - 1)
         lo, hi, eq_lo, eq_hi = m - t_test * se, m + t_test * se, m - t_eq * se, m + t_eq * se
         word = _word(lo, hi, eq_lo, eq_hi, margin, False)
