@@ -158,3 +158,20 @@ def test_model_example_installs_passes_the_check_and_runs_in_both_views(tmp_path
                                                                             "equal-real-graphs"}
     finally:
         MODELS.unregister("atom-sum")
+
+
+def test_the_prose_below_the_results_quotes_their_verdicts():
+    """The paragraph after the results block quotes verdicts ("`pad-bucket` 17% slower"): each one is a verdict
+    of the block, so that an edited or stale sentence fails here."""
+    import re
+
+    from bench_lib.report import END
+
+    text = README.read_text()
+    block = text[:text.index(END)]
+    prose = text[text.index(END):text.index("## An answer in a minute")]
+    assert "<!-- quoted:" in prose
+    quoted = re.findall(r"`[a-z-]+` \d+% slower", " ".join(prose.split()))
+    assert len(quoted) >= 6, quoted
+    for phrase in quoted:
+        assert phrase in block, phrase

@@ -87,7 +87,7 @@ class Verdict:
     def short(self, what: str = "") -> str:
         """The table's form: ``12% slower [8%-16%]``, ``equivalent (±5%)``, ``undecided (+26 turns/seed)``."""
         if self.word == "equivalent":
-            return f"equivalent (±{self.margin:.0%})"
+            return "equivalent (identical)" if self.why else f"equivalent (±{self.margin:.0%})"
         if self.word != "undecided":
             return self.text(what)
         if self.more is not None:
@@ -99,6 +99,8 @@ class Verdict:
         """``12% slower [8%-16%]``, ``equivalent within ±5% (0.99 [0.97-1.01])`` or ``undecided (...)``;
         ``what`` names the quantity of a lower-is-better ratio (``steps``: ``12% more steps``)."""
         interval = f"{_hi(self.ratio)} [{_hi(self.lo) if self.lo else '0'}-{_hi(self.hi)}]"
+        if self.word == "equivalent" and self.why:
+            return f"equivalent ({self.why})"
         if self.word == "equivalent":
             return f"equivalent within ±{self.margin:.0%} (ratio {self.ratio:.2f}, {1 - 2 * (1 - self.level):.1%} " \
                    f"interval [{self.eq_lo:.2f}-{_hi(self.eq_hi)}])"
@@ -301,7 +303,10 @@ def compare_seeds(other, other_reached, reference, reference_reached, pairs: int
             more = None if total is None else total - n
         return Verdict(word, math.exp(m), math.exp(lo), math.exp(hi), math.exp(eq_lo), math.exp(eq_hi), n, "seeds",
                        margin, level, more, "", False)
-    # A miss (or identical values): the median log-ratio with an order-statistic interval.
+    if np.isfinite(d).all() and not d.any():  # every seed the same steps: the same batches, the same training
+        return Verdict("equivalent", 1.0, 1.0, 1.0, 1.0, 1.0, n, "seeds", margin, level, None,
+                       "identical in every seed", False)
+    # A miss (or one ratio in every seed): the median log-ratio with an order-statistic interval.
     m = float(d[(n - 1) // 2])  # the lower median (a miss may be either middle value)
     lo, hi = _order_interval(d, alpha / pairs)
     eq_lo, eq_hi = _order_interval(d, 2 * alpha / pairs)
@@ -309,8 +314,8 @@ def compare_seeds(other, other_reached, reference, reference_reached, pairs: int
     more, why = None, ""
     if word == "undecided":
         need = math.ceil(math.log2(2 * pairs / alpha))  # seeds that, all one way, a sign test would call
-        why = (f"with a missed target the seeds are compared by sign: {need} or more seeds, all one way, "
-               "would decide it")
+        how = "with a missed target" if not np.isfinite(d).all() else "with the same ratio in every seed"
+        why = f"{how} the seeds are compared by sign: {need} or more seeds, all one way, would decide it"
     return Verdict(word, math.exp(m), _exp(lo), _exp(hi), _exp(eq_lo), _exp(eq_hi), n, "seeds", margin, level,
                    more, why, False)
 

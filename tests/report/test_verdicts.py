@@ -20,7 +20,8 @@ def reference_turn_spread() -> float:
     the noise the simulation below gives its synthetic windows."""
     df = pd.read_csv(ROOT / "results/default-reference/records.csv")
     sds = []
-    for _, g in df[df.status == "ok"].groupby(["dataset", "model", "seed"]):
+    timed = df[(df.status == "ok") & df.window_graphs_per_s.notna()]  # train-only seeds have no windows
+    for _, g in timed.groupby(["dataset", "model", "seed"]):
         w = [np.log(json.loads(v)) for v in g["window_graphs_per_s"]]
         sds += [float(np.std(w[i] - w[0], ddof=1)) for i in range(1, len(w))]
     return float(np.median(sds))
@@ -118,6 +119,12 @@ def test_steps_to_target_over_seeds_censor_a_miss():
     # Two seeds missed by both say nothing; one seed left is undecided.
     v = compare_seeds([None, None, 120], [False, False, True], [None, None, 100], [False, False, True])
     assert v.n == 1 and v.word == "undecided"
+    # The same steps in every seed (the same graphs per step: padding changes nothing): equivalent, exactly.
+    v = compare_seeds([150, 175, 150], [True] * 3, [150, 175, 150], [True] * 3, pairs=21)
+    assert v.word == "equivalent" and v.ratio == 1 and v.text("steps") == "equivalent (identical in every seed)"
+    # One ratio (not 1) in every seed: a sign test, said as such
+    v = compare_seeds([300, 350, 300], [True] * 3, [150, 175, 150], [True] * 3, pairs=21)
+    assert v.word == "undecided" and "with the same ratio in every seed the seeds are compared by sign" in v.why
     # With a miss and 3 seeds, the sign test cannot decide at 5%: it says how many seeds would.
     v = compare_seeds([None, 200, 190], [False, True, True], [100] * 3, [True] * 3, pairs=21)
     assert v.word == "undecided" and "10 or more seeds, all one way" in v.why
