@@ -137,9 +137,9 @@ def _task(settings, store, splits: dict, mode: str):
 
 def timed_windows(cfg: SuiteConfig, notes: list[str] | None = None) -> int:
     """Windows per repeat: the configuration's, raised so that each cell is timed for at least
-    ``min_timed_s`` seconds (repeats x windows x window_s). Below that, strategy ratios did not hold on
-    a busy machine (``benchmarks/noise.py``: the smoke suite's 0.4 s per cell moved them by up to 23%,
-    the default's 4 s by 2-10%)."""
+    ``min_timed_s`` seconds (repeats x windows x window_s): the default suite's timing, at which
+    ``benchmarks/noise.py`` found strategy ratios within 10% between a quiet and a busy machine
+    (``results/noise/benchmark.md``), what a shorter timing does not promise."""
     t, need = cfg.train, cfg.min_timed_s
     if not need or t.window_s <= 0 or cfg.repeats * t.windows * t.window_s >= need:
         return t.windows

@@ -43,8 +43,8 @@ __all__ = ["ALPHA", "MARGIN", "MIN_TIMED_S", "Verdict", "compare_turns", "compar
 ALPHA = 0.05
 #: The default equivalence margin: ratios within [1 - m, 1 + m] are equivalent.
 MARGIN = 0.05
-#: Seconds of timed windows per cell below which strategy ratios did not hold on a busy machine
-#: (benchmarks/noise.py: 0.4 s moved them by up to 23%, 4 s by at most 10%).
+#: Seconds of timed windows per cell at which strategy ratios held within 10% between a quiet and a busy
+#: machine (benchmarks/noise.py, results/noise/benchmark.md); shorter timings are raised to it.
 MIN_TIMED_S = 4.0
 
 
