@@ -155,6 +155,7 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
                                 paired=False, pairs=max(1, len(common)), margin=margin)
         if verdict is not None:
             ratio_lo, ratio_hi = verdict.lo, verdict.hi
+        timed = ta.ok and tb.ok  # a train-only seed's cell has no rate: nothing to compare but its steps
         mem_a = pd.to_numeric(x.get("throughput_peak_rss_mib"), errors="coerce")
         mem_b = pd.to_numeric(y.get("throughput_peak_rss_mib"), errors="coerce")
         sa, sb = _steps(x), _steps(y)
@@ -163,7 +164,7 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
             "differs": differ,
             "cell": key, "graphs_per_s_a": ta, "graphs_per_s_b": tb, "ratio": ratio,
             "ratio_interval": (ratio_lo, ratio_hi), "verdict": verdict,
-            "changed": verdict.word in ("faster", "slower") if verdict is not None else not overlaps(ta, tb),
+            "changed": verdict.word in ("faster", "slower") if verdict is not None else timed and not overlaps(ta, tb),
             "peak_rss_a": float(mem_a), "peak_rss_b": float(mem_b), "peak_rss_ratio": float(mem_b / mem_a),
             "steps_a": sa, "steps_b": sb, "goal": _goal(x),
             "steps_ratio": None if sa is None or sb is None else sb / sa,
@@ -232,7 +233,13 @@ def _goal(row) -> str:
 
 
 def _est(e: Estimate) -> str:
+    if not e.ok:
+        return "-"
     return f"{e.value:,.0f} [{e.lo:,.0f}-{e.hi:,.0f}]" if e.n > 1 else f"{e.value:,.0f}"
+
+
+def _num(x: float, fmt: str = "{:,.0f}") -> str:
+    return "-" if x != x else fmt.format(x)
 
 
 def _steps_text(v: float | None) -> str:
@@ -290,10 +297,11 @@ def comparison_markdown(c: Comparison) -> str:
         for r in c.rows:
             lo, hi = r["ratio_interval"]
             steps = "-" if r["steps_ratio"] is None else f"{r['steps_ratio']:.2f}"
+            ratio = "-" if r["ratio"] != r["ratio"] else f"{r['ratio']:.2f} [{lo:.2f}-{hi:.2f}]"
             lines.append(
                 f"| {r['cell']} | {_est(r['graphs_per_s_a'])} | {_est(r['graphs_per_s_b'])} | "
-                f"{r['ratio']:.2f} [{lo:.2f}-{hi:.2f}] | {_verdict_text(r)} | "
-                f"{r['peak_rss_a']:,.0f} | {r['peak_rss_b']:,.0f} | {r['peak_rss_ratio']:.2f} | "
+                f"{ratio} | {_verdict_text(r)} | "
+                f"{_num(r['peak_rss_a'])} | {_num(r['peak_rss_b'])} | {_num(r['peak_rss_ratio'], '{:.2f}')} | "
                 f"{r['goal']} | {_steps_text(r['steps_a'])} | {_steps_text(r['steps_b'])} | {steps} | "
                 f"{', '.join(r['differs']) or 'none'} |")
     else:

@@ -47,7 +47,8 @@ def report(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def compare_page(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("compare") / "compare.html"
-    assert main(["compare", str(RESULTS), str(ROOT / "results" / "compile-reference"), "--out", str(out)]) == 0
+    assert main(["compare", str(RESULTS), str(ROOT / "results" / "compile-reference"), "--absolute", "--out",
+                 str(out)]) == 0
     return out
 
 
@@ -249,7 +250,7 @@ def test_clicking_a_header_sorts_the_report_tables(browser, report):
     main_tables = page.locator("table", has=page.locator("th", has_text="graphs/s [95% CI]"))
     assert main_tables.count() == len(tables(Results.read(RESULTS)))
     check_sorts(main_tables.first, "graphs/s [95% CI]")
-    check_sorts(main_tables.nth(3), "steps to target")
+    check_sorts(main_tables.first, "steps to target")
     assert seen["errors"] == []
     page.close()
 
