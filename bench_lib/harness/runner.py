@@ -41,7 +41,7 @@ from typing import Callable
 
 from bench_lib.harness.cell import (COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION,
                                     CellSpec)
-from bench_lib.harness.distributed import proc_stat, rank_env, torchrun_command
+from bench_lib.harness.distributed import proc_stat, rank_env, runner_alive, torchrun_command
 from bench_lib.harness.turns import Decide, timed_turns
 
 __all__ = ["ENVIRONMENT_SKIP", "TEMP_PREFIX", "sweep_stale_temp", "run_group", "record_done",
@@ -180,21 +180,11 @@ def sweep_stale_temp(folder: str | None = None) -> list[str]:
     for kind in ("inductor", "torchrun"):
         for path in Path(folder).glob(f"{TEMP_PREFIX}{kind}_*"):
             pid = path.name[len(f"{TEMP_PREFIX}{kind}_"):].split("_", 1)[0]
-            if not pid.isdigit() or _alive(int(pid)):
+            if not pid.isdigit() or runner_alive(int(pid)):
                 continue
             shutil.rmtree(path, ignore_errors=True)
             removed.append(str(path))
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _Worker:
@@ -430,12 +420,7 @@ def _train_only(specs: list[CellSpec], workers: list[_Worker], log_dir, parallel
                 finish(w)
                 return
         w.partial = answer["metrics"]
-        progress.note(f"training: {spec.label()}" if spec.goal is not None and spec.model != "none"
-                      else f"finishing: {spec.label()}")
-        if w.command("finish") is not None:
-            w.kill()
-            w._fail("the worker answered 'finish' without a result")
-        finish(w)
+        _train(w, progress, finish)
 
     _pool(specs, one, parallel)
 
@@ -461,15 +446,17 @@ def _finish_all(workers: list[_Worker], parallel: int, progress, finish) -> None
     """Send ``finish`` (train to the target, then the result) to ``workers``, ``parallel`` at a time; each
     result is recorded as it comes. A cell's own time limit still holds (its thread waits for it)."""
 
-    def one(w: _Worker) -> None:
-        progress.note(f"training: {w.spec.label()}" if w.spec.goal is not None
-                      and w.spec.model != "none" else f"finishing: {w.spec.label()}")
-        if w.command("finish") is not None:  # an answer that is not a result: a protocol error
-            w.kill()
-            w._fail("the worker answered 'finish' without a result")
-        finish(w)
+    _pool(workers, lambda w: _train(w, progress, finish), parallel)
 
-    _pool(workers, one, parallel)
+
+def _train(w: _Worker, progress, finish) -> None:
+    """Send ``finish`` to ``w`` (train to the target, then the result) and record its result."""
+    progress.note(f"training: {w.spec.label()}" if w.spec.goal is not None
+                  and w.spec.model != "none" else f"finishing: {w.spec.label()}")
+    if w.command("finish") is not None:  # an answer that is not a result: a protocol error
+        w.kill()
+        w._fail("the worker answered 'finish' without a result")
+    finish(w)
 
 
 def run_cell(spec: CellSpec, environment: dict | None = None, log_dir: Path | None = None) -> dict:

@@ -46,7 +46,7 @@ import pandas as pd
 
 from bench_lib.report.stats import Estimate, overlaps
 from bench_lib.report.tables import _json, describe_metric, in_view, latest, throughput, truthy
-from bench_lib.report.verdicts import ALPHA, MARGIN, Verdict, compare_turns
+from bench_lib.report.verdicts import ALPHA, MARGIN, Verdict, compare_turns, word_of
 
 __all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH", "same_machine"]
 
@@ -201,12 +201,8 @@ def _relative(ra: pd.DataFrame, rb: pd.DataFrame, reference: str, margin: float)
                 pairs = max(1, len(strategies) * len(tables))
                 q, q_eq = stats.t.ppf(1 - ALPHA / pairs / 2, df), stats.t.ppf(1 - ALPHA / pairs, df)
                 lo, hi = m - q * se, m + q * se
-                if lo > 0 or hi < 0:
-                    word = "faster" if lo > 0 else "slower"
-                elif m - q_eq * se > math.log(1 - margin) and m + q_eq * se < math.log(1 + margin):
-                    word = "unchanged"
-                else:
-                    word = "undecided"
+                word = word_of(lo, hi, m - q_eq * se, m + q_eq * se, margin, True)
+                word = "unchanged" if word == "equivalent" else word
                 rows.append({"table": " / ".join([*t, view]), "strategy": s, "a": va, "b": vb,
                              "change": math.exp(m), "interval": (math.exp(lo), math.exp(hi)), "word": word,
                              "changed": word in ("faster", "slower")})

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["ALPHA", "MARGIN", "MIN_TIMED_S", "Verdict", "compare_turns", "compare_seeds", "pair_count",
-           "seed_statistic"]
+__all__ = ["ALPHA", "MARGIN", "MIN_TIMED_S", "Verdict", "word_of", "compare_turns", "compare_seeds",
+           "pair_count", "seed_statistic"]
 
 #: The family-wise error of a table's verdicts.
 ALPHA = 0.05
@@ -133,7 +133,7 @@ def pair_count(k: int) -> int:
     return max(1, k * (k - 1) // 2)
 
 
-def _word(lo: float, hi: float, eq_lo: float, eq_hi: float, margin: float, higher_is_better: bool) -> str:
+def word_of(lo: float, hi: float, eq_lo: float, eq_hi: float, margin: float, higher_is_better: bool) -> str:
     """The verdict of ``other`` from log-ratio intervals (``lo``, ``hi`` at the test level)."""
     if lo > 0 or hi < 0:
         better = (lo > 0) == higher_is_better
@@ -188,7 +188,7 @@ def compare_turns(other, reference, paired=True, pairs: int = 1, alpha: float = 
     t_test = stats.t.ppf(1 - alpha / pairs / 2, df)
     t_eq = stats.t.ppf(1 - alpha / pairs, df)
     lo, hi, eq_lo, eq_hi = m - t_test * se, m + t_test * se, m - t_eq * se, m + t_eq * se
-    word = _word(lo, hi, eq_lo, eq_hi, margin, True)
+    word = word_of(lo, hi, eq_lo, eq_hi, margin, True)
     more, why = None, ""
     if word == "undecided":
         if tau2 > 0:
@@ -296,7 +296,7 @@ def compare_seeds(other, other_reached, reference, reference_reached, pairs: int
         m, se = float(d.mean()), math.hypot(float(d.std(ddof=1) / math.sqrt(n)), extra_se)
         t_test, t_eq = stats.t.ppf(1 - alpha / pairs / 2, n - 1), stats.t.ppf(1 - alpha / pairs, n - 1)
         lo, hi, eq_lo, eq_hi = m - t_test * se, m + t_test * se, m - t_eq * se, m + t_eq * se
-        word = _word(lo, hi, eq_lo, eq_hi, margin, False)
+        word = word_of(lo, hi, eq_lo, eq_hi, margin, False)
         more = None
         if word == "undecided":
             total = _needed(m, se * math.sqrt(n), n, alpha / pairs, margin)
@@ -310,7 +310,7 @@ def compare_seeds(other, other_reached, reference, reference_reached, pairs: int
     m = float(d[(n - 1) // 2])  # the lower median (a miss may be either middle value)
     lo, hi = _order_interval(d, alpha / pairs)
     eq_lo, eq_hi = _order_interval(d, 2 * alpha / pairs)
-    word = _word(lo, hi, eq_lo, eq_hi, margin, False)
+    word = word_of(lo, hi, eq_lo, eq_hi, margin, False)
     more, why = None, ""
     if word == "undecided":
         need = math.ceil(math.log2(2 * pairs / alpha))  # seeds that, all one way, a sign test would call
