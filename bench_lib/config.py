@@ -313,7 +313,8 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
     suite["slurm"] = SlurmSettings(**slurm)
     suite.setdefault("name", default_name)
     strategies = suite.get("strategies", "all")
-    suite["strategies"] = tuple(STRATEGIES.names()) if strategies in ("all", ("all",)) else tuple(strategies)
+    everything = strategies in ("all", ("all",))  # bench_lib's own; the baselines are named to run
+    suite["strategies"] = tuple(STRATEGIES.names(baselines=False)) if everything else tuple(strategies)
     for s in suite["strategies"]:
         problems.check(_choices, "[suite] strategies", s, STRATEGIES.names())
     if "execution" in suite:

@@ -12,7 +12,18 @@ Table 2, collation: real graphs/s of ``bench_lib``'s vectorised collate
 (alone, and followed by ``to_dgl``) against ``dgl.batch`` of the same graphs
 prebuilt as DGLGraphs with the same features, same batches, same run.
 
+Table 3, against the libraries users batch with (``--part libraries``): per dataset (nci5k, qm9,
+hydronet-like; 5,000 graphs each) and batch size, real graphs/s of bench_lib's collate (which gives
+the models' input, ``GraphBatch``) against PyG's ``Batch.from_data_list`` over one ``Data`` per graph
+and DGL's ``dgl.batch`` over one ``DGLGraph`` per graph (the per-graph objects built beforehand, as a
+user's in-memory dataset holds them), each alone and followed by its conversion to ``GraphBatch``
+(:mod:`bench_lib.strategies.interop`, what the ``pyg`` and ``dgl-loader`` arms of a suite run). The
+arms take turns: each repeat times one pass over the same batches per arm, in a rotated order, and a
+ratio is the median over repeats of the two arms' rates in that repeat. bench_lib's collate builds
+the radius-graph edges of qm9 and hydronet-like per batch; the libraries' graphs hold them already.
+
     python benchmarks/foundation.py [--hydronet PATH] [--repeats 3] [--skip-ffd-hydronet]
+    python benchmarks/foundation.py --part libraries [--repeats 7] [--out results/foundation]
 """
 
 from __future__ import annotations
@@ -140,12 +151,103 @@ def collation(args) -> str:
                         "dgl.batch graphs/s", "collate / dgl.batch", "(collate+to_dgl) / dgl.batch"])
 
 
+LIBRARY_ARMS = ("collate", "pyg", "pyg+convert", "dgl", "dgl+convert")
+
+
+def _library_arms(store, batches, datas: list, graphs: list) -> dict:
+    """One pass over ``batches`` per arm (see the module docstring, table 3); ``datas`` and ``graphs``: one
+    PyG ``Data`` and one ``DGLGraph`` per graph of ``store``."""
+    from torch_geometric.data import Batch
+
+    from bench_lib.strategies.interop import graph_batch_from_dgl, graph_batch_from_pyg
+
+    dgl = import_dgl()
+
+    def ours():
+        for b in batches:
+            collate(store, b)
+
+    def pyg(convert: bool):
+        for b in batches:
+            batch = Batch.from_data_list([datas[i] for i in b])
+            if convert:
+                graph_batch_from_pyg(batch, graph_index=b)
+
+    def dgl_batch(convert: bool):
+        for b in batches:
+            g = dgl.batch([graphs[i] for i in b])
+            if convert:
+                graph_batch_from_dgl(g, None, graph_index=b)
+
+    return {"collate": ours, "pyg": lambda: pyg(False), "pyg+convert": lambda: pyg(True),
+            "dgl": lambda: dgl_batch(False), "dgl+convert": lambda: dgl_batch(True)}
+
+
+def against_libraries(args) -> tuple[str, dict]:
+    """Table 3 and its records."""
+    rows, records = [], []
+    for name, kw in (("nci5k", {}), ("qm9", {"n_graphs": 5000}), ("hydronet-like", {"n_graphs": 5000})):
+        from bench_lib.strategies.interop import dgl_graphs as dgl_items, pyg_graphs
+
+        store = load_dataset(name, **kw)
+        datas, graphs = pyg_graphs(store), [g for g, _ in dgl_items(store)]
+        for batch_graphs in (32, 128):
+            order = np.random.default_rng(0).permutation(store.n_graph)
+            batches = [order[i:i + batch_graphs] for i in range(0, len(order), batch_graphs)]
+            arms = _library_arms(store, batches, datas, graphs)
+            for fn in arms.values():
+                fn()  # warm-up
+            rates = {a: [] for a in LIBRARY_ARMS}
+            for r in range(args.repeats):
+                turn = LIBRARY_ARMS[r % len(LIBRARY_ARMS):] + LIBRARY_ARMS[:r % len(LIBRARY_ARMS)]
+                for arm in turn:
+                    t = time.perf_counter()
+                    arms[arm]()
+                    rates[arm].append(store.n_graph / (time.perf_counter() - t))
+            ratio = {a: statistics.median(c / o for c, o in zip(rates["collate"], rates[a]))
+                     for a in LIBRARY_ARMS[1:]}
+            records.append({"dataset": name, "graphs": store.n_graph, "batch_graphs": batch_graphs,
+                            "repeats": args.repeats, "rates": rates, "collate_over": ratio})
+            med = {a: statistics.median(v) for a, v in rates.items()}
+            rows.append([name, str(batch_graphs)] + [f"{med[a]:,.0f}" for a in LIBRARY_ARMS]
+                        + [f"{ratio[a]:.1f}x" for a in LIBRARY_ARMS[1:]])
+            print(f"  {name} x{batch_graphs}: " + ", ".join(f"{a} {ratio[a]:.1f}x" for a in ratio), file=sys.stderr)
+    text = table(rows, ["dataset", "graphs/batch"] + [f"{a} graphs/s" for a in LIBRARY_ARMS]
+                 + [f"collate / {a}" for a in LIBRARY_ARMS[1:]])
+    worst = {a: min(r["collate_over"][a] for r in records) for a in LIBRARY_ARMS[1:]}
+    return text, {"records": records, "smallest_ratio": worst}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hydronet", default=str(HYDRONET), help="HydroNet size histogram JSON")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-ffd-hydronet", action="store_true", help="FFD on 4.46M graphs takes minutes")
+    parser.add_argument("--part", choices=("all", "libraries"), default="all",
+                        help="libraries: table 3 alone (no histogram file needed)")
+    parser.add_argument("--out", help="with --part libraries: write libraries.md and libraries.json here")
     args = parser.parse_args()
+    if args.part == "libraries":
+        text, data = against_libraries(args)
+        command = "python benchmarks/foundation.py --part libraries " + " ".join(sys.argv[1:]).replace(
+            "--part libraries", "").strip()
+        from bench_lib.harness.environment import environment
+
+        env = environment()
+        head = (f"# Collation against PyG and DGL\n\n`{' '.join(command.split())}` on {env.get('cpu', '?')}, "
+                f"{args.repeats} repeats, arms in turns (see the docstring of benchmarks/foundation.py, table 3). "
+                "A ratio is bench_lib's collate rate over the arm's, the median over repeats of the ratio within "
+                "a repeat.\n\n")
+        worst = ", ".join(f"{a} {v:.1f}x" for a, v in data["smallest_ratio"].items())
+        body = head + text + f"\n\nSmallest ratio over datasets and batch sizes: {worst}.\n"
+        print(body)
+        if args.out:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "libraries.md").write_text(body)
+            (out / "libraries.json").write_text(json.dumps({"command": " ".join(command.split()), "environment": env,
+                                                            **data}, indent=1) + "\n")
+        return 0
     if not Path(args.hydronet).exists():
         parser.error(f"--hydronet: {args.hydronet} not found (it ships in ../shared/data/)")
     print("## Planning\n\n" + planning(args) + "\n")

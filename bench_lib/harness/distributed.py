@@ -134,11 +134,9 @@ def _epochs(loader) -> Iterator[tuple[np.ndarray, object]]:
 def rank_batches(loader, rank: int, ranks: int):
     """Rank ``rank``'s batches: batch ``k * ranks + rank`` of the endless epoch stream
     (only these are collated)."""
-    from bench_lib.strategies.collate import collate
-
     for k, (index, shape) in enumerate(_epochs(loader)):
         if k % ranks == rank:
-            yield collate(loader.store, index, shape)
+            yield loader.collate(index, shape)
 
 
 def global_denominators(loader, valid: np.ndarray, ranks: int) -> Iterator[int]:

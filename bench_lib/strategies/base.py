@@ -13,14 +13,18 @@ Indices in a :class:`Plan` are positions in the sizes arrays handed to
 from __future__ import annotations
 
 import dataclasses
+import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, ClassVar, Iterator, Protocol
 
 import numpy as np
 
 from bench_lib.data.store import exclusive_cumsum
 from bench_lib.strategies.batch import BatchShape
+
+if TYPE_CHECKING:
+    from bench_lib.strategies.batch import GraphBatch
 
 __all__ = ["Plan", "EpochPlanner", "Strategy", "check_sizes", "GraphTooLargeError"]
 
@@ -141,11 +145,14 @@ class Strategy(ABC):
         (``Plan.shape``); a strategy that pads to one of a few shapes
         (``Plan.buckets``) is not static.
       wastes: one line on what the strategy spends on padding.
+      baseline: True for the arms that run another library's loader as a user gets it
+        (:mod:`bench_lib.strategies.baselines`); they are left out of ``strategies = "all"``.
     """
 
     name: ClassVar[str]
     static_shape: ClassVar[bool]
     wastes: ClassVar[str] = ""
+    baseline: ClassVar[bool] = False
 
     @abstractmethod
     def prepare(self, n_node: np.ndarray, n_edge: np.ndarray, rng: np.random.Generator) -> EpochPlanner:
@@ -170,6 +177,14 @@ class Strategy(ABC):
 
     def params(self) -> dict:
         return dataclasses.asdict(self) if dataclasses.is_dataclass(self) else {}
+
+    def collater(self, store) -> Callable[[np.ndarray, BatchShape | None], "GraphBatch"]:
+        """``(store indices, shape) -> GraphBatch`` for batches of ``store``: bench_lib's vectorised
+        :func:`~bench_lib.strategies.collate.collate` unless a strategy builds its batches another way
+        (the ``pyg`` and ``dgl-loader`` baselines go through those libraries' own collaters)."""
+        from bench_lib.strategies.collate import collate
+
+        return functools.partial(collate, store)
 
 
 def check_sizes(n_node: np.ndarray, n_edge: np.ndarray, max_nodes: int | None,

@@ -21,7 +21,6 @@ import numpy as np
 from bench_lib.data.store import GraphStore
 from bench_lib.strategies.base import Plan, Strategy
 from bench_lib.strategies.batch import BatchShape, GraphBatch
-from bench_lib.strategies.collate import collate
 
 __all__ = ["BatchLoader"]
 
@@ -46,6 +45,7 @@ class BatchLoader:
         self.n_node = store.n_node[self.indices]
         self.n_edge = store.n_edge[self.indices]
         self.planner = strategy.prepare(self.n_node, self.n_edge, np.random.default_rng([seed, 0]))
+        self.collate = strategy.collater(store)
 
     @property
     def shape(self) -> BatchShape | None:
@@ -58,7 +58,7 @@ class BatchLoader:
     def epoch(self, epoch: int) -> Iterator[GraphBatch]:
         plan = self.plan(epoch)
         for b, positions in enumerate(plan.batches()):
-            yield collate(self.store, self.indices[positions], plan.shape_of(b))
+            yield self.collate(self.indices[positions], plan.shape_of(b))
 
     def efficiency(self, epoch: int = 0) -> tuple[float, float]:
         """(node, edge) efficiency of epoch ``epoch``'s plan."""

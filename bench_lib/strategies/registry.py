@@ -28,6 +28,11 @@ class StrategyRegistry(Registry):
     def __init__(self, group: str = ENTRY_POINT_GROUP) -> None:
         super().__init__(Strategy, group, "strategy")
 
+    def names(self, baselines: bool = True) -> list[str]:
+        """Registered names; ``baselines=False`` leaves out other libraries' loaders (``pyg``...)."""
+        names = super().names()
+        return names if baselines else [n for n in names if not self.get(n).baseline]
+
     def create(self, name: str, **params: Any) -> Strategy:
         """Instantiate strategy ``name``; an unknown parameter is named with the valid ones."""
         cls = self.get(name)

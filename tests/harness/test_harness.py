@@ -23,8 +23,10 @@ def warm_cache(tmp_path_factory):
 
 
 def tiny(strategy: str, **kw) -> CellSpec:
-    params = {"pad": {"batch_graphs": 8}, "dynamic": {"batch_graphs": 8},
-              "dynamic-budget": {"max_nodes": 160}, "pad-bucket": {"max_nodes": 160, "buckets": 2}}.get(strategy, {"max_nodes": 128, "packs_per_batch": 1})
+    params = {"pad": {"batch_graphs": 8}, "dynamic": {"batch_graphs": 8}, "pyg": {"batch_graphs": 8},
+              "dgl-loader": {"batch_graphs": 8}, "pyg-dynamic": {"max_nodes": 160},
+              "dynamic-budget": {"max_nodes": 160}, "pad-bucket": {"max_nodes": 160, "buckets": 2}}.get(
+                  strategy, {"max_nodes": 128, "packs_per_batch": 1})
     base = dict(dataset="nci5k", n_graphs=48, strategy=strategy, strategy_params=params, model="gin",
                 model_params={"hidden": 16, "layers": 1}, warmup_steps=1, window_s=0.0, windows=2,
                 repeats=2, eval_every=2, max_steps=4, timeout_s=120)

@@ -32,8 +32,10 @@ def samples(tmp_path_factory):
 
 def params_for(name: str, store) -> dict:
     big = int(store.n_node.max())
-    if name in ("pad", "dynamic"):
+    if name in ("pad", "dynamic", "pyg", "dgl-loader"):
         return {"batch_graphs": 7}
+    if name == "pyg-dynamic":
+        return {"max_nodes": big + 20}
     if name == "dynamic-budget":
         return {"max_nodes": big + 20}
     if name == "pad-bucket":

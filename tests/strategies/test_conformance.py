@@ -19,6 +19,9 @@ PARAMS = {
     "pack-lpfhp": [{"max_nodes": 16}, {"max_nodes": 16, "max_edges": 90, "max_graphs": 3, "packs_per_batch": 2}],
     "pack-ffd": [{"max_nodes": 16}, {"max_nodes": 16, "max_edges": 90, "max_graphs": 3, "packs_per_batch": 2}],
     "pack-cutstock": [{"max_nodes": 16}, {"max_nodes": 16, "max_edges": 90, "max_graphs": 3, "packs_per_batch": 3}],
+    "pyg": [{"batch_graphs": 5}],
+    "dgl-loader": [{"batch_graphs": 6}],
+    "pyg-dynamic": [{"max_nodes": 20}],
 }
 
 
