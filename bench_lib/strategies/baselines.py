@@ -27,8 +27,8 @@ from typing import ClassVar
 import numpy as np
 
 from bench_lib.strategies.base import Strategy, check_sizes, positive
-from bench_lib.strategies.budget import SlotBudget, mean_graphs_per_step
-from bench_lib.strategies.dynamic import Dynamic, _BudgetPlanner
+from bench_lib.strategies.budget import SlotBudget
+from bench_lib.strategies.dynamic import Dynamic, _BudgetPlanner, greedy_node_budget
 from bench_lib.strategies.registry import STRATEGIES
 
 __all__ = ["PygLoader", "PygDynamic", "DglLoader"]
@@ -120,12 +120,4 @@ class PygDynamic(_PygCollated, Strategy):
     def for_budget(cls, budget, n_node, n_edge) -> "PygDynamic":
         if isinstance(budget, SlotBudget):
             return cls(max_nodes=budget.node_slots)
-        lo = int(np.max(n_node))  # the smallest node budget that carries graphs_per_step graphs on average
-        hi = max(lo, int(budget.graphs_per_step * lo))
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if mean_graphs_per_step(cls(max_nodes=mid), n_node, n_edge, budget.seed) >= budget.graphs_per_step:
-                hi = mid
-            else:
-                lo = mid + 1
-        return cls(max_nodes=lo)
+        return cls(max_nodes=greedy_node_budget(cls, budget, n_node, n_edge))

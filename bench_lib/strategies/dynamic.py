@@ -23,7 +23,7 @@ from bench_lib.strategies.budget import SlotBudget, mean_graphs_per_step
 from bench_lib.strategies.padding import ChunkPlanner, FixedCountStrategy
 from bench_lib.strategies.registry import STRATEGIES
 
-__all__ = ["Dynamic", "DynamicBudget", "edge_bound", "graph_bound"]
+__all__ = ["Dynamic", "DynamicBudget", "edge_bound", "graph_bound", "greedy_node_budget"]
 
 
 def edge_bound(n_node: np.ndarray, n_edge: np.ndarray, max_nodes: int) -> int:
@@ -128,13 +128,18 @@ class DynamicBudget(Strategy):
         if isinstance(budget, SlotBudget):
             check_sizes(n_node, n_edge, budget.node_slots, budget.edge_slots, "dynamic-budget batch")
             return cls(max_nodes=budget.node_slots, max_edges=budget.edge_slots)
-        # The smallest node budget whose greedy fill carries graphs_per_step graphs on average.
-        lo = int(np.max(n_node))
-        hi = max(lo, int(budget.graphs_per_step * lo))
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if mean_graphs_per_step(cls(max_nodes=mid), n_node, n_edge, budget.seed) >= budget.graphs_per_step:
-                hi = mid
-            else:
-                lo = mid + 1
-        return cls(max_nodes=lo)
+        return cls(max_nodes=greedy_node_budget(cls, budget, n_node, n_edge))
+
+
+def greedy_node_budget(cls, budget, n_node: np.ndarray, n_edge: np.ndarray) -> int:
+    """The smallest ``max_nodes`` whose greedy fill (strategy ``cls``) carries ``budget.graphs_per_step``
+    graphs per step on average (a :class:`~bench_lib.strategies.budget.GraphBudget`)."""
+    lo = int(np.max(n_node))
+    hi = max(lo, int(budget.graphs_per_step * lo))
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if mean_graphs_per_step(cls(max_nodes=mid), n_node, n_edge, budget.seed) >= budget.graphs_per_step:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
