@@ -203,15 +203,29 @@ def _fitting(shapes: Sequence[BatchShape] | None, nodes: int, edges: int, graphs
                      f"{[(s.n_node, s.n_edge, s.n_graph) for s in shapes]} (was it planned by this sampler?)")
 
 
-def _shapes_of(shape) -> tuple[BatchShape, ...] | None:
-    if shape is None or isinstance(shape, BatchShape):
-        return None if shape is None else (shape,)
-    if isinstance(shape, BatchSampler):
-        return shape.shapes
-    return tuple(shape)
+class _Padder:
+    """What the pad collaters share: the shapes they pad to, given as a :class:`BatchSampler` (its shapes,
+    read at each batch: ``pad-bucket``'s change with the epoch), a :class:`BatchShape`, a few of them, or
+    None (no padding)."""
+
+    def __init__(self, shape=None) -> None:
+        if shape is None or isinstance(shape, BatchSampler):
+            self._shape = shape
+        else:
+            self._shape = (shape,) if isinstance(shape, BatchShape) else tuple(shape)
+
+    @property
+    def shapes(self) -> tuple[BatchShape, ...] | None:
+        return self._shape.shapes if isinstance(self._shape, BatchSampler) else self._shape
+
+    def slots(self, nodes: int, edges: int, graphs: int) -> tuple[int, int, int]:
+        """``(node, edge, graph)`` slots of a batch of these real sizes: the smallest shape that holds it, or,
+        unpadded, its own sizes and one (empty) padding graph."""
+        shape = _fitting(self.shapes, nodes, edges, graphs)
+        return (nodes, edges, graphs + 1) if shape is None else (shape.n_node, shape.n_edge, shape.n_graph)
 
 
-class PygPadCollater:
+class PygPadCollater(_Padder):
     """A PyG batch padded to the sampler's shape (one padding graph, then empty graphs), with
     ``node_mask``, ``edge_mask`` and ``graph_mask``. Call it on each ``Batch`` that
     ``torch_geometric.loader.DataLoader`` yields (that loader always collates with its own
@@ -229,14 +243,13 @@ class PygPadCollater:
 
     def __init__(self, shape=None) -> None:
         import_pyg()
-        self.shapes = _shapes_of(shape)
-        self._sampler = shape if isinstance(shape, BatchSampler) else None
+        super().__init__(shape)
 
     def __call__(self, data_list):
         """Pad a list of ``Data`` (as a ``collate_fn``) or a ``Batch`` that PyG's ``DataLoader`` made."""
         from torch_geometric.data import Batch
 
-        shapes = self._sampler.shapes if self._sampler is not None else self.shapes
+        shapes = self.shapes
         if isinstance(data_list, Batch) and getattr(data_list, "graph_mask", None) is not None:
             raise ValueError("this Batch is padded already")
         if not isinstance(data_list, Batch) and not data_list:
@@ -247,11 +260,7 @@ class PygPadCollater:
         batch = data_list if isinstance(data_list, Batch) else Batch.from_data_list(data_list)
         b = batch.num_graphs
         n, e = batch.num_nodes, batch.edge_index.shape[1]
-        shape = _fitting(shapes, n, e, b)
-        g_slots = b + 1 if shape is None else shape.n_graph
-        n_slots = n if shape is None else shape.n_node
-        e_slots = e if shape is None else shape.n_edge
-        return self._pad(batch, b, n, e, n_slots, e_slots, g_slots)
+        return self._pad(batch, b, n, e, *self.slots(n, e, b))
 
     def _empty(self, shape: BatchShape):
         from torch_geometric.data import Batch
@@ -295,7 +304,7 @@ class PygPadCollater:
         return Batch(edge_index=edge_index, batch=node_batch, ptr=ptr, **out, **masks)
 
 
-class DglPadCollater:
+class DglPadCollater(_Padder):
     """``collate_fn`` for DGL's ``GraphDataLoader``: ``dgl.batch``, then padded to the sampler's shape.
 
     Items are ``DGLGraph`` objects or ``(graph, label)`` pairs. Returns ``(graph, labels, graph_mask)``
@@ -308,15 +317,10 @@ class DglPadCollater:
       shape: as for :class:`PygPadCollater`.
     """
 
-    def __init__(self, shape=None) -> None:
-        self.shapes = _shapes_of(shape)
-        self._sampler = shape if isinstance(shape, BatchSampler) else None
-
     def __call__(self, items: list):
         from bench_lib.deps import import_dgl
 
         dgl = import_dgl()
-        shapes = self._sampler.shapes if self._sampler is not None else self.shapes
         pairs = bool(items) and isinstance(items[0], tuple)
         graphs = [it[0] for it in items] if pairs else list(items)
         if not graphs:
@@ -325,10 +329,7 @@ class DglPadCollater:
         labels = torch.stack([torch.as_tensor(it[1]) for it in items]) if pairs else None
         g = dgl.batch(graphs)
         b, n, e = len(graphs), g.num_nodes(), g.num_edges()
-        shape = _fitting(shapes, n, e, b)
-        g_slots = b + 1 if shape is None else shape.n_graph
-        n_slots = n if shape is None else shape.n_node
-        e_slots = e if shape is None else shape.n_edge
+        n_slots, e_slots, g_slots = self.slots(n, e, b)
         counts_n, counts_e = g.batch_num_nodes(), g.batch_num_edges()
         if n_slots > n:
             g.add_nodes(n_slots - n)  # zero features
@@ -349,7 +350,7 @@ class DglPadCollater:
         return g, labels, torch.arange(g_slots) < b
 
 
-class GraphBatchCollater:
+class GraphBatchCollater(_Padder):
     """Plain PyTorch: ``collate_fn`` that turns a sampler's index lists into bench_lib's
     :class:`~bench_lib.strategies.batch.GraphBatch` from a ``GraphStore`` (bench_lib's vectorised
     collater), padded to the sampler's shapes. Use it over ``range(store.n_graph)`` (or the split's
@@ -367,13 +368,12 @@ class GraphBatchCollater:
     def __init__(self, store, shape=None, indices=None) -> None:
         from bench_lib.strategies.collate import collate
 
+        super().__init__(shape)
         self.store, self._collate = store, collate
-        self.shapes = _shapes_of(shape)
-        self._sampler = shape if isinstance(shape, BatchSampler) else None
         self.indices = None if indices is None else np.asarray(indices, np.int64)
 
     def __call__(self, positions: list) -> GraphBatch:
-        shapes = self._sampler.shapes if self._sampler is not None else self.shapes
+        shapes = self.shapes
         pos = np.asarray(positions, np.int64)
         idx = pos if self.indices is None else self.indices[pos]
         nn, ne = self.store.n_node[idx], self.store.n_edge[idx]

@@ -122,7 +122,7 @@ def collation(args) -> str:
     rows = []
     for name, kw in (("nci5k", {}), ("qm9", {"n_graphs": 10_000})):
         store = load_dataset(name, **kw)
-        graphs = dgl_graphs(store, dgl)
+        graphs = dgl_graphs(store)
         for batch_graphs in (32, 128):
             order = np.random.default_rng(0).permutation(store.n_graph)
             batches = [order[i:i + batch_graphs] for i in range(0, len(order), batch_graphs)]
@@ -187,10 +187,10 @@ def against_libraries(args) -> tuple[str, dict]:
     """Table 3 and its records."""
     rows, records = [], []
     for name, kw in (("nci5k", {}), ("qm9", {"n_graphs": 5000}), ("hydronet-like", {"n_graphs": 5000})):
-        from bench_lib.strategies.interop import dgl_graphs as dgl_items, pyg_graphs
+        from bench_lib.strategies.interop import pyg_graphs
 
         store = load_dataset(name, **kw)
-        datas, graphs = pyg_graphs(store), [g for g, _ in dgl_items(store)]
+        datas, graphs = pyg_graphs(store), dgl_graphs(store)
         for batch_graphs in (32, 128):
             order = np.random.default_rng(0).permutation(store.n_graph)
             batches = [order[i:i + batch_graphs] for i in range(0, len(order), batch_graphs)]
@@ -229,12 +229,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.part == "libraries":
         text, data = against_libraries(args)
-        command = "python benchmarks/foundation.py --part libraries " + " ".join(sys.argv[1:]).replace(
-            "--part libraries", "").strip()
+        command = " ".join(["python benchmarks/foundation.py", *sys.argv[1:]])
         from bench_lib.harness.environment import environment
 
         env = environment()
-        head = (f"# Collation against PyG and DGL\n\n`{' '.join(command.split())}` on {env.get('cpu', '?')}, "
+        head = (f"# Collation against PyG and DGL\n\n`{command}` on {env.get('cpu', '?')}, "
                 f"{args.repeats} repeats, arms in turns (see the docstring of benchmarks/foundation.py, table 3). "
                 "A ratio is bench_lib's collate rate over the arm's, the median over repeats of the ratio within "
                 "a repeat.\n\n")
@@ -245,7 +244,7 @@ def main() -> int:
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)
             (out / "libraries.md").write_text(body)
-            (out / "libraries.json").write_text(json.dumps({"command": " ".join(command.split()), "environment": env,
+            (out / "libraries.json").write_text(json.dumps({"command": command, "environment": env,
                                                             **data}, indent=1) + "\n")
         return 0
     if not Path(args.hydronet).exists():

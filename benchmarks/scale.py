@@ -138,7 +138,7 @@ def stage_compare(args) -> dict:
     knn = build_hydronet_like(n_graphs=n, seed=0, **OPTIONS)
     stored = build_hydronet_like(n_graphs=n, seed=0, **{**OPTIONS, "edges": "stored"})
     assert np.array_equal(knn.positions, stored.positions)
-    graphs = dgl_graphs(stored, dgl)
+    graphs = dgl_graphs(stored)
     rows = []
     for packs in (args.packs_per_batch, 1):
         strategy = STRATEGIES.create("pack-cutstock", max_nodes=args.pack_nodes, packs_per_batch=packs)

@@ -33,6 +33,7 @@ def import_pyg():
 
 
 def _targets(y: torch.Tensor | None, n_graph: int, g_slots: int) -> torch.Tensor:
+    """``[g_slots, T]`` float32 targets: the first ``n_graph`` rows of ``y``, zeros after them."""
     if y is None:
         return torch.zeros((g_slots, 1), dtype=torch.float32)
     width = y.shape[-1] if y.dim() >= 2 else 1  # PyG's [b, T] or [b]; DGL's stacked [b, 1, T]
@@ -78,20 +79,15 @@ def graph_batch_from_pyg(batch, graph_index=None, node_features: str = "x", targ
     e = senders.shape[0]
     node_graph = batch.batch if batch.batch is not None else torch.zeros(n, dtype=torch.int64)
     if padded:
-        n_real = int(batch.graph_mask.sum())
-        node_mask, edge_mask, g_slots = batch.node_mask, batch.edge_mask, g
-        counts_n = torch.diff(batch.ptr)
-        counts_e = torch.bincount(node_graph[senders], minlength=g) if e else torch.zeros(g, dtype=torch.int64)
-        y = getattr(batch, target, None)
-        y = None if y is None else y[:n_real]
+        n_real, g_slots = int(batch.graph_mask.sum()), g
+        node_mask, edge_mask = batch.node_mask, batch.edge_mask
     else:  # unpadded: one empty padding graph after the real ones, as bench_lib's collate gives
         n_real, g_slots = g, g + 1
-        node_mask = torch.ones(n, dtype=torch.bool)
-        edge_mask = torch.ones(e, dtype=torch.bool)
-        counts_n = torch.diff(batch.ptr) if getattr(batch, "ptr", None) is not None else \
-            torch.bincount(node_graph, minlength=g)
-        counts_e = torch.bincount(node_graph[senders], minlength=g) if e else torch.zeros(g, dtype=torch.int64)
-        y = getattr(batch, target, None)
+        node_mask, edge_mask = torch.ones(n, dtype=torch.bool), torch.ones(e, dtype=torch.bool)
+    counts_n = torch.diff(batch.ptr) if getattr(batch, "ptr", None) is not None else \
+        torch.bincount(node_graph, minlength=g)
+    counts_e = torch.bincount(node_graph[senders], minlength=g) if e else torch.zeros(g, dtype=torch.int64)
+    y = getattr(batch, target, None)  # the padded batch's zero rows are cut by _targets
     return _graph_batch(x, senders, receivers, counts_n, counts_e, node_graph, node_mask, edge_mask, g_slots,
                         n_real, y, graph_index, padded if static_shape is None else static_shape,
                         getattr(batch, "pos", None), getattr(batch, "edge_attr", None))
@@ -113,7 +109,7 @@ def graph_batch_from_dgl(graph, labels=None, graph_mask=None, graph_index=None, 
     else:
         n_real, g_slots = g, g + 1
         node_mask, edge_mask = torch.ones(n, dtype=torch.bool), torch.ones(e, dtype=torch.bool)
-    y = None if labels is None else torch.as_tensor(labels)[:n_real]
+    y = None if labels is None else torch.as_tensor(labels)
     return _graph_batch(graph.ndata[node_features], senders, receivers, counts_n, counts_e, node_graph,
                         node_mask, edge_mask, g_slots, n_real, y, graph_index,
                         graph_mask is not None if static_shape is None else static_shape,
