@@ -4,7 +4,8 @@ Layout of a suite file (see ``benchmarks/default.toml``)::
 
     [suite]                 name, strategies, fairness, seeds, repeats, threads,
                             clock, malloc, interleave, device, backend, timeout_s, mode,
-                            execution, execution_only, compile_options, prefetch, prefetch_with,
+                            execution, execution_only, strategy_fairness, compile_options,
+                            prefetch, prefetch_with,
                             ranks, timed_seeds, train_parallel, margin, decide,
                             decide_looks, decide_budget_s, min_timed_s
                             (timed_seeds = N: only the first N seeds are timed, the
@@ -19,7 +20,9 @@ Layout of a suite file (see ``benchmarks/default.toml``)::
                             while a verdict is undecided, up to decide_looks looks in all
                             or decide_budget_s seconds of added turns per group)
                             (execution_only: {execution = [strategies]} runs that execution
-                            for those strategies only; ranks: data-parallel processes per cell,
+                            for those strategies only; strategy_fairness: {strategy = [views]}
+                            runs that strategy in those views only, e.g. a library's loader
+                            in the view its own batch size means; ranks: data-parallel processes per cell,
                             a list to sweep, e.g. [1, 2]; ranks > 1 runs eager cells only)
     [train]                 lr, warmup_steps, window_s, windows, eval_every,
                             max_steps, train_time_limit_s (see TrainSettings)
@@ -146,6 +149,7 @@ class SuiteConfig:
     mode: str = "train"
     execution: tuple[str, ...] = ("eager",)
     execution_only: dict[str, Any] = field(default_factory=dict)
+    strategy_fairness: dict[str, Any] = field(default_factory=dict)
     compile_options: dict[str, Any] = field(default_factory=dict)
     prefetch: int = CellSpec.prefetch
     prefetch_with: str = CellSpec.prefetch_with
@@ -328,6 +332,16 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
             problems.check(_choices, f"[suite] execution_only.{ex}", n, STRATEGIES.names())
     for view in suite.get("fairness", ("equal-padded-budget",)):
         problems.check(_choices, "[suite] fairness", view, VIEWS[:2])
+    for name, views in suite.get("strategy_fairness", {}).items():
+        if name not in suite["strategies"]:
+            problems.append(f"[suite] strategy_fairness.{name}: {name!r} is not one of [suite] strategies "
+                            f"({', '.join(suite['strategies'])})")
+        if not isinstance(views, list) or not views or not all(isinstance(v, str) for v in views):
+            problems.append(f"[suite] strategy_fairness.{name} must be a non-empty list of views (got {views!r})")
+            continue
+        for v in views:
+            problems.check(_choices, f"[suite] strategy_fairness.{name}", v,
+                           suite.get("fairness", ("equal-padded-budget",)))
     for key, valid in (("mode", ("train", "loader")), ("clock", ("auto", "wall")), ("malloc", ("keep", "default")),
                        ("backend", ("dgl", "torch")), ("device", ("cpu", "cuda")), ("prefetch_with", PREFETCH_MODES)):
         if key in suite:

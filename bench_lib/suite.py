@@ -222,6 +222,8 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
                                     f"nodes); raise it to at least {biggest}, or leave it out to derive it")
             for view, budget in budgets.items():
                 for strategy in cfg.strategies:
+                    if view not in cfg.strategy_fairness.get(strategy, [view]):
+                        continue
                     try:
                         params, used = resolve(strategy, budget, n, e, cfg.strategy_params.get(strategy))
                         if used == "manual":  # fixed by hand: check them on the split now, not in the cell

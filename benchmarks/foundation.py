@@ -19,8 +19,9 @@ and DGL's ``dgl.batch`` over one ``DGLGraph`` per graph (the per-graph objects b
 user's in-memory dataset holds them), each alone and followed by its conversion to ``GraphBatch``
 (:mod:`bench_lib.strategies.interop`, what the ``pyg`` and ``dgl-loader`` arms of a suite run). The
 arms take turns: each repeat times one pass over the same batches per arm, in a rotated order, and a
-ratio is the median over repeats of the two arms' rates in that repeat. bench_lib's collate builds
-the radius-graph edges of qm9 and hydronet-like per batch; the libraries' graphs hold them already.
+ratio is the median over repeats of the two arms' rates in that repeat. Every arm reads edges built
+once (qm9's and hydronet-like's radius graphs are stored with the dataset, as the libraries' graphs
+hold them).
 
     python benchmarks/foundation.py [--hydronet PATH] [--repeats 3] [--skip-ffd-hydronet]
     python benchmarks/foundation.py --part libraries [--repeats 7] [--out results/foundation]

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GraphStore", "StoreMeta", "gather_ranges", "exclusive_cumsum", "take_rows", "attach_file",
+__all__ = ["GraphStore", "StoreMeta", "gather_ranges", "exclusive_cumsum", "take_rows", "take_ranges", "attach_file",
            "touch_mapped"]
 
 #: Memory-mapped columns of at least this many bytes are gathered with reads from their file
@@ -97,6 +97,29 @@ def take_rows(column: np.ndarray, index: np.ndarray) -> np.ndarray:
                 raise OSError(f"{column.__dict__.get('_bench_lib_path')}: read ended at byte {offset + done} (truncated since it was opened?)")
             done += got
     return out
+
+
+#: Ranges at least this long on average are copied slice by slice (one memcpy each) rather than
+#: gathered row by row through an index array (which costs two passes over an int64 index per row).
+SLICE_ROWS = 64
+
+
+def take_ranges(column: np.ndarray, ptr: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """The rows ``ptr[i]:ptr[i+1]`` of ``column`` for each ``i`` in ``index``, concatenated (a copy):
+    ``take_rows(column, gather_ranges(ptr, index))``, one slice per range where ranges are long
+    (:data:`SLICE_ROWS`; a water cluster's 70 atoms) and the column is not read from its file."""
+    index = np.asarray(index, dtype=np.int64)
+    starts, ends = ptr[index], ptr[index + 1]
+    if _read_from_file(column) or int((ends - starts).sum()) < SLICE_ROWS * max(1, len(index)):
+        return take_rows(column, gather_ranges(ptr, index))
+    flat = column.view(np.ndarray) if isinstance(column, np.memmap) else column
+    return np.concatenate([flat[a:b] for a, b in zip(starts.tolist(), ends.tolist())])
+
+
+def _read_from_file(column: np.ndarray) -> bool:
+    """Whether :func:`take_rows` reads ``column`` from its file rather than through the mapping."""
+    return (isinstance(column, np.memmap) and column.__dict__.get("_bench_lib_fd") is not None
+            and column.nbytes >= PREAD_BYTES and hasattr(os, "preadv"))
 
 
 @dataclass(frozen=True)
@@ -289,6 +312,30 @@ class GraphStore:
         columns = {name: None if column is None else take_rows(column, rows[_LEVEL[name]])
                    for name, column in self.arrays().items()}
         return GraphStore.from_columns(meta, **columns)
+
+    def graph_rows(self, name: str, index: np.ndarray) -> np.ndarray:
+        """The node or edge rows of column ``name`` of graphs ``index``, in order (see :func:`take_ranges`)."""
+        ptr = self.edge_ptr if _LEVEL[name] == "edge" else self.node_ptr
+        return take_ranges(getattr(self, name), ptr, index)
+
+    def batch_edges(self, index: np.ndarray, out_senders: np.ndarray, out_receivers: np.ndarray) -> None:
+        """The stored edges of graphs ``index`` as one batch's: each graph's endpoints shifted by its
+        first node's place in the batch, written into int64 ``out_*`` (one row per edge). Long edge
+        lists (:data:`SLICE_ROWS` per graph on average) go through one compiled pass
+        (:mod:`bench_lib.data._gather_kernel`)."""
+        index = np.asarray(index, dtype=np.int64)
+        first_node = exclusive_cumsum(self.n_node[index])[:-1]
+        n_edge = self.n_edge[index]
+        if (len(index) and int(n_edge.sum()) >= SLICE_ROWS * len(index)
+                and not _read_from_file(self.senders) and not _read_from_file(self.receivers)):
+            from bench_lib.data._gather_kernel import gather_edges
+
+            plain = [c.view(np.ndarray) if isinstance(c, np.memmap) else c for c in (self.senders, self.receivers)]
+            gather_edges(*plain, self.edge_ptr, index, first_node, out_senders, out_receivers)
+            return
+        edges, shift = gather_ranges(self.edge_ptr, index), np.repeat(first_node, n_edge)
+        np.add(self.rows("senders", edges), shift, out=out_senders)
+        np.add(self.rows("receivers", edges), shift, out=out_receivers)
 
     def rows(self, name: str, index: np.ndarray) -> np.ndarray:
         """Rows ``index`` of column ``name`` (see :func:`take_rows`)."""

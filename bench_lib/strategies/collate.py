@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench_lib.data.store import GraphStore, exclusive_cumsum, gather_ranges
+from bench_lib.data.store import GraphStore
 from bench_lib.strategies.batch import BatchShape, GraphBatch
 
 __all__ = ["collate"]
@@ -47,9 +47,8 @@ def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None
     """
     idx = np.asarray(graph_index, dtype=np.int64)
     nn, ne = store.n_node[idx], store.n_edge[idx]
-    nodes = gather_ranges(store.node_ptr, idx)
-    positions = None if store.positions is None else store.rows("positions", nodes)
-    b, real_n, real_e = len(idx), len(nodes), int(ne.sum())
+    positions = None if store.positions is None else store.graph_rows("positions", idx)
+    b, real_n, real_e = len(idx), int(nn.sum()), int(ne.sum())
     if shape is None:
         n_slots, e_slots, g_slots, static = real_n, real_e, b + 1, False
     else:
@@ -62,12 +61,11 @@ def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None
                 "(the padding graph needs one node slot when there are pad edges, and one graph slot)")
     pad_n, pad_e = n_slots - real_n, e_slots - real_e
 
-    edges = None if store.senders is None else gather_ranges(store.edge_ptr, idx)
-    if edges is None:  # built here, straight into the batch's arrays (one slot more: the kernel's scratch)
+    if store.senders is None:  # built here, straight into the batch's arrays (one slot more: the kernel's scratch)
         rule = store.neighbours
         rows = max(e_slots, rule.bound(nn)) + 1
         senders, receivers = np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64)
-        kth = None if store.knn_distance is None else store.rows("knn_distance", nodes)
+        kth = None if store.knn_distance is None else store.graph_rows("knn_distance", idx)
         built_ne, _, _ = rule.edges(nn, positions, kth, out=(senders, receivers))
         if not np.array_equal(built_ne, ne):
             bad = int(np.flatnonzero(built_ne != ne)[0])
@@ -79,9 +77,7 @@ def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None
     else:
         senders = np.empty(e_slots, dtype=np.int64)
         receivers = np.empty(e_slots, dtype=np.int64)
-        shift = np.repeat(exclusive_cumsum(nn)[:-1], ne)
-        np.add(store.rows("senders", edges), shift, out=senders[:real_e])
-        np.add(store.rows("receivers", edges), shift, out=receivers[:real_e])
+        store.batch_edges(idx, senders[:real_e], receivers[:real_e])
     senders[real_e:] = receivers[real_e:] = real_n  # pad edges: first pad node -> itself
 
     n_node = np.zeros(g_slots, dtype=np.int64)
@@ -92,7 +88,7 @@ def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None
     graph_index_out = np.full(g_slots, -1, dtype=np.int64)
     graph_index_out[:b] = idx
 
-    features = store.rows("node_features", nodes)
+    features = store.graph_rows("node_features", idx)
     if features.dtype.kind in "iu" and features.dtype != np.int64:  # narrow categorical columns on disk
         features = features.astype(np.int64)
     t = torch.from_numpy
@@ -106,5 +102,5 @@ def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None
         graph_index=t(graph_index_out), static_shape=static,
         positions=None if positions is None else t(_pad_rows(positions, n_slots)),
         edge_features=None if store.edge_features is None
-        else t(_pad_rows(store.rows("edge_features", edges), e_slots)),
+        else t(_pad_rows(store.graph_rows("edge_features", idx), e_slots)),
     )

@@ -183,3 +183,35 @@ def test_touching_a_mapped_store_makes_its_pages_resident_before_a_baseline(tmp_
     again = rss_mib()
     touch_mapped(mapped)
     assert rss_mib() - again < 0.05 * touched / 2**20  # a second touch adds nothing
+
+
+@pytest.mark.parametrize("length", [3, 200])  # short ranges: one index gather; long ones: one slice each
+def test_take_ranges_is_the_rows_of_gather_ranges(tmp_path, length):
+    from bench_lib.data.store import gather_ranges, take_ranges
+
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 2 * length, 40)
+    ptr = np.concatenate([[0], np.cumsum(counts)])
+    column = np.lib.format.open_memmap(tmp_path / "c.npy", mode="w+", dtype=np.uint8, shape=(int(ptr[-1]), 2))
+    column[:] = rng.integers(0, 255, column.shape)
+    index = rng.permutation(40)[:25]
+    want = column[gather_ranges(ptr, index)]
+    got = take_ranges(column, ptr, index)
+    assert type(got) is np.ndarray and got.dtype == np.uint8 and np.array_equal(got, want)
+    assert take_ranges(column, ptr, np.array([], np.int64)).shape == (0, 2)
+
+
+@pytest.mark.parametrize("max_nodes", [4, 30])  # short edge lists: numpy; long ones: the compiled pass
+def test_batch_edges_shift_each_graph_to_its_first_node(max_nodes):
+    from bench_lib.data.store import SLICE_ROWS, take_ranges
+
+    store = make_random_store(30, seed=1, min_nodes=max_nodes // 2, max_nodes=max_nodes)
+    index = np.array([7, 3, 3, 12, 0], dtype=np.int64)
+    assert (store.n_edge[index].mean() >= SLICE_ROWS) == (max_nodes == 30)
+    total = int(store.n_edge[index].sum())
+    senders, receivers = np.full(total, -1, np.int64), np.full(total, -1, np.int64)
+    store.batch_edges(index, senders, receivers)
+    first = np.concatenate([[0], np.cumsum(store.n_node[index])[:-1]])
+    shift = np.repeat(first, store.n_edge[index])
+    assert np.array_equal(senders, take_ranges(store.senders, store.edge_ptr, index) + shift)
+    assert np.array_equal(receivers, take_ranges(store.receivers, store.edge_ptr, index) + shift)

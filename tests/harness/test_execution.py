@@ -7,6 +7,7 @@ these tests compile tiny models, and as few times as the checks allow.
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 
 import numpy as np
@@ -251,3 +252,21 @@ def test_execution_only_limits_a_variant_to_its_strategies():
     assert sorted((c.strategy, c.execution) for c in cells) == [
         ("dynamic", "compile-dynamic"), ("dynamic", "eager"), ("pack-lpfhp", "eager")]
     assert len({c.cell_id for c in cells}) == 3
+
+
+def test_strategy_fairness_limits_a_strategy_to_its_views():
+    from bench_lib.config import ConfigError, parse_config
+    from bench_lib.suite import expand_cells
+
+    suite = {"strategies": ["dynamic", "pyg"], "backend": "torch",
+             "fairness": ["equal-padded-budget", "equal-real-graphs"],
+             "strategy_fairness": {"pyg": ["equal-real-graphs"]}}
+    data = {"nci5k": {"n_graphs": 300, "node_slots": 256, "graphs_per_step": 16, "pack_nodes": 128}}
+    cells = expand_cells(parse_config({"suite": suite, "datasets": data}))
+    assert sorted({(c.strategy, v) for c in cells for v in c.views}) == [
+        ("dynamic", "equal-padded-budget"), ("dynamic", "equal-real-graphs"), ("pyg", "equal-real-graphs")]
+    for bad, words in (({"pad": ["equal-real-graphs"]}, "'pad' is not one of [suite] strategies"),
+                       ({"pyg": ["manual"]}, "strategy_fairness.pyg: unknown name 'manual'"),
+                       ({"pyg": []}, "must be a non-empty list of views")):
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            parse_config({"suite": {**suite, "strategy_fairness": bad}, "datasets": data})
