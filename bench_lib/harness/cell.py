@@ -29,7 +29,7 @@ class EnvironmentSkip(NotImplementedError):
 #: How an environment skip's ``error`` starts in the records.
 ENVIRONMENT_SKIP = "EnvironmentSkip:"
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: How a cell's training step runs. ``eager``: op by op; ``compile``:
 #: ``torch.compile`` of forward, loss and backward with its default
@@ -376,6 +376,26 @@ METRICS: dict[str, str] = {
     "train_steps": "training steps run",
     "train_wall_s": "wall-clock training time (validation excluded)",
     "curve": "validation curve: JSON [[step, train wall s, validation score], ...]",
+    "counted_steps": "training steps counted for flops_per_step and the columns after it (the first batches of "
+                     "the first epoch, plain-torch operators, no clock; bench_lib/costs/count.py)",
+    "flops_per_step": "floating-point operations per training step (forward, backward, Adam), mean over counted steps",
+    "flops_per_graph": "flops_per_step per real graph",
+    "bytes_per_step": "bytes read and written by the step's operators, unfused (an upper bound on memory traffic)",
+    "bytes_per_graph": "bytes_per_step per real graph",
+    "ops_per_step": "operators launched per step (a kernel each on a GPU; views and allocations not counted)",
+    "ops_forward": "operators launched by the forward pass and the loss",
+    "ops_backward": "operators launched by the backward pass",
+    "ops_optimizer": "operators launched by the optimiser step",
+    "syncs_per_step": "operators per step that read a value back to the host (.item(), nonzero)",
+    "peak_tensor_mib": "largest total of live tensors the step creates over forward and backward (MiB), "
+                       "largest over counted steps; parameters, optimiser state and batch apart",
+    "padding_flops_share": "share of flops_per_step spent on padding slots (1 - the same graphs unpadded / as batched)",
+    "padding_bytes_share": "share of bytes_per_step spent on padding slots",
+    "padding_peak_share": "share of peak_tensor_mib spent on padding slots",
+    "resident_mib": "what lives across steps (MiB): parameters, Adam's two moments, the largest counted batch",
+    "costs_by_kind": "JSON {kind: [operators, FLOPs, bytes]} per step by kind of operator (matmul, gather, "
+                     "scatter, reduction, copy, special, elementwise; bench_lib.costs.count.KINDS): what a projection "
+                     "prices, each kind at its own rate (bench_lib.costs.project)",
 }
 METRIC_FIELDS = list(METRICS)
 

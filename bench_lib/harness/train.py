@@ -761,6 +761,12 @@ class CellRun:
         self.close_throughput()
         self.source.close()
         self.metrics.update(self._compile_metrics())
+        if self.model is not None and self.spec.repeats > 0 and self.rank == 0:  # timed cells: their plan's costs
+            from bench_lib.harness.counted import counted_costs, eager_spec
+
+            spec, task = eager_spec(self.spec), self.task
+            self.metrics.update(counted_costs(self.model, self.init_state,
+                                              lambda model, batch: make_loss(model, task, spec)(batch), self.loader))
         base = self.metrics["baseline_rss_mib"]
         for phase in ("throughput", "train", "validation"):
             peak = self.metrics.get(f"{phase}_peak_rss_mib")

@@ -1,0 +1,109 @@
+"""Projected step times on devices bench_lib has not run on, from a cell's counted costs.
+
+Everything here is a *projection*: counted operators (:mod:`bench_lib.costs.count`) priced by a
+device profile (``devices.toml``: vendor peaks, and per-operator overheads that are stated
+assumptions), never a measurement. The model:
+
+- each kind of operator (matrix products, gathers, scatter-adds, reductions, copies, element-wise;
+  :data:`~bench_lib.costs.count.KINDS`) runs at its bound, ``max(FLOPs / FLOP rate, bytes /
+  byte rate)`` of its kind's rates: on a GPU, the vendor's FP32 peak and memory bandwidth for every
+  kind; on a CPU, rates measured per kind (``benchmarks/projection.py``);
+- **eager on a GPU**: the host enqueues operators asynchronously at ``eager_op_s`` each, so a
+  step takes the longer of the host's time (operators x ``eager_op_s``) and the device's work;
+- **CUDA graphs** (static shapes, one replay per step): the device's work plus ``graph_op_s``
+  per kernel node and one ``graph_launch_s``;
+- **a CPU** (profile measured by ``benchmarks/projection.py``): no overlap, the work plus the
+  per-operator overhead.
+
+Memory: a budget fits when the step's peak live tensors plus what lives across steps (parameters,
+Adam's moments, the batch) fit the device's capacity.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench_lib.costs.count import KINDS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["DeviceProfile", "DEVICES", "load_profiles", "work_s", "project_step_s", "fits"]
+
+#: The shipped device profiles.
+DEVICES = Path(__file__).with_name("devices.toml")
+
+EXECUTIONS = ("eager", "cudagraphs", "cpu")
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    key: str
+    name: str
+    flops_fp32: float
+    bandwidth: float
+    memory_gib: float
+    eager_op_s: float
+    graph_op_s: float = 0.0
+    graph_launch_s: float = 0.0
+    flops_tf32: float = 0.0
+    source: str = ""
+    overhead_source: str = ""
+    #: {kind: (FLOP/s, bytes/s)} where a kind runs at other rates than the peaks (a measured CPU)
+    rates: dict | None = None
+
+    def rate(self, kind: str) -> tuple[float, float]:
+        """(FLOP/s, bytes/s) of operators of ``kind``."""
+        if self.rates and kind in self.rates:
+            return self.rates[kind]
+        return self.flops_fp32, self.bandwidth
+
+
+def load_profiles(path: Path = DEVICES) -> dict[str, DeviceProfile]:
+    """The profiles of ``path`` by key; a missing field or a figure without its source is a ``ValueError``."""
+    data = tomllib.loads(Path(path).read_text())
+    out = {}
+    for key, table in data.items():
+        try:
+            profile = DeviceProfile(key=key, **table)
+        except TypeError as err:
+            raise ValueError(f"{path}: [{key}]: {err}") from None
+        if not profile.source or not profile.overhead_source:
+            raise ValueError(f"{path}: [{key}] needs a source and an overhead_source for its figures")
+        out[key] = profile
+    return out
+
+
+def work_s(costs_by_kind: dict, profile: DeviceProfile) -> float:
+    """Seconds of work of a step: each kind of operator at its bound (``costs_by_kind``: a record's
+    ``{kind: [operators, FLOPs, bytes]}``)."""
+    unknown = set(costs_by_kind) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown kinds of operator {sorted(unknown)}; valid: {', '.join(KINDS)}")
+    total = 0.0
+    for kind, (_, flops, moved) in costs_by_kind.items():
+        flop_rate, byte_rate = profile.rate(kind)
+        total += max(flops / flop_rate, moved / byte_rate)
+    return total
+
+
+def project_step_s(costs_by_kind: dict, ops: float, profile: DeviceProfile, execution: str = "eager") -> float:
+    """Projected seconds per training step (see the module docstring) from a record's
+    ``costs_by_kind`` and ``ops_per_step``."""
+    work = work_s(costs_by_kind, profile)
+    if execution == "eager":
+        return max(work, ops * profile.eager_op_s)
+    if execution == "cudagraphs":
+        return work + ops * profile.graph_op_s + profile.graph_launch_s
+    if execution == "cpu":
+        return work + ops * profile.eager_op_s
+    raise ValueError(f"unknown execution {execution!r}; valid: {', '.join(EXECUTIONS)}")
+
+
+def fits(peak_tensor_mib: float, resident_mib: float, profile: DeviceProfile) -> bool:
+    """Whether a step's peak live tensors and what lives across steps fit the device's memory."""
+    return (peak_tensor_mib + resident_mib) / 1024 <= profile.memory_gib

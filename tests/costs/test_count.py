@@ -1,0 +1,101 @@
+"""Counted costs (bench_lib.costs.count, bench_lib.harness.counted): each counter against a hand
+computation, and the same numbers for the same plan twice and in another process."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from bench_lib.costs.count import CostCounter, count_step
+
+F32 = 4
+
+
+def test_a_linear_training_step_by_hand():
+    lin = torch.nn.Linear(3, 2)
+    x = torch.randn(4, 3)
+    costs = count_step(lambda b: lin(b).sum(), torch.optim.SGD(lin.parameters(), lr=0.1), x)
+    f, b, o = costs.forward, costs.backward, costs.optimizer
+    # forward: addmm (4x3 @ 3x2: 2*4*2*3 = 48 FLOPs; reads bias, x, W; writes 4x2), sum (8 adds; writes 1)
+    assert (f.ops, f.flops) == (2, 48 + 8)
+    assert (f.bytes_read, f.bytes_written) == ((2 + 12 + 6) * F32 + 8 * F32, (8 + 1) * F32)
+    # backward: ones_like of the loss (a fill), grad W = grad_y^T @ x (2*2*3*4 = 48), grad b = sum (8)
+    assert (b.ops, b.flops) == (3, 0 + 48 + 8)
+    assert (b.bytes_read, b.bytes_written) == ((8 + 12) * F32 + 8 * F32, (1 + 6 + 2) * F32)
+    # SGD: p += -lr * grad for W and b: 8 FLOPs, reads p and grad, writes p
+    assert (o.ops, o.flops, o.bytes_read, o.bytes_written) == (2, 8, 2 * 8 * F32, 8 * F32)
+    assert costs.total.ops == 7 and costs.total.syncs == 0
+
+
+def test_message_passing_operators_by_hand():
+    x = torch.randn(4, 3)
+    index = torch.tensor([0, 2, 2])
+    with CostCounter() as counter:
+        rows = x.index_select(0, index)          # a gather: 0 FLOPs, reads 3 rows and the index
+        out = torch.zeros(4, 3)                  # a fill: writes 4 rows
+        out.index_add_(0, index, rows)           # a scatter-add: 9 adds, reads index + source + touched rows
+    c = counter.costs.forward
+    assert (c.ops, c.flops) == (3, 9)
+    assert c.bytes_read == (9 * F32 + 3 * 8) + 0 + (3 * 8 + 9 * F32 + 9 * F32)
+    assert c.bytes_written == 9 * F32 + 12 * F32 + 9 * F32
+
+
+def test_peak_live_bytes_by_hand():
+    x = torch.randn(12)  # before counting: not the step's
+    with CostCounter() as counter:
+        a = x * 2        # 48 bytes live
+        b = a + 1        # 96
+        del a            # freed: 48
+        c = b * b        # 96 again
+        d = c.view(3, 4)  # a view: no new memory
+        e = torch.empty(6)  # an allocation: 24 more, no operator
+    assert counter.costs.peak_bytes == 2 * 12 * F32 + 6 * F32
+    assert counter.costs.forward.ops == 3
+    del b, d, e
+
+
+def _cell_costs(strategy: str, model: str = "gin") -> dict:
+    from bench_lib.config import parse_config
+    from bench_lib.harness.train import CellRun
+    from bench_lib.suite import expand_cells
+
+    data = {"nci5k": {"n_graphs": 240, "node_slots": 256, "pack_nodes": 128}} if model == "gin" else \
+        {"qm9": {"n_graphs": 200, "node_slots": 288, "pack_nodes": 72, "models": [model]}}
+    cfg = parse_config({"suite": {"strategies": [strategy], "backend": "torch"}, "datasets": data,
+                        "models": {model: {"hidden": 16}}})
+    spec = dataclasses.replace(expand_cells(cfg)[0], repeats=1, windows=1, warmup_steps=1)
+    run = CellRun(spec)
+    run.warmup()
+    run.window(0)
+    metrics = run.finish()
+    return {k: metrics[k] for k in metrics if k in COUNTED}
+
+
+COUNTED = ("counted_steps", "flops_per_step", "flops_per_graph", "bytes_per_step", "bytes_per_graph", "ops_per_step",
+           "ops_forward", "ops_backward", "ops_optimizer", "syncs_per_step", "peak_tensor_mib",
+           "padding_flops_share", "padding_bytes_share", "padding_peak_share", "resident_mib", "costs_by_kind")
+
+
+def test_a_cells_counts_are_the_same_twice_and_in_another_process():
+    first, second = _cell_costs("pack-lpfhp"), _cell_costs("pack-lpfhp")
+    code = ("import json; from tests.costs.test_count import _cell_costs; "
+            "print(json.dumps(_cell_costs('pack-lpfhp')))")
+    other = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                      cwd=str(__import__("pathlib").Path(__file__).parents[2])).stdout.splitlines()[-1])
+    assert set(first) == set(COUNTED) and first["counted_steps"] == 2
+    assert first == second == other
+
+
+@pytest.mark.parametrize("model", ["gin", "schnet"])
+def test_padding_shares_follow_the_slots(model):
+    pad, dynamic, packed = (_cell_costs(s, model) for s in ("pad", "dynamic", "pack-lpfhp"))
+    assert dynamic["padding_flops_share"] == dynamic["padding_bytes_share"] == 0.0  # nothing padded
+    assert pad["padding_flops_share"] > 0.3 and pad["padding_flops_share"] > 3 * packed["padding_flops_share"]
+    assert 0 < packed["padding_flops_share"] < 0.3
+    assert pad["flops_per_graph"] > 1.5 * dynamic["flops_per_graph"]
+    assert pad["ops_forward"] == dynamic["ops_forward"]  # the same operators, on other shapes
