@@ -386,7 +386,10 @@ METRICS: dict[str, str] = {
     "ops_forward": "operators launched by the forward pass and the loss",
     "ops_backward": "operators launched by the backward pass",
     "ops_optimizer": "operators launched by the optimiser step",
-    "syncs_per_step": "operators per step that read a value back to the host (.item(), nonzero)",
+    "ops_optimizer_foreach": "operators of the same Adam step as a GPU runs it by default (foreach: one per list "
+                             "of tensors); a CPU's Adam loops over the parameters (ops_optimizer)",
+    "syncs_per_step": "operators per forward and backward that read a value back to the host (.item(), nonzero); "
+                      "the optimiser's read its step counters, kept on the host",
     "peak_tensor_mib": "largest total of live tensors the step creates over forward and backward (MiB), "
                        "largest over counted steps; parameters, optimiser state and batch apart",
     "padding_flops_share": "share of flops_per_step spent on padding slots (1 - the same graphs unpadded / as batched)",
@@ -396,6 +399,7 @@ METRICS: dict[str, str] = {
     "costs_by_kind": "JSON {kind: [operators, FLOPs, bytes]} per step by kind of operator (matmul, gather, "
                      "scatter, reduction, copy, special, elementwise; bench_lib.costs.count.KINDS): what a projection "
                      "prices, each kind at its own rate (bench_lib.costs.project)",
+    "costs_by_kind_unpadded": "costs_by_kind of the same graphs batched without padding slots",
 }
 METRIC_FIELDS = list(METRICS)
 

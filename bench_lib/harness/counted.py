@@ -54,6 +54,7 @@ def counted_costs(model: torch.nn.Module, init_state: dict, loss_of, loader, ste
             padded.append(count_step(step, opt, batch))
             real.append(count_step(step, opt, collate(loader.store, graph_index)))
             graphs += len(graph_index)
+        foreach = _foreach_optimizer_ops(model)
     n = len(padded)
     as_batched, unpadded = _totals(padded), _totals(real)
     share = {k: 0.0 if not as_batched[k] else max(0.0, 1.0 - unpadded[k] / as_batched[k]) for k in as_batched}
@@ -64,14 +65,33 @@ def counted_costs(model: torch.nn.Module, init_state: dict, loss_of, loader, ste
         "bytes_per_step": as_batched["bytes"] / n, "bytes_per_graph": as_batched["bytes"] / graphs,
         "ops_per_step": as_batched["ops"] / n, "ops_forward": phases["forward"], "ops_backward": phases["backward"],
         "ops_optimizer": phases["optimizer"],
-        "syncs_per_step": float(np.mean([c.total.syncs for c in padded])),
+        "ops_optimizer_foreach": foreach,
+        "syncs_per_step": float(np.mean([c.forward.syncs + c.backward.syncs for c in padded])),
         "peak_tensor_mib": as_batched["peak"] / 2**20,
         "padding_flops_share": share["flops"], "padding_bytes_share": share["bytes"],
         "padding_peak_share": share["peak"],
         "resident_mib": (3 * sum(p.numel() * p.element_size() for p in model.parameters()) + batch_bytes) / 2**20,
-        "costs_by_kind": {k: [float(np.mean([c.total.by_kind.get(k, [0, 0, 0])[i] for c in padded]))
-                              for i in range(3)] for k in KINDS},
+        "costs_by_kind": _by_kind(padded), "costs_by_kind_unpadded": _by_kind(real),
     }
+
+
+def _by_kind(costs: list[StepCosts]) -> dict:
+    return {k: [float(np.mean([c.total.by_kind.get(k, [0, 0, 0])[i] for c in costs])) for i in range(3)]
+            for k in KINDS}
+
+
+def _foreach_optimizer_ops(model: torch.nn.Module) -> float:
+    """Operators of one step of Adam as a GPU runs it by default (``foreach``: one operator per list of
+    tensors), on the gradients the last counted step left: a CPU's Adam loops over the parameters."""
+    from bench_lib.costs.count import CostCounter
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
+    opt.step()  # its state, as in later steps
+    counter = CostCounter()
+    counter.phase = "optimizer"
+    with counter:
+        opt.step()
+    return float(counter.costs.optimizer.ops)
 
 
 def eager_spec(spec):

@@ -22,6 +22,7 @@ from bench_lib.report import plots
 from bench_lib.report.html import answer_html, json_details, markdown_page
 from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.answer import answer_lines, capacity_sentence
+from bench_lib.report.costs import costs_section, projection_section
 from bench_lib.report.ranks import ranks_section
 from bench_lib.report.verdicts import MARGIN, MIN_TIMED_S
 from bench_lib.report.tables import (decide, compile_table, curve_points, details_table, fairness_table, in_view, latest,
@@ -501,6 +502,8 @@ def write_report(results_dir: Path | str, report_dir: Path | str) -> Path:
     for dataset in res.datasets():
         lines += _dataset_section(res, dataset, out, answers)
     lines += _compile_section(res, out)
+    lines += costs_section(res, out)
+    lines += projection_section(res)
     lines += ranks_section(res, out)
     lines += _flags(res.records)
     text = "\n".join(lines) + "\n"

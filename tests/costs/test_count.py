@@ -78,7 +78,8 @@ def _cell_costs(strategy: str, model: str = "gin") -> dict:
 
 COUNTED = ("counted_steps", "flops_per_step", "flops_per_graph", "bytes_per_step", "bytes_per_graph", "ops_per_step",
            "ops_forward", "ops_backward", "ops_optimizer", "syncs_per_step", "peak_tensor_mib",
-           "padding_flops_share", "padding_bytes_share", "padding_peak_share", "resident_mib", "costs_by_kind")
+           "padding_flops_share", "padding_bytes_share", "padding_peak_share", "resident_mib", "costs_by_kind", "costs_by_kind_unpadded",
+           "ops_optimizer_foreach")
 
 
 def test_a_cells_counts_are_the_same_twice_and_in_another_process():
@@ -99,3 +100,4 @@ def test_padding_shares_follow_the_slots(model):
     assert 0 < packed["padding_flops_share"] < 0.3
     assert pad["flops_per_graph"] > 1.5 * dynamic["flops_per_graph"]
     assert pad["ops_forward"] == dynamic["ops_forward"]  # the same operators, on other shapes
+    assert 0 < dynamic["ops_optimizer_foreach"] < dynamic["ops_optimizer"] / 5  # a GPU's Adam: lists, not loops

@@ -1,0 +1,161 @@
+"""The report's counted costs (no clock) and, apart, what they project on accelerators.
+
+Counted costs come from the records' ``counted_steps`` .. ``costs_by_kind`` columns (the cell counts its
+own batches: :mod:`bench_lib.harness.counted`); predicted compiles from ``distinct_shapes``
+(:mod:`bench_lib.costs.shapes`); projections from :mod:`bench_lib.costs.project` and its device
+profiles. Projections sit in their own section, every header saying *projected*, never beside a
+measured column.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench_lib.costs.count import RULES
+from bench_lib.costs.project import fits, load_profiles, project_step_s
+from bench_lib.costs.shapes import CACHE_SIZE_LIMIT, predict_compiles
+from bench_lib.report import plots
+from bench_lib.report.names import display_name, file_stem
+
+__all__ = ["costs_section", "projection_section", "counted_summary"]
+
+_COUNTED = ["flops_per_graph", "bytes_per_graph", "ops_per_step", "ops_forward", "ops_backward", "ops_optimizer",
+            "syncs_per_step", "peak_tensor_mib", "resident_mib", "padding_flops_share", "padding_bytes_share",
+            "padding_peak_share", "distinct_shapes", "graphs_per_step_mean", "flops_per_step", "bytes_per_step",
+            "ops_optimizer_foreach"]
+
+
+def _counted(g: pd.DataFrame) -> pd.DataFrame:
+    return g[pd.to_numeric(g.get("counted_steps"), errors="coerce").fillna(0) > 0] if "counted_steps" in g else g[:0]
+
+
+def counted_summary(g: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy: the median over its counted cells (seeds) of each counted column, and its
+    ``costs_by_kind`` (the first counted cell's: kinds are the same plan's in every seed but the order)."""
+    g = _counted(g)
+    cols = [c for c in _COUNTED if c in g]
+    rows = []
+    for strategy, rs in g.groupby("strategy_name" if "strategy_name" in g else "strategy", sort=False):
+        row = {"strategy": strategy, "seeds": len(rs)}
+        row.update({c: float(pd.to_numeric(rs[c], errors="coerce").median()) for c in cols})
+        kinds = [json.loads(v) for v in rs["costs_by_kind"] if isinstance(v, str) and v]
+        row["costs_by_kind"] = {k: [float(np.median([d[k][i] for d in kinds])) for i in range(3)]
+                                for k in kinds[0]} if kinds else {}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _share(x: float) -> str:
+    return "—" if x != x else f"{x:.1%}"
+
+
+def _padding_figure(summaries: dict[str, pd.DataFrame], title: str):
+    """Bars: per strategy, the share of FLOPs and of peak tensor memory spent on padding, one panel per
+    model and view."""
+    plt = plots._plt()
+    fig, axes = plt.subplots(1, len(summaries), figsize=(5.0 * len(summaries), 3.8), squeeze=False)
+    for ax, (label, s) in zip(axes[0], summaries.items()):
+        x = np.arange(len(s))
+        ax.bar(x - 0.2, 100 * s["padding_flops_share"], 0.4, label="FLOPs")
+        ax.bar(x + 0.2, 100 * s["padding_peak_share"], 0.4, label="peak tensor memory")
+        ax.set_xticks(x, s["strategy"], rotation=30, ha="right")
+        ax.set_ylabel("% spent on padding slots")
+        ax.set_ylim(0, 100)
+        ax.set_title(label, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def _counted_table(s: pd.DataFrame) -> str:
+    head = ("| strategy | MFLOP/graph | MiB moved/graph | operators/step (fwd / bwd / optimiser) | host syncs/step | "
+            "peak tensor MiB | padding: FLOPs | bytes | peak | shapes/epoch | compiles: default / dynamic / static "
+            "(eager past 8) | CUDA graphs recorded |")
+    lines = [head, "|---|" + "---:|" * 11]
+    for r in s.itertuples():
+        shapes = int(r.distinct_shapes) if r.distinct_shapes == r.distinct_shapes else 0
+        p = predict_compiles(shapes, "compile") if shapes else None
+        dyn = predict_compiles(shapes, "compile-dynamic") if shapes else None
+        compiles = "—" if p is None else (f"{p['compiles']} / {dyn['compiles']} / {p['static_compiles']}"
+                                          + (" (eager past 8)" if p["static_eager_fallback"] else ""))
+        lines.append(
+            f"| `{r.strategy}` | {r.flops_per_graph / 1e6:,.2f} | {r.bytes_per_graph / 2**20:,.2f} | "
+            f"{r.ops_per_step:,.0f} ({r.ops_forward:,.0f} / {r.ops_backward:,.0f} / {r.ops_optimizer:,.0f}) | "
+            f"{r.syncs_per_step:,.0f} | {r.peak_tensor_mib:,.1f} | {_share(r.padding_flops_share)} | "
+            f"{_share(r.padding_bytes_share)} | {_share(r.padding_peak_share)} | {shapes or '—'} | {compiles} | "
+            f"{shapes or '—'} |")
+    return "\n".join(lines)
+
+
+def costs_section(res, out: Path) -> list[str]:
+    """Counted costs per dataset, model and view (nothing when no cell was counted)."""
+    if "counted_steps" not in res.ran or not (_counted(res.ran)).shape[0]:
+        return []
+    lines = ["## Counted costs (no clock)", "",
+             "What each strategy's steps must do on any machine, counted operator by operator as the step "
+             "dispatches them (bench_lib/costs/count.py), on the first batches of each timed cell's first epoch, "
+             "on plain-torch operators (what a GPU or `torch.compile` runs), median over seeds. FLOPs: "
+             f"{RULES}. Bytes: each operator's tensor inputs and outputs (gathers and scatters the rows they "
+             "touch), unfused: an upper bound where a compiler fuses. Peak tensor MiB: live tensors the step "
+             "creates over forward and backward. *Padding*: the share of each spent on padding slots, against the "
+             "same graphs batched unpadded. Compiles are predicted from the epoch's distinct shapes "
+             "(bench_lib/costs/shapes.py: torch 2.2's automatic dynamic shapes by default; one compile per shape "
+             "up to the cache limit of 8 when shapes stay static, as XLA needs); a CUDA graph is recorded per shape.",
+             ""]
+    for dataset in res.datasets():
+        groups = [(model, view, counted_summary(g)) for model, view, g in res.groups(dataset)]
+        groups = [(m, v, s) for m, v, s in groups if len(s)]
+        if not groups:
+            continue
+        stem = f"{file_stem(dataset)}_padding_costs"
+        plots.save_figure(_padding_figure({f"{m}, {v}": s for m, v, s in groups},
+                                          f"{display_name(dataset)}: share of FLOPs and peak memory on padding"),
+                          out, stem)
+        lines += [f"### {display_name(dataset)}", "",
+                  f"![{display_name(dataset)}: share of FLOPs and of peak tensor memory spent on padding]({stem}.png)",
+                  ""]
+        for model, view, s in groups:
+            lines += [f"`{model}`, {view}:", "", _counted_table(s), ""]
+    return lines
+
+
+def projection_section(res, profiles: dict | None = None) -> list[str]:
+    """Projected step time and graphs/s per device profile (nothing when no cell was counted)."""
+    if "counted_steps" not in res.ran or not (_counted(res.ran)).shape[0]:
+        return []
+    profiles = profiles or load_profiles()
+    names = "; ".join(f"{p.name}: {p.source}" for p in profiles.values())
+    lines = ["## Projected on accelerators (projected, not measured)", "",
+             "Nothing in this section was measured: the counted costs above, priced by device profiles "
+             f"(bench_lib/costs/devices.toml: {names}; per-operator overheads are assumptions, their sources in "
+             "the file). Each kind of operator at its roofline bound (FP32 peak or memory bandwidth); eager: a "
+             "step takes the longer of the host's launches (operators x the per-operator overhead) and the "
+             "device's work, with Adam as a GPU runs it (foreach); CUDA graphs: the work plus a replay's "
+             "per-kernel cost, for plans of at most 8 shapes (one graph recorded per shape; a plan of a shape per "
+             "step would record every step). *fits*: peak tensors plus parameters, Adam's moments "
+             "and the batch within the device's memory.", ""]
+    for dataset in res.datasets():
+        for model, view, g in res.groups(dataset):
+            s = counted_summary(g)
+            if not len(s):
+                continue
+            cols = [f"projected {p.key} {x} ms" for p in profiles.values() for x in ("eager", "CUDA graphs")]
+            lines += [f"### {display_name(dataset)}, `{model}`, {view} (projected)", "",
+                      "| strategy | " + " | ".join(cols) + " | projected graphs/s, fastest | fits |",
+                      "|---|" + "---:|" * (len(cols) + 2)]
+            for r in s.itertuples():
+                ops = r.ops_per_step - r.ops_optimizer + r.ops_optimizer_foreach  # Adam as a GPU runs it
+                replayable = r.distinct_shapes <= CACHE_SIZE_LIMIT
+                times = [project_step_s(r.costs_by_kind, ops, p, x) if x == "eager" or replayable else float("nan")
+                         for p in profiles.values() for x in ("eager", "cudagraphs")]
+                best = r.graphs_per_step_mean / np.nanmin(times)
+                fit = all(fits(r.peak_tensor_mib, r.resident_mib, p) for p in profiles.values())
+                cells = [f"{t * 1e3:.2f}" if t == t else f"— ({r.distinct_shapes:.0f} shapes)" for t in times]
+                lines.append(f"| `{r.strategy}` | " + " | ".join(cells) + f" | {best:,.0f} | {'yes' if fit else 'no'} |")
+            lines.append("")
+    return lines
