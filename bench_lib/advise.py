@@ -488,6 +488,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="about this many step-clock seconds of timed calibration steps in all (default 4; "
                              "at least 2 windows per repeat)")
     parser.add_argument("--json", type=Path, help="also write the advice as JSON here")
+    parser.add_argument("--device-profile", metavar="NAME",
+                        help="project for a device of bench_lib/costs/devices.toml (a100-40gb, h100-sxm, h200) "
+                             "from counted costs instead of calibrating on this machine: projected, not measured")
     return parser
 
 
@@ -513,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     suite_args = suite_flags(args)
     progress = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    if args.device_profile:
+        return _projected(args, split)
     try:
         advice = advise(args.dataset, args.config, seconds=args.seconds, progress=progress, suite_args=suite_args,
                         strategies=split(args.strategies), models=split(args.models),
@@ -527,6 +532,33 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(advice_json(advice), indent=1))
     print(text)
+    return 0
+
+
+def _projected(args, split) -> int:
+    """``--device-profile``: plan, count and project (bench_lib.advise_device); nothing is timed."""
+    from bench_lib.advise_device import project_rows, projection_markdown
+    from bench_lib.config import ConfigError
+    from bench_lib.costs.project import load_profiles
+
+    profiles = load_profiles()
+    if args.device_profile not in profiles:
+        print(f"error: --device-profile {args.device_profile!r} is not a profile of bench_lib/costs/devices.toml; "
+              f"valid: {', '.join(profiles)}", file=sys.stderr)
+        return 2
+    try:
+        asked = asked_config(args.dataset, args.config, strategies=split(args.strategies),
+                             models=split(args.models), target=split(args.target), options=dict(args.option),
+                             smiles_column=args.smiles_column, id_column=args.id_column)
+        asked, _ = one_model(asked)
+        planned, _, _ = plan_cells(_as_predicted(asked), scales=(1.0,))
+    except (ConfigError, ValueError, FileNotFoundError) as err:
+        for line in str(err).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    profile = profiles[args.device_profile]
+    rows = project_rows(planned, profile)
+    print(projection_markdown(args.dataset, rows[0]["spec"].model, rows, profile))
     return 0
 
 

@@ -57,17 +57,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from bench_lib.data import DATA_DIR_DATASETS
 from bench_lib.harness.cell import EXECUTIONS, PREFETCH_MODES, VIEWS, CellSpec, TrainSettings
 from bench_lib.harness.launch import SlurmSettings
-from bench_lib.report.verdicts import MIN_TIMED_S
+from bench_lib.verdicts import MIN_TIMED_S
 from bench_lib.tasks import LOSSES, MAX_CLASSES
 
 __all__ = ["ConfigError", "DatasetSettings", "TrainSettings", "SuiteConfig", "load_config", "parse_config",
            "apply_overrides"]
-
-
-#: Datasets read from a downloaded copy under a data root (``data_dir``).
-DATA_DIR_DATASETS = ("ogbg-molhiv", "ogbg-molpcba", "pcqm4mv2", "zinc", "peptides-func")
 
 
 class ConfigError(ValueError):

@@ -222,3 +222,17 @@ def test_a_dataset_with_two_models_is_advised_for_its_first():
     _, others = A.one_model(A.asked_config("qm9"))
     assert others == ["painn"]
     assert A.suite_config("qm9", models=["painn"]).datasets[0].models == ("painn",)
+
+
+def test_a_device_profile_is_projected_from_counted_costs_not_timed(capsys):
+    from bench_lib.advise import main
+
+    assert main(["nci5k", "--strategies", "dynamic,pack-lpfhp", "--device-profile", "a100-40gb"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Which batching for nci5k on NVIDIA A100 40GB SXM? (model `gin`, projected, not measured)")
+    assert "Nothing here was measured" in out and "calibrat" not in out
+    rows = {line.split("|")[2].strip(): line for line in out.splitlines() if line.startswith("| 1 ") or
+            line.startswith("| 2 ")}
+    assert "shapes)" in rows["`dynamic`"] and "shapes)" not in rows["`pack-lpfhp`"]  # CUDA graphs: one shape only
+    assert main(["nci5k", "--device-profile", "tpu-v9"]) == 2
+    assert "not a profile of bench_lib/costs/devices.toml; valid: a100-40gb, h100-sxm, h200" in capsys.readouterr().err

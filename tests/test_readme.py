@@ -175,3 +175,25 @@ def test_the_prose_below_the_results_quotes_their_verdicts():
     assert len(quoted) >= 6, quoted
     for phrase in quoted:
         assert phrase in block, phrase
+
+
+def test_contributing_commands_name_real_files_and_parse():
+    """CONTRIBUTING.md's commands: the files they name exist, and its suite command plans (a dry run)."""
+    import shlex
+    import subprocess
+    import sys
+
+    root = README.parent
+    text = (root / "CONTRIBUTING.md").read_text()
+    commands = [line.split("#")[0].strip() for line in re.search(r"## Everyday commands\s*```\n(.*?)```", text,
+                                                                   re.S).group(1).splitlines() if line.strip()]
+    for command in commands:
+        for word in shlex.split(command):
+            if word.endswith((".py", ".toml")) and "/" in word and not word.startswith(".venv"):
+                assert (root / word).exists(), f"CONTRIBUTING.md names {word}, which does not exist"
+    suite = next(c for c in commands if "bench_lib.suite" in c)
+    args = shlex.split(suite)[3:]
+    run = subprocess.run([sys.executable, "-m", "bench_lib.suite", *args, "--dry-run"], cwd=root,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "pack-lpfhp" in run.stdout + run.stderr

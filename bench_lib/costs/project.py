@@ -32,7 +32,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DeviceProfile", "DEVICES", "load_profiles", "work_s", "project_step_s", "fits"]
+__all__ = ["DeviceProfile", "DEVICES", "load_profiles", "work_s", "project_step_s", "gpu_ops", "fits"]
 
 #: The shipped device profiles.
 DEVICES = Path(__file__).with_name("devices.toml")
@@ -102,6 +102,12 @@ def project_step_s(costs_by_kind: dict, ops: float, profile: DeviceProfile, exec
     if execution == "cpu":
         return work + ops * profile.eager_op_s
     raise ValueError(f"unknown execution {execution!r}; valid: {', '.join(EXECUTIONS)}")
+
+
+def gpu_ops(counted) -> float:
+    """Operators per step as a GPU runs it: a record's (or ``counted_costs``') counted operators with
+    Adam's ``foreach`` step in place of the CPU's loop over the parameters."""
+    return counted["ops_per_step"] - counted["ops_optimizer"] + counted["ops_optimizer_foreach"]
 
 
 def fits(peak_tensor_mib: float, resident_mib: float, profile: DeviceProfile) -> bool:

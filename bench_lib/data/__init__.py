@@ -20,7 +20,7 @@ from bench_lib.data.cache import cached_build, default_cache_dir
 from bench_lib.data.store import GraphStore, StoreMeta
 
 __all__ = ["GraphStore", "StoreMeta", "DATASETS", "check_dataset_name", "local_stamp", "load_dataset", "split_indices", "store_splits",
-           "default_cache_dir"]
+           "default_cache_dir", "FILE_KINDS", "DATA_DIR_DATASETS"]
 
 
 def _check_options(name: str, options: dict, allowed: set[str]) -> None:
@@ -177,6 +177,9 @@ DATASETS: dict[str, Callable[..., tuple[str, dict[str, Any], Callable[[], GraphS
 }
 #: ``kind:PATH`` names a local file.
 FILE_KINDS = ("csv", "sdf", "xyz")
+
+#: Datasets read from a downloaded copy under a data root (``data_dir``).
+DATA_DIR_DATASETS = ("ogbg-molhiv", "ogbg-molpcba", "pcqm4mv2", "zinc", "peptides-func")
 
 
 def check_dataset_name(name: str) -> None:

@@ -17,7 +17,7 @@ import ast
 import sys
 import time
 
-from bench_lib.config import DATA_DIR_DATASETS
+from bench_lib.data import DATA_DIR_DATASETS
 from bench_lib.data import load_dataset
 from bench_lib.data.stats import format_stats, size_stats
 

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from bench_lib.data.store import exclusive_cumsum
+from bench_lib.data.ranges import exclusive_cumsum
 
 __all__ = ["Neighbours", "EDGE_KINDS", "edge_columns"]
 

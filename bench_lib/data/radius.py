@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench_lib.data.store import exclusive_cumsum
+from bench_lib.data.ranges import exclusive_cumsum
 
 __all__ = ["radius_graph", "local_index_dtype"]
 

@@ -23,33 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from bench_lib.data.ranges import exclusive_cumsum, gather_ranges
+
 __all__ = ["GraphStore", "StoreMeta", "gather_ranges", "exclusive_cumsum", "take_rows", "take_ranges", "attach_file",
            "touch_mapped"]
 
 #: Memory-mapped columns of at least this many bytes are gathered with reads from their file
 #: (:func:`take_rows`) rather than through the mapping.
 PREAD_BYTES = 64 << 20
-
-
-def exclusive_cumsum(counts: np.ndarray) -> np.ndarray:
-    """``[0, c0, c0+c1, ...]`` of length ``len(counts) + 1`` (int64)."""
-    out = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=out[1:])
-    return out
-
-
-def gather_ranges(ptr: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Concatenate the ranges ``ptr[i]:ptr[i+1]`` for each ``i`` in ``index``.
-
-    Vectorised (no Python loop): ``gather_ranges([0, 2, 5, 6], [2, 0])`` is
-    ``[5, 0, 1]``.
-    """
-    index = np.asarray(index, dtype=np.int64)
-    starts = ptr[index]
-    counts = ptr[index + 1] - starts
-    out_starts = exclusive_cumsum(counts)
-    total = int(out_starts[-1])
-    return np.arange(total, dtype=np.int64) + np.repeat(starts - out_starts[:-1], counts)
 
 
 #: Bytes read by one ``preadv`` at most (Linux returns at most about 2 GiB per call).

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench_lib.harness.pipeline import PREFETCH_MODES
 from bench_lib.strategies.budget import VIEWS
 from bench_lib.tasks import LOSSES
 
@@ -38,7 +39,6 @@ SCHEMA_VERSION = 7
 #: shapes from the first compile); ``cudagraphs``: ``mode="reduce-overhead"``
 #: (CUDA graphs captured per shape and replayed; CUDA only).
 EXECUTIONS = ("eager", "compile", "compile-dynamic", "cudagraphs")
-PREFETCH_MODES = ("thread", "process")
 
 #: Set by the runner in a compiled cell's worker whose inductor cache is a fresh folder of its own.
 COLD_CACHE_FLAG = "BENCH_LIB_COLD_INDUCTOR_CACHE"
@@ -376,6 +376,7 @@ METRICS: dict[str, str] = {
     "train_steps": "training steps run",
     "train_wall_s": "wall-clock training time (validation excluded)",
     "curve": "validation curve: JSON [[step, train wall s, validation score], ...]",
+    "counted_error": "why the cell's costs could not be counted (the cell's measurements stand); empty when counted",
     "counted_steps": "training steps counted for flops_per_step and the columns after it (the first batches of "
                      "the first epoch, plain-torch operators, no clock; bench_lib/costs/count.py)",
     "flops_per_step": "floating-point operations per training step (forward, backward, Adam), mean over counted steps",

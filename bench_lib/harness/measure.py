@@ -104,10 +104,6 @@ class WindowReading:
         """CPU time / (wall time x threads): near 1 for a CPU-bound process that got its CPUs."""
         return self.cpu_s / max(self.wall_s * threads, 1e-12)
 
-    def others_cpus(self) -> float:
-        """Mean number of CPUs busy with other work during the window."""
-        return max(0.0, self.others_cpu_s) / max(self.wall_s, 1e-12)
-
 
 class Clock:
     """Brackets a window: ``start()``, then ``stop() -> WindowReading``."""

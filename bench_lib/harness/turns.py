@@ -18,7 +18,7 @@ __all__ = ["Decide", "timed_turns"]
 @dataclass(frozen=True)
 class Decide:
     """Measure until decided: after a group's fixed turns, look at every verdict (each strategy against
-    the leader of each view, :func:`bench_lib.report.verdicts.compare_turns`) and, while any is undecided,
+    the leader of each view, :func:`bench_lib.verdicts.compare_turns`) and, while any is undecided,
     add as many turns again, up to ``looks`` looks in all or until the added turns have taken
     ``budget_s`` seconds. Looking as the data grows would inflate false verdicts; each look's verdicts
     are at a Bonferroni share ``alpha / looks`` (a fixed set of looks with alpha spent equally), and the
@@ -83,7 +83,7 @@ def timed_turns(workers: list, progress, finish, decide: Decide | None = None) -
 
 def _undecided(live: list, decide: Decide) -> list:
     """The live cells with a verdict still undecided in one of their views at ``alpha / looks``."""
-    from bench_lib.report.verdicts import ALPHA, compare_turns, pair_count
+    from bench_lib.verdicts import ALPHA, compare_turns, pair_count
 
     pending: list = []
     views = dict.fromkeys(v for w in live for v in w.spec.views)

@@ -23,14 +23,15 @@ from bench_lib.report.html import answer_html, json_details, markdown_page
 from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.answer import answer_lines, capacity_sentence
 from bench_lib.report.costs import costs_section, projection_section
+from bench_lib.report.forest import forest_figure, forest_rows, forest_table
+from bench_lib.strategies.budget import VIEWS
 from bench_lib.report.ranks import ranks_section
-from bench_lib.report.verdicts import MARGIN, MIN_TIMED_S
+from bench_lib.verdicts import MARGIN, MIN_TIMED_S
 from bench_lib.report.tables import (decide, compile_table, curve_points, details_table, fairness_table, in_view, latest,
                                      describe_metric, main_table, metric_of, stats_table, summarise, truthy)
 
 __all__ = ["write_report", "readme_block", "update_readme", "Results", "file_stem", "display_name"]
 
-VIEWS = ("equal-padded-budget", "equal-real-graphs", "manual")
 BEGIN, END = "<!-- results:begin", "<!-- results:end -->"
 INTERVALS = ("graphs/s is the median of every timed repeat of every seed, with a 95% bootstrap interval in brackets "
              "(seeds resampled, then repeats within each); steps and time to target are the smallest value by which at "
@@ -43,7 +44,7 @@ INTERVALS = ("graphs/s is the median of every timed repeat of every seed, with a
              "interval of the ratio excludes 1, *equivalent* when it lies within the margin (two one-sided tests), "
              "else *undecided* with about how many more turns or seeds would decide it; every interval is at a "
              "Bonferroni share of 5% for each pair of strategies in the table, so that a table holds no false "
-             "*faster* in 95% of runs (`bench_lib/report/verdicts.py`). A value is in bold only where it is decided "
+             "*faster* in 95% of runs (`bench_lib/verdicts.py`). A value is in bold only where it is decided "
              "ahead of every other strategy (graphs/s, steps and time to target) or its interval overlaps no other "
              "and both say something: exact for what follows from the plan, at least three seeds for a median over "
              "seeds.")
@@ -330,9 +331,10 @@ def _dataset_section(res: Results, dataset: str, out: Path, answers: list) -> li
     packs = f"Packs of {d['pack_nodes']} nodes" if d.get("pack_nodes") else "Packs of the default size"
     lines += [f"{packs}; {_target_text(res, dataset, d)}.", ""]
     curves, summaries = {}, {}
-    for model, view, g in res.groups(dataset):
-        summary = summarise(g)
-        verdicts = decide(g, summary, res.margin, res.interleaved)
+    groups = [(model, view, g, summary, decide(g, summary, res.margin, res.interleaved))
+              for model, view, g in res.groups(dataset) for summary in [summarise(g)]]
+    lines += _forest(dataset, groups, res.margin, out)
+    for model, view, g, summary, verdicts in groups:
         summaries[f"{model}, {view}"] = summary
         curves[f"{model}, {view}"] = curve_points(g)
         sentences = answer_lines(summary, view, goal_text(g), res.interleaved, verdicts)
@@ -344,6 +346,21 @@ def _dataset_section(res: Results, dataset: str, out: Path, answers: list) -> li
                   fairness_table(summary, _params(g)), "", "Details:", "", details_table(summary), ""]
     lines += _figures(res, dataset, summaries, curves, d, out)
     return lines
+
+
+def _forest(dataset: str, groups: list, margin: float, out: Path) -> list[str]:
+    """The dataset's forest plot (each strategy against the leader, interval, verdict) and its table."""
+    panels = {f"{model}, {view}": rows for model, view, _, summary, verdicts in groups
+              for rows in [forest_rows(verdicts, list(summary))] if rows}
+    if not panels:
+        return []
+    stem, shown = f"{file_stem(dataset)}_forest", display_name(dataset)
+    plots.save_figure(forest_figure(panels, margin, f"{shown}: each strategy against the leader"), out, stem)
+    return [f"![{shown}: each strategy against the leader, with its interval and verdict]({stem}.png)", "",
+            f"Each strategy's real graphs/s and steps to target as a ratio to the leader's (log scale); error bars: "
+            f"the interval its verdict rests on (paired turns, or seeds with misses censored, at the table's "
+            f"family-wise 95%); the band is the equivalence margin (±{margin:.0%}). The same numbers:",
+            "", forest_table(panels), ""]
 
 
 def _figures(res: Results, dataset: str, summaries: dict, curves: dict, d: dict, out: Path) -> list[str]:

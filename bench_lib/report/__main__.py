@@ -15,7 +15,7 @@ from bench_lib.report import readme_block, update_readme, write_report
 
 def compare_main(argv: list[str]) -> int:
     from bench_lib.report.compare import MATCH, compare_runs, comparison_markdown, same_machine
-    from bench_lib.report.verdicts import MARGIN
+    from bench_lib.verdicts import MARGIN
     from bench_lib.report.html import markdown_page
 
     parser = argparse.ArgumentParser(prog="python -m bench_lib.report compare",

@@ -2,7 +2,7 @@
 
 Every sentence here is made from records: which strategy leads in real
 graphs per second and in steps to the target, every other strategy's verdict
-against it (faster, slower, equivalent or undecided: :mod:`bench_lib.report.verdicts`), which
+against it (faster, slower, equivalent or undecided: :mod:`bench_lib.verdicts`), which
 strategies missed the target in how many seeds, and whether the view was
 fair (the spread of slots per step).
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 
+from bench_lib.harness.measure import CONTENDED_SHARE
 from bench_lib.report.stats import overlaps
 from bench_lib.report.tables import best, fmt_estimate
-from bench_lib.report.verdicts import seed_statistic
+from bench_lib.verdicts import seed_statistic
 
 __all__ = ["throughput_sentence", "target_sentence", "fairness_sentence", "capacity_sentence", "one_graph_sentence",
            "answer_lines"]
@@ -159,6 +160,6 @@ def answer_lines(summary, view: str, goal, interleaved: bool = True, verdicts: d
     if contended:
         how = ("the cells took turns window by window, so other work on the machine fell on every strategy alike"
                if interleaved else "the cells ran one after another, so such load may favour some strategies")
-        lines.append("Timed windows in which a cell got less than 80% of a CPU per thread: "
+        lines.append(f"Timed windows in which a cell got less than {CONTENDED_SHARE:.0%} of a CPU per thread: "
                      + ", ".join(f"`{s}` {c:.0f} of {n:.0f}" for s, c, n in contended) + f"; {how}.")
     return [x for x in lines if x and not (isinstance(x, float) and math.isnan(x))]

@@ -8,7 +8,7 @@ machines line up. For every matched cell:
 * graphs/s of A and of B, each the median of its timed repeats with a 95%
   bootstrap interval, and B/A from their timed windows (unpaired: the two
   runs did not take turns) with the verdict words of
-  :mod:`bench_lib.report.verdicts`: *faster* or *slower* (flagged as
+  :mod:`bench_lib.verdicts`: *faster* or *slower* (flagged as
   changed), *equivalent* within the margin, or *undecided*;
 * peak RSS while timed (one measurement per cell, so a ratio without an
   interval, never flagged);
@@ -45,8 +45,8 @@ import numpy as np
 import pandas as pd
 
 from bench_lib.report.stats import Estimate, overlaps
-from bench_lib.report.tables import _json, describe_metric, in_view, latest, throughput, truthy
-from bench_lib.report.verdicts import ALPHA, MARGIN, Verdict, compare_turns, word_of
+from bench_lib.report.tables import describe_metric, in_view, json_field, latest, throughput, truthy
+from bench_lib.verdicts import ALPHA, MARGIN, Verdict, compare_turns, word_of
 
 __all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH", "same_machine"]
 
@@ -91,7 +91,7 @@ def _label(row, match) -> str:
     for col in match:
         value = row[col]
         if col == "views":
-            value = "+".join(_json(value, []))
+            value = "+".join(json_field(value, []))
         elif col == "seed":
             value = f"seed{int(value)}"
         elif col == "ranks":
@@ -151,7 +151,7 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
         ratio = tb.value / ta.value
         ratio_lo = tb.lo / ta.hi if ta.hi > 0 else math.nan
         ratio_hi = tb.hi / ta.lo if ta.lo > 0 else math.inf
-        verdict = compare_turns([_json(y.get("window_graphs_per_s"), [])], [_json(x.get("window_graphs_per_s"), [])],
+        verdict = compare_turns([json_field(y.get("window_graphs_per_s"), [])], [json_field(x.get("window_graphs_per_s"), [])],
                                 paired=False, pairs=max(1, len(common)), margin=margin)
         if verdict is not None:
             ratio_lo, ratio_hi = verdict.lo, verdict.hi
@@ -213,7 +213,7 @@ def _within(g: pd.DataFrame, strategy: str, reference: str, margin: float) -> Ve
     """``strategy`` against ``reference`` in one run's table ``g``, over the seeds both ran (paired turns)."""
     a, r = g[g.strategy == strategy], g[g.strategy == reference]
     seeds = [s for s in a.seed if s in set(r.seed)]
-    windows = lambda df: [_json(df[df.seed == s]["window_graphs_per_s"].iloc[0], []) for s in seeds]  # noqa: E731
+    windows = lambda df: [json_field(df[df.seed == s]["window_graphs_per_s"].iloc[0], []) for s in seeds]  # noqa: E731
     if not seeds or "window_graphs_per_s" not in g:
         return None
     return compare_turns(windows(a), windows(r), margin=margin)

@@ -16,17 +16,20 @@ import numpy as np
 import pandas as pd
 
 from bench_lib.costs.count import RULES
-from bench_lib.costs.project import fits, load_profiles, project_step_s
+from bench_lib.costs.project import fits, gpu_ops, load_profiles, project_step_s, work_s
 from bench_lib.costs.shapes import CACHE_SIZE_LIMIT, predict_compiles
 from bench_lib.report import plots
 from bench_lib.report.names import display_name, file_stem
 
-__all__ = ["costs_section", "projection_section", "counted_summary"]
+__all__ = ["costs_section", "projection_section", "counted_summary", "COLUMNS"]
 
 _COUNTED = ["flops_per_graph", "bytes_per_graph", "ops_per_step", "ops_forward", "ops_backward", "ops_optimizer",
             "syncs_per_step", "peak_tensor_mib", "resident_mib", "padding_flops_share", "padding_bytes_share",
             "padding_peak_share", "distinct_shapes", "graphs_per_step_mean", "flops_per_step", "bytes_per_step",
             "ops_optimizer_foreach"]
+
+#: Every record column these sections show or price (tests/report/test_report.py checks each is reported).
+COLUMNS = [*_COUNTED, "counted_steps", "counted_error", "costs_by_kind", "costs_by_kind_unpadded"]
 
 
 def _counted(g: pd.DataFrame) -> pd.DataFrame:
@@ -42,9 +45,10 @@ def counted_summary(g: pd.DataFrame) -> pd.DataFrame:
     for strategy, rs in g.groupby("strategy_name" if "strategy_name" in g else "strategy", sort=False):
         row = {"strategy": strategy, "seeds": len(rs)}
         row.update({c: float(pd.to_numeric(rs[c], errors="coerce").median()) for c in cols})
-        kinds = [json.loads(v) for v in rs["costs_by_kind"] if isinstance(v, str) and v]
-        row["costs_by_kind"] = {k: [float(np.median([d[k][i] for d in kinds])) for i in range(3)]
-                                for k in kinds[0]} if kinds else {}
+        for col in ("costs_by_kind", "costs_by_kind_unpadded"):
+            kinds = [json.loads(v) for v in rs.get(col, []) if isinstance(v, str) and v]
+            row[col] = {k: [float(np.median([d[k][i] for d in kinds])) for i in range(3)]
+                        for k in kinds[0]} if kinds else {}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -107,6 +111,12 @@ def costs_section(res, out: Path) -> list[str]:
              "(bench_lib/costs/shapes.py: torch 2.2's automatic dynamic shapes by default; one compile per shape "
              "up to the cache limit of 8 when shapes stay static, as XLA needs); a CUDA graph is recorded per shape.",
              ""]
+    if "counted_error" in res.ran:
+        failed = res.ran[res.ran.counted_error.fillna("").astype(str) != ""]
+        if len(failed):
+            lines += [f"Not counted ({len(failed)} cell(s); their measurements stand): "
+                      + "; ".join(f"{r.strategy}/{r.model} seed {r.seed}: {r.counted_error}"
+                                  for r in failed.itertuples()) + ".", ""]
     for dataset in res.datasets():
         groups = [(model, view, counted_summary(g)) for model, view, g in res.groups(dataset)]
         groups = [(m, v, s) for m, v, s in groups if len(s)]
@@ -118,7 +128,9 @@ def costs_section(res, out: Path) -> list[str]:
                           out, stem)
         lines += [f"### {display_name(dataset)}", "",
                   f"![{display_name(dataset)}: share of FLOPs and of peak tensor memory spent on padding]({stem}.png)",
-                  ""]
+                  "", "The share of each strategy's counted FLOPs and peak tensor memory that its padding slots "
+                  "take, per model and view (median over seeds; no error bars: counts, not timings, and the "
+                  "same plan gives the same count).", ""]
         for model, view, s in groups:
             lines += [f"`{model}`, {view}:", "", _counted_table(s), ""]
     return lines
@@ -129,6 +141,7 @@ def projection_section(res, profiles: dict | None = None) -> list[str]:
     if "counted_steps" not in res.ran or not (_counted(res.ran)).shape[0]:
         return []
     profiles = profiles or load_profiles()
+    first = next(iter(profiles.values()))
     names = "; ".join(f"{p.name}: {p.source}" for p in profiles.values())
     lines = ["## Projected on accelerators (projected, not measured)", "",
              "Nothing in this section was measured: the counted costs above, priced by device profiles "
@@ -146,16 +159,21 @@ def projection_section(res, profiles: dict | None = None) -> list[str]:
                 continue
             cols = [f"projected {p.key} {x} ms" for p in profiles.values() for x in ("eager", "CUDA graphs")]
             lines += [f"### {display_name(dataset)}, `{model}`, {view} (projected)", "",
-                      "| strategy | " + " | ".join(cols) + " | projected graphs/s, fastest | fits |",
-                      "|---|" + "---:|" * (len(cols) + 2)]
+                      "| strategy | " + " | ".join(cols) + " | projected graphs/s, fastest | projected to fit in memory | "
+                      f"projected padding share of {first.key}'s work |",
+                      "|---|" + "---:|" * (len(cols) + 3)]
             for r in s.itertuples():
-                ops = r.ops_per_step - r.ops_optimizer + r.ops_optimizer_foreach  # Adam as a GPU runs it
+                ops = gpu_ops(r._asdict())
                 replayable = r.distinct_shapes <= CACHE_SIZE_LIMIT
                 times = [project_step_s(r.costs_by_kind, ops, p, x) if x == "eager" or replayable else float("nan")
                          for p in profiles.values() for x in ("eager", "cudagraphs")]
                 best = r.graphs_per_step_mean / np.nanmin(times)
                 fit = all(fits(r.peak_tensor_mib, r.resident_mib, p) for p in profiles.values())
                 cells = [f"{t * 1e3:.2f}" if t == t else f"— ({r.distinct_shapes:.0f} shapes)" for t in times]
-                lines.append(f"| `{r.strategy}` | " + " | ".join(cells) + f" | {best:,.0f} | {'yes' if fit else 'no'} |")
+                work = work_s(r.costs_by_kind, first)
+                share = 1 - work_s(r.costs_by_kind_unpadded, first) / work if r.costs_by_kind_unpadded and work else \
+                    float("nan")
+                lines.append(f"| `{r.strategy}` | " + " | ".join(cells) + f" | {best:,.0f} | {'yes' if fit else 'no'} | "
+                             f"{_share(max(share, 0.0) if share == share else share)} |")
             lines.append("")
     return lines

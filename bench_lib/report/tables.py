@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from bench_lib.report.stats import NONE, Estimate, bootstrap_median, censored_median, overlaps, spread
-from bench_lib.report.verdicts import ALPHA, MARGIN, Verdict, compare_seeds, compare_turns, pair_count
+from bench_lib.verdicts import ALPHA, MARGIN, Verdict, compare_seeds, compare_turns, pair_count
 
-__all__ = ["decide", "DECIDED", "compile_table", "COMPILE", "latest", "with_scores", "metric_of", "describe_metric", "in_view", "truthy", "summarise", "best", "main_table", "fairness_table", "details_table",
+__all__ = ["decide", "DECIDED", "compile_table", "COMPILE", "latest", "with_scores", "metric_of", "describe_metric", "in_view", "json_field", "truthy", "summarise", "best", "main_table", "fairness_table", "details_table",
            "stats_table", "curve_points", "MAIN", "FAIRNESS", "DETAILS", "fmt_estimate"]
 
 #: (metric, label, format, better: "high"/"low"/None) of the main table.
@@ -166,13 +166,14 @@ def truthy(value) -> bool:
     return str(value).strip().lower() in ("true", "1", "1.0")
 
 
-def _json(value, default):
+def json_field(value, default):
+    """A record's JSON column parsed, ``default`` when empty."""
     return json.loads(value) if isinstance(value, str) and value else default
 
 
 def in_view(df: pd.DataFrame, view: str) -> pd.DataFrame:
     """The records whose cell serves ``view``."""
-    return df[[view in _json(v, []) for v in df["views"]]]
+    return df[[view in json_field(v, []) for v in df["views"]]]
 
 
 def _numbers(g: pd.DataFrame, col: str) -> list[float]:
@@ -184,7 +185,7 @@ def _numbers(g: pd.DataFrame, col: str) -> list[float]:
 def throughput(rows: pd.DataFrame) -> Estimate:
     """graphs/s of records ``rows`` (one per seed): the median of their timed repeats and its
     bootstrap interval (each record's ``graphs_per_s`` when none kept its repeats)."""
-    per_seed = [_json(v, []) for v in rows.get("repeat_graphs_per_s", [])]
+    per_seed = [json_field(v, []) for v in rows.get("repeat_graphs_per_s", [])]
     if not any(per_seed):
         per_seed = [[v] for v in _numbers(rows, "graphs_per_s")]
     return bootstrap_median(per_seed)
@@ -218,7 +219,7 @@ def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
         ok = int((rows.status == "ok").sum()) if "status" in rows else len(rows)
         est["cells_ok"] = Estimate(float(ok), float(ok), float(ok), len(rows), ok, "count", len(rows))
         est["graphs_per_s"] = throughput(rows)
-        windows = [x for v in rows.get("window_graphs_per_s", []) for x in _json(v, [])]
+        windows = [x for v in rows.get("window_graphs_per_s", []) for x in json_field(v, [])]
         est["window_graphs_per_s"] = (Estimate(*(float(q) for q in np.percentile(windows, [50, 10, 90])), len(windows),
                                                len(windows), "quantiles", len(rows)) if windows else NONE)
         # a loader-only cell (model none) trains nothing: it neither reaches nor misses a target
@@ -251,7 +252,7 @@ def decide(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]], margin: flo
     The leader is the best estimate of the column; graphs/s is compared turn by turn within each seed
     (``paired``: the suite interleaved its cells; a cell re-run apart from its group, another
     ``turn_group``, is compared unpaired), the times to target seed by seed, a missed seed censored. Every
-    verdict is at the family-wise level of the table's pairs (:func:`~bench_lib.report.verdicts.pair_count`),
+    verdict is at the family-wise level of the table's pairs (:func:`~bench_lib.verdicts.pair_count`),
     and of the looks a ``decide`` suite took (``decide_looks``).
     """
     out: dict[str, tuple[str | None, dict[str, Verdict]]] = {}
@@ -288,7 +289,7 @@ def _versus(rows: pd.DataFrame, lead: pd.DataFrame, col: str, pairs: int, margin
         if not seeds or "window_graphs_per_s" not in a:
             return None
         one = lambda r, s, c: r[r.seed == s][c].iloc[0]  # noqa: E731
-        per = lambda r: [_json(one(r, s, "window_graphs_per_s"), []) for s in seeds]  # noqa: E731
+        per = lambda r: [json_field(one(r, s, "window_graphs_per_s"), []) for s in seeds]  # noqa: E731
         together = [paired and ("turn_group" not in a or str(one(a, s, "turn_group")) == str(one(b, s, "turn_group")))
                     for s in seeds]
         return compare_turns(per(a), per(b), paired=together, pairs=pairs, alpha=alpha, margin=margin)
@@ -434,7 +435,7 @@ def curve_points(records: pd.DataFrame, with_compile: bool = False, key: str = "
     counts), so that compiled and eager arms share one time axis."""
     out: dict[str, list] = {}
     for _, r in records.iterrows():
-        curve = _json(r.get("curve"), None)
+        curve = json_field(r.get("curve"), None)
         if curve and with_compile:
             compile_s = float(r.get("compile_s")) if r.get("compile_s") == r.get("compile_s") and \
                 r.get("compile_s") is not None else 0.0

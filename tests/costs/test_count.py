@@ -101,3 +101,24 @@ def test_padding_shares_follow_the_slots(model):
     assert pad["flops_per_graph"] > 1.5 * dynamic["flops_per_graph"]
     assert pad["ops_forward"] == dynamic["ops_forward"]  # the same operators, on other shapes
     assert 0 < dynamic["ops_optimizer_foreach"] < dynamic["ops_optimizer"] / 5  # a GPU's Adam: lists, not loops
+
+
+def test_a_model_that_cannot_be_counted_leaves_the_cell_standing(monkeypatch):
+    import bench_lib.harness.counted as counted
+
+    def refuse(*args, **kwargs):
+        raise NotImplementedError("this model runs on DGL's kernels only")
+
+    monkeypatch.setattr(counted, "counted_costs", refuse)
+    from bench_lib.config import parse_config
+    from bench_lib.harness.train import CellRun
+    from bench_lib.suite import expand_cells
+
+    cfg = parse_config({"suite": {"strategies": ["dynamic"], "backend": "torch"},
+                        "datasets": {"nci5k": {"n_graphs": 200, "node_slots": 256}}, "models": {"gin": {"hidden": 16}}})
+    run = CellRun(dataclasses.replace(expand_cells(cfg)[0], repeats=1, windows=1, warmup_steps=1))
+    run.warmup()
+    run.window(0)
+    metrics = run.finish()
+    assert metrics["counted_steps"] == 0 and metrics["graphs_per_s"] > 0
+    assert metrics["counted_error"] == "NotImplementedError: this model runs on DGL's kernels only"

@@ -290,3 +290,21 @@ def test_compare_page_loads_clean_and_sorts(browser, compare_page):
     assert page.title() == "compile-reference against default-reference"
     check_sorts(page.locator("table").first, "graphs/s A")
     page.close()
+
+
+def test_each_dataset_opens_with_its_forest_plot(browser, report):
+    """Issue 26: the answer as a picture, first in each dataset's section and drawn on the page."""
+    markdown = (report / "report.md").read_text()
+    for dataset in ("nci5k", "qm9"):
+        section = markdown.split(f"\n## {dataset}\n", 1)[1].split("\n## ", 1)[0]
+        assert figures_of(section)[0] == f"{dataset}_forest"
+        assert "| model, view | strategy | real graphs/s / the leader's | steps to target / the leader's |" in section
+    page, seen = open_page(browser, report / "report.html")
+    for dataset in ("nci5k", "qm9"):
+        svg = page.locator(f"#figure-{dataset}_forest > svg")
+        assert svg.count() == 1 and svg.is_visible()
+        box = svg.bounding_box()
+        assert box["width"] > 300 and box["height"] > 150, box
+        assert "leader" in svg.inner_html() and ("slower" in svg.inner_html() or "undecided" in svg.inner_html())
+    assert seen == {"errors": [], "fetched": []}
+    page.close()

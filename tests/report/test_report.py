@@ -112,9 +112,10 @@ def test_report_has_every_table_and_figure(tmp_path):
 
 
 def test_every_recorded_metric_is_reported():
+    from bench_lib.report.costs import COLUMNS as COSTS
     from bench_lib.report.ranks import RANKS
 
-    shown = {m for m, *_ in MAIN + FAIRNESS + DETAILS + COMPILE + RANKS}
+    shown = {m for m, *_ in MAIN + FAIRNESS + DETAILS + COMPILE + RANKS} | set(COSTS)
     # Used otherwise: the repeats feed graphs/s's interval, the curve the figure, the clock the settings,
     # the stop reason and reached flag the missed-target lines, the compile cache the compile section's text.
     elsewhere = {"repeat_graphs_per_s", "curve", "step_clock", "train_stop", "reached_target", "peak_reset_ok",

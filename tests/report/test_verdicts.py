@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench_lib.report.verdicts import compare_seeds, compare_turns, pair_count, seed_statistic
+from bench_lib.verdicts import compare_seeds, compare_turns, pair_count, seed_statistic
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,45 @@
+"""Projections from counted costs (bench_lib.costs.project): the arithmetic by hand, and the shipped
+device profiles, each figure with its source."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench_lib.costs.project import DeviceProfile, fits, load_profiles, project_step_s, work_s
+
+GPU = DeviceProfile(key="g", name="g", flops_fp32=1e12, bandwidth=1e11, memory_gib=1, eager_op_s=1e-5,
+                    graph_op_s=1e-6, graph_launch_s=1e-5, source="s", overhead_source="s")
+
+
+def test_each_kind_at_its_bound_by_hand():
+    costs = {"matmul": [2, 4e9, 1e9], "elementwise": [10, 1e8, 2e9]}
+    # matmul: max(4e9 / 1e12, 1e9 / 1e11) = 10 ms (memory); elementwise: max(1e-4, 2e-2) = 20 ms
+    assert work_s(costs, GPU) == pytest.approx(0.010 + 0.020)
+    assert project_step_s(costs, 12, GPU, "eager") == pytest.approx(0.030)  # the device's work is longer
+    assert project_step_s(costs, 5000, GPU, "eager") == pytest.approx(5000 * 1e-5)  # the host's launches are
+    assert project_step_s(costs, 12, GPU, "cudagraphs") == pytest.approx(0.030 + 12e-6 + 1e-5)
+    assert project_step_s(costs, 12, GPU, "cpu") == pytest.approx(0.030 + 12e-5)
+    measured = DeviceProfile(**{**GPU.__dict__, "rates": {"matmul": (1e11, 1e12)}})
+    assert work_s({"matmul": [2, 4e9, 1e9]}, measured) == pytest.approx(0.04)  # a kind's own rates
+    with pytest.raises(ValueError, match="unknown kinds of operator \\['conv'\\]"):
+        work_s({"conv": [1, 1, 1]}, GPU)
+    with pytest.raises(ValueError, match="unknown execution 'xla'"):
+        project_step_s(costs, 1, GPU, "xla")
+
+
+def test_memory_fit():
+    assert fits(512, 511, GPU) and not fits(512, 513, GPU)
+
+
+def test_shipped_profiles_carry_their_sources(tmp_path):
+    profiles = load_profiles()
+    assert set(profiles) == {"a100-40gb", "h100-sxm", "h200"}
+    assert profiles["a100-40gb"].bandwidth == 1555e9 and profiles["a100-40gb"].flops_fp32 == 19.5e12
+    assert all("datasheet" in p.source and p.overhead_source.startswith("assumed") for p in profiles.values())
+    bad = tmp_path / "d.toml"
+    bad.write_text('[x]\nname = "x"\nflops_fp32 = 1.0\nbandwidth = 1.0\nmemory_gib = 1\neager_op_s = 1e-5\n')
+    with pytest.raises(ValueError, match=r"\[x\] needs a source"):
+        load_profiles(bad)
+    bad.write_text('[x]\nname = "x"\nflops = 1.0\n')
+    with pytest.raises(ValueError, match=r"\[x\]: .*unexpected keyword argument 'flops'"):
+        load_profiles(bad)
