@@ -18,8 +18,7 @@ __all__ = ["project_rows", "projection_markdown"]
 def project_rows(planned: list[dict], profile) -> list[dict]:
     """The suite-budget rows of ``planned`` with their counted costs and projected step times and
     graphs/s (``projected_eager_s``, ``projected_graphs_s`` ...) on ``profile``."""
-    from bench_lib.costs.project import fits, gpu_ops, project_step_s
-    from bench_lib.costs.shapes import CACHE_SIZE_LIMIT
+    from bench_lib.costs.project import fits, project_cell
     from bench_lib.harness.counted import counted_costs, eager_spec
     from bench_lib.harness.train import CellRun, make_loss
     from bench_lib.strategies import STRATEGIES
@@ -34,10 +33,7 @@ def project_rows(planned: list[dict], profile) -> list[dict]:
                              base.splits["train"], seed=spec.seed)
         m = counted_costs(base.model, base.init_state,
                           lambda model, batch: make_loss(model, base.task, spec)(batch), loader)
-        ops = gpu_ops(m)
-        eager = project_step_s(m["costs_by_kind"], ops, profile, "eager")
-        graphs = (project_step_s(m["costs_by_kind"], ops, profile, "cudagraphs")
-                  if r["distinct_shapes"] <= CACHE_SIZE_LIMIT else float("nan"))
+        eager, graphs = project_cell(m, r["distinct_shapes"], profile)
         best = min(eager, graphs) if graphs == graphs else eager
         r.update(counted=m, projected_eager_s=eager, projected_graphs_s=graphs,
                  projected_graphs_per_s=r["graphs_per_step_mean"] / best,

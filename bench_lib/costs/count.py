@@ -135,13 +135,6 @@ class StepCosts:
     def total(self) -> PhaseCosts:
         return self.forward.add(self.backward).add(self.optimizer)
 
-    def as_dict(self) -> dict:
-        out = {"peak_bytes": self.peak_bytes, "peak_step_bytes": self.peak_step_bytes}
-        for phase in ("forward", "backward", "optimizer", "total"):
-            for f in fields(PhaseCosts)[:-1]:
-                out[f"{phase}_{f.name}"] = getattr(getattr(self, phase), f.name)
-        return out
-
 
 class CostCounter(TorchDispatchMode):
     """Counts the operators dispatched while active; ``phase`` names where they go."""
@@ -193,14 +186,14 @@ class CostCounter(TorchDispatchMode):
         phase = getattr(self.costs, self.phase)
         phase.ops += 1
         phase.syncs += packet in _SYNCS
-        before = phase.flops
-        phase.flops += self._flops(packet, args, kwargs, out, inputs, outputs)
+        flops = self._flops(packet, args, kwargs, out, inputs, outputs)
         read, written = self._bytes(packet, inputs, outputs)
+        phase.flops += flops
         phase.bytes_read += read
         phase.bytes_written += written
         tally = phase.by_kind.setdefault(_kind(packet), [0, 0, 0])
         tally[0] += 1
-        tally[1] += phase.flops - before
+        tally[1] += flops
         tally[2] += read + written
         self._hold(outputs, inputs)
         return out

@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench_lib.costs.count import KINDS
+from bench_lib.costs.shapes import CACHE_SIZE_LIMIT
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DeviceProfile", "DEVICES", "load_profiles", "work_s", "project_step_s", "gpu_ops", "fits"]
+__all__ = ["DeviceProfile", "DEVICES", "load_profiles", "work_s", "project_step_s", "gpu_ops", "project_cell", "fits"]
 
 #: The shipped device profiles.
 DEVICES = Path(__file__).with_name("devices.toml")
@@ -108,6 +109,17 @@ def gpu_ops(counted) -> float:
     """Operators per step as a GPU runs it: a record's (or ``counted_costs``') counted operators with
     Adam's ``foreach`` step in place of the CPU's loop over the parameters."""
     return counted["ops_per_step"] - counted["ops_optimizer"] + counted["ops_optimizer_foreach"]
+
+
+def project_cell(counted, distinct_shapes: int, profile: DeviceProfile) -> tuple[float, float]:
+    """(eager, CUDA graphs) projected seconds per step of a counted cell as a GPU runs it
+    (:func:`gpu_ops`); CUDA graphs NaN for a plan of more than ``CACHE_SIZE_LIMIT`` shapes (a graph
+    recorded per shape)."""
+    ops = gpu_ops(counted)
+    eager = project_step_s(counted["costs_by_kind"], ops, profile, "eager")
+    if distinct_shapes > CACHE_SIZE_LIMIT:
+        return eager, float("nan")
+    return eager, project_step_s(counted["costs_by_kind"], ops, profile, "cudagraphs")
 
 
 def fits(peak_tensor_mib: float, resident_mib: float, profile: DeviceProfile) -> bool:

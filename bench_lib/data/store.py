@@ -58,9 +58,9 @@ def take_rows(column: np.ndarray, index: np.ndarray) -> np.ndarray:
     large folios around every row, so that an epoch in random order over a
     store of several GB would hold all of it in memory.
     """
-    fd = column.__dict__.get("_bench_lib_fd") if isinstance(column, np.memmap) else None
-    if fd is None or column.nbytes < PREAD_BYTES or not len(index) or not hasattr(os, "preadv"):
+    if not len(index) or not _read_from_file(column):
         return column[index]
+    fd = column.__dict__["_bench_lib_fd"]
     index = np.asarray(index, dtype=np.int64)
     if index.min() < 0 or index.max() >= len(column):
         raise IndexError(f"row index out of range [0, {len(column)})")

@@ -17,13 +17,14 @@ import dataclasses
 import numpy as np
 import torch
 
-from bench_lib.costs.count import KINDS, StepCosts, count_step
+from bench_lib.costs.count import KINDS, CostCounter, StepCosts, count_step
 from bench_lib.strategies.collate import collate
 
 __all__ = ["COUNTED_STEPS", "counted_costs", "eager_spec"]
 
 #: Batches counted per cell (the first ones of the first epoch; fewer when the epoch is shorter).
 COUNTED_STEPS = 2
+
 
 def _totals(costs: list[StepCosts]) -> dict:
     total = [c.total for c in costs]
@@ -76,15 +77,13 @@ def counted_costs(model: torch.nn.Module, init_state: dict, loss_of, loader, ste
 
 
 def _by_kind(costs: list[StepCosts]) -> dict:
-    return {k: [float(np.mean([c.total.by_kind.get(k, [0, 0, 0])[i] for c in costs])) for i in range(3)]
-            for k in KINDS}
+    kinds = [c.total.by_kind for c in costs]
+    return {k: [float(np.mean([d.get(k, [0, 0, 0])[i] for d in kinds])) for i in range(3)] for k in KINDS}
 
 
 def _foreach_optimizer_ops(model: torch.nn.Module) -> float:
     """Operators of one step of Adam as a GPU runs it by default (``foreach``: one operator per list of
     tensors), on the gradients the last counted step left: a CPU's Adam loops over the parameters."""
-    from bench_lib.costs.count import CostCounter
-
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
     opt.step()  # its state, as in later steps
     counter = CostCounter()

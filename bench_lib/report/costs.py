@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from bench_lib.costs.count import RULES
-from bench_lib.costs.project import fits, gpu_ops, load_profiles, project_step_s, work_s
-from bench_lib.costs.shapes import CACHE_SIZE_LIMIT, predict_compiles
+from bench_lib.costs.project import fits, load_profiles, project_cell, work_s
+from bench_lib.costs.shapes import predict_compiles
 from bench_lib.report import plots
 from bench_lib.report.names import display_name, file_stem
 
@@ -163,10 +163,7 @@ def projection_section(res, profiles: dict | None = None) -> list[str]:
                       f"projected padding share of {first.key}'s work |",
                       "|---|" + "---:|" * (len(cols) + 3)]
             for r in s.itertuples():
-                ops = gpu_ops(r._asdict())
-                replayable = r.distinct_shapes <= CACHE_SIZE_LIMIT
-                times = [project_step_s(r.costs_by_kind, ops, p, x) if x == "eager" or replayable else float("nan")
-                         for p in profiles.values() for x in ("eager", "cudagraphs")]
+                times = [t for p in profiles.values() for t in project_cell(r._asdict(), r.distinct_shapes, p)]
                 best = r.graphs_per_step_mean / np.nanmin(times)
                 fit = all(fits(r.peak_tensor_mib, r.resident_mib, p) for p in profiles.values())
                 cells = [f"{t * 1e3:.2f}" if t == t else f"— ({r.distinct_shapes:.0f} shapes)" for t in times]
