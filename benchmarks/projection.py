@@ -53,37 +53,77 @@ def _best_s(fn, repeats: int = 7, inner: int = 1) -> float:
     return best
 
 
-#: Rows x features of the micro-benchmarks' tensors (float32, 2 MiB): the size of a step's larger
-#: operands here (a qm9 step's edge messages, a budget's node features times a few).
-ROWS, FEATURES = 8192, 64
+#: Rows of the micro-benchmarks' operands, each x :data:`FEATURES` float32 (256 KiB to 16 MiB): from a
+#: small batch's node features to a large batch's edge messages, in and out of the caches.
+SIZES = (1024, 4096, 16384, 65536)
+FEATURES = 64
+#: Rows of the denormal micro-benchmarks (2 MiB operands).
+DENORMAL_ROWS = 8192
 
 
-def _rates(fn) -> tuple[float, float]:
-    """(FLOP/s, bytes/s) of ``fn`` as bench_lib counts its FLOPs and bytes."""
+def _operators(rows: int, denormal: bool = False) -> dict:
+    """The operators of one kind each on ``rows`` x :data:`FEATURES` float32 operands, as a training step
+    runs them: a linear layer's forward and weight-gradient products, a gather, a scatter-add, a
+    reduction, a copy, the special functions of the models (exp, softplus, SiLU), an element-wise
+    product. With ``denormal``, one element of every 16 (every 64-byte vector) is denormal: 1e-39 in
+    the operand, or, for the special functions, -95, whose exponential underflows to a denormal (as a
+    Gaussian expansion's tails do)."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(rows, FEATURES, generator=g), torch.randn(rows, FEATURES, generator=g)
+    low = x.clone()
+    if denormal:
+        x.view(-1, 16)[:, 0] = 1e-39
+        low.view(-1, 16)[:, 0] = -95.0
+    w = torch.randn(FEATURES, FEATURES, generator=g)
+    table = x[: rows // 8].clone()
+    index = torch.randint(0, rows // 8, (rows,), generator=g)
+    dest = torch.zeros(rows // 8, FEATURES)
+    return {"matmul": lambda: (torch.mm(x, w), torch.mm(x.t(), y)),
+            "gather": lambda: table.index_select(0, index),
+            "scatter": lambda: dest.index_add_(0, index, x),
+            "reduction": lambda: x.sum(0),
+            "copy": lambda: x.clone(),
+            "special": lambda: (torch.exp(low), torch.nn.functional.softplus(low), torch.nn.functional.silu(low)),
+            "elementwise": lambda: torch.mul(x, y)}
+
+
+def _measure(fn) -> tuple[list, float]:
+    """(the counted tally of ``fn``'s operators, its best seconds)."""
     from bench_lib.costs.count import CostCounter
 
     with CostCounter() as counter:
         fn()
-    seconds = _best_s(fn, inner=5)
-    c = counter.costs.forward
-    return (c.flops or 1.0) / seconds, (c.bytes_read + c.bytes_written) / seconds
+    tally = [0.0] * 5
+    for v in counter.costs.forward.by_kind.values():
+        tally = [a + b for a, b in zip(tally, v)]
+    return tally, _best_s(fn, inner=5)
 
 
 def kind_rates() -> dict:
-    """(FLOP/s, bytes/s) per kind of operator, each from one operator on :data:`ROWS` x :data:`FEATURES`."""
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(ROWS, FEATURES, generator=g), torch.randn(ROWS, FEATURES, generator=g)
-    w = torch.randn(FEATURES, FEATURES, generator=g)
-    table = torch.randn(ROWS // 8, FEATURES, generator=g)
-    index = torch.randint(0, ROWS // 8, (ROWS,), generator=g)
-    dest = torch.zeros(ROWS // 8, FEATURES)
-    return {"matmul": _rates(lambda: torch.mm(x, w)),
-            "gather": _rates(lambda: table.index_select(0, index)),
-            "scatter": _rates(lambda: dest.index_add_(0, index, x)),
-            "reduction": _rates(lambda: x.sum(0)),
-            "copy": _rates(lambda: x.clone()),
-            "special": _rates(lambda: (torch.exp(x), torch.sin(x), torch.nn.functional.silu(x))),
-            "elementwise": _rates(lambda: torch.mul(x, y))}
+    """{kind: [(bytes per operator, FLOP/s, bytes/s) at each of :data:`SIZES`]}, as bench_lib counts
+    the operators' FLOPs and bytes."""
+    rates = {}
+    for rows in SIZES:
+        for kind, fn in _operators(rows).items():
+            (ops, flops, moved, _, _), seconds = _measure(fn)
+            rates.setdefault(kind, []).append((moved / ops, (flops or 1.0) / seconds, moved / seconds))
+    return rates
+
+
+def denormal_penalties() -> dict:
+    """{kind: (seconds per denormal FLOP, seconds per denormal byte)}: each kind's operators on denormal
+    operands against the same on normal ones, the extra time over the counted denormal work (FLOPs for
+    matrix products, bytes for the others); 0 where denormals cost nothing extra."""
+    normal, denormal = _operators(DENORMAL_ROWS), _operators(DENORMAL_ROWS, denormal=True)
+    out = {}
+    for kind in normal:
+        _, t_normal = _measure(normal[kind])
+        tally, t_denormal = _measure(denormal[kind])
+        extra = max(0.0, t_denormal - t_normal)
+        work = tally[3] if kind == "matmul" else tally[4]
+        per = extra / work if work else 0.0
+        out[kind] = (per, 0.0) if kind == "matmul" else (0.0, per)
+    return out
 
 
 def _cells(args) -> list:
@@ -206,7 +246,7 @@ def speckhard(args) -> tuple[str, dict]:
             by_kind = {}
             for c in counted:
                 for kind, v in c.total.by_kind.items():
-                    by_kind[kind] = [a + b / len(counted) for a, b in zip(by_kind.get(kind, [0, 0, 0]), v)]
+                    by_kind[kind] = [a + b / len(counted) for a, b in zip(by_kind.get(kind, [0] * len(v)), v)]
             ops = float(np.mean([c.total.ops - c.optimizer.ops for c in counted]))
             rec = {"model": model, "rule": rule, "graphs_per_step": float(np.mean([len(p) for p, _ in batches])),
                    "node_slots": float(np.mean([s.n_node for _, s in batches])),
@@ -292,64 +332,101 @@ def main(argv=None) -> int:
     if args.part == "speckhard":
         return _write_speckhard(args, argv)
 
+    cells = [s for s in _cells(args) if args.only in s.label()]
+    profile = cpu_profile(cells)
+    print(f"CPU profile: {_profile_text(profile)}", file=sys.stderr)
+    records = []
+    for k, spec in enumerate(cells, 1):
+        records.append(_project_cell(spec, profile))
+        r = records[-1]
+        print(f"[{k}/{len(cells)}] {r['cell']}: measured {r['measured_compute_s'] * 1e3:.2f} ms, projected "
+              f"{r['projected_s'] * 1e3:.2f} ms ({r['error']:+.1%})", file=sys.stderr)
+    return _write_cpu(args, argv, profile, records)
+
+
+def cpu_profile(cells: list) -> dict:
+    """This CPU's profile: rates per kind and size, denormal penalties, and per-operator overhead per model."""
+    return {"rates": kind_rates(), "denormal_s": denormal_penalties(),
+            "op_overhead_s": {m: op_overhead(next(s for s in cells if s.model == m))
+                              for m in dict.fromkeys(s.model for s in cells)}}
+
+
+def _device(profile: dict, model: str, denormals: bool = True) -> DeviceProfile:
+    rates = profile["rates"]
+    return DeviceProfile(key="cpu", name="this CPU", flops_fp32=rates["elementwise"][-1][1],
+                         bandwidth=rates["elementwise"][-1][2], memory_gib=0, eager_op_s=profile["op_overhead_s"][model],
+                         source="measured", overhead_source="measured", rates=rates,
+                         denormal_s=profile["denormal_s"] if denormals else None)
+
+
+def _profile_text(profile: dict) -> str:
+    rates = "; ".join(f"{k} " + ", ".join(f"{b / 1e9:.1f}" for _, _, b in v) + " GB/s"
+                      + (f" ({v[0][1] / 1e9:.1f} to {v[-1][1] / 1e9:.1f} GFLOP/s)" if k == "matmul" else "")
+                      for k, v in profile["rates"].items())
+    denormal = ", ".join(f"{k} {1e9 * max(v):.2f} ns/{'FLOP' if k == 'matmul' else 'byte'}"
+                         for k, v in profile["denormal_s"].items() if max(v) > 0)
+    overhead = ", ".join(f"{m} {o * 1e6:.2f} us" for m, o in profile["op_overhead_s"].items())
+    return (f"rates per kind at {', '.join(f'{r:,}' for r in SIZES)} x {FEATURES} float32 operands: {rates}; "
+            f"extra time on denormal work: {denormal or 'none measured'}; per operator: {overhead}")
+
+
+def _project_cell(spec, profile: dict) -> dict:
+    """One cell run alone as the suite times it, its compute time per step beside the projection's."""
     from bench_lib.harness.train import CellRun
+
+    run = CellRun(spec)
+    run.warmup()
+    for r in range(spec.repeats):
+        for _ in range(spec.windows):
+            run.window(r)
+    m = run.finish()
+    measured = m["step_s"] * (1 - m["batch_build_share"])
+    device = _device(profile, spec.model)
+    projected = project_step_s(m["costs_by_kind"], m["ops_per_step"], device, "cpu")
+    no_denormal = project_step_s(m["costs_by_kind"], m["ops_per_step"], _device(profile, spec.model, False), "cpu")
+    return {"cell": spec.label(), "dataset": spec.dataset, "model": spec.model, "strategy": spec.strategy,
+            "views": list(spec.views), "measured_compute_s": measured, "projected_s": projected,
+            "projected_work_s": work_s(m["costs_by_kind"], device), "error": projected / measured - 1,
+            "projected_without_denormals_s": no_denormal, "error_without_denormals": no_denormal / measured - 1,
+            **{k: m[k] for k in ("flops_per_step", "bytes_per_step", "ops_per_step", "peak_tensor_mib",
+                                 "padding_flops_share", "costs_by_kind")}}
+
+
+def _summary(errors: list[float]) -> dict:
+    return {"median_abs_error": statistics.median(abs(e) for e in errors), "median_error": statistics.median(errors),
+            "largest_abs_error": max(abs(e) for e in errors)}
+
+
+def _write_cpu(args, argv, profile: dict, records: list[dict]) -> int:
     from bench_lib.harness.environment import environment
 
-    cells = [s for s in _cells(args) if args.only in s.label()]
-    rates = kind_rates()
-    overhead = {m: op_overhead(next(s for s in cells if s.model == m)) for m in dict.fromkeys(s.model for s in cells)}
-    profile_text = ("; ".join(f"{k} {f / 1e9:.1f} GFLOP/s, {b / 1e9:.1f} GB/s" for k, (f, b) in rates.items())
-                    + "; per operator " + ", ".join(f"{m} {o * 1e6:.2f} us" for m, o in overhead.items()))
-    print(f"CPU profile: {profile_text}", file=sys.stderr)
-    rows, records = [], []
-    for k, spec in enumerate(cells, 1):
-        run = CellRun(spec)
-        run.warmup()
-        for r in range(spec.repeats):
-            for _ in range(spec.windows):
-                run.window(r)
-        m = run.finish()
-        measured = m["step_s"] * (1 - m["batch_build_share"])
-        profile = DeviceProfile(key="cpu", name="this CPU", flops_fp32=rates["elementwise"][0],
-                                bandwidth=rates["elementwise"][1], memory_gib=0, eager_op_s=overhead[spec.model],
-                                source="measured", overhead_source="measured", rates=rates)
-        projected = project_step_s(m["costs_by_kind"], m["ops_per_step"], profile, "cpu")
-        work = work_s(m["costs_by_kind"], profile)
-        rec = {"cell": spec.label(), "dataset": spec.dataset, "model": spec.model, "strategy": spec.strategy,
-               "views": list(spec.views), "measured_compute_s": measured, "projected_s": projected,
-               "projected_work_s": work, "error": projected / measured - 1,
-               **{k2: m[k2] for k2 in ("flops_per_step", "bytes_per_step", "ops_per_step", "peak_tensor_mib",
-                                        "padding_flops_share", "costs_by_kind")}}
-        records.append(rec)
-        rows.append([spec.label(), f"{measured * 1e3:.2f}", f"{projected * 1e3:.2f}", f"{rec['error']:+.1%}",
-                     f"{work / projected:.0%}", f"{m['ops_per_step']:.0f}", f"{m['flops_per_step'] / 1e6:.0f}",
-                     f"{m['bytes_per_step'] / 2**20:.0f}"])
-        print(f"[{k}/{len(cells)}] {rows[-1][0]}: measured {rows[-1][1]} ms, projected {rows[-1][2]} ms "
-              f"({rows[-1][3]})", file=sys.stderr)
-    errors = [r["error"] for r in records]
-    summary = {"cells": len(records), "median_abs_error": statistics.median(abs(e) for e in errors),
-               "median_error": statistics.median(errors), "largest_abs_error": max(abs(e) for e in errors)}
+    summary = {"cells": len(records), **_summary([r["error"] for r in records]),
+               "without_denormals": _summary([r["error_without_denormals"] for r in records])}
     command = "python benchmarks/projection.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     env = environment()
     head = (f"# Projected against measured eager steps on this CPU\n\n`{command}` on {env.get('cpu', '?')}. "
-            f"CPU profile (one thread; each kind's rate from one operator on {ROWS:,} x {FEATURES} float32, "
-            f"as bench_lib counts its FLOPs and bytes): {profile_text} (a step on one two-atom graph over its "
-            "counted operators). Projected: each kind of operator at its bound plus the per-operator overhead "
-            "(bench_lib/costs/project.py, execution `cpu`). Measured: the cell's compute time per step (step time "
-            f"less batch building), each cell alone, {args.repeats} x {args.windows} windows, backend `torch`, "
-            "eager, one thread"
+            f"CPU profile (one thread, measured by micro-benchmarks, as bench_lib counts FLOPs and bytes): "
+            f"{_profile_text(profile)} (a step on one two-atom graph over its counted operators). Projected: each "
+            "kind of operator at its bound, at the step's mean operator size of that kind, plus the extra time of "
+            "its denormal work, plus the per-operator overhead (bench_lib/costs/project.py, execution `cpu`). "
+            "Measured: the cell's compute time per step (step time less batch building), each cell alone, "
+            f"{args.repeats} x {args.windows} windows, backend `torch`, eager, one thread"
             + (", denormal floats flushed to zero (the suite keeps them)" if args.flush_denormal else "") + ".\n\n")
-    body = table(rows, ["cell", "measured ms", "projected ms", "error", "work share", "ops/step", "MFLOP/step",
-                        "MiB moved/step"])
+    rows = [[r["cell"], f"{r['measured_compute_s'] * 1e3:.2f}", f"{r['projected_s'] * 1e3:.2f}", f"{r['error']:+.1%}",
+             f"{r['error_without_denormals']:+.1%}", f"{r['projected_work_s'] / r['projected_s']:.0%}",
+             f"{r['ops_per_step']:.0f}", f"{r['flops_per_step'] / 1e6:.0f}", f"{r['bytes_per_step'] / 2**20:.0f}"]
+            for r in records]
+    body = table(rows, ["cell", "measured ms", "projected ms", "error", "error without denormal penalty",
+                        "work share", "ops/step", "MFLOP/step", "MiB moved/step"])
     tail = (f"\n\nOver {len(records)} cells: median error {summary['median_error']:+.1%}, median absolute error "
-            f"{summary['median_abs_error']:.1%}, largest {summary['largest_abs_error']:.1%}.\n")
+            f"{summary['median_abs_error']:.1%}, largest {summary['largest_abs_error']:.1%}. Without the denormal "
+            f"penalty: median absolute error {summary['without_denormals']['median_abs_error']:.1%}.\n")
     print(head + body + tail)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "cpu.md").write_text(head + body + tail)
         (args.out / "cpu.json").write_text(json.dumps(
-            {"command": command, "environment": env, "profile": {"rates": rates, "op_overhead_s": overhead},
-             "records": records, "summary": summary},
+            {"command": command, "environment": env, "profile": profile, "records": records, "summary": summary},
             indent=1))
     return 0
 

@@ -22,6 +22,12 @@ adds up what the operator must do whatever the machine:
   rows it touches (its source's bytes) and reads its index and source;
   fills write only, ``copy_`` reads its source. It is what an unfused execution moves through memory at most: an upper bound
   where a compiler fuses operators, exact for an eager GPU step's kernels.
+- **denormal work**: per operator, its FLOPs and bytes times the largest share, over its operands
+  (inputs and outputs), of an operand's 64-byte vectors that hold a denormal number (nonzero, below the type's smallest
+  normal one). A CPU that does not flush denormals to zero runs every vector instruction that
+  meets one in microcode, tens of times slower: a Gaussian distance expansion (SchNet's) that
+  underflows at its tails puts one in nearly every row. GPUs run them at full speed. Data and
+  weights decide it, so it is counted, not modelled.
 - **peak live tensor bytes**: the largest total size of the tensors the step
   itself holds at once (activations kept for backward, gradients, optimiser
   temporaries), tracked by each tensor storage's lifetime; the parameters,
@@ -46,7 +52,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
 
-__all__ = ["PhaseCosts", "StepCosts", "CostCounter", "count_step", "KINDS", "RULES"]
+__all__ = ["PhaseCosts", "StepCosts", "CostCounter", "count_step", "KINDS", "RULES", "TALLY"]
 
 aten = torch.ops.aten
 
@@ -92,6 +98,32 @@ RULES = ("matrix products and convolutions: torch.utils.flop_counter (2 per mult
          "gathers (index_select, gather, embedding, index), fills and copies: 0")
 
 
+#: What a phase tallies per kind of operator: operators, FLOPs, bytes read + written, and the FLOPs
+#: and bytes weighted by the operator's share of denormal elements.
+TALLY = ("ops", "flops", "bytes", "denormal_flops", "denormal_bytes")
+
+
+#: Bytes of a CPU's vector register (AVX-512): one denormal element slows the whole vector's instruction.
+VECTOR_BYTES = 64
+
+
+def _denormal_share(tensors: list[torch.Tensor]) -> float:
+    """The largest share, over the floating-point ``tensors``, of a tensor's 64-byte vectors
+    (:data:`VECTOR_BYTES`: 16 float32 elements, in memory order) that hold a denormal element: an
+    instruction is slow when any of its operands' vectors holds one (0 without any)."""
+    share = 0.0
+    for t in tensors:
+        if t.dtype not in (torch.float32, torch.float64) or not t.numel() or t.device.type == "meta":
+            continue
+        size = t.detach().abs().reshape(-1)
+        mask = (size > 0) & (size < torch.finfo(t.dtype).tiny)
+        width = VECTOR_BYTES // t.element_size()
+        vectors = -(-mask.numel() // width)
+        mask = torch.nn.functional.pad(mask, (0, vectors * width - mask.numel()))
+        share = max(share, int(mask.view(vectors, width).any(1).sum()) / vectors)
+    return share
+
+
 def _tensors(tree) -> list[torch.Tensor]:
     return [t for t in tree_flatten(tree)[0] if isinstance(t, torch.Tensor)]
 
@@ -109,13 +141,14 @@ class PhaseCosts:
     flops: int = 0
     bytes_read: int = 0
     bytes_written: int = 0
-    #: {kind: [operators, FLOPs, bytes read + written]} by kind of operator (:data:`KINDS`): what a
-    #: projection prices, each kind at its own rate
+    #: {kind: :data:`TALLY`} by kind of operator (:data:`KINDS`): what a projection prices, each kind
+    #: at its own rate
     by_kind: dict = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, other: "PhaseCosts") -> "PhaseCosts":
         summed = [getattr(self, f.name) + getattr(other, f.name) for f in fields(self) if f.name != "by_kind"]
-        kinds = {k: [a + b for a, b in zip(self.by_kind.get(k, [0, 0, 0]), other.by_kind.get(k, [0, 0, 0]))]
+        zero = [0] * len(TALLY)
+        kinds = {k: [a + b for a, b in zip(self.by_kind.get(k, zero), other.by_kind.get(k, zero))]
                  for k in dict.fromkeys([*self.by_kind, *other.by_kind])}
         return PhaseCosts(*summed, by_kind=kinds)
 
@@ -191,10 +224,13 @@ class CostCounter(TorchDispatchMode):
         phase.flops += flops
         phase.bytes_read += read
         phase.bytes_written += written
-        tally = phase.by_kind.setdefault(_kind(packet), [0, 0, 0])
+        tally = phase.by_kind.setdefault(_kind(packet), [0] * len(TALLY))
+        denormal = _denormal_share([*inputs, *outputs])
         tally[0] += 1
         tally[1] += flops
         tally[2] += read + written
+        tally[3] += flops * denormal
+        tally[4] += (read + written) * denormal
         self._hold(outputs, inputs)
         return out
 

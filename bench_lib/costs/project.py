@@ -7,7 +7,10 @@ assumptions), never a measurement. The model:
 - each kind of operator (matrix products, gathers, scatter-adds, reductions, copies, element-wise;
   :data:`~bench_lib.costs.count.KINDS`) runs at its bound, ``max(FLOPs / FLOP rate, bytes /
   byte rate)`` of its kind's rates: on a GPU, the vendor's FP32 peak and memory bandwidth for every
-  kind; on a CPU, rates measured per kind (``benchmarks/projection.py``);
+  kind; on a CPU, rates measured per kind at several operator sizes (``benchmarks/projection.py``),
+  read at the step's mean size of an operator of that kind (caches make small operators faster per
+  byte), plus, where the profile measured one, the penalty of the denormal share of the work (a CPU
+  without flush-to-zero; a GPU has none);
 - **eager on a GPU**: the host enqueues operators asynchronously at ``eager_op_s`` each, so a
   step takes the longer of the host's time (operators x ``eager_op_s``) and the device's work;
 - **CUDA graphs** (static shapes, one replay per step): the device's work plus ``graph_op_s``
@@ -21,6 +24,7 @@ Adam's moments, the batch) fit the device's capacity.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,14 +58,33 @@ class DeviceProfile:
     flops_tf32: float = 0.0
     source: str = ""
     overhead_source: str = ""
-    #: {kind: (FLOP/s, bytes/s)} where a kind runs at other rates than the peaks (a measured CPU)
+    #: where a kind runs at other rates than the peaks (a measured CPU): {kind: (FLOP/s, bytes/s)}, or
+    #: {kind: [(bytes per operator, FLOP/s, bytes/s), ...]} measured at several sizes
     rates: dict | None = None
+    #: {kind: (seconds per denormal FLOP, seconds per denormal byte)}: the extra time of the denormal
+    #: share of a kind's work (a CPU without flush-to-zero); None: none (GPUs)
+    denormal_s: dict | None = None
 
-    def rate(self, kind: str) -> tuple[float, float]:
-        """(FLOP/s, bytes/s) of operators of ``kind``."""
-        if self.rates and kind in self.rates:
-            return self.rates[kind]
-        return self.flops_fp32, self.bandwidth
+    def rate(self, kind: str, bytes_per_op: float | None = None) -> tuple[float, float]:
+        """(FLOP/s, bytes/s) of operators of ``kind`` that move ``bytes_per_op`` each (rates measured
+        at several sizes are interpolated in log size, and held beyond the sizes measured)."""
+        if not self.rates or kind not in self.rates:
+            return self.flops_fp32, self.bandwidth
+        rate = self.rates[kind]
+        if not isinstance(rate[0], (list, tuple)):
+            return tuple(rate)
+        return _interpolate(sorted(rate), bytes_per_op)
+
+
+def _interpolate(points: list, size: float | None) -> tuple[float, float]:
+    """(FLOP/s, bytes/s) at ``size`` between ``points`` ((size, FLOP/s, bytes/s), sorted), linear in log size."""
+    if size is None or size <= points[0][0]:
+        return points[0][1], points[0][2]
+    for (s0, f0, b0), (s1, f1, b1) in zip(points, points[1:]):
+        if size <= s1:
+            w = math.log(size / s0) / math.log(s1 / s0)
+            return f0 + w * (f1 - f0), b0 + w * (b1 - b0)
+    return points[-1][1], points[-1][2]
 
 
 def load_profiles(path: Path = DEVICES) -> dict[str, DeviceProfile]:
@@ -80,15 +103,20 @@ def load_profiles(path: Path = DEVICES) -> dict[str, DeviceProfile]:
 
 
 def work_s(costs_by_kind: dict, profile: DeviceProfile) -> float:
-    """Seconds of work of a step: each kind of operator at its bound (``costs_by_kind``: a record's
-    ``{kind: [operators, FLOPs, bytes]}``)."""
+    """Seconds of work of a step: each kind of operator at its bound, plus the profile's penalty on
+    its denormal work (``costs_by_kind``: a record's ``{kind: [operators, FLOPs, bytes, denormal
+    FLOPs, denormal bytes]}``; records made before the denormal counts have the first three)."""
     unknown = set(costs_by_kind) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown kinds of operator {sorted(unknown)}; valid: {', '.join(KINDS)}")
     total = 0.0
-    for kind, (_, flops, moved) in costs_by_kind.items():
-        flop_rate, byte_rate = profile.rate(kind)
+    for kind, tally in costs_by_kind.items():
+        ops, flops, moved = tally[:3]
+        flop_rate, byte_rate = profile.rate(kind, moved / ops if ops else None)
         total += max(flops / flop_rate, moved / byte_rate)
+        if profile.denormal_s and kind in profile.denormal_s and len(tally) > 4:
+            per_flop, per_byte = profile.denormal_s[kind]
+            total += max(tally[3] * per_flop, tally[4] * per_byte)
     return total
 
 

@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from bench_lib.costs.count import KINDS, CostCounter, StepCosts, count_step
+from bench_lib.costs.count import KINDS, TALLY, CostCounter, StepCosts, count_step
 from bench_lib.strategies.collate import collate
 
 __all__ = ["COUNTED_STEPS", "counted_costs", "eager_spec"]
@@ -78,7 +78,8 @@ def counted_costs(model: torch.nn.Module, init_state: dict, loss_of, loader, ste
 
 def _by_kind(costs: list[StepCosts]) -> dict:
     kinds = [c.total.by_kind for c in costs]
-    return {k: [float(np.mean([d.get(k, [0, 0, 0])[i] for d in kinds])) for i in range(3)] for k in KINDS}
+    return {k: [float(np.mean([d.get(k, [0] * len(TALLY))[i] for d in kinds])) for i in range(len(TALLY))]
+            for k in KINDS}
 
 
 def _foreach_optimizer_ops(model: torch.nn.Module) -> float:

@@ -45,6 +45,22 @@ def test_message_passing_operators_by_hand():
     assert c.bytes_written == 9 * F32 + 12 * F32 + 9 * F32
 
 
+def test_denormal_work_by_hand():
+    tiny = torch.finfo(torch.float32).tiny
+    x = torch.ones(4, 16)                        # four 64-byte vectors
+    x[0, 3] = tiny / 4                           # one of them holds a denormal
+    w = torch.ones(16, 2)
+    with CostCounter() as counter:
+        torch.mm(x, w)                           # 2 * 4 * 16 * 2 = 256 FLOPs; a quarter of x's vectors
+        torch.mm(w.t(), w)                       # none
+        x * 2                                    # 64 FLOPs, 512 bytes; a quarter
+    ops, flops, moved, denormal_flops, denormal_bytes = counter.costs.forward.by_kind["matmul"]
+    assert (ops, flops, denormal_flops) == (2, 256 + 128, 256 / 4)
+    assert denormal_bytes == (4 * 16 + 16 * 2 + 4 * 2) * F32 / 4
+    elementwise = counter.costs.forward.by_kind["elementwise"]
+    assert elementwise[3:] == [64 / 4, 2 * 64 * F32 / 4]
+
+
 def test_peak_live_bytes_by_hand():
     x = torch.randn(12)  # before counting: not the step's
     with CostCounter() as counter:

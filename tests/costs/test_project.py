@@ -27,6 +27,21 @@ def test_each_kind_at_its_bound_by_hand():
         project_step_s(costs, 1, GPU, "xla")
 
 
+def test_rates_by_operator_size_and_the_denormal_penalty_by_hand():
+    cpu = DeviceProfile(**{**GPU.__dict__, "rates": {"copy": [(1e6, 1.0, 4e9), (1e3, 1.0, 8e9)]},
+                           "denormal_s": {"matmul": (1e-9, 0.0)}})
+    assert cpu.rate("copy", 1e2) == (1.0, 8e9)                         # held below the sizes measured
+    assert cpu.rate("copy", 10 ** 4.5) == pytest.approx((1.0, 6e9))     # half-way in log size
+    assert cpu.rate("copy", 1e9) == (1.0, 4e9)                          # and above
+    assert cpu.rate("matmul") == (1e12, 1e11)                           # a kind not measured: the peaks
+    # 10 copies of 1e6 bytes each: 1e7 bytes at 4e9 bytes/s
+    assert work_s({"copy": [10, 0, 1e7]}, cpu) == pytest.approx(1e7 / 4e9)
+    # a matmul's work, plus 1 ns for each of its 2e6 denormal FLOPs; a record without them has none
+    assert work_s({"matmul": [1, 4e9, 1e9, 2e6, 0]}, cpu) == pytest.approx(0.010 + 2e-3)
+    assert work_s({"matmul": [1, 4e9, 1e9]}, cpu) == pytest.approx(0.010)
+    assert work_s({"matmul": [1, 4e9, 1e9, 2e6, 0]}, GPU) == pytest.approx(0.010)  # a GPU: no penalty
+
+
 def test_memory_fit():
     assert fits(512, 511, GPU) and not fits(512, 513, GPU)
 
