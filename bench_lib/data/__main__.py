@@ -52,7 +52,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The command line: ``stats NAME...`` and ``standin-molpcba ROOT``."""
     parser = _Parser(prog="python -m bench_lib.data", description="Dataset statistics.",
                      epilog="examples:\n" + "\n".join("  " + line.strip() for line in __doc__.split("::")[1].strip()
                                                         .splitlines()),
@@ -75,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     standin.add_argument("root", help="the data root to write it under (then --data-dir ROOT)")
     standin.add_argument("--n-molecules", type=int, default=5000)
     standin.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; the exit status (2 when a dataset cannot be loaded)."""
+    args = _parser().parse_args(argv)
     if args.command == "standin-molpcba":
         from bench_lib.data.ogb_layout import standin_molpcba
 

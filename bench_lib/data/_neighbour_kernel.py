@@ -44,6 +44,10 @@ def _kth_smallest(a, c, k):
     return a[k]
 
 
+# Its phases per graph (coordinates, distances, each row's k-th distance, the edges kept) share the scratch
+# arrays and the previous row's k-th distance, and the loops are written so that numba vectorises them; split
+# into numba functions, they would pass all that state around and their speed would hang on numba's inlining.
+# long function: one compiled loop nest over a batch's graphs, its phases sharing scratch arrays and state
 @numba.njit(cache=True, nogil=True)
 def neighbour_kernel(n_node, start, positions, kth_in, knn, cutoff, k, fill, senders, receivers, n_edge, kth_out):
     """Edges of graphs ``g`` (atoms ``start[g] : start[g] + n_node[g]`` of ``positions``).

@@ -33,6 +33,56 @@ def _prefix_mask(n: int, n_true: int) -> np.ndarray:
     return mask
 
 
+def _slots(shape: BatchShape | None, b: int, real_n: int, real_e: int) -> tuple[int, int, int, bool]:
+    """``(node slots, edge slots, graph slots, static)``: ``shape``'s counts, or for no shape the real
+    counts and one graph slot more (the padding graph's).
+
+    Raises:
+      ValueError: the graphs do not fit ``shape`` (names both sizes).
+    """
+    if shape is None:
+        return real_n, real_e, b + 1, False
+    n_slots, e_slots, g_slots = shape.n_node, shape.n_edge, shape.n_graph
+    pad_e = e_slots - real_e
+    if real_n + (1 if pad_e else 0) > n_slots or real_e > e_slots or b + 1 > g_slots:
+        raise ValueError(
+            f"batch of {b} graphs, {real_n} nodes, {real_e} edges does not fit shape "
+            f"n_node={n_slots}, n_edge={e_slots}, n_graph={g_slots} "
+            "(the padding graph needs one node slot when there are pad edges, and one graph slot)")
+    return n_slots, e_slots, g_slots, True
+
+
+def _edges(store: GraphStore, idx: np.ndarray, nn: np.ndarray, ne: np.ndarray, positions: np.ndarray | None,
+           e_slots: int, real_e: int) -> tuple[np.ndarray, np.ndarray]:
+    """``e_slots`` senders and receivers (node rows of the batch), the graphs' ``real_e`` edges first and the
+    pad slots after them left for the caller: the store's edges, or for a store whose edges are built per
+    batch (``store.neighbours``) those built here from the batch's positions. ``nn``, ``ne``: the graphs'
+    node and edge counts.
+
+    Raises:
+      ValueError: the built edges do not match the store's counts (a stale store).
+    """
+    if store.senders is not None:
+        senders = np.empty(e_slots, dtype=np.int64)
+        receivers = np.empty(e_slots, dtype=np.int64)
+        store.batch_edges(idx, senders[:real_e], receivers[:real_e])
+        return senders, receivers
+    # built straight into the batch's arrays (one slot more: the kernel's scratch)
+    rule = store.neighbours
+    rows = max(e_slots, rule.bound(nn)) + 1
+    senders, receivers = np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64)
+    kth = None if store.knn_distance is None else store.graph_rows("knn_distance", idx)
+    built_ne, _, _ = rule.edges(nn, positions, kth, out=(senders, receivers))
+    if not np.array_equal(built_ne, ne):
+        bad = int(np.flatnonzero(built_ne != ne)[0])
+        raise ValueError(f"graph {idx[bad]} of {store.meta.name}: {built_ne[bad]} neighbour edges built, "
+                         f"but the store counts {ne[bad]} (the store's n_edge is stale; rebuild it)")
+    senders, receivers = senders[:e_slots], receivers[:e_slots]
+    if rows > 2 * e_slots + 1024:  # a loose bound (radius graphs): keep no oversized buffer alive
+        senders, receivers = senders.copy(), receivers.copy()
+    return senders, receivers
+
+
 def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None = None) -> GraphBatch:
     """Batch graphs ``graph_index`` of ``store``.
 
@@ -49,35 +99,9 @@ def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None
     nn, ne = store.n_node[idx], store.n_edge[idx]
     positions = None if store.positions is None else store.graph_rows("positions", idx)
     b, real_n, real_e = len(idx), int(nn.sum()), int(ne.sum())
-    if shape is None:
-        n_slots, e_slots, g_slots, static = real_n, real_e, b + 1, False
-    else:
-        n_slots, e_slots, g_slots, static = shape.n_node, shape.n_edge, shape.n_graph, True
-        pad_e = e_slots - real_e
-        if real_n + (1 if pad_e else 0) > n_slots or real_e > e_slots or b + 1 > g_slots:
-            raise ValueError(
-                f"batch of {b} graphs, {real_n} nodes, {real_e} edges does not fit shape "
-                f"n_node={n_slots}, n_edge={e_slots}, n_graph={g_slots} "
-                "(the padding graph needs one node slot when there are pad edges, and one graph slot)")
+    n_slots, e_slots, g_slots, static = _slots(shape, b, real_n, real_e)
     pad_n, pad_e = n_slots - real_n, e_slots - real_e
-
-    if store.senders is None:  # built here, straight into the batch's arrays (one slot more: the kernel's scratch)
-        rule = store.neighbours
-        rows = max(e_slots, rule.bound(nn)) + 1
-        senders, receivers = np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64)
-        kth = None if store.knn_distance is None else store.graph_rows("knn_distance", idx)
-        built_ne, _, _ = rule.edges(nn, positions, kth, out=(senders, receivers))
-        if not np.array_equal(built_ne, ne):
-            bad = int(np.flatnonzero(built_ne != ne)[0])
-            raise ValueError(f"graph {idx[bad]} of {store.meta.name}: {built_ne[bad]} neighbour edges built, "
-                             f"but the store counts {ne[bad]} (the store's n_edge is stale; rebuild it)")
-        senders, receivers = senders[:e_slots], receivers[:e_slots]
-        if rows > 2 * e_slots + 1024:  # a loose bound (radius graphs): keep no oversized buffer alive
-            senders, receivers = senders.copy(), receivers.copy()
-    else:
-        senders = np.empty(e_slots, dtype=np.int64)
-        receivers = np.empty(e_slots, dtype=np.int64)
-        store.batch_edges(idx, senders[:real_e], receivers[:real_e])
+    senders, receivers = _edges(store, idx, nn, ne, positions, e_slots, real_e)
     senders[real_e:] = receivers[real_e:] = real_n  # pad edges: first pad node -> itself
 
     n_node = np.zeros(g_slots, dtype=np.int64)
