@@ -280,11 +280,11 @@ def test_bad_inputs_are_one_clear_error(stores):
         GraphBatchCollater(store, None)([])
 
 
-README = __import__("pathlib").Path(__file__).resolve().parents[1] / "README.md"
+SAMPLERS = __import__("pathlib").Path(__file__).resolve().parents[1] / "docs" / "samplers.md"
 
 
 def ratio_sentence(data: dict) -> str:
-    """The README's sentence on collate against the libraries, from ``results/foundation/libraries.json``."""
+    """docs/samplers.md's sentence on collate against the libraries, from ``results/foundation/libraries.json``."""
     def span(arm):
         values = [r["collate_over"][arm] for r in data["records"]]
         return f"{min(values):.1f}x to {max(values):.1f}x"
@@ -293,25 +293,25 @@ def ratio_sentence(data: dict) -> str:
             f"to `GraphBatch`) and {span('dgl')} that of `dgl.batch` ({span('dgl+convert')} with it)")
 
 
-def test_readme_quotes_the_committed_library_comparison():
+def test_the_samplers_page_quotes_the_committed_library_comparison():
     import json
 
-    data = json.loads((README.parent / "results" / "foundation" / "libraries.json").read_text())
+    data = json.loads((SAMPLERS.parents[1] / "results" / "foundation" / "libraries.json").read_text())
     assert {r["dataset"] for r in data["records"]} == {"nci5k", "qm9", "hydronet-like"}
     assert all(len(v) == r["repeats"] for r in data["records"] for v in r["rates"].values())
-    text = " ".join(README.read_text().split())
+    text = " ".join(SAMPLERS.read_text().split())
     assert ratio_sentence(data) in text
 
 
 @pytest.mark.parametrize("marker", ["pyg-example", "dgl-example"])
-def test_readme_examples_run(marker, monkeypatch, tmp_path):
-    """The README's PyG and DGL examples, as written (ten lines each), on the embedded data."""
+def test_the_samplers_page_examples_run(marker, monkeypatch, tmp_path):
+    """The PyG and DGL examples of docs/samplers.md, as written (ten lines each), on the embedded data."""
     import re
 
-    code = re.search(rf"<!-- {marker} -->\s*```python\n(.*?)```", README.read_text(), re.S).group(1)
+    code = re.search(rf"<!-- {marker} -->\s*```python\n(.*?)```", SAMPLERS.read_text(), re.S).group(1)
     assert len([line for line in code.splitlines() if line.strip()]) <= 11
     scope: dict = {}
-    exec(compile(code, f"README {marker}", "exec"), scope)
+    exec(compile(code, f"docs/samplers.md {marker}", "exec"), scope)
     shape = scope["sampler"].shape
     if marker == "pyg-example":
         batch = scope["batch"]

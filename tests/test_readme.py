@@ -1,4 +1,5 @@
-"""The README's plugin example runs and passes the conformance suite."""
+"""The README's plugin example runs and passes the conformance suite; the model example of docs/models.md
+installs and runs; the README's results block and the prose under it are the records'."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from tests.conftest import make_random_store
 from tests.strategies.conformance import check_conformance
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+MODELS_DOC = README.parent / "docs" / "models.md"
+DOCS = sorted((README.parent / "docs").glob("*.md"))
 
 
 def plugin_example() -> str:
@@ -95,11 +98,10 @@ def test_reference_run_gave_every_strategy_equal_slots():
 
 
 def test_help_shows_the_readme_suite_examples(capsys):
-    """``--help`` carries the README's suite commands (plain text, no reST markup)."""
+    """``--help`` carries the suite commands of the README and docs/ (plain text, no reST markup)."""
     from bench_lib.suite import EXAMPLES, main
 
-    readme = README.read_text()
-    commands = {line.split("#")[0].strip() for line in readme.splitlines()
+    commands = {line.split("#")[0].strip() for page in (README, *DOCS) for line in page.read_text().splitlines()
                 if line.startswith("python -m bench_lib.suite")}
     assert len(commands) >= 8
     shown = {line.split("#")[0].strip() for line in EXAMPLES.splitlines()}
@@ -111,13 +113,13 @@ def test_help_shows_the_readme_suite_examples(capsys):
 
 
 def model_example() -> str:
-    match = re.search(r"<!-- model-example -->\s*```python\n(.*?)```", README.read_text(), re.S)
-    assert match, "README lost its model example"
+    match = re.search(r"<!-- model-example -->\s*```python\n(.*?)```", MODELS_DOC.read_text(), re.S)
+    assert match, "docs/models.md lost its model example"
     return match.group(1)
 
 
 def test_model_example_installs_passes_the_check_and_runs_in_both_views(tmp_path, monkeypatch, capsys):
-    """The README's model, laid out as pip installs a package with its entry point."""
+    """docs/models.md's model, laid out as pip installs a package with its entry point."""
     import json
     import textwrap
 
@@ -128,7 +130,7 @@ def test_model_example_installs_passes_the_check_and_runs_in_both_views(tmp_path
 
     code = model_example()
     assert len(code.strip().splitlines()) <= 32
-    toml = re.search(r'```toml\n(\[project.entry-points."bench_lib.models"\]\n.*?)```', README.read_text(), re.S)
+    toml = re.search(r'```toml\n(\[project.entry-points."bench_lib.models"\]\n.*?)```', MODELS_DOC.read_text(), re.S)
     assert toml and 'atom-sum = "my_package.models:AtomSum"' in toml.group(1)
     package = tmp_path / "site" / "my_package"
     package.mkdir(parents=True)
@@ -169,7 +171,7 @@ def test_the_prose_below_the_results_quotes_their_verdicts():
 
     text = README.read_text()
     block = text[:text.index(END)]
-    prose = text[text.index(END):text.index("## An answer in a minute")]
+    prose = text[text.index(END):text.index("\n## ", text.index(END))]
     assert "<!-- quoted:" in prose
     quoted = re.findall(r"`[a-z-]+` \d+% slower", " ".join(prose.split()))
     assert len(quoted) >= 6, quoted

@@ -1,6 +1,6 @@
 """The committed run of ``benchmarks/advise.py`` (``results/advise``) holds what issue 14 accepts
 advise on, its numbers follow from its own measurements, its Markdown is the report of its JSON,
-and the README quotes it."""
+and docs/advise.md quotes it."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_advise_as_run_was_quick_and_within_the_acceptance_error(res):
     made it slower than issue 14's minute); its predicted graphs/s have no bias against the suite's
     measurements of the same cells (median signed error within ±5%, issue 23) and are within 20% of
     them (median over the cells, issue 14; issue 23 asks for 10%, which this run's drift between runs
-    did not allow: see the README)."""
+    did not allow: see docs/advise.md)."""
     assert [d["dataset"] for d in res["datasets"]] == ["nci5k", "qm9"]
     cells = [c for d in res["datasets"] for c in d["cells"]]
     assert res["summary"]["not_ok"] == 0 and res["summary"]["cells"] == len(cells)
@@ -84,8 +84,8 @@ def test_the_markdown_is_the_report_of_the_json(res):
     assert (RESULTS / "results.md").read_text() == benchmark_script("advise").markdown(res)
 
 
-def test_the_readme_quotes_the_run(res):
-    text = " ".join((ROOT / "README.md").read_text().split())
+def test_the_advise_page_quotes_the_run(res):
+    text = " ".join((ROOT / "docs" / "advise.md").read_text().split())
     s = res["summary"]
     by = {d["dataset"]: d for d in res["datasets"]}
     for quoted in (f"; {s['cells']} cells in all)",

@@ -54,8 +54,8 @@ def test_the_report_states_straggler_share_and_efficiency_per_strategy_from_reco
     assert list(tmp_path.glob("*_ranks.png"))
 
 
-def test_the_readme_quotes_the_reference_efficiency_ranges(records):
-    readme = (RESULTS.parents[1] / "README.md").read_text()
+def test_the_clusters_page_quotes_the_reference_efficiency_ranges(records):
+    readme = (RESULTS.parents[1] / "docs" / "clusters.md").read_text()
     ok = records[records.status == "ok"]
     for dataset in ("nci5k", "qm9"):
         g = ok[ok.dataset == dataset]

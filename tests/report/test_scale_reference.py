@@ -1,6 +1,6 @@
 """The committed full-size run (``results/scale``, from ``benchmarks/scale.py``) holds what
-issue 13 accepts it on, its Markdown is what ``report`` makes of its JSON, and the README's
-numbers are the JSON's."""
+issue 13 accepts it on, its Markdown is what ``report`` makes of its JSON, and the numbers of
+docs/scale.md are the JSON's."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ def test_the_markdown_is_the_report_of_the_json(res):
     assert (RESULTS / "results.md").read_text() == benchmark_script("scale").report(res)
 
 
-def test_the_readme_quotes_the_run(res):
-    text = (ROOT / "README.md").read_text()
+def test_the_scale_page_quotes_the_run(res):
+    text = (ROOT / "docs" / "scale.md").read_text()
     b, o = res["build"], res["open"]
     assert f"**Build:** {b['build_s']:.0f} s" in text and f"takes {b['disk_bytes'] / 1e9:.2f} GB" in text
     assert f"{b['peak_rss_mib']:,.0f} MiB for the builder" in text
