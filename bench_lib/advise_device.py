@@ -33,12 +33,14 @@ def project_rows(planned: list[dict], profile) -> list[dict]:
                              base.splits["train"], seed=spec.seed)
         m = counted_costs(base.model, base.init_state,
                           lambda model, batch: make_loss(model, base.task, spec)(batch), loader)
+        if not m["counted_steps"]:  # an empty epoch: nothing to count or project
+            continue
         eager, graphs = project_cell(m, r["distinct_shapes"], profile)
         best = min(eager, graphs) if graphs == graphs else eager
         r.update(counted=m, projected_eager_s=eager, projected_graphs_s=graphs,
                  projected_graphs_per_s=r["graphs_per_step_mean"] / best,
                  fits=fits(m["peak_tensor_mib"], m["resident_mib"], profile))
-    return rows
+    return [r for r in rows if "counted" in r]
 
 
 def projection_markdown(dataset: str, model: str, rows: list[dict], profile) -> str:

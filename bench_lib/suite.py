@@ -365,7 +365,7 @@ examples:
   python -m bench_lib.suite                                  # the default suite (embedded data)
   python -m bench_lib.suite --config benchmarks/smoke.toml
   python -m bench_lib.suite --datasets nci5k --strategies pad,pack-lpfhp --repeats 5
-  python -m bench_lib.suite --datasets csv:data/ESOL.csv --target "measured log solubility"
+  python -m bench_lib.suite --datasets csv:data/ESOL.csv --target "measured log solubility in mols per litre"
   python -m bench_lib.suite --datasets csv:data/BBBP.csv --target p_np --id-column name --target-value 0.85
   python -m bench_lib.suite --datasets csv:data/B3DB_classification.tsv --target 'BBB+/BBB-' --target-value 0.8
   python -m bench_lib.suite --datasets sdf:data/confs.sdf,xyz:data/clusters/ --option cutoff=5.0

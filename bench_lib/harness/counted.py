@@ -1,6 +1,7 @@
 """A cell's counted costs: FLOPs, bytes, operators and peak tensor bytes of its own steps.
 
-The first :data:`COUNTED_STEPS` batches of the cell's first epoch (its plan, its shapes) are run as
+The first :data:`COUNTED_STEPS` batches of the cell's first epoch (its plan, its shapes; an epoch of one
+batch counts that batch) are run as
 training steps under :class:`~bench_lib.costs.count.CostCounter`, on a copy of the model at its
 initial weights with a fresh Adam (one uncounted step first, so that the optimiser's state exists
 as in every later step), eagerly on the plain-torch operators whatever the cell's backend, and with
@@ -39,18 +40,20 @@ def counted_costs(model: torch.nn.Module, init_state: dict, loss_of, loader, ste
     :data:`~bench_lib.harness.cell.METRICS`): ``model`` (copied, reset to ``init_state``), its loss
     ``loss_of(model, batch)`` on plain-torch operators, the batches of ``loader``'s first epoch."""
     plan = loader.plan(0)
-    index = [loader.indices[p] for p in plan.batches()][:steps + 1]
-    if len(index) < 2:
+    batches = [(loader.indices[p], plan.shape_of(b)) for b, p in enumerate(plan.batches())][:steps + 1]
+    if not batches:
         return {"counted_steps": 0}
+    if len(batches) == 1:  # an epoch of one batch: it warms the optimiser and is counted
+        batches *= 2
     with torch.random.fork_rng():
         model = copy.deepcopy(model).cpu()
         model.load_state_dict(init_state)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         step = lambda batch: loss_of(model, batch)  # noqa: E731
-        count_step(step, opt, loader.collate(index[0], plan.shape_of(0)))  # Adam's state, as in later steps
+        count_step(step, opt, loader.collate(*batches[0]))  # Adam's state, as in later steps
         padded, real, graphs, batch_bytes = [], [], 0, 0
-        for b, graph_index in enumerate(index[1:], start=1):
-            batch = loader.collate(graph_index, plan.shape_of(b))
+        for graph_index, shape in batches[1:]:
+            batch = loader.collate(graph_index, shape)
             batch_bytes = max(batch_bytes, batch.nbytes())
             padded.append(count_step(step, opt, batch))
             real.append(count_step(step, opt, collate(loader.store, graph_index)))

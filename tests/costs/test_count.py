@@ -138,3 +138,19 @@ def test_a_model_that_cannot_be_counted_leaves_the_cell_standing(monkeypatch):
     metrics = run.finish()
     assert metrics["counted_steps"] == 0 and metrics["graphs_per_s"] > 0
     assert metrics["counted_error"] == "NotImplementedError: this model runs on DGL's kernels only"
+
+
+def test_an_epoch_of_one_batch_is_counted():
+    from bench_lib.config import parse_config
+    from bench_lib.harness.counted import counted_costs
+    from bench_lib.harness.train import CellRun, make_loss
+    from bench_lib.suite import expand_cells
+
+    cfg = parse_config({"suite": {"strategies": ["dynamic"], "backend": "torch"},
+                        "datasets": {"nci5k": {"n_graphs": 12, "graphs_per_step": 64}}, "models": {"gin": {"hidden": 8}}})
+    spec = expand_cells(cfg)[0]
+    run = CellRun(spec)
+    assert len(list(run.loader.plan(0).batches())) == 1
+    costs = counted_costs(run.model, run.init_state, lambda model, batch: make_loss(model, run.task, spec)(batch),
+                          run.loader)
+    assert costs["counted_steps"] == 1 and costs["flops_per_step"] > 0
