@@ -218,7 +218,7 @@ def report(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n-graphs", type=int, default=FULL)
     p.add_argument("--out", type=Path, default=Path("results/scale"))
@@ -233,6 +233,56 @@ def main(argv=None) -> int:
                    help="run the comparison with dgl.batch again and keep the rest of --out's results.json")
     p.add_argument("--stage", help=argparse.SUPPRESS)
     p.add_argument("--strategy", help=argparse.SUPPRESS)
+    return p
+
+
+def _write_results(res: dict, out: Path) -> None:
+    """``results.json`` and ``results.md`` into ``out``; the report to stdout."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(res, indent=1) + "\n")
+    (out / "results.md").write_text(report(res))
+    print(report(res))
+
+
+def compare_again(args: argparse.Namespace, argv) -> dict:
+    """``--only-compare``: --out's results with the comparison against dgl.batch run again."""
+    res = json.loads((args.out / "results.json").read_text())
+    args.cache = Path(tempfile.mkdtemp(prefix="bench-lib-scale-"))
+    try:
+        res["compare"] = _child("compare", args)
+    finally:
+        shutil.rmtree(args.cache, ignore_errors=True)
+    res["compare"]["command"] = "python benchmarks/scale.py " + " ".join(argv or sys.argv[1:])
+    res["compare"]["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return res
+
+
+def measure(args: argparse.Namespace, argv) -> dict:
+    """Every stage, each in a fresh process, into ``args.cache`` (see the module docstring)."""
+    from bench_lib.harness.environment import environment
+
+    env = environment()
+    res = {"command": "python " + " ".join([Path(__file__).as_posix().split("/")[-2] + "/scale.py", *(argv or sys.argv[1:])]),
+           "environment": f"{env.get('cpu', '?')}, {env.get('cpu_count', '?')} CPUs, "
+                          f"{env.get('memory_gib') or 0:.0f} GiB, python {env.get('python', '?')}",
+           "n_graphs": args.n_graphs, "options": OPTIONS, "pack_nodes": args.pack_nodes,
+           "packs_per_batch": args.packs_per_batch}
+    print(f"building {args.n_graphs:,} clusters into {args.cache} ...", file=sys.stderr, flush=True)
+    res["build"] = _child("build", args)
+    print(f"  built in {res['build']['build_s']:.0f} s", file=sys.stderr, flush=True)
+    res["open"] = _child("open", args)
+    res["epochs"] = []
+    for s in args.strategies.split(","):
+        print(f"loader-only epoch: {s} ...", file=sys.stderr, flush=True)
+        res["epochs"].append(_child("epoch", args, "--strategy", s))
+    res["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print("collate against dgl.batch ...", file=sys.stderr, flush=True)
+    res["compare"] = _child("compare", args)
+    return res
+
+
+def main(argv=None) -> int:
+    p = _parser()
     args = p.parse_args(argv)
     os.environ.setdefault("OUTDATED_IGNORE", "1")
     if args.stage:
@@ -241,17 +291,7 @@ def main(argv=None) -> int:
         print(json.dumps(out))
         return 0
     if args.only_compare:
-        res = json.loads((args.out / "results.json").read_text())
-        args.cache = Path(tempfile.mkdtemp(prefix="bench-lib-scale-"))
-        try:
-            res["compare"] = _child("compare", args)
-        finally:
-            shutil.rmtree(args.cache, ignore_errors=True)
-        res["compare"]["command"] = "python benchmarks/scale.py " + " ".join(argv or sys.argv[1:])
-        res["compare"]["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        (args.out / "results.json").write_text(json.dumps(res, indent=1) + "\n")
-        (args.out / "results.md").write_text(report(res))
-        print(report(res))
+        _write_results(compare_again(args, argv), args.out)
         return 0
     made = args.cache is None
     args.cache = Path(tempfile.mkdtemp(prefix="bench-lib-scale-")) if made else args.cache
@@ -259,32 +299,11 @@ def main(argv=None) -> int:
         p.error(f"--cache {args.cache} is not empty: the build must start from nothing to be timed")
     args.cache.mkdir(parents=True, exist_ok=True)
     try:
-        from bench_lib.harness.environment import environment
-
-        env = environment()
-        res = {"command": "python " + " ".join([Path(__file__).as_posix().split("/")[-2] + "/scale.py", *(argv or sys.argv[1:])]),
-               "environment": f"{env.get('cpu', '?')}, {env.get('cpu_count', '?')} CPUs, "
-                              f"{env.get('memory_gib') or 0:.0f} GiB, python {env.get('python', '?')}",
-               "n_graphs": args.n_graphs, "options": OPTIONS, "pack_nodes": args.pack_nodes,
-               "packs_per_batch": args.packs_per_batch}
-        print(f"building {args.n_graphs:,} clusters into {args.cache} ...", file=sys.stderr, flush=True)
-        res["build"] = _child("build", args)
-        print(f"  built in {res['build']['build_s']:.0f} s", file=sys.stderr, flush=True)
-        res["open"] = _child("open", args)
-        res["epochs"] = []
-        for s in args.strategies.split(","):
-            print(f"loader-only epoch: {s} ...", file=sys.stderr, flush=True)
-            res["epochs"].append(_child("epoch", args, "--strategy", s))
-        res["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        print("collate against dgl.batch ...", file=sys.stderr, flush=True)
-        res["compare"] = _child("compare", args)
+        res = measure(args, argv)
     finally:
         if made and not args.keep:
             shutil.rmtree(args.cache, ignore_errors=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(res, indent=1) + "\n")
-    (args.out / "results.md").write_text(report(res))
-    print(report(res))
+    _write_results(res, args.out)
     return 0
 
 
