@@ -370,26 +370,8 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
             _train_only(specs, workers, log_dir, train_parallel, progress, finish,
                         {"turn_group": turn_group, "decide_looks": 1}, lock)
             return [records[s.cell_id] for s in specs if s.cell_id in records]
-        progress.note(f"starting {len(specs)} worker(s)")
-        for s in specs:  # one at a time, so that a failed start leaves the started ones to the finally below
-            workers.append(_Worker(s, Path(log_dir) / f"{s.cell_id}.log" if log_dir else None))
-        for w in workers:  # imports run in parallel; wait for each
-            w.turn_fields = {"turn_group": turn_group, "decide_looks": decide.looks if decide else 1}
-            if w.wait() is None:
-                finish(w)
-        for phase in ("setup", "warmup"):
-            for k, w in enumerate([w for w in workers if w.alive and (phase == "setup" or w.spec.repeats)]):
-                progress.note(f"{phase} {k + 1}: {w.spec.label()}")
-                if w.command(phase) is None:
-                    finish(w)
-        timed_turns(workers, progress, finish, decide)
-        for w in [w for w in workers if w.alive]:
-            answer = w.command("throughput")
-            if answer is None:
-                finish(w)
-            else:
-                w.partial = answer["metrics"]
-        _finish_all([w for w in workers if w.alive], train_parallel, progress, finish)
+        turn_fields = {"turn_group": turn_group, "decide_looks": decide.looks if decide else 1}
+        _interleaved(specs, workers, log_dir, turn_fields, progress, finish, decide, train_parallel)
     finally:
         stopping.set()
         for w in workers:
@@ -397,6 +379,34 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
                 w.kill()
                 w.close()
     return [records[s.cell_id] for s in specs]
+
+
+def _interleaved(specs: list[CellSpec], workers: list[_Worker], log_dir, turn_fields: dict, progress, finish,
+                 decide: Decide | None, train_parallel: int) -> None:
+    """The phases of an interleaved group: a worker per cell started and its imports waited for, the
+    setups and warm-ups one cell after another, the timed turns, each cell's throughput phase closed (its
+    metrics kept as ``partial``, should it die training), then training to the targets, ``train_parallel``
+    at a time. Started workers are appended to ``workers`` as they start, for the caller to stop."""
+    progress.note(f"starting {len(specs)} worker(s)")
+    for s in specs:  # one at a time, so that a failed start leaves the started ones to the caller's cleanup
+        workers.append(_Worker(s, Path(log_dir) / f"{s.cell_id}.log" if log_dir else None))
+    for w in workers:  # imports run in parallel; wait for each
+        w.turn_fields = dict(turn_fields)
+        if w.wait() is None:
+            finish(w)
+    for phase in ("setup", "warmup"):
+        for k, w in enumerate([w for w in workers if w.alive and (phase == "setup" or w.spec.repeats)]):
+            progress.note(f"{phase} {k + 1}: {w.spec.label()}")
+            if w.command(phase) is None:
+                finish(w)
+    timed_turns(workers, progress, finish, decide)
+    for w in [w for w in workers if w.alive]:
+        answer = w.command("throughput")
+        if answer is None:
+            finish(w)
+        else:
+            w.partial = answer["metrics"]
+    _finish_all([w for w in workers if w.alive], train_parallel, progress, finish)
 
 
 def _train_only(specs: list[CellSpec], workers: list[_Worker], log_dir, parallel: int, progress, finish,

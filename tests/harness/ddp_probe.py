@@ -15,7 +15,8 @@ import torch
 
 from bench_lib.harness.cell import CellSpec
 from bench_lib.harness.distributed import gather
-from bench_lib.harness.train import CellRun, masked_loss
+from bench_lib.harness.step import masked_loss
+from bench_lib.harness.train import CellRun
 from bench_lib.models.ops import TorchOps
 from bench_lib.strategies.collate import collate
 

@@ -16,9 +16,10 @@ import torch
 
 from bench_lib.data import load_dataset
 from bench_lib.harness.cell import CellSpec
+from bench_lib.harness.compiles import dynamo_counts
 from bench_lib.harness.pipeline import BatchSource
 from bench_lib.harness.runner import run_group
-from bench_lib.harness.train import compile_kwargs, dynamo_counts, make_loss
+from bench_lib.harness.step import compile_kwargs, make_loss
 from bench_lib.models import create_model
 from bench_lib.strategies import STRATEGIES
 from bench_lib.strategies.loader import BatchLoader

@@ -257,7 +257,7 @@ def test_not_implemented_is_a_skip_at_setup_only():
 
 def test_rss_rises_are_unknown_where_memory_cannot_be_read():
     from bench_lib.harness.measure import maxrss_mib
-    from bench_lib.harness.train import rss_rise
+    from bench_lib.harness.memory import rss_rise
 
     assert math.isnan(rss_rise(500.0, float("nan"))) and math.isnan(rss_rise(float("nan"), 100.0))
     assert rss_rise(500.0, 100.0) == 400.0 and rss_rise(90.0, 100.0) == 0.0

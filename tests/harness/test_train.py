@@ -11,7 +11,10 @@ import torch
 
 from bench_lib.data import load_dataset
 from bench_lib.harness.cell import CellSpec
-from bench_lib.harness.train import CellRun, evaluate_mae, masked_loss, target_stats, train_to_target
+from bench_lib.harness.evaluation import evaluate_mae, target_stats
+from bench_lib.harness.step import masked_loss
+from bench_lib.harness.to_target import train_to_target
+from bench_lib.harness.train import CellRun
 from bench_lib.strategies import STRATEGIES, collate
 from bench_lib.strategies.loader import BatchLoader
 
