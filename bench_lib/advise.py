@@ -52,7 +52,8 @@ PREDICTED = {"execution": ("eager",), "ranks": (1,), "prefetch": 0}
 def asked_config(dataset: str, config: Path | None = None, **overrides):
     """``config`` (default: the default suite) for ``dataset`` alone, with the suite's command-line
     ``overrides``, as the user asked for it."""
-    from bench_lib.config import apply_overrides, load_config
+    from bench_lib.config import load_config
+    from bench_lib.overrides import apply_overrides
     from bench_lib.suite import default_config_path
 
     return apply_overrides(load_config(config or default_config_path()), datasets=[dataset], **overrides)
@@ -138,7 +139,7 @@ def plan_cells(cfg, scales=SCALES) -> tuple[list[dict], dict[float, str], tuple[
 def advise(dataset: str, config: Path | None = None, seconds: float = 4.0, progress=None,
            suite_args: list[str] | None = None, **overrides) -> Advice:
     """Plan every strategy, calibrate the cost model and predict graphs/s (see the module docstring).
-    ``overrides``: :func:`bench_lib.config.apply_overrides` keywords (strategies, models, options...);
+    ``overrides``: :func:`bench_lib.overrides.apply_overrides` keywords (strategies, models, options...);
     ``suite_args``: the same as suite flags, for the printed command."""
     t0 = time.perf_counter()
     asked = asked_config(dataset, config, **overrides)

@@ -41,7 +41,9 @@ Layout of a suite file (see ``benchmarks/default.toml``)::
 
 Every unknown section or key, every unknown name and every bad value is a
 ``ConfigError`` naming the field, the value and the valid choices, raised
-before any cell runs.
+before any cell runs. :func:`parse_config` reads the sections in turn (one
+function each); the command line's flags change the configuration after it
+(:mod:`bench_lib.overrides`, with the same checks).
 """
 
 from __future__ import annotations
@@ -57,14 +59,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from bench_lib.data import DATA_DIR_DATASETS
+from bench_lib.data import FILE_KINDS, check_dataset_name
 from bench_lib.harness.cell import EXECUTIONS, PREFETCH_MODES, VIEWS, CellSpec, TrainSettings
 from bench_lib.harness.launch import SlurmSettings
+from bench_lib.strategies import STRATEGIES
 from bench_lib.verdicts import MIN_TIMED_S
 from bench_lib.tasks import LOSSES, MAX_CLASSES
 
 __all__ = ["ConfigError", "DatasetSettings", "TrainSettings", "SuiteConfig", "load_config", "parse_config",
-           "apply_overrides"]
+           "Problems", "check_choice", "check_executions", "check_ranks", "check_goal"]
 
 
 class ConfigError(ValueError):
@@ -75,10 +78,11 @@ class ConfigError(ValueError):
         super().__init__("\n".join(self.problems))
 
 
-class _Problems(list):
+class Problems(list):
     """Collects every problem of a configuration before raising them together."""
 
     def check(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``; its ``ConfigError``'s problems are collected (and None returned)."""
         try:
             return fn(*args, **kwargs)
         except ConfigError as err:
@@ -167,7 +171,7 @@ class SuiteConfig:
         return dataclasses.asdict(self)
 
 
-def _choices(kind: str, value: str, known) -> None:
+def check_choice(kind: str, value: str, known) -> None:
     if value not in known:
         raise ConfigError(f"{kind}: unknown name {value!r}; valid: {', '.join(sorted(known))}")
 
@@ -184,7 +188,7 @@ def _take(section: str, table: dict, cls, skip: tuple[str, ...] = (), problems: 
     if not isinstance(table, dict):
         raise ConfigError(f"[{section}] must be a table (got {type(table).__name__})")
     valid = {k: f for k, f in _fields(cls).items() if k not in skip}
-    out, found = {}, _Problems()
+    out, found = {}, Problems()
     problems = found if problems is None else problems
     for key, value in table.items():
         if key not in valid:
@@ -221,15 +225,15 @@ def _take(section: str, table: dict, cls, skip: tuple[str, ...] = (), problems: 
     return out
 
 
-def _check_executions(where: str, executions, problems: list) -> None:
+def check_executions(where: str, executions, problems: list) -> None:
     """An execution list (suite file or ``--execution``): not empty, each one known."""
     if not executions:
         problems.append(f"{where} is empty; name at least one of " + ", ".join(EXECUTIONS))
     for ex in executions:
-        problems.check(_choices, where, ex, EXECUTIONS)
+        problems.check(check_choice, where, ex, EXECUTIONS)
 
 
-def _check_ranks(where: str, ranks, problems: list) -> None:
+def check_ranks(where: str, ranks, problems: list) -> None:
     """A ranks list (suite file or ``--ranks``): not empty, each a whole number >= 1."""
     if not ranks:
         problems.append(f"{where} is empty; name at least one number of ranks (1: one process)")
@@ -290,15 +294,24 @@ def _one_of(where: str, value, valid: tuple[str, ...]) -> None:
 def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConfig:
     """Validate a parsed TOML document and build the :class:`SuiteConfig`
     (every problem found, as one ``ConfigError`` with one message each)."""
-    from bench_lib.data import FILE_KINDS, check_dataset_name
-    from bench_lib.models import MODELS
-    from bench_lib.strategies import STRATEGIES
-
-    problems = _Problems()
+    problems = Problems()
     known_sections = {"suite", "train", "models", "datasets", "strategies", "slurm"}
     for key in data:
         if key not in known_sections:
             problems.append(f"unknown section [{key}]; valid sections: {', '.join(sorted(known_sections))}")
+    suite = _suite_section(data, default_name, problems)
+    train = _train_section(data, suite, problems)
+    model_params = _models_section(data, problems)
+    strategy_params = _strategies_section(data, problems)
+    datasets = _datasets_section(data, problems)
+    problems.raise_any()
+    return SuiteConfig(datasets=tuple(datasets), train=train, model_params=model_params,
+                       strategy_params=strategy_params, **suite)
+
+
+def _suite_section(data: dict[str, Any], default_name: str, problems: Problems) -> dict[str, Any]:
+    """``[suite]`` and ``[slurm]``: the :class:`SuiteConfig` fields they set, checked (``strategies``
+    resolved: ``"all"`` is bench_lib's own)."""
     suite = problems.check(_take, "suite", dict(data.get("suite", {})), SuiteConfig,
                            skip=("datasets", "train", "model_params", "strategy_params", "slurm"),
                            problems=problems) or {}
@@ -308,7 +321,7 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
         problems.append(f"[suite] decide_looks must be at least 2 (got {suite['decide_looks']!r}): the first look "
                         "is the fixed turns alone")
     if "ranks" in suite:
-        _check_ranks("[suite] ranks", suite["ranks"], problems)
+        check_ranks("[suite] ranks", suite["ranks"], problems)
         suite["ranks"] = tuple(dict.fromkeys(suite["ranks"]))
     slurm = problems.check(_take, "slurm", data.get("slurm", {}), SlurmSettings, problems=problems) or {}
     suite["slurm"] = SlurmSettings(**slurm)
@@ -317,18 +330,29 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
     everything = strategies in ("all", ("all",))  # bench_lib's own; the baselines are named to run
     suite["strategies"] = tuple(STRATEGIES.names(baselines=False)) if everything else tuple(strategies)
     for s in suite["strategies"]:
-        problems.check(_choices, "[suite] strategies", s, STRATEGIES.names())
+        problems.check(check_choice, "[suite] strategies", s, STRATEGIES.names())
+    _check_arms(suite, problems)
+    for key, valid in (("mode", ("train", "loader")), ("clock", ("auto", "wall")), ("malloc", ("keep", "default")),
+                       ("backend", ("dgl", "torch")), ("device", ("cpu", "cuda")), ("prefetch_with", PREFETCH_MODES)):
+        if key in suite:
+            problems.check(_one_of, f"[suite] {key}", suite[key], valid)
+    return suite
+
+
+def _check_arms(suite: dict[str, Any], problems: Problems) -> None:
+    """``[suite]``'s executions and views, and the strategies it runs in some of them only
+    (``execution_only``, ``strategy_fairness``): known names, the suite's own strategies and views."""
     if "execution" in suite:
-        _check_executions("[suite] execution", suite["execution"], problems)
+        check_executions("[suite] execution", suite["execution"], problems)
     for ex, names in suite.get("execution_only", {}).items():
-        problems.check(_choices, "[suite] execution_only", ex, EXECUTIONS)
+        problems.check(check_choice, "[suite] execution_only", ex, EXECUTIONS)
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             problems.append(f"[suite] execution_only.{ex} must be a list of strategy names (got {names!r})")
             continue
         for n in names:
-            problems.check(_choices, f"[suite] execution_only.{ex}", n, STRATEGIES.names())
+            problems.check(check_choice, f"[suite] execution_only.{ex}", n, STRATEGIES.names())
     for view in suite.get("fairness", ("equal-padded-budget",)):
-        problems.check(_choices, "[suite] fairness", view, VIEWS[:2])
+        problems.check(check_choice, "[suite] fairness", view, VIEWS[:2])
     for name, views in suite.get("strategy_fairness", {}).items():
         if name not in suite["strategies"]:
             problems.append(f"[suite] strategy_fairness.{name}: {name!r} is not one of [suite] strategies "
@@ -337,30 +361,47 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
             problems.append(f"[suite] strategy_fairness.{name} must be a non-empty list of views (got {views!r})")
             continue
         for v in views:
-            problems.check(_choices, f"[suite] strategy_fairness.{name}", v,
+            problems.check(check_choice, f"[suite] strategy_fairness.{name}", v,
                            suite.get("fairness", ("equal-padded-budget",)))
-    for key, valid in (("mode", ("train", "loader")), ("clock", ("auto", "wall")), ("malloc", ("keep", "default")),
-                       ("backend", ("dgl", "torch")), ("device", ("cpu", "cuda")), ("prefetch_with", PREFETCH_MODES)):
-        if key in suite:
-            problems.check(_one_of, f"[suite] {key}", suite[key], valid)
+
+
+def _train_section(data: dict[str, Any], suite: dict[str, Any], problems: Problems) -> TrainSettings:
+    """``[train]``, its time limit below the suite's ``timeout_s``."""
     train_table = problems.check(_take, "train", data.get("train", {}), TrainSettings, problems=problems)
     train = TrainSettings(**(train_table or {}))
     timeout = suite.get("timeout_s", SuiteConfig.timeout_s)
     if train.train_time_limit_s >= timeout:
         problems.append(f"[train] train_time_limit_s ({train.train_time_limit_s:g}) must be below [suite] timeout_s "
                         f"({timeout:g}), which covers the whole cell (setup, timing and training)")
+    return train
+
+
+def _models_section(data: dict[str, Any], problems: Problems) -> dict[str, dict[str, Any]]:
+    """``[models.<name>]``: each known model's hyper-parameters, checked against its config's fields."""
+    from bench_lib.models import MODELS
+
     model_params = {}
     for name, params in data.get("models", {}).items():
-        if problems.check(_choices, "[models]", name, MODELS.names()) is None and name in MODELS:
+        if problems.check(check_choice, "[models]", name, MODELS.names()) is None and name in MODELS:
             model_params[name] = problems.check(_take, f"models.{name}", params, MODELS.config(name),
                                                problems=problems) or {}
+    return model_params
+
+
+def _strategies_section(data: dict[str, Any], problems: Problems) -> dict[str, dict[str, Any]]:
+    """``[strategies.<name>]``: the parameters the suite fixes for a strategy."""
     strategy_params = {}
     for name, params in data.get("strategies", {}).items():
-        problems.check(_choices, "[strategies]", name, STRATEGIES.names())
+        problems.check(check_choice, "[strategies]", name, STRATEGIES.names())
         if not isinstance(params, dict):
             problems.append(f"[strategies.{name}] must be a table")
         else:
             strategy_params[name] = dict(params)
+    return strategy_params
+
+
+def _datasets_section(data: dict[str, Any], problems: Problems) -> list[DatasetSettings]:
+    """``[datasets.<name>]``: each dataset's settings (at least one dataset)."""
     datasets = []
     for name, table in data.get("datasets", {}).items():
         try:
@@ -368,33 +409,39 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
         except ValueError as err:
             problems.append(f"[datasets]: {err}")
             continue
-        if isinstance(table, dict):
-            table = _target_table(name, table, problems)
-        d = problems.check(_take, f"datasets.{name}", table, DatasetSettings, skip=("name",),
-                           problems=problems)
-        if d is None:
-            continue
-        problems += check_goal(f"[datasets.{name}]", d.get("task"), d.get("metric"), d.get("target_value"),
-                               d.get("target_mae"))
-        seed = d.get("data_seed", 0)
-        if seed != "seed" and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            problems.append(f"[datasets.{name}] data_seed must be a whole number >= 0 (the same graphs in every "
-                            f"seed) or \"seed\" (each seed its own graphs); got {seed!r}")
-        if d.get("loss", "mse") not in LOSSES:
-            problems.append(f"[datasets.{name}] loss must be {' or '.join(map(repr, LOSSES))} (got {d['loss']!r})")
-        for m in d.get("models", ()):
-            problems.check(_choices, f"[datasets.{name}] models", m, MODELS.names())
-        if "models" in d and not d["models"]:
-            problems.append(f"[datasets.{name}] models is empty; leave it out to choose by what the data has")
-        kind = name.split(":", 1)[0]
-        if kind in FILE_KINDS and d.get("target") and "target_columns" not in d.get("options", {}):
-            d["options"] = {**d.get("options", {}), "target_columns": [d["target"]]}
-        datasets.append(DatasetSettings(name=name, **d))
+        d = _dataset(name, table, problems)
+        if d is not None:
+            datasets.append(d)
     if not datasets and "datasets" not in data:
         problems.append("the suite has no [datasets.<name>] section")
-    problems.raise_any()
-    return SuiteConfig(datasets=tuple(datasets), train=train, model_params=model_params,
-                       strategy_params=strategy_params, **suite)
+    return datasets
+
+
+def _dataset(name: str, table, problems: Problems) -> DatasetSettings | None:
+    """One ``[datasets.<name>]`` table's settings (None: the table cannot be read as settings)."""
+    from bench_lib.models import MODELS
+
+    if isinstance(table, dict):
+        table = _target_table(name, table, problems)
+    d = problems.check(_take, f"datasets.{name}", table, DatasetSettings, skip=("name",), problems=problems)
+    if d is None:
+        return None
+    problems += check_goal(f"[datasets.{name}]", d.get("task"), d.get("metric"), d.get("target_value"),
+                           d.get("target_mae"))
+    seed = d.get("data_seed", 0)
+    if seed != "seed" and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        problems.append(f"[datasets.{name}] data_seed must be a whole number >= 0 (the same graphs in every "
+                        f"seed) or \"seed\" (each seed its own graphs); got {seed!r}")
+    if d.get("loss", "mse") not in LOSSES:
+        problems.append(f"[datasets.{name}] loss must be {' or '.join(map(repr, LOSSES))} (got {d['loss']!r})")
+    for m in d.get("models", ()):
+        problems.check(check_choice, f"[datasets.{name}] models", m, MODELS.names())
+    if "models" in d and not d["models"]:
+        problems.append(f"[datasets.{name}] models is empty; leave it out to choose by what the data has")
+    kind = name.split(":", 1)[0]
+    if kind in FILE_KINDS and d.get("target") and "target_columns" not in d.get("options", {}):
+        d["options"] = {**d.get("options", {}), "target_columns": [d["target"]]}
+    return DatasetSettings(name=name, **d)
 
 
 def load_config(path: Path | str) -> SuiteConfig:
@@ -412,132 +459,3 @@ def load_config(path: Path | str) -> SuiteConfig:
         return parse_config(data, default_name=path.stem)
     except ConfigError as err:
         raise ConfigError([f"{path}: {p}" for p in err.problems]) from None
-
-
-def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, strategies: list[str] | None = None,
-                    models: list[str] | None = None, repeats: int | None = None,
-                    device: str | None = None, data_dir: str | None = None, target: list[str] | None = None,
-                    target_mae: float | None = None, task: str | None = None,
-                    target_metric: str | None = None, target_value: float | None = None,
-                    smiles_column: str | None = None,
-                    id_column: str | None = None, options: dict[str, Any] | None = None,
-                    execution: list[str] | None = None, prefetch: int | None = None,
-                    ranks: list[int] | None = None, slurm: dict[str, Any] | None = None) -> SuiteConfig:
-    """Command-line flags that override single fields (names validated; every problem reported).
-
-    ``datasets`` may name datasets the config does not have (any known name,
-    or ``csv:``/``sdf:``/``xyz:PATH``): they join with default settings.
-    ``target``, ``target_mae``, ``task``, ``target_metric``, ``target_value``,
-    ``smiles_column``, ``id_column`` and ``options`` apply to the datasets
-    named in ``datasets`` (all of them)."""
-    from bench_lib.data import FILE_KINDS, check_dataset_name
-    from bench_lib.models import MODELS
-    from bench_lib.strategies import STRATEGIES
-
-    problems = _Problems()
-    changes: dict[str, Any] = {}
-    per_dataset = {"target": target, "target_mae": target_mae, "task": task, "target_metric": target_metric,
-                   "target_value": target_value, "smiles_column": smiles_column,
-                   "id_column": id_column, "option": options}
-    if datasets is None and any(v is not None and v != {} for v in per_dataset.values()):
-        given = ", ".join(f"--{k.replace('_', '-')}" for k, v in per_dataset.items() if v is not None and v != {})
-        problems.append(f"{given}: given without --datasets; these flags apply to the datasets named there")
-    for flag, given in (("--datasets", datasets), ("--strategies", strategies), ("--models", models)):
-        if given is not None and not given:
-            problems.append(f"{flag} is empty; name at least one, or leave it out for the config's")
-    if datasets is not None:
-        have = {d.name: d for d in cfg.datasets}
-        chosen = []
-        for name in datasets:
-            if name in have:
-                chosen.append(have[name])
-                continue
-            try:
-                check_dataset_name(name)
-            except ValueError as err:
-                problems.append(f"--datasets: {err}; the config has {', '.join(have) or 'none'}")
-                continue
-            chosen.append(DatasetSettings(name=name))
-        for k, d in enumerate(chosen):
-            kind = d.name.split(":", 1)[0] if ":" in d.name else None
-            opts = dict(d.options)
-            if options:
-                opts.update(options)
-            for flag, key, value in (("--smiles-column", "smiles_column", smiles_column),
-                                     ("--id-column", "id_column", id_column)):
-                if value is not None:
-                    if kind != "csv":
-                        problems.append(f"{flag} applies to csv:PATH datasets only (not {d.name!r})")
-                    opts[key] = value
-            fields: dict[str, Any] = {"options": opts}
-            if target:
-                fields["target"] = target[0]
-                if kind in FILE_KINDS:
-                    if kind == "xyz":
-                        if list(target) != ["energy"]:
-                            problems.append(f"--target: an XYZ file's only target is 'energy', the comment line's "
-                                            f"last number (dataset {d.name!r}; got {', '.join(target)})")
-                    else:
-                        opts["target_columns"] = list(target)
-            if target_mae is not None:
-                if not target_mae > 0:  # (inf: check_goal)
-                    problems.append(f"--target-mae must be > 0 (got {target_mae!r})")
-                fields.update(target_mae=target_mae, target_value=None, metric=None)
-            if task is not None:
-                fields["task"] = task
-            if target_metric is not None:
-                fields["metric"] = target_metric
-                if target_mae is None and target_metric != "mae":
-                    fields["target_mae"] = None  # the config's MAE target does not carry over to another metric
-            if target_value is not None:
-                if (target_metric or d.metric) == "mae":
-                    fields.update(target_mae=target_value, target_value=None)
-                else:
-                    fields.update(target_value=target_value, target_mae=None)
-            chosen[k] = dataclasses.replace(d, **fields)
-            if any(v is not None for v in (target_mae, task, target_metric, target_value)):
-                found = check_goal("", chosen[k].task, chosen[k].metric, chosen[k].target_value,
-                                   chosen[k].target_mae, cli=True)
-                problems += [p for p in found if p not in problems]
-        changes["datasets"] = tuple(chosen)
-    if strategies is not None:
-        for s in strategies:
-            problems.check(_choices, "--strategies", s, STRATEGIES.names())
-        changes["strategies"] = tuple(strategies)
-    if models is not None:
-        for m in models:
-            problems.check(_choices, "--models", m, MODELS.names())
-        ds = changes.get("datasets", cfg.datasets)  # they replace each dataset's list
-        changes["datasets"] = tuple(dataclasses.replace(d, models=tuple(models)) for d in ds)
-    if data_dir is not None:
-        ds = changes.get("datasets", cfg.datasets)
-        changes["datasets"] = tuple(dataclasses.replace(d, options={**d.options, "data_dir": data_dir})
-                                    if d.name in DATA_DIR_DATASETS else d for d in ds)
-    if execution is not None:
-        _check_executions("--execution", execution, problems)
-        changes["execution"] = tuple(execution)
-    if ranks is not None:
-        _check_ranks("--ranks", ranks, problems)
-        changes["ranks"] = tuple(dict.fromkeys(ranks))
-    slurm = {k: v for k, v in (slurm or {}).items() if v is not None}
-    if slurm:
-        for k, v in slurm.items():
-            if isinstance(v, int) and v < (0 if k == "gpus_per_job" else 1):
-                problems.append(f"--{k.replace('_', '-')} must be >= {0 if k == 'gpus_per_job' else 1} (got {v})")
-        changes["slurm"] = dataclasses.replace(cfg.slurm, **slurm)
-    if prefetch is not None:
-        if prefetch < 0:
-            problems.append(f"--prefetch must be >= 0 (got {prefetch})")
-        changes["prefetch"] = prefetch
-    if repeats is not None:
-        if repeats < 1:
-            problems.append(f"--repeats must be >= 1 (got {repeats})")
-        changes["repeats"] = repeats
-    if device is not None:
-        if device not in ("cpu", "cuda"):
-            problems.append(f"--device must be 'cpu' or 'cuda' (got {device!r})")
-        changes["device"] = device
-        if device == "cuda":
-            changes["backend"] = "torch"  # PyPI's DGL is CPU-only
-    problems.raise_any()
-    return dataclasses.replace(cfg, **changes)

@@ -199,18 +199,7 @@ def resolve_task(store, target: str | None, kind: str | None = None, metric: str
     if target not in names:
         raise ValueError(f"target {target!r} is not one of the dataset's targets {list(names)}")
     known = dataset_task(dataset) if dataset else None
-    note = ""
-    if kind is None:
-        if known is not None:
-            kind = known[0]
-        elif store.meta.task is not None:
-            kind = store.meta.task
-        else:
-            values = _values(store, names.index(target))
-            kind = "binary" if len(values) == 2 else "regression"
-            if kind == "binary":
-                note = (f"{target!r} holds only two values ({', '.join(map(_fmt, values))}): binary "
-                        f"classification, {_fmt(values[1])} the positive class (--task regression to regress it)")
+    kind, note = (kind, "") if kind is not None else _own_or_inferred_kind(store, target, known)
     if kind not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)} (got {kind!r})")
     if metric is None:
@@ -219,6 +208,31 @@ def resolve_task(store, target: str | None, kind: str | None = None, metric: str
         columns = tuple(range(len(names))) if target == names[0] or known is not None else (names.index(target),)
     else:
         columns = (names.index(target),)
+    classes, class_names = _classes(store, kind, target, columns)
+    return Task(kind=kind, columns=columns, names=tuple(names[c] for c in columns), metric=metric,
+                classes=classes, class_names=class_names, note=note)
+
+
+def _own_or_inferred_kind(store, target: str, known: tuple[str, str] | None) -> tuple[str, str]:
+    """``(kind, note)`` of a target whose task the user did not declare: the dataset's own (``known``,
+    then ``store.meta.task``), else inferred from the values: a column holding only two values is
+    binary, and the note says so."""
+    if known is not None:
+        return known[0], ""
+    if store.meta.task is not None:
+        return store.meta.task, ""
+    values = _values(store, tuple(store.meta.target_names).index(target))
+    if len(values) != 2:
+        return "regression", ""
+    return "binary", (f"{target!r} holds only two values ({', '.join(map(_fmt, values))}): binary "
+                      f"classification, {_fmt(values[1])} the positive class (--task regression to regress it)")
+
+
+def _classes(store, kind: str, target: str, columns: tuple[int, ...]) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """``(classes, class names)`` of a binary or multiclass target (a text column's indices and labels,
+    else its values), empty for the other tasks; ``ValueError`` when the values do not fit the task
+    (two classes for binary, whole numbers for multiclass, 0 and 1 in each multilabel column)."""
+    names = tuple(store.meta.target_names)
     classes, class_names = (), ()
     text = store.meta.target_classes.get(target)
     if kind in ("binary", "multiclass"):
@@ -241,8 +255,7 @@ def resolve_task(store, target: str | None, kind: str | None = None, metric: str
             if bad:
                 raise ValueError(f"--task multilabel: {names[c]!r} holds values other than 0 and 1 "
                                  f"({', '.join(map(_fmt, bad[:4]))})")
-    return Task(kind=kind, columns=columns, names=tuple(names[c] for c in columns), metric=metric,
-                classes=classes, class_names=class_names, note=note)
+    return classes, class_names
 
 
 def class_balance(task: Task, labels: np.ndarray) -> float | list[float] | None:

@@ -16,8 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench_lib.config import ConfigError, apply_overrides, load_config, parse_config
+from bench_lib.config import ConfigError, load_config, parse_config
 from bench_lib.harness.cell import CellSpec
+from bench_lib.overrides import apply_overrides
 from bench_lib.suite import expand_cells, main, parse_shard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,7 +241,7 @@ def test_a_cell_shared_by_two_views_runs_once(tmp_path):
 
 
 def test_merged_cell_carries_both_budgets():
-    from bench_lib.suite import _merge
+    from bench_lib.cells import _merge
 
     a = CellSpec(dataset="x", strategy="s", views=("equal-padded-budget",), node_slots_budget=8, edge_slots_budget=9)
     b = CellSpec(dataset="x", strategy="s", views=("equal-real-graphs",), graphs_per_step_budget=4)
@@ -419,7 +420,7 @@ def test_seeds_vary_the_training_not_the_data_unless_asked(tiny_config):
 
 
 def test_windows_are_raised_to_the_timed_duration_that_held_under_load(tiny_config):
-    from bench_lib.suite import timed_windows
+    from bench_lib.cells import timed_windows
 
     smoke = load_config(ROOT / "benchmarks/smoke.toml")  # 2 repeats x 4 windows x 0.05 s: 0.4 s a cell
     notes = []

@@ -51,9 +51,10 @@ def _list() -> int:
 
 
 def _check(args) -> int:
-    from bench_lib.config import ConfigError, DatasetSettings, apply_overrides, load_config
+    from bench_lib.config import ConfigError, DatasetSettings, load_config
     from bench_lib.harness.batching import check_cells
     from bench_lib.models import MODELS
+    from bench_lib.overrides import apply_overrides
     from bench_lib.suite import _option, default_config_path, expand_cells
 
     try:

@@ -220,7 +220,8 @@ def test_cudagraphs_cell_runs_on_a_gpu():
 def test_suite_files_and_flags_for_the_execution_axis():
     from pathlib import Path
 
-    from bench_lib.config import ConfigError, apply_overrides, load_config, parse_config
+    from bench_lib.config import ConfigError, load_config, parse_config
+    from bench_lib.overrides import apply_overrides
 
     bench = Path(__file__).parents[2] / "benchmarks"
     compile_cfg = load_config(bench / "compile.toml")
