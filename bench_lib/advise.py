@@ -185,7 +185,7 @@ def _command(dataset: str, planned: list[dict], suite_args: list[str], spec=None
 
 
 def _parser() -> argparse.ArgumentParser:
-    from bench_lib.suite import _option
+    from bench_lib.data import parse_option
 
     parser = argparse.ArgumentParser(prog="python -m bench_lib.advise",
                                      description="Predict each batching strategy's graphs/s on this machine for "
@@ -198,7 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", help="target column (csv/sdf files)")
     parser.add_argument("--smiles-column", metavar="COL", help="SMILES column of a csv: dataset (default: guessed)")
     parser.add_argument("--id-column", metavar="COL", help="ID column of a csv: dataset, to name skipped rows")
-    parser.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--option", type=parse_option, action="append", default=[], metavar="KEY=VALUE",
                         help="dataset option, as for the suite")
     parser.add_argument("--seconds", type=float, default=4.0,
                         help="about this many step-clock seconds of timed calibration steps in all (default 4; "

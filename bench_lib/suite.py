@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench_lib.cells import expand_cells
 from bench_lib.config import ConfigError, SuiteConfig, load_config
+from bench_lib.data import parse_option
 from bench_lib.harness.cell import CellSpec
 from bench_lib.harness.environment import environment
 from bench_lib.harness.launch import LAUNCHERS
@@ -95,18 +96,6 @@ each, exit status 2.
 """
 
 
-def _option(text: str) -> tuple[str, object]:
-    import ast
-
-    if "=" not in text or text.startswith("="):
-        raise argparse.ArgumentTypeError(f"takes KEY=VALUE (got {text!r})")
-    key, value = text.split("=", 1)
-    try:
-        return key.strip(), ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key.strip(), value
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one error: line, exit status 2, no usage dump
         self.exit(2, f"error: {message} (see --help)\n")
@@ -134,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
                              "rocauc, ap, accuracy)")
     parser.add_argument("--smiles-column", metavar="COL", help="SMILES column of a csv: dataset (default: guessed)")
     parser.add_argument("--id-column", metavar="COL", help="ID column of a csv: dataset, to name skipped rows")
-    parser.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--option", type=parse_option, action="append", default=[], metavar="KEY=VALUE",
                         help="dataset option for the --datasets (e.g. cutoff=5.0, max_neighbors=None)")
     parser.add_argument("--strategies", help="comma-separated strategies (overrides the config)")
     parser.add_argument("--models", help="comma-separated models, run on every dataset instead of its list (a "

@@ -20,7 +20,22 @@ from bench_lib.data.cache import cached_build, default_cache_dir
 from bench_lib.data.store import GraphStore, StoreMeta
 
 __all__ = ["GraphStore", "StoreMeta", "DATASETS", "check_dataset_name", "local_stamp", "load_dataset", "split_indices", "store_splits",
-           "default_cache_dir", "FILE_KINDS", "DATA_DIR_DATASETS"]
+           "default_cache_dir", "FILE_KINDS", "DATA_DIR_DATASETS", "parse_option"]
+
+
+def parse_option(text: str) -> tuple[str, object]:
+    """A command line's ``--option KEY=VALUE`` (a dataset source's option) as ``(key, value)``, the value
+    a Python literal where it reads as one (``5.0``, ``True``) and the text otherwise."""
+    import argparse
+    import ast
+
+    if "=" not in text or text.startswith("="):
+        raise argparse.ArgumentTypeError(f"takes KEY=VALUE (got {text!r})")
+    key, value = text.split("=", 1)
+    try:
+        return key.strip(), ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key.strip(), value
 
 
 def _check_options(name: str, options: dict, allowed: set[str]) -> None:

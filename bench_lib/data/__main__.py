@@ -13,23 +13,12 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 
 from bench_lib.data import DATA_DIR_DATASETS
-from bench_lib.data import load_dataset
+from bench_lib.data import load_dataset, parse_option
 from bench_lib.data.stats import format_stats, size_stats
-
-
-def _option(text: str) -> tuple[str, object]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"--option takes KEY=VALUE (got {text!r})")
-    key, value = text.split("=", 1)
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
 
 
 def skipped_table(name: str, skipped) -> str:
@@ -64,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--n-graphs", type=int, default=None, help="a seeded subset (generated size for hydronet-like)")
     stats.add_argument("--seed", type=int, default=0)
     stats.add_argument("--data-dir", default=None, help="root of downloaded datasets (OGB layout and others)")
-    stats.add_argument("--option", type=_option, action="append", default=[], help="KEY=VALUE source option")
+    stats.add_argument("--option", type=parse_option, action="append", default=[], help="KEY=VALUE source option")
     stats.add_argument("--target", action="append", default=None, metavar="COL",
                        help="target column(s) of a csv:/sdf: file (as the suite's --target)")
     stats.add_argument("--smiles-column", metavar="COL", help="SMILES column of a csv: file")

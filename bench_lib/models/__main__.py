@@ -55,7 +55,8 @@ def _check(args) -> int:
     from bench_lib.harness.batching import check_cells
     from bench_lib.models import MODELS
     from bench_lib.overrides import apply_overrides
-    from bench_lib.suite import _option, default_config_path, expand_cells
+    from bench_lib.data import parse_option
+    from bench_lib.suite import default_config_path, expand_cells
 
     try:
         if args.name not in MODELS:
@@ -63,7 +64,7 @@ def _check(args) -> int:
         cfg = load_config(args.config or default_config_path())
         cfg = apply_overrides(cfg, strategies=args.strategies and [s for s in args.strategies.split(",") if s])
         have = {d.name: d for d in cfg.datasets}
-        options = dict(_option(o) for o in args.option)
+        options = dict(parse_option(o) for o in args.option)
         names = [args.dataset] if args.dataset else list(have)
         datasets = []
         for name in names:
