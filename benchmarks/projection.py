@@ -39,105 +39,98 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._speckhard import speckhard_batches, write_speckhard  # noqa: E402,F401 (the tests read speckhard_batches here)
 from benchmarks._tables import table  # noqa: E402
 from bench_lib.costs.project import DeviceProfile, project_step_s, work_s  # noqa: E402
 
 
-def _best_s(fn, repeats: int = 7, inner: int = 1) -> float:
-    best = float("inf")
+def _median_s(fn, repeats: int = 7, inner: int = 1) -> float:
+    """Median seconds of ``fn`` over ``repeats`` timings of ``inner`` calls (the statistic a cell's
+    windows give, not the best case)."""
+    times = []
     for _ in range(repeats):
         t = time.perf_counter()
         for _ in range(inner):
             fn()
-        best = min(best, (time.perf_counter() - t) / inner)
-    return best
+        times.append((time.perf_counter() - t) / inner)
+    return statistics.median(times)
 
 
 #: Rows of the micro-benchmarks' operands, each x :data:`FEATURES` float32 (256 KiB to 16 MiB): from a
-#: small batch's node features to a large batch's edge messages, in and out of the caches.
+#: small batch's node features to a large batch's edge messages.
 SIZES = (1024, 4096, 16384, 65536)
 FEATURES = 64
 #: Rows of the denormal micro-benchmarks (2 MiB operands).
 DENORMAL_ROWS = 8192
+#: Bytes of each operand's pool: every call takes the next operands of a pool larger than the
+#: caches (this CPU's L3, shared with other machines, is 105 MiB), so they come from memory, as a step's do.
+POOL_BYTES = 128 * 2**20
+
+
+class _Pool:
+    """``count`` operands of ``rows`` x :data:`FEATURES` (views of one tensor), taken in turn."""
+
+    def __init__(self, rows: int, generator: torch.Generator, fill: float | None = None) -> None:
+        self.count = max(1, POOL_BYTES // (rows * FEATURES * 4))
+        self.tensors = torch.randn(self.count, rows, FEATURES, generator=generator)
+        if fill is not None:
+            self.tensors.view(-1, 16)[:, 0] = fill
+        self.i = 0
+
+    def next(self) -> torch.Tensor:
+        self.i = (self.i + 1) % self.count
+        return self.tensors[self.i]
 
 
 def _operators(rows: int, denormal: bool = False) -> dict:
     """The operators of one kind each on ``rows`` x :data:`FEATURES` float32 operands, as a training step
     runs them: a linear layer's forward and weight-gradient products, a gather, a scatter-add, a
-    reduction, a copy, the special functions of the models (exp, softplus, SiLU), an element-wise
-    product. With ``denormal``, one element of every 16 (every 64-byte vector) is denormal: 1e-39 in
+    reduction, a copy, the special functions of the models (exp, softplus, SiLU), element-wise
+    products (of equal shapes, and broadcast); each call on the next operands of a :class:`_Pool`. With ``denormal``, one element of every 16 (every 64-byte vector) is denormal: 1e-39 in
     the operand, or, for the special functions, -95, whose exponential underflows to a denormal (as a
     Gaussian expansion's tails do)."""
     g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(rows, FEATURES, generator=g), torch.randn(rows, FEATURES, generator=g)
-    low = x.clone()
-    if denormal:
-        x.view(-1, 16)[:, 0] = 1e-39
-        low.view(-1, 16)[:, 0] = -95.0
+    x, y = _Pool(rows, g, 1e-39 if denormal else None), _Pool(rows, g)
+    low = _Pool(rows, g, -95.0 if denormal else None)
     w = torch.randn(FEATURES, FEATURES, generator=g)
-    table = x[: rows // 8].clone()
     index = torch.randint(0, rows // 8, (rows,), generator=g)
-    dest = torch.zeros(rows // 8, FEATURES)
-    return {"matmul": lambda: (torch.mm(x, w), torch.mm(x.t(), y)),
-            "gather": lambda: table.index_select(0, index),
-            "scatter": lambda: dest.index_add_(0, index, x),
-            "reduction": lambda: x.sum(0),
-            "copy": lambda: x.clone(),
-            "special": lambda: (torch.exp(low), torch.nn.functional.softplus(low), torch.nn.functional.silu(low)),
-            "elementwise": lambda: torch.mul(x, y)}
+    silu, softplus = torch.nn.functional.silu, torch.nn.functional.softplus
+
+    def matmul():  # a linear layer's forward (x @ W) and its weight's gradient (dy^T @ x)
+        a = x.next()
+        return torch.mm(a, w), torch.mm(y.next().t(), a)
+
+    def elementwise():  # a product of equal shapes and a broadcast one (features times a per-row factor)
+        a, b = x.next(), y.next()
+        return torch.mul(a, b), torch.mul(a.view(rows, 4, FEATURES // 4), b[:, None, : FEATURES // 4])
+
+    def special():
+        a = low.next()
+        return torch.exp(a), softplus(a), silu(a)
+
+    return {"matmul": matmul,
+            "gather": lambda: x.next()[: rows // 8].index_select(0, index),
+            "scatter": lambda: y.next()[: rows // 8].index_add_(0, index, x.next()),
+            "reduction": lambda: x.next().sum(0),
+            "copy": lambda: x.next().clone(),
+            "special": special,
+            "elementwise": elementwise}
 
 
-def _measure(fn) -> tuple[list, float]:
-    """(the counted tally of ``fn``'s operators, its best seconds)."""
-    from bench_lib.costs.count import CostCounter
+def _tally(fn) -> list:
+    """The counted tally (:data:`~bench_lib.costs.count.TALLY`) of ``fn``'s operators, summed over kinds."""
+    from bench_lib.costs.count import TALLY, CostCounter
 
     with CostCounter() as counter:
         fn()
-    tally = [0.0] * 5
+    tally = [0.0] * len(TALLY)
     for v in counter.costs.forward.by_kind.values():
         tally = [a + b for a, b in zip(tally, v)]
-    return tally, _best_s(fn, inner=5)
+    return tally
 
 
-def kind_rates() -> dict:
-    """{kind: [(bytes per operator, FLOP/s, bytes/s) at each of :data:`SIZES`]}, as bench_lib counts
-    the operators' FLOPs and bytes."""
-    rates = {}
-    for rows in SIZES:
-        for kind, fn in _operators(rows).items():
-            (ops, flops, moved, _, _), seconds = _measure(fn)
-            rates.setdefault(kind, []).append((moved / ops, (flops or 1.0) / seconds, moved / seconds))
-    return rates
-
-
-def denormal_penalties() -> dict:
-    """{kind: (seconds per denormal FLOP, seconds per denormal byte)}: each kind's operators on denormal
-    operands against the same on normal ones, the extra time over the counted denormal work (FLOPs for
-    matrix products, bytes for the others); 0 where denormals cost nothing extra."""
-    normal, denormal = _operators(DENORMAL_ROWS), _operators(DENORMAL_ROWS, denormal=True)
-    out = {}
-    for kind in normal:
-        _, t_normal = _measure(normal[kind])
-        tally, t_denormal = _measure(denormal[kind])
-        extra = max(0.0, t_denormal - t_normal)
-        work = tally[3] if kind == "matmul" else tally[4]
-        per = extra / work if work else 0.0
-        out[kind] = (per, 0.0) if kind == "matmul" else (0.0, per)
-    return out
-
-
-def _cells(args) -> list:
-    from bench_lib.config import load_config
-    from bench_lib.suite import expand_cells
-
-    cfg = load_config(ROOT / "benchmarks" / "default.toml")
-    cfg = dataclasses.replace(cfg, backend="torch", seeds=cfg.seeds[:1], timed_seeds=1)
-    return [dataclasses.replace(s, repeats=args.repeats, windows=args.windows, warmup_steps=3)
-            for s in expand_cells(cfg) if s.repeats > 0]
-
-
-def op_overhead(spec) -> float:
-    """Seconds per counted operator of a training step on one two-atom graph (nothing to compute)."""
+def _tiny_step(spec):
+    """(a training step of ``spec``'s model on one two-atom graph, its counted operators)."""
     from bench_lib.costs.count import count_step
     from bench_lib.harness.train import CellRun, make_loss
     from bench_lib.strategies.collate import collate
@@ -156,161 +149,57 @@ def op_overhead(spec) -> float:
 
     for _ in range(5):
         step()
-    return _best_s(step, repeats=9, inner=10) / ops
+    return step, ops
 
 
-# -- Speckhard et al. 2025's QM9 setting -------------------------------------------------------------
+class CpuProfiler:
+    """This CPU's profile by micro-benchmarks: each kind's rates at :data:`SIZES`, the extra time of
+    denormal work, and per-operator overhead (a step of the model on one two-atom graph over its counted
+    operators: the same operator mix with nothing to compute). The operands and steps are built once;
+    :meth:`measure` times them again before every cell, because this shared machine's speed drifts
+    over minutes: each cell is set against the profile of its own minutes."""
 
-SPECKHARD_CSV = ROOT.parent / "shared" / "data" / "speckhard2025_gpu_step_times.csv"
-RULES_SPECKHARD = ("budget", "pad_next_power_of_two", "pad_multiple_of_64")
+    def __init__(self, cells: list) -> None:
+        self.operators = {rows: _operators(rows) for rows in SIZES}
+        self.normal, self.denormal = _operators(DENORMAL_ROWS), _operators(DENORMAL_ROWS, denormal=True)
+        self.tallies = {(rows, kind): _tally(fn) for rows, ops in self.operators.items() for kind, fn in ops.items()}
+        self.denormal_tallies = {kind: _tally(fn) for kind, fn in self.denormal.items()}
+        self.steps = {m: _tiny_step(next(s for s in cells if s.model == m)) for m in dict.fromkeys(s.model for s in cells)}
 
+    def rates(self) -> dict:
+        """{kind: [(bytes per operator, FLOP/s, bytes/s) at each of :data:`SIZES`]}."""
+        rates = {}
+        for (rows, kind), (ops, flops, moved, *_) in self.tallies.items():
+            seconds = _median_s(self.operators[rows][kind], inner=5)
+            rates.setdefault(kind, []).append((moved / ops, (flops or 1.0) / seconds, moved / seconds))
+        return rates
 
-def _up(value: int, rule: str) -> int:
-    if rule == "pad_next_power_of_two":
-        return 1 << max(0, int(value - 1).bit_length())
-    return 64 * -(-int(value) // 64)
-
-
-def speckhard_batches(n_node, n_edge, batch: int, rule: str, epoch_seed: int = 0) -> list:
-    """(positions, BatchShape) per step of one epoch, as jraph batches in Speckhard et al.: ``budget``:
-    graphs in shuffled order until the next would pass the budget (next multiple of 64 above the mean
-    nodes and edges times ``batch``, ``batch`` graph slots, one node and one graph for the padding
-    graph), padded to it; the others: ``batch`` - 1 graphs, padded to the next power of two or
-    multiple of 64 of their nodes (+1 for the padding graph) and edges."""
-    import numpy as np
-
-    from bench_lib.strategies.batch import BatchShape
-
-    order = np.random.default_rng(epoch_seed).permutation(len(n_node))
-    out = []
-    if rule == "budget":
-        cap_n = 64 * (1 + int(n_node.mean() * batch // 64))
-        cap_e = 64 * (1 + int(n_edge.mean() * batch // 64))
-        shape = BatchShape(cap_n, cap_e, batch)
-        start = 0
-        while start < len(order):
-            end, nodes, edges = start, 0, 0
-            while (end < len(order) and end - start < batch - 1 and nodes + n_node[order[end]] <= cap_n - 1
-                   and edges + n_edge[order[end]] <= cap_e):
-                nodes, edges, end = nodes + n_node[order[end]], edges + n_edge[order[end]], end + 1
-            out.append((order[start:end], shape))
-            start = end
+    def denormal_s(self) -> dict:
+        """{kind: (seconds per denormal FLOP, seconds per denormal byte)}: each kind's operators on
+        denormal operands against the same on normal ones, the extra time over the counted denormal
+        work (FLOPs for matrix products, bytes for the others); 0 where denormals cost nothing extra."""
+        out = {}
+        for kind, tally in self.denormal_tallies.items():
+            extra = max(0.0, _median_s(self.denormal[kind], inner=5) - _median_s(self.normal[kind], inner=5))
+            work = tally[3] if kind == "matmul" else tally[4]
+            per = extra / work if work else 0.0
+            out[kind] = (per, 0.0) if kind == "matmul" else (0.0, per)
         return out
-    for start in range(0, len(order) - batch + 2, batch - 1):
-        pos = order[start:start + batch - 1]
-        out.append((pos, BatchShape(_up(n_node[pos].sum() + 1, rule), _up(n_edge[pos].sum(), rule), batch)))
-    return out
+
+    def measure(self, model: str) -> dict:
+        step, ops = self.steps[model]
+        return {"rates": self.rates(), "denormal_s": self.denormal_s(),
+                "op_overhead_s": {model: _median_s(step, repeats=9, inner=10) / ops}}
 
 
-def speckhard(args) -> tuple[str, dict]:
-    """Counted costs of SchNet and PaiNN on QM9 batched by Speckhard et al.'s three rules, projected on an
-    A100, beside their measured step times."""
-    import csv
-
-    import numpy as np
-
-    from bench_lib.config import parse_config
-    from bench_lib.costs.count import count_step
-    from bench_lib.costs.project import load_profiles, work_s
-    from bench_lib.harness.train import CellRun, make_loss
-    from bench_lib.strategies.collate import collate
+def _cells(args) -> list:
+    from bench_lib.config import load_config
     from bench_lib.suite import expand_cells
 
-    theirs = {}
-    if SPECKHARD_CSV.exists():
-        with open(SPECKHARD_CSV) as f:
-            for r in csv.DictReader(f):
-                if r["dataset"] == "qm9" and r["computing_type"] == "gpu_a100" and int(r["batch_size"]) == args.batch:
-                    theirs[(r["model"].lower(), r["batching"])] = r
-    a100 = load_profiles()["a100-40gb"]
-    widths = {"schnet": {"hidden": 64, "filters": 64, "interactions": 3, "gaussians": 25, "cutoff": 6.0},
-              "painn": {"hidden": 128, "interactions": 3, "rbf": 20, "cutoff": 5.0}}
-    records = []
-    for model, params in widths.items():
-        cfg = parse_config({"suite": {"strategies": ["dynamic"], "backend": "torch"}, "models": {model: params},
-                            "datasets": {"qm9": {"n_graphs": args.qm9_graphs, "models": [model],
-                                                 "graphs_per_step": args.batch}}})
-        spec = dataclasses.replace(expand_cells(cfg)[0], repeats=1, windows=1)
-        run = CellRun(spec)
-        train = run.splits["train"]
-        n_node, n_edge = run.store.n_node[train], run.store.n_edge[train]
-        loss = make_loss(run.model, run.task, spec)
-        for rule in RULES_SPECKHARD:
-            batches = speckhard_batches(n_node, n_edge, args.batch, rule)
-            shapes = len({(s.n_node, s.n_edge) for _, s in batches})
-            counted = []
-            for k, (pos, shape) in enumerate(batches[:args.counted + 1]):
-                costs = count_step(loss, run.opt, collate(run.store, train[pos], shape))
-                if k:
-                    counted.append(costs)
-            by_kind = {}
-            for c in counted:
-                for kind, v in c.total.by_kind.items():
-                    by_kind[kind] = [a + b / len(counted) for a, b in zip(by_kind.get(kind, [0] * len(v)), v)]
-            ops = float(np.mean([c.total.ops - c.optimizer.ops for c in counted]))
-            rec = {"model": model, "rule": rule, "graphs_per_step": float(np.mean([len(p) for p, _ in batches])),
-                   "node_slots": float(np.mean([s.n_node for _, s in batches])),
-                   "edge_slots": float(np.mean([s.n_edge for _, s in batches])), "distinct_shapes": shapes,
-                   "flops_per_step": float(np.mean([c.total.flops for c in counted])),
-                   "bytes_per_step": float(np.mean([c.total.bytes_read + c.total.bytes_written for c in counted])),
-                   "work_ms": 1e3 * work_s(by_kind, a100), "ops_fwd_bwd": ops,
-                   "theirs": theirs.get((model, rule))}
-            records.append(rec)
-            print(f"  {model} {rule}: {rec['node_slots']:.0f} node slots, {rec['edge_slots']:.0f} edge slots, "
-                  f"{shapes} shapes, projected work {rec['work_ms']:.2f} ms", file=sys.stderr)
-    rows = []
-    for r in records:
-        base = next(x for x in records if x["model"] == r["model"] and x["rule"] == "budget")
-        t = r["theirs"]
-        their_ratio = (float(t["step_ms_median"]) / float(base["theirs"]["step_ms_median"])
-                       if t and base["theirs"] else float("nan"))
-        their_update = (float(t["update_ms_median"]) / float(base["theirs"]["update_ms_median"])
-                        if t and base["theirs"] else float("nan"))
-        r["projected_ratio"] = r["work_ms"] / base["work_ms"]
-        r["their_step_ratio"], r["their_update_ratio"] = their_ratio, their_update
-        rows.append([r["model"], r["rule"], f"{r['graphs_per_step']:.1f}", f"{r['node_slots']:,.0f}",
-                     f"{r['edge_slots']:,.0f}", str(r["distinct_shapes"]),
-                     "—" if not t else f"{float(t['recompiles_median']):.0f}", f"{r['work_ms']:.2f}",
-                     f"{r['projected_ratio']:.2f}", "—" if not t else f"{float(t['step_ms_median']):.2f}",
-                     f"{their_ratio:.2f}", f"{their_update:.2f}"])
-    text = table(rows, ["model", "batching", "graphs/step", "node slots", "edge slots", "shapes (epoch)",
-                        "their XLA compiles", "projected A100 ms (work)", "projected / budget", "their A100 step ms",
-                        "their step / budget", "their update / budget"])
-    return text + "\n\n" + "\n".join(_speckhard_reading(records)) + "\n", {"records": records}
-
-
-def _speckhard_reading(records: list[dict]) -> list[str]:
-    """What the side-by-side says, from the records: the PaiNN check and, where the order of the three
-    rules differs from theirs, the reason the numbers give."""
-    by = {(r["model"], r["rule"]): r for r in records}
-    lines = []
-    painn = by.get(("painn", "pad_next_power_of_two"))
-    if painn and painn["their_step_ratio"] == painn["their_step_ratio"]:
-        off = painn["projected_ratio"] / painn["their_step_ratio"] - 1
-        lines.append(f"- PaiNN, power of two over budget: projected {painn['projected_ratio']:.2f}x, theirs "
-                     f"{painn['their_step_ratio']:.2f}x ({off:+.0%}; {'within' if abs(off) <= 0.3 else 'outside'} 30%).")
-    for model in dict.fromkeys(r["model"] for r in records):
-        rs = [by[(model, rule)] for rule in RULES_SPECKHARD if (model, rule) in by]
-        if any(r["theirs"] is None for r in rs):
-            continue
-        ours = [r["rule"] for r in sorted(rs, key=lambda r: r["work_ms"])]
-        theirs = [r["rule"] for r in sorted(rs, key=lambda r: float(r["theirs"]["step_ms_median"]))]
-        base = by[(model, "budget")]
-        update = float(base["theirs"]["update_ms_median"])
-        line = (f"- {model}: fastest to slowest, projected {' < '.join(ours)}; theirs {' < '.join(theirs)}. "
-                f"Their budget step's update takes {update:.2f} ms against {base['work_ms']:.2f} ms of projected "
-                f"work ({base['work_ms'] / update:.0%} of it)")
-        if ours == theirs:
-            lines.append(line + ": the same order.")
-            continue
-        lines.append(line + (": the step is bound by costs that do not grow with the slots (kernel launches, "
-                             "fixed per-operator latency, and their budget batching's "
-                             f"{float(base['theirs']['batching_ms_median']):.2f} ms), so padded slots cost them "
-                             "little, while the projection, which prices work alone, ranks the rules by their "
-                             "slots." if base["work_ms"] / update < 0.5 else
-                             ": the projection's work is most of their update, so the order differs by more "
-                             "than the slots explain (compiler choices the count cannot see)."))
-    return lines
+    cfg = load_config(ROOT / "benchmarks" / "default.toml")
+    cfg = dataclasses.replace(cfg, backend="torch", seeds=cfg.seeds[:1], timed_seeds=1)
+    return [dataclasses.replace(s, repeats=args.repeats, windows=args.windows, warmup_steps=3)
+            for s in expand_cells(cfg) if s.repeats > 0]
 
 
 def main(argv=None) -> int:
@@ -330,25 +219,20 @@ def main(argv=None) -> int:
     if args.flush_denormal and not torch.set_flush_denormal(True):
         p.error("--flush-denormal: this CPU cannot flush denormals")
     if args.part == "speckhard":
-        return _write_speckhard(args, argv)
+        return write_speckhard(args, argv)
 
     cells = [s for s in _cells(args) if args.only in s.label()]
-    profile = cpu_profile(cells)
-    print(f"CPU profile: {_profile_text(profile)}", file=sys.stderr)
+    profiler = CpuProfiler(cells)
     records = []
     for k, spec in enumerate(cells, 1):
+        profile = profiler.measure(spec.model)
+        if k == 1:
+            print(f"CPU profile: {_profile_text(profile)}", file=sys.stderr)
         records.append(_project_cell(spec, profile))
         r = records[-1]
         print(f"[{k}/{len(cells)}] {r['cell']}: measured {r['measured_compute_s'] * 1e3:.2f} ms, projected "
               f"{r['projected_s'] * 1e3:.2f} ms ({r['error']:+.1%})", file=sys.stderr)
-    return _write_cpu(args, argv, profile, records)
-
-
-def cpu_profile(cells: list) -> dict:
-    """This CPU's profile: rates per kind and size, denormal penalties, and per-operator overhead per model."""
-    return {"rates": kind_rates(), "denormal_s": denormal_penalties(),
-            "op_overhead_s": {m: op_overhead(next(s for s in cells if s.model == m))
-                              for m in dict.fromkeys(s.model for s in cells)}}
+    return _write_cpu(args, argv, records)
 
 
 def _device(profile: dict, model: str, denormals: bool = True) -> DeviceProfile:
@@ -388,7 +272,7 @@ def _project_cell(spec, profile: dict) -> dict:
             "views": list(spec.views), "measured_compute_s": measured, "projected_s": projected,
             "projected_work_s": work_s(m["costs_by_kind"], device), "error": projected / measured - 1,
             "projected_without_denormals_s": no_denormal, "error_without_denormals": no_denormal / measured - 1,
-            **{k: m[k] for k in ("flops_per_step", "bytes_per_step", "ops_per_step", "peak_tensor_mib",
+            "profile": profile, **{k: m[k] for k in ("flops_per_step", "bytes_per_step", "ops_per_step", "peak_tensor_mib",
                                  "padding_flops_share", "costs_by_kind")}}
 
 
@@ -397,7 +281,17 @@ def _summary(errors: list[float]) -> dict:
             "largest_abs_error": max(abs(e) for e in errors)}
 
 
-def _write_cpu(args, argv, profile: dict, records: list[dict]) -> int:
+def _drift(records: list[dict]) -> str:
+    """How far the profile measured before each cell moved over the run."""
+    large = [r["profile"]["rates"]["elementwise"][-1][2] / 1e9 for r in records]
+    matmul = [r["profile"]["rates"]["matmul"][-1][1] / 1e9 for r in records]
+    overhead = [next(iter(r["profile"]["op_overhead_s"].values())) * 1e6 for r in records]
+    return (f"element-wise at the largest size {min(large):.1f} to {max(large):.1f} GB/s, matrix products "
+            f"{min(matmul):.1f} to {max(matmul):.1f} GFLOP/s, per-operator overhead {min(overhead):.2f} to "
+            f"{max(overhead):.2f} us")
+
+
+def _write_cpu(args, argv, records: list[dict]) -> int:
     from bench_lib.harness.environment import environment
 
     summary = {"cells": len(records), **_summary([r["error"] for r in records]),
@@ -405,10 +299,14 @@ def _write_cpu(args, argv, profile: dict, records: list[dict]) -> int:
     command = "python benchmarks/projection.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     env = environment()
     head = (f"# Projected against measured eager steps on this CPU\n\n`{command}` on {env.get('cpu', '?')}. "
-            f"CPU profile (one thread, measured by micro-benchmarks, as bench_lib counts FLOPs and bytes): "
-            f"{_profile_text(profile)} (a step on one two-atom graph over its counted operators). Projected: each "
-            "kind of operator at its bound, at the step's mean operator size of that kind, plus the extra time of "
-            "its denormal work, plus the per-operator overhead (bench_lib/costs/project.py, execution `cpu`). "
+            f"CPU profile (one thread, medians of micro-benchmarks, as bench_lib counts FLOPs and bytes; operands "
+            f"taken in turn from pools of {POOL_BYTES // 2**20} MiB, larger than the caches), as measured before the "
+            f"first cell: {_profile_text(records[0]['profile'])} (a step on one two-atom graph over its counted "
+            f"operators). The profile is measured again before every cell, because this shared machine's speed "
+            f"drifts; over this run: {_drift(records)}. Projected: each "
+            "kind of operator at its bound, at the size of operator the step's average byte of that kind passes "
+            "through, plus the extra time of its denormal work, plus the per-operator overhead "
+            "(bench_lib/costs/project.py, execution `cpu`). "
             "Measured: the cell's compute time per step (step time less batch building), each cell alone, "
             f"{args.repeats} x {args.windows} windows, backend `torch`, eager, one thread"
             + (", denormal floats flushed to zero (the suite keeps them)" if args.flush_denormal else "") + ".\n\n")
@@ -426,32 +324,8 @@ def _write_cpu(args, argv, profile: dict, records: list[dict]) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "cpu.md").write_text(head + body + tail)
         (args.out / "cpu.json").write_text(json.dumps(
-            {"command": command, "environment": env, "profile": profile, "records": records, "summary": summary},
+            {"command": command, "environment": env, "records": records, "summary": summary},
             indent=1))
-    return 0
-
-
-def _write_speckhard(args, argv) -> int:
-    from bench_lib.harness.environment import environment
-
-    text, data = speckhard(args)
-    command = "python benchmarks/projection.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
-    head = (f"# Speckhard et al.'s QM9 batching, projected on an A100, beside their measurements\n\n`{command}`. "
-            f"QM9 ({args.qm9_graphs:,} molecules, bench_lib's stored 6 A radius graphs; theirs are fully connected, "
-            f"about as many edges per atom), {args.batch} graphs per batch, SchNet (64 features, 3 interactions) "
-            "and PaiNN (128 features, 3 interactions) in bench_lib's plain-torch form, each batched by their three "
-            "rules (budget: jraph's dynamic batching to the next multiple of 64 above the mean times the batch; "
-            "the others: batch - 1 graphs padded to the next power of two or multiple of 64). *Projected* A100 "
-            f"ms: the counted forward and backward operators of {args.counted} batches per rule, each kind at its "
-            "roofline bound on the A100 profile (bench_lib/costs/devices.toml), no launch overhead: their steps are "
-            "one XLA program. *Theirs*: medians of 10 runs on A100s (arXiv 2502.00944; "
-            "../shared/data/speckhard2025_gpu_step_times.csv), step = batching + update.\n\n")
-    print(head + text)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "speckhard.md").write_text(head + text + "\n")
-        (args.out / "speckhard.json").write_text(json.dumps({"command": command, "environment": environment(),
-                                                             **data}, indent=1, default=str))
     return 0
 
 

@@ -98,9 +98,11 @@ RULES = ("matrix products and convolutions: torch.utils.flop_counter (2 per mult
          "gathers (index_select, gather, embedding, index), fills and copies: 0")
 
 
-#: What a phase tallies per kind of operator: operators, FLOPs, bytes read + written, and the FLOPs
-#: and bytes weighted by the operator's share of denormal elements.
-TALLY = ("ops", "flops", "bytes", "denormal_flops", "denormal_bytes")
+#: What a phase tallies per kind of operator: operators, FLOPs, bytes read + written, the FLOPs and
+#: bytes weighted by the operator's denormal share, and the sum of each operator's bytes squared
+#: (over the bytes: the size of operator that the average byte passes through, at which a CPU
+#: profile's rates are read).
+TALLY = ("ops", "flops", "bytes", "denormal_flops", "denormal_bytes", "bytes_squared")
 
 
 #: Bytes of a CPU's vector register (AVX-512): one denormal element slows the whole vector's instruction.
@@ -231,6 +233,7 @@ class CostCounter(TorchDispatchMode):
         tally[2] += read + written
         tally[3] += flops * denormal
         tally[4] += (read + written) * denormal
+        tally[5] += (read + written) ** 2
         self._hold(outputs, inputs)
         return out
 

@@ -8,8 +8,8 @@ assumptions), never a measurement. The model:
   :data:`~bench_lib.costs.count.KINDS`) runs at its bound, ``max(FLOPs / FLOP rate, bytes /
   byte rate)`` of its kind's rates: on a GPU, the vendor's FP32 peak and memory bandwidth for every
   kind; on a CPU, rates measured per kind at several operator sizes (``benchmarks/projection.py``),
-  read at the step's mean size of an operator of that kind (caches make small operators faster per
-  byte), plus, where the profile measured one, the penalty of the denormal share of the work (a CPU
+  read at the size of operator that the step's average byte of that kind passes through (caches
+  make small operators faster per byte), plus, where the profile measured one, the penalty of the denormal share of the work (a CPU
   without flush-to-zero; a GPU has none);
 - **eager on a GPU**: the host enqueues operators asynchronously at ``eager_op_s`` each, so a
   step takes the longer of the host's time (operators x ``eager_op_s``) and the device's work;
@@ -104,15 +104,17 @@ def load_profiles(path: Path = DEVICES) -> dict[str, DeviceProfile]:
 
 def work_s(costs_by_kind: dict, profile: DeviceProfile) -> float:
     """Seconds of work of a step: each kind of operator at its bound, plus the profile's penalty on
-    its denormal work (``costs_by_kind``: a record's ``{kind: [operators, FLOPs, bytes, denormal
-    FLOPs, denormal bytes]}``; records made before the denormal counts have the first three)."""
+    its denormal work (``costs_by_kind``: a record's ``{kind: [operators, FLOPs, bytes, ...]}``, the
+    tally of :data:`~bench_lib.costs.count.TALLY`; records made before the denormal counts have the
+    first three)."""
     unknown = set(costs_by_kind) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown kinds of operator {sorted(unknown)}; valid: {', '.join(KINDS)}")
     total = 0.0
     for kind, tally in costs_by_kind.items():
         ops, flops, moved = tally[:3]
-        flop_rate, byte_rate = profile.rate(kind, moved / ops if ops else None)
+        size = tally[5] / moved if len(tally) > 5 and moved else moved / ops if ops else None
+        flop_rate, byte_rate = profile.rate(kind, size)
         total += max(flops / flop_rate, moved / byte_rate)
         if profile.denormal_s and kind in profile.denormal_s and len(tally) > 4:
             per_flop, per_byte = profile.denormal_s[kind]

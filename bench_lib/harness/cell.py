@@ -397,8 +397,8 @@ METRICS: dict[str, str] = {
     "padding_bytes_share": "share of bytes_per_step spent on padding slots",
     "padding_peak_share": "share of peak_tensor_mib spent on padding slots",
     "resident_mib": "what lives across steps (MiB): parameters, Adam's two moments, the largest counted batch",
-    "costs_by_kind": "JSON {kind: [operators, FLOPs, bytes, denormal FLOPs, denormal bytes]} per step by kind of "
-                     "operator (matmul, gather, "
+    "costs_by_kind": "JSON {kind: [operators, FLOPs, bytes, denormal FLOPs, denormal bytes, bytes squared]} per "
+                     "step by kind of operator (bench_lib.costs.count.TALLY; matmul, gather, "
                      "scatter, reduction, copy, special, elementwise; bench_lib.costs.count.KINDS): what a projection "
                      "prices, each kind at its own rate (bench_lib.costs.project)",
     "costs_by_kind_unpadded": "costs_by_kind of the same graphs batched without padding slots",

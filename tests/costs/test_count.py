@@ -54,11 +54,13 @@ def test_denormal_work_by_hand():
         torch.mm(x, w)                           # 2 * 4 * 16 * 2 = 256 FLOPs; a quarter of x's vectors
         torch.mm(w.t(), w)                       # none
         x * 2                                    # 64 FLOPs, 512 bytes; a quarter
-    ops, flops, moved, denormal_flops, denormal_bytes = counter.costs.forward.by_kind["matmul"]
-    assert (ops, flops, denormal_flops) == (2, 256 + 128, 256 / 4)
-    assert denormal_bytes == (4 * 16 + 16 * 2 + 4 * 2) * F32 / 4
+    ops, flops, moved, denormal_flops, denormal_bytes, squared = counter.costs.forward.by_kind["matmul"]
+    first, second = (4 * 16 + 16 * 2 + 4 * 2) * F32, (16 * 2 + 16 * 2 + 2 * 2) * F32
+    assert (ops, flops, moved, denormal_flops) == (2, 256 + 128, first + second, 256 / 4)
+    assert denormal_bytes == first / 4
+    assert squared == first ** 2 + second ** 2                  # the size the average byte passes through
     elementwise = counter.costs.forward.by_kind["elementwise"]
-    assert elementwise[3:] == [64 / 4, 2 * 64 * F32 / 4]
+    assert elementwise[3:] == [64 / 4, 2 * 64 * F32 / 4, (2 * 64 * F32) ** 2]
 
 
 def test_peak_live_bytes_by_hand():

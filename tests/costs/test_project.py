@@ -39,6 +39,10 @@ def test_rates_by_operator_size_and_the_denormal_penalty_by_hand():
     # a matmul's work, plus 1 ns for each of its 2e6 denormal FLOPs; a record without them has none
     assert work_s({"matmul": [1, 4e9, 1e9, 2e6, 0]}, cpu) == pytest.approx(0.010 + 2e-3)
     assert work_s({"matmul": [1, 4e9, 1e9]}, cpu) == pytest.approx(0.010)
+    # rates read at the size the average byte passes through: one copy of 1e6 bytes and 1000 of 1e3
+    # bytes (2e6 bytes; squares 1e12 + 1e9) move their bytes in operators of about 5e5 bytes
+    assert work_s({"copy": [1001, 0, 2e6, 0, 0, 1e12 + 1e9]}, cpu) == pytest.approx(
+        2e6 / cpu.rate("copy", (1e12 + 1e9) / 2e6)[1])
     assert work_s({"matmul": [1, 4e9, 1e9, 2e6, 0]}, GPU) == pytest.approx(0.010)  # a GPU: no penalty
 
 
