@@ -27,6 +27,7 @@ def project_rows(planned: list[dict], profile) -> list[dict]:
     rows = [dict(r) for r in planned if r["scale"] == 1.0]
     base_spec = dataclasses.replace(rows[0]["spec"], device="cpu", backend="torch", execution="eager")
     base = CellRun(base_spec)
+    projected = []
     for r in rows:
         spec = eager_spec(r["spec"])
         loader = BatchLoader(base.store, STRATEGIES.create(spec.strategy, **spec.strategy_params),
@@ -40,7 +41,8 @@ def project_rows(planned: list[dict], profile) -> list[dict]:
         r.update(counted=m, projected_eager_s=eager, projected_graphs_s=graphs,
                  projected_graphs_per_s=r["graphs_per_step_mean"] / best,
                  fits=fits(m["peak_tensor_mib"], m["resident_mib"], profile))
-    return [r for r in rows if "counted" in r]
+        projected.append(r)
+    return projected
 
 
 def projection_markdown(dataset: str, model: str, rows: list[dict], profile) -> str:

@@ -75,23 +75,20 @@ def _speckhard_rule(run, loss, rule: str, args, profile) -> dict:
 
     from bench_lib.costs.count import count_step
     from bench_lib.costs.project import work_s
+    from bench_lib.harness.counted import mean_by_kind
     from bench_lib.strategies.collate import collate
 
     train = run.splits["train"]
     batches = speckhard_batches(run.store.n_node[train], run.store.n_edge[train], args.batch, rule)
     counted = [count_step(loss, run.opt, collate(run.store, train[pos], shape))
                for pos, shape in batches[:args.counted + 1]][1:]  # the first warms Adam's state
-    by_kind = {}
-    for c in counted:
-        for kind, v in c.total.by_kind.items():
-            by_kind[kind] = [a + b / len(counted) for a, b in zip(by_kind.get(kind, [0] * len(v)), v)]
     return {"rule": rule, "graphs_per_step": float(np.mean([len(p) for p, _ in batches])),
             "node_slots": float(np.mean([s.n_node for _, s in batches])),
             "edge_slots": float(np.mean([s.n_edge for _, s in batches])),
             "distinct_shapes": len({(s.n_node, s.n_edge) for _, s in batches}),
             "flops_per_step": float(np.mean([c.total.flops for c in counted])),
             "bytes_per_step": float(np.mean([c.total.bytes_read + c.total.bytes_written for c in counted])),
-            "work_ms": 1e3 * work_s(by_kind, profile),
+            "work_ms": 1e3 * work_s(mean_by_kind(counted), profile),
             "ops_fwd_bwd": float(np.mean([c.total.ops - c.optimizer.ops for c in counted]))}
 
 

@@ -21,7 +21,7 @@ import torch
 from bench_lib.costs.count import KINDS, TALLY, CostCounter, StepCosts, count_step
 from bench_lib.strategies.collate import collate
 
-__all__ = ["COUNTED_STEPS", "counted_costs", "eager_spec"]
+__all__ = ["COUNTED_STEPS", "counted_costs", "eager_spec", "mean_by_kind"]
 
 #: Batches counted per cell (the first ones of the first epoch; fewer when the epoch is shorter).
 COUNTED_STEPS = 2
@@ -75,11 +75,12 @@ def counted_costs(model: torch.nn.Module, init_state: dict, loss_of, loader, ste
         "padding_flops_share": share["flops"], "padding_bytes_share": share["bytes"],
         "padding_peak_share": share["peak"],
         "resident_mib": (3 * sum(p.numel() * p.element_size() for p in model.parameters()) + batch_bytes) / 2**20,
-        "costs_by_kind": _by_kind(padded), "costs_by_kind_unpadded": _by_kind(real),
+        "costs_by_kind": mean_by_kind(padded), "costs_by_kind_unpadded": mean_by_kind(real),
     }
 
 
-def _by_kind(costs: list[StepCosts]) -> dict:
+def mean_by_kind(costs: list[StepCosts]) -> dict:
+    """{kind: the mean tally per step} over the steps ``costs`` (every kind of :data:`KINDS`, zeros where none ran)."""
     kinds = [c.total.by_kind for c in costs]
     return {k: [float(np.mean([d.get(k, [0] * len(TALLY))[i] for d in kinds])) for i in range(len(TALLY))]
             for k in KINDS}
