@@ -51,12 +51,16 @@ PREDICTED = {"execution": ("eager",), "ranks": (1,), "prefetch": 0}
 
 def asked_config(dataset: str, config: Path | None = None, **overrides):
     """``config`` (default: the default suite) for ``dataset`` alone, with the suite's command-line
-    ``overrides``, as the user asked for it."""
+    ``overrides``, as the user asked for it, fitted to this stack (without DGL, the suite file's DGL-only
+    arms left out; :mod:`bench_lib.stack`)."""
     from bench_lib.config import load_config
     from bench_lib.overrides import apply_overrides
+    from bench_lib.stack import fit_to_stack
     from bench_lib.suite import default_config_path
 
-    return apply_overrides(load_config(config or default_config_path()), datasets=[dataset], **overrides)
+    cfg = apply_overrides(load_config(config or default_config_path()), datasets=[dataset], **overrides)
+    return fit_to_stack(cfg, [], cli_strategies=overrides.get("strategies"), cli_datasets=[dataset],
+                        cli_backend=overrides.get("backend"))
 
 
 def one_model(asked) -> tuple[object, list[str]]:

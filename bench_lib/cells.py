@@ -23,6 +23,7 @@ import numpy as np
 
 from bench_lib.config import ConfigError, DatasetSettings, SuiteConfig
 from bench_lib.data import FILE_KINDS, load_dataset, local_stamp, store_splits
+from bench_lib.deps import resolve_backend
 from bench_lib.harness.cell import CellSpec
 from bench_lib.harness.fairness import budgets_for, resolve
 from bench_lib.strategies import STRATEGIES
@@ -304,7 +305,7 @@ def _expand_strategy(plan: _Expansion, d: DatasetSettings, seed: int, data: _See
             strategy_params=params, model=model, model_params=cfg.model_params.get(model, {}),
             **_target_fields(d, data.task, data.goal, cfg.mode), seed=seed,
             data_seed=None if d.data_seed == "seed" else d.data_seed, device=cfg.device,
-            backend=cfg.backend, threads=cfg.threads, clock=plan.clock, malloc=cfg.malloc,
+            backend=resolve_backend(cfg.backend, cfg.device), threads=cfg.threads, clock=plan.clock, malloc=cfg.malloc,
             execution=execution, compile_options=dict(cfg.compile_options) if execution != "eager"
             else {}, prefetch=cfg.prefetch, prefetch_with=cfg.prefetch_with, ranks=ranks,
             repeats=cfg.repeats if timed else 0, lr=t.lr,

@@ -60,6 +60,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from bench_lib.data import FILE_KINDS, check_dataset_name
+from bench_lib.deps import BACKEND_CHOICES
 from bench_lib.harness.cell import EXECUTIONS, PREFETCH_MODES, VIEWS, CellSpec, TrainSettings
 from bench_lib.harness.launch import SlurmSettings
 from bench_lib.strategies import STRATEGIES
@@ -141,7 +142,7 @@ class SuiteConfig:
     seeds: tuple[int, ...] = (0,)
     repeats: int = CellSpec.repeats
     device: str = CellSpec.device
-    backend: str = CellSpec.backend
+    backend: str = "auto"  # dgl where DGL imports (CPU), else torch: bench_lib.deps.resolve_backend
     threads: int = CellSpec.threads
     clock: str = CellSpec.clock
     malloc: str = CellSpec.malloc
@@ -333,7 +334,7 @@ def _suite_section(data: dict[str, Any], default_name: str, problems: Problems) 
         problems.check(check_choice, "[suite] strategies", s, STRATEGIES.names())
     _check_arms(suite, problems)
     for key, valid in (("mode", ("train", "loader")), ("clock", ("auto", "wall")), ("malloc", ("keep", "default")),
-                       ("backend", ("dgl", "torch")), ("device", ("cpu", "cuda")), ("prefetch_with", PREFETCH_MODES)):
+                       ("backend", BACKEND_CHOICES), ("device", ("cpu", "cuda")), ("prefetch_with", PREFETCH_MODES)):
         if key in suite:
             problems.check(_one_of, f"[suite] {key}", suite[key], valid)
     return suite

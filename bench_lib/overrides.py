@@ -22,6 +22,7 @@ from typing import Any
 from bench_lib.config import (DatasetSettings, Problems, SuiteConfig, check_choice, check_executions, check_goal,
                               check_ranks)
 from bench_lib.data import DATA_DIR_DATASETS, FILE_KINDS, check_dataset_name
+from bench_lib.deps import BACKEND_CHOICES
 from bench_lib.strategies import STRATEGIES
 
 __all__ = ["apply_overrides"]
@@ -53,7 +54,7 @@ class _DatasetFlags:
 
 def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, strategies: list[str] | None = None,
                     models: list[str] | None = None, repeats: int | None = None,
-                    device: str | None = None, data_dir: str | None = None, target: list[str] | None = None,
+                    device: str | None = None, backend: str | None = None, data_dir: str | None = None, target: list[str] | None = None,
                     target_mae: float | None = None, task: str | None = None,
                     target_metric: str | None = None, target_value: float | None = None,
                     smiles_column: str | None = None,
@@ -83,7 +84,7 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
     if models is not None or data_dir is not None:
         changes["datasets"] = _every_dataset(changes.get("datasets", cfg.datasets), models, data_dir, problems)
     changes.update(_run_changes(cfg, execution=execution, ranks=ranks, slurm=slurm, prefetch=prefetch,
-                                repeats=repeats, device=device, problems=problems))
+                                repeats=repeats, device=device, backend=backend, problems=problems))
     problems.raise_any()
     return dataclasses.replace(cfg, **changes)
 
@@ -201,9 +202,9 @@ def _every_dataset(datasets: tuple[DatasetSettings, ...], models: list[str] | No
 
 def _run_changes(cfg: SuiteConfig, *, execution: list[str] | None, ranks: list[int] | None,
                  slurm: dict[str, Any] | None, prefetch: int | None, repeats: int | None, device: str | None,
-                 problems: Problems) -> dict[str, Any]:
-    """How the cells run: ``--execution``, ``--ranks``, the Slurm flags, ``--prefetch``, ``--repeats`` and
-    ``--device`` (cuda runs the plain-torch backend: PyPI's DGL is CPU-only)."""
+                 backend: str | None, problems: Problems) -> dict[str, Any]:
+    """How the cells run: ``--execution``, ``--ranks``, the Slurm flags, ``--prefetch``, ``--repeats``,
+    ``--backend`` and ``--device`` (cuda runs the plain-torch backend: PyPI's DGL is CPU-only)."""
     changes: dict[str, Any] = {}
     if execution is not None:
         check_executions("--execution", execution, problems)
@@ -231,4 +232,11 @@ def _run_changes(cfg: SuiteConfig, *, execution: list[str] | None, ranks: list[i
         changes["device"] = device
         if device == "cuda":
             changes["backend"] = "torch"  # PyPI's DGL is CPU-only
+    if backend is not None:
+        if backend not in BACKEND_CHOICES:
+            problems.append(f"--backend must be one of {', '.join(BACKEND_CHOICES)} (got {backend!r})")
+        elif backend == "dgl" and device == "cuda":
+            problems.append("--backend dgl runs on the CPU only (PyPI's DGL); --device cuda needs --backend torch")
+        else:
+            changes.setdefault("backend", backend)
     return changes

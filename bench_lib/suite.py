@@ -24,8 +24,9 @@ from pathlib import Path
 from bench_lib.cells import expand_cells
 from bench_lib.config import ConfigError, SuiteConfig, load_config
 from bench_lib.data import parse_option
+from bench_lib.deps import BACKEND_CHOICES
 from bench_lib.harness.cell import CellSpec
-from bench_lib.harness.environment import environment
+from bench_lib.harness.environment import environment, pip_freeze
 from bench_lib.harness.launch import LAUNCHERS
 from bench_lib.harness.planning import planning_summary
 from bench_lib.harness.progress import Progress
@@ -33,6 +34,7 @@ from bench_lib.harness.turns import Decide
 from bench_lib.harness.runner import (ENVIRONMENT_SKIP, sweep_stale_temp, append_record, group_cells, read_records, record_done,
                                      rewrite_without, run_group)
 from bench_lib.overrides import apply_overrides
+from bench_lib.stack import fit_to_stack
 
 __all__ = ["expand_cells", "main"]  # expand_cells: bench_lib.cells's, here for the callers that import it from here
 
@@ -131,6 +133,9 @@ def _parser() -> argparse.ArgumentParser:
                                          "that can feed none is an error)")
     parser.add_argument("--repeats", type=int, help="timed repeats per cell")
     parser.add_argument("--device", help="cpu or cuda (cuda runs the plain-torch backend)")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES,
+                        help="the models' message passing: torch (plain torch operators), dgl (DGL's kernels; "
+                             "needs bench_lib[dgl]) or auto: dgl where DGL imports, else torch (the default)")
     parser.add_argument("--execution", help="comma-separated: eager, compile, compile-dynamic, cudagraphs "
                         "(compiled cells need backend torch; cudagraphs needs cuda)")
     parser.add_argument("--prefetch", type=int, metavar="N",
@@ -146,6 +151,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--shard", help="I/N: run only groups I, I+N, I+2N, ... (0 <= I < N)")
     parser.add_argument("--ranks", help="comma-separated data-parallel processes per cell to sweep, e.g. 1,2 "
                                         "(torchrun; ranks > 1 runs eager cells only)")
+    _launch_flags(parser)
+    parser.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    parser.add_argument("--no-batching-check", action="store_true",
+                        help="time the models without the batching check (python -m bench_lib.models check NAME "
+                             "runs it alone): for a model the check cannot run, never to hide a leak")
+    return parser
+
+
+def _launch_flags(parser: argparse.ArgumentParser) -> None:
+    """Where the cells run: ``--launcher`` and the Slurm flags."""
     parser.add_argument("--launcher", choices=LAUNCHERS, default="local",
                         help="local: run here (default); slurm: a Slurm job array through submitit, one task per "
                              "group, records merged back; submitit-local: the same jobs on this machine, all at "
@@ -156,11 +171,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--array-parallelism", type=int, help="--launcher slurm: tasks running at once")
     parser.add_argument("--no-wait", action="store_true",
                         help="--launcher slurm: exit once submitted; `python -m bench_lib.report OUT` merges later")
-    parser.add_argument("--no-report", action="store_true", help="do not write the report at the end")
-    parser.add_argument("--no-batching-check", action="store_true",
-                        help="time the models without the batching check (python -m bench_lib.models check NAME "
-                             "runs it alone): for a model the check cannot run, never to hide a leak")
-    return parser
 
 
 def _print_list() -> None:
@@ -211,6 +221,7 @@ def _todo(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path,
     env = environment()
     (out / "config.json").write_text(json.dumps(cfg.to_json(), indent=1))
     (out / "environment.json").write_text(json.dumps(env, indent=1))
+    (out / "pip-freeze.txt").write_text(pip_freeze())
     (out / "planning.json").write_text(json.dumps(planning_summary(cfg), indent=1))
     done, failed = _recorded(records)
     env_skips = _environment_skips(records)
@@ -340,6 +351,7 @@ def _overridden(cfg: SuiteConfig, args: argparse.Namespace) -> SuiteConfig:
     targets = [t for text in args.target for t in _split(text)] if args.target else None
     return apply_overrides(cfg, datasets=_split(args.datasets), strategies=_split(args.strategies),
                            models=_split(args.models), repeats=args.repeats, device=args.device,
+                           backend=args.backend,
                            data_dir=args.data_dir, target=targets, target_mae=args.target_mae,
                            task=args.task, target_metric=args.target_metric, target_value=args.target_value,
                            smiles_column=args.smiles_column, id_column=args.id_column, options=dict(args.option),
@@ -372,6 +384,8 @@ def _plan(args: argparse.Namespace,
     cfg = load_config(config_path)
     in_file = {d.name for d in cfg.datasets}
     cfg = _overridden(cfg, args)
+    cfg = fit_to_stack(cfg, notes, cli_strategies=_split(args.strategies), cli_datasets=_split(args.datasets),
+                       cli_backend=args.backend, where=str(config_path))
     shard = parse_shard(args.shard)
     if args.launcher == "local":  # a cluster's tasks may have GPUs this machine lacks
         _check_device(cfg)

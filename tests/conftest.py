@@ -1,11 +1,36 @@
-"""Shared fixtures: a seeded random-graph factory and a per-test cache dir."""
+"""Shared fixtures: a seeded random-graph factory, a per-test cache and temp dir, and the markers.
+
+Markers: ``slow`` for the tests that start workers, whole suites, ``torchrun`` or a browser
+(``make test-fast``, ``pytest -m "not slow"``, leaves them out); ``dgl`` for the tests that need DGL
+(the ``bench_lib[dgl]`` stack): skipped without it, with the reason, except where
+``BENCH_LIB_REQUIRE_DGL=1`` (``make test-dgl``) makes a missing DGL a failure.
+"""
 
 from __future__ import annotations
+
+import os
+import tempfile
 
 import numpy as np
 import pytest
 
 from bench_lib.data.store import GraphStore, StoreMeta
+from bench_lib.deps import dgl_available, dgl_missing_reason
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: starts workers, whole suites, torchrun or a browser "
+                                       "(left out by make test-fast)")
+    config.addinivalue_line("markers", "dgl: needs DGL (the bench_lib[dgl] stack: make test-dgl)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if dgl_available() or os.environ.get("BENCH_LIB_REQUIRE_DGL") == "1":
+        return
+    skip = pytest.mark.skip(reason=f"needs DGL ({dgl_missing_reason()}); make test-dgl runs it")
+    for item in items:
+        if item.get_closest_marker("dgl"):
+            item.add_marker(skip)
 
 
 def make_random_store(n_graphs: int = 60, seed: int = 0, min_nodes: int = 1, max_nodes: int = 12,
@@ -36,6 +61,15 @@ def make_random_store(n_graphs: int = 60, seed: int = 0, min_nodes: int = 1, max
 @pytest.fixture
 def random_store() -> GraphStore:
     return make_random_store()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_temp(tmp_path_factory, monkeypatch):
+    """Each test's temporary folders in a folder of its own (its workers' too, through TMPDIR), so that
+    another run on the machine neither sees nor touches them."""
+    temp = tmp_path_factory.mktemp("tmp")
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
 
 
 @pytest.fixture(autouse=True)

@@ -36,7 +36,7 @@ def assert_same_batch(got, ref, what):
 
 
 @pytest.mark.parametrize("dataset", ["nci5k", "qm9"])
-@pytest.mark.parametrize("name", ["pyg", "pyg-dynamic", "dgl-loader"])
+@pytest.mark.parametrize("name", ["pyg", "pyg-dynamic", pytest.param("dgl-loader", marks=pytest.mark.dgl)])
 def test_baselines_build_the_batch_bench_lib_builds(stores, dataset, name):
     """PyG's Batch.from_data_list and dgl.batch, converted, give bench_lib's collate tensors exactly."""
     store = stores[dataset]
@@ -151,6 +151,7 @@ def test_padded_pyg_batches_equal_bench_libs_and_give_its_outputs(stores):
                 break
 
 
+@pytest.mark.dgl
 def test_padded_dgl_batches_equal_bench_libs(stores):
     from bench_lib.deps import import_dgl
 
@@ -303,7 +304,7 @@ def test_the_samplers_page_quotes_the_committed_library_comparison():
     assert ratio_sentence(data) in text
 
 
-@pytest.mark.parametrize("marker", ["pyg-example", "dgl-example"])
+@pytest.mark.parametrize("marker", ["pyg-example", pytest.param("dgl-example", marks=pytest.mark.dgl)])
 def test_the_samplers_page_examples_run(marker, monkeypatch, tmp_path):
     """The PyG and DGL examples of docs/samplers.md, as written (ten lines each), on the embedded data."""
     import re

@@ -167,8 +167,8 @@ def test_molhiv_sample_is_scored_by_ogbs_evaluator(tmp_path):
                 target_value=0.99)
     run = CellRun(cell)
     val = BatchLoader(run.store, STRATEGIES.create("dynamic", batch_graphs=64), run.splits["val"], seed=0)
-    value, source = evaluate_score(run.model, val, run.task, run.device, "dgl", "ogbg-molhiv")
-    y, pred = predict(run.model, val, run.device, "dgl")
+    value, source = evaluate_score(run.model, val, run.task, run.device, cell.backend, "ogbg-molhiv")
+    y, pred = predict(run.model, val, run.device, cell.backend)
     assert source == "ogb evaluator (ogbg-molhiv)" and y.shape == (len(run.splits["val"]), 1)
     assert value == Evaluator("ogbg-molhiv").eval({"y_true": y, "y_pred": pred})["rocauc"]
     assert value == pytest.approx(score("rocauc", y, pred), abs=1e-12)

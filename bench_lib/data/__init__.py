@@ -20,7 +20,7 @@ from bench_lib.data.cache import cached_build, default_cache_dir
 from bench_lib.data.store import GraphStore, StoreMeta
 
 __all__ = ["GraphStore", "StoreMeta", "DATASETS", "check_dataset_name", "local_stamp", "load_dataset", "split_indices", "store_splits",
-           "default_cache_dir", "FILE_KINDS", "DATA_DIR_DATASETS", "parse_option"]
+           "default_cache_dir", "FILE_KINDS", "DATA_DIR_DATASETS", "DGL_DATASETS", "parse_option"]
 
 
 def parse_option(text: str) -> tuple[str, object]:
@@ -195,6 +195,9 @@ FILE_KINDS = ("csv", "sdf", "xyz")
 
 #: Datasets read from a downloaded copy under a data root (``data_dir``).
 DATA_DIR_DATASETS = ("ogbg-molhiv", "ogbg-molpcba", "pcqm4mv2", "zinc", "peptides-func")
+
+#: Datasets built by DGL's own loaders: they need the ``bench_lib[dgl]`` stack.
+DGL_DATASETS = ("zinc", "peptides-func")
 
 
 def check_dataset_name(name: str) -> None:

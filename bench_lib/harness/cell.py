@@ -30,7 +30,7 @@ class EnvironmentSkip(NotImplementedError):
 #: How an environment skip's ``error`` starts in the records.
 ENVIRONMENT_SKIP = "EnvironmentSkip:"
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8  # 8: node and edge slots_per_step_min (the range a compiler sees)
 
 #: How a cell's training step runs. ``eager``: op by op; ``compile``:
 #: ``torch.compile`` of forward, loss and backward with its default
@@ -117,7 +117,8 @@ class CellSpec:
         split unless ``data_seed`` fixes them.
       data_seed: the seed of the dataset and its split (None: ``seed``); a suite fixes it (0 by
         default), so that its seeds vary the training and not the data.
-      device, backend: where and how the model runs.
+      device, backend: where and how the model runs (backend ``torch``: plain torch operators;
+        ``dgl``: DGL's kernels, on the ``bench_lib[dgl]`` stack only).
       threads: torch (and OpenMP) threads of the cell's process.
       clock: what times a step. ``auto``: the process's CPU clock on a CPU
         device with one thread (the time the step actually ran: the time
@@ -177,7 +178,7 @@ class CellSpec:
     target_value: float | None = None
     loss: str = "mse"
     device: str = "cpu"
-    backend: str = "dgl"
+    backend: str = "torch"
     threads: int = 1
     clock: str = "auto"
     malloc: str = "keep"
@@ -316,8 +317,10 @@ METRICS: dict[str, str] = {
     "graphs_per_step_mean": "mean real graphs per step (first epoch)",
     "node_slots_per_step": "mean node slots per step (padded; real nodes for unpadded batches)",
     "node_slots_per_step_max": "largest node slots of a step",
+    "node_slots_per_step_min": "smallest node slots of a step (with the largest: the range a compiler sees)",
     "edge_slots_per_step": "mean edge slots per step (padded; real edges for unpadded batches)",
     "edge_slots_per_step_max": "largest edge slots of a step",
+    "edge_slots_per_step_min": "smallest edge slots of a step",
     "graph_slots_per_step": "mean graph slots per step (real, padding and empty graphs)",
     "padding_mib_per_step": "MiB of the batch's node and edge tensors that hold padding, mean per timed step",
     "batch_mib_per_step": "MiB of the whole batch, mean per timed step",

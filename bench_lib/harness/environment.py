@@ -8,9 +8,11 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["environment"]
+__all__ = ["environment", "pip_freeze", "stack_text", "STACK_PACKAGES"]
 
-PACKAGES = ("bench_lib", "torch", "dgl", "numpy", "scipy", "pandas", "rdkit", "ogb")
+PACKAGES = ("bench_lib", "torch", "dgl", "numpy", "scipy", "pandas", "torch_geometric", "numba", "rdkit", "ogb")
+#: The packages that make a stack (docs/stacks.md): what ``stack_text`` names and compare tells apart.
+STACK_PACKAGES = ("torch", "numpy", "pandas", "torch_geometric", "dgl", "numba")
 
 
 def _version(name: str) -> str | None:
@@ -49,6 +51,23 @@ def _memory_gib() -> float | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def pip_freeze() -> str:
+    """Every installed distribution as ``name==version`` lines (``pip freeze``'s format, read from this
+    interpreter's metadata, so it needs no pip), sorted by name; bench_lib itself left out."""
+    seen = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and name.lower().replace("_", "-") != "bench-lib":
+            seen.setdefault(name.lower(), f"{name}=={dist.version}")
+    return "".join(line + "\n" for _, line in sorted(seen.items()))
+
+
+def stack_text(packages: dict) -> str:
+    """``torch 2.14.1, numpy 2.4.6, ..., dgl none``: the stack an ``environment.json``'s packages name
+    (a package the run did not record is left out: older runs recorded fewer)."""
+    return ", ".join(f"{p} {packages.get(p) or 'none'}" for p in STACK_PACKAGES if p in packages)
 
 
 def environment() -> dict:

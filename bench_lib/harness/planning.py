@@ -54,7 +54,9 @@ def plan_metrics(plan, n_node: np.ndarray, n_edge: np.ndarray) -> dict:
     return {"node_efficiency": node_eff, "edge_efficiency": edge_eff,
             "graphs_per_step_mean": len(plan.graph_index) / max(plan.n_batch, 1),
             "node_slots_per_step": float(np.mean(node_slots)), "node_slots_per_step_max": int(np.max(node_slots)),
+            "node_slots_per_step_min": int(np.min(node_slots)),
             "edge_slots_per_step": float(np.mean(edge_slots)), "edge_slots_per_step_max": int(np.max(edge_slots)),
+            "edge_slots_per_step_min": int(np.min(edge_slots)),
             "graph_slots_per_step": float(np.mean(graph_slots)),
             "distinct_shapes": plan.distinct_shapes(n_node, n_edge)}
 

@@ -19,6 +19,7 @@ import dataclasses
 import os
 import sys
 
+from bench_lib.deps import BACKEND_CHOICES
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench_lib.models", description=__doc__.split("\n\n")[0])
@@ -31,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--config", help="suite file whose budgets and model parameters to use (default: the "
                                         "default suite)")
     check.add_argument("--strategies", help="comma-separated strategies (default: the suite's)")
-    check.add_argument("--backend", choices=("dgl", "torch"), help="default: the suite's")
+    check.add_argument("--backend", choices=BACKEND_CHOICES,
+                       help="default: the suite's (auto: dgl where DGL imports, else torch)")
     check.add_argument("--n-graphs", type=int, help="graphs of the dataset to load (default: the suite's)")
     check.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                        help="a dataset option, as the suite's --option")
@@ -56,13 +58,15 @@ def _check(args) -> int:
     from bench_lib.models import MODELS
     from bench_lib.overrides import apply_overrides
     from bench_lib.data import parse_option
+    from bench_lib.stack import fit_to_stack
     from bench_lib.suite import default_config_path, expand_cells
 
     try:
         if args.name not in MODELS:
             raise ConfigError(f"unknown model {args.name!r}; known: {', '.join(MODELS.names())}")
         cfg = load_config(args.config or default_config_path())
-        cfg = apply_overrides(cfg, strategies=args.strategies and [s for s in args.strategies.split(",") if s])
+        strategies = args.strategies and [s for s in args.strategies.split(",") if s]
+        cfg = apply_overrides(cfg, strategies=strategies)
         have = {d.name: d for d in cfg.datasets}
         options = dict(parse_option(o) for o in args.option)
         names = [args.dataset] if args.dataset else list(have)
@@ -76,6 +80,9 @@ def _check(args) -> int:
         cfg = dataclasses.replace(cfg, seeds=cfg.seeds[:1], execution=("eager",), ranks=(1,),
                                   backend=args.backend or cfg.backend, datasets=tuple(datasets))
         notes: list[str] = []
+        cfg = fit_to_stack(cfg, notes, cli_backend=args.backend, cli_strategies=strategies,
+                           cli_datasets=[args.dataset] if args.dataset else None)
+        datasets = list(cfg.datasets)
         cells = []
         for d in datasets:  # without --dataset, the datasets that cannot feed the model are left out
             try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bench_lib.harness.environment import stack_text
 from bench_lib.report.answer import answer_lines, capacity_sentence
 from bench_lib.report.compiled import compile_section
 from bench_lib.report.costs import costs_section, projection_section
@@ -64,7 +65,8 @@ def readme_block(results_dir: Path | str, report_link: str, command: str, result
     lines = [f"{BEGIN}: made by `{command}` from the records; do not edit by hand -->",
              f"From [`{link}/records.csv`]({link}/records.csv), measured on {env.get('cpu', '?')} "
              f"({env.get('cpu_count', '?')} CPUs, GPU: {env.get('gpu') or 'none'}), "
-             f"{threads_text(res.records, config)} per cell, backend `{config.get('backend', '?')}`, seeds {config.get('seeds')}"
+             f"{threads_text(res.records, config)} per cell, backend `{config.get('backend', '?')}` on "
+             f"{stack_text(env.get('packages') or {}) or 'an unrecorded stack'}, seeds {config.get('seeds')}"
              f"{timed_seeds_short(config)}, "
              f"at commit {str(env.get('git_commit'))[:7]}. {INTERVALS}", ""]
     for dataset in res.datasets():

@@ -14,7 +14,7 @@ from bench_lib.report import readme_block, update_readme, write_report
 
 
 def compare_main(argv: list[str]) -> int:
-    from bench_lib.report.compare import MATCH, compare_runs, comparison_markdown, same_machine
+    from bench_lib.report.compare import MATCH, compare_runs, comparison_markdown, same_machine, same_stack
     from bench_lib.verdicts import MARGIN
     from bench_lib.report.html import markdown_page
 
@@ -40,10 +40,11 @@ def compare_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     relative = args.relative_to
     if relative is None and not args.absolute and (args.a / "records.csv").exists() \
-            and (args.b / "records.csv").exists() and not same_machine(args.a, args.b):
+            and (args.b / "records.csv").exists() and not (same_machine(args.a, args.b)
+                                                           and same_stack(args.a, args.b)):
         relative = "dynamic"
-        print("the two runs were measured on different machines (environment.json): comparing each strategy's "
-              "ratio to `dynamic` within its run (--absolute for absolute graphs/s)", file=sys.stderr)
+        print("the two runs were measured on different machines or stacks (environment.json): comparing each "
+              "strategy's ratio to `dynamic` within its run (--absolute for absolute graphs/s)", file=sys.stderr)
     try:
         text = comparison_markdown(compare_runs(args.a, args.b, tuple(args.match.split(",")), relative, args.margin))
     except (FileNotFoundError, ValueError) as err:

@@ -44,11 +44,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench_lib.harness.environment import STACK_PACKAGES, stack_text
 from bench_lib.report.stats import Estimate, overlaps
 from bench_lib.report.tables import describe_metric, in_view, json_field, latest, throughput, truthy
 from bench_lib.verdicts import ALPHA, MARGIN, Verdict, compare_turns, word_of
 
-__all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH", "same_machine"]
+__all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH", "same_machine", "same_stack"]
 
 #: Columns that identify a cell across runs (those present in both runs are used).
 MATCH = ("dataset", "model", "strategy", "views", "seed", "execution", "ranks")
@@ -72,6 +73,8 @@ class Comparison:
     only_a: list[str] = field(default_factory=list)
     only_b: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    stack_a: str = ""
+    stack_b: str = ""
 
     @property
     def changed(self) -> list[dict]:
@@ -121,6 +124,18 @@ def same_machine(a: Path | str, b: Path | str) -> bool:
     return bool(ea) and bool(eb) and all(ea.get(k) == eb.get(k) for k in keys) and ("host" in ea) == ("host" in eb)
 
 
+def _stack(path: Path) -> dict:
+    packages = _environment(Path(path)).get("packages") or {}
+    return {p: packages.get(p) for p in STACK_PACKAGES if p in packages}
+
+
+def same_stack(a: Path | str, b: Path | str) -> bool:
+    """Whether runs ``a`` and ``b`` ran on one stack: the same torch, numpy, pandas, PyG, DGL and numba
+    (runs that did not record their packages count as the same)."""
+    sa, sb = _stack(Path(a)), _stack(Path(b))
+    return not (sa and sb) or sa == sb
+
+
 def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = None,
                  relative_to: str | None = None, margin: float = MARGIN) -> Comparison:
     """Match the cells of results directories ``a`` and ``b`` and compare them (see the module docstring);
@@ -130,6 +145,8 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
     if not match:
         raise ValueError("the two runs share none of the columns to match cells on")
     out = Comparison(str(a), str(b), match, relative_to=relative_to, margin=margin)
+    if not same_stack(a, b):
+        out.stack_a, out.stack_b = stack_text(_stack(Path(a))), stack_text(_stack(Path(b)))
     if relative_to is not None:
         for name, run in (("A", ra), ("B", rb)):
             if relative_to not in set(run.strategy):
@@ -249,29 +266,42 @@ def _verdict_text(r: dict) -> str:
     return f"**{v.short()}**" if r["changed"] else v.short()
 
 
+def _relative_lines(c: Comparison) -> list[str]:
+    """The relative mode's part: what the ratios are, whether the answer moved, and their table."""
+    lines = [f"A = `{c.a}`, B = `{c.b}`. Relative to `{c.relative_to}`: each strategy's graphs/s over "
+             f"`{c.relative_to}`'s within its own run (the ratio of their paired turns, over the seeds both ran, "
+             "with its 95% interval at a Bonferroni share), then B's ratio over A's: **faster** or **slower** "
+             f"(relative to `{c.relative_to}`: the interval of the change excludes 1), *unchanged* (within "
+             f"±{c.margin:.0%}, two one-sided tests), or *undecided*. Absolute rates differ between machines "
+             "for reasons that have nothing to do with batching; these ratios do not.", ""]
+    changed = c.changed
+    if c.stack_a:
+        undecided = sum(r["word"] == "undecided" for r in c.relative)
+        moved = "moved" if changed else "did not move beyond the margin" if not undecided else \
+            "did not move where decided"
+        lines += [f"Between the two stacks the batching answer {moved}: {len(changed)} of "
+                  f"{len(c.relative)} strategy ratios changed, {undecided} undecided.", ""]
+    lines.append(f"{len(changed)} of {len(c.relative)} strategy ratios changed"
+                 + (": " + "; ".join(f"{r['table']} `{r['strategy']}` {r['change']:.2f}x" for r in changed)
+                    if changed else "") + ".")
+    lines += ["", f"| table | strategy | / `{c.relative_to}` in A | in B | B/A [interval] | verdict |",
+              "|---|---|---:|---:|---:|---|"]
+    for r in c.relative:
+        lo, hi = r["interval"]
+        word = f"**{r['word']}**" if r["changed"] else r["word"]
+        lines.append(f"| {r['table']} | `{r['strategy']}` | {r['a'].ratio:.2f} [{r['a'].lo:.2f}-{r['a'].hi:.2f}] "
+                     f"| {r['b'].ratio:.2f} [{r['b'].lo:.2f}-{r['b'].hi:.2f}] | {r['change']:.2f} "
+                     f"[{lo:.2f}-{hi:.2f}] | {word} |")
+    return lines + ["", "## Cells", "", "Cell by cell; graphs/s here is absolute (the machines differ), steps to "
+                    "target are not machine-bound.", ""]
+
+
 def comparison_markdown(c: Comparison) -> str:
     lines = [f"# {Path(c.b).name} against {Path(c.a).name}", ""]
+    if c.stack_a:
+        lines += [f"Two stacks (environment.json): A ran on {c.stack_a}; B on {c.stack_b}.", ""]
     if c.relative_to:
-        lines += [f"A = `{c.a}`, B = `{c.b}`. Relative to `{c.relative_to}`: each strategy's graphs/s over "
-                  f"`{c.relative_to}`'s within its own run (the ratio of their paired turns, over the seeds both ran, "
-                  "with its 95% interval at a Bonferroni share), then B's ratio over A's: **faster** or **slower** "
-                  f"(relative to `{c.relative_to}`: the interval of the change excludes 1), *unchanged* (within "
-                  f"±{c.margin:.0%}, two one-sided tests), or *undecided*. Absolute rates differ between machines "
-                  "for reasons that have nothing to do with batching; these ratios do not.", ""]
-        changed = c.changed
-        lines.append(f"{len(changed)} of {len(c.relative)} strategy ratios changed"
-                     + (": " + "; ".join(f"{r['table']} `{r['strategy']}` {r['change']:.2f}x" for r in changed)
-                        if changed else "") + ".")
-        lines += ["", f"| table | strategy | / `{c.relative_to}` in A | in B | B/A [interval] | verdict |",
-                  "|---|---|---:|---:|---:|---|"]
-        for r in c.relative:
-            lo, hi = r["interval"]
-            word = f"**{r['word']}**" if r["changed"] else r["word"]
-            lines.append(f"| {r['table']} | `{r['strategy']}` | {r['a'].ratio:.2f} [{r['a'].lo:.2f}-{r['a'].hi:.2f}] "
-                         f"| {r['b'].ratio:.2f} [{r['b'].lo:.2f}-{r['b'].hi:.2f}] | {r['change']:.2f} "
-                         f"[{lo:.2f}-{hi:.2f}] | {word} |")
-        lines += ["", "## Cells", "", "Cell by cell; graphs/s here is absolute (the machines differ), steps to "
-                  "target are not machine-bound.", ""]
+        lines += _relative_lines(c)
     else:
         lines += [f"A = `{c.a}`, B = `{c.b}`; cells matched on {', '.join(c.match)}. graphs/s: median of the timed "
                   "repeats [95% bootstrap interval]; B/A from the two cells' timed windows (unpaired: the runs did "

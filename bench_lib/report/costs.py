@@ -26,7 +26,8 @@ __all__ = ["costs_section", "projection_section", "counted_summary", "COLUMNS"]
 _COUNTED = ["flops_per_graph", "bytes_per_graph", "ops_per_step", "ops_forward", "ops_backward", "ops_optimizer",
             "syncs_per_step", "peak_tensor_mib", "resident_mib", "padding_flops_share", "padding_bytes_share",
             "padding_peak_share", "distinct_shapes", "graphs_per_step_mean", "flops_per_step", "bytes_per_step",
-            "ops_optimizer_foreach"]
+            "ops_optimizer_foreach", "node_slots_per_step_min", "node_slots_per_step_max", "edge_slots_per_step_min",
+            "edge_slots_per_step_max"]
 
 #: Every record column these sections show or price (tests/report/test_report.py checks each is reported).
 COLUMNS = [*_COUNTED, "counted_steps", "counted_error", "costs_by_kind", "costs_by_kind_unpadded"]
@@ -76,15 +77,24 @@ def _padding_figure(summaries: dict[str, pd.DataFrame], title: str):
     return fig
 
 
-def _counted_table(s: pd.DataFrame) -> str:
+def _span(r, kind: str):
+    """``(smallest, largest)`` slots of a step (None where the records do not say)."""
+    lo = getattr(r, f"{kind}_slots_per_step_min", float("nan"))
+    hi = getattr(r, f"{kind}_slots_per_step_max", float("nan"))
+    return None if lo != lo or hi != hi else (lo, hi)
+
+
+def _counted_table(s: pd.DataFrame, torch_version: str | None, device: str) -> str:
     head = ("| strategy | MFLOP/graph | MiB moved/graph | operators/step (fwd / bwd / optimiser) | host syncs/step | "
             "peak tensor MiB | padding: FLOPs | bytes | peak | shapes/epoch | compiles: default / dynamic / static "
             "(eager past 8) | CUDA graphs recorded |")
     lines = [head, "|---|" + "---:|" * 11]
     for r in s.itertuples():
         shapes = int(r.distinct_shapes) if r.distinct_shapes == r.distinct_shapes else 0
-        p = predict_compiles(shapes, "compile") if shapes else None
-        dyn = predict_compiles(shapes, "compile-dynamic") if shapes else None
+        how = {"torch_version": torch_version, "device": device, "node_slots": _span(r, "node"),
+               "edge_slots": _span(r, "edge")}
+        p = predict_compiles(shapes, "compile", **how) if shapes else None
+        dyn = predict_compiles(shapes, "compile-dynamic", **how) if shapes else None
         compiles = "—" if p is None else (f"{p['compiles']} / {dyn['compiles']} / {p['static_compiles']}"
                                           + (" (eager past 8)" if p["static_eager_fallback"] else ""))
         lines.append(
@@ -100,6 +110,8 @@ def costs_section(res, out: Path) -> list[str]:
     """Counted costs per dataset, model and view (nothing when no cell was counted)."""
     if "counted_steps" not in res.ran or not (_counted(res.ran)).shape[0]:
         return []
+    torch_version = (res.environment.get("packages") or {}).get("torch") or "2.2.1"  # older runs: torch 2.2.1
+    device = str(res.ran.device.iloc[0]) if "device" in res.ran else "cpu"
     lines = ["## Counted costs (no clock)", "",
              "What each strategy's steps must do on any machine, counted operator by operator as the step "
              "dispatches them (bench_lib/costs/count.py), on the first batches of each timed cell's first epoch, "
@@ -108,8 +120,9 @@ def costs_section(res, out: Path) -> list[str]:
              "touch), unfused: an upper bound where a compiler fuses. Peak tensor MiB: live tensors the step "
              "creates over forward and backward. *Padding*: the share of each spent on padding slots, against the "
              "same graphs batched unpadded. Compiles are predicted from the epoch's distinct shapes "
-             "(bench_lib/costs/shapes.py: torch 2.2's automatic dynamic shapes by default; one compile per shape "
-             "up to the cache limit of 8 when shapes stay static, as XLA needs); a CUDA graph is recorded per shape.",
+             f"(bench_lib/costs/shapes.py, as the run's torch {torch_version or '?'} compiles on its device: "
+             "automatic dynamic shapes by default; one compile per shape up to the cache limit of 8 when shapes "
+             "stay static, as XLA needs); a CUDA graph is recorded per shape.",
              ""]
     if "counted_error" in res.ran:
         failed = res.ran[res.ran.counted_error.fillna("").astype(str) != ""]
@@ -132,7 +145,7 @@ def costs_section(res, out: Path) -> list[str]:
                   "take, per model and view (median over seeds; no error bars: counts, not timings, and the "
                   "same plan gives the same count).", ""]
         for model, view, s in groups:
-            lines += [f"`{model}`, {view}:", "", _counted_table(s), ""]
+            lines += [f"`{model}`, {view}:", "", _counted_table(s, torch_version, device), ""]
     return lines
 
 
@@ -140,6 +153,8 @@ def projection_section(res, profiles: dict | None = None) -> list[str]:
     """Projected step time and graphs/s per device profile (nothing when no cell was counted)."""
     if "counted_steps" not in res.ran or not (_counted(res.ran)).shape[0]:
         return []
+    torch_version = (res.environment.get("packages") or {}).get("torch") or "2.2.1"  # older runs: torch 2.2.1
+    device = str(res.ran.device.iloc[0]) if "device" in res.ran else "cpu"
     profiles = profiles or load_profiles()
     first = next(iter(profiles.values()))
     names = "; ".join(f"{p.name}: {p.source}" for p in profiles.values())

@@ -147,12 +147,15 @@ class Strategy(ABC):
       wastes: one line on what the strategy spends on padding.
       baseline: True for the arms that run another library's loader as a user gets it
         (:mod:`bench_lib.strategies.baselines`); they are left out of ``strategies = "all"``.
+      needs_dgl: True for an arm that cannot run without DGL (``bench_lib[dgl]``); without it the
+        suite leaves the arm out of a suite file's list, and refuses it on the command line.
     """
 
     name: ClassVar[str]
     static_shape: ClassVar[bool]
     wastes: ClassVar[str] = ""
     baseline: ClassVar[bool] = False
+    needs_dgl: ClassVar[bool] = False
 
     @abstractmethod
     def prepare(self, n_node: np.ndarray, n_edge: np.ndarray, rng: np.random.Generator) -> EpochPlanner:

@@ -85,6 +85,7 @@ class DglLoader(Dynamic):
     name = "dgl-loader"
     wastes = "nothing; every batch has a new shape, built by DGL's dgl.batch"
     baseline: ClassVar[bool] = True
+    needs_dgl: ClassVar[bool] = True
 
     def collater(self, store):
         from bench_lib.deps import import_dgl

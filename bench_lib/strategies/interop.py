@@ -13,6 +13,8 @@ masks, which are kept.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -22,13 +24,17 @@ __all__ = ["graph_batch_from_pyg", "graph_batch_from_dgl", "pyg_graphs", "dgl_gr
 
 
 def import_pyg():
-    """``torch_geometric``, or an ImportError that says how to get it."""
+    """``torch_geometric``, or an ImportError that says how to get it.
+
+    PyG 2.8 calls ``torch.jit.script`` at import, which torch 2.14 and newer deprecate with a
+    FutureWarning each process would print; that one warning is silenced here."""
     try:
-        import torch_geometric  # noqa: F401
-        from torch_geometric.data import Batch, Data  # noqa: F401
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+            import torch_geometric  # noqa: F401
+            from torch_geometric.data import Batch, Data  # noqa: F401
     except ImportError as err:  # pragma: no cover - a dependency of the project
-        raise ImportError("PyTorch Geometric is needed here: pip install 'torch_geometric>=2.6,<2.7' "
-                          f"({err})") from err
+        raise ImportError(f"PyTorch Geometric is needed here: pip install 'torch_geometric>=2.6' ({err})") from err
     return torch_geometric
 
 

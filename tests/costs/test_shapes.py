@@ -1,26 +1,58 @@
-"""Compiles predicted from a plan's shapes (bench_lib.costs.shapes) against the compiled cells of the
-committed compile reference run, and the rule's edges."""
+"""Compiles predicted from a plan's shapes (bench_lib.costs.shapes) against the compiled cells of each
+committed compile reference run, as the torch that run records compiles (so the test passes on either
+stack), and the rule's edges for torch 2.2 and for newer torch."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from bench_lib.costs.shapes import CACHE_SIZE_LIMIT, predict_compiles
+from bench_lib.costs.shapes import CACHE_SIZE_LIMIT, CASCADE_SUM_CHUNK, predict_compiles, torch_release
 
-RECORDS = Path(__file__).resolve().parents[2] / "results" / "compile-reference" / "records.csv"
+RESULTS = Path(__file__).resolve().parents[2] / "results"
+REFERENCES = sorted(p.parent for p in RESULTS.glob("compile-reference*/records.csv"))
 
 
-def test_predictions_equal_every_compiled_reference_cell():
-    records = pd.read_csv(RECORDS)
+def _span(row, kind: str):
+    lo, hi = getattr(row, f"{kind}_slots_per_step_min", None), getattr(row, f"{kind}_slots_per_step_max", None)
+    return None if lo is None or pd.isna(lo) else (lo, hi)
+
+
+@pytest.mark.parametrize("reference", REFERENCES, ids=[p.name for p in REFERENCES])
+def test_predictions_equal_every_compiled_reference_cell(reference):
+    records = pd.read_csv(reference / "records.csv")
+    torch_version = json.loads((reference / "environment.json").read_text())["packages"]["torch"]
     compiled = records[(records.status == "ok") & (records.execution != "eager")]
     assert len(compiled) >= 20 and set(compiled.strategy) >= {"pad", "dynamic", "pad-bucket", "pack-lpfhp"}
     assert (compiled.graph_breaks == 0).all()  # a graph break would add frames the rule does not count
     for row in compiled.itertuples():
-        want = predict_compiles(int(row.distinct_shapes), row.execution)
+        want = predict_compiles(int(row.distinct_shapes), row.execution, torch_version=torch_version,
+                                device=row.device, node_slots=_span(row, "node"), edge_slots=_span(row, "edge"))
         assert (want["compiles"], want["recompiles"]) == (row.compiles, row.recompiles), row.cell_id
+
+
+def test_there_is_a_compile_reference():
+    assert REFERENCES, "no results/compile-reference*/ with records.csv"
+
+
+def test_newer_torch_compiles_once_more_across_the_cascade_sum_chunk():
+    """From torch 2.9, inductor's CPU code guards on whether a reduction exceeds 4096 elements: a plan
+    whose edge (or node) slots lie on both sides compiles once more; on one side, or under torch 2.2, or
+    on CUDA, it does not."""
+    across, below = (2_500, 5_000), (300, CASCADE_SUM_CHUNK)
+    assert predict_compiles(300, "compile", torch_version="2.2.1", edge_slots=across)["compiles"] == 2
+    assert predict_compiles(300, "compile", torch_version="2.14.1+cu130", edge_slots=across)["compiles"] == 3
+    assert predict_compiles(300, "compile-dynamic", torch_version="2.14.1", edge_slots=across)["compiles"] == 2
+    assert predict_compiles(300, "compile", torch_version="2.14.1", edge_slots=below)["compiles"] == 2
+    assert predict_compiles(300, "compile", torch_version="2.14.1", edge_slots=across, device="cuda")["compiles"] == 2
+    assert predict_compiles(1, "compile", torch_version="2.14.1", edge_slots=(5_000, 5_000))["compiles"] == 1
+    assert predict_compiles(300, "compile", torch_version="2.14.1")["compiles"] == 2  # range not known
+    assert torch_release("2.14.1+cu130") == (2, 14) and torch_release("2.2.1") == (2, 2)
+    with pytest.raises(ValueError, match="not a torch version"):
+        torch_release("nightly")
 
 
 def test_the_rule_at_its_edges():

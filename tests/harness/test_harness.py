@@ -14,6 +14,7 @@ from bench_lib.harness.cell import METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION,
 from bench_lib.harness.runner import append_record, group_cells, run_cell, run_group
 from bench_lib.harness.turns import Decide, timed_turns
 from bench_lib.strategies import STRATEGIES
+from tests.stack import runnable_strategies
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def tiny(strategy: str, **kw) -> CellSpec:
 
 def test_a_group_of_every_strategy_writes_valid_records(tmp_path, warm_cache):
     out = tmp_path / "records.csv"
-    specs = [tiny(name) for name in STRATEGIES.names()]
+    specs = [tiny(name) for name in runnable_strategies()]
     seen = []
     records = run_group(specs, environment={"test": True}, on_record=seen.append)
     assert [r["cell_id"] for r in records] == [s.cell_id for s in specs]
@@ -201,8 +202,10 @@ def test_defaults_have_one_definition():
     for f in dataclasses.fields(TrainSettings):
         assert getattr(spec, f.name) == f.default, f.name
     suite = {f.name: f.default for f in dataclasses.fields(SuiteConfig)}
-    for name in ("repeats", "device", "backend", "threads", "clock", "timeout_s"):
+    for name in ("repeats", "device", "threads", "clock", "timeout_s"):
         assert suite[name] == getattr(spec, name), name
+    # a suite resolves its backend where it runs (auto: dgl where DGL imports); a cell names the one it ran
+    assert suite["backend"] == "auto" and spec.backend == "torch"
 
 
 def test_worker_environment_fixes_threads_and_malloc():

@@ -96,7 +96,7 @@ def test_a_cell_trains_to_a_reachable_target():
     """The time-to-accuracy loop runs for real: the target is 80% of the untrained model's MAE."""
     probe = CellRun(spec())
     val = BatchLoader(probe.store, STRATEGIES.create("dynamic", batch_graphs=256), probe.splits["val"], seed=0)
-    start = evaluate_mae(probe.model, val, 0, probe.device, "dgl")
+    start = evaluate_mae(probe.model, val, 0, probe.device, probe.spec.backend)
     run = CellRun(spec(target_mae=0.8 * start))
     run.warmup()
     for r in range(2):
@@ -164,6 +164,7 @@ def test_molpcba_with_missing_labels_trains_to_a_finite_loss(tmp_path):
     assert all(torch.isfinite(p).all() for p in run.model.parameters())
 
 
+@pytest.mark.dgl
 def test_the_dgl_graph_is_built_with_the_batch_not_in_the_forward(monkeypatch):
     """The build window covers everything a step needs before compute, the DGLGraph included."""
     from bench_lib.strategies.batch import GraphBatch

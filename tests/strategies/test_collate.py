@@ -65,6 +65,7 @@ def test_budget_shape_reserves_padding_graph():
         BatchShape(0, 1, 1)
 
 
+@pytest.mark.dgl
 def test_to_dgl_batch_counts_and_readout(two_graphs):
     dgl = import_dgl()
     b = collate(two_graphs, np.array([1, 0]), BatchShape(n_node=8, n_edge=5, n_graph=4))

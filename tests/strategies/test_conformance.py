@@ -27,8 +27,10 @@ PARAMS = {
 
 def cases():
     for name in STRATEGIES.names():
+        marks = [pytest.mark.dgl] if STRATEGIES.get(name).needs_dgl else []
         for params in PARAMS.get(name, [{}]):
-            yield pytest.param(name, params, id=f"{name}-{'-'.join(f'{k}={v}' for k, v in params.items())}")
+            yield pytest.param(name, params, id=f"{name}-{'-'.join(f'{k}={v}' for k, v in params.items())}",
+                               marks=marks)
 
 
 def builtin_names() -> set[str]:

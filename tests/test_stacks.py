@@ -1,0 +1,178 @@
+"""Two stacks (docs/stacks.md): the package installs beside today's torch, numpy, pandas and PyG without
+changing them; without DGL the suite leaves a suite file's DGL-only parts out with a note and refuses
+them on the command line with one error line; runs record their stack, and compare tells two apart."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+import bench_lib.deps as deps
+from bench_lib.deps import DGLMissing, import_dgl, resolve_backend
+from bench_lib.harness.environment import STACK_PACKAGES, environment, pip_freeze, stack_text
+from bench_lib.suite import main
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = ROOT / "pyproject.toml"
+
+
+def _requirements(extra: str | None = None) -> list[Requirement]:
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    lines = project["dependencies"] if extra is None else project["optional-dependencies"][extra]
+    return [r for r in map(Requirement, lines) if r.marker is None or r.marker.evaluate()]
+
+
+def test_the_installed_stack_satisfies_every_requirement_so_pip_keeps_it():
+    """pip leaves an installed package alone when it satisfies the requirement: every dependency (and, on
+    the DGL stack, the dgl extra's) admits the version installed here, today's torch 2.14 and numpy 2 or
+    DGL's torch 2.2.1 and numpy 1 alike."""
+    requirements = _requirements() + (_requirements("dgl") if deps.dgl_available() else [])
+    for req in requirements:
+        installed = metadata.version(req.name)
+        assert req.specifier.contains(installed, prereleases=True), f"{req} does not admit installed {installed}"
+
+
+def test_the_default_dependencies_bound_only_from_below_unless_a_comment_says_why():
+    text = PYPROJECT.read_text()
+    block = text[text.index("dependencies = ["):text.index("]", text.index("dependencies = ["))]
+    for line in block.splitlines()[1:]:
+        spec = line.split("#", 1)[0]
+        if re.search(r"<|==|~=", spec.split(";", 1)[0]):
+            assert "#" in line, f"an upper bound without its reason: {line.strip()}"
+    for name in ("torch", "numpy", "pandas", "torch_geometric"):
+        req = next(r for r in _requirements() if r.name.replace("-", "_") == name)
+        assert not any(s.operator in ("<", "<=", "==", "~=") for s in req.specifier), req
+
+
+def test_the_dgl_extra_pins_dgls_stack():
+    pins = {r.name: str(r.specifier) for r in _requirements("dgl")}
+    assert pins["dgl"] == "==2.1.0" and pins["torch"] == "==2.2.1" and pins["torchdata"] == "==0.7.1"
+    assert pins["numpy"] == "<2" and pins["pandas"] == "<3" and pins["setuptools"] == "<70"
+    for name in ("today", "dgl"):  # each environment's constraints file pins what its make target installs
+        lines = (ROOT / "constraints" / f"{name}.txt").read_text().splitlines()
+        torch_pin = next(line for line in lines if line.startswith("torch=="))
+        assert (torch_pin == "torch==2.2.1") == (name == "dgl"), torch_pin
+
+
+def _without_dgl(monkeypatch):
+    monkeypatch.setattr(deps, "_load_dgl", lambda: (None, "DGL is not installed"))
+
+
+SUITE = """
+[suite]
+name = "stacks"
+strategies = ["pad", "dynamic", "dgl-loader"]
+strategy_fairness = { dgl-loader = ["equal-real-graphs"] }
+fairness = ["equal-padded-budget", "equal-real-graphs"]
+
+[datasets.nci5k]
+n_graphs = 60
+models = ["gin"]
+node_slots = 256
+graphs_per_step = 8
+
+[datasets.zinc]
+"""
+
+
+@pytest.fixture
+def suite_file(tmp_path) -> Path:
+    path = tmp_path / "stacks.toml"
+    path.write_text(SUITE)
+    return path
+
+
+def test_without_dgl_a_suite_files_dgl_parts_are_left_out_with_a_note_each(suite_file, monkeypatch, capsys):
+    _without_dgl(monkeypatch)
+    assert main(["--config", str(suite_file), "--dry-run", "--no-batching-check"]) == 0
+    out, err = capsys.readouterr()
+    assert "backend: torch (auto: DGL is not installed)" in err
+    assert re.search(r"strategy dgl-loader: left out \(DGL is not installed; pip install 'bench_lib\[dgl\]'", err)
+    assert re.search(r"dataset zinc: left out \(built by DGL's loaders; .*bench_lib\[dgl\]", err)
+    assert "dgl-loader" not in out and "zinc" not in out and "nci5k/dynamic/gin" in out
+
+
+@pytest.mark.parametrize("flags", [["--backend", "dgl"], ["--strategies", "dynamic,dgl-loader"],
+                                   ["--datasets", "nci5k,zinc"]])
+def test_without_dgl_asking_for_a_dgl_part_is_one_error_line_naming_the_extra(flags, suite_file, monkeypatch,
+                                                                               capsys):
+    _without_dgl(monkeypatch)
+    assert main(["--config", str(suite_file), "--dry-run", "--no-batching-check", *flags]) == 2
+    out, err = capsys.readouterr()
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "bench_lib[dgl]" in errors[0] and "Traceback" not in err and out == ""
+
+
+def test_a_suite_file_that_says_backend_dgl_is_refused_without_dgl(suite_file, monkeypatch, capsys):
+    _without_dgl(monkeypatch)
+    suite_file.write_text(SUITE.replace('name = "stacks"', 'name = "stacks"\nbackend = "dgl"'))
+    assert main(["--config", str(suite_file), "--dry-run", "--no-batching-check"]) == 2
+    err = capsys.readouterr().err
+    assert 'backend = "dgl": DGL is not installed' in err and "bench_lib[dgl]" in err
+
+
+def test_with_dgl_auto_is_dgls_backend_and_nothing_is_left_out(suite_file, monkeypatch, capsys):
+    monkeypatch.setattr(deps, "_load_dgl", lambda: (object(), None))
+    suite_file.write_text(SUITE.replace("\n[datasets.zinc]\n", ""))
+    assert main(["--config", str(suite_file), "--dry-run", "--no-batching-check"]) == 0
+    out, err = capsys.readouterr()
+    assert "backend: dgl (auto: DGL imports here)" in err and "left out" not in err
+    assert "nci5k/dgl-loader/gin/equal-real-graphs" in out
+    assert resolve_backend("auto", "cuda") == "torch" and resolve_backend("torch") == "torch"
+
+
+def test_import_dgl_says_how_to_get_dgl(monkeypatch):
+    _without_dgl(monkeypatch)
+    with pytest.raises(DGLMissing, match=r"DGL is not installed: pip install 'bench_lib\[dgl\]'"):
+        import_dgl()
+    assert issubclass(DGLMissing, ImportError)
+
+
+def test_a_run_records_its_stack_and_every_package():
+    env = environment()
+    assert set(STACK_PACKAGES) <= set(env["packages"])
+    import numpy
+    import torch
+
+    assert env["packages"]["torch"] == torch.__version__.split("+")[0] or env["packages"]["torch"] == torch.__version__
+    assert env["packages"]["numpy"] == numpy.__version__
+    assert (env["packages"]["dgl"] is None) == (not deps.dgl_available())
+    freeze = pip_freeze().splitlines()
+    assert f"numpy=={numpy.__version__}" in freeze and not any(line.startswith("bench_lib") for line in freeze)
+    assert stack_text({"torch": "2.2.1", "dgl": None}) == "torch 2.2.1, dgl none"
+
+
+def _copy_run(src: Path, dst: Path, packages: dict) -> Path:
+    dst.mkdir()
+    for name in ("records.csv", "config.json", "planning.json"):
+        shutil.copy(src / name, dst / name)
+    env = json.loads((src / "environment.json").read_text())
+    env["packages"].update(packages)
+    (dst / "environment.json").write_text(json.dumps(env))
+    return dst
+
+
+def test_compare_names_both_stacks_and_says_whether_the_answer_moved(tmp_path, capsys):
+    from bench_lib.report.__main__ import main as report_main
+
+    ref = ROOT / "results" / "default-reference"
+    a = _copy_run(ref, tmp_path / "a", {})
+    b = _copy_run(ref, tmp_path / "b", {"torch": "2.14.1", "numpy": "2.4.6", "dgl": None})
+    assert report_main(["compare", str(a), str(b)]) == 0  # different stacks: relative to dynamic by default
+    out = capsys.readouterr().out
+    assert "Two stacks (environment.json): A ran on torch 2.2.1, numpy 1.26.4, pandas 2.3.3, dgl 2.1.0; B on " \
+           "torch 2.14.1, numpy 2.4.6, pandas 2.3.3, dgl none." in out
+    moved = re.search(r"Between the two stacks the batching answer (.*?): (\d+) of (\d+) strategy ratios changed", out)
+    assert moved and moved.group(2) == "0" and moved.group(1).startswith("did not move")
