@@ -11,11 +11,12 @@ the backend ``auto`` into ``dgl`` or ``torch``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 
 __all__ = ["import_dgl", "dgl_available", "dgl_missing_reason", "DGLMissing", "DGL_EXTRA", "DGL_HINT",
-           "BACKEND_CHOICES", "resolve_backend"]
+           "BACKEND_CHOICES", "resolve_backend", "quiet_jit_deprecation"]
 
 DGL_EXTRA = "bench_lib[dgl]"
 DGL_HINT = (f"pip install '{DGL_EXTRA}' brings DGL's own pinned stack (dgl 2.1.0 on torch 2.2.1; "
@@ -75,3 +76,13 @@ def resolve_backend(backend: str, device: str = "cpu") -> str:
     if backend != "auto":
         return backend
     return "dgl" if device == "cpu" and dgl_available() else "torch"
+
+
+@contextlib.contextmanager
+def quiet_jit_deprecation():
+    """Imports of PyG (and of ``ogb``, which imports PyG where it is installed) without the
+    FutureWarning that torch 2.14 and newer give for PyG 2.8's ``torch.jit.script`` calls at import
+    (every process would print it); every other warning is left alone."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+        yield

@@ -54,7 +54,8 @@ class _DatasetFlags:
 
 def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, strategies: list[str] | None = None,
                     models: list[str] | None = None, repeats: int | None = None,
-                    device: str | None = None, backend: str | None = None, data_dir: str | None = None, target: list[str] | None = None,
+                    device: str | None = None, backend: str | None = None, data_dir: str | None = None,
+                    target: list[str] | None = None,
                     target_mae: float | None = None, task: str | None = None,
                     target_metric: str | None = None, target_value: float | None = None,
                     smiles_column: str | None = None,

@@ -24,7 +24,7 @@ from pathlib import Path
 from bench_lib.cells import expand_cells
 from bench_lib.config import ConfigError, SuiteConfig, load_config
 from bench_lib.data import parse_option
-from bench_lib.deps import BACKEND_CHOICES
+from bench_lib.deps import BACKEND_CHOICES, dgl_available
 from bench_lib.harness.cell import CellSpec
 from bench_lib.harness.environment import environment, pip_freeze
 from bench_lib.harness.launch import LAUNCHERS
@@ -174,11 +174,12 @@ def _launch_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _print_list() -> None:
-    from bench_lib.data import DATASETS, FILE_KINDS
+    from bench_lib.data import DATASETS, DGL_DATASETS, FILE_KINDS
     from bench_lib.models import MODELS
     from bench_lib.strategies import STRATEGIES
 
-    print("datasets:  ", ", ".join(sorted(DATASETS)))
+    print("datasets:  ", ", ".join(f"{n} (needs bench_lib[dgl])" if n in DGL_DATASETS and not dgl_available()
+                                   else n for n in sorted(DATASETS)))
     print("local files:", ", ".join(f"{k}:PATH" for k in FILE_KINDS),
           "(csv: a SMILES table, .gz/.bz2/.xz/.zip too; sdf: molecules, 3D or 2D; xyz: frames, a folder or a glob)")
     def shapes(cls) -> str:
@@ -186,7 +187,9 @@ def _print_list() -> None:
             return "static shapes"
         return "a few bucket shapes" if "buckets" in getattr(cls, "__dataclass_fields__", {}) else "dynamic shapes"
 
-    print("strategies:", ", ".join(f"{n} ({shapes(STRATEGIES.get(n))})" for n in STRATEGIES.names()))
+    dgl = "" if dgl_available() else "; needs bench_lib[dgl]"
+    print("strategies:", ", ".join(f"{n} ({shapes(STRATEGIES.get(n))}{dgl if STRATEGIES.get(n).needs_dgl else ''})"
+                                   for n in STRATEGIES.names()))
     def needs(name: str) -> str:
         plugin = f"; plugin {MODELS.get(name).__module__}" if MODELS.is_plugin(name) else ""
         return f"{name} ({MODELS.needs_text(name)}{plugin})"
@@ -200,7 +203,7 @@ def _recorded(records: Path) -> tuple[set[str], set[str]]:
     if not (records.exists() and records.stat().st_size):
         return set(), set()
     df = read_records(records)
-    final = [record_done(s, e) for s, e in zip(df.status, df.error.fillna(""))]
+    final = [record_done(s, e) for s, e in zip(df.status, df.error.astype(object).fillna(""))]
     done = set(df.cell_id[final])
     return done, set(df.cell_id) - done
 
@@ -209,8 +212,8 @@ def _environment_skips(records: Path) -> set[str]:
     if not (records.exists() and records.stat().st_size):
         return set()
     df = read_records(records)
-    return set(df.loc[(df.status == "skipped") & df.error.fillna("").astype(str).str.startswith(ENVIRONMENT_SKIP),
-                      "cell_id"])
+    errors = df.error.astype(object).fillna("").astype(str)
+    return set(df.loc[(df.status == "skipped") & errors.str.startswith(ENVIRONMENT_SKIP), "cell_id"])
 
 
 def _todo(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path,

@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from bench_lib.deps import quiet_jit_deprecation
+
 __all__ = ["TASKS", "Metric", "METRICS", "DEFAULT_METRIC", "Task", "dataset_task", "resolve_task", "score",
            "ogb_score", "check_target", "MAX_CLASSES", "task_loss", "class_balance", "LOSSES"]
 
@@ -102,8 +104,10 @@ _OGB_FALLBACK = {"ogbg-molhiv": ("binary", "rocauc", 1), "ogbg-molpcba": ("multi
 def _ogb_master(name: str) -> tuple[str, str, int] | None:
     """``(task, metric, tasks)`` of an ``ogbg-mol*`` set from ``ogb``'s own metadata."""
     try:
-        import ogb.graphproppred
         import pandas as pd
+
+        with quiet_jit_deprecation():
+            import ogb.graphproppred
 
         master = pd.read_csv(os.path.join(os.path.dirname(ogb.graphproppred.__file__), "master.csv"), index_col=0)
     except (ImportError, OSError):
@@ -325,7 +329,8 @@ def ogb_score(dataset: str, metric: str, y_true: np.ndarray, y_pred: np.ndarray)
     ``dataset`` is an OGB set scored by ``metric``; None otherwise."""
     os.environ.setdefault("OUTDATED_IGNORE", "1")
     if dataset == "pcqm4mv2" and metric == "mae":
-        from ogb.lsc import PCQM4Mv2Evaluator
+        with quiet_jit_deprecation():
+            from ogb.lsc import PCQM4Mv2Evaluator
 
         known = np.isfinite(y_true[:, 0])
         return float(PCQM4Mv2Evaluator().eval({"y_pred": y_pred[known, 0], "y_true": y_true[known, 0]})["mae"])
@@ -337,7 +342,8 @@ def ogb_score(dataset: str, metric: str, y_true: np.ndarray, y_pred: np.ndarray)
 
 @functools.lru_cache(maxsize=None)
 def _ogb_evaluator(dataset: str):
-    from ogb.graphproppred import Evaluator
+    with quiet_jit_deprecation():
+        from ogb.graphproppred import Evaluator
 
     return Evaluator(dataset)
 

@@ -45,6 +45,7 @@ def test_the_fit_keeps_costs_non_negative_and_refuses_what_it_cannot_fit():
         A.fit_cost_model(pts[:4] + [{**pts[4], "step_s": 0.0}])
 
 
+@pytest.mark.slow
 def test_the_printed_command_carries_the_settings_advise_used():
     args = A._parser().parse_args(["csv:my.csv", "--config", "benchmarks/smoke.toml", "--target", "y",
                                    "--smiles-column", "smi", "--id-column", "name", "--option", "max_atoms=60"])
@@ -53,6 +54,7 @@ def test_the_printed_command_carries_the_settings_advise_used():
     assert A.main(["nci5k", "--seconds", "0"]) == 2
 
 
+@pytest.mark.slow
 def test_calibration_runs_a_group_as_large_as_the_suites(monkeypatch):
     """advise over-predicted every cell of its benchmark by about 16% while calibrating in a group of 7
     processes against the suite's 14: each slot count now runs in copies until the group is as large."""
@@ -133,6 +135,7 @@ def advice(run):
     return run[0]
 
 
+@pytest.mark.slow
 def test_advise_plans_the_cells_the_suite_would_run(advice):
     from bench_lib.suite import expand_cells
 
@@ -210,6 +213,7 @@ def test_a_budget_scale_too_small_for_the_data_is_left_out_and_said(monkeypatch)
         A.plan_cells(A.suite_config("nci5k", strategies=["pad"]))
 
 
+@pytest.mark.slow
 def test_advise_reports_a_bad_dataset_in_one_line(capsys):
     assert A.main(["no-such-set", "--seconds", "1"]) == 2
     err = capsys.readouterr().err
@@ -224,6 +228,7 @@ def test_a_dataset_with_two_models_is_advised_for_its_first():
     assert A.suite_config("qm9", models=["painn"]).datasets[0].models == ("painn",)
 
 
+@pytest.mark.slow
 def test_a_device_profile_is_projected_from_counted_costs_not_timed(capsys):
     from bench_lib.advise import main
 

@@ -319,6 +319,7 @@ def test_the_benchmarks_page_quotes_the_default_reference_run():
     assert set(df.status) == {"ok"}
 
 
+@pytest.mark.slow
 def test_the_compile_page_quotes_the_compile_reference_run():
     from bench_lib.report import write_report
 

@@ -27,6 +27,7 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_a_two_task_job_array_merges_to_the_single_run_cell_set_and_resubmits_only_what_is_missing(tmp_path):
     config = tmp_path / "two.toml"
     config.write_text(TWO_GROUPS)
@@ -61,6 +62,7 @@ def test_a_two_task_job_array_merges_to_the_single_run_cell_set_and_resubmits_on
     assert set(kept.cell_id) <= set(again.cell_id) and len(job_records(out)) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("srun") is not None, reason="this machine has Slurm")
 def test_the_slurm_launcher_without_slurm_is_one_clear_error(tmp_path, capsys):
     config = tmp_path / "two.toml"

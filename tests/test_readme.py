@@ -56,6 +56,7 @@ def test_readme_commands_are_the_ci_commands():
     assert "make test" in ci
 
 
+@pytest.mark.slow
 def test_reference_results_do_not_sit_where_make_bench_writes():
     """A fresh clone's `make bench` must run the suite, not resume a committed one."""
     import shutil
@@ -70,6 +71,7 @@ def test_reference_results_do_not_sit_where_make_bench_writes():
     assert tracked == []
 
 
+@pytest.mark.slow
 def test_results_block_is_made_from_the_reference_records():
     """The README's numbers are the reference run's, written by the report tool, not by hand."""
     from bench_lib.report import BEGIN, END, readme_block
@@ -97,6 +99,7 @@ def test_reference_run_gave_every_strategy_equal_slots():
             assert g[col].max() / g[col].min() <= 1.05, (dataset, seed, col, g[["strategy", col]].values.tolist())
 
 
+@pytest.mark.slow
 def test_help_shows_the_readme_suite_examples(capsys):
     """``--help`` carries the suite commands of the README and docs/ (plain text, no reST markup)."""
     from bench_lib.suite import EXAMPLES, main
@@ -118,6 +121,7 @@ def model_example() -> str:
     return match.group(1)
 
 
+@pytest.mark.slow
 def test_model_example_installs_passes_the_check_and_runs_in_both_views(tmp_path, monkeypatch, capsys):
     """docs/models.md's model, laid out as pip installs a package with its entry point."""
     import json
@@ -179,6 +183,7 @@ def test_the_prose_below_the_results_quotes_their_verdicts():
         assert phrase in block, phrase
 
 
+@pytest.mark.slow
 def test_contributing_commands_name_real_files_and_parse():
     """CONTRIBUTING.md's commands: the files they name exist, and its suite command plans (a dry run)."""
     import shlex

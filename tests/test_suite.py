@@ -121,6 +121,7 @@ def test_overrides(tiny_config):
     assert parse_shard("1/3") == (1, 3)
 
 
+@pytest.mark.slow
 def test_bad_config_fails_before_any_cell(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text(TINY.replace('"pad"', '"padd"'))
@@ -174,6 +175,7 @@ def processes_with(marker: str) -> list[int]:
     return pids
 
 
+@pytest.mark.slow
 def test_killed_suite_resumes_without_duplicate_or_missing_rows(tiny_config, tmp_path):
     out = tmp_path / "res"
     records = out / "records.csv"
@@ -208,6 +210,7 @@ def test_killed_suite_resumes_without_duplicate_or_missing_rows(tiny_config, tmp
     assert len(pd.read_csv(records)) == 3
 
 
+@pytest.mark.slow
 def test_rerun_failed_replaces_the_failed_row(tiny_config, tmp_path):
     out = tmp_path / "res"
     one = tiny_config.read_text().replace('["pad", "dynamic", "pack-lpfhp"]', '["pad"]')
@@ -285,6 +288,7 @@ def test_local_file_dataset_in_a_suite(tmp_path, capsys):
     assert len(lines) == 2 and all(f"csv:{mols}/" in line and "/gin/" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_a_local_csv_given_only_on_the_command_line_runs_and_reports(tiny_config, tmp_path, capsys, monkeypatch):
     """Acceptance (issue 10): ``--datasets csv:PATH --target COL``, a nested absolute path, no TOML for the file."""
     where = tmp_path / "my data" / "2026" / "solubility"
@@ -314,6 +318,7 @@ def test_a_local_csv_given_only_on_the_command_line_runs_and_reports(tiny_config
     assert all((out / "report" / link).exists() for link in links)
 
 
+@pytest.mark.slow
 def test_a_skip_caused_by_the_machine_is_retried_and_a_skip_for_good_is_not(tiny_config, tmp_path):
     out = tmp_path / "res"
     one = tmp_path / "one.toml"
@@ -332,12 +337,14 @@ def test_a_skip_caused_by_the_machine_is_retried_and_a_skip_for_good_is_not(tiny
     assert again.set_index("cell_id").status.to_dict() == {env_cell: "ok", for_good: "skipped"}
 
 
+@pytest.mark.slow
 def test_list_shows_the_local_file_forms(capsys):
     assert main(["--list"]) == 0
     out = capsys.readouterr().out
     assert "csv:PATH, sdf:PATH, xyz:PATH" in out and "nci5k" in out and "pack-lpfhp" in out
 
 
+@pytest.mark.slow
 def test_a_file_without_a_target_runs_throughput_and_memory_and_says_why_not_accuracy(tiny_config, tmp_path,
                                                                                          capsys):
     smi = tmp_path / "library.csv"
@@ -380,6 +387,7 @@ def test_cells_share_the_pool_side_by_side():
         _pool([1, 2], lambda k: threading.Barrier(2, timeout=0.5).wait(), parallel=1)
 
 
+@pytest.mark.slow
 def test_seeds_beyond_the_timed_ones_train_side_by_side_and_get_the_timed_step_time(tiny_config, tmp_path, capsys):
     out = tmp_path / "res"
     cfg = tiny_config.read_text().replace("repeats = 1", "repeats = 1\nseeds = [0, 1, 2]\ntimed_seeds = 1\n"

@@ -181,6 +181,7 @@ def test_molhiv_sample_is_scored_by_ogbs_evaluator(tmp_path):
     assert 0 < m["class_balance"] < 1 and m["positive_class"] == "1"
 
 
+@pytest.mark.slow
 def test_molpcba_sample_reports_a_finite_average_precision_with_per_label_masks(tmp_path):
     standin_molpcba(tmp_path, n_molecules=300)
     cell = spec(dataset="ogbg-molpcba", dataset_options={"data_dir": str(tmp_path)}, task="multilabel",
@@ -224,6 +225,7 @@ models = ["gin"]
 """
 
 
+@pytest.mark.slow
 def test_a_blood_brain_barrier_table_runs_with_only_its_target_named(tmp_path, capsys, monkeypatch):
     """Acceptance: a tab-separated table with a text label column and a few unparsable SMILES trains to a
     ROC-AUC target from the command line; the records and the report say rocauc, binary and the balance."""
@@ -283,6 +285,7 @@ def test_the_algoperf_suites_say_what_they_run():
     assert load_config(ROOT / "benchmarks" / "moleculenet.toml").datasets == ()
 
 
+@pytest.mark.slow
 def test_the_reduced_algoperf_suite_reports_steps_to_its_map_target(tmp_path, capsys, monkeypatch):
     """The reduced AlgoPerf suite as shipped, on the offline stand-in (1,000 molecules, three strategies)."""
     standin_molpcba(tmp_path / "ogb", n_molecules=1000)

@@ -29,6 +29,7 @@ import numpy as np
 from bench_lib.data.molecules import ATOM_FEATURES, BOND_FEATURES, feature_dims, smiles_to_graphs
 from bench_lib.data.parallel import ordered_map
 from bench_lib.data.store import GraphStore, StoreMeta
+from bench_lib.deps import quiet_jit_deprecation
 
 __all__ = ["OGB_SETS", "data_root", "build_ogb", "stream_pcqm"]
 
@@ -76,13 +77,12 @@ def _csv(path: Path, dtype=None):
 
 def _download(name: str, root: Path) -> None:
     os.environ.setdefault("OUTDATED_IGNORE", "1")
-    if name == "pcqm4mv2":
+    with quiet_jit_deprecation():  # ogb imports PyG where it is installed
+        from ogb.graphproppred import GraphPropPredDataset
         from ogb.lsc import PCQM4Mv2Dataset
-
+    if name == "pcqm4mv2":
         PCQM4Mv2Dataset(root=str(root), only_smiles=True)
     else:
-        from ogb.graphproppred import GraphPropPredDataset
-
         GraphPropPredDataset(name=name, root=str(root))
 
 

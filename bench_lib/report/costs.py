@@ -125,7 +125,7 @@ def costs_section(res, out: Path) -> list[str]:
              "stay static, as XLA needs); a CUDA graph is recorded per shape.",
              ""]
     if "counted_error" in res.ran:
-        failed = res.ran[res.ran.counted_error.fillna("").astype(str) != ""]
+        failed = res.ran[res.ran.counted_error.astype(object).fillna("").astype(str) != ""]
         if len(failed):
             lines += [f"Not counted ({len(failed)} cell(s); their measurements stand): "
                       + "; ".join(f"{r.strategy}/{r.model} seed {r.seed}: {r.counted_error}"

@@ -13,11 +13,10 @@ masks, which are kept.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 
+from bench_lib.deps import quiet_jit_deprecation
 from bench_lib.strategies.batch import GraphBatch
 
 __all__ = ["graph_batch_from_pyg", "graph_batch_from_dgl", "pyg_graphs", "dgl_graphs", "import_pyg"]
@@ -29,8 +28,7 @@ def import_pyg():
     PyG 2.8 calls ``torch.jit.script`` at import, which torch 2.14 and newer deprecate with a
     FutureWarning each process would print; that one warning is silenced here."""
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+        with quiet_jit_deprecation():
             import torch_geometric  # noqa: F401
             from torch_geometric.data import Batch, Data  # noqa: F401
     except ImportError as err:  # pragma: no cover - a dependency of the project

@@ -100,6 +100,7 @@ COUNTED = ("counted_steps", "flops_per_step", "flops_per_graph", "bytes_per_step
            "ops_optimizer_foreach")
 
 
+@pytest.mark.slow
 def test_a_cells_counts_are_the_same_twice_and_in_another_process():
     first, second = _cell_costs("pack-lpfhp"), _cell_costs("pack-lpfhp")
     code = ("import json; from tests.costs.test_count import _cell_costs; "
@@ -110,6 +111,7 @@ def test_a_cells_counts_are_the_same_twice_and_in_another_process():
     assert first == second == other
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["gin", "schnet"])
 def test_padding_shares_follow_the_slots(model):
     pad, dynamic, packed = (_cell_costs(s, model) for s in ("pad", "dynamic", "pack-lpfhp"))

@@ -50,6 +50,7 @@ def edge_sets(batch) -> list[set[tuple[int, int]]]:
     return out
 
 
+@pytest.mark.slow
 def test_per_batch_radius_graphs_equal_the_stored_ones(sets):
     order = np.random.default_rng(0).permutation(N)  # any batch composition
     for stored, built in (("stored", "radius"), ("stored-all", "radius-all")):

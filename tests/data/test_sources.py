@@ -56,6 +56,7 @@ def test_csv_unusable_files_are_clear_errors(tmp_path):
         build_csv(tmp_path / "missing.csv")
 
 
+@pytest.mark.slow
 @needs_shared
 def test_moleculenet_hiv_csv():
     store = load_dataset(f"csv:{SHARED / 'moleculenet' / 'HIV.csv'}", smiles_column="smiles",

@@ -72,6 +72,7 @@ def test_straggler_metrics_split_the_wait_into_straggler_and_allreduce():
     assert m["rank_peak_rss_mib"] == [10.0, 12.0]
 
 
+@pytest.mark.slow
 def test_ranks_outside_torchrun_is_a_clear_error():
     spec = CellSpec(dataset="nci5k", n_graphs=50, strategy="dynamic", model="gin", ranks=2)
     with pytest.raises(RuntimeError, match="world of 1 process"):
@@ -85,6 +86,7 @@ def _torchrun(log_dir: Path, *args: str, timeout: float = 120) -> subprocess.Com
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_two_rank_gradient_equals_single_process_gradient(tmp_path):
     """One global step of 2 ranks (a packer on DGL, unpadded dynamic on plain torch) against one
     process's gradient over the same graphs, from the same initial weights."""
@@ -139,6 +141,7 @@ def _long_spec(timeout_s: float = 120) -> CellSpec:
 needs_proc = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds processes through /proc")
 
 
+@pytest.mark.slow
 @needs_proc
 def test_a_rank_that_dies_fails_the_cell_and_stops_the_others(monkeypatch, tmp_path):
     marker = uuid.uuid4().hex
@@ -167,6 +170,7 @@ def test_a_rank_that_dies_fails_the_cell_and_stops_the_others(monkeypatch, tmp_p
     assert not list(temp.iterdir())  # torchrun's agent folder (torchelastic_* by default) went with the cell
 
 
+@pytest.mark.slow
 @needs_proc
 def test_a_rank_that_hangs_times_the_cell_out_and_is_killed(monkeypatch):
     marker = uuid.uuid4().hex
@@ -187,6 +191,7 @@ def test_a_rank_that_hangs_times_the_cell_out_and_is_killed(monkeypatch):
     assert _wait_for(lambda: not _processes_with(marker), 15), f"left behind: {_processes_with(marker)}"
 
 
+@pytest.mark.slow
 @needs_proc
 def test_killing_the_suite_leaves_no_rank_running(tmp_path):
     marker = uuid.uuid4().hex

@@ -52,6 +52,7 @@ def _losses_and_grads(model, loss, batches):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy,params,execution", [
     ("pack-lpfhp", {"max_nodes": 36, "packs_per_batch": 2}, "compile"),
     ("dynamic", {"batch_graphs": 9}, "compile-dynamic"),
@@ -88,6 +89,7 @@ def _spec(**kw) -> CellSpec:
     return CellSpec(**{**base, **kw})
 
 
+@pytest.mark.slow
 def test_a_compile_failure_is_a_failed_record_and_the_others_run(tmp_path):
     # An inductor with no working C++ compiler: the compile itself fails, in the first step.
     broken = _spec(execution="compile", compile_options={"options": {"cpp.cxx": ("/nonexistent/c++",)}})
@@ -198,6 +200,7 @@ def test_prefetching_hides_the_build_behind_the_step(qm9):
     assert waits[0] >= 0.02 and waits[2] < 0.5 * waits[0], waits
 
 
+@pytest.mark.slow
 def test_a_prefetched_cell_records_how_much_build_it_hid():
     rec = run_group([_spec(strategy="dynamic", strategy_params={"batch_graphs": 8}, prefetch=2)])[0]
     assert rec["status"] == "ok", rec["error"]
@@ -215,6 +218,7 @@ def test_pinned_batches_copy_to_the_gpu(qm9):
     assert _same(on_gpu.to("cpu"), batch)
 
 
+@pytest.mark.slow
 @cuda
 def test_cudagraphs_cell_runs_on_a_gpu():
     rec = run_group([_spec(execution="cudagraphs", device="cuda", prefetch=2)])[0]

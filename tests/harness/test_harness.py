@@ -35,6 +35,7 @@ def tiny(strategy: str, **kw) -> CellSpec:
     return CellSpec(**base)
 
 
+@pytest.mark.slow
 def test_a_group_of_every_strategy_writes_valid_records(tmp_path, warm_cache):
     out = tmp_path / "records.csv"
     specs = [tiny(name) for name in runnable_strategies()]
@@ -68,6 +69,7 @@ def test_a_group_of_every_strategy_writes_valid_records(tmp_path, warm_cache):
         assert r["window_graphs_per_s"] and min(r["window_graphs_per_s"]) > 0
 
 
+@pytest.mark.slow
 def test_a_failing_cell_does_not_stop_its_group(tmp_path, warm_cache):
     raising = tiny("pad", strategy_params={"batch_graphs": 8, "no_such_param": 1})
     slow = tiny("dynamic", timeout_s=0.5)
@@ -219,6 +221,7 @@ def test_worker_environment_fixes_threads_and_malloc():
         CellSpec(dataset="x", strategy="pad", malloc="jemalloc")
 
 
+@pytest.mark.slow
 def test_a_cell_killed_while_training_keeps_its_throughput(warm_cache):
     """The time limit covers the whole cell: past it in the training run, the cell is killed and
     recorded as failed, with the throughput it measured before."""
@@ -267,6 +270,7 @@ def test_rss_rises_are_unknown_where_memory_cannot_be_read():
     assert maxrss_mib(2048, "linux") == 2.0 and maxrss_mib(2 * 2**20, "darwin") == 2.0  # KiB on Linux, bytes on macOS
 
 
+@pytest.mark.slow
 def test_folders_a_killed_runner_left_are_swept_and_a_live_ones_kept(tmp_path):
     import os
     import subprocess

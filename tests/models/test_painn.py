@@ -77,6 +77,7 @@ def test_every_strategy_matches_each_graph_alone_in_single_precision(qm9, backen
     assert check_batching(painn(qm9), qm9, strategies, backend=backend, dtype=torch.float32) == []
 
 
+@pytest.mark.slow
 def test_compiled_batches_match_each_graph_alone(qm9):
     model = painn(qm9, hidden=8, interactions=1)
     compiled = torch.compile(model)

@@ -47,6 +47,7 @@ def suite_file(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_plugin_model_is_listed_checked_and_timed_in_both_views(plugin, suite_file, tmp_path, capsys):  # noqa: F811
     assert main(["--list"]) == 0
     listed = capsys.readouterr().out

@@ -60,6 +60,7 @@ def test_every_error_follows_from_the_run_s_own_numbers(res):
     assert res["summary"] == script.summary(res["datasets"])
 
 
+@pytest.mark.slow
 def test_the_reference_medians_are_the_committed_reference_run_s(res, tmp_path):
     """Against the reference run as it was committed with these results (a later reference re-made
     apart does not change what advise was compared with): read from git at the results' commit."""

@@ -3,6 +3,8 @@ run is not, and cells in one run only or failed are listed, not dropped."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import shutil
 from pathlib import Path
@@ -25,6 +27,7 @@ def copy_run(tmp_path: Path, name: str, edit=None) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_a_synthetic_regression_is_flagged_and_nothing_else(tmp_path, capsys):
     records = pd.read_csv(REF / "records.csv")
     slow = records.index[(records.strategy == "pack-lpfhp") & (records.status == "ok")][0]
@@ -54,6 +57,7 @@ def test_a_synthetic_regression_is_flagged_and_nothing_else(tmp_path, capsys):
     assert (tmp_path / "cmp.md").read_text() == capsys.readouterr().out.rstrip("\n") + "\n"
 
 
+@pytest.mark.slow
 def test_the_same_run_twice_changes_nothing_and_misses_stay_visible(tmp_path):
     c = compare_runs(REF, REF)
     assert c.rows and not c.changed and not c.only_a and not c.only_b
@@ -77,6 +81,7 @@ def test_the_same_run_twice_changes_nothing_and_misses_stay_visible(tmp_path):
     assert f"| {row['steps_a']:,.0f} | missed | - |" in text
 
 
+@pytest.mark.slow
 def test_two_committed_runs_line_up_on_their_common_cells(tmp_path, capsys):
     ddp = REF.parent / "ddp-reference"
     assert main(["compare", str(REF), str(ddp)]) == 0  # the reference records its host, the older run did not
@@ -88,6 +93,7 @@ def test_two_committed_runs_line_up_on_their_common_cells(tmp_path, capsys):
     assert main(["compare", str(REF), str(tmp_path)]) == 2  # no records.csv: an error, not a traceback
 
 
+@pytest.mark.slow
 def test_another_machine_compares_ratios_within_each_run(tmp_path, capsys):
     """B ran on a machine twice as fast, and pack-lpfhp lost 30% there relative to the others: absolute
     graphs/s flags nearly every cell, the relative mode only pack-lpfhp's ratios."""

@@ -46,6 +46,7 @@ def test_static_shapes_compile_once_and_unpadded_batches_recompile(records):
     assert (compiled.compile_s > 0).all() and (compiled.compile_cache == "cold").all()
 
 
+@pytest.mark.slow
 def test_the_report_has_the_compile_section(tmp_path):
     text = write_report(RESULTS, tmp_path).read_text()
     assert "## Compiled steps" in text and "time to target with compile s" in text

@@ -52,6 +52,7 @@ def test_the_libraries_loaders_count_as_the_batches_they_give(records):
                 assert by.loc[arm, cols].tolist() == by.loc["dynamic", cols].tolist(), (model, seed, arm)
 
 
+@pytest.mark.slow
 def test_the_report_shows_counted_costs_then_projections_apart(tmp_path):
     text = write_report(RESULTS, tmp_path).read_text()
     counted = text.split("## Counted costs (no clock)\n", 1)[1].split("\n## ", 1)[0]

@@ -37,6 +37,7 @@ def test_every_strategy_ran_at_one_and_two_ranks_on_both_datasets(records):
         assert r.graphs_per_global_step > r.graphs_per_step_mean  # a global step carries both ranks' batches
 
 
+@pytest.mark.slow
 def test_the_report_states_straggler_share_and_efficiency_per_strategy_from_records(records, tmp_path):
     text = write_report(RESULTS, tmp_path).read_text()
     section = text[text.index("## Data-parallel steps"):]

@@ -74,6 +74,7 @@ def figures_of(markdown: str) -> list[str]:
     return [Path(src).stem for src in IMAGE.findall(markdown)]
 
 
+@pytest.mark.slow
 def test_pages_fetch_nothing(report, compare_page):
     for page in (report / "report.html", compare_page):
         text = page.read_text()
@@ -150,6 +151,7 @@ def test_markdown_cannot_inject_html():
     assert "<title>&lt;i&gt;title&lt;/i&gt;</title>" in page and "<i>" not in page
 
 
+@pytest.mark.slow
 def test_the_browser_is_found_from_the_environment_or_the_path(monkeypatch, tmp_path):
     monkeypatch.setenv(ENV, sys.executable)
     assert find_chromium() == sys.executable
@@ -232,6 +234,7 @@ def check_sorts(table, label: str) -> None:
     assert [h.get_attribute("aria-sort") for h in heads.all()].count(None) == len(heads.all()) - 1
 
 
+@pytest.mark.slow
 def test_report_loads_clean_and_draws_every_figure(browser, report):
     page, seen = open_page(browser, report / "report.html")
     assert seen == {"errors": [], "fetched": []}
@@ -245,6 +248,7 @@ def test_report_loads_clean_and_draws_every_figure(browser, report):
     page.close()
 
 
+@pytest.mark.slow
 def test_clicking_a_header_sorts_the_report_tables(browser, report):
     page, seen = open_page(browser, report / "report.html")
     main_tables = page.locator("table", has=page.locator("th", has_text="graphs/s [95% CI]"))
@@ -272,6 +276,7 @@ def test_sort_rules(browser, tmp_path):
     page.close()
 
 
+@pytest.mark.slow
 def test_the_answer_names_a_strategy_for_each_dataset(browser, report):
     strategies = set(Results.read(RESULTS).records.strategy)
     page, _ = open_page(browser, report / "report.html")
@@ -284,6 +289,7 @@ def test_the_answer_names_a_strategy_for_each_dataset(browser, report):
     page.close()
 
 
+@pytest.mark.slow
 def test_compare_page_loads_clean_and_sorts(browser, compare_page):
     page, seen = open_page(browser, compare_page)
     assert seen == {"errors": [], "fetched": []}
@@ -292,6 +298,7 @@ def test_compare_page_loads_clean_and_sorts(browser, compare_page):
     page.close()
 
 
+@pytest.mark.slow
 def test_each_dataset_opens_with_its_forest_plot(browser, report):
     """Issue 26: the answer as a picture, first in each dataset's section and drawn on the page."""
     markdown = (report / "report.md").read_text()

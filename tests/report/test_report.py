@@ -75,6 +75,7 @@ def fixture_results(tmp_path: Path) -> Path:
     return res
 
 
+@pytest.mark.slow
 def test_report_has_every_table_and_figure(tmp_path):
     res = fixture_results(tmp_path)
     out = tmp_path / "reports" / "fixture"
@@ -195,6 +196,7 @@ def test_readme_block_is_made_from_records(tmp_path):
         update_readme(tmp_path / "bare.md", block)
 
 
+@pytest.mark.slow
 def test_a_failed_seed_is_counted_not_dropped(tmp_path):
     res = fixture_results(tmp_path)
     failed = record("pack-lpfhp", 1) | {"status": "failed", "error": "timeout: ... (during finish)",
@@ -213,6 +215,7 @@ def test_a_failed_seed_is_counted_not_dropped(tmp_path):
         in text.read_text()
 
 
+@pytest.mark.slow
 def test_report_needs_a_results_dir(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bench_lib.report", str(tmp_path / "nothing")],
                           capture_output=True, text=True, cwd=ROOT)
@@ -252,6 +255,7 @@ def test_loader_only_cells_neither_reach_nor_miss_a_target():
     assert summarise(rows)["pad"]["steps_to_target"].n == 0  # no estimate, not "not reached (0/2)"
 
 
+@pytest.mark.slow
 def test_a_cell_timed_apart_from_its_group_is_marked_and_compared_unpaired(tmp_path):
     from bench_lib.report import write_report
 
@@ -277,6 +281,7 @@ def test_a_cell_timed_apart_from_its_group_is_marked_and_compared_unpaired(tmp_p
     assert decide(rows, summary)["graphs_per_s"][1]["b"].word == "undecided"
 
 
+@pytest.mark.slow
 def test_cells_measured_on_other_machines_say_so(tmp_path):
     """Cluster tasks each record their own machine; the report names them, not the submitting host alone."""
     from bench_lib.report import write_report

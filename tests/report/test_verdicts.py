@@ -39,6 +39,7 @@ def synthetic_suite(rng, k: int, seeds: int, turns: int, sd: float, faster: floa
     return out
 
 
+@pytest.mark.slow
 def test_the_simulated_false_and_missed_verdicts_stay_within_their_rates():
     # The default suite's budget: 7 strategies, 2 seeds, 5 repeats of 16 windows; the reference's noise.
     k, seeds, turns, sd = 7, 2, 5 * 16, reference_turn_spread()
