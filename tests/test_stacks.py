@@ -176,3 +176,15 @@ def test_compare_names_both_stacks_and_says_whether_the_answer_moved(tmp_path, c
            "torch 2.14.1, numpy 2.4.6, pandas 2.3.3, dgl none." in out
     moved = re.search(r"Between the two stacks the batching answer (.*?): (\d+) of (\d+) strategy ratios changed", out)
     assert moved and moved.group(2) == "0" and moved.group(1).startswith("did not move")
+
+
+def test_every_committed_reference_carries_the_constraints_that_recreate_its_stack():
+    runs = [p.parent for p in (ROOT / "results").glob("*/environment.json") if (p.parent / "records.csv").exists()]
+    assert len(runs) >= 4
+    for run in runs:
+        packages = json.loads((run / "environment.json").read_text())["packages"]
+        norm = lambda name: name.lower().replace("_", "-")  # noqa: E731 - pip freeze writes torch-geometric
+        pins = {norm(line) for line in (run / "constraints.txt").read_text().splitlines()}
+        for name, version in packages.items():
+            if version and name != "bench_lib":
+                assert norm(f"{name}=={version}") in pins, (run.name, name, version)

@@ -23,9 +23,10 @@ applied here from torch 2.9, the first release after it). Whether a symbolic len
 exceeds 4096 is decided when the graph is compiled, as a guard (``4097 <=
 batch.senders.size()[0]``), so a plan whose node or edge slots lie on both sides of
 4096 compiles once more on the CPU: the unpadded ``dynamic`` cell on qm9
-(2,500-5,000 edges a step) compiles 3 times on torch 2.14.1 where torch 2.2.1
-compiled it twice. Plans whose sizes all lie on one side compile as before. The
-CUDA backend (triton) has no such guard; :func:`predict_compiles` adds it on the CPU only.
+(3,914-5,772 edges a step) compiles 3 times on torch 2.14.1 where torch 2.2.1
+compiled it twice (``dynamic=True``: twice, where 2.2.1 compiled once). Plans whose
+sizes all lie on one side compile as before. The CUDA backend (triton) has no such
+guard; :func:`predict_compiles` adds it on the CPU only.
 
 ``tests/costs/test_shapes.py`` checks the predictions against every compiled cell of each
 committed compile reference, with the torch that reference records.

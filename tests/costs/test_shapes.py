@@ -13,7 +13,9 @@ import pytest
 from bench_lib.costs.shapes import CACHE_SIZE_LIMIT, CASCADE_SUM_CHUNK, predict_compiles, torch_release
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
-REFERENCES = sorted(p.parent for p in RESULTS.glob("compile-reference*/records.csv"))
+#: The committed compile runs: the reference (torch 2.2.1) and the probe of today's torch.
+REFERENCES = sorted(p.parent for p in [*RESULTS.glob("compile-reference*/records.csv"),
+                                       *RESULTS.glob("compile-probe*/records.csv")])
 
 
 def _span(row, kind: str):
@@ -26,7 +28,8 @@ def test_predictions_equal_every_compiled_reference_cell(reference):
     records = pd.read_csv(reference / "records.csv")
     torch_version = json.loads((reference / "environment.json").read_text())["packages"]["torch"]
     compiled = records[(records.status == "ok") & (records.execution != "eager")]
-    assert len(compiled) >= 20 and set(compiled.strategy) >= {"pad", "dynamic", "pad-bucket", "pack-lpfhp"}
+    assert set(compiled.strategy) >= {"dynamic", "pad-bucket", "pack-lpfhp"}
+    assert len(compiled) >= (20 if "reference" in reference.name else 9)
     assert (compiled.graph_breaks == 0).all()  # a graph break would add frames the rule does not count
     for row in compiled.itertuples():
         want = predict_compiles(int(row.distinct_shapes), row.execution, torch_version=torch_version,
@@ -34,8 +37,10 @@ def test_predictions_equal_every_compiled_reference_cell(reference):
         assert (want["compiles"], want["recompiles"]) == (row.compiles, row.recompiles), row.cell_id
 
 
-def test_there_is_a_compile_reference():
-    assert REFERENCES, "no results/compile-reference*/ with records.csv"
+def test_both_torches_have_a_committed_compile_run():
+    versions = {torch_release(json.loads((r / "environment.json").read_text())["packages"]["torch"])
+                for r in REFERENCES}
+    assert (2, 2) in versions and any(v >= (2, 9) for v in versions), versions
 
 
 def test_newer_torch_compiles_once_more_across_the_cascade_sum_chunk():
