@@ -18,14 +18,14 @@ QUIET := PYTHONWARNINGS="ignore:Failed to check for latest version of package" O
 
 $(VENV)/.installed: pyproject.toml $(TODAY)
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v >= (3, 10) else "bench_lib needs Python 3.10 or newer; $(PYTHON) is %d.%d. Use e.g. make PYTHON=python3.11 $(MAKECMDGOALS)" % v)'
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=23"
 	$(PY) -m pip install --quiet -c $(TODAY) -e ".[dev]"
 	@touch $@
 
 $(VENV_DGL)/.installed: pyproject.toml $(DGL)
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 12) else "the DGL stack needs Python 3.10 to 3.12 (torch 2.2.1 has no wheel for newer); $(PYTHON) is %d.%d. Use e.g. make PYTHON=python3.11 $(MAKECMDGOALS)" % v)'
-	$(PYTHON) -m venv $(VENV_DGL)
+	$(PYTHON) -m venv --clear $(VENV_DGL)
 	$(PY_DGL) -m pip install --quiet --upgrade "pip>=23"
 	$(PY_DGL) -m pip install --quiet -c $(DGL) -e ".[dev,dgl]"
 	@touch $@
@@ -50,15 +50,16 @@ test-fast: install
 test-dgl: install-dgl
 	$(QUIET) BENCH_LIB_REQUIRE_DGL=1 $(PY_DGL) -m pytest
 
-benchmark: install
-	$(PY) benchmarks/foundation.py
+# foundation.py times bench_lib's collate against dgl.batch: DGL's stack.
+benchmark: install-dgl
+	$(PY_DGL) benchmarks/foundation.py
 
 # Rewrite both constraints files from what the two environments hold now (after a deliberate upgrade).
 constraints: install install-dgl
 	(echo "# today's stack: make install (.venv); rewritten by make constraints"; \
-	 $(PY) -m pip freeze --exclude-editable) > $(TODAY)
+	 $(PY) -m pip freeze --all --exclude-editable) > $(TODAY)
 	(echo "# DGL's stack: make install-dgl (.venv-dgl); rewritten by make constraints"; \
-	 $(PY_DGL) -m pip freeze --exclude-editable) > $(DGL)
+	 $(PY_DGL) -m pip freeze --all --exclude-editable) > $(DGL)
 
 clean:
 	rm -rf $(VENV) $(VENV_DGL) build *.egg-info .pytest_cache

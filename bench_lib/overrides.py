@@ -236,7 +236,7 @@ def _run_changes(cfg: SuiteConfig, *, execution: list[str] | None, ranks: list[i
     if backend is not None:
         if backend not in BACKEND_CHOICES:
             problems.append(f"--backend must be one of {', '.join(BACKEND_CHOICES)} (got {backend!r})")
-        elif backend == "dgl" and device == "cuda":
+        elif backend == "dgl" and changes.get("device", cfg.device) == "cuda":
             problems.append("--backend dgl runs on the CPU only (PyPI's DGL); --device cuda needs --backend torch")
         else:
             changes.setdefault("backend", backend)

@@ -135,7 +135,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", help="cpu or cuda (cuda runs the plain-torch backend)")
     parser.add_argument("--backend", choices=BACKEND_CHOICES,
                         help="the models' message passing: torch (plain torch operators), dgl (DGL's kernels; "
-                             "needs bench_lib[dgl]) or auto: dgl where DGL imports, else torch (the default)")
+                             "needs bench_lib[dgl]) or auto: dgl where DGL imports, else torch (default: the "
+                             "suite file's backend, auto where it names none)")
     parser.add_argument("--execution", help="comma-separated: eager, compile, compile-dynamic, cudagraphs "
                         "(compiled cells need backend torch; cudagraphs needs cuda)")
     parser.add_argument("--prefetch", type=int, metavar="N",
@@ -444,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg, groups, out, shard = _plan(args, notes)
     except ConfigError as err:
+        for note in notes:  # what was left out (no DGL...) explains a suite with nothing left to run
+            print(note, file=sys.stderr)
         return _error(err)
     for note in notes:
         print(note, file=sys.stderr)

@@ -40,7 +40,7 @@ import numpy as np
 
 from _tables import dgl_graphs, table  # benchmarks/_tables.py, beside this script
 from bench_lib.data import load_dataset
-from bench_lib.deps import import_dgl
+from bench_lib.deps import dgl_available, dgl_missing_reason, import_dgl
 from bench_lib.strategies import STRATEGIES, collate
 from bench_lib.strategies.packing import Packs
 
@@ -228,6 +228,10 @@ def main() -> int:
                         help="libraries: table 3 alone (no histogram file needed)")
     parser.add_argument("--out", help="with --part libraries: write libraries.md and libraries.json here")
     args = parser.parse_args()
+    if not dgl_available():  # every part times bench_lib's collate against DGL's dgl.batch
+        print(f"error: benchmarks/foundation.py compares against dgl.batch: {dgl_missing_reason()}; run it on "
+              "DGL's stack: make install-dgl, then .venv-dgl/bin/python benchmarks/foundation.py", file=sys.stderr)
+        return 2
     if args.part == "libraries":
         text, data = against_libraries(args)
         command = " ".join(["python benchmarks/foundation.py", *sys.argv[1:]])

@@ -129,10 +129,13 @@ def stage_compare(args) -> dict:
     """Collater (k-NN built per batch), collater (stored edges) and dgl.batch (prebuilt graphs with
     the stored edges) on the same batches, interleaved every :data:`BLOCK` batches, ``rounds`` times."""
     from bench_lib.data.water import build_hydronet_like
-    from bench_lib.deps import import_dgl
+    from bench_lib.deps import dgl_available, dgl_missing_reason, import_dgl
     from bench_lib.strategies import STRATEGIES
     from bench_lib.strategies.collate import collate
 
+    if not dgl_available():
+        raise SystemExit(f"error: the compare stage times dgl.batch: {dgl_missing_reason()}; run "
+                         "benchmarks/scale.py on DGL's stack (make install-dgl, then .venv-dgl/bin/python)")
     dgl = import_dgl()
     n = args.compare_graphs
     knn = build_hydronet_like(n_graphs=n, seed=0, **OPTIONS)

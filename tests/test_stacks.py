@@ -188,3 +188,27 @@ def test_every_committed_reference_carries_the_constraints_that_recreate_its_sta
         for name, version in packages.items():
             if version and name != "bench_lib":
                 assert norm(f"{name}=={version}") in pins, (run.name, name, version)
+
+
+def test_a_suite_with_nothing_left_but_dgl_parts_says_what_it_left_out(suite_file, monkeypatch, capsys):
+    _without_dgl(monkeypatch)
+    suite_file.write_text(SUITE.replace('strategies = ["pad", "dynamic", "dgl-loader"]', 'strategies = ["dgl-loader"]'))
+    assert main(["--config", str(suite_file), "--dry-run", "--no-batching-check"]) == 2
+    err = capsys.readouterr().err
+    assert "strategy dgl-loader: left out" in err and "error: the suite has no cell to run" in err
+
+
+def test_backend_dgl_is_refused_on_a_suite_files_cuda_device():
+    from bench_lib.config import ConfigError, parse_config
+    from bench_lib.overrides import apply_overrides
+
+    cfg = parse_config({"suite": {"device": "cuda"}, "datasets": {"nci5k": {}}})
+    with pytest.raises(ConfigError, match="--backend dgl runs on the CPU only"):
+        apply_overrides(cfg, backend="dgl")
+    assert apply_overrides(cfg, backend="torch").backend == "torch"
+
+
+def test_peptides_func_reads_its_files_without_dgl():
+    from bench_lib.data import DGL_DATASETS
+
+    assert DGL_DATASETS == ("zinc",)  # peptides-func goes through DGL only to download

@@ -53,6 +53,17 @@ def _memory_gib() -> float | None:
     return None
 
 
+def _packages() -> dict:
+    """Each of :data:`PACKAGES`' installed version; DGL's only where it imports (a dgl 2.1.0 left beside a
+    newer torch is installed but cannot run: the run did not use it)."""
+    from bench_lib.deps import dgl_available
+
+    found = {p: _version(p) for p in PACKAGES}
+    if found["dgl"] and not dgl_available():
+        found["dgl"] = None
+    return found
+
+
 def pip_freeze() -> str:
     """Every installed distribution as ``name==version`` lines (``pip freeze``'s format, read from this
     interpreter's metadata, so it needs no pip), sorted by name; bench_lib itself left out."""
@@ -84,5 +95,5 @@ def environment() -> dict:
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(), "memory_gib": _memory_gib(), "gpu": gpu,
         "loadavg_at_start": [round(x, 2) for x in load] if load else None,
-        "git_commit": _git_commit(), "packages": {p: _version(p) for p in PACKAGES},
+        "git_commit": _git_commit(), "packages": _packages(),
     }

@@ -130,10 +130,10 @@ def _stack(path: Path) -> dict:
 
 
 def same_stack(a: Path | str, b: Path | str) -> bool:
-    """Whether runs ``a`` and ``b`` ran on one stack: the same torch, numpy, pandas, PyG, DGL and numba
-    (runs that did not record their packages count as the same)."""
+    """Whether runs ``a`` and ``b`` ran on one stack: the same torch, numpy, pandas, PyG, DGL and numba, of
+    those both recorded (older runs recorded fewer; runs that recorded none count as the same)."""
     sa, sb = _stack(Path(a)), _stack(Path(b))
-    return not (sa and sb) or sa == sb
+    return all(sa[k] == sb[k] for k in sa.keys() & sb.keys())
 
 
 def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = None,

@@ -153,8 +153,6 @@ def projection_section(res, profiles: dict | None = None) -> list[str]:
     """Projected step time and graphs/s per device profile (nothing when no cell was counted)."""
     if "counted_steps" not in res.ran or not (_counted(res.ran)).shape[0]:
         return []
-    torch_version = (res.environment.get("packages") or {}).get("torch") or "2.2.1"  # older runs: torch 2.2.1
-    device = str(res.ran.device.iloc[0]) if "device" in res.ran else "cpu"
     profiles = profiles or load_profiles()
     first = next(iter(profiles.values()))
     names = "; ".join(f"{p.name}: {p.source}" for p in profiles.values())
