@@ -24,7 +24,7 @@ from pathlib import Path
 from bench_lib.cells import expand_cells
 from bench_lib.config import ConfigError, SuiteConfig, load_config
 from bench_lib.data import parse_option
-from bench_lib.deps import BACKEND_CHOICES, dgl_available
+from bench_lib.deps import BACKEND_CHOICES, DGL_EXTRA, dgl_available
 from bench_lib.harness.cell import CellSpec
 from bench_lib.harness.environment import environment, pip_freeze
 from bench_lib.harness.launch import LAUNCHERS
@@ -388,8 +388,10 @@ def _plan(args: argparse.Namespace,
     cfg = load_config(config_path)
     in_file = {d.name for d in cfg.datasets}
     cfg = _overridden(cfg, args)
+    before = len(notes)
     cfg = fit_to_stack(cfg, notes, cli_strategies=_split(args.strategies), cli_datasets=_split(args.datasets),
                        cli_backend=args.backend, where=str(config_path))
+    left_out = [n.split(": left out", 1)[0] for n in notes[before:] if ": left out (" in n]
     shard = parse_shard(args.shard)
     if args.launcher == "local":  # a cluster's tasks may have GPUs this machine lacks
         _check_device(cfg)
@@ -399,7 +401,8 @@ def _plan(args: argparse.Namespace,
         raise ConfigError([_located(p, config_path, in_file) for p in err.problems]) from None
     groups = group_cells(cells, cfg.interleave)
     if not groups:
-        raise ConfigError("the suite has no cell to run (no dataset, strategy or model left)")
+        without = f"; left out for want of DGL ({DGL_EXTRA}): {', '.join(left_out)}" if left_out else ""
+        raise ConfigError(f"the suite has no cell to run (no dataset, strategy or model left{without})")
     out = args.out or Path("results") / cfg.name
     _check_batching(args, groups, notes)
     if not args.dry_run:
@@ -445,8 +448,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg, groups, out, shard = _plan(args, notes)
     except ConfigError as err:
-        for note in notes:  # what was left out (no DGL...) explains a suite with nothing left to run
-            print(note, file=sys.stderr)
         return _error(err)
     for note in notes:
         print(note, file=sys.stderr)
