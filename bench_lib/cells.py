@@ -305,7 +305,8 @@ def _expand_strategy(plan: _Expansion, d: DatasetSettings, seed: int, data: _See
             strategy_params=params, model=model, model_params=cfg.model_params.get(model, {}),
             **_target_fields(d, data.task, data.goal, cfg.mode), seed=seed,
             data_seed=None if d.data_seed == "seed" else d.data_seed, device=cfg.device,
-            backend=resolve_backend(cfg.backend, cfg.device), threads=cfg.threads, clock=plan.clock, malloc=cfg.malloc,
+            backend=resolve_backend(cfg.backend, cfg.device), threads=cfg.threads, clock=plan.clock,
+            malloc=cfg.malloc,
             execution=execution, compile_options=dict(cfg.compile_options) if execution != "eager"
             else {}, prefetch=cfg.prefetch, prefetch_with=cfg.prefetch_with, ranks=ranks,
             repeats=cfg.repeats if timed else 0, lr=t.lr,

@@ -388,10 +388,11 @@ def _plan(args: argparse.Namespace,
     cfg = load_config(config_path)
     in_file = {d.name for d in cfg.datasets}
     cfg = _overridden(cfg, args)
-    before = len(notes)
-    cfg = fit_to_stack(cfg, notes, cli_strategies=_split(args.strategies), cli_datasets=_split(args.datasets),
-                       cli_backend=args.backend, where=str(config_path))
-    left_out = [n.split(": left out", 1)[0] for n in notes[before:] if ": left out (" in n]
+    asked, cfg = cfg, fit_to_stack(cfg, notes, cli_strategies=_split(args.strategies),
+                                   cli_datasets=_split(args.datasets), cli_backend=args.backend,
+                                   where=str(config_path))
+    left_out = ([f"strategy {s}" for s in asked.strategies if s not in cfg.strategies]
+                + [f"dataset {d.name}" for d in asked.datasets if d not in cfg.datasets])
     shard = parse_shard(args.shard)
     if args.launcher == "local":  # a cluster's tasks may have GPUs this machine lacks
         _check_device(cfg)

@@ -21,6 +21,7 @@ import sys
 
 from bench_lib.deps import BACKEND_CHOICES
 
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench_lib.models", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

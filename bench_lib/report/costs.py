@@ -120,7 +120,7 @@ def costs_section(res, out: Path) -> list[str]:
              "touch), unfused: an upper bound where a compiler fuses. Peak tensor MiB: live tensors the step "
              "creates over forward and backward. *Padding*: the share of each spent on padding slots, against the "
              "same graphs batched unpadded. Compiles are predicted from the epoch's distinct shapes "
-             f"(bench_lib/costs/shapes.py, as the run's torch {torch_version or '?'} compiles on its device: "
+             f"(bench_lib/costs/shapes.py, as the run's torch {torch_version} compiles on its device: "
              "automatic dynamic shapes by default; one compile per shape up to the cache limit of 8 when shapes "
              "stay static, as XLA needs); a CUDA graph is recorded per shape.",
              ""]
