@@ -30,7 +30,7 @@ class EnvironmentSkip(NotImplementedError):
 #: How an environment skip's ``error`` starts in the records.
 ENVIRONMENT_SKIP = "EnvironmentSkip:"
 
-SCHEMA_VERSION = 8  # 8: node and edge slots_per_step_min (the range a compiler sees)
+SCHEMA_VERSION = 9  # 9: retried (a data-parallel cell run again); 8: node and edge slots_per_step_min
 
 #: How a cell's training step runs. ``eager``: op by op; ``compile``:
 #: ``torch.compile`` of forward, loss and backward with its default
@@ -340,6 +340,8 @@ METRICS: dict[str, str] = {
     "decide_looks": "looks at the verdicts a 'decide' suite planned (each at a Bonferroni share of 5%); 1 otherwise",
     "decided_turns": "turns after which every verdict of the cell within its group was decided (empty: never, or "
                      "not a 'decide' suite)",
+    "retried": "data-parallel cells: the first attempt's error when the cell failed for a reason of timing (a rank "
+               "that went away or joined too late on a busy machine) and ran once more, alone; empty: it ran once",
     "contended_windows": "timed windows in which the process got less than 80% of a CPU per thread",
     "cpu_share_median": "process CPU time / (wall time x threads), median over windows",
     "others_cpus_mean": "CPUs busy with other work while the cell's windows ran (machine-wide, /proc/stat)",

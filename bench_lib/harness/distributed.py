@@ -39,7 +39,7 @@ import numpy as np
 
 __all__ = ["RUNNER_PID_ENV", "BACKEND_ENV", "TIMEOUT_ENV", "torchrun_command", "rank_env", "world", "init_process_group",
            "rank_batches", "global_denominators", "TimedDDP", "broadcast", "gather", "straggler_metrics",
-           "runner_alive", "proc_stat"]
+           "runner_alive", "proc_stat", "LOST_RANK", "lost_rank"]
 
 #: The runner's process id, watched by every rank: a rank exits when the suite that started it is gone.
 RUNNER_PID_ENV = "BENCH_LIB_RUNNER_PID"
@@ -50,6 +50,19 @@ BACKEND_ENV = "BENCH_LIB_DIST_BACKEND"
 #: which counts only this cell's commands): the runner's kill at ``timeout_s`` is the real limit.
 TIMEOUT_ENV = "BENCH_LIB_DIST_TIMEOUT"
 COLLECTIVE_TIMEOUT_S = 7 * 24 * 3600.0
+#: How a rank's error begins when its collective failed because another rank went away (died, or was too
+#: slow to join on a busy machine): the other rank's own error, if it had one, is in the cell's log.
+LOST_RANK = "lost a rank (another rank died or stopped answering; the cell's log has its side)"
+#: What gloo, the c10d store and torchrun's rendezvous say when a peer goes away or joins too late.
+_LOST_RANK_SIGNS = ("Connection reset by peer", "Connection closed by peer", "Connection refused", "Broken pipe",
+                    "DistNetworkError", "DistStoreError", "RendezvousTimeoutError", "RendezvousConnectionError",
+                    "Socket Timeout", "Timed out waiting", "timed out after")
+
+
+def lost_rank(error: str) -> bool:
+    """Whether ``error`` (a rank's or torchrun's text) reads as a peer that went away rather than as the
+    cell's own failure: what a busy machine can do to a data-parallel cell."""
+    return LOST_RANK in error or any(sign in error for sign in _LOST_RANK_SIGNS)
 
 
 def torchrun_command(ranks: int, log_dir: str) -> list[str]:

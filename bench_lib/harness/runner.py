@@ -41,7 +41,7 @@ from typing import Callable
 
 from bench_lib.harness.cell import (COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION,
                                     CellSpec)
-from bench_lib.harness.distributed import proc_stat, rank_env, runner_alive, torchrun_command
+from bench_lib.harness.distributed import lost_rank, proc_stat, rank_env, runner_alive, torchrun_command
 from bench_lib.harness.turns import Decide, timed_turns
 
 __all__ = ["ENVIRONMENT_SKIP", "TEMP_PREFIX", "sweep_stale_temp", "run_group", "record_done",
@@ -330,7 +330,7 @@ class _Quiet:
 
 def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: Path | None = None,
               on_record: Callable[[dict], None] | None = None, progress=None,
-              decide: "Decide | None" = None, train_parallel: int = 1) -> list[dict]:
+              decide: "Decide | None" = None, train_parallel: int = 1, retry: bool = True) -> list[dict]:
     """Run ``specs`` as one interleaved group; returns their records in order.
 
     Args:
@@ -343,6 +343,8 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
       train_parallel: cells that train to their target side by side once the timed turns are over (steps
         to a target do not depend on the machine's load; the time to target is steps x the step time the
         turns measured, alone).
+      retry: a data-parallel cell that failed for a reason of timing (:func:`timing_failure`) runs once
+        more, alone, after the group; its record keeps the first error in ``retried``.
     """
     progress = progress or _Quiet()
     environment = environment or {}
@@ -352,11 +354,18 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
     lock = threading.Lock()  # cells that train side by side end from their own threads
     stopping = threading.Event()  # the group is being torn down (an interrupt): a killed cell is not recorded
 
+    again: list[tuple[CellSpec, str]] = []  # cells to run once more, with their first error
+
     def finish(w: _Worker) -> None:
         with lock:
             if stopping.is_set():
                 return
             rec = w.record(environment)
+            if retry and timing_failure(w.spec, rec):
+                again.append((w.spec, rec["error"]))
+                progress.note(f"{w.spec.label()} lost a rank ({rec['error'].splitlines()[0][:160]}); "
+                              "it runs once more after this group")
+                return
             records[w.spec.cell_id] = rec
             if on_record is not None:
                 on_record(rec)
@@ -378,7 +387,35 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
             if w.alive:
                 w.kill()
                 w.close()
+    for spec, first in again:
+        records[spec.cell_id] = _run_again(spec, first, environment, log_dir, on_record, progress)
     return [records[s.cell_id] for s in specs]
+
+
+def timing_failure(spec: CellSpec, record: dict) -> bool:
+    """Whether a failed data-parallel cell failed for a reason of timing rather than of its own: a rank
+    that went away or joined too late (:func:`bench_lib.harness.distributed.lost_rank`), or a worker that
+    died without a result. The cell's own time limit is not one: a hang stays a failure."""
+    error = record.get("error") or ""
+    return (spec.ranks > 1 and record.get("status") == "failed" and not error.startswith("timeout:")
+            and (lost_rank(error) or "without a result" in error))
+
+
+def _run_again(spec: CellSpec, first: str, environment: dict, log_dir, on_record, progress) -> dict:
+    """Run ``spec`` once more, alone (its first attempt's log kept as ``<cell_id>.attempt1.log``); its record
+    says so in ``retried``, whatever the outcome."""
+    if log_dir and (Path(log_dir) / f"{spec.cell_id}.log").exists():
+        os.replace(Path(log_dir) / f"{spec.cell_id}.log", Path(log_dir) / f"{spec.cell_id}.attempt1.log")
+    progress.note(f"running again: {spec.label()}")
+
+    def noted(rec: dict) -> None:
+        rec["retried"] = first
+        if on_record is not None:
+            on_record(rec)
+
+    rec = run_group([spec], environment, log_dir, noted, progress, retry=False)[0]
+    rec["retried"] = first
+    return rec
 
 
 def _interleaved(specs: list[CellSpec], workers: list[_Worker], log_dir, turn_fields: dict, progress, finish,

@@ -38,6 +38,8 @@ import threading
 import time
 import traceback
 
+from bench_lib.harness.distributed import LOST_RANK, lost_rank
+
 __all__ = ["main"]
 
 
@@ -79,15 +81,17 @@ def _received_lines():
         yield line
 
 
-def _failure(err: BaseException, during: str) -> dict:
+def _failure(err: BaseException, during: str, ranks: int = 1) -> dict:
     """The record of a cell that raised ``err`` in phase ``during``: ``skipped`` for a
     ``NotImplementedError`` at setup (the cell does not apply), ``failed`` for anything else, the same
-    error in a later phase included (it did apply, and broke)."""
+    error in a later phase included (it did apply, and broke). A data-parallel cell whose collective
+    failed because another rank went away says so first (:data:`LOST_RANK`)."""
     if isinstance(err, NotImplementedError) and during in ("import", "setup"):  # EnvironmentSkip: retried
         return {"event": "result", "status": "skipped", "error": f"{type(err).__name__}: {err}", "metrics": {}}
     tail = "".join(traceback.format_exception(err)[-3:])
-    return {"event": "result", "status": "failed", "error": f"{type(err).__name__} (during {during}): {err}\n{tail}",
-            "metrics": {}}
+    lost = f"{LOST_RANK}: " if ranks > 1 and lost_rank(f"{type(err).__name__}: {err}") else ""
+    return {"event": "result", "status": "failed",
+            "error": f"{lost}{type(err).__name__} (during {during}): {err}\n{tail}", "metrics": {}}
 
 
 def serve(commands, answer) -> None:
@@ -131,7 +135,7 @@ def serve(commands, answer) -> None:
                 raise ValueError(f"unknown command {cmd!r}")
             answer({"event": "done", "cmd": cmd, "s": time.perf_counter() - t})
     except Exception as err:  # the cell's failure is its result; the suite goes on
-        answer(_failure(err, cmd))
+        answer(_failure(err, cmd, spec.ranks))
 
 
 def main() -> int:

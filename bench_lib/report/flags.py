@@ -1,5 +1,5 @@
-"""The report's closing section, cells to look at: failed cells, seeds that never reached the target,
-memory peaks not reset after setup, cells timed apart from their group."""
+"""The report's closing section, cells to look at: failed cells, data-parallel cells run twice, seeds that
+never reached the target, memory peaks not reset after setup, cells timed apart from their group."""
 
 from __future__ import annotations
 
@@ -26,6 +26,12 @@ def flags_section(records: pd.DataFrame) -> list[str]:
         reason = str(r.error).splitlines()[0] if isinstance(r.error, str) else ""
         lines.append(f"- **{r.status}**: {display_name(r.dataset)} / `{r.strategy}` / {r.model} / {_views(r.views)} / "
                      f"seed {r.seed}: {reason}")
+    if "retried" in records:
+        again = records[records.retried.astype(object).fillna("").astype(str) != ""]
+        for _, r in again.iterrows():
+            lines.append(f"- ran twice: {display_name(r.dataset)} / `{r.strategy}` / {r.model} / {_views(r.views)} / "
+                         f"seed {r.seed}: its first attempt failed for a reason of timing "
+                         f"({str(r.retried).splitlines()[0]}); the record is the second's ({r.status})")
     ok = records[records.status == "ok"]
     if "reached_target" in ok and "goal" in ok:
         trained = pd.to_numeric(ok.get("train_steps", pd.Series(np.nan, ok.index)), errors="coerce").notna()

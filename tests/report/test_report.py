@@ -122,7 +122,8 @@ def test_every_recorded_metric_is_reported():
     elsewhere = {"repeat_graphs_per_s", "curve", "step_clock", "train_stop", "reached_target", "peak_reset_ok",
                  "compile_cache", "class_balance", "positive_class", "metric_source",  # the target's sentence
                  "best_val_mae", "final_val_mae",  # the score columns hold them too
-                 "turn_group", "decide_looks"}  # the verdicts' pairing and their share of alpha
+                 "turn_group", "decide_looks",  # the verdicts' pairing and their share of alpha
+                 "retried"}  # the cells to look at (test_flags_name_a_cell_that_ran_twice)
     assert set(METRIC_FIELDS) - shown - elsewhere == set()
 
 
@@ -294,3 +295,18 @@ def test_cells_measured_on_other_machines_say_so(tmp_path):
     text = write_report(res, tmp_path / "out").read_text()
     assert "- the cells ran on node0 (cluster cpu, 32 CPUs, GPU: none): 4 cell(s); node1 (cluster cpu, 32 CPUs, " \
            "GPU: none): 3 cell(s) (each record's own environment)" in text
+
+
+def test_flags_name_a_cell_that_ran_twice():
+    from bench_lib.report.flags import flags_section
+
+    records = pd.DataFrame([{"status": "ok", "dataset": "nci5k", "strategy": "pad", "model": "gin",
+                             "views": '["equal-real-graphs"]', "seed": 0, "error": "", "ranks": 2,
+                             "retried": "lost a rank (another rank died or stopped answering; ...): RuntimeError\nx"},
+                            {"status": "ok", "dataset": "nci5k", "strategy": "dynamic", "model": "gin",
+                             "views": '["equal-real-graphs"]', "seed": 0, "error": "", "ranks": 2, "retried": None}])
+    text = "\n".join(flags_section(records))
+    assert ("- ran twice: nci5k / `pad` / gin / equal-real-graphs / seed 0: its first attempt failed for a reason "
+            "of timing (lost a rank (another rank died or stopped answering; ...): RuntimeError); the record is the "
+            "second's (ok)") in text
+    assert "`dynamic`" not in text
