@@ -119,6 +119,20 @@ def _task(settings, store, splits: dict, mode: str):
     return task, goal, problems
 
 
+def _constant_target(settings, store, splits: dict, task, mode: str) -> list[str]:
+    """A regression target that holds one value in every labelled training graph: nothing to learn, and any
+    target is 'reached' at step 0 by every strategy (one class only is the classification check's)."""
+    if task is None or mode != "train" or task.kind != "regression":
+        return []
+    y = store.targets[splits["train"]][:, 0]
+    y = y[np.isfinite(y)]
+    if len(y) < 2 or np.ptp(y) > 0:
+        return []
+    return [f"[datasets.{settings.name}] target {task.names[0]!r} holds one value ({float(y[0]):g}) in every "
+            f"labelled graph of the training split: nothing to learn; choose another target column, or leave the "
+            "target out to measure throughput and memory only"]
+
+
 def timed_windows(cfg: SuiteConfig, notes: list[str] | None = None) -> int:
     """Windows per repeat: the configuration's, raised so that each cell is timed for at least
     ``min_timed_s`` seconds (repeats x windows x window_s): the default suite's timing, at which
@@ -238,6 +252,7 @@ def _seed_data(plan: _Expansion, d: DatasetSettings, seed: int, stores: dict[int
                              "use more graphs")
         return None
     task, goal, bad_target = _task(d, store, splits, cfg.mode)
+    bad_target += _constant_target(d, store, splits, task, cfg.mode)
     if seed == cfg.seeds[0]:
         plan.problems.extend(bad + bad_target)
         plan.notes.append(_dataset_note(d, store, task, goal, cfg.mode))
@@ -262,10 +277,30 @@ def _expand_seed(plan: _Expansion, d: DatasetSettings, seed: int, data: _SeedDat
                              f"[datasets.{d.name}] to at least {largest}")
         return
     _check_pack_nodes(plan, d, seed, data, budgets)
+    if not _fills_a_step(plan, d, data, budgets):
+        return
     for view, budget in budgets.items():
         for strategy in cfg.strategies:
             if view in cfg.strategy_fairness.get(strategy, [view]):
                 _expand_strategy(plan, d, seed, data, strategy, view, budget)
+
+
+def _fills_a_step(plan: _Expansion, d: DatasetSettings, data: _SeedData, budgets: dict[str, Budget]) -> bool:
+    """Whether the training split holds at least one step of every view's budget (graphs per step, or node
+    slots filled by real nodes); when it does not, every step would carry the whole split and no batching
+    choice is left to compare: a problem naming what to change (said once, not once per seed)."""
+    graphs, nodes = len(data.n), int(data.n.sum())
+    short = [(view, f"{b.node_slots:,} node slots per step", "node_slots") if isinstance(b, SlotBudget)
+             else (view, f"{b.graphs_per_step:,} graphs per step", "graphs_per_step")
+             for view, b in budgets.items()
+             if (nodes < b.node_slots if isinstance(b, SlotBudget) else graphs < b.graphs_per_step)]
+    for view, need, key in short:
+        problem = (f"[datasets.{d.name}]: the training split ({graphs:,} graph(s), {nodes:,} nodes) is smaller than "
+                   f"one step of the {view} view ({need}): every step would carry the whole split; use more graphs "
+                   f"(n_graphs, a larger file) or set a smaller {key} for it in a suite file")
+        if problem not in plan.problems:
+            plan.problems.append(problem)
+    return not short
 
 
 def _check_pack_nodes(plan: _Expansion, d: DatasetSettings, seed: int, data: _SeedData,

@@ -49,6 +49,7 @@ function each); the command line's flags change the configuration after it
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,6 +227,49 @@ def _take(section: str, table: dict, cls, skip: tuple[str, ...] = (), problems: 
     return out
 
 
+def check_seeds(where: str, seeds, problems: list) -> None:
+    """A seeds list: not empty, each a whole number >= 0, none twice."""
+    seeds = list(seeds)
+    if not seeds:
+        problems.append(f"{where} is empty; name at least one seed, e.g. [0]")
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
+    if bad:
+        problems.append(f"{where}: each seed must be a whole number >= 0 (got {', '.join(map(repr, bad))})")
+    twice = sorted({s for s in seeds if s not in bad and seeds.count(s) > 1})
+    if twice:
+        problems.append(f"{where}: seed(s) {', '.join(map(str, twice))} given more than once; each seed runs once")
+
+
+def check_whole(where: str, value, problems: list, least: int = 1) -> None:
+    """A setting that must be a whole number of at least ``least``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        problems.append(f"{where} must be a whole number >= {least} (got {value!r})")
+
+
+def check_out(where: str, out: Path) -> list[str]:
+    """What stops the results folder ``out`` from being written: a file in its place or above it, or a
+    folder this process cannot write (tried with a file made and removed at once). Nothing is left."""
+    import tempfile
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        return [f"{where} {out}: a file is there; name a folder (it is created if missing)"]
+    folder = out
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return [f"{where} {out}: cannot create the results folder ({folder} is a file)"]
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".bench_lib_probe_", dir=folder)
+    except OSError as err:
+        how = ("cannot write into the results folder" if folder == out
+               else f"cannot create the results folder in {folder}")
+        return [f"{where} {out}: {how} ({err.strerror})"]
+    os.close(fd)
+    os.unlink(probe)
+    return []
+
+
 def check_executions(where: str, executions, problems: list) -> None:
     """An execution list (suite file or ``--execution``): not empty, each one known."""
     if not executions:
@@ -321,6 +365,8 @@ def _suite_section(data: dict[str, Any], default_name: str, problems: Problems) 
     if suite.get("decide_looks", 4) < 2:
         problems.append(f"[suite] decide_looks must be at least 2 (got {suite['decide_looks']!r}): the first look "
                         "is the fixed turns alone")
+    if "seeds" in suite:
+        check_seeds("[suite] seeds", suite["seeds"], problems)
     if "ranks" in suite:
         check_ranks("[suite] ranks", suite["ranks"], problems)
         suite["ranks"] = tuple(dict.fromkeys(suite["ranks"]))

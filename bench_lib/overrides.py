@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench_lib.config import (DatasetSettings, Problems, SuiteConfig, check_choice, check_executions, check_goal,
-                              check_ranks)
+                              check_ranks, check_whole)
 from bench_lib.data import DATA_DIR_DATASETS, FILE_KINDS, check_dataset_name
 from bench_lib.deps import BACKEND_CHOICES
 from bench_lib.strategies import STRATEGIES
@@ -61,7 +61,8 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
                     smiles_column: str | None = None,
                     id_column: str | None = None, options: dict[str, Any] | None = None,
                     execution: list[str] | None = None, prefetch: int | None = None,
-                    ranks: list[int] | None = None, slurm: dict[str, Any] | None = None) -> SuiteConfig:
+                    ranks: list[int] | None = None, slurm: dict[str, Any] | None = None,
+                    max_steps: int | None = None) -> SuiteConfig:
     """Command-line flags that override single fields (names validated; every problem reported).
 
     ``datasets`` may name datasets the config does not have (any known name,
@@ -86,6 +87,9 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
         changes["datasets"] = _every_dataset(changes.get("datasets", cfg.datasets), models, data_dir, problems)
     changes.update(_run_changes(cfg, execution=execution, ranks=ranks, slurm=slurm, prefetch=prefetch,
                                 repeats=repeats, device=device, backend=backend, problems=problems))
+    if max_steps is not None:
+        check_whole("--max-steps", max_steps, problems)
+        changes["train"] = dataclasses.replace(cfg.train, max_steps=max_steps)
     problems.raise_any()
     return dataclasses.replace(cfg, **changes)
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from importlib import metadata
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "PluginError"]
+
+
+class PluginError(ValueError):
+    """Entry points that do not load a usable plugin class: ``problems`` holds one message for each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
 
 
 class Registry:
@@ -44,6 +52,13 @@ class Registry:
         for ep in metadata.entry_points(group=self.group):
             try:
                 cls = ep.load()
+                if not (isinstance(cls, type) and issubclass(cls, self.base)):
+                    what = (f"the {type(cls).__name__} {getattr(cls, '__qualname__', cls)!r}"
+                            if callable(cls) else f"a {type(cls).__name__}")
+                    raise ValueError(f"entry point {ep.name!r} in group {self.group!r} ({ep.value}) loads {what}, "
+                                     f"not a {self.base.__name__} subclass: it must name the {self.kind} class "
+                                     f"itself (a subclass of {self.base.__module__}.{self.base.__name__} with "
+                                     f"name = {ep.name!r})")
                 if getattr(cls, "name", None) != ep.name:
                     raise ValueError(f"entry point {ep.name!r} in group {self.group!r} loads "
                                      f"{cls!r} whose name is {getattr(cls, 'name', None)!r}")
@@ -53,7 +68,7 @@ class Registry:
                               f"entry point {ep.name!r} in group {self.group!r} ({ep.value}) failed to load: "
                               f"{type(err).__name__}: {err}")
         if broken:
-            raise ValueError("; ".join(map(str, broken)))
+            raise PluginError([str(b) for b in broken])
 
     def names(self) -> list[str]:
         self.load_plugins()

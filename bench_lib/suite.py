@@ -18,11 +18,13 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from bench_lib.cells import expand_cells
-from bench_lib.config import ConfigError, SuiteConfig, load_config
+from bench_lib.config import ConfigError, SuiteConfig, check_out, load_config
 from bench_lib.data import parse_option
 from bench_lib.deps import BACKEND_CHOICES, DGL_EXTRA, dgl_available
 from bench_lib.harness.cell import CellSpec
@@ -34,6 +36,7 @@ from bench_lib.harness.turns import Decide
 from bench_lib.harness.runner import (ENVIRONMENT_SKIP, sweep_stale_temp, append_record, group_cells, read_records, record_done,
                                      rewrite_without, run_group)
 from bench_lib.overrides import apply_overrides
+from bench_lib.plugins import PluginError
 from bench_lib.stack import fit_to_stack
 
 __all__ = ["expand_cells", "main"]  # expand_cells: bench_lib.cells's, here for the callers that import it from here
@@ -132,6 +135,8 @@ def _parser() -> argparse.ArgumentParser:
                                          "dataset that cannot feed one of them skips it, with the reason; one "
                                          "that can feed none is an error)")
     parser.add_argument("--repeats", type=int, help="timed repeats per cell")
+    parser.add_argument("--max-steps", type=int, metavar="N",
+                        help="training steps a time-to-accuracy run may take to reach its target ([train] max_steps)")
     parser.add_argument("--device", help="cpu or cuda (cuda runs the plain-torch backend)")
     parser.add_argument("--backend", choices=BACKEND_CHOICES,
                         help="the models' message passing: torch (plain torch operators), dgl (DGL's kernels; "
@@ -360,7 +365,7 @@ def _overridden(cfg: SuiteConfig, args: argparse.Namespace) -> SuiteConfig:
                            task=args.task, target_metric=args.target_metric, target_value=args.target_value,
                            smiles_column=args.smiles_column, id_column=args.id_column, options=dict(args.option),
                            execution=_split(args.execution), prefetch=args.prefetch,
-                           ranks=_ints("--ranks", _split(args.ranks)),
+                           ranks=_ints("--ranks", _split(args.ranks)), max_steps=args.max_steps,
                            slurm={"partition": args.partition, "time_min": args.time_min,
                                   "gpus_per_job": args.gpus_per_job,
                                   "array_parallelism": args.array_parallelism})
@@ -394,6 +399,10 @@ def _plan(args: argparse.Namespace,
     left_out = ([f"strategy {s}" for s in asked.strategies if s not in cfg.strategies]
                 + [f"dataset {d.name}" for d in asked.datasets if d not in cfg.datasets])
     shard = parse_shard(args.shard)
+    out = args.out or Path("results") / cfg.name
+    problems = check_out("--out" if args.out else "results folder", out)
+    if problems:
+        raise ConfigError(problems)
     if args.launcher == "local":  # a cluster's tasks may have GPUs this machine lacks
         _check_device(cfg)
     try:
@@ -404,7 +413,6 @@ def _plan(args: argparse.Namespace,
     if not groups:
         without = f"; left out for want of DGL ({DGL_EXTRA}): {', '.join(left_out)}" if left_out else ""
         raise ConfigError(f"the suite has no cell to run (no dataset, strategy or model left{without})")
-    out = args.out or Path("results") / cfg.name
     _check_batching(args, groups, notes)
     if not args.dry_run:
         try:
@@ -440,16 +448,71 @@ def _exit_status(out: Path) -> int:
     return 1 if n_failed else 0
 
 
+class _Stop(BaseException):
+    """The suite was asked to stop (SIGINT or SIGTERM): raised in the main thread by :func:`_on_signal`."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_STOPPING: list[int] = []  # the signals received so far in this run
+
+
+def _on_signal(signum: int, frame) -> None:
+    """The first SIGINT or SIGTERM stops the suite where it stands (no new cell; the running ones are ended,
+    what is recorded stays); a second ends the process at once."""
+    if _STOPPING:
+        os._exit(128 + signum)
+    _STOPPING.append(signum)
+    print(f"\n{signal.Signals(signum).name}: stopping (no new cell starts, running cells are ended, records are "
+          "kept); again to end at once", file=sys.stderr, flush=True)
+    raise _Stop(signum)
+
+
+def _stopped(stop: _Stop, out: Path | None) -> int:
+    """What a stopped suite says: what it kept, and that the same command resumes; exit status 128 + signal."""
+    records = None if out is None else out / "records.csv"
+    if records is not None and records.exists() and records.stat().st_size:
+        kept = len(read_records(records).drop_duplicates("cell_id", keep="last"))
+        print(f"stopped by {stop}: {kept} cell record(s) kept in {records}; the same command resumes with the "
+              "cells not recorded yet", file=sys.stderr)
+    else:
+        print(f"stopped by {stop} before any cell was recorded", file=sys.stderr)
+    return 128 + stop.signum
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.list:
-        _print_list()
-        return 0
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        _STOPPING.clear()
+        # Installed even where the shell set SIGINT to be ignored (a job started with '&'): Ctrl-C and kill -INT
+        # stop the suite as SIGTERM does.
+        handlers = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _main(args)
+    except _Stop as stop:
+        return _stopped(stop, _OUT[0] if _OUT else None)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        _OUT.clear()
+
+
+_OUT: list[Path] = []  # the results folder of the run, once known (what a stop reports)
+
+
+def _main(args: argparse.Namespace) -> int:
     notes: list[str] = []
     try:
+        if args.list:
+            _print_list()
+            return 0
         cfg, groups, out, shard = _plan(args, notes)
-    except ConfigError as err:
+    except (ConfigError, PluginError) as err:
         return _error(err)
+    _OUT.append(out)
     for note in notes:
         print(note, file=sys.stderr)
     if shard:

@@ -39,7 +39,8 @@ def files(tmp_path) -> dict[str, Path]:
     rows = "\n".join(f"{s},{k}" for k, s in enumerate(MOLS * 2))
     big = "C" * 60  # a 60-atom chain
     val = set(split_indices(20, seed=0)["val"].tolist())
-    sized = "\n".join(f"{big if k == min(val) else MOLS[k % 10]},{k}" for k in range(20))
+    big_val = min(split_indices(200, seed=0)["val"].tolist())
+    sized = "\n".join(f"{big if k == big_val else MOLS[k % 10]},{k}" for k in range(200))  # fills 512 slots
     # a binary column whose validation split holds one class (every positive row is a training row)
     one_class = "\n".join(f"{MOLS[k % 10]},{'no' if k in val or k % 3 else 'yes'}" for k in range(20))
     two_cols = "\n".join(f"{MOLS[k % 10]},{0 if k in val else k % 2},{0 if k in val else (k + 1) % 2}"
@@ -73,6 +74,8 @@ def files(tmp_path) -> dict[str, Path]:
                                                                     for k, s in enumerate(MOLS * 2)) + "\n"),
         "small": write("small.csv", "smiles,y\n" + "\n".join(f"{s},{k}" for k, s in enumerate(MOLS[:5])) + "\n"),
         "dup": write("dup.csv", "smiles,y,y\n" + "\n".join(f"{s},{k},{-k}" for k, s in enumerate(MOLS)) + "\n"),
+        "constant": write("constant.csv", "smiles,y\n" + "\n".join(f"{MOLS[k % 10]},3" for k in range(200)) + "\n"),
+        "one": write("one.csv", "smiles,y\nCCO,1.5\n"),
         "ids": write("ids.tsv", "NO.\tSMILES\tCID\tBBB+/BBB-\n" + "\n".join(
             f"{k + 1}\t{s}\t{2000 + k}\t{'BBB+' if k % 3 else 'BBB-'}" for k, s in enumerate(MOLS * 2)) + "\n"),
     }
@@ -97,6 +100,10 @@ def files(tmp_path) -> dict[str, Path]:
                                                    'target = { metric = "rocauc", value = 0.7 }'))
     f["margin"] = write("margin.toml", CONFIG.replace("repeats = 1", "repeats = 1\nmargin = 5"))
     f["looks"] = write("looks.toml", CONFIG.replace("repeats = 1", "repeats = 1\ndecide = true\ndecide_looks = 1"))
+    for name, seeds in (("negative_seed", "[-1]"), ("no_seeds", "[]"), ("seed_twice", "[0, 1, 0]")):
+        f[name] = write(f"{name}.toml", CONFIG.replace("repeats = 1", f"repeats = 1\nseeds = {seeds}"))
+    f["real_graphs"] = write("real_graphs.toml", CONFIG.replace("repeats = 1", 'repeats = 1\nfairness = '
+                                                                '["equal-real-graphs"]').replace("n_graphs = 48", "n_graphs = 30"))
     f["missing"] = d / "missing.csv"
     f["missing_toml"] = d / "missing.toml"
     return f
@@ -115,7 +122,8 @@ CASES = [
     ("unknown SMILES column", ["--datasets", "csv:{good}", "--smiles-column", "mol"], "no column 'mol'"),
     ("unknown ID column", ["--datasets", "csv:{good}", "--id-column", "name"], "no ID column 'name'"),
     ("unknown target", ["--datasets", "csv:{good}", "--target", "logS"], "no target column(s) ['logS']"),
-    ("several numeric columns", ["--datasets", "csv:{multi}"], "several numeric columns (measured, predicted)"),
+    ("several numeric columns", ["--datasets", "csv:{multi}"], "several columns could be the target: numbers "
+                                                                "'measured', 'predicted'; choose one with --target"),
     ("MAE on a binary column", ["--datasets", "csv:{labels}", "--target", "p_np", "--target-mae", "0.3"],
      "'p_np' is a binary target, scored by rocauc, not MAE; give the target in its terms: --target-metric rocauc"),
     ("AUC on a regression column", ["--datasets", "csv:{good}", "--target", "y", "--target-metric", "rocauc",
@@ -141,7 +149,7 @@ CASES = [
     ("MAE and another target", ["--config", "{both}"], "[datasets.nci5k] target_mae and [datasets.nci5k] target "
                                                        "value: give one of them"),
     ("identifier as the target", ["--datasets", "csv:{ids}", "--target", "CID"],
-     "column 'CID' looks like an identifier (integers, unique per row)"),
+     "column 'CID' is named like an identifier, not a measurement"),
     ("SMILES column as the target", ["--datasets", "csv:{labels}", "--target", "smiles"],
      "'smiles' is the SMILES column: it holds the molecules, not labels"),
     ("a column name used twice", ["--datasets", "csv:{dup}", "--target", "y"],
@@ -191,14 +199,34 @@ CASES = [
     ("text SD property as target", ["--datasets", "sdf:{flat}", "--target", "name"],
      "no usable molecule (3 skipped; first: line 1: non-numeric value"),
     ("results folder is a file", ["--datasets", "csv:{good}", "--out", "{afile}/res"], "cannot create the results"),
+    ("results folder is an existing file", ["--out", "{afile}"], "not-a-folder: a file is there; name a folder"),
+    ("results folder cannot be made", ["--out", "/proc/bench_lib_results"],
+     "--out /proc/bench_lib_results: cannot create the results folder in /proc (No such file or directory)"),
+    ("negative seed", ["--config", "{negative_seed}"], "[suite] seeds: each seed must be a whole number >= 0 (got -1)"),
+    ("no seeds", ["--config", "{no_seeds}"], "[suite] seeds is empty; name at least one seed"),
+    ("a seed twice", ["--config", "{seed_twice}"], "[suite] seeds: seed(s) 0 given more than once"),
+    ("no training steps", ["--max-steps", "0"], "--max-steps must be a whole number >= 1 (got 0)"),
+    ("a constant target", ["--datasets", "csv:{constant}"],
+     "target 'y' holds one value (3) in every labelled graph of the training split: nothing to learn"),
+    ("a one-row file", ["--datasets", "csv:{one}"], "one.csv: the training split (1 graph(s), 3 nodes) is smaller "
+                                                    "than one step"),
+    ("a file smaller than one step", ["--datasets", "csv:{small}"],
+     "small.csv: the training split (4 graph(s), 16 nodes) is smaller than one step of the equal-padded-budget "
+     "view (512 node slots per step): every step would carry the whole split"),
+    ("fewer graphs than one step", ["--config", "{real_graphs}"],
+     "[datasets.nci5k]: the training split (24 graph(s), "),
+    ("fewer graphs than one step (the rest)", ["--config", "{real_graphs}"],
+     "is smaller than one step of the equal-real-graphs view (32 graphs per step): every step would carry the whole "
+     "split; use more graphs (n_graphs, a larger file) or set a smaller graphs_per_step for it in a suite file"),
 ]
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
 @pytest.mark.parametrize("case,args,message", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_error_line_and_exit_2(files, tmp_path, capsys, case, args, message):
+def test_bad_input_is_one_error_line_and_exit_2(files, tmp_path, capsys, case, args, message, dry_run):
     if case == "cuda without a GPU" and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    argv = [a.format(**files) for a in args]
+    argv = [a.format(**files) for a in args] + (["--dry-run"] if dry_run else [])
     if "--config" not in argv:
         argv = ["--config", str(files["config"]), *argv]
     out = tmp_path / "results"
@@ -229,7 +257,7 @@ def test_every_config_problem_is_reported_with_the_file_name(files, capsys):
 
 
 def test_a_derived_capacity_fits_the_largest_graph_of_every_split(files, capsys):
-    """A five-row file once failed with a pack_nodes the user never set; the derived one fits every split."""
+    """A small file once failed with a pack_nodes the user never set; the derived one fits every split."""
     argv = ["--config", str(files["config"]), "--datasets", f"csv:{files['bigval']}", "--strategies", "pack-lpfhp",
             "--dry-run"]
     assert main(argv) == 0, capsys.readouterr().err
@@ -238,3 +266,33 @@ def test_a_derived_capacity_fits_the_largest_graph_of_every_split(files, capsys)
 
 def test_the_table_has_at_least_25_cases():
     assert len(CASES) >= 25 and len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_a_model_plugin_that_loads_a_function_is_one_error_line(files, tmp_path, monkeypatch, capsys):
+    from bench_lib.models import MODELS
+
+    (tmp_path / "factory_models.py").write_text("def make_model(store):\n    return None\n")
+    dist = tmp_path / "factory_models-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: factory-models\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[bench_lib.models]\nfactory = factory_models:make_model\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(MODELS, "_plugins_loaded", False)  # looked up again, as in a new process
+    assert main(["--config", str(files["config"]), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "error: entry point 'factory' in group 'bench_lib.models' (factory_models:make_model) loads the function "
+        "'make_model', not a Model subclass: it must name the model class itself (a subclass of "
+        f"{MODELS.base.__module__}.Model with name = 'factory')"], err
+
+
+def test_a_table_with_a_repeated_identifier_trains_on_its_class_column(files, capsys):
+    """The blood-brain-barrier case: CID (repeated, numeric) is never the target; the class column is, and
+    the choice is printed."""
+    rows = "\n".join(f"{k + 1}\t{MOLS[k % 10]}\t{2000 + k % 7}\t{'BBB+' if k % 3 else 'BBB-'}" for k in range(200))
+    path = files["ids"].with_name("bbb.tsv")
+    path.write_text("NO.\tSMILES\tCID\tBBB+/BBB-\n" + rows + "\n")
+    assert main(["--config", str(files["config"]), "--datasets", f"csv:{path}", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "target: 'BBB+/BBB-' (text labels: 2 classes, positive 'BBB+' 66.5% of 200 rows), the only column of " \
+           "class labels ('NO.', 'CID' left aside: identifier or row-number columns)" in err, err

@@ -3,13 +3,14 @@
 - ``csv``: a table (comma, tab or semicolon separated, sniffed; ``.gz``,
   ``.bz2``, ``.xz``, ``.zip`` read by extension) with a SMILES column -> 2D
   bond graphs with OGB-style features. The SMILES and ID columns are guessed
-  from the usual headers when not given. The target is the named column(s);
-  without a name, the one numeric column, and none when there is none (such a
-  file serves throughput and memory cells only; the note names a text column
-  of class labels, 2 to 20 distinct values, that ``--target`` could train on).
-  An identifier column (a header such as ``id``, ``CID``, ``NO.``,
-  ``..._id``, and whole numbers unique per row) is never a target: never
-  chosen, an error when named; so is the SMILES column.
+  from the usual headers when not given. The target is the named column(s).
+  Without a name, the candidates are the numeric columns and the text columns
+  of class labels (2 to 20 distinct values): one candidate is the target (the
+  note says why), several are an error that lists them (class columns first),
+  none leaves the file without a target (throughput and memory cells only).
+  An identifier column (its header names one: ``id``, ``CID``, ``NO.``,
+  ``index``, ``..._id``, ``compound id``..., whatever its values) is never a
+  target: never a candidate, an error when named; so is the SMILES column.
   A named target whose values are mostly text (one named column only) is a
   class column: each distinct label is a class, stored as its class index
   (float32), with ``meta.target_classes[col]`` the names by index and
@@ -113,7 +114,8 @@ def _csv_store(path: Path, graphs: list[dict], targets: list[str], classes: dict
     if classes:
         name, names = next(iter(classes.items()))
         task = "binary" if len(names) == 2 else "multiclass"
-        params = {**params, "note": _class_note(name, names, np.array([g["targets"][0] for g in graphs]))}
+        chosen = params["note"][len(f"target: {name!r}"):]  # how it was chosen, when it was not named
+        params = {**params, "note": _class_note(name, names, np.array([g["targets"][0] for g in graphs])) + chosen}
     meta = StoreMeta(name=f"csv:{path}", source=str(path), node_feature_names=ATOM_FEATURES,
                      edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims, edge_feature_dims=bond_dims,
                      target_names=tuple(targets), n_input=n_input, params=params,

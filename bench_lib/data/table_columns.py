@@ -52,7 +52,8 @@ def _guess(columns, candidates) -> str | None:
 
 
 _MISSING = ("nan", "na", "n/a", "none", "null")
-_ID_NAMES = ("id", "cid", "sid", "cas", "no", "no.", "index")
+_ID_NAMES = ("id", "cid", "sid", "cas", "no", "no.", "index", "idx", "inchikey", "inchi key", "cas number",
+             "cas no", "chembl id", "pubchem cid", "zinc id")
 _POSITIVE = ("yes", "true", "active", "positive", "pos", "p", "1", "y")
 #: A text column with more distinct values than this (and than half its rows) holds names, not class labels.
 MAX_TEXT_CLASSES = 20
@@ -63,17 +64,12 @@ def _present(values) -> np.ndarray:
     return ((values != "") & ~values.str.lower().isin(_MISSING)).to_numpy()
 
 
-def _identifier(name: str, values) -> bool:
-    """An identifier column: its header looks like one (``id``, ``CID``, ``NO.``, ``..._id``, ...) and its
-    present values are whole numbers, unique per row. Never a target."""
-    low = name.strip().lower()
-    if not (low in _ID_NAMES or low.endswith(("_id", " id", "-id")) or low.startswith("id_")
-            or low in {h.lower() for h in ID_HEADERS}):
-        return False
-    stripped = values.astype(str).str.strip()
-    num = _to_float(stripped[_present(stripped)], False)
-    return len(num) > 0 and bool(np.all(np.isfinite(num))) and bool(np.all(num == np.round(num))) \
-        and len(np.unique(num)) == len(num)
+def _identifier(name: str) -> bool:
+    """An identifier column: its header names one (``id``, ``CID``, ``NO.``, ``index``, ``..._id``,
+    ``compound id``, ...), whatever its values (a table may repeat an ID). Never a target."""
+    low = " ".join(name.strip().lower().replace("_", " ").replace("-", " ").split())
+    return (low in _ID_NAMES or low.endswith((" id", " no", " no.", " index")) or low.startswith("id ")
+            or low in {" ".join(h.lower().replace("_", " ").split()) for h in ID_HEADERS})
 
 
 def _text_column(values, decimal_comma: bool = False) -> bool:
@@ -182,23 +178,26 @@ def _target_columns(path: Path, columns: list[str], rows, target_columns, smiles
 
 def _default_targets(path: Path, columns: list[str], rows, smiles_column: str, id_column: str | None,
                      decimal_comma: bool) -> tuple[list[str], str]:
-    """No target named: the one numeric column, or none (several is an error); never the SMILES, ID, index or
-    an identifier column, nor a row counter. The note names the text columns of class labels, if any."""
+    """No target named: the candidates are the numeric columns and the text columns of class labels, never
+    the SMILES, ID or index column, an identifier (by its header) nor a row counter. One candidate is the
+    target (the note says so); several are an error that lists them, class columns first; none: no target."""
     others = [c for c in columns if c not in (smiles_column, id_column) and not _index_column(c)
-              and not _identifier(c, rows[c])]
+              and not _identifier(c)]
     numeric = [c for c in others if np.mean(~np.isnan(_to_float(rows[c], decimal_comma))) > 0.5
                and not _counts_rows(_to_float(rows[c], decimal_comma))]
-    if len(numeric) > 1:
-        raise ValueError(f"{path}: several numeric columns ({', '.join(numeric)}); choose the target with "
-                         "--target COL (target_columns=)")
-    note = f"target: {numeric[0]!r}, the only numeric column" if numeric else \
-        "no numeric column: no target (throughput and memory only)"
-    labels = [c for c in others if not numeric and _label_like(rows[c], decimal_comma)]
-    if len(labels) == 1:
-        note += f"; {labels[0]!r} holds class labels: --target {labels[0]!r} trains on it"
-    elif labels:
-        note += f"; {', '.join(map(repr, labels))} hold class labels: --target COL trains on one"
-    return numeric, note
+    labels = [c for c in others if c not in numeric and _label_like(rows[c], decimal_comma)]
+    left = [c for c in columns if c not in (smiles_column, id_column) and c not in others]
+    aside = f" ({', '.join(map(repr, left))} left aside: identifier or row-number columns)" if left else ""
+    if len(labels) + len(numeric) > 1:
+        kinds = ([f"class labels {', '.join(map(repr, labels))}"] if labels else []) + \
+                ([f"numbers {', '.join(map(repr, numeric))}"] if numeric else [])
+        raise ValueError(f"{path}: several columns could be the target: {'; '.join(kinds)}; choose one with "
+                         f"--target COL (target_columns=){aside}")
+    if numeric:
+        return numeric, f"target: {numeric[0]!r}, the only numeric column{aside}"
+    if labels:
+        return labels, f"target: {labels[0]!r}, the only column of class labels{aside}"
+    return [], f"no numeric or class-label column: no target (throughput and memory only){aside}"
 
 
 def _check_named_targets(path: Path, columns: list[str], rows, targets: list[str], smiles_column: str,
@@ -212,9 +211,9 @@ def _check_named_targets(path: Path, columns: list[str], rows, targets: list[str
         if c == smiles_column:
             raise ValueError(f"{path}: {c!r} is the SMILES column: it holds the molecules, not labels; choose "
                              f"the target among the other columns {[o for o in columns if o != c]}")
-        if _identifier(c, rows[c]):
-            raise ValueError(f"{path}: column {c!r} looks like an identifier (integers, unique per row), not "
-                             "a measurement; choose another target column")
+        if _identifier(c):
+            raise ValueError(f"{path}: column {c!r} is named like an identifier, not a measurement; choose "
+                             "another target column (or rename it if it is one)")
     text = [c for c in targets if _text_column(rows[c], decimal_comma)]
     if text and len(targets) > 1:
         raise ValueError(f"{path}: column(s) {', '.join(map(repr, text))} hold text labels; text labels are "

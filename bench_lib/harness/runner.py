@@ -201,13 +201,14 @@ class _Worker:
         # A suite started under torchrun (or another launcher) must not hand its own rank to a worker.
         env = {k: v for k, v in os.environ.items() if k not in _DIST_VARS}
         env.update(worker_env(spec))
-        # A compiled cell compiles from a cold cache of its own (gone with the cell), like a first run.
-        self._cache = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}inductor_{os.getpid()}_") if spec.compiled else None
+        # A compiled cell compiles from a cold cache of its own (gone with the cell), like a first run; an eager
+        # cell's torch may still make inductor's folder (torchinductor_<user>): it goes with the cell too.
+        self._cache = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}inductor_{os.getpid()}_")
         # torchrun's agent writes into a folder of the cell's, gone with the cell.
         self._torchrun = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}torchrun_{os.getpid()}_") if spec.ranks > 1 else None
-        if self._cache:
-            env.update({"TORCHINDUCTOR_CACHE_DIR": self._cache, "TRITON_CACHE_DIR": os.path.join(self._cache, "triton"),
-                        COLD_CACHE_FLAG: "1"})
+        env.update({"TORCHINDUCTOR_CACHE_DIR": self._cache, "TRITON_CACHE_DIR": os.path.join(self._cache, "triton")})
+        if spec.compiled:
+            env[COLD_CACHE_FLAG] = "1"
         # The worker imports the same bench_lib as this process, whatever its working folder.
         env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
         command = [sys.executable, "-m", "bench_lib.harness.worker"]

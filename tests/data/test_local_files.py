@@ -48,8 +48,8 @@ def test_target_choice_without_a_name(tmp_path):
     assert store.meta.target_names == ("y",) and "the only numeric column" in store.meta.params["note"]
     several = tmp_path / "several.csv"
     several.write_text(table(",", ("smiles", "measured", "predicted"), [(s, "1", "2") for s in MOLS]))
-    with pytest.raises(ValueError, match=r"several numeric columns \(measured, predicted\); choose the target "
-                                         r"with --target"):
+    with pytest.raises(ValueError, match=r"several columns could be the target: numbers 'measured', 'predicted'; "
+                                         r"choose one with --target COL"):
         build_csv(several)
     assert build_csv(several, target_columns=["measured"]).meta.target_names == ("measured",)
 
@@ -184,9 +184,9 @@ def test_a_row_counter_is_never_the_target_by_default(tmp_path):
     path.write_text(table(",", ("num", "name", "p_np", "smiles"),
                           [(str(k + 1), f"m{k}", "yes" if k % 2 else "no", s) for k, s in enumerate(MOLS)]))
     store = build_csv(path)
-    assert store.meta.target_names == () and store.meta.params["note"] == (
-        "no numeric column: no target (throughput and memory only); 'p_np' holds class labels: --target 'p_np' "
-        "trains on it")
+    assert store.meta.target_names == ("p_np",) and store.meta.task == "binary"
+    assert store.meta.params["note"] == ("target: 'p_np' (text labels: 2 classes, positive 'yes' 50.0% of 6 rows), "
+                                         "the only column of class labels")
 
 
 # -- class labels, identifiers and malformed rows: a blood-brain-barrier table ------------------------------
@@ -218,15 +218,24 @@ def line_of(path, text: str) -> int:
     return next(k for k, ln in enumerate(path.read_text().splitlines(), start=1) if text in ln)
 
 
-def test_bbb_table_without_a_target_keeps_every_row_and_names_the_labels(tmp_path):
+def test_bbb_table_without_a_target_lists_the_candidates_class_columns_first(tmp_path):
     path = bbb_tsv(tmp_path / "B3DB_classification.tsv")
-    store = build_csv(path)
-    assert store.meta.target_names == () and store.meta.task is None  # CID (an identifier) is not the target
+    # CID (repeated or not: an identifier by its header) and NO. are never candidates; logBB is mostly empty
+    with pytest.raises(ValueError, match=r"B3DB_classification.tsv: several columns could be the target: class "
+                                         r"labels 'BBB\+/BBB-', 'group'; choose one with --target COL "
+                                         r"\(target_columns=\) \('NO.', 'CID' left aside: identifier"):
+        build_csv(path)
+
+
+def test_the_one_class_column_of_a_bbb_table_is_its_target_and_every_row_is_kept(tmp_path):
+    header = tuple(c for c in BBB_HEADER if c != "group")
+    rows = [r[:-1] for r in bbb_rows(CID=lambda k: str(1000 + k % 5))]  # CIDs repeat: still an identifier
+    store = build_csv(bbb_tsv(tmp_path / "bbb.tsv", header=header, rows=rows))
+    assert store.meta.target_names == ("BBB+/BBB-",) and store.meta.task == "binary"
     assert store.n_graph == 40 - len(BAD_SMILES)  # rows without a CID are kept
     assert [(s["line"], s["smiles"]) for s in store.meta.skipped] == [(7, "C1CC"), (25, "xyz")]
-    note = store.meta.params["note"]
-    assert note.startswith("no numeric column: no target (throughput and memory only)")
-    assert "'BBB+/BBB-'" in note and "--target" in note
+    assert store.meta.params["note"].endswith("the only column of class labels ('NO.', 'CID' left aside: "
+                                              "identifier or row-number columns)")
 
 
 def test_bbb_labels_are_a_binary_target_with_the_positive_class_at_index_1(tmp_path):
@@ -283,9 +292,9 @@ def test_a_missing_label_skips_its_row(tmp_path):
 @pytest.mark.parametrize("header,columns,target,match", [
     (BBB_HEADER[:-1] + ("logBB",), {}, None, r"bbb.tsv: column name\(s\) used twice in the header: 'logBB'; "
                                              r"rename them so that each column has one name"),
-    (BBB_HEADER, {}, "CID", r"bbb.tsv: column 'CID' looks like an identifier \(integers, unique per row\), "
-                            r"not a measurement"),
-    (BBB_HEADER, {}, "NO.", r"column 'NO.' looks like an identifier"),
+    (BBB_HEADER, {}, "CID", r"bbb.tsv: column 'CID' is named like an identifier, not a measurement"),
+    (BBB_HEADER, {"CID": lambda k: str(7 + k % 3)}, "CID", r"column 'CID' is named like an identifier"),
+    (BBB_HEADER, {}, "NO.", r"column 'NO.' is named like an identifier"),
     (BBB_HEADER, {}, "SMILES", r"bbb.tsv: 'SMILES' is the SMILES column: it holds the molecules, not labels"),
     (BBB_HEADER, {"group": lambda k: "A"}, "group", r"bbb.tsv: column 'group' has one class only: 'A'; a "
                                                     r"classification target needs two"),
