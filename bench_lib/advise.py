@@ -37,6 +37,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench_lib.harness.progress import Heartbeat
 from bench_lib.advise_cost_model import (SCALES, Advice, CostModel, calibrate, calibration_points,
                                          calibration_spec, fit_cost_model, predict)
 from bench_lib.advise_text import advice_json, advice_markdown
@@ -239,10 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.device_profile:
         return _projected(args, split)
     try:
-        advice = advise(args.dataset, args.config, seconds=args.seconds, progress=progress, suite_args=suite_args,
-                        strategies=split(args.strategies), models=split(args.models),
-                        target=split(args.target), options=dict(args.option), smiles_column=args.smiles_column,
-                        id_column=args.id_column)
+        with Heartbeat():
+            advice = advise(args.dataset, args.config, seconds=args.seconds, progress=progress,
+                            suite_args=suite_args, strategies=split(args.strategies), models=split(args.models),
+                            target=split(args.target), options=dict(args.option),
+                            smiles_column=args.smiles_column, id_column=args.id_column)
     except (ConfigError, ValueError, FileNotFoundError) as err:
         for line in str(err).splitlines():
             print(f"error: {line}", file=sys.stderr)

@@ -124,6 +124,7 @@ def calibrate(planned: list[dict], largest: tuple[int, int], seconds: float = 4.
     step in a group of 14 processes taking turns is slower than in a group of 7 (each window starts
     with caches the others filled), which made the first calibration over-predict every cell. A
     point's step time is the median of its copies' ``step_s``."""
+    from bench_lib.harness.progress import phase
     from bench_lib.harness.runner import run_group
 
     if not seconds > 0:
@@ -139,6 +140,7 @@ def calibrate(planned: list[dict], largest: tuple[int, int], seconds: float = 4.
     if progress:
         progress(f"calibrating: {len(points)} slot counts x {copies} copies (a group of {cells} cells, as the "
                  f"suite's {group}), {repeats} x {windows} windows each, in turns")
+    phase(f"calibrating: a group of {cells} cells in turns")
     records = run_group(specs, progress=_Progress(progress))
     failed = [r for r in records if r["status"] != "ok"]
     if failed:
@@ -179,9 +181,13 @@ class Advice:
     skipped: dict = field(default_factory=dict)  # budget scale -> why it was not planned
 
 
-def ranked(advice: Advice, view: str, scale: float = 1.0) -> list[dict]:
-    """The cells of ``view`` at ``scale``, highest predicted graphs/s first."""
-    rows = [r for r in advice.rows if r["scale"] == scale and view in r["spec"].views]
+def ranked(advice: Advice, view: str, scale: float = 1.0, off: bool = False) -> list[dict]:
+    """The cells of ``view`` at ``scale``, highest predicted graphs/s first: those that carry the view's budget
+    (:func:`bench_lib.verdicts.off_budget`, the report's rule), or with ``off`` those that do not."""
+    from bench_lib.verdicts import off_budget
+
+    rows = [r for r in advice.rows if r["scale"] == scale and view in r["spec"].views
+            and off_budget(view, r["graphs_per_step_mean"], r["spec"].graphs_per_step_budget) == off]
     return sorted(rows, key=lambda r: -r["predicted_graphs_per_s"])
 
 

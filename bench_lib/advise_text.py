@@ -8,6 +8,7 @@ import dataclasses
 import json
 
 from bench_lib.advise_cost_model import SCALES, TIE_SHARE, Advice, ranked, tie_share
+from bench_lib.verdicts import off_budget_text
 
 __all__ = ["advice_markdown", "advice_json"]
 
@@ -52,6 +53,9 @@ def _ranked_section(advice: Advice, view: str, tie: float) -> list[str]:
                      f"{r['graph_slots_per_step']:,.0f} | {r['predicted_step_s'] * 1e3:.2f} | "
                      f"{r['distinct_shapes']:,} |")
     lines.append("")
+    for r in ranked(advice, view, off=True):
+        lines += [off_budget_text(r["spec"].strategy, r["graphs_per_step_mean"], r["spec"].graphs_per_step_budget)
+                  + f" (predicted {r['predicted_graphs_per_s']:,.0f} graphs/s).", ""]
     return lines
 
 

@@ -27,6 +27,7 @@ from bench_lib.deps import resolve_backend
 from bench_lib.harness.cell import CellSpec
 from bench_lib.harness.fairness import budgets_for, resolve
 from bench_lib.strategies import STRATEGIES
+from bench_lib.harness.progress import phase
 from bench_lib.strategies.budget import Budget, SlotBudget
 
 __all__ = ["MIN_LABELLED", "expand_cells", "models_for", "timed_windows"]
@@ -240,7 +241,9 @@ def _seed_data(plan: _Expansion, d: DatasetSettings, seed: int, stores: dict[int
     data_seed = seed if d.data_seed == "seed" else d.data_seed
     try:
         if data_seed not in stores:
+            phase(f"loading {d.name}" + (f" ({d.n_graphs:,} graphs)" if d.n_graphs else ""))
             stores[data_seed] = load_dataset(d.name, n_graphs=d.n_graphs, seed=data_seed, **d.options)
+        phase(f"planning {d.name}, seed {seed}: budgets and strategies")
         store = stores[data_seed]
     except (ValueError, OSError, ImportError) as err:
         plan.problems.append(f"[datasets.{d.name}]: {err}")

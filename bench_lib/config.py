@@ -66,7 +66,7 @@ from bench_lib.harness.cell import EXECUTIONS, PREFETCH_MODES, VIEWS, CellSpec, 
 from bench_lib.harness.launch import SlurmSettings
 from bench_lib.strategies import STRATEGIES
 from bench_lib.verdicts import MIN_TIMED_S
-from bench_lib.tasks import LOSSES, MAX_CLASSES
+from bench_lib.tasks import LOSSES, MAX_CLASSES, check_goal
 
 __all__ = ["ConfigError", "DatasetSettings", "TrainSettings", "SuiteConfig", "load_config", "parse_config",
            "Problems", "check_choice", "check_executions", "check_ranks", "check_goal"]
@@ -285,32 +285,6 @@ def check_ranks(where: str, ranks, problems: list) -> None:
     for r in ranks:
         if isinstance(r, bool) or not isinstance(r, int) or r < 1:
             problems.append(f"{where}: each must be a whole number >= 1 (got {r!r})")
-
-
-def check_goal(where: str, task: str | None, metric: str | None, value, target_mae, cli: bool = False) -> list[str]:
-    """What is wrong with a dataset's declared task and target (before its data is read); ``cli``: say it
-    in the command line's flags."""
-    import math
-
-    from bench_lib.tasks import METRICS, TASKS
-
-    problems = []
-    names = (("--task", "--target-metric", "--target-mae", "--target-value") if cli else
-             (f"{where} task", f"{where} target metric", f"{where} target_mae", f"{where} target value"))
-    if task is not None and task not in TASKS:
-        problems.append(f"{names[0]}: unknown task {task!r}; valid: {', '.join(TASKS)}")
-    if metric is not None and metric not in METRICS:
-        problems.append(f"{names[1]}: unknown metric {metric!r}; valid: {', '.join(METRICS)}")
-    for name, v in ((names[2], target_mae), (names[3], value)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
-            problems.append(f"{name} must be a finite number (got {v!r}): a target every strategy reaches at "
-                            "step 0 measures nothing")
-    if target_mae is not None and value is not None:
-        problems.append(f"{names[2]} and {names[3]}: give one of them, not both")
-    if target_mae is not None and metric not in (None, "mae"):
-        problems.append(f"{names[2]} is a MAE target, but the metric is {metric}; give the value in {metric}'s "
-                        f"terms (target = {{metric = \"{metric}\", value = X}}, or --target-value X)")
-    return problems
 
 
 def _target_table(name: str, table: dict, problems: list) -> dict:

@@ -18,9 +18,7 @@ import argparse
 import dataclasses
 import json
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from bench_lib.cells import expand_cells
@@ -31,12 +29,13 @@ from bench_lib.harness.cell import CellSpec
 from bench_lib.harness.environment import environment, pip_freeze
 from bench_lib.harness.launch import LAUNCHERS
 from bench_lib.harness.planning import planning_summary
-from bench_lib.harness.progress import Progress
+from bench_lib.harness.progress import Heartbeat, Progress, kinds_first, phase
 from bench_lib.harness.turns import Decide
 from bench_lib.harness.runner import (ENVIRONMENT_SKIP, sweep_stale_temp, append_record, group_cells, read_records, record_done,
                                      rewrite_without, run_group)
 from bench_lib.overrides import apply_overrides
 from bench_lib.plugins import PluginError
+from bench_lib.stopping import Stop, stop_on_signals, stopped
 from bench_lib.stack import fit_to_stack
 
 __all__ = ["expand_cells", "main"]  # expand_cells: bench_lib.cells's, here for the callers that import it from here
@@ -227,11 +226,14 @@ def _todo(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path,
     """Write the run's config, environment and planning; the groups' cells not recorded yet, the
     environment, and the cells recorded as not done (failed or skipped for the machine)."""
     records = out / "records.csv"
+    phase("recording the environment (environment.json, pip-freeze.txt)")
     env = environment()
     (out / "config.json").write_text(json.dumps(cfg.to_json(), indent=1))
     (out / "environment.json").write_text(json.dumps(env, indent=1))
     (out / "pip-freeze.txt").write_text(pip_freeze())
+    phase("planning every strategy for planning.json")
     (out / "planning.json").write_text(json.dumps(planning_summary(cfg), indent=1))
+    phase(f"reading the records already in {records}")
     done, failed = _recorded(records)
     env_skips = _environment_skips(records)
     todo = [[c for c in g if c.cell_id not in done and (rerun_failed or c.cell_id not in failed
@@ -259,7 +261,9 @@ def _decide(cfg: SuiteConfig) -> Decide | None:
 def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed: bool) -> None:
     """Run the groups' cells that are not recorded yet, appending records as they end."""
     records = out / "records.csv"
-    todo, env, failed = _todo(cfg, groups, out, rerun_failed)
+    with Heartbeat():
+        todo, env, failed = _todo(cfg, groups, out, rerun_failed)
+    todo = kinds_first(todo)
     n_todo = sum(len(g) for g in todo)
     stale = sweep_stale_temp()
     if stale:
@@ -270,7 +274,7 @@ def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed
             rewrite_without(records, {record["cell_id"]})
         append_record(records, record)
 
-    progress = Progress(n_todo)
+    progress = Progress(n_todo, groups=todo)
     for k, group in enumerate(todo):
         progress.begin_group(k + 1, len(todo), group)
         run_group(group, environment=env, log_dir=out / "logs", on_record=on_record, progress=progress,
@@ -390,6 +394,7 @@ def _plan(args: argparse.Namespace,
     check done and the results folder made (not with ``--dry-run``); a ``ConfigError`` for anything
     wrong, a dataset's problems located in the suite file or on the command line."""
     config_path = args.config or default_config_path()
+    phase(f"reading {config_path}")
     cfg = load_config(config_path)
     in_file = {d.name for d in cfg.datasets}
     cfg = _overridden(cfg, args)
@@ -448,71 +453,27 @@ def _exit_status(out: Path) -> int:
     return 1 if n_failed else 0
 
 
-class _Stop(BaseException):
-    """The suite was asked to stop (SIGINT or SIGTERM): raised in the main thread by :func:`_on_signal`."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-_STOPPING: list[int] = []  # the signals received so far in this run
-
-
-def _on_signal(signum: int, frame) -> None:
-    """The first SIGINT or SIGTERM stops the suite where it stands (no new cell; the running ones are ended,
-    what is recorded stays); a second ends the process at once."""
-    if _STOPPING:
-        os._exit(128 + signum)
-    _STOPPING.append(signum)
-    print(f"\n{signal.Signals(signum).name}: stopping (no new cell starts, running cells are ended, records are "
-          "kept); again to end at once", file=sys.stderr, flush=True)
-    raise _Stop(signum)
-
-
-def _stopped(stop: _Stop, out: Path | None) -> int:
-    """What a stopped suite says: what it kept, and that the same command resumes; exit status 128 + signal."""
-    records = None if out is None else out / "records.csv"
-    if records is not None and records.exists() and records.stat().st_size:
-        kept = len(read_records(records).drop_duplicates("cell_id", keep="last"))
-        print(f"stopped by {stop}: {kept} cell record(s) kept in {records}; the same command resumes with the "
-              "cells not recorded yet", file=sys.stderr)
-    else:
-        print(f"stopped by {stop} before any cell was recorded", file=sys.stderr)
-    return 128 + stop.signum
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {}
-    if threading.current_thread() is threading.main_thread():
-        _STOPPING.clear()
-        # Installed even where the shell set SIGINT to be ignored (a job started with '&'): Ctrl-C and kill -INT
-        # stop the suite as SIGTERM does.
-        handlers = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        return _main(args)
-    except _Stop as stop:
-        return _stopped(stop, _OUT[0] if _OUT else None)
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-        _OUT.clear()
+    with stop_on_signals() as where:
+        try:
+            return _main(args, where)
+        except Stop as stop:
+            return stopped(stop, where[0] / "records.csv" if where else None)
 
 
-_OUT: list[Path] = []  # the results folder of the run, once known (what a stop reports)
-
-
-def _main(args: argparse.Namespace) -> int:
+def _main(args: argparse.Namespace, where: list[Path]) -> int:
+    """The suite's command; ``where`` receives the results folder once it is known (what a stop reports)."""
     notes: list[str] = []
     try:
         if args.list:
             _print_list()
             return 0
-        cfg, groups, out, shard = _plan(args, notes)
+        with Heartbeat():
+            cfg, groups, out, shard = _plan(args, notes)
     except (ConfigError, PluginError) as err:
         return _error(err)
-    _OUT.append(out)
+    where.append(out)
     for note in notes:
         print(note, file=sys.stderr)
     if shard:

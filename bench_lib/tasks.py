@@ -41,7 +41,7 @@ import numpy as np
 from bench_lib.deps import quiet_jit_deprecation
 
 __all__ = ["TASKS", "Metric", "METRICS", "DEFAULT_METRIC", "Task", "dataset_task", "resolve_task", "score",
-           "ogb_score", "check_target", "MAX_CLASSES", "task_loss", "class_balance", "LOSSES"]
+           "ogb_score", "check_target", "MAX_CLASSES", "task_loss", "class_balance", "LOSSES", "check_goal"]
 
 TASKS = ("regression", "binary", "multiclass", "multilabel")
 
@@ -426,3 +426,25 @@ def task_loss(pred, labels, graph_mask, kind: str, std=None, denominator: int | 
     if denominator is not None:
         return total / max(int(denominator), 1)
     return total / valid.sum().clamp(min=1)
+
+
+def check_goal(where: str, task: str | None, metric: str | None, value, target_mae, cli: bool = False) -> list[str]:
+    """What is wrong with a dataset's declared task and target (before its data is read); ``cli``: say it
+    in the command line's flags."""
+    problems = []
+    names = (("--task", "--target-metric", "--target-mae", "--target-value") if cli else
+             (f"{where} task", f"{where} target metric", f"{where} target_mae", f"{where} target value"))
+    if task is not None and task not in TASKS:
+        problems.append(f"{names[0]}: unknown task {task!r}; valid: {', '.join(TASKS)}")
+    if metric is not None and metric not in METRICS:
+        problems.append(f"{names[1]}: unknown metric {metric!r}; valid: {', '.join(METRICS)}")
+    for name, v in ((names[2], target_mae), (names[3], value)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            problems.append(f"{name} must be a finite number (got {v!r}): a target every strategy reaches at "
+                            "step 0 measures nothing")
+    if target_mae is not None and value is not None:
+        problems.append(f"{names[2]} and {names[3]}: give one of them, not both")
+    if target_mae is not None and metric not in (None, "mae"):
+        problems.append(f"{names[2]} is a MAE target, but the metric is {metric}; give the value in {metric}'s "
+                        f"terms (target = {{metric = \"{metric}\", value = X}}, or --target-value X)")
+    return problems

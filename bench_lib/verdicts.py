@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["ALPHA", "MARGIN", "MIN_TIMED_S", "Verdict", "word_of", "compare_turns", "compare_seeds",
-           "pair_count", "seed_statistic"]
+__all__ = ["ALPHA", "MARGIN", "MIN_TIMED_S", "BUDGET_SHARE", "Verdict", "word_of", "compare_turns",
+           "compare_seeds", "pair_count", "seed_statistic", "off_budget", "off_budget_text"]
 
 #: The family-wise error of a table's verdicts.
 ALPHA = 0.05
@@ -46,6 +46,27 @@ MARGIN = 0.05
 #: Seconds of timed windows per cell at which strategy ratios held within 10% between a quiet and a busy
 #: machine (benchmarks/noise.py, results/noise/benchmark.md); shorter timings are raised to it.
 MIN_TIMED_S = 4.0
+
+
+#: Who takes part in a view's verdicts: in the equal-real-graphs view, a strategy whose mean real graphs per
+#: step is within this share of the view's budget. One that carries more (a packer whose packs must hold the
+#: largest graph of a wide size distribution) does other work per step, and its graphs/s would lead on that.
+BUDGET_SHARE = 0.05
+
+
+def off_budget(view: str, carried: float, budget: float | None, share: float = BUDGET_SHARE) -> bool:
+    """Whether a strategy that carried ``carried`` real graphs per step (mean) leaves ``view``'s verdicts:
+    only the equal-real-graphs view holds graphs per step equal; a missing budget or reading keeps it in."""
+    if view != "equal-real-graphs" or budget is None or not budget > 0 or carried != carried:
+        return False
+    return abs(carried / budget - 1) > share
+
+
+def off_budget_text(strategy: str, carried: float, budget: float, share: float = BUDGET_SHARE) -> str:
+    """The sentence that says why ``strategy`` left the view's verdicts and what it carried."""
+    return (f"`{strategy}` carried {carried:.1f} real graphs per step against the budget of {budget:g} "
+            f"({carried / budget - 1:+.0%}, outside ±{share:.0%}): it is left out of this view's verdicts, since "
+            "its graphs/s would compare other work per step")
 
 
 @dataclass(frozen=True)

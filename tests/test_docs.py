@@ -235,9 +235,9 @@ def own_data_commands() -> list[str]:
 
 @pytest.fixture()
 def esol_dir(tmp_path, monkeypatch):
-    """A folder holding ``data/ESOL.csv`` with ESOL's header and 48 rows, as the current directory."""
+    """A folder holding ``data/ESOL.csv`` with ESOL's header and 192 rows (enough to fill a 512-slot step), as the current directory."""
     (tmp_path / "data").mkdir()
-    rows = [(f"{name} {k}" if k else name, *rest) for k in range(4) for name, *rest in ESOL_ROWS]
+    rows = [(f"{name} {k}" if k else name, *rest) for k in range(16) for name, *rest in ESOL_ROWS]
     (tmp_path / "data" / "ESOL.csv").write_text(ESOL_HEADER + "\n" + "".join(
         ",".join(f'"{v}"' if isinstance(v, str) and " " in v else str(v) for v in row) + "\n" for row in rows))
     monkeypatch.chdir(tmp_path)

@@ -278,7 +278,7 @@ def test_data_dir_override_reaches_downloaded_sets(tmp_path):
 
 def test_local_file_dataset_in_a_suite(tmp_path, capsys):
     mols = tmp_path / "mols.csv"
-    mols.write_text("smiles,y\n" + "CCO,1.0\nCCN,2.0\nCCC,3.0\nc1ccccc1,4.0\nCC(=O)O,5.0\n" * 4)
+    mols.write_text("smiles,y\n" + "CCO,1.0\nCCN,2.0\nCCC,3.0\nc1ccccc1,4.0\nCC(=O)O,5.0\n" * 8)
     cfg = tmp_path / "local.toml"
     # no `models`: chosen by what the data has (GIN for molecules from SMILES)
     cfg.write_text(f'[suite]\nstrategies = ["pad", "pack-ffd"]\n\n[datasets."csv:{mols}"]\n'
@@ -363,7 +363,7 @@ def test_a_file_without_a_target_runs_throughput_and_memory_and_says_why_not_acc
 
 def test_an_edited_local_file_makes_new_cells_not_a_resume(tiny_config, tmp_path, capsys):
     data = tmp_path / "m.csv"
-    data.write_text("smiles,y\n" + "\n".join(f"{s},{k}.5" for k, s in enumerate(["CCO", "CCN", "CCC", "CCCl"] * 5)))
+    data.write_text("smiles,y\n" + "\n".join(f"{s},{k}.5" for k, s in enumerate(["CCO", "CCN", "CCC", "CCCl"] * 70)))
     args = ["--config", str(tiny_config), "--datasets", f"csv:{data}", "--strategies", "pad", "--dry-run"]
     assert main(args) == 0
     before = capsys.readouterr().out.split()[0]

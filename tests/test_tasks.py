@@ -374,7 +374,7 @@ def test_each_seeds_split_is_checked(tmp_path):
     table.write_text("smiles,label\n" + "".join(f"{s},{int(k in positives)}\n" for k, s in enumerate(smiles)))
     cfg = parse_config({"suite": {"strategies": ["dynamic"], "fairness": ["equal-padded-budget"], "seeds": [0, 1]},
                         "datasets": {f"csv:{table}": {"target": {"column": "label", "value": 0.7},
-                                                      "data_seed": "seed"}}})
+                                                      "data_seed": "seed", "node_slots": 256}}})
     with pytest.raises(ConfigError, match=r"the val split holds one class only \('label': 0\).* \(seed 1\)"):
         expand_cells(cfg)
     fixed = dataclasses.replace(cfg, datasets=tuple(dataclasses.replace(d, data_seed=0) for d in cfg.datasets))

@@ -16,6 +16,7 @@ import torch
 
 from bench_lib.data import load_dataset, store_splits
 from bench_lib.harness.cell import CellSpec
+from bench_lib.harness.progress import phase
 from bench_lib.harness.train import build_model
 from bench_lib.models.check import check_batching, sample_graphs
 from bench_lib.strategies import STRATEGIES
@@ -35,7 +36,8 @@ def check_cells(cells: list[CellSpec], say: Callable[[str], None] = lambda line:
         if c.model != "none":
             groups.setdefault(_key(c), []).append(c)
     problems = []
-    for (dataset, _, _, model_name, _, backend), group in groups.items():
+    for k, ((dataset, _, _, model_name, _, backend), group) in enumerate(groups.items()):
+        phase(f"batching check {k + 1}/{len(groups)}: {model_name} on {dataset}")
         first = group[0]
         strategies = {}
         for c in group:

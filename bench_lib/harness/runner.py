@@ -15,16 +15,13 @@ raises, crashes, is killed for memory or runs past its ``timeout_s`` (the
 time spent on its own commands) becomes a ``failed`` record with the
 reason, and the others go on.
 
-``append_record`` adds one CSV row with a single ``write`` on a file opened
-for appending, so a killed suite leaves whole rows only; pandas reads the
-file with no code of ours (``pd.read_csv``).
+The records file is :mod:`bench_lib.harness.records`' (its functions are
+importable from here too).
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import os
 import select
@@ -39,81 +36,14 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from bench_lib.harness.cell import (COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION,
-                                    CellSpec)
+from bench_lib.harness.cell import COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, SCHEMA_VERSION, CellSpec
 from bench_lib.harness.distributed import lost_rank, proc_stat, rank_env, runner_alive, torchrun_command
+from bench_lib.harness.records import append_record, read_records, record_done, rewrite_without
 from bench_lib.harness.turns import Decide, timed_turns
 
 __all__ = ["ENVIRONMENT_SKIP", "TEMP_PREFIX", "sweep_stale_temp", "run_group", "record_done",
            "run_cell", "append_record", "read_records", "rewrite_without", "group_cells", "worker_env",
            "KEEP_MALLOC"]
-
-
-def record_done(status: str, error) -> bool:
-    """Whether a record ends its cell for good: ok, or skipped for a reason other than the machine (an
-    environment skip, such as a missing GPU, and a failure are retried by a later run)."""
-    return status == "ok" or (status == "skipped" and not str(error or "").startswith(ENVIRONMENT_SKIP))
-
-
-def _cell(value):
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value)
-    return "" if value is None else value
-
-
-def append_record(path: Path, record: dict) -> None:
-    """Append one row (and the header if the file is new) in one write."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    unknown = set(record) - set(RECORD_FIELDS)
-    if unknown:
-        raise ValueError(f"record has fields not in the schema: {sorted(unknown)}")
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=RECORD_FIELDS, lineterminator="\n")
-    if path.exists() and path.stat().st_size:
-        _check_header(path)  # before opening: an earlier schema's file is replaced by its upgrade
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        if os.fstat(fd).st_size == 0:
-            writer.writeheader()
-        writer.writerow({k: _cell(record.get(k)) for k in RECORD_FIELDS})
-        os.write(fd, buf.getvalue().encode())
-    finally:
-        os.close(fd)
-
-
-def _check_header(path: Path) -> None:
-    """``ValueError`` when ``path`` was written with other columns (another bench_lib version)."""
-    with open(path, newline="") as f:
-        header = next(csv.reader(f), [])
-    if header != RECORD_FIELDS and set(header) <= set(RECORD_FIELDS):
-        rewrite_without(path, set())  # an earlier schema's columns are a subset of today's: rewritten under it
-    elif header != RECORD_FIELDS:
-        raise ValueError(f"{path} holds records with other columns (schema of another bench_lib version); "
-                         "write to a new results directory (--out) or move this one away")
-
-
-def read_records(path: Path):
-    import pandas as pd
-
-    return pd.read_csv(path)
-
-
-def rewrite_without(path: Path, cell_ids: set[str]) -> None:
-    """Drop the rows of ``cell_ids`` (a failed cell about to be recorded again):
-    the file is rewritten to a temporary name and renamed over the old one."""
-    path = Path(path)
-    if not path.exists():
-        return
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    keep = [r for r in rows if r["cell_id"] not in cell_ids]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=RECORD_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(keep)
-    os.replace(tmp, path)
 
 
 def group_cells(cells: list[CellSpec], interleave: bool = True) -> list[list[CellSpec]]:
@@ -354,7 +284,6 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
 
     lock = threading.Lock()  # cells that train side by side end from their own threads
     stopping = threading.Event()  # the group is being torn down (an interrupt): a killed cell is not recorded
-
     again: list[tuple[CellSpec, str]] = []  # cells to run once more, with their first error
 
     def finish(w: _Worker) -> None:
@@ -364,8 +293,8 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
             rec = w.record(environment)
             if retry and timing_failure(w.spec, rec):
                 again.append((w.spec, rec["error"]))
-                progress.note(f"{w.spec.label()} lost a rank ({rec['error'].splitlines()[0][:160]}); "
-                              "it runs once more after this group")
+                progress.note(f"{w.spec.label()} lost a rank ({rec['error'].splitlines()[0][:160]}); it runs once "
+                              "more after this group")
                 return
             records[w.spec.cell_id] = rec
             if on_record is not None:
@@ -379,18 +308,17 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
         if specs and all(s.repeats == 0 for s in specs):  # train-only cells: nothing timed, nothing to take turns
             _train_only(specs, workers, log_dir, train_parallel, progress, finish,
                         {"turn_group": turn_group, "decide_looks": 1}, lock)
-            return [records[s.cell_id] for s in specs if s.cell_id in records]
-        turn_fields = {"turn_group": turn_group, "decide_looks": decide.looks if decide else 1}
-        _interleaved(specs, workers, log_dir, turn_fields, progress, finish, decide, train_parallel)
+        else:
+            _interleaved(specs, workers, log_dir, {"turn_group": turn_group, "decide_looks": decide.looks
+                                                   if decide else 1}, progress, finish, decide, train_parallel)
     finally:
         stopping.set()
-        for w in workers:
-            if w.alive:
-                w.kill()
-                w.close()
+        for w in [w for w in workers if w.alive]:
+            w.kill()
+            w.close()
     for spec, first in again:
         records[spec.cell_id] = _run_again(spec, first, environment, log_dir, on_record, progress)
-    return [records[s.cell_id] for s in specs]
+    return [records[s.cell_id] for s in specs if s.cell_id in records]
 
 
 def timing_failure(spec: CellSpec, record: dict) -> bool:

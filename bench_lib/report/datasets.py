@@ -16,6 +16,7 @@ from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.results import Results
 from bench_lib.report.tables import (curve_points, decide, details_table, fairness_table, main_table, metric_of,
                                      summarise)
+from bench_lib.verdicts import off_budget_text
 
 __all__ = ["dataset_section", "goal_text", "view_text"]
 
@@ -35,8 +36,9 @@ def view_text(view: str, g: pd.DataFrame) -> str:
     if view == "equal-real-graphs":
         got = pd.to_numeric(g.get("graphs_per_step_mean", pd.Series(dtype=float)), errors="coerce").dropna()
         carried = f"; the strategies carried {got.min():.1f} to {got.max():.1f} (first epoch)" if len(got) else ""
+        off = "".join(f" {off_budget_text(s, *c)}." for s, c in g.attrs.get("off_budget", {}).items())
         return (f"The budget is {values('graphs_per_step_budget')} real graphs per step on average{carried}; "
-                "padding costs memory and compute.")
+                f"padding costs memory and compute.{off}")
     return "Parameters set by hand (a strategy without `for_budget`, or fixed in the suite's [strategies]); not " \
            "budget-matched."
 

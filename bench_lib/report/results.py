@@ -11,7 +11,7 @@ import pandas as pd
 
 from bench_lib.report.tables import in_view, latest
 from bench_lib.strategies.budget import VIEWS
-from bench_lib.verdicts import MARGIN
+from bench_lib.verdicts import MARGIN, off_budget
 
 __all__ = ["Results", "with_arms"]
 
@@ -57,13 +57,29 @@ class Results:
         return {d["name"]: d for d in self.config.get("datasets", [])}.get(dataset, {})
 
     def groups(self, dataset: str):
-        """``(model, view, records)`` of every table of ``dataset``, failed cells included."""
+        """``(model, view, records)`` of every table of ``dataset``, failed cells included; a strategy that did
+        not carry the view's budget (:func:`bench_lib.verdicts.off_budget`) is left out, named with what it
+        carried in the records' ``attrs["off_budget"]`` (``{strategy: (carried, budget)}``)."""
         sub = self.ran[self.ran.dataset == dataset]
         for model in dict.fromkeys(sub.model):
             for view in VIEWS:
                 g = in_view(sub[sub.model == model], view)
                 if len(g):
+                    off = _off_budget(g, view)
+                    g = g[~g.strategy.isin(list(off))].copy()
+                    g.attrs["off_budget"] = off
                     yield model, view, g
+
+
+def _off_budget(g: pd.DataFrame, view: str) -> dict[str, tuple[float, float]]:
+    """The strategies of ``g`` whose mean real graphs per step (over their cells) is off ``view``'s budget."""
+    if "graphs_per_step_mean" not in g or "graphs_per_step_budget" not in g:
+        return {}
+    num = lambda col: pd.to_numeric(g[col], errors="coerce")  # noqa: E731
+    means = pd.DataFrame({"s": g.strategy, "carried": num("graphs_per_step_mean"),
+                          "budget": num("graphs_per_step_budget")}).groupby("s", sort=False).mean()
+    return {s: (float(r.carried), float(r.budget)) for s, r in means.iterrows()
+            if off_budget(view, float(r.carried), float(r.budget))}
 
 
 def with_arms(df: pd.DataFrame) -> pd.DataFrame:

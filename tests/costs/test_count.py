@@ -151,8 +151,8 @@ def test_an_epoch_of_one_batch_is_counted():
     from bench_lib.suite import expand_cells
 
     cfg = parse_config({"suite": {"strategies": ["dynamic"], "backend": "torch"},
-                        "datasets": {"nci5k": {"n_graphs": 12, "graphs_per_step": 64}}, "models": {"gin": {"hidden": 8}}})
-    spec = expand_cells(cfg)[0]
+                        "datasets": {"nci5k": {"n_graphs": 100, "graphs_per_step": 64}}, "models": {"gin": {"hidden": 8}}})
+    spec = dataclasses.replace(expand_cells(cfg)[0], n_graphs=12)  # a suite refuses a split smaller than a step
     run = CellRun(spec)
     assert len(list(run.loader.plan(0).batches())) == 1
     costs = counted_costs(run.model, run.init_state, lambda model, batch: make_loss(model, run.task, spec)(batch),

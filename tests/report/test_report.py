@@ -310,3 +310,32 @@ def test_flags_name_a_cell_that_ran_twice():
             "of timing (lost a rank (another rank died or stopped answering; ...): RuntimeError); the record is the "
             "second's (ok)") in text
     assert "`dynamic`" not in text
+
+
+def test_a_strategy_off_the_real_graphs_budget_leaves_the_verdicts_with_a_sentence(tmp_path):
+    """The approved-drugs case: the packer carried 39.2 graphs per step against a budget of 32 (its packs hold
+    the largest molecule) and led on that; it leaves the view's verdicts, in the report and in advise."""
+    from types import SimpleNamespace
+
+    from bench_lib.advise_cost_model import ranked
+    from bench_lib.report.datasets import view_text
+    from bench_lib.report.results import Results
+
+    res = fixture_results(tmp_path)
+    real = ("equal-real-graphs",)
+    carried = {"dynamic": 31.6, "pad": 32.1, "pack-lpfhp": 39.2}
+    for seed in (0, 1):
+        for strategy, mean in carried.items():
+            append_record(res / "records.csv", {**record(strategy, seed, views=real), "graphs_per_step_mean": mean})
+    groups = {view: g for model, view, g in Results.read(res).groups("nci5k")}
+    g = groups["equal-real-graphs"]
+    assert set(g.strategy) == {"dynamic", "pad"}  # pad's failed cell in this view stays: failures are counted
+    assert set(g.attrs["off_budget"]) == {"pack-lpfhp"}
+    assert ("`pack-lpfhp` carried 39.2 real graphs per step against the budget of 32 (+23%, outside ±5%): it is "
+            "left out of this view's verdicts") in view_text("equal-real-graphs", g)
+    assert set(groups["equal-padded-budget"].strategy) == set(CELLS)  # graphs per step differ there by design
+    rows = [{"scale": 1.0, "graphs_per_step_mean": mean, "predicted_graphs_per_s": 1000 * mean,
+             "spec": SimpleNamespace(strategy=s, views=real, graphs_per_step_budget=32)} for s, mean in carried.items()]
+    advice = SimpleNamespace(rows=rows)
+    assert [r["spec"].strategy for r in ranked(advice, "equal-real-graphs")] == ["pad", "dynamic"]
+    assert [r["spec"].strategy for r in ranked(advice, "equal-real-graphs", off=True)] == ["pack-lpfhp"]
