@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from bench_lib.cells import expand_cells
+from bench_lib.cells import expand_cells, timed_windows
 from bench_lib.config import ConfigError, SuiteConfig, check_out, load_config
 from bench_lib.data import parse_option
 from bench_lib.deps import BACKEND_CHOICES, DGL_EXTRA, dgl_available
@@ -228,7 +228,8 @@ def _todo(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path,
     records = out / "records.csv"
     phase("recording the environment (environment.json, pip-freeze.txt)")
     env = environment()
-    (out / "config.json").write_text(json.dumps(cfg.to_json(), indent=1))
+    ran = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, windows=timed_windows(cfg)))  # raised
+    (out / "config.json").write_text(json.dumps(ran.to_json(), indent=1))
     (out / "environment.json").write_text(json.dumps(env, indent=1))
     (out / "pip-freeze.txt").write_text(pip_freeze())
     phase("planning every strategy for planning.json")
@@ -346,12 +347,11 @@ def _located(problem: str, config_path: Path, in_file: set[str]) -> str:
 
 
 def _check_device(cfg: SuiteConfig) -> None:
-    if cfg.device == "cuda":
-        import torch
+    import torch
 
-        if not torch.cuda.is_available():
-            raise ConfigError("device 'cuda': torch sees no GPU on this machine (torch.cuda.is_available() is "
-                              "False); run on a machine with one, or use --device cpu")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda': torch sees no GPU on this machine (torch.cuda.is_available() is "
+                          "False); run on a machine with one, or use --device cpu")
 
 
 def _split(text: str | None) -> list[str] | None:

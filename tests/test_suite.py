@@ -430,7 +430,9 @@ def test_seeds_vary_the_training_not_the_data_unless_asked(tiny_config):
 def test_windows_are_raised_to_the_timed_duration_that_held_under_load(tiny_config):
     from bench_lib.cells import timed_windows
 
-    smoke = load_config(ROOT / "benchmarks/smoke.toml")  # 2 repeats x 4 windows x 0.05 s: 0.4 s a cell
+    smoke = load_config(ROOT / "benchmarks/smoke.toml")  # 2 repeats x 40 windows x 0.05 s: 4 s, nothing to raise
+    assert timed_windows(smoke) == 40
+    smoke = dataclasses.replace(smoke, train=dataclasses.replace(smoke.train, windows=4))  # 0.4 s a cell
     notes = []
     assert timed_windows(smoke, notes) == 40 and "windows raised from 4 to 40" in notes[0]
     assert {c.windows for c in expand_cells(smoke)} == {40}
