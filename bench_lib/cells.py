@@ -371,8 +371,9 @@ def _dataset_note(d, store, task, goal: float | None, mode: str) -> str:
     skipped = len(store.meta.skipped)
     parts = [f"{d.name}: {store.n_graph:,} graphs"]
     if skipped:
-        options = [f"--option {shlex.quote(f'{k}={v!r}' if not isinstance(v, str) else f'{k}={v}')}"
-                   for k, v in d.options.items() if k != "file_stamp"]
+        text = lambda v: v if isinstance(v, str) else ",".join(map(str, v)) if isinstance(v, (list, tuple)) \
+            else repr(v)  # noqa: E731 (a list of columns as the flags take it: a,b, not ['a', 'b'])
+        options = [f"--option {shlex.quote(f'{k}={text(v)}')}" for k, v in d.options.items() if k != "file_stamp"]
         parts.append(f"{skipped:,} input record(s) skipped (python -m bench_lib.data stats {shlex.quote(d.name)} "
                      + " ".join(options + ["--skipped"]) + ")")
     if store.meta.params.get("note"):

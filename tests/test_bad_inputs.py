@@ -300,3 +300,12 @@ def test_a_table_with_a_repeated_identifier_trains_on_its_class_column(files, ca
     err = capsys.readouterr().err
     assert "target: 'BBB+/BBB-' (text labels: 2 classes, positive 'BBB+' 66.5% of 200 rows), the only column of " \
            "class labels ('NO.', 'CID' left aside: identifier or row-number columns)" in err, err
+
+
+def test_the_suggested_stats_command_names_columns_as_the_flags_take_them(files, capsys):
+    path = files["ids"].with_name("skips.csv")
+    path.write_text("smiles,y\n" + "\n".join(f"{MOLS[k % 10]},{k}" for k in range(200)) + "\nC1CC(,1\n")
+    argv = ["--config", str(files["config"]), "--datasets", f"csv:{path}", "--target", "y", "--dry-run",
+            "--no-batching-check"]
+    assert main(argv) == 0
+    assert "--option target_columns=y --skipped)" in capsys.readouterr().err
