@@ -299,14 +299,14 @@ def test_a_local_csv_given_only_on_the_command_line_runs_and_reports(tiny_config
     mols = ["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCCl", "CCBr", "OCC(O)CO", "CCCCCC", "c1ccncc1"]
     with gzip.open(csv_path, "wt") as f:
         f.write("Compound ID\tmeasured log solubility\tpredicted\tsmiles\n")
-        f.writelines(f"m{k}\t{k % 7 - 3.5}\t0\t{s}\n" for k, s in enumerate(mols * 4))
+        f.writelines(f"m{k}\t{k % 7 - 3.5}\t0\t{s}\n" for k, s in enumerate(mols * 16))  # fills 512 slots
     out = tmp_path / "runs" / "esol"
     monkeypatch.chdir(tmp_path)
     rc = main(["--config", str(tiny_config), "--datasets", f"csv:{csv_path}", "--target", "measured log solubility",
                "--target-mae", "50", "--strategies", "pad,pack-ffd", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 0, err
-    assert "40 graphs" in err and "time to accuracy: regression target 'measured log solubility' to validation MAE 50 " in err
+    assert "160 graphs" in err and "time to accuracy: regression target 'measured log solubility' to validation MAE 50 " in err
     records = pd.read_csv(out / "records.csv")
     assert (records.status == "ok").all() and len(records) == 2
     assert set(records.target) == {"measured log solubility"} and set(records.model) == {"gin"}  # chosen by the data
@@ -348,13 +348,13 @@ def test_list_shows_the_local_file_forms(capsys):
 def test_a_file_without_a_target_runs_throughput_and_memory_and_says_why_not_accuracy(tiny_config, tmp_path,
                                                                                          capsys):
     smi = tmp_path / "library.csv"
-    smi.write_text("smiles\n" + "\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCCl"] * 5) + "\n")
+    smi.write_text("smiles\n" + "\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCCl"] * 40) + "\n")
     out = tmp_path / "res"
     rc = main(["--config", str(tiny_config), "--datasets", f"csv:{smi}", "--strategies", "pad",
                "--target-mae", "1", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 0, err
-    assert "no numeric column: no target" in err and "time to accuracy skipped: the dataset has no target" in err
+    assert "no numeric or class-label column: no target" in err and "time to accuracy skipped: the dataset has no target" in err
     (record,) = pd.read_csv(out / "records.csv").to_dict("records")
     assert record["status"] == "ok" and record["graphs_per_s"] > 0 and record["throughput_peak_rss_mib"] > 0
     assert pd.isna(record["target"]) and pd.isna(record["target_mae"]) and pd.isna(record["train_steps"])

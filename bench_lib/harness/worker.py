@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -60,7 +61,16 @@ def _watch_parent(parent: int, runner: int | None) -> None:
     while True:
         time.sleep(0.5)
         if os.getppid() != parent or (runner is not None and not runner_alive(runner)):
+            _drop_cache()
             os._exit(3)
+
+
+def _drop_cache() -> None:
+    """Remove the cell's own inductor folder (named with the runner's TEMP_PREFIX) as the worker ends: a runner
+    killed with SIGKILL cannot remove it, and its worker ends on its own (the parent gone, or stdin closed)."""
+    cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR", "")
+    if os.path.basename(cache).startswith("bench_lib_"):
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 def _broadcast_lines(lines):
@@ -165,6 +175,8 @@ def main() -> int:
         import torch.distributed as dist
 
         dist.destroy_process_group()
+    if rank == 0:
+        _drop_cache()
     return 0
 
 
