@@ -40,16 +40,23 @@ node_slots = 256
 """
 
 
+#: Train-only seeds, two cells training side by side in threads when the signal comes.
+TRAINING = SUITE.replace("timed_seeds = 4", "timed_seeds = 1\ntrain_parallel = 2").replace(
+    "[train]\nwindows = 4", "[train]\nwindows = 4\nmax_steps = 400\neval_every = 50").replace(
+    'node_slots = 256', 'node_slots = 256\ntarget_mae = 0.001')
+
+
 def _records(path: Path) -> int:
     return len(read_records(path)) if path.exists() and path.stat().st_size else 0
 
 
 @pytest.mark.slow
 @needs_proc
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_stop_keeps_the_records_ends_the_workers_and_the_same_command_resumes(tmp_path, sig):
+@pytest.mark.parametrize("sig,suite", [(signal.SIGINT, SUITE), (signal.SIGTERM, SUITE), (signal.SIGINT, TRAINING)],
+                         ids=["SIGINT", "SIGTERM", "SIGINT-training-side-by-side"])
+def test_a_stop_keeps_the_records_ends_the_workers_and_the_same_command_resumes(tmp_path, sig, suite):
     marker = uuid.uuid4().hex
-    (tmp_path / "suite.toml").write_text(SUITE)
+    (tmp_path / "suite.toml").write_text(suite)
     temp = tmp_path / "temp"
     temp.mkdir()
     out = tmp_path / "results"
@@ -60,7 +67,8 @@ def test_a_stop_keeps_the_records_ends_the_workers_and_the_same_command_resumes(
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         # a group recorded and the next one's workers running
-        assert _wait_for(lambda: _records(out / "records.csv") >= 2 and len(_processes_with(marker)) >= 2, 240), \
+        alive = 3 if suite is TRAINING else 2  # the suite and its worker(s) of the next group
+        assert _wait_for(lambda: _records(out / "records.csv") >= 2 and len(_processes_with(marker)) >= alive, 240), \
             proc.stderr.read() if proc.poll() is not None else "no record in 240 s"
         kept = _records(out / "records.csv")
         sent = time.monotonic()

@@ -274,8 +274,7 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
       train_parallel: cells that train to their target side by side once the timed turns are over (steps
         to a target do not depend on the machine's load; the time to target is steps x the step time the
         turns measured, alone).
-      retry: a data-parallel cell that failed for a reason of timing (:func:`timing_failure`) runs once
-        more, alone, after the group; its record keeps the first error in ``retried``.
+      retry: a data-parallel cell failed for a reason of timing (:func:`timing_failure`) runs again, alone.
     """
     progress = progress or _Quiet()
     environment = environment or {}
@@ -307,12 +306,13 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
     try:
         if specs and all(s.repeats == 0 for s in specs):  # train-only cells: nothing timed, nothing to take turns
             _train_only(specs, workers, log_dir, train_parallel, progress, finish,
-                        {"turn_group": turn_group, "decide_looks": 1}, lock)
+                        {"turn_group": turn_group, "decide_looks": 1}, lock, stopping)
         else:
             _interleaved(specs, workers, log_dir, {"turn_group": turn_group, "decide_looks": decide.looks
                                                    if decide else 1}, progress, finish, decide, train_parallel)
     finally:
-        stopping.set()
+        with lock:
+            stopping.set()
         for w in [w for w in workers if w.alive]:
             w.kill()
             w.close()
@@ -376,14 +376,16 @@ def _interleaved(specs: list[CellSpec], workers: list[_Worker], log_dir, turn_fi
 
 
 def _train_only(specs: list[CellSpec], workers: list[_Worker], log_dir, parallel: int, progress, finish,
-                turn_fields: dict, lock: threading.Lock) -> None:
+                turn_fields: dict, lock: threading.Lock, stopping: threading.Event) -> None:
     """Cells with no timed window (train-only seeds), ``parallel`` at a time, each from its start to its
     end in one slot: started when a slot frees (no pile of processes importing at once), set up, then
     trained to the target. Their setups run beside each other, so their planning time is not kept."""
 
     def one(spec: CellSpec) -> None:
-        w = _Worker(spec, Path(log_dir) / f"{spec.cell_id}.log" if log_dir else None)
-        with lock:
+        with lock:  # none starts once the group is being torn down (its cleanup takes the lock)
+            if stopping.is_set():
+                return
+            w = _Worker(spec, Path(log_dir) / f"{spec.cell_id}.log" if log_dir else None)
             workers.append(w)
         w.turn_fields = dict(turn_fields)
         if w.wait() is None:  # the import failed (or a skip): its result is recorded
