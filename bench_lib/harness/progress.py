@@ -112,13 +112,13 @@ class Progress:
 
 class Heartbeat:
     """Prints the phase set by :func:`phase` once it has lasted ``quiet_s``, then every ``every_s`` while it
-    lasts, each line ``[m:ss] phase`` with the time since the heartbeat began (a thread of its own)."""
+    lasts, each line ``[m:ss] phase`` with the time since the command began (a thread of its own)."""
 
     def __init__(self, stream=None, quiet_s: float = 2.0, every_s: float = 8.0) -> None:
         self.stream = sys.stderr if stream is None else stream
         self.quiet_s, self.every_s = quiet_s, every_s
-        self.start = time.monotonic()
-        self.text, self.since, self.said = "", self.start, None
+        self.start = _BEGUN  # the command's start: one clock for all its heartbeats
+        self.text, self.since, self.said = "", time.monotonic(), None
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._beat, daemon=True, name="bench_lib_heartbeat")
@@ -152,6 +152,7 @@ class Heartbeat:
 
 
 _current: list[Heartbeat] = []
+_BEGUN = time.monotonic()  # about when the command began (this module is imported at its start)
 
 
 def phase(text: str) -> None:

@@ -339,3 +339,34 @@ def test_a_strategy_off_the_real_graphs_budget_leaves_the_verdicts_with_a_senten
     advice = SimpleNamespace(rows=rows)
     assert [r["spec"].strategy for r in ranked(advice, "equal-real-graphs")] == ["pad", "dynamic"]
     assert [r["spec"].strategy for r in ranked(advice, "equal-real-graphs", off=True)] == ["pack-lpfhp"]
+
+
+def test_on_a_wide_size_distribution_only_strategies_within_the_budget_get_verdicts(tmp_path):
+    """Sizes as wide as a table of approved drugs (up to 295 atoms), planned as the suite and advise plan them
+    in the equal-real-graphs view at 32 graphs per step: packs that must hold the largest graph carry more
+    than 32, and those strategies leave the view's verdicts; every one that stays carries within 5%."""
+    from types import SimpleNamespace
+
+    from bench_lib.advise import plan_cells
+    from bench_lib.advise_cost_model import ranked
+    from bench_lib.verdicts import BUDGET_SHARE, off_budget
+
+    rng = np.random.default_rng(0)
+    sizes = np.clip(rng.lognormal(np.log(24), 0.5, 600).astype(int), 3, 120)
+    sizes[:3] = [295, 240, 180]
+    path = tmp_path / "drugs.csv"
+    path.write_text("smiles,y\n" + "\n".join(f"{'C' * int(k)},{k / 10}" for k in sizes) + "\n")
+    cfg = parse_config({"suite": {"strategies": ["pad", "dynamic", "dynamic-budget", "pack-lpfhp", "pack-ffd"],
+                                  "fairness": ["equal-real-graphs"], "backend": "torch"},
+                        "datasets": {f"csv:{path}": {"graphs_per_step": 32, "models": ["gin"]}}})
+    rows, _, _ = plan_cells(cfg, scales=(1.0,))  # the suite's own cells and plans (advise plans the same)
+    carried = {r["spec"].strategy: r["graphs_per_step_mean"] for r in rows}
+    assert carried["pack-lpfhp"] > 32 * (1 + BUDGET_SHARE)  # the case: its packs hold the 295-atom graph
+    view = "equal-real-graphs"
+    kept = {s for s, c in carried.items() if not off_budget(view, c, 32)}
+    assert kept and all(abs(carried[s] / 32 - 1) <= BUDGET_SHARE for s in kept)
+    for r in rows:
+        r["predicted_graphs_per_s"] = 1000.0 * r["graphs_per_step_mean"]  # more graphs per step, more graphs/s
+    advice = SimpleNamespace(rows=rows)
+    assert {r["spec"].strategy for r in ranked(advice, view)} == kept
+    assert {r["spec"].strategy for r in ranked(advice, view, off=True)} == set(carried) - kept
