@@ -341,6 +341,7 @@ def test_a_strategy_off_the_real_graphs_budget_leaves_the_verdicts_with_a_senten
     assert [r["spec"].strategy for r in ranked(advice, "equal-real-graphs", off=True)] == ["pack-lpfhp"]
 
 
+@pytest.mark.slow
 def test_on_a_wide_size_distribution_only_strategies_within_the_budget_get_verdicts(tmp_path):
     """Sizes as wide as a table of approved drugs (up to 295 atoms), planned as the suite and advise plan them
     in the equal-real-graphs view at 32 graphs per step: packs that must hold the largest graph carry more
