@@ -204,9 +204,9 @@ def _take(section: str, table: dict, cls, skip: tuple[str, ...] = (), problems: 
             if kind.startswith("int") and not isinstance(value, int):
                 problems.append(f"[{section}] {key} must be a whole number (got {value!r})")
                 continue
-            if value < 0 or (value == 0 and key not in ("warmup_steps", "window_s", "prefetch", "gpus_per_job",
-                                                        "min_timed_s")):
-                problems.append(f"[{section}] {key} must be > 0 (got {value!r})")
+            zero = key in ("warmup_steps", "window_s", "prefetch", "gpus_per_job", "min_timed_s")  # 0: none
+            if value < 0 or (value == 0 and not zero):
+                problems.append(f"[{section}] {key} must be {'>= 0' if zero else '> 0'} (got {value!r})")
                 continue
         if kind.startswith("str") and value is not None and not isinstance(value, str):
             problems.append(f"[{section}] {key} must be a string (got {value!r})")

@@ -106,6 +106,7 @@ def files(tmp_path) -> dict[str, Path]:
     f["looks"] = write("looks.toml", CONFIG.replace("repeats = 1", "repeats = 1\ndecide = true\ndecide_looks = 1"))
     for name, seeds in (("negative_seed", "[-1]"), ("no_seeds", "[]"), ("seed_twice", "[0, 1, 0]")):
         f[name] = write(f"{name}.toml", CONFIG.replace("repeats = 1", f"repeats = 1\nseeds = {seeds}"))
+    f["negative_timed"] = write("negative_timed.toml", CONFIG.replace("repeats = 1", "repeats = 1\nmin_timed_s = -1"))
     f["real_graphs"] = write("real_graphs.toml", CONFIG.replace("repeats = 1", 'repeats = 1\nfairness = '
                                                                 '["equal-real-graphs"]').replace("n_graphs = 48", "n_graphs = 30"))
     f["missing"] = d / "missing.csv"
@@ -210,6 +211,7 @@ CASES = [
     ("no seeds", ["--config", "{no_seeds}"], "[suite] seeds is empty; name at least one seed"),
     ("a seed twice", ["--config", "{seed_twice}"], "[suite] seeds: seed(s) 0 given more than once"),
     ("no training steps", ["--max-steps", "0"], "--max-steps must be a whole number >= 1 (got 0)"),
+    ("a negative timed least", ["--config", "{negative_timed}"], "[suite] min_timed_s must be >= 0 (got -1)"),
     ("a constant target", ["--datasets", "csv:{constant}"],
      "target 'y' holds one value (3) in every labelled graph of the training split: nothing to learn"),
     ("a one-row file", ["--datasets", "csv:{one}"], "one.csv: the training split (1 graph(s), 3 nodes) is smaller "
