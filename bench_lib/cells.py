@@ -129,7 +129,7 @@ def _constant_target(settings, store, splits: dict, task, mode: str) -> list[str
     y = y[np.isfinite(y)]
     if len(y) < 2 or np.ptp(y) > 0:
         return []
-    return [f"[datasets.{settings.name}] target {task.names[0]!r} holds one value ({float(y[0]):g}) in every "
+    return [f"[datasets.{settings.name}]: target {task.names[0]!r} holds one value ({float(y[0]):g}) in every "
             f"labelled graph of the training split: nothing to learn; choose another target column, or leave the "
             "target out to measure throughput and memory only"]
 
