@@ -13,6 +13,9 @@ masks, which are kept.
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -26,13 +29,21 @@ def import_pyg():
     """``torch_geometric``, or an ImportError that says how to get it.
 
     PyG 2.8 calls ``torch.jit.script`` at import, which torch 2.14 and newer deprecate with a
-    FutureWarning each process would print; that one warning is silenced here."""
+    FutureWarning each process would print; that one warning is silenced here. The import also makes
+    torch's inductor folder (``$TMPDIR/torchinductor_<user>``), empty: one it made is removed again, so that
+    a suite leaves no temporary folder behind."""
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("torchinductor_*"))
     try:
         with quiet_jit_deprecation():
             import torch_geometric  # noqa: F401
             from torch_geometric.data import Batch, Data  # noqa: F401
     except ImportError as err:  # pragma: no cover - a dependency of the project
         raise ImportError(f"PyTorch Geometric is needed here: pip install 'torch_geometric>=2.6' ({err})") from err
+    for made in set(Path(tempfile.gettempdir()).glob("torchinductor_*")) - before:
+        with contextlib.suppress(OSError):
+            made.rmdir()  # only if still empty
     return torch_geometric
 
 
