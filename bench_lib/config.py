@@ -252,13 +252,16 @@ def check_out(where: str, out: Path) -> list[str]:
     import tempfile
 
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        return [f"{where} {out}: a file is there; name a folder (it is created if missing)"]
-    folder = out
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        return [f"{where} {out}: cannot create the results folder ({folder} is a file)"]
+    try:
+        if out.exists() and not out.is_dir():
+            return [f"{where} {out}: a file is there; name a folder (it is created if missing)"]
+        folder = out
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            return [f"{where} {out}: cannot create the results folder ({folder} is a file)"]
+    except OSError as err:  # a folder on the way that this user may not look into
+        return [f"{where} {out}: cannot create the results folder ({err.strerror})"]
     try:
         fd, probe = tempfile.mkstemp(prefix=".bench_lib_probe_", dir=folder)
     except OSError as err:

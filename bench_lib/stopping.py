@@ -34,8 +34,9 @@ def _on_signal(signum: int, frame) -> None:
     if _received:
         os._exit(128 + signum)  # a second signal: at once (the workers exit when they see the suite gone)
     _received.append(signum)
-    print(f"\n{signal.Signals(signum).name}: stopping (no new cell starts, running cells are ended, records are "
-          "kept); again to end at once", file=sys.stderr, flush=True)
+    # os.write, not print: the main thread may be inside a write to stderr (a reentrant print raises)
+    os.write(2, f"\n{signal.Signals(signum).name}: stopping (no new cell starts, running cells are ended, records "
+                "are kept); again to end at once\n".encode())
     raise Stop(signum)
 
 
@@ -65,5 +66,5 @@ def stopped(stop: Stop, records: Path | None) -> int:
         print(f"stopped by {stop}: {kept} cell record(s) kept in {records}; the same command resumes with the "
               "cells not recorded yet", file=sys.stderr)
     else:
-        print(f"stopped by {stop} before any cell was recorded", file=sys.stderr)
+        print(f"stopped by {stop} before any cell ran: nothing new was recorded", file=sys.stderr)
     return 128 + stop.signum

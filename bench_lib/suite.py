@@ -390,9 +390,9 @@ def _check_batching(args: argparse.Namespace, groups: list[list[CellSpec]], note
 
 def _plan(args: argparse.Namespace,
           notes: list[str]) -> tuple[SuiteConfig, list[list[CellSpec]], Path, tuple[int, int] | None]:
-    """``(configuration, groups of cells, results folder, shard)`` the command line asks for, every
-    check done and the results folder made (not with ``--dry-run``); a ``ConfigError`` for anything
-    wrong, a dataset's problems located in the suite file or on the command line."""
+    """``(configuration, groups of cells, results folder, shard)`` the command line asks for, every check done
+    (the results folder writable, ``--dry-run`` too) and the folder made (not with ``--dry-run``); a
+    ``ConfigError`` for anything wrong, a dataset's problems located in the suite file or on the command line."""
     config_path = args.config or default_config_path()
     phase(f"reading {config_path}")
     cfg = load_config(config_path)

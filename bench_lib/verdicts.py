@@ -65,8 +65,8 @@ def off_budget(view: str, carried: float, budget: float | None, share: float = B
 def off_budget_text(strategy: str, carried: float, budget: float, share: float = BUDGET_SHARE) -> str:
     """The sentence that says why ``strategy`` left the view's verdicts and what it carried."""
     return (f"`{strategy}` carried {carried:.1f} real graphs per step against the budget of {budget:g} "
-            f"({carried / budget - 1:+.1%}, outside ±{share:.0%}): it is left out of this view's verdicts, since "
-            "its graphs/s would compare other work per step")
+            f"({carried / budget - 1:+.1%}, outside ±{share:.0%}): it is left out of this view's tables and "
+            "verdicts, since its graphs/s would compare other work per step")
 
 
 @dataclass(frozen=True)

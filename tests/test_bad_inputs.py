@@ -301,7 +301,7 @@ def test_a_table_with_a_repeated_identifier_trains_on_its_class_column(files, ca
     assert main(["--config", str(files["config"]), "--datasets", f"csv:{path}", "--dry-run"]) == 0
     err = capsys.readouterr().err
     assert "target: 'BBB+/BBB-' (text labels: 2 classes, positive 'BBB+' 66.5% of 200 rows), the only column of " \
-           "class labels ('NO.', 'CID' left aside: identifier or row-number columns)" in err, err
+           "class labels ('NO.', 'CID' left aside: identifier, row-number or split columns)" in err, err
 
 
 def test_the_suggested_stats_command_names_columns_as_the_flags_take_them(files, capsys):

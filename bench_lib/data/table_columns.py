@@ -54,6 +54,7 @@ def _guess(columns, candidates) -> str | None:
 _MISSING = ("nan", "na", "n/a", "none", "null")
 _ID_NAMES = ("id", "cid", "sid", "cas", "no", "no.", "index", "idx", "inchikey", "inchi key", "cas number",
              "cas no", "chembl id", "pubchem cid", "zinc id")
+_SPLIT_NAMES = ("split", "splits", "fold", "folds", "set", "subset", "partition", "scaffold", "data split")
 _POSITIVE = ("yes", "true", "active", "positive", "pos", "p", "1", "y")
 #: A text column with more distinct values than this (and than half its rows) holds names, not class labels.
 MAX_TEXT_CLASSES = 20
@@ -66,10 +67,18 @@ def _present(values) -> np.ndarray:
 
 def _identifier(name: str) -> bool:
     """An identifier column: its header names one (``id``, ``CID``, ``NO.``, ``index``, ``..._id``,
-    ``compound id``, ...), whatever its values (a table may repeat an ID). Never a target."""
+    ``compound id``, ...), whatever its values (a table may repeat an ID). Never a target. A header that
+    ends in "index" is a measurement (a retention or refractive index); only ``index`` itself is not."""
     low = " ".join(name.strip().lower().replace("_", " ").replace("-", " ").split())
-    return (low in _ID_NAMES or low.endswith((" id", " no", " no.", " index")) or low.startswith("id ")
+    return (low in _ID_NAMES or low.endswith((" id", " no", " no.")) or low.startswith("id ")
             or low in {" ".join(h.lower().replace("_", " ").split()) for h in ID_HEADERS})
+
+
+def _split_column(name: str) -> bool:
+    """A column that assigns rows to splits or folds (``split``, ``fold``, ``scaffold_split``...): its few text
+    values look like class labels, but it is never a target by default."""
+    low = " ".join(name.strip().lower().replace("_", " ").replace("-", " ").split())
+    return low in _SPLIT_NAMES or low.endswith((" split", " fold", " set"))
 
 
 def _text_column(values, decimal_comma: bool = False) -> bool:
@@ -182,12 +191,12 @@ def _default_targets(path: Path, columns: list[str], rows, smiles_column: str, i
     the SMILES, ID or index column, an identifier (by its header) nor a row counter. One candidate is the
     target (the note says so); several are an error that lists them, class columns first; none: no target."""
     others = [c for c in columns if c not in (smiles_column, id_column) and not _index_column(c)
-              and not _identifier(c)]
+              and not _identifier(c) and not _split_column(c)]
     numeric = [c for c in others if np.mean(~np.isnan(_to_float(rows[c], decimal_comma))) > 0.5
                and not _counts_rows(_to_float(rows[c], decimal_comma))]
     labels = [c for c in others if c not in numeric and _label_like(rows[c], decimal_comma)]
     left = [c for c in columns if c not in (smiles_column, id_column) and c not in others]
-    aside = f" ({', '.join(map(repr, left))} left aside: identifier or row-number columns)" if left else ""
+    aside = f" ({', '.join(map(repr, left))} left aside: identifier, row-number or split columns)" if left else ""
     if len(labels) + len(numeric) > 1:
         kinds = ([f"class labels {', '.join(map(repr, labels))}"] if labels else []) + \
                 ([f"numbers {', '.join(map(repr, numeric))}"] if numeric else [])
@@ -213,7 +222,7 @@ def _check_named_targets(path: Path, columns: list[str], rows, targets: list[str
                              f"the target among the other columns {[o for o in columns if o != c]}")
         if _identifier(c):
             raise ValueError(f"{path}: column {c!r} is named like an identifier, not a measurement; choose "
-                             "another target column (or rename it if it is one)")
+                             "another target column (or rename it if it is a measurement)")
     text = [c for c in targets if _text_column(rows[c], decimal_comma)]
     if text and len(targets) > 1:
         raise ValueError(f"{path}: column(s) {', '.join(map(repr, text))} hold text labels; text labels are "

@@ -79,8 +79,12 @@ def rewrite_without(path: Path, cell_ids: set[str]) -> None:
         rows = list(csv.DictReader(f))
     keep = [r for r in rows if r["cell_id"] not in cell_ids]
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=RECORD_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(keep)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=RECORD_FIELDS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(keep)
+        os.replace(tmp, path)
+    except BaseException:  # a stop or a full disk: the old file stays, no stray temporary one
+        Path(tmp).unlink(missing_ok=True)
+        raise

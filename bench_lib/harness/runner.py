@@ -124,6 +124,7 @@ class _Worker:
         self.spec = spec
         self.used_s = 0.0
         self.result: dict | None = None
+        self.closed = False  # close() ran to its end (the process gone, its folders removed)
         self.phase = "starting"
         self.partial: dict = {}  # the throughput metrics, once the worker has sent them
         self.rates: list[float] = []  # each timed window's real graphs/s, in the order they ran
@@ -238,6 +239,7 @@ class _Worker:
         for folder in (self._cache, self._torchrun):
             if folder:
                 shutil.rmtree(folder, ignore_errors=True)
+        self.closed = True
 
     def record(self, environment: dict) -> dict:
         """The cell's record; a cell that failed after its throughput phase keeps those metrics."""
@@ -292,8 +294,8 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
             rec = w.record(environment)
             if retry and timing_failure(w.spec, rec):
                 again.append((w.spec, rec["error"]))
-                progress.note(f"{w.spec.label()} lost a rank ({rec['error'].splitlines()[0][:160]}); it runs once "
-                              "more after this group")
+                progress.note(f"{w.spec.label()} failed ({rec['error'].splitlines()[0][:160]}); a data-parallel "
+                              "cell runs once more after this group")
                 return
             records[w.spec.cell_id] = rec
             if on_record is not None:
@@ -313,7 +315,7 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
     finally:
         with lock:
             stopping.set()
-        for w in [w for w in workers if w.alive]:
+        for w in [w for w in workers if not w.closed]:  # a stop may land while a finished cell closes
             w.kill()
             w.close()
     for spec, first in again:

@@ -58,16 +58,16 @@ class Results:
 
     def groups(self, dataset: str):
         """``(model, view, records)`` of every table of ``dataset``, failed cells included; a strategy that did
-        not carry the view's budget (:func:`bench_lib.verdicts.off_budget`) is left out, named with what it
-        carried in the records' ``attrs["off_budget"]`` (``{strategy: (carried, budget)}``)."""
+        not carry the view's budget (:func:`bench_lib.verdicts.off_budget`) is left out of the view's tables,
+        named with what it carried in the records' ``attrs["off_budget"]`` (``{strategy: (carried, budget)}``)."""
         sub = self.ran[self.ran.dataset == dataset]
         for model in dict.fromkeys(sub.model):
             for view in VIEWS:
                 g = in_view(sub[sub.model == model], view)
-                if len(g):
-                    off = _off_budget(g, view)
-                    g = g[~g.strategy.isin(list(off))].copy()
-                    g.attrs["off_budget"] = off
+                off = _off_budget(g, view) if len(g) else {}
+                g = g[~g.strategy.isin(list(off))].copy()
+                g.attrs["off_budget"] = off
+                if len(g):  # a view whose every strategy was off its budget has no table
                     yield model, view, g
 
 

@@ -32,16 +32,21 @@ def import_pyg():
     FutureWarning each process would print; that one warning is silenced here. The import also makes
     torch's inductor folder (``$TMPDIR/torchinductor_<user>``), empty: one it made is removed again, so that
     a suite leaves no temporary folder behind."""
+    import getpass
     import tempfile
 
-    before = set(Path(tempfile.gettempdir()).glob("torchinductor_*"))
+    try:
+        mine = f"torchinductor_{getpass.getuser()}"  # torch's name for this user's folder
+    except (KeyError, OSError):  # no user name (a container): any folder the import made
+        mine = "torchinductor_*"
+    before = set(Path(tempfile.gettempdir()).glob(mine))
     try:
         with quiet_jit_deprecation():
             import torch_geometric  # noqa: F401
             from torch_geometric.data import Batch, Data  # noqa: F401
     except ImportError as err:  # pragma: no cover - a dependency of the project
         raise ImportError(f"PyTorch Geometric is needed here: pip install 'torch_geometric>=2.6' ({err})") from err
-    for made in set(Path(tempfile.gettempdir()).glob("torchinductor_*")) - before:
+    for made in set(Path(tempfile.gettempdir()).glob(mine)) - before:
         with contextlib.suppress(OSError):
             made.rmdir()  # only if still empty
     return torch_geometric

@@ -235,7 +235,7 @@ def test_the_one_class_column_of_a_bbb_table_is_its_target_and_every_row_is_kept
     assert store.n_graph == 40 - len(BAD_SMILES)  # rows without a CID are kept
     assert [(s["line"], s["smiles"]) for s in store.meta.skipped] == [(7, "C1CC"), (25, "xyz")]
     assert store.meta.params["note"].endswith("the only column of class labels ('NO.', 'CID' left aside: "
-                                              "identifier or row-number columns)")
+                                              "identifier, row-number or split columns)")
 
 
 def test_bbb_labels_are_a_binary_target_with_the_positive_class_at_index_1(tmp_path):
@@ -341,3 +341,15 @@ def test_rows_with_an_extra_field_are_skipped_and_every_line_stays_right(tmp_pat
     assert store.meta.n_input == 40 and store.n_graph == 36
     kept = [k for k in range(40) if k not in BAD_SMILES and k not in (0, 12)]
     assert store.targets[:, 0].tolist() == [0.0 if k % 4 == 1 else 1.0 for k in kept]
+
+
+def test_a_split_column_and_an_index_measurement_are_told_apart_from_identifiers(tmp_path):
+    """MoleculeNet-style files carry a split column (train/valid/test: few text values, not a target); a
+    header ending in "index" (a retention index) is a measurement, not a row index."""
+    path = tmp_path / "ri.csv"
+    rows = [(s, f"{100 + 10 * k}", ("train", "valid", "test")[k % 3]) for k, s in enumerate(MOLS)]
+    path.write_text(table(",", ("smiles", "Retention index", "split"), rows))
+    store = build_csv(path)
+    assert store.meta.target_names == ("Retention index",)
+    assert store.meta.params["note"] == ("target: 'Retention index', the only numeric column ('split' left aside: "
+                                         "identifier, row-number or split columns)")

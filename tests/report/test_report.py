@@ -332,7 +332,7 @@ def test_a_strategy_off_the_real_graphs_budget_leaves_the_verdicts_with_a_senten
     assert set(g.strategy) == {"dynamic", "pad"}  # pad's failed cell in this view stays: failures are counted
     assert set(g.attrs["off_budget"]) == {"pack-lpfhp"}
     assert ("`pack-lpfhp` carried 39.2 real graphs per step against the budget of 32 (+22.5%, outside ±5%): it is "
-            "left out of this view's verdicts") in view_text("equal-real-graphs", g)
+            "left out of this view's tables and verdicts") in view_text("equal-real-graphs", g)
     assert set(groups["equal-padded-budget"].strategy) == set(CELLS)  # graphs per step differ there by design
     rows = [{"scale": 1.0, "graphs_per_step_mean": mean, "predicted_graphs_per_s": 1000 * mean,
              "spec": SimpleNamespace(strategy=s, views=real, graphs_per_step_budget=32)} for s, mean in carried.items()]
