@@ -67,10 +67,39 @@ def _watch_parent(parent: int, runner: int | None) -> None:
 
 def _drop_cache() -> None:
     """Remove the cell's own inductor folder (named with the runner's TEMP_PREFIX) as the worker ends: a runner
-    killed with SIGKILL cannot remove it, and its worker ends on its own (the parent gone, or stdin closed)."""
+    killed with SIGKILL cannot remove it, and its worker ends on its own (the parent gone, or stdin closed).
+    The worker's own children (inductor's compile workers, a compiler it started) go first: they would write
+    into the folder after it was removed. A folder still written to by this process's other thread may need
+    a second pass; what is left then, the next suite's sweep removes."""
     cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR", "")
-    if os.path.basename(cache).startswith("bench_lib_"):
+    if not os.path.basename(cache).startswith("bench_lib_"):
+        return
+    _end_children()
+    for _ in range(3):
         shutil.rmtree(cache, ignore_errors=True)
+        if not os.path.exists(cache):
+            return
+        time.sleep(0.05)
+
+
+def _end_children() -> None:
+    """SIGKILL the other processes of this worker's process group, when the worker leads one (a single-rank
+    worker runs in a session of its own; a rank under torchrun shares torchrun's group and kills nothing)."""
+    import signal
+
+    from bench_lib.harness.distributed import proc_stat
+
+    me = os.getpid()
+    if os.getpgrp() != me or not os.path.isdir("/proc"):
+        return
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            if int(proc_stat(entry)[2]) == me:
+                os.kill(int(entry), signal.SIGKILL)
+        except (OSError, IndexError, ValueError):
+            continue  # gone already, or not ours to read
 
 
 def _broadcast_lines(lines):
@@ -170,13 +199,17 @@ def main() -> int:
             os._exit(1)
 
     lines = iter(sys.stdin.readline, "")
-    serve(lines if size == 1 else _broadcast_lines(lines) if rank == 0 else _received_lines(), answer)
+    try:
+        serve(lines if size == 1 else _broadcast_lines(lines) if rank == 0 else _received_lines(), answer)
+    except BrokenPipeError:  # the runner is gone (killed) while this worker answered: nobody left to tell
+        return 3
+    finally:  # whichever way the worker ends, its cache folder goes with it
+        if rank == 0:
+            _drop_cache()
     if size > 1:
         import torch.distributed as dist
 
         dist.destroy_process_group()
-    if rank == 0:
-        _drop_cache()
     return 0
 
 

@@ -287,3 +287,25 @@ def test_folders_a_killed_runner_left_are_swept_and_a_live_ones_kept(tmp_path):
         (path / "inner").mkdir(parents=True)
     assert sorted(sweep_stale_temp(str(tmp_path))) == sorted(map(str, stale))
     assert live.exists() and other.exists() and not any(p.exists() for p in stale)
+
+
+def test_a_worker_whose_runner_is_gone_removes_its_cache_folder(tmp_path):
+    """A runner killed with SIGKILL leaves its worker answering into a closed pipe: the worker ends and its
+    inductor folder goes with it (it used to end in BrokenPipeError and leave the folder behind)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cache = tmp_path / "bench_lib_inductor_0_test"
+    (cache / "triton").mkdir(parents=True)
+    (cache / "triton" / "kernel.bin").write_bytes(b"x")
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache), "PYTHONPATH": str(Path(__file__).parents[2])}
+    proc = subprocess.Popen([sys.executable, "-m", "bench_lib.harness.worker"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    proc.stdout.close()  # the runner is gone: nobody reads the answers
+    spec = CellSpec(dataset="nci5k", strategy="pad", backend="torch")
+    proc.stdin.write((json.dumps({"spec": json.loads(spec.to_json())}) + "\n").encode())
+    proc.stdin.close()
+    assert proc.wait(timeout=120) == 3
+    assert not cache.exists()
