@@ -1,5 +1,5 @@
 """The cells of a suite, planned: :func:`expand_cells` turns a :class:`~bench_lib.config.SuiteConfig`
-into one :class:`~bench_lib.harness.cell.CellSpec` per dataset, seed, fairness view, strategy, model,
+into one :class:`~bench_lib.schema.CellSpec` per dataset, seed, fairness view, strategy, model,
 execution and number of ranks, parameters resolved (nothing is timed here).
 
 It goes in steps, one function each: the suite's clock and timed windows
@@ -24,13 +24,13 @@ import numpy as np
 from bench_lib.config import ConfigError, DatasetSettings, SuiteConfig
 from bench_lib.data import FILE_KINDS, load_dataset, local_stamp, store_splits
 from bench_lib.deps import resolve_backend
-from bench_lib.harness.cell import CellSpec
-from bench_lib.harness.fairness import budgets_for, resolve
+from bench_lib.schema import CellSpec
+from bench_lib.strategies.fairness import budgets_for, resolve
 from bench_lib.strategies import STRATEGIES
 from bench_lib.harness.progress import phase
 from bench_lib.strategies.budget import Budget, SlotBudget
 
-__all__ = ["MIN_LABELLED", "expand_cells", "models_for", "timed_windows"]
+__all__ = ["MIN_LABELLED", "Plan", "PlannedData", "plan_suite", "dataset_store", "expand_cells", "models_for", "timed_windows"]
 
 _BUDGET_FIELDS = ("views", "node_slots_budget", "edge_slots_budget", "graphs_per_step_budget")
 
@@ -151,15 +151,63 @@ def timed_windows(cfg: SuiteConfig, notes: list[str] | None = None) -> int:
 
 
 @dataclasses.dataclass
+class PlannedData:
+    """One dataset as the suite's first seed planned it: the training split's node and edge counts, each
+    view's budget, and each strategy's parameters in the views it runs in (what ``planning.json`` shows)."""
+
+    n: np.ndarray
+    e: np.ndarray
+    seed: int
+    budgets: dict[str, Budget]
+    params: dict[str, dict[str, dict]] = dataclasses.field(default_factory=dict)  # view -> strategy -> params
+
+
+def _store_key(name: str, n_graphs, options: dict, data_seed) -> tuple:
+    return name, n_graphs, json.dumps(options, sort_keys=True, default=str), data_seed
+
+
+def dataset_store(d: DatasetSettings, seed: int, stores: dict[tuple, object]):
+    """Dataset ``d``'s graphs in the suite's seed ``seed``, loaded once into ``stores`` (a local file's
+    stamp among its options, as its cells carry it)."""
+    d = _stamped(d)
+    key = _store_key(d.name, d.n_graphs, d.options, d.seed_for(seed))
+    if key not in stores:
+        phase(f"loading {d.name}" + (f" ({d.n_graphs:,} graphs)" if d.n_graphs else ""))
+        stores[key] = load_dataset(d.name, n_graphs=d.n_graphs, seed=d.seed_for(seed), **d.options)
+    return stores[key]
+
+
+@dataclasses.dataclass
+class Plan:
+    """The suite planned once: its cells, the graphs each was planned on (loaded once per dataset and data
+    seed), and each dataset's budgets and strategy parameters, for the batching check and ``planning.json``."""
+
+    cells: list[CellSpec]
+    stores: dict[tuple, object]
+    datasets: dict[str, PlannedData]
+
+    def store_of(self, spec: CellSpec):
+        """The graphs a cell was planned on (loaded now if a cell of another plan asks)."""
+        key = _store_key(spec.dataset, spec.n_graphs, spec.dataset_options, spec.dataset_seed)
+        if key not in self.stores:
+            self.stores[key] = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.dataset_seed,
+                                            **spec.dataset_options)
+        return self.stores[key]
+
+
+@dataclasses.dataclass
 class _Expansion:
-    """What :func:`expand_cells` gathers as it goes: the suite, the clock and timed windows of its
-    cells, the cells so far (by what they measure), the problems and the notes for the user."""
+    """What :func:`plan_suite` gathers as it goes: the suite, the clock and timed windows of its
+    cells, the cells so far (by what they measure), the graphs loaded, what the first seed planned,
+    the problems and the notes for the user."""
 
     cfg: SuiteConfig
     clock: str
     windows: int
     notes: list[str]
+    stores: dict[tuple, object]
     cells: dict[str, CellSpec] = dataclasses.field(default_factory=dict)
+    datasets: dict[str, PlannedData] = dataclasses.field(default_factory=dict)
     problems: list[str] = dataclasses.field(default_factory=list)
 
     def add(self, spec: CellSpec) -> None:
@@ -182,7 +230,12 @@ class _SeedData(NamedTuple):
 
 
 def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellSpec]:
-    """Every cell of the suite, parameters resolved per fairness view (planning only).
+    """Every cell of the suite: :func:`plan_suite`'s cells."""
+    return plan_suite(cfg, notes).cells
+
+
+def plan_suite(cfg: SuiteConfig, notes: list[str] | None = None, stores: dict | None = None) -> Plan:
+    """The suite's one planning pass: every cell, parameters resolved per fairness view (planning only).
 
     A cell whose parameters come out the same in two views is one cell that
     serves both. Everything that would fail a cell for its configuration (a
@@ -190,16 +243,18 @@ def expand_cells(cfg: SuiteConfig, notes: list[str] | None = None) -> list[CellS
     feed, a budget some graph of any split cannot fit, a strategy that cannot
     take it) is found here: all of them, as one ``ConfigError``. ``notes``
     collects what a user should know about each dataset (its target, its
-    skipped records, why time to accuracy does not run).
+    skipped records, why time to accuracy does not run). ``stores`` keeps the
+    graphs loaded, for another plan of the same data (advise plans several
+    budgets) and for :meth:`Plan.store_of`.
     """
     notes = [] if notes is None else notes
     windows = timed_windows(cfg, notes)
-    plan = _Expansion(cfg, _suite_clock(cfg, notes), windows, notes)
+    plan = _Expansion(cfg, _suite_clock(cfg, notes), windows, notes, {} if stores is None else stores)
     for d in cfg.datasets:
         _expand_dataset(plan, _stamped(d))
     if plan.problems:
         raise ConfigError(list(dict.fromkeys(plan.problems)))
-    return list(plan.cells.values())
+    return Plan(list(plan.cells.values()), plan.stores, plan.datasets)
 
 
 def _suite_clock(cfg: SuiteConfig, notes: list[str]) -> str:
@@ -226,25 +281,21 @@ def _stamped(d: DatasetSettings) -> DatasetSettings:
 def _expand_dataset(plan: _Expansion, d: DatasetSettings) -> None:
     """One dataset's cells, seed by seed; a problem with its data, models or target stops it there
     (the later seeds are not tried)."""
-    stores: dict[int, object] = {}  # one dataset for every seed unless the suite varies it
     for seed in plan.cfg.seeds:
-        data = _seed_data(plan, d, seed, stores)
+        data = _seed_data(plan, d, seed)
         if data is None:
             break
         _expand_seed(plan, d, seed, data)
 
 
-def _seed_data(plan: _Expansion, d: DatasetSettings, seed: int, stores: dict[int, object]) -> _SeedData | None:
-    """One seed's data (loaded once per data seed, in ``stores``), models and target, checked; None when
-    a problem stops the dataset. The first seed notes the dataset for the user."""
+def _seed_data(plan: _Expansion, d: DatasetSettings, seed: int) -> _SeedData | None:
+    """One seed's data (loaded once per data seed, kept in ``plan.stores``), models and target, checked;
+    None when a problem stops the dataset. The first seed notes the dataset for the user."""
     cfg = plan.cfg
-    data_seed = seed if d.data_seed == "seed" else d.data_seed
+    data_seed = d.seed_for(seed)
     try:
-        if data_seed not in stores:
-            phase(f"loading {d.name}" + (f" ({d.n_graphs:,} graphs)" if d.n_graphs else ""))
-            stores[data_seed] = load_dataset(d.name, n_graphs=d.n_graphs, seed=data_seed, **d.options)
+        store = dataset_store(d, seed, plan.stores)
         phase(f"planning {d.name}, seed {seed}: budgets and strategies")
-        store = stores[data_seed]
     except (ValueError, OSError, ImportError) as err:
         plan.problems.append(f"[datasets.{d.name}]: {err}")
         return None
@@ -282,6 +333,8 @@ def _expand_seed(plan: _Expansion, d: DatasetSettings, seed: int, data: _SeedDat
     _check_pack_nodes(plan, d, seed, data, budgets)
     if not _fills_a_step(plan, d, data, budgets):
         return
+    if seed == cfg.seeds[0]:
+        plan.datasets[d.name] = PlannedData(data.n, data.e, seed, budgets)
     for view, budget in budgets.items():
         for strategy in cfg.strategies:
             if view in cfg.strategy_fairness.get(strategy, [view]):
@@ -331,6 +384,8 @@ def _expand_strategy(plan: _Expansion, d: DatasetSettings, seed: int, data: _See
     except (ValueError, TypeError) as err:
         plan.problems.append(f"[datasets.{d.name}] {strategy} ({view}, seed {seed}): {err}")
         return
+    if seed == cfg.seeds[0]:
+        plan.datasets[d.name].params.setdefault(view, {})[strategy] = params
     executions = [x for x in cfg.execution if strategy in cfg.execution_only.get(x, [strategy])]
     # data-parallel cells run eager steps only (see CellRun)
     arms = [(x, r) for x in executions for r in cfg.ranks if r == 1 or x == "eager"]

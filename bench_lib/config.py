@@ -62,8 +62,7 @@ else:  # pragma: no cover
 
 from bench_lib.data import FILE_KINDS, check_dataset_name
 from bench_lib.deps import BACKEND_CHOICES
-from bench_lib.harness.cell import EXECUTIONS, PREFETCH_MODES, VIEWS, CellSpec, TrainSettings
-from bench_lib.harness.launch import SlurmSettings
+from bench_lib.schema import EXECUTIONS, PREFETCH_MODES, VIEWS, CellSpec, SlurmSettings, TrainSettings
 from bench_lib.strategies import STRATEGIES
 from bench_lib.verdicts import MIN_TIMED_S
 from bench_lib.tasks import LOSSES, MAX_CLASSES, check_goal
@@ -102,7 +101,7 @@ class DatasetSettings:
 
     ``node_slots`` and ``edge_slots`` (slots per step, padding included) are
     the equal-padded-budget view's budget (``edge_slots`` None: derived from
-    the data, see :mod:`bench_lib.harness.fairness`), ``graphs_per_step``
+    the data, see :mod:`bench_lib.strategies.fairness`), ``graphs_per_step``
     the equal-real-graphs view's; ``pack_nodes`` is the packers' pack
     capacity; ``target`` the target column (None: the dataset's first);
     ``task`` the task when the user declares it (None: the dataset's own or
@@ -132,6 +131,10 @@ class DatasetSettings:
     target_value: float | None = None
     max_classes: int = MAX_CLASSES
     loss: str = "mse"
+
+    def seed_for(self, seed: int) -> int:
+        """The seed of the graphs and their split in the suite's seed ``seed`` (a cell's ``dataset_seed``)."""
+        return seed if self.data_seed == "seed" else self.data_seed
 
 
 @dataclass(frozen=True)

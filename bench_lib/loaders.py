@@ -75,7 +75,7 @@ def sizes_of(dataset) -> tuple[np.ndarray, np.ndarray]:
 
 def _budget(budget, n_node: np.ndarray, n_edge: np.ndarray):
     """A :class:`SlotBudget`/:class:`GraphBudget` from what a suite's dataset settings say."""
-    from bench_lib.harness.fairness import default_pack_nodes, slot_budget
+    from bench_lib.strategies.fairness import default_pack_nodes, slot_budget
 
     if isinstance(budget, (SlotBudget, GraphBudget)):
         return budget

@@ -21,11 +21,11 @@ import os
 import sys
 from pathlib import Path
 
-from bench_lib.cells import expand_cells, timed_windows
+from bench_lib.cells import Plan, expand_cells, plan_suite, timed_windows
 from bench_lib.config import ConfigError, SuiteConfig, check_out, load_config
 from bench_lib.data import parse_option
 from bench_lib.deps import BACKEND_CHOICES, DGL_EXTRA, dgl_available
-from bench_lib.harness.cell import CellSpec
+from bench_lib.schema import CellSpec
 from bench_lib.harness.environment import environment, pip_freeze
 from bench_lib.harness.launch import LAUNCHERS
 from bench_lib.harness.planning import planning_summary
@@ -34,6 +34,7 @@ from bench_lib.harness.turns import Decide
 from bench_lib.harness.runner import (ENVIRONMENT_SKIP, sweep_stale_temp, append_record, group_cells, read_records, record_done,
                                      rewrite_without, run_group)
 from bench_lib.overrides import apply_overrides
+from bench_lib.parsing import Parser
 from bench_lib.plugins import PluginError
 from bench_lib.stopping import Stop, stop_on_signals, stopped
 from bench_lib.stack import fit_to_stack
@@ -100,13 +101,8 @@ each, exit status 2.
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one error: line, exit status 2, no usage dump
-        self.exit(2, f"error: {message} (see --help)\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m bench_lib.suite",
+    parser = Parser(prog="python -m bench_lib.suite",
                      description="Run a benchmark suite (every batching strategy on the same GNN, interleaved), "
                                  "then write its report.",
                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -221,8 +217,8 @@ def _environment_skips(records: Path) -> set[str]:
     return set(df.loc[(df.status == "skipped") & errors.str.startswith(ENVIRONMENT_SKIP), "cell_id"])
 
 
-def _todo(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path,
-          rerun_failed: bool) -> tuple[list[list[CellSpec]], dict, set[str]]:
+def _todo(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed: bool,
+          plan: Plan) -> tuple[list[list[CellSpec]], dict, set[str]]:
     """Write the run's config, environment and planning; the groups' cells not recorded yet, the
     environment, and the cells recorded as not done (failed or skipped for the machine)."""
     records = out / "records.csv"
@@ -232,8 +228,8 @@ def _todo(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path,
     (out / "config.json").write_text(json.dumps(ran.to_json(), indent=1))
     (out / "environment.json").write_text(json.dumps(env, indent=1))
     (out / "pip-freeze.txt").write_text(pip_freeze())
-    phase("planning every strategy for planning.json")
-    (out / "planning.json").write_text(json.dumps(planning_summary(cfg), indent=1))
+    phase("the plans' fill for planning.json")
+    (out / "planning.json").write_text(json.dumps(planning_summary(plan.datasets), indent=1))
     phase(f"reading the records already in {records}")
     done, failed = _recorded(records)
     env_skips = _environment_skips(records)
@@ -259,11 +255,11 @@ def _decide(cfg: SuiteConfig) -> Decide | None:
     return Decide(cfg.decide_looks, cfg.decide_budget_s, cfg.margin) if cfg.decide else None
 
 
-def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed: bool) -> None:
+def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed: bool, plan: Plan) -> None:
     """Run the groups' cells that are not recorded yet, appending records as they end."""
     records = out / "records.csv"
     with Heartbeat():
-        todo, env, failed = _todo(cfg, groups, out, rerun_failed)
+        todo, env, failed = _todo(cfg, groups, out, rerun_failed, plan)
     todo = kinds_first(todo)
     n_todo = sum(len(g) for g in todo)
     stale = sweep_stale_temp()
@@ -283,8 +279,8 @@ def _run(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed
     progress.close()
 
 
-def _launch(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed: bool, launcher: str,
-            wait: bool) -> bool:
+def _launch(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed: bool, plan: Plan,
+            launcher: str, wait: bool) -> bool:
     """Submit the groups not recorded yet as a job array (one task per group), then (``wait``) merge
     each task's records as it ends. False when the jobs were left running (``--no-wait``)."""
     from bench_lib.harness.launch import job_records, merge_job_records, submit_groups
@@ -293,7 +289,7 @@ def _launch(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_fai
         counts = merge_job_records(out)
         print(f"merged earlier jobs' records: {counts['added']} added, {counts['replaced']} replaced a failure, "
               f"{counts['already']} already recorded", file=sys.stderr)
-    todo, _, _ = _todo(cfg, groups, out, rerun_failed)
+    todo, _, _ = _todo(cfg, groups, out, rerun_failed, plan)
     if not todo:
         return True
     cluster = "slurm" if launcher == "slurm" else "local"
@@ -375,7 +371,7 @@ def _overridden(cfg: SuiteConfig, args: argparse.Namespace) -> SuiteConfig:
                                   "array_parallelism": args.array_parallelism})
 
 
-def _check_batching(args: argparse.Namespace, groups: list[list[CellSpec]], notes: list[str]) -> None:
+def _check_batching(args: argparse.Namespace, groups: list[list[CellSpec]], plan: Plan, notes: list[str]) -> None:
     """The batching check of the cells' models (a ``ConfigError`` for a model whose batches leak between
     graphs), unless ``--no-batching-check``, which the notes then say."""
     from bench_lib.harness.batching import check_cells
@@ -383,14 +379,14 @@ def _check_batching(args: argparse.Namespace, groups: list[list[CellSpec]], note
     if args.no_batching_check:
         notes.append("batching check skipped (--no-batching-check): nothing says these models are safe to batch")
     else:
-        unsafe = check_cells([c for g in groups for c in g], say=notes.append)
+        unsafe = check_cells([c for g in groups for c in g], say=notes.append, load=plan.store_of)
         if unsafe:
             raise ConfigError(unsafe)
 
 
 def _plan(args: argparse.Namespace,
-          notes: list[str]) -> tuple[SuiteConfig, list[list[CellSpec]], Path, tuple[int, int] | None]:
-    """``(configuration, groups of cells, results folder, shard)`` the command line asks for, every check done
+          notes: list[str]) -> tuple[SuiteConfig, list[list[CellSpec]], Path, tuple[int, int] | None, Plan]:
+    """``(configuration, groups of cells, results folder, shard, plan)`` the command line asks for, every check done
     (the results folder writable, ``--dry-run`` too) and the folder made (not with ``--dry-run``); a
     ``ConfigError`` for anything wrong, a dataset's problems located in the suite file or on the command line."""
     config_path = args.config or default_config_path()
@@ -411,20 +407,20 @@ def _plan(args: argparse.Namespace,
     if args.launcher == "local":  # a cluster's tasks may have GPUs this machine lacks
         _check_device(cfg)
     try:
-        cells = expand_cells(cfg, notes)
+        plan = plan_suite(cfg, notes)
     except ConfigError as err:
         raise ConfigError([_located(p, config_path, in_file) for p in err.problems]) from None
-    groups = group_cells(cells, cfg.interleave)
+    groups = group_cells(plan.cells, cfg.interleave)
     if not groups:
         without = f"; left out for want of DGL ({DGL_EXTRA}): {', '.join(left_out)}" if left_out else ""
         raise ConfigError(f"the suite has no cell to run (no dataset, strategy or model left{without})")
-    _check_batching(args, groups, notes)
+    _check_batching(args, groups, plan, notes)
     if not args.dry_run:
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise ConfigError(f"--out {out}: cannot create the results folder ({err.strerror})") from None
-    return cfg, groups, out, shard
+    return cfg, groups, out, shard, plan
 
 
 def _print_cells(groups: list[list[CellSpec]]) -> None:
@@ -470,7 +466,7 @@ def _main(args: argparse.Namespace, where: list[Path]) -> int:
             _print_list()
             return 0
         with Heartbeat():
-            cfg, groups, out, shard = _plan(args, notes)
+            cfg, groups, out, shard, plan = _plan(args, notes)
     except (ConfigError, PluginError) as err:
         return _error(err)
     where.append(out)
@@ -482,10 +478,10 @@ def _main(args: argparse.Namespace, where: list[Path]) -> int:
         _print_cells(groups)
         return 0
     if args.launcher == "local":
-        _run(cfg, groups, out, args.rerun_failed)
+        _run(cfg, groups, out, args.rerun_failed, plan)
     else:
         try:
-            if not _launch(cfg, groups, out, args.rerun_failed, args.launcher, wait=not args.no_wait):
+            if not _launch(cfg, groups, out, args.rerun_failed, plan, args.launcher, wait=not args.no_wait):
                 return 0
         except RuntimeError as err:  # no Slurm here (submitit finds no srun/sbatch), a refused sbatch...
             print(f"error: --launcher {args.launcher}: {err}", file=sys.stderr)

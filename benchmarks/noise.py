@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_lib.config import parse_config  # noqa: E402
 from bench_lib.harness.environment import environment  # noqa: E402
-from bench_lib.harness.cell import CellSpec  # noqa: E402
+from bench_lib.schema import CellSpec  # noqa: E402
 from bench_lib.harness.runner import group_cells, run_group  # noqa: E402
 from bench_lib.verdicts import compare_turns  # noqa: E402
 from bench_lib.suite import expand_cells  # noqa: E402

@@ -59,7 +59,7 @@ def test_calibration_runs_a_group_as_large_as_the_suites(monkeypatch):
     """advise over-predicted every cell of its benchmark by about 16% while calibrating in a group of 7
     processes against the suite's 14: each slot count now runs in copies until the group is as large."""
     import bench_lib.harness.runner as runner
-    from bench_lib.harness.cell import CellSpec
+    from bench_lib.schema import CellSpec
 
     base = CellSpec(dataset="nci5k", strategy="pad", model="gin", warmup_steps=3, window_s=0.05)
     planned = [{"scale": 1.0, "spec": base, "node_slots_per_step": 500.0 + k, "edge_slots_per_step": 1000.0 + 9 * k,
@@ -188,7 +188,7 @@ def test_what_advise_does_not_predict_is_said(run):
     advice, text = run
     assert advice["settings"]["not_predicted"] == {}
     assert "(execution `eager`, ranks 1, prefetch 0)." in text
-    bench = Path(A.__file__).resolve().parents[1] / "benchmarks"
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
     assert A.not_predicted(A.asked_config("nci5k", bench / "compile.toml")) == {
         "execution": ("eager", "compile", "compile-dynamic")}
     assert A.not_predicted(A.asked_config("nci5k", bench / "ddp.toml")) == {"ranks": (1, 2)}

@@ -107,7 +107,7 @@ class Parsed(Exception):
 
 
 def shown_commands() -> list[tuple[str, str]]:
-    """``(page, command)`` for every ``python -m bench_lib...`` or ``python benchmarks/...`` line of a code
+    """``(page, command)`` for every ``python -m bench_lib...``, ``bench-lib ...`` or ``python benchmarks/...`` line of a code
     block, and every such inline code span without placeholders, in the README, CONTRIBUTING.md and docs/."""
     out = []
     for page in PAGES:
@@ -116,11 +116,13 @@ def shown_commands() -> list[tuple[str, str]]:
                  for line in block.splitlines()]
         spans = [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", prose_spans(text))]
         lines += [span for span in spans  # with arguments, without placeholders
-                  if not re.fullmatch(r"python -m [\w.]+", span) and not re.search(r"[A-Z]{2,}|<|\[|\.\.\.", span)]
+                  if not re.fullmatch(r"python -m [\w.]+|bench-lib( \w+)?", span)
+                  and not re.search(r"[A-Z]{2,}|<|\[|\.\.\.", span)]
         for line in lines:
             line = re.sub(r"^\$ ", "", line.strip())
             line = re.sub(r"^\.venv/bin/python ", "python ", line)
-            if re.match(r"python (-m bench_lib\b|benchmarks/)", line):
+            line = re.sub(r"^\.venv/bin/bench-lib ", "bench-lib ", line)
+            if re.match(r"python (-m bench_lib\b|benchmarks/)|bench-lib \w", line):
                 out.append((page.relative_to(ROOT).as_posix(), line))
     return out
 
@@ -139,12 +141,16 @@ def parse_only(command: str, monkeypatch) -> object:
     import argparse
     import importlib
 
+    from bench_lib.cli import COMMANDS
+
     words = words_of(command)
-    if words[1] == "-m":
-        module = importlib.import_module(words[2])
-        main = getattr(module, "main", None)
-        if main is None:
-            main = importlib.import_module(words[2] + ".__main__").main
+    if words[0] == "bench-lib":  # the console command: its subcommand's function
+        module, function, _ = COMMANDS[words[1]]
+        main = getattr(importlib.import_module(module), function)
+        argv = words[1:]
+    elif words[1] == "-m":  # python -m bench_lib.X: the module's main, or the command of the same name
+        module, function, _ = COMMANDS.get(words[2].split(".")[-1], (words[2], "main", ""))
+        main = getattr(importlib.import_module(module), function)
         argv = [words[2], *words[3:]]
     else:
         assert (ROOT / words[1]).exists(), f"{words[1]} does not exist"
@@ -251,7 +257,7 @@ def run_own_data_command(command: str, capsys) -> tuple[int, str]:
     words = words_of(command)
     module, args = words[2], words[3:]
     if module == "bench_lib.data":
-        from bench_lib.data.__main__ import main
+        from bench_lib.cli.data import main
 
         rc = main(args)
     elif module == "bench_lib.advise":

@@ -1,6 +1,7 @@
-"""The import graph of bench_lib: no circle among modules, and none among its packages (so that every
-arrow runs one way: data at the bottom, the suite and its command lines at the top). Every import
-counts, those inside functions too; command-line entry points (``__main__``) import from anywhere."""
+"""The import graph of bench_lib: no circle among modules, and its rooms (a package, or a module at the
+top of bench_lib) on the floors of :data:`FLOORS`, every import running down a floor: data at the bottom,
+the suite and its command lines at the top. Every import counts, those inside functions and those of
+``__main__`` modules too; :data:`UPWARD` lists the imports allowed to run back up, each with its reason."""
 
 from __future__ import annotations
 
@@ -19,11 +20,37 @@ def _modules() -> dict[str, Path]:
     return out
 
 
-def _graph() -> dict[str, set[str]]:
+#: Each room's floor: a room imports only rooms on lower floors (a room's modules import each other freely).
+FLOORS = {
+    # 1: the ground: optional imports, registries, signals, the shared parser, the verdict rule, counted costs
+    "deps": 1, "plugins": 1, "stopping": 1, "parsing": 1, "verdicts": 1, "costs": 1,
+    "data": 2, "tasks": 2,  # graph stores and dataset sources; what a target is and how it is scored
+    "strategies": 3,  # the batch contract, the strategies, budgets and their arithmetic (fairness)
+    "models": 4, "schema": 4,  # the GNNs; the suite's vocabulary: a cell, its settings, its record
+    "config": 5, "loaders": 5,  # suite files; strategies in a user's own loop
+    "harness": 6, "overrides": 6, "stack": 6,  # running and measuring cells; the command line on a config
+    "cells": 7, "report": 7,  # a config planned into cells; reports from records alone
+    "suite": 8,
+    "advise": 9, "cli": 9,  # the commands built on the suite
+}
+
+#: Imports that run back up a floor, each with its reason (at most two).
+UPWARD = {
+    ("bench_lib.models.__main__", "cli"): "python -m bench_lib.models runs its command, which lives in cli",
+    ("bench_lib.data.__main__", "cli"): "python -m bench_lib.data runs its command, which lives in cli",
+}
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _graph(with_main: bool = False) -> dict[str, set[str]]:
     modules = _modules()
     edges = collections.defaultdict(set)
     for name, path in modules.items():
-        if name.endswith("__main__"):
+        if name.endswith("__main__") and not with_main:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bench_lib"):
@@ -69,33 +96,42 @@ def _circles(edges: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def _package(module: str) -> str:
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 else parts[0]
-
-
 def test_no_module_imports_itself_round_a_circle():
     assert _circles(_graph()) == []
 
 
-def test_packages_import_one_way():
-    packages = collections.defaultdict(set)
-    for a, targets in _graph().items():
-        packages[_package(a)].update(_package(b) for b in targets if _package(b) != _package(a))
-    assert _circles(packages) == []
-    assert not packages["data"] - {"deps"}  # the bottom: data imports nothing of bench_lib above it
+def test_every_room_has_a_floor():
+    assert {_room(m) for m in _modules() if m != "bench_lib"} == set(FLOORS)
+
+
+def _upward(edges: dict[str, set[str]], floors: dict[str, int]) -> set[tuple[str, str]]:
+    """(module, room) of each import that does not run down a floor."""
+    return {(a, _room(b)) for a, targets in edges.items() for b in targets
+            if _room(b) != _room(a) and floors[_room(b)] >= floors[_room(a)]}
+
+
+def test_imports_run_down_the_floors():
+    assert _upward(_graph(with_main=True), FLOORS) == set(UPWARD)
+    assert len(UPWARD) <= 2
+
+
+def test_the_checker_finds_an_import_up_or_across_a_floor():
+    edges = {"bench_lib.data.store": {"bench_lib.models.gin"}, "bench_lib.models.gin": {"bench_lib.data.store"},
+             "bench_lib.harness.step": {"bench_lib.stack", "bench_lib.harness.measure"}}
+    floors = {"data": 2, "models": 4, "harness": 6, "stack": 6}
+    assert _upward(edges, floors) == {("bench_lib.data.store", "models"), ("bench_lib.harness.step", "stack")}
 
 
 def test_the_checker_finds_a_circle():
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-def test_no_private_name_crosses_a_package():
+def test_no_private_name_crosses_a_room():
     crossings = []
     for name, path in _modules().items():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bench_lib.") \
-                    and _package(node.module) != _package(name):
+                    and _room(node.module) != _room(name):
                 crossings += [f"{name} imports {node.module}.{a.name}" for a in node.names
                               if a.name.startswith("_") and not a.name.startswith("__")]
     assert crossings == []

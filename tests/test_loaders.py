@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bench_lib.data import load_dataset
-from bench_lib.harness.fairness import budgets_for, resolve
+from bench_lib.strategies.fairness import budgets_for, resolve
 from bench_lib.loaders import (BatchSampler, DglPadCollater, GraphBatchCollater, PygPadCollater, graph_batch_from_dgl,
                                graph_batch_from_pyg, sizes_of)
 from bench_lib.models import create_model

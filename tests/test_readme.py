@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench_lib.harness.fairness import resolve, slot_budget
+from bench_lib.strategies.fairness import resolve, slot_budget
 from bench_lib.strategies import STRATEGIES
 from bench_lib.strategies.budget import GraphBudget
 from tests.conftest import make_random_store

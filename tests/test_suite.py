@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import re
@@ -17,7 +18,7 @@ import pandas as pd
 import pytest
 
 from bench_lib.config import ConfigError, load_config, parse_config
-from bench_lib.harness.cell import CellSpec
+from bench_lib.schema import CellSpec
 from bench_lib.overrides import apply_overrides
 from bench_lib.suite import expand_cells, main, parse_shard
 
@@ -441,3 +442,49 @@ def test_windows_are_raised_to_the_timed_duration_that_held_under_load(tiny_conf
     kept = dataclasses.replace(smoke, min_timed_s=0.0)
     assert timed_windows(kept) == 4
     assert timed_windows(load_config(tiny_config)) == 2  # window_s 0: one step a window, nothing to raise
+
+
+def test_the_suite_loads_each_dataset_once(tiny_config, tmp_path, monkeypatch):
+    """One planning pass: the cells, the batching check and planning.json come from graphs loaded once per
+    dataset (the workers load their own)."""
+    import bench_lib.data as data
+
+    loads = []
+    real = data.cached_build
+
+    def counted(cache_name, *args, **kwargs):
+        loads.append(cache_name)
+        return real(cache_name, *args, **kwargs)
+
+    monkeypatch.setattr(data, "cached_build", counted)
+    from bench_lib.cells import plan_suite
+    from bench_lib.suite import _check_batching, _todo
+
+    two = dataclasses.replace(load_config(tiny_config), seeds=(0, 1))
+    plan = plan_suite(two)
+    assert len(loads) == 1  # two seeds of one dataset with a fixed data_seed
+    _check_batching(argparse.Namespace(no_batching_check=False), [plan.cells], plan, [])
+    (tmp_path / "res").mkdir()
+    _todo(two, [plan.cells], tmp_path / "res", False, plan)  # writes planning.json
+    assert len(loads) == 1 and (tmp_path / "res" / "planning.json").exists()
+
+
+def test_planning_json_shows_the_budgets_the_cells_ran_with(tmp_path):
+    """The largest graph outside the training split raises the pack size the cells run with
+    (``largest=``): planning.json shows the same pack size, not one planned again without it."""
+    from bench_lib.cells import plan_suite
+    from bench_lib.data import load_dataset, store_splits
+    from bench_lib.harness.planning import planning_summary
+
+    store = load_dataset("nci5k", n_graphs=100, seed=0)
+    train = store_splits(store, seed=0)["train"]
+    assert (store.n_node.max(), store.n_node[train].max()) == (51, 43)  # the largest graph is not in training
+    cfg = parse_config({"suite": {"strategies": ["pack-lpfhp", "pad"], "fairness": ["equal-padded-budget"]},
+                        "datasets": {"nci5k": {"n_graphs": 100, "models": ["gin"], "node_slots": 96}}})
+    plan = plan_suite(cfg)
+    (lp,) = [c for c in plan.cells if c.strategy == "pack-lpfhp"]
+    assert lp.strategy_params["max_nodes"] == 96  # packs of 48, planned on the training split, could not hold it
+    planned = plan.datasets["nci5k"].params["equal-padded-budget"]["pack-lpfhp"]
+    assert planned == lp.strategy_params
+    summary = planning_summary(plan.datasets)["nci5k"]
+    assert set(summary["fill"]["equal-padded-budget"]) == {"pack-lpfhp", "pad"}

@@ -14,7 +14,7 @@ import torch
 from bench_lib.data import load_dataset
 from bench_lib.data.nci5k import nci5k_files, read_nci5k
 from bench_lib.data.ogb_layout import standin_molpcba, write_ogb_layout
-from bench_lib.harness.cell import CellSpec
+from bench_lib.schema import CellSpec
 from bench_lib.harness.evaluation import evaluate_score, predict
 from bench_lib.harness.to_target import train_to_target
 from bench_lib.harness.train import CellRun

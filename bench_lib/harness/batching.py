@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 
 from bench_lib.data import load_dataset, store_splits
-from bench_lib.harness.cell import CellSpec
+from bench_lib.schema import CellSpec
 from bench_lib.harness.progress import phase
 from bench_lib.harness.train import build_model
 from bench_lib.models.check import check_batching, sample_graphs
@@ -29,8 +29,18 @@ def _key(c: CellSpec) -> tuple:
             json.dumps(c.model_params, sort_keys=True), c.backend if c.device == "cpu" else "torch")
 
 
-def check_cells(cells: list[CellSpec], say: Callable[[str], None] = lambda line: None) -> list[str]:
-    """Problems (one line per model and dataset that fails; empty: every model is safe to batch)."""
+def _quiet(line: str) -> None:
+    """Say nothing."""
+
+
+def _load(c: CellSpec):
+    return load_dataset(c.dataset, n_graphs=c.n_graphs, seed=c.dataset_seed, **c.dataset_options)
+
+
+def check_cells(cells: list[CellSpec], say: Callable[[str], None] = _quiet,
+                load: Callable[[CellSpec], object] = _load) -> list[str]:
+    """Problems (one line per model and dataset that fails; empty: every model is safe to batch). ``load``
+    gives a cell's graphs: the suite passes the ones it planned on (:meth:`bench_lib.cells.Plan.store_of`)."""
     groups: dict[tuple, list[CellSpec]] = {}
     for c in cells:
         if c.model != "none":
@@ -44,7 +54,7 @@ def check_cells(cells: list[CellSpec], say: Callable[[str], None] = lambda line:
             if c.seed == first.seed:
                 label = f"{c.strategy} ({'+'.join(c.views)})"
                 strategies.setdefault(label, STRATEGIES.create(c.strategy, **c.strategy_params))
-        store = load_dataset(first.dataset, n_graphs=first.n_graphs, seed=first.dataset_seed, **first.dataset_options)
+        store = load(first)
         train = store_splits(store, seed=first.dataset_seed)["train"]
         torch.manual_seed(first.seed)
         try:

@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from bench_lib.harness.cell import COLD_CACHE_FLAG
+from bench_lib.schema import COLD_CACHE_FLAG
 from bench_lib.harness.step import sync
 
 __all__ = ["frames_compiled", "dynamo_counts", "CompileAccount"]

@@ -37,7 +37,7 @@ def _totals(costs: list[StepCosts]) -> dict:
 
 def counted_costs(model: torch.nn.Module, init_state: dict, loss_of, loader, steps: int = COUNTED_STEPS) -> dict:
     """The counted columns of a cell's record (``counted_steps`` and after, in
-    :data:`~bench_lib.harness.cell.METRICS`): ``model`` (copied, reset to ``init_state``), its loss
+    :data:`~bench_lib.schema.METRICS`): ``model`` (copied, reset to ``init_state``), its loss
     ``loss_of(model, batch)`` on plain-torch operators, the batches of ``loader``'s first epoch."""
     plan = loader.plan(0)
     batches = [(loader.indices[p], plan.shape_of(b)) for b, p in enumerate(plan.batches())][:steps + 1]

@@ -21,43 +21,16 @@ from __future__ import annotations
 
 import csv
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LAUNCHERS", "SlurmSettings", "run_job", "merge_job_records", "submit_groups", "job_records"]
+from bench_lib.schema import SlurmSettings
+
+__all__ = ["LAUNCHERS", "run_job", "merge_job_records", "submit_groups", "job_records"]
 
 #: ``local``: this process runs the groups (the default); ``slurm``: a Slurm job array;
 #: ``submitit-local``: the same job array on this machine (submitit's local executor).
 LAUNCHERS = ("local", "slurm", "submitit-local")
-
-
-@dataclass(frozen=True)
-class SlurmSettings:
-    """The ``[slurm]`` table of a suite file (CLI flags override single fields).
-
-    Attributes:
-      partition: Slurm partition (None: the cluster's default).
-      time_min: wall-clock limit of one array task (one group of cells), minutes.
-      gpus_per_job: GPUs per task (at least the largest ``ranks`` of a CUDA suite).
-      cpus_per_job: CPUs per task (None: the largest ``threads x ranks`` of the suite's cells).
-      mem_gb: memory per task (None: the cluster's default).
-      array_parallelism: tasks of the array running at once.
-      account, qos: passed to Slurm when given.
-      additional: more ``sbatch`` options, e.g. ``{constraint = "a100"}``.
-      folder: submitit's folder for scripts and job logs (default ``<results>/jobs/slurm``).
-    """
-
-    partition: str | None = None
-    time_min: int = 240
-    gpus_per_job: int = 0
-    cpus_per_job: int | None = None
-    mem_gb: int | None = None
-    array_parallelism: int = 32
-    account: str | None = None
-    qos: str | None = None
-    additional: dict[str, Any] = field(default_factory=dict)
-    folder: str | None = None
 
 
 def jobs_dir(out: Path) -> Path:
@@ -75,7 +48,7 @@ def run_job(groups: list[list[str]], out: str, decide: dict | None = None, train
     :class:`~bench_lib.harness.runner.Decide`. Returns the cells' statuses."""
     import os
 
-    from bench_lib.harness.cell import CellSpec
+    from bench_lib.schema import CellSpec
     from bench_lib.harness.environment import environment
     from bench_lib.harness.runner import append_record, run_group
     from bench_lib.harness.turns import Decide
@@ -130,7 +103,7 @@ def merge_job_records(out: Path) -> dict[str, int]:
 
 
 def _merge(out: Path, records: Path) -> dict[str, int]:
-    from bench_lib.harness.cell import RECORD_FIELDS
+    from bench_lib.schema import RECORD_FIELDS
     from bench_lib.harness.runner import append_record, record_done, rewrite_without
 
     done: set[str] = set()

@@ -15,10 +15,7 @@ from dataclasses import dataclass
 
 __all__ = ["Clock", "WindowReading", "rss_mib", "reset_peak_rss", "peak_rss_mib", "machine_busy_s", "minor_faults",
            "release_free_memory",
-           "percentiles", "CONTENDED_SHARE"]
-
-#: A window in which the process got less than this share of a CPU per thread was contended.
-CONTENDED_SHARE = 0.8
+           "percentiles"]
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 

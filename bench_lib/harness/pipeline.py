@@ -31,9 +31,10 @@ import torch
 
 from bench_lib.strategies.batch import GraphBatch
 
-__all__ = ["BatchSource", "PREFETCH_MODES"]
+from bench_lib.schema import PREFETCH_MODES
 
-PREFETCH_MODES = ("thread", "process")
+__all__ = ["BatchSource"]
+
 
 
 def _build_one(batches: Iterator[GraphBatch], pin: bool, make_ops: Callable | None):

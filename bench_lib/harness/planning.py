@@ -77,27 +77,19 @@ def _fill(strategy, n_node, n_edge, seed) -> dict:
             "bins": bins.tolist()}
 
 
-def planning_summary(cfg) -> dict:
-    """The planning artefacts of every dataset of a :class:`SuiteConfig`."""
-    from bench_lib.data import load_dataset, store_splits
-    from bench_lib.harness.fairness import budgets_for, resolve
-
+def planning_summary(datasets: dict) -> dict:
+    """The planning artefacts of every dataset the suite planned: ``datasets`` maps a name to what its first
+    seed planned (:class:`bench_lib.cells.PlannedData`: node and edge counts, budgets, strategy parameters
+    per view). Nothing is loaded or resolved again: the fill histograms are those of the parameters the
+    cells run with."""
     out = {}
-    seed = cfg.seeds[0]
-    for d in cfg.datasets:
-        data_seed = seed if d.data_seed == "seed" else d.data_seed
-        store = load_dataset(d.name, n_graphs=d.n_graphs, seed=data_seed, **d.options)
-        train = store_splits(store, seed=data_seed)["train"]
-        n, e = store.n_node[train], store.n_edge[train]
+    for name, planned in datasets.items():
+        n, e, seed = planned.n, planned.e, planned.seed
         node_hist = np.bincount(n)
         edge_bins = np.unique(np.linspace(0, int(e.max()) + 1, 41).astype(int))
-        fill = {}
-        for view, budget in budgets_for(d, n, e, cfg.fairness, seed=seed).items():
-            fill[view] = {}
-            for name in cfg.strategies:
-                params, _ = resolve(name, budget, n, e, cfg.strategy_params.get(name))
-                fill[view][name] = _fill(STRATEGIES.create(name, **params), n, e, seed)
-        out[d.name] = {
+        fill = {view: {s: _fill(STRATEGIES.create(s, **params), n, e, seed) for s, params in chosen.items()}
+                for view, chosen in planned.params.items()}
+        out[name] = {
             "stats": size_stats(n, e),
             "node_hist": {"sizes": np.flatnonzero(node_hist).tolist(), "counts": node_hist[node_hist > 0].tolist()},
             "edge_hist": {"bins": edge_bins.tolist(), "counts": np.histogram(e, edge_bins)[0].tolist()},

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 
-from bench_lib.harness.cell import CellSpec
+from bench_lib.schema import CellSpec
 
 __all__ = ["Progress", "Heartbeat", "phase", "kinds_first"]
 

@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from bench_lib.harness.cell import ENVIRONMENT_SKIP, RECORD_FIELDS
+from bench_lib.schema import ENVIRONMENT_SKIP, RECORD_FIELDS
 
 __all__ = ["record_done", "append_record", "read_records", "rewrite_without"]
 

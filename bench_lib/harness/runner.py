@@ -36,7 +36,7 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from bench_lib.harness.cell import COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, SCHEMA_VERSION, CellSpec
+from bench_lib.schema import COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, SCHEMA_VERSION, CellSpec
 from bench_lib.harness.distributed import lost_rank, proc_stat, rank_env, runner_alive, torchrun_command
 from bench_lib.harness.records import append_record, read_records, record_done, rewrite_without
 from bench_lib.harness.turns import Decide, timed_turns

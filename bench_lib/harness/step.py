@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch
 
-from bench_lib.harness.cell import CellSpec
+from bench_lib.schema import CellSpec
 from bench_lib.models.ops import TorchOps
 from bench_lib.strategies import GraphBatch
 from bench_lib.tasks import Task, task_loss

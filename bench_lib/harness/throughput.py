@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from bench_lib.harness import distributed
-from bench_lib.harness.cell import CellSpec
+from bench_lib.schema import CONTENDED_SHARE, CellSpec
 from bench_lib.harness.compiles import CompileAccount
-from bench_lib.harness.measure import CONTENDED_SHARE, Clock, minor_faults, peak_rss_mib, percentiles
+from bench_lib.harness.measure import Clock, minor_faults, peak_rss_mib, percentiles
 from bench_lib.harness.memory import reset_peaks
 from bench_lib.harness.step import sync
 from bench_lib.strategies import GraphBatch

@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 
 from bench_lib.harness import distributed
-from bench_lib.harness.cell import CellSpec
+from bench_lib.schema import CellSpec
 from bench_lib.harness.compiles import CompileAccount
 from bench_lib.harness.evaluation import evaluate_score
 from bench_lib.harness.measure import release_free_memory

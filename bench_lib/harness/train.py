@@ -45,7 +45,7 @@ import torch
 from bench_lib.data import load_dataset, store_splits
 from bench_lib.data.store import touch_mapped
 from bench_lib.harness import distributed
-from bench_lib.harness.cell import CellSpec, EnvironmentSkip
+from bench_lib.schema import CellSpec, EnvironmentSkip
 from bench_lib.harness.compiles import CompileAccount, dynamo_counts
 from bench_lib.harness.evaluation import evaluate_mae, evaluate_score, predict, target_stats
 from bench_lib.harness.measure import release_free_memory, rss_mib

@@ -135,7 +135,7 @@ def _failure(err: BaseException, during: str, ranks: int = 1) -> dict:
 
 def serve(commands, answer) -> None:
     """Read commands from the ``commands`` line iterator; ``answer(dict)`` each."""
-    from bench_lib.harness.cell import CellSpec
+    from bench_lib.schema import CellSpec
 
     first = next(commands, None)
     if first is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from bench_lib.harness.measure import CONTENDED_SHARE
+from bench_lib.schema import CONTENDED_SHARE
 from bench_lib.report.stats import overlaps
 from bench_lib.report.tables import best, fmt_estimate
 from bench_lib.verdicts import seed_statistic

@@ -95,7 +95,7 @@ def with_arms(df: pd.DataFrame) -> pd.DataFrame:
     df["execution"] = execution
     ranks = pd.to_numeric(df["ranks"], errors="coerce").fillna(1).astype(int) if "ranks" in df \
         else pd.Series(1, index=df.index)
-    # The same tags as CellSpec.label's (bench_lib.harness.cell.execution_tags), written here: no harness import.
+    # The same tags as CellSpec.label's (bench_lib.schema.execution_tags), written here: no harness import.
     df["strategy"] = [s + ("" if x == "eager" else f"+{x}") + (f"+prefetch{p}" if p else "")
                       + (f"+{r}ranks" if r > 1 else "")
                       for s, x, p, r in zip(df["strategy_name"], execution, prefetch, ranks)]

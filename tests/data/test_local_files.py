@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from bench_lib.data.__main__ import main as data_main
+from bench_lib.cli.data import main as data_main
 from bench_lib.data.local_files import build_csv, build_sdf, build_xyz
 
 MOLS = ["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCCl"]

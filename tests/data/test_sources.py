@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bench_lib.data import load_dataset, store_splits
-from bench_lib.data.__main__ import main as data_main
+from bench_lib.cli.data import main as data_main
 from bench_lib.data.dgl_sets import build_peptides, safe_load_pickle
 from bench_lib.data.local_files import build_csv, build_sdf, build_xyz
 from bench_lib.data.ogb_sets import build_ogb

@@ -13,7 +13,7 @@ import sys
 
 import torch
 
-from bench_lib.harness.cell import CellSpec
+from bench_lib.schema import CellSpec
 from bench_lib.harness.distributed import gather
 from bench_lib.harness.step import masked_loss
 from bench_lib.harness.train import CellRun

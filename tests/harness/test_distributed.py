@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from bench_lib.data import load_dataset
-from bench_lib.harness.cell import CellSpec
+from bench_lib.schema import CellSpec
 from bench_lib.harness.distributed import global_denominators, rank_batches, straggler_metrics
 from bench_lib.harness.runner import run_cell
 from bench_lib.harness.train import CellRun
@@ -222,7 +222,7 @@ def test_a_rank_that_hangs_times_the_cell_out_and_is_killed(monkeypatch):
 def test_killing_the_suite_leaves_no_rank_running(tmp_path):
     marker = uuid.uuid4().hex
     script = textwrap.dedent(f"""
-        from bench_lib.harness.cell import CellSpec
+        from bench_lib.schema import CellSpec
         from bench_lib.harness.runner import run_cell
         run_cell(CellSpec.from_json({_long_spec().to_json()!r}))
     """)

@@ -16,7 +16,7 @@ import torch
 
 from bench_lib.data import load_dataset
 from bench_lib.deps import dgl_available
-from bench_lib.harness.cell import CellSpec
+from bench_lib.schema import CellSpec
 from bench_lib.harness.compiles import dynamo_counts
 from bench_lib.harness.pipeline import BatchSource
 from bench_lib.harness.runner import run_group

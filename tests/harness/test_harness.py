@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bench_lib.data import load_dataset
-from bench_lib.harness.cell import METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
+from bench_lib.schema import METRIC_FIELDS, RECORD_FIELDS, SCHEMA_VERSION, CellSpec
 from bench_lib.harness.runner import append_record, group_cells, run_cell, run_group
 from bench_lib.harness.turns import Decide, timed_turns
 from bench_lib.strategies import STRATEGIES
@@ -188,7 +188,7 @@ def test_cell_id_is_stable_and_spec_validated():
 
 
 def test_every_metric_is_described():
-    from bench_lib.harness.cell import METRICS
+    from bench_lib.schema import METRICS
 
     assert METRIC_FIELDS == list(METRICS) and all(METRICS.values())
 
@@ -198,7 +198,7 @@ def test_defaults_have_one_definition():
     import dataclasses
 
     from bench_lib.config import SuiteConfig
-    from bench_lib.harness.cell import TrainSettings
+    from bench_lib.schema import TrainSettings
 
     spec = CellSpec(dataset="x", strategy="pad")
     for f in dataclasses.fields(TrainSettings):

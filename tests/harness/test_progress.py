@@ -6,7 +6,7 @@ import io
 import time
 
 from bench_lib.harness import progress as progress_module
-from bench_lib.harness.cell import CellSpec
+from bench_lib.schema import CellSpec
 from bench_lib.harness.progress import Heartbeat, Progress, kinds_first, phase
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from bench_lib.data import load_dataset
-from bench_lib.harness.cell import CellSpec
+from bench_lib.schema import CellSpec
 from bench_lib.harness.evaluation import evaluate_mae, target_stats
 from bench_lib.harness.step import masked_loss
 from bench_lib.harness.to_target import train_to_target

@@ -80,7 +80,7 @@ def test_leaky_model_is_refused_before_any_worker(plugin, suite_file, tmp_path, 
 
 
 def test_models_check_command(plugin, suite_file, capsys):  # noqa: F811
-    from bench_lib.models.__main__ import main as models_main
+    from bench_lib.cli.models import main as models_main
 
     assert models_main(["check", "toy-sum", "--config", str(suite_file), "--dataset", "nci5k"]) == 0
     assert "toy-sum on nci5k: safe to batch" in capsys.readouterr().out

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from bench_lib.config import parse_config
-from bench_lib.harness.cell import METRIC_FIELDS, CellSpec
+from bench_lib.schema import METRIC_FIELDS, CellSpec
+from bench_lib.cells import plan_suite
 from bench_lib.harness.planning import planning_summary
 from bench_lib.harness.runner import append_record
 from bench_lib.report import readme_block, update_readme
@@ -67,7 +68,7 @@ def fixture_results(tmp_path: Path) -> Path:
     (res / "config.json").write_text(json.dumps(cfg.to_json()))
     (res / "environment.json").write_text(json.dumps({"cpu": "test cpu", "cpu_count": 2, "git_commit": "abc1234def",
                                                       "packages": {"torch": "x"}}))
-    (res / "planning.json").write_text(json.dumps(planning_summary(cfg)))
+    (res / "planning.json").write_text(json.dumps(planning_summary(plan_suite(cfg).datasets)))
     for seed in (0, 1):
         for strategy in CELLS:
             append_record(res / "records.csv", record(strategy, seed))
@@ -317,7 +318,7 @@ def test_a_strategy_off_the_real_graphs_budget_leaves_the_verdicts_with_a_senten
     the largest molecule) and led on that; it leaves the view's verdicts, in the report and in advise."""
     from types import SimpleNamespace
 
-    from bench_lib.advise_cost_model import ranked
+    from bench_lib.advise.cost_model import ranked
     from bench_lib.report.datasets import view_text
     from bench_lib.report.results import Results
 
@@ -349,7 +350,7 @@ def test_on_a_wide_size_distribution_only_strategies_within_the_budget_get_verdi
     from types import SimpleNamespace
 
     from bench_lib.advise import plan_cells
-    from bench_lib.advise_cost_model import ranked
+    from bench_lib.advise.cost_model import ranked
     from bench_lib.verdicts import BUDGET_SHARE, off_budget
 
     rng = np.random.default_rng(0)

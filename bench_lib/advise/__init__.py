@@ -22,8 +22,8 @@ measurement: the printed suite command measures it (with intervals and time to
 accuracy, which planning cannot predict).
 
 Planning, the run and the command line are here; the cost model, its
-calibration and the predictions in :mod:`bench_lib.advise_cost_model`; what is
-printed in :mod:`bench_lib.advise_text`.
+calibration and the predictions in :mod:`bench_lib.advise.cost_model`; what is
+printed in :mod:`bench_lib.advise.text`.
 """
 
 from __future__ import annotations
@@ -32,15 +32,14 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
 
 from bench_lib.harness.progress import Heartbeat
-from bench_lib.advise_cost_model import (SCALES, Advice, CostModel, calibrate, calibration_points,
+from bench_lib.advise.cost_model import (SCALES, Advice, CostModel, calibrate, calibration_points,
                                          calibration_spec, fit_cost_model, predict)
-from bench_lib.advise_text import advice_json, advice_markdown
+from bench_lib.advise.text import advice_json, advice_markdown
 
 __all__ = ["SCALES", "PREDICTED", "CostModel", "fit_cost_model", "calibration_points", "calibration_spec",
            "asked_config", "suite_config", "not_predicted", "plan_cells",
@@ -104,36 +103,36 @@ def plan_cells(cfg, scales=SCALES) -> tuple[list[dict], dict[float, str], tuple[
     plan's metrics (planning only); the scales left out, with why (a budget too small for the
     largest graph; the suite's own budget, scale 1, must plan); and the training split's largest
     node and edge counts."""
+    from bench_lib.cells import dataset_store, plan_suite
     from bench_lib.config import ConfigError
-    from bench_lib.data import load_dataset, store_splits
+    from bench_lib.data import store_splits
     from bench_lib.harness.batching import check_cells
-    from bench_lib.harness.fairness import default_pack_nodes
+    from bench_lib.strategies.fairness import default_pack_nodes
     from bench_lib.harness.planning import plan_metrics
     from bench_lib.strategies import STRATEGIES
     from bench_lib.strategies.loader import BatchLoader
-    from bench_lib.suite import expand_cells
 
     d = cfg.datasets[0]
     seed = cfg.seeds[0]
-    data_seed = seed if d.data_seed == "seed" else d.data_seed
-    store = load_dataset(d.name, n_graphs=d.n_graphs, seed=data_seed, **d.options)
-    train = store_splits(store, seed=data_seed)["train"]
+    stores: dict = {}  # every budget scale plans on the same graphs, loaded once
+    store = dataset_store(d, seed, stores)
+    train = store_splits(store, seed=d.seed_for(seed))["train"]
     pack_nodes = d.pack_nodes or default_pack_nodes(d.node_slots, int(store.n_node[train].max()))
     rows, skipped = [], {}
     for scale in scales:
         settings = _scaled(d, scale, pack_nodes)
         try:
-            cells = expand_cells(dataclasses.replace(cfg, datasets=(settings,)))
+            plan = plan_suite(dataclasses.replace(cfg, datasets=(settings,)), stores=stores)
         except ConfigError as err:
             if scale == 1.0:
                 raise
             skipped[scale] = err.problems[0]
             continue
         if scale == 1.0:  # a model that is not safe to batch is refused, as the suite refuses it
-            unsafe = check_cells(cells)
+            unsafe = check_cells(plan.cells, load=plan.store_of)
             if unsafe:
                 raise ConfigError(unsafe)
-        for spec in cells:
+        for spec in plan.cells:
             loader = BatchLoader(store, STRATEGIES.create(spec.strategy, **spec.strategy_params), train, seed=seed)
             rows.append({"scale": scale, "spec": spec, "node_slots_budget": settings.node_slots,
                          "graphs_per_step_budget": settings.graphs_per_step,
@@ -258,8 +257,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _projected(args, split) -> int:
-    """``--device-profile``: plan, count and project (bench_lib.advise_device); nothing is timed."""
-    from bench_lib.advise_device import project_rows, projection_markdown
+    """``--device-profile``: plan, count and project (bench_lib.advise.device); nothing is timed."""
+    from bench_lib.advise.device import project_rows, projection_markdown
     from bench_lib.config import ConfigError
     from bench_lib.costs.project import load_profiles
 
@@ -283,7 +282,3 @@ def _projected(args, split) -> int:
     print(projection_markdown(args.dataset, rows[0]["spec"].model, rows, profile))
     return 0
 
-
-if __name__ == "__main__":
-    os.environ.setdefault("OUTDATED_IGNORE", "1")
-    sys.exit(main())

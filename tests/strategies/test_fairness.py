@@ -9,7 +9,7 @@ import pytest
 
 from bench_lib.config import DatasetSettings
 from bench_lib.data import load_dataset
-from bench_lib.harness.fairness import budgets_for, default_pack_nodes, resolve, slot_budget
+from bench_lib.strategies.fairness import budgets_for, default_pack_nodes, resolve, slot_budget
 from bench_lib.strategies import STRATEGIES, Strategy
 from bench_lib.strategies.budget import GraphBudget, SlotBudget
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from bench_lib.advise_cost_model import SCALES, TIE_SHARE, Advice, ranked, tie_share
+from bench_lib.advise.cost_model import SCALES, TIE_SHARE, Advice, ranked, tie_share
 from bench_lib.verdicts import off_budget_text
 
 __all__ = ["advice_markdown", "advice_json"]

@@ -15,11 +15,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench_lib.harness.pipeline import PREFETCH_MODES
 from bench_lib.strategies.budget import VIEWS
 from bench_lib.tasks import LOSSES
 
-__all__ = ["TrainSettings", "CellSpec", "EXECUTIONS", "PREFETCH_MODES", "COLD_CACHE_FLAG", "execution_tags", "SCHEMA_VERSION", "RECORD_FIELDS", "METRICS", "METRIC_FIELDS", "VIEWS",
+__all__ = ["TrainSettings", "CellSpec", "SlurmSettings", "EXECUTIONS", "PREFETCH_MODES", "CONTENDED_SHARE", "COLD_CACHE_FLAG", "execution_tags", "SCHEMA_VERSION", "RECORD_FIELDS", "METRICS", "METRIC_FIELDS", "VIEWS",
            "EnvironmentSkip", "ENVIRONMENT_SKIP"]
 
 
@@ -39,6 +38,12 @@ SCHEMA_VERSION = 9  # 9: retried (a data-parallel cell run again); 8: node and e
 #: shapes from the first compile); ``cudagraphs``: ``mode="reduce-overhead"``
 #: (CUDA graphs captured per shape and replayed; CUDA only).
 EXECUTIONS = ("eager", "compile", "compile-dynamic", "cudagraphs")
+
+#: How a cell's prefetching worker runs beside the training loop (``prefetch_with``).
+PREFETCH_MODES = ("thread", "process")
+
+#: A timed window in which the process got less than this share of a CPU per thread was contended.
+CONTENDED_SHARE = 0.8
 
 #: Set by the runner in a compiled cell's worker whose inductor cache is a fresh folder of its own.
 COLD_CACHE_FLAG = "BENCH_LIB_COLD_INDUCTOR_CACHE"
@@ -92,7 +97,7 @@ class CellSpec:
     Attributes:
       dataset, n_graphs, dataset_options: the data (``n_graphs`` None: all).
       strategy, strategy_params: the batching strategy and its resolved
-        parameters (see :mod:`bench_lib.harness.fairness`).
+        parameters (see :mod:`bench_lib.strategies.fairness`).
       model, model_params: a registered model's name (``schnet``, ``painn``, ``gin``, a
         plugin's) and its parameters, or ``none`` (loader-only cell).
       views: the fairness views this cell serves (``VIEWS``); a cell whose
@@ -413,3 +418,31 @@ METRIC_FIELDS = list(METRICS)
 #: Every record column, in order.
 RECORD_FIELDS = (["schema_version", "cell_id", "status", "error", "wall_s"]
                  + [f.name for f in dataclasses.fields(CellSpec)] + METRIC_FIELDS + ["environment"])
+
+
+@dataclass(frozen=True)
+class SlurmSettings:
+    """The ``[slurm]`` table of a suite file (CLI flags override single fields).
+
+    Attributes:
+      partition: Slurm partition (None: the cluster's default).
+      time_min: wall-clock limit of one array task (one group of cells), minutes.
+      gpus_per_job: GPUs per task (at least the largest ``ranks`` of a CUDA suite).
+      cpus_per_job: CPUs per task (None: the largest ``threads x ranks`` of the suite's cells).
+      mem_gb: memory per task (None: the cluster's default).
+      array_parallelism: tasks of the array running at once.
+      account, qos: passed to Slurm when given.
+      additional: more ``sbatch`` options, e.g. ``{constraint = "a100"}``.
+      folder: submitit's folder for scripts and job logs (default ``<results>/jobs/slurm``).
+    """
+
+    partition: str | None = None
+    time_min: int = 240
+    gpus_per_job: int = 0
+    cpus_per_job: int | None = None
+    mem_gb: int | None = None
+    array_parallelism: int = 32
+    account: str | None = None
+    qos: str | None = None
+    additional: dict[str, Any] = field(default_factory=dict)
+    folder: str | None = None
