@@ -24,6 +24,12 @@ table holds no false *faster* in 95% of runs, whichever strategy leads):
 - *undecided*: neither, with an estimate of how many more turns (or seeds) would decide it at the
   spread seen so far.
 
+One rule decides every word from a t estimate (:func:`t_interval`): the turns' verdicts here, the
+seeds' when every seed reached the target, ``report compare``'s change of a strategy's ratio between
+two runs, and the suite's turn scheduler, which asks :func:`compare_turns` after each look whether
+every strategy of a group is decided and, while one is undecided, runs more turns
+(:class:`bench_lib.harness.turns.Decide`, at ``alpha / looks`` per look).
+
 Everything is a pure function of the records' numbers (``window_graphs_per_s``, the time to target
 per seed), so reports made again from the same records say the same.
 """
@@ -36,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["ALPHA", "MARGIN", "MIN_TIMED_S", "BUDGET_SHARE", "Verdict", "word_of", "compare_turns",
+__all__ = ["ALPHA", "MARGIN", "MIN_TIMED_S", "BUDGET_SHARE", "Verdict", "word_of", "t_interval", "compare_turns",
            "compare_seeds", "pair_count", "seed_statistic", "off_budget", "off_budget_text"]
 
 #: The family-wise error of a table's verdicts.
@@ -164,6 +170,16 @@ def word_of(lo: float, hi: float, eq_lo: float, eq_hi: float, margin: float, hig
     return "undecided"
 
 
+def t_interval(m: float, se: float, df: int, pairs: int = 1, alpha: float = ALPHA, margin: float = MARGIN,
+               higher_is_better: bool = True) -> tuple[str, float, float, float, float]:
+    """The rule: a log-ratio ``m`` with standard error ``se`` on ``df`` degrees of freedom, one of ``pairs``
+    comparisons. Returns ``(word, lo, hi, eq_lo, eq_hi)``: the two-sided interval at ``1 - alpha / pairs``,
+    the equivalence (two one-sided tests) interval at ``1 - 2 alpha / pairs``, and the word they give."""
+    t_test, t_eq = stats.t.ppf(1 - alpha / pairs / 2, df), stats.t.ppf(1 - alpha / pairs, df)
+    lo, hi, eq_lo, eq_hi = m - t_test * se, m + t_test * se, m - t_eq * se, m + t_eq * se
+    return word_of(lo, hi, eq_lo, eq_hi, margin, higher_is_better), lo, hi, eq_lo, eq_hi
+
+
 def compare_turns(other, reference, paired=True, pairs: int = 1, alpha: float = ALPHA,
                   margin: float = MARGIN) -> Verdict | None:
     """The rate of ``other`` against ``reference`` from their timed windows.
@@ -206,10 +222,7 @@ def compare_turns(other, reference, paired=True, pairs: int = 1, alpha: float = 
     m, se, tau2 = _pool(means, variances)
     df = sum(dfs)
     level = 1 - alpha / pairs
-    t_test = stats.t.ppf(1 - alpha / pairs / 2, df)
-    t_eq = stats.t.ppf(1 - alpha / pairs, df)
-    lo, hi, eq_lo, eq_hi = m - t_test * se, m + t_test * se, m - t_eq * se, m + t_eq * se
-    word = word_of(lo, hi, eq_lo, eq_hi, margin, True)
+    word, lo, hi, eq_lo, eq_hi = t_interval(m, se, df, pairs, alpha, margin)
     more, why = None, ""
     if word == "undecided":
         if tau2 > 0:
@@ -315,9 +328,7 @@ def compare_seeds(other, other_reached, reference, reference_reached, pairs: int
     extra_se = extra_se if extra_se == extra_se else 0.0
     if np.isfinite(d).all() and n >= 2 and (d.std() > 0 or extra_se > 0):
         m, se = float(d.mean()), math.hypot(float(d.std(ddof=1) / math.sqrt(n)), extra_se)
-        t_test, t_eq = stats.t.ppf(1 - alpha / pairs / 2, n - 1), stats.t.ppf(1 - alpha / pairs, n - 1)
-        lo, hi, eq_lo, eq_hi = m - t_test * se, m + t_test * se, m - t_eq * se, m + t_eq * se
-        word = word_of(lo, hi, eq_lo, eq_hi, margin, False)
+        word, lo, hi, eq_lo, eq_hi = t_interval(m, se, n - 1, pairs, alpha, margin, higher_is_better=False)
         more = None
         if word == "undecided":
             total = _needed(m, se * math.sqrt(n), n, alpha / pairs, margin)

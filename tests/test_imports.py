@@ -135,3 +135,21 @@ def test_no_private_name_crosses_a_room():
                 crossings += [f"{name} imports {node.module}.{a.name}" for a in node.names
                               if a.name.startswith("_") and not a.name.startswith("__")]
     assert crossings == []
+
+
+def test_the_face_hands_on_the_stable_names_of_docs_api():
+    """``bench_lib``'s ``__all__`` is the table of ``docs/api.md``, each name resolves, and importing the package
+    imports none of them (no torch)."""
+    import re
+    import subprocess
+    import sys
+
+    import bench_lib
+
+    table = (PACKAGE.parent / "docs" / "api.md").read_text().split("<!-- stable-names -->")[1].strip().split("\n\n")[0]
+    documented = {name for row in table.splitlines()[2:] for name in re.findall(r"`(\w+)`", row.split("|")[1])}
+    assert documented == set(bench_lib.__all__) - {"__version__"}
+    assert all(getattr(bench_lib, name) is not None for name in documented)
+    done = subprocess.run([sys.executable, "-c", "import sys, bench_lib; print('torch' in sys.modules)"],
+                          capture_output=True, text=True, cwd=PACKAGE.parent)
+    assert done.stdout.strip() == "False"

@@ -72,7 +72,7 @@ def test_shipped_configs_parse():
 
     water = next(d for d in load_config(ROOT / "benchmarks" / "paper.toml").datasets if d.name == "hydronet-like")
     assert water.n_graphs == 4_464_740 and water.options["edges"] == "knn"
-    _, params, *_ = DATASETS["hydronet-like"]("hydronet-like", water.n_graphs, 0, dict(water.options))
+    params = DATASETS.get("hydronet-like")().resolve(water.n_graphs, 0, dict(water.options)).params
     assert params["n_graphs"] == 4_464_740 and params["subset"] == "full_4.5M"
     assert set(default.fairness) == {"equal-padded-budget", "equal-real-graphs"}
 

@@ -47,7 +47,8 @@ import pandas as pd
 from bench_lib.harness.environment import STACK_PACKAGES, stack_text
 from bench_lib.report.stats import Estimate, overlaps
 from bench_lib.report.tables import describe_metric, in_view, json_field, latest, throughput, truthy
-from bench_lib.verdicts import ALPHA, MARGIN, Verdict, compare_turns, word_of
+from bench_lib.schema import VIEWS
+from bench_lib.verdicts import MARGIN, Verdict, compare_turns, t_interval
 
 __all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH", "same_machine", "same_stack"]
 
@@ -192,10 +193,7 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
 def _relative(ra: pd.DataFrame, rb: pd.DataFrame, reference: str, margin: float) -> list[dict]:
     """Per dataset, model, view and strategy: its rate over ``reference``'s within A and within B (paired
     turns over the seeds both ran), and B's ratio over A's with its verdict."""
-    from scipy import stats
-
     rows = []
-    views = ("equal-padded-budget", "equal-real-graphs", "manual")
     keys = [c for c in ("dataset", "model", "execution", "ranks") if c in ra and c in rb]
     ok = lambda df: df[df.status == "ok"] if "status" in df else df  # noqa: E731
     ra, rb = ok(ra), ok(rb)
@@ -203,7 +201,7 @@ def _relative(ra: pd.DataFrame, rb: pd.DataFrame, reference: str, margin: float)
                     & {tuple(str(v) for v in t) for t in rb[keys].itertuples(index=False)})
     pick = lambda df, t: df[np.logical_and.reduce([df[k].astype(str) == v for k, v in zip(keys, t)])]  # noqa: E731
     for t in tables:
-        for view in views:
+        for view in VIEWS:
             ga, gb = in_view(pick(ra, t), view), in_view(pick(rb, t), view)
             strategies = [s for s in dict.fromkeys(ga.strategy) if s in set(gb.strategy) and s != reference]
             if reference not in set(ga.strategy) or reference not in set(gb.strategy):
@@ -215,10 +213,7 @@ def _relative(ra: pd.DataFrame, rb: pd.DataFrame, reference: str, margin: float)
                 m = math.log(vb.ratio / va.ratio)
                 se = math.hypot(va.se, vb.se)
                 df = max(1, va.df + vb.df)
-                pairs = max(1, len(strategies) * len(tables))
-                q, q_eq = stats.t.ppf(1 - ALPHA / pairs / 2, df), stats.t.ppf(1 - ALPHA / pairs, df)
-                lo, hi = m - q * se, m + q * se
-                word = word_of(lo, hi, m - q_eq * se, m + q_eq * se, margin, True)
+                word, lo, hi, _, _ = t_interval(m, se, df, max(1, len(strategies) * len(tables)), margin=margin)
                 word = "unchanged" if word == "equivalent" else word
                 rows.append({"table": " / ".join([*t, view]), "strategy": s, "a": va, "b": vb,
                              "change": math.exp(m), "interval": (math.exp(lo), math.exp(hi)), "word": word,

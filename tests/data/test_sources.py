@@ -314,3 +314,25 @@ def test_pcqm4mv2_with_no_parsable_molecule_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no molecule .* could be parsed"):
         load_dataset("pcqm4mv2", data_dir=tmp_path, cache_dir=tmp_path / "cache")
     assert not any((tmp_path / "cache").glob("pcqm4mv2-*"))  # nothing half-built left to read
+
+
+def test_a_dataset_registers_like_a_strategy_and_loads_by_name(tmp_path):
+    """A :class:`DatasetSource` subclass in the registry is loaded, cached and subset like a built-in."""
+    from bench_lib.data import DATASETS, Build, DatasetSource, load_dataset
+
+    nci = load_dataset("nci5k", n_graphs=30, seed=1, cache_dir=tmp_path)
+
+    @DATASETS.register
+    class Thirty(DatasetSource):
+        name = "thirty-test"
+
+        def resolve(self, n_graphs, seed, options):
+            return Build("thirty-test", {"n": 30}, lambda: nci, True)
+
+    try:
+        store = load_dataset("thirty-test", n_graphs=10, seed=0, cache_dir=tmp_path)
+        assert store.n_graph == 10 and "thirty-test" in DATASETS.names()
+        assert DATASETS.get("thirty-test") is Thirty and DATASETS.is_plugin("thirty-test")  # not bench_lib's own
+    finally:
+        DATASETS.unregister("thirty-test")
+    assert "thirty-test" not in DATASETS
