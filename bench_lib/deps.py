@@ -15,7 +15,8 @@ import contextlib
 import functools
 import warnings
 
-__all__ = ["import_dgl", "dgl_available", "dgl_missing_reason", "DGLMissing", "DGL_EXTRA", "DGL_HINT",
+__all__ = ["import_dgl", "dgl_available", "dgl_missing_reason", "DGLMissing", "DGL_EXTRA",
+           "DGL_HINT",
            "BACKEND_CHOICES", "resolve_backend", "quiet_jit_deprecation"]
 
 DGL_EXTRA = "bench_lib[dgl]"
@@ -38,7 +39,8 @@ def _load_dgl():
         if err.name and err.name.split(".")[0] == "dgl":
             return None, "DGL is not installed"
         return None, f"DGL does not import here ({type(err).__name__}: {err})"
-    except Exception as err:  # noqa: BLE001 - dgl 2.1.0 on another torch: FileNotFoundError (graphbolt)
+    # dgl 2.1.0 on another torch: FileNotFoundError (graphbolt)
+    except Exception as err:  # noqa: BLE001
         import torch
 
         return None, (f"DGL does not import with torch {torch.__version__} ({type(err).__name__}: "
@@ -84,5 +86,6 @@ def quiet_jit_deprecation():
     FutureWarning that torch 2.14 and newer give for PyG 2.8's ``torch.jit.script`` calls at import
     (every process would print it); every other warning is left alone."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
+                                category=FutureWarning)
         yield

@@ -1,4 +1,5 @@
-"""Any strategy in your own training loop: a batch sampler, and collaters for PyG, DGL and plain PyTorch.
+"""Any strategy in your own training loop: a batch sampler, and collaters for PyG, DGL and plain
+PyTorch.
 
 The suite's answer names a strategy and a budget; this module gives you that strategy's batches in
 your loop, the same batches the suite timed for the same seed::
@@ -11,12 +12,13 @@ your loop, the same batches the suite timed for the same seed::
     for epoch in range(epochs):
         sampler.set_epoch(epoch)
         for batch in loader:
-            batch = pad(batch)  # one shape every step: batch.node_mask, batch.edge_mask, batch.graph_mask
+            batch = pad(batch)  # one shape every step: batch.node_mask, batch.edge_mask,
+            batch.graph_mask
             ...
 
 :class:`BatchSampler` yields lists of dataset indices, one epoch's plan per iteration. A budget is
-given the way a suite gives it (``{"node_slots": 512}``, ``{"graphs_per_step": 32}``, optionally with
-``edge_slots`` and ``pack_nodes``, or a :class:`~bench_lib.strategies.budget.SlotBudget` /
+given the way a suite gives it (``{"node_slots": 512}``, ``{"graphs_per_step": 32}``, optionally
+with ``edge_slots`` and ``pack_nodes``, or a :class:`~bench_lib.strategies.budget.SlotBudget` /
 :class:`~bench_lib.strategies.budget.GraphBudget`); the strategy turns it into its parameters
 (``for_budget``), as in the suite. With ``world_size > 1`` the epoch's plan is dealt by rank (batch
 ``k * world_size + rank``), so every rank's step has the same shape.
@@ -28,11 +30,12 @@ rank: none). Without it, in a last round short of batches, the ranks without one
 (an empty index list; the collaters here turn it into a batch of padding only), so that every rank
 takes the same number of steps and no graph is seen twice.
 
-Padded batches (:class:`PygPadCollater`, :class:`DglPadCollater`, :class:`GraphBatchCollater`) follow
-bench_lib's batch contract: the real graphs, then one padding graph that owns every pad node and pad
-edge (pad edges join pad nodes only), then empty graphs up to the graph slots; masks mark the real
-nodes, edges and graphs, and padding features and targets are zero. Pool with the graph slot count
-(``global_add_pool(x, batch.batch, size=batch.num_graphs)``) and weight losses by ``graph_mask``.
+Padded batches (:class:`PygPadCollater`, :class:`DglPadCollater`, :class:`GraphBatchCollater`)
+follow bench_lib's batch contract: the real graphs, then one padding graph that owns every pad node
+and pad edge (pad edges join pad nodes only), then empty graphs up to the graph slots; masks mark
+the real nodes, edges and graphs, and padding features and targets are zero. Pool with the graph
+slot count (``global_add_pool(x, batch.batch, size=batch.num_graphs)``) and weight losses by
+``graph_mask``.
 """
 
 from __future__ import annotations
@@ -51,12 +54,14 @@ __all__ = ["BatchSampler", "sizes_of", "PygPadCollater", "DglPadCollater", "Grap
 
 
 def sizes_of(dataset) -> tuple[np.ndarray, np.ndarray]:
-    """``(nodes, edges)`` per graph of ``dataset``: a bench_lib ``GraphStore``, a PyG dataset or list of
-    ``Data``, a DGL dataset or list of ``DGLGraph`` (or of ``(graph, label)`` pairs)."""
+    """``(nodes, edges)`` per graph of ``dataset``: a bench_lib ``GraphStore``, a PyG dataset or
+    list of ``Data``, a DGL dataset or list of ``DGLGraph`` (or of ``(graph, label)`` pairs)."""
     if hasattr(dataset, "n_node") and hasattr(dataset, "n_edge") and not callable(dataset.n_node):
         return np.asarray(dataset.n_node, np.int64), np.asarray(dataset.n_edge, np.int64)
-    slices = getattr(dataset, "slices", None)  # a PyG InMemoryDataset: sizes without touching each graph
-    if isinstance(slices, dict) and "edge_index" in slices and getattr(dataset, "_indices", None) is None:
+    # a PyG InMemoryDataset: sizes without touching each graph
+    slices = getattr(dataset, "slices", None)
+    if isinstance(
+        slices, dict) and "edge_index" in slices and getattr(dataset, "_indices", None) is None:
         node_key = "x" if "x" in slices else "pos" if "pos" in slices else None
         if node_key is not None:
             return (np.diff(slices[node_key].numpy()).astype(np.int64),
@@ -80,14 +85,15 @@ def _budget(budget, n_node: np.ndarray, n_edge: np.ndarray):
     if isinstance(budget, (SlotBudget, GraphBudget)):
         return budget
     if not isinstance(budget, dict):
-        raise TypeError(f"budget must be a dict such as {{'node_slots': 512}} or {{'graphs_per_step': 32}}, "
-                        f"a SlotBudget or a GraphBudget (got {budget!r})")
+        raise TypeError(f"budget must be a dict such as {{'node_slots': 512}} or "
+                        f"{{'graphs_per_step': 32}}, a SlotBudget or a GraphBudget (got "
+                        f"{budget!r})")
     known = {"node_slots", "edge_slots", "pack_nodes", "graphs_per_step"}
     unknown = set(budget) - known
     if unknown or ("node_slots" in budget) == ("graphs_per_step" in budget):
-        raise ValueError(f"budget {budget!r}: give node_slots (equal padded budget) or graphs_per_step (equal "
-                         f"real graphs), not both, with optional edge_slots and pack_nodes; unknown keys "
-                         f"{sorted(unknown)}")
+        raise ValueError(f"budget {budget!r}: give node_slots (equal padded budget) or "
+                         f"graphs_per_step (equal real graphs), not both, with optional edge_slots "
+                         f"and pack_nodes; unknown keys {sorted(unknown)}")
     largest = int(n_node.max())
     if "node_slots" in budget:
         return slot_budget(n_node, n_edge, int(budget["node_slots"]), budget.get("edge_slots"),
@@ -96,15 +102,17 @@ def _budget(budget, n_node: np.ndarray, n_edge: np.ndarray):
         raise ValueError(f"budget {budget!r}: edge_slots goes with node_slots, not graphs_per_step")
     pack = budget.get("pack_nodes") or default_pack_nodes(largest, largest)
     if pack < largest:
-        raise ValueError(f"budget {budget!r}: pack_nodes={pack} is smaller than the largest graph ({largest} nodes)")
+        raise ValueError(f"budget {budget!r}: pack_nodes={pack} is smaller than the largest graph "
+                         f"({largest} nodes)")
     return GraphBudget(int(budget["graphs_per_step"]), int(pack))
 
 
 def _strategy(strategy, budget, n_node: np.ndarray, n_edge: np.ndarray) -> Strategy:
     if isinstance(strategy, Strategy):
         if budget is not None:
-            raise ValueError(f"{strategy!r} already has its parameters; pass a strategy name with a budget, "
-                             "or an instance without one")
+            raise ValueError(
+                f"{strategy!r} already has its parameters; pass a strategy name with a budget, "
+                "or an instance without one")
         return strategy
     cls = STRATEGIES.get(strategy)  # ValueError naming the known ones
     if budget is None:
@@ -113,7 +121,8 @@ def _strategy(strategy, budget, n_node: np.ndarray, n_edge: np.ndarray) -> Strat
 
 
 class BatchSampler(torch.utils.data.Sampler):
-    """A registered strategy's batches as lists of dataset indices (``batch_sampler`` of a DataLoader).
+    """A registered strategy's batches as lists of dataset indices (``batch_sampler`` of a
+    DataLoader).
 
     Args:
       strategy: a strategy name (``pack-lpfhp``, plugins included) or a strategy instance.
@@ -126,31 +135,35 @@ class BatchSampler(torch.utils.data.Sampler):
       dataset_len: the dataset's length, checked against ``sizes`` when given.
 
     Raises:
-      ValueError: sizes of another length than the dataset, a graph over the budget (named), a budget
-        too small for one graph, or a rank outside ``0 .. world_size - 1``.
+      ValueError: sizes of another length than the dataset, a graph over the budget (named), a
+        budget too small for one graph, or a rank outside ``0 .. world_size - 1``.
     """
 
-    def __init__(self, strategy, sizes, budget=None, seed: int = 0, *, rank: int = 0, world_size: int = 1,
+    def __init__(self, strategy, sizes, budget=None, seed: int = 0, *, rank: int = 0,
+                 world_size: int = 1,
                  drop_last: bool = False, dataset_len: int | None = None) -> None:
         n_node, n_edge = (np.asarray(a) for a in sizes)
         if n_node.ndim != 1 or n_node.shape != n_edge.shape:
-            raise ValueError(f"sizes must be two 1-D arrays of one length (nodes, edges per graph); got shapes "
-                             f"{n_node.shape} and {n_edge.shape}")
+            raise ValueError(f"sizes must be two 1-D arrays of one length (nodes, edges per "
+                             f"graph); got shapes {n_node.shape} and {n_edge.shape}")
         if len(n_node) == 0:
             raise ValueError("sizes are empty: a sampler needs at least one graph")
         if dataset_len is not None and dataset_len != len(n_node):
-            raise ValueError(f"sizes describe {len(n_node)} graphs but the dataset has {dataset_len}")
+            raise ValueError(f"sizes describe {len(n_node)} graphs but the dataset has "
+                             f"{dataset_len}")
         if (n_node < 0).any() or (n_edge < 0).any():
             raise ValueError("sizes must be >= 0")
         for name, value in (("world_size", world_size), ("rank", rank)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
                 raise ValueError(f"{name} must be an integer (got {value!r})")
         if world_size < 1 or not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} is not one of the {world_size} ranks 0..{world_size - 1}")
+            raise ValueError(
+                f"rank {rank} is not one of the {world_size} ranks 0..{world_size - 1}")
         self.n_node, self.n_edge = n_node.astype(np.int64), n_edge.astype(np.int64)
         self.strategy = _strategy(strategy, budget, self.n_node, self.n_edge)
         self.seed, self.rank, self.world_size, self.drop_last = seed, rank, world_size, drop_last
-        self.planner = self.strategy.prepare(self.n_node, self.n_edge, np.random.default_rng([seed, 0]))
+        self.planner = self.strategy.prepare(self.n_node, self.n_edge,
+                                             np.random.default_rng([seed, 0]))
         self.epoch = 0
         self._plans: dict[int, object] = {}
 
@@ -161,20 +174,22 @@ class BatchSampler(torch.utils.data.Sampler):
 
     @property
     def shapes(self) -> tuple[BatchShape, ...] | None:
-        """The shapes batches are padded to: one for a static strategy, a few for ``pad-bucket``, None when
-        batches are not padded."""
+        """The shapes batches are padded to: one for a static strategy, a few for ``pad-bucket``,
+        None when batches are not padded."""
         if self.planner.shape is not None:
             return (self.planner.shape,)
         return self.plan(self.epoch).buckets
 
     def set_epoch(self, epoch: int) -> None:
-        """Use epoch ``epoch``'s order (call it before each epoch, as with ``DistributedSampler``)."""
+        """Use epoch ``epoch``'s order (call it before each epoch, as with
+        ``DistributedSampler``)."""
         self.epoch = int(epoch)
 
     def plan(self, epoch: int):
         """Epoch ``epoch``'s whole plan (every rank's batches), as the suite makes it."""
         if epoch not in self._plans:
-            self._plans = {epoch: self.planner.plan_epoch(np.random.default_rng([self.seed, 1, epoch]))}
+            self._plans = {epoch: self.planner.plan_epoch(
+                np.random.default_rng([self.seed, 1, epoch]))}
         return self._plans[epoch]
 
     def _rounds(self) -> int:
@@ -182,31 +197,38 @@ class BatchSampler(torch.utils.data.Sampler):
         return n // self.world_size if self.drop_last else -(-n // self.world_size)
 
     def __len__(self) -> int:
-        """This rank's batches in the current epoch (a greedy strategy's count changes with the order)."""
+        """This rank's batches in the current epoch (a greedy strategy's count changes with the
+        order)."""
         return self._rounds()
 
     def __iter__(self) -> Iterator[list[int]]:
         plan = self.plan(self.epoch)
         for k in range(self._rounds()):
             b = k * self.world_size + self.rank
-            yield plan.graph_index[plan.batch_ptr[b]:plan.batch_ptr[b + 1]].tolist() if b < plan.n_batch else []
+            if b >= plan.n_batch:
+                yield []
+            else:
+                yield plan.graph_index[plan.batch_ptr[b]:plan.batch_ptr[b + 1]].tolist()
 
 
-def _fitting(shapes: Sequence[BatchShape] | None, nodes: int, edges: int, graphs: int) -> BatchShape | None:
-    """The first (smallest) of ``shapes`` that holds a batch of these real sizes (as ``pad-bucket`` picks)."""
+def _fitting(shapes: Sequence[BatchShape] | None, nodes: int, edges: int,
+             graphs: int) -> BatchShape | None:
+    """The first (smallest) of ``shapes`` that holds a batch of these real sizes (as ``pad-bucket``
+    picks)."""
     if not shapes:
         return None
     for s in shapes:
         if nodes + 1 <= s.n_node and edges <= s.n_edge and graphs + 1 <= s.n_graph:
             return s
-    raise ValueError(f"a batch of {graphs} graphs, {nodes} nodes and {edges} edges fits none of the shapes "
-                     f"{[(s.n_node, s.n_edge, s.n_graph) for s in shapes]} (was it planned by this sampler?)")
+    raise ValueError(f"a batch of {graphs} graphs, {nodes} nodes and {edges} edges fits none of "
+                     f"the shapes {[(s.n_node, s.n_edge, s.n_graph) for s in shapes]} (was it "
+                     f"planned by this sampler?)")
 
 
 class _Padder:
-    """What the pad collaters share: the shapes they pad to, given as a :class:`BatchSampler` (its shapes,
-    read at each batch: ``pad-bucket``'s change with the epoch), a :class:`BatchShape`, a few of them, or
-    None (no padding)."""
+    """What the pad collaters share: the shapes they pad to, given as a :class:`BatchSampler` (its
+    shapes, read at each batch: ``pad-bucket``'s change with the epoch), a :class:`BatchShape`, a
+    few of them, or None (no padding)."""
 
     def __init__(self, shape=None) -> None:
         if shape is None or isinstance(shape, BatchSampler):
@@ -219,10 +241,11 @@ class _Padder:
         return self._shape.shapes if isinstance(self._shape, BatchSampler) else self._shape
 
     def slots(self, nodes: int, edges: int, graphs: int) -> tuple[int, int, int]:
-        """``(node, edge, graph)`` slots of a batch of these real sizes: the smallest shape that holds it, or,
-        unpadded, its own sizes and one (empty) padding graph."""
+        """``(node, edge, graph)`` slots of a batch of these real sizes: the smallest shape that
+        holds it, or, unpadded, its own sizes and one (empty) padding graph."""
         shape = _fitting(self.shapes, nodes, edges, graphs)
-        return (nodes, edges, graphs + 1) if shape is None else (shape.n_node, shape.n_edge, shape.n_graph)
+        return (nodes, edges, graphs
+                + 1) if shape is None else (shape.n_node, shape.n_edge, shape.n_graph)
 
 
 class PygPadCollater(_Padder):
@@ -232,13 +255,15 @@ class PygPadCollater(_Padder):
     ``Batch.from_data_list``), or give it as ``collate_fn`` to ``torch.utils.data.DataLoader``.
 
     Args:
-      shape: a :class:`BatchSampler` (its shapes), a :class:`BatchShape`, a few of them (the smallest that
-        holds a batch is used), or None (no padding; masks all True but the empty padding graph's).
+      shape: a :class:`BatchSampler` (its shapes), a :class:`BatchShape`, a few of them (the
+        smallest that holds a batch is used), or None (no padding; masks all True but the empty
+        padding graph's).
 
     Node-level attributes (PyG's ``is_node_attr``) get zero rows, edge-level ones zero rows, and
-    graph-level tensors (``y`` and any whose first dimension is the graph count) zero rows; ``batch`` and
-    ``ptr`` cover the padding graph and the empty ones, so ``batch.num_graphs`` is the graph slot count.
-    The padded ``Batch`` is built directly (``to_data_list`` is not available on it).
+    graph-level tensors (``y`` and any whose first dimension is the graph count) zero rows;
+    ``batch`` and ``ptr`` cover the padding graph and the empty ones, so ``batch.num_graphs`` is the
+    graph slot count. The padded ``Batch`` is built directly (``to_data_list`` is not available on
+    it).
     """
 
     def __init__(self, shape=None) -> None:
@@ -246,7 +271,8 @@ class PygPadCollater(_Padder):
         super().__init__(shape)
 
     def __call__(self, data_list):
-        """Pad a list of ``Data`` (as a ``collate_fn``) or a ``Batch`` that PyG's ``DataLoader`` made."""
+        """Pad a list of ``Data`` (as a ``collate_fn``) or a ``Batch`` that PyG's ``DataLoader``
+        made."""
         from torch_geometric.data import Batch
 
         shapes = self.shapes
@@ -254,8 +280,8 @@ class PygPadCollater(_Padder):
             raise ValueError("this Batch is padded already")
         if not isinstance(data_list, Batch) and not data_list:
             if not shapes:
-                raise ValueError("an empty batch (a rank without a batch in the last round) needs a padded "
-                                 "shape; use drop_last=True with an unpadded strategy")
+                raise ValueError("an empty batch (a rank without a batch in the last round) needs "
+                                 "a padded shape; use drop_last=True with an unpadded strategy")
             return self._empty(shapes[-1])
         batch = data_list if isinstance(data_list, Batch) else Batch.from_data_list(data_list)
         b = batch.num_graphs
@@ -265,7 +291,8 @@ class PygPadCollater(_Padder):
     def _empty(self, shape: BatchShape):
         from torch_geometric.data import Batch
 
-        empty = Batch(edge_index=torch.zeros((2, 0), dtype=torch.int64), batch=torch.zeros(0, dtype=torch.int64),
+        empty = Batch(edge_index=torch.zeros((2, 0), dtype=torch.int64),
+                      batch=torch.zeros(0, dtype=torch.int64),
                       ptr=torch.zeros(1, dtype=torch.int64))
         return self._pad(empty, 0, 0, 0, shape.n_node, shape.n_edge, shape.n_graph)
 
@@ -291,7 +318,8 @@ class PygPadCollater(_Padder):
             padded = value.new_zeros((rows,) + tuple(value.shape[1:]))
             padded[:value.shape[0]] = value
             out[key] = padded
-        edge_index = batch.edge_index.new_full((2, e_slots), n)  # pad edges: the first pad node to itself
+        # pad edges: the first pad node to itself
+        edge_index = batch.edge_index.new_full((2, e_slots), n)
         edge_index[:, :e] = batch.edge_index
         counts = torch.zeros(g_slots, dtype=torch.int64)
         counts[:b] = torch.diff(batch.ptr) if b else counts[:0]
@@ -305,13 +333,15 @@ class PygPadCollater(_Padder):
 
 
 class DglPadCollater(_Padder):
-    """``collate_fn`` for DGL's ``GraphDataLoader``: ``dgl.batch``, then padded to the sampler's shape.
+    """``collate_fn`` for DGL's ``GraphDataLoader``: ``dgl.batch``, then padded to the sampler's
+    shape.
 
-    Items are ``DGLGraph`` objects or ``(graph, label)`` pairs. Returns ``(graph, labels, graph_mask)``
-    (``labels`` None without labels): pad nodes and edges are added to the batched graph as one padding
-    graph (zero features; pad edges join the first pad node to itself) followed by empty graphs, so
-    ``graph.batch_size`` is the graph slot count; ``ndata['node_mask']`` and ``edata['edge_mask']`` mark
-    the real nodes and edges, and ``labels`` gets zero rows past the real graphs.
+    Items are ``DGLGraph`` objects or ``(graph, label)`` pairs. Returns ``(graph, labels,
+    graph_mask)`` (``labels`` None without labels): pad nodes and edges are added to the batched
+    graph as one padding graph (zero features; pad edges join the first pad node to itself) followed
+    by empty graphs, so ``graph.batch_size`` is the graph slot count; ``ndata['node_mask']`` and
+    ``edata['edge_mask']`` mark the real nodes and edges, and ``labels`` gets zero rows past the
+    real graphs.
 
     Args:
       shape: as for :class:`PygPadCollater`.
@@ -324,8 +354,9 @@ class DglPadCollater(_Padder):
         pairs = bool(items) and isinstance(items[0], tuple)
         graphs = [it[0] for it in items] if pairs else list(items)
         if not graphs:
-            raise ValueError("DglPadCollater got an empty batch (a rank without a batch in the last round): "
-                             "DGL cannot take the feature layout from no graph; use drop_last=True")
+            raise ValueError("DglPadCollater got an empty batch (a rank without a batch in the "
+                             "last round): DGL cannot take the feature layout from no graph; use "
+                             "drop_last=True")
         labels = torch.stack([torch.as_tensor(it[1]) for it in items]) if pairs else None
         g = dgl.batch(graphs)
         b, n, e = len(graphs), g.num_nodes(), g.num_edges()
@@ -378,6 +409,8 @@ class GraphBatchCollater(_Padder):
         idx = pos if self.indices is None else self.indices[pos]
         nn, ne = self.store.n_node[idx], self.store.n_edge[idx]
         if not len(idx) and not shapes:
-            raise ValueError("an empty batch needs a padded shape; use drop_last=True with an unpadded strategy")
-        shape = shapes[-1] if not len(idx) else _fitting(shapes, int(nn.sum()), int(ne.sum()), len(idx))
+            raise ValueError("an empty batch needs a padded shape; use drop_last=True with an "
+                             "unpadded strategy")
+        shape = (shapes[-1] if not len(idx)
+                 else _fitting(shapes, int(nn.sum()), int(ne.sum()), len(idx)))
         return self._collate(self.store, idx, shape)

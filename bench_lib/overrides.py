@@ -19,7 +19,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from bench_lib.config import (DatasetSettings, Problems, SuiteConfig, check_choice, check_executions, check_goal,
+from bench_lib.config import (DatasetSettings, Problems, SuiteConfig, check_choice,
+                              check_executions, check_goal,
                               check_ranks, check_whole)
 from bench_lib.data import DATA_DIR_DATASETS, FILE_KINDS, check_dataset_name
 from bench_lib.deps import BACKEND_CHOICES
@@ -49,12 +50,15 @@ class _DatasetFlags:
 
     def change_goal(self) -> bool:
         """Whether the flags change what a dataset's cells train to (task, metric, value)."""
-        return any(v is not None for v in (self.target_mae, self.task, self.target_metric, self.target_value))
+        return any(v is not None for v in (self.target_mae, self.task, self.target_metric,
+                                           self.target_value))
 
 
-def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, strategies: list[str] | None = None,
+def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None,
+                    strategies: list[str] | None = None,
                     models: list[str] | None = None, repeats: int | None = None,
-                    device: str | None = None, backend: str | None = None, data_dir: str | None = None,
+                    device: str | None = None, backend: str | None = None,
+                    data_dir: str | None = None,
                     target: list[str] | None = None,
                     target_mae: float | None = None, task: str | None = None,
                     target_metric: str | None = None, target_value: float | None = None,
@@ -71,8 +75,10 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
     ``smiles_column``, ``id_column`` and ``options`` apply to the datasets
     named in ``datasets`` (all of them)."""
     problems = Problems()
-    flags = _DatasetFlags(target=target, target_mae=target_mae, task=task, target_metric=target_metric,
-                          target_value=target_value, smiles_column=smiles_column, id_column=id_column,
+    flags = _DatasetFlags(target=target, target_mae=target_mae, task=task,
+                          target_metric=target_metric,
+                          target_value=target_value, smiles_column=smiles_column,
+                          id_column=id_column,
                           option=options)
     _check_given(datasets, strategies, models, flags, problems)
     changes: dict[str, Any] = {}
@@ -84,8 +90,10 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
             problems.check(check_choice, "--strategies", s, STRATEGIES.names())
         changes["strategies"] = tuple(strategies)
     if models is not None or data_dir is not None:
-        changes["datasets"] = _every_dataset(changes.get("datasets", cfg.datasets), models, data_dir, problems)
-    changes.update(_run_changes(cfg, execution=execution, ranks=ranks, slurm=slurm, prefetch=prefetch,
+        changes["datasets"] = _every_dataset(changes.get("datasets", cfg.datasets), models,
+                                             data_dir, problems)
+    changes.update(_run_changes(cfg, execution=execution, ranks=ranks, slurm=slurm,
+                                prefetch=prefetch,
                                 repeats=repeats, device=device, backend=backend, problems=problems))
     if max_steps is not None:
         check_whole("--max-steps", max_steps, problems)
@@ -96,17 +104,22 @@ def apply_overrides(cfg: SuiteConfig, *, datasets: list[str] | None = None, stra
 
 def _check_given(datasets: list[str] | None, strategies: list[str] | None, models: list[str] | None,
                  flags: _DatasetFlags, problems: Problems) -> None:
-    """Flags given without what they apply to: a dataset's flags without ``--datasets``, an empty list."""
+    """Flags given without what they apply to: a dataset's flags without ``--datasets``, an empty
+    list."""
     if datasets is None and flags.given():
-        problems.append(f"{', '.join(flags.given())}: given without --datasets; these flags apply to the "
-                        "datasets named there")
-    for flag, given in (("--datasets", datasets), ("--strategies", strategies), ("--models", models)):
+        problems.append(
+            f"{', '.join(flags.given())}: given without --datasets; these flags apply to the "
+            "datasets named there")
+    for flag, given in (("--datasets", datasets), ("--strategies", strategies),
+                        ("--models", models)):
         if given is not None and not given:
             problems.append(f"{flag} is empty; name at least one, or leave it out for the config's")
 
 
-def _named_datasets(cfg: SuiteConfig, names: list[str], problems: Problems) -> list[DatasetSettings]:
-    """``--datasets``: the config's settings of each dataset named, default settings for one it lacks."""
+def _named_datasets(cfg: SuiteConfig, names: list[str],
+                    problems: Problems) -> list[DatasetSettings]:
+    """``--datasets``: the config's settings of each dataset named, default settings for one it
+    lacks."""
     have = {d.name: d for d in cfg.datasets}
     chosen = []
     for name in names:
@@ -137,8 +150,10 @@ def _with_flags(d: DatasetSettings, flags: _DatasetFlags, problems: Problems) ->
     return d
 
 
-def _options(d: DatasetSettings, kind: str | None, flags: _DatasetFlags, problems: Problems) -> dict[str, Any]:
-    """A dataset's options with ``--option``, ``--smiles-column`` and ``--id-column`` (csv:PATH only)."""
+def _options(d: DatasetSettings, kind: str | None, flags: _DatasetFlags,
+             problems: Problems) -> dict[str, Any]:
+    """A dataset's options with ``--option``, ``--smiles-column`` and ``--id-column`` (csv:PATH
+    only)."""
     options = dict(d.options)
     if flags.option:
         options.update(flags.option)
@@ -151,25 +166,26 @@ def _options(d: DatasetSettings, kind: str | None, flags: _DatasetFlags, problem
     return options
 
 
-def _target_column(d: DatasetSettings, kind: str | None, target: list[str] | None, options: dict[str, Any],
+def _target_column(d: DatasetSettings, kind: str | None, target: list[str] | None,
+                   options: dict[str, Any],
                    problems: Problems) -> dict[str, Any]:
-    """``--target``: the column trained on (the first), a local file's columns read as targets (set in
-    ``options``; an XYZ file has only its energy)."""
+    """``--target``: the column trained on (the first), a local file's columns read as targets (set
+    in ``options``; an XYZ file has only its energy)."""
     if not target:
         return {}
     if kind in FILE_KINDS:
         if kind == "xyz":
             if list(target) != ["energy"]:
-                problems.append(f"--target: an XYZ file's only target is 'energy', the comment line's "
-                                f"last number (dataset {d.name!r}; got {', '.join(target)})")
+                problems.append(f"--target: an XYZ file's only target is 'energy', the comment "
+                                f"line's last number (dataset {d.name!r}; got {', '.join(target)})")
         else:
             options["target_columns"] = list(target)
     return {"target": target[0]}
 
 
 def _goal_fields(d: DatasetSettings, flags: _DatasetFlags, problems: Problems) -> dict[str, Any]:
-    """``--target-mae``, ``--task``, ``--target-metric`` and ``--target-value``: the settings of what a
-    dataset's cells train to, a value in MAE always as ``target_mae``."""
+    """``--target-mae``, ``--task``, ``--target-metric`` and ``--target-value``: the settings of
+    what a dataset's cells train to, a value in MAE always as ``target_mae``."""
     fields: dict[str, Any] = {}
     if flags.target_mae is not None:
         if not flags.target_mae > 0:  # (inf: check_goal)
@@ -180,7 +196,8 @@ def _goal_fields(d: DatasetSettings, flags: _DatasetFlags, problems: Problems) -
     if flags.target_metric is not None:
         fields["metric"] = flags.target_metric
         if flags.target_mae is None and flags.target_metric != "mae":
-            fields["target_mae"] = None  # the config's MAE target does not carry over to another metric
+            # the config's MAE target does not carry over to another metric
+            fields["target_mae"] = None
     if flags.target_value is not None:
         if (flags.target_metric or d.metric) == "mae":
             fields.update(target_mae=flags.target_value, target_value=None)
@@ -189,10 +206,11 @@ def _goal_fields(d: DatasetSettings, flags: _DatasetFlags, problems: Problems) -
     return fields
 
 
-def _every_dataset(datasets: tuple[DatasetSettings, ...], models: list[str] | None, data_dir: str | None,
+def _every_dataset(datasets: tuple[DatasetSettings, ...], models: list[str] | None,
+                   data_dir: str | None,
                    problems: Problems) -> tuple[DatasetSettings, ...]:
-    """``--models`` (they replace each dataset's list) and ``--data-dir`` (for the downloaded datasets),
-    applied to every dataset of the suite."""
+    """``--models`` (they replace each dataset's list) and ``--data-dir`` (for the downloaded
+    datasets), applied to every dataset of the suite."""
     from bench_lib.models import MODELS
 
     if models is not None:
@@ -206,10 +224,12 @@ def _every_dataset(datasets: tuple[DatasetSettings, ...], models: list[str] | No
 
 
 def _run_changes(cfg: SuiteConfig, *, execution: list[str] | None, ranks: list[int] | None,
-                 slurm: dict[str, Any] | None, prefetch: int | None, repeats: int | None, device: str | None,
+                 slurm: dict[str, Any] | None, prefetch: int | None, repeats: int | None,
+                 device: str | None,
                  backend: str | None, problems: Problems) -> dict[str, Any]:
-    """How the cells run: ``--execution``, ``--ranks``, the Slurm flags, ``--prefetch``, ``--repeats``,
-    ``--backend`` and ``--device`` (cuda runs the plain-torch backend: PyPI's DGL is CPU-only)."""
+    """How the cells run: ``--execution``, ``--ranks``, the Slurm flags, ``--prefetch``,
+    ``--repeats``, ``--backend`` and ``--device`` (cuda runs the plain-torch backend: PyPI's DGL is
+    CPU-only)."""
     changes: dict[str, Any] = {}
     if execution is not None:
         check_executions("--execution", execution, problems)
@@ -221,7 +241,8 @@ def _run_changes(cfg: SuiteConfig, *, execution: list[str] | None, ranks: list[i
     if slurm:
         for k, v in slurm.items():
             if isinstance(v, int) and v < (0 if k == "gpus_per_job" else 1):
-                problems.append(f"--{k.replace('_', '-')} must be >= {0 if k == 'gpus_per_job' else 1} (got {v})")
+                problems.append(f"--{k.replace('_', '-')} must be >= "
+                                f"{0 if k == 'gpus_per_job' else 1} (got {v})")
         changes["slurm"] = dataclasses.replace(cfg.slurm, **slurm)
     if prefetch is not None:
         if prefetch < 0:
@@ -239,9 +260,11 @@ def _run_changes(cfg: SuiteConfig, *, execution: list[str] | None, ranks: list[i
             changes["backend"] = "torch"  # PyPI's DGL is CPU-only
     if backend is not None:
         if backend not in BACKEND_CHOICES:
-            problems.append(f"--backend must be one of {', '.join(BACKEND_CHOICES)} (got {backend!r})")
+            problems.append(f"--backend must be one of {', '.join(BACKEND_CHOICES)} (got "
+                            f"{backend!r})")
         elif backend == "dgl" and changes.get("device", cfg.device) == "cuda":
-            problems.append("--backend dgl runs on the CPU only (PyPI's DGL); --device cuda needs --backend torch")
+            problems.append("--backend dgl runs on the CPU only (PyPI's DGL); --device cuda needs "
+                            "--backend torch")
         else:
             changes.setdefault("backend", backend)
     return changes

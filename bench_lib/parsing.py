@@ -1,5 +1,5 @@
-"""The argument parser every command line of bench_lib shares: a bad flag is one ``error:`` line and exit
-status 2, as a bad setting is, with no usage dump."""
+"""The argument parser every command line of bench_lib shares: a bad flag is one ``error:`` line and
+exit status 2, as a bad setting is, with no usage dump."""
 
 from __future__ import annotations
 

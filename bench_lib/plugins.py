@@ -15,7 +15,8 @@ __all__ = ["Registry", "PluginError"]
 
 
 class PluginError(ValueError):
-    """Entry points that do not load a usable plugin class: ``problems`` holds one message for each."""
+    """Entry points that do not load a usable plugin class: ``problems`` holds one message for
+    each."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
@@ -39,7 +40,8 @@ class Registry:
             raise ValueError(f"{cls.__qualname__} needs a non-empty class attribute `name`")
         known = self._classes.get(name)
         if known is not None and known is not cls:
-            raise ValueError(f"{self.kind} name {name!r} is taken by {known.__module__}.{known.__qualname__}")
+            raise ValueError(f"{self.kind} name {name!r} is taken by "
+                             f"{known.__module__}.{known.__qualname__}")
         self._classes[name] = cls
         return cls
 
@@ -55,18 +57,19 @@ class Registry:
                 if not (isinstance(cls, type) and issubclass(cls, self.base)):
                     what = (f"the {type(cls).__name__} {getattr(cls, '__qualname__', cls)!r}"
                             if callable(cls) else f"a {type(cls).__name__}")
-                    raise ValueError(f"entry point {ep.name!r} in group {self.group!r} ({ep.value}) loads {what}, "
-                                     f"not a {self.base.__name__} subclass: it must name the {self.kind} class "
-                                     f"itself (a subclass of {self.base.__module__}.{self.base.__name__} with "
-                                     f"name = {ep.name!r})")
+                    raise ValueError(f"entry point {ep.name!r} in group {self.group!r} "
+                                     f"({ep.value}) loads {what}, not a {self.base.__name__} "
+                                     f"subclass: it must name the {self.kind} class itself (a "
+                                     f"subclass of {self.base.__module__}.{self.base.__name__} "
+                                     f"with name = {ep.name!r})")
                 if getattr(cls, "name", None) != ep.name:
                     raise ValueError(f"entry point {ep.name!r} in group {self.group!r} loads "
                                      f"{cls!r} whose name is {getattr(cls, 'name', None)!r}")
                 self.register(cls)
             except Exception as err:  # noqa: BLE001 (a plugin's import can raise anything)
                 broken.append(err if isinstance(err, ValueError) else
-                              f"entry point {ep.name!r} in group {self.group!r} ({ep.value}) failed to load: "
-                              f"{type(err).__name__}: {err}")
+                              f"entry point {ep.name!r} in group {self.group!r} ({ep.value}) "
+                              f"failed to load: {type(err).__name__}: {err}")
         if broken:
             raise PluginError([str(b) for b in broken])
 
@@ -77,7 +80,8 @@ class Registry:
     def get(self, name: str) -> type:
         self.load_plugins()
         if name not in self._classes:
-            raise ValueError(f"unknown {self.kind} {name!r}; known: {', '.join(sorted(self._classes))}")
+            raise ValueError(f"unknown {self.kind} {name!r}; known: "
+                             f"{', '.join(sorted(self._classes))}")
         return self._classes[name]
 
     def is_plugin(self, name: str) -> bool:

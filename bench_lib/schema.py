@@ -18,7 +18,9 @@ from typing import Any
 from bench_lib.strategies.budget import VIEWS
 from bench_lib.tasks import LOSSES
 
-__all__ = ["TrainSettings", "CellSpec", "SlurmSettings", "EXECUTIONS", "PREFETCH_MODES", "CONTENDED_SHARE", "COLD_CACHE_FLAG", "execution_tags", "SCHEMA_VERSION", "RECORD_FIELDS", "METRICS", "METRIC_FIELDS", "VIEWS",
+__all__ = ["TrainSettings", "CellSpec", "EXECUTIONS", "PREFETCH_MODES",
+           "CONTENDED_SHARE", "COLD_CACHE_FLAG", "execution_tags", "SCHEMA_VERSION",
+           "RECORD_FIELDS", "METRICS", "METRIC_FIELDS", "VIEWS",
            "EnvironmentSkip", "ENVIRONMENT_SKIP"]
 
 
@@ -29,7 +31,8 @@ class EnvironmentSkip(NotImplementedError):
 #: How an environment skip's ``error`` starts in the records.
 ENVIRONMENT_SKIP = "EnvironmentSkip:"
 
-SCHEMA_VERSION = 9  # 9: retried (a data-parallel cell run again); 8: node and edge slots_per_step_min
+# 9: retried (a data-parallel cell run again); 8: node and edge slots_per_step_min
+SCHEMA_VERSION = 9
 
 #: How a cell's training step runs. ``eager``: op by op; ``compile``:
 #: ``torch.compile`` of forward, loss and backward with its default
@@ -50,15 +53,19 @@ COLD_CACHE_FLAG = "BENCH_LIB_COLD_INDUCTOR_CACHE"
 
 
 def execution_tags(execution: str, prefetch: int, ranks: int = 1) -> list[str]:
-    """What sets a cell's step apart from an eager, inline, one-process one (``["compile", "prefetch2",
-    "2ranks"]``; none for eager, inline and one rank): cell labels and report rows are named with these."""
-    return (([] if execution == "eager" else [execution]) + ([f"prefetch{prefetch}"] if prefetch else [])
+    """What sets a cell's step apart from an eager, inline, one-process one (``["compile",
+    "prefetch2", "2ranks"]``; none for eager, inline and one rank): cell labels and report rows are
+    named with these."""
+    return (([] if execution == "eager" else [execution])
+            + ([f"prefetch{prefetch}"] if prefetch else [])
             + ([f"{ranks}ranks"] if ranks > 1 else []))
 
 #: Fields added after schema 2: left out of ``cell_id`` while at their default,
 #: so that the cells of earlier results keep their ids (resume still matches).
-_NEW_FIELD_DEFAULTS = {"execution": "eager", "compile_options": {}, "prefetch": 0, "prefetch_with": "thread",
-                       "ranks": 1, "task": "regression", "metric": "mae", "target_value": None, "loss": "mse",
+_NEW_FIELD_DEFAULTS = {"execution": "eager", "compile_options": {}, "prefetch": 0,
+                       "prefetch_with": "thread",
+                       "ranks": 1, "task": "regression", "metric": "mae", "target_value": None,
+                       "loss": "mse",
                        "data_seed": None}
 
 
@@ -118,8 +125,8 @@ class CellSpec:
       loss: a regression target's training loss, ``mse`` (squared error) or
         ``l1`` (absolute error), both in standardised units; classification
         tasks have their own (see :func:`bench_lib.tasks.task_loss`).
-      seed: initialisation, data order and dropout; and the dataset (subset, generated graphs) and its
-        split unless ``data_seed`` fixes them.
+      seed: initialisation, data order and dropout; and the dataset (subset, generated graphs) and
+        its split unless ``data_seed`` fixes them.
       data_seed: the seed of the dataset and its split (None: ``seed``); a suite fixes it (0 by
         default), so that its seeds vary the training and not the data.
       device, backend: where and how the model runs (backend ``torch``: plain torch operators;
@@ -154,9 +161,9 @@ class CellSpec:
         (graphs/s, nodes/s, window rates) count every rank's graphs over the
         slowest rank's time; per-step latencies, batch sizes, page faults
         and memory are rank 0's (every rank's peak is in ``rank_peak_rss_mib``).
-      repeats: timed repeats (each of ``windows`` windows); 0: a train-only cell (a seed that measures
-        steps to the target and no throughput; its time to target is steps x the step time its strategy
-        measured in the timed seeds, filled in by the report).
+      repeats: timed repeats (each of ``windows`` windows); 0: a train-only cell (a seed that
+        measures steps to the target and no throughput; its time to target is steps x the step time
+        its strategy measured in the timed seeds, filled in by the report).
       lr ... train_time_limit_s: see :class:`TrainSettings`.
       timeout_s: the whole cell's wall-clock limit (the worker is killed);
         not part of ``cell_id``, so a cell that timed out can be re-run with
@@ -206,12 +213,14 @@ class CellSpec:
         object.__setattr__(self, "views", tuple(self.views))
         if self.metric == "mae" and self.target_value is not None:  # one place for a MAE target
             if self.target_mae is not None and self.target_mae != self.target_value:
-                raise ValueError(f"CellSpec: target_mae {self.target_mae} and target_value {self.target_value} "
-                                 "disagree for metric mae")
+                raise ValueError(
+                    f"CellSpec: target_mae {self.target_mae} and target_value {self.target_value} "
+                    "disagree for metric mae")
             object.__setattr__(self, "target_mae", self.target_value)
             object.__setattr__(self, "target_value", None)
         if self.metric != "mae" and self.target_mae is not None:
-            raise ValueError(f"CellSpec: target_mae is a MAE target; metric {self.metric!r} takes target_value")
+            raise ValueError(f"CellSpec: target_mae is a MAE target; metric {self.metric!r} takes "
+                             f"target_value")
         bad = [v for v in self.views if v not in VIEWS]
         if bad or not self.views:
             raise ValueError(f"CellSpec.views must be one or more of {VIEWS} (got {self.views!r})")
@@ -220,17 +229,20 @@ class CellSpec:
         if self.malloc not in ("keep", "default"):
             raise ValueError(f"CellSpec.malloc must be 'keep' or 'default' (got {self.malloc!r})")
         if self.loss not in LOSSES:
-            raise ValueError(f"CellSpec.loss must be {' or '.join(map(repr, LOSSES))} (got {self.loss!r})")
+            raise ValueError(f"CellSpec.loss must be {' or '.join(map(repr, LOSSES))} (got "
+                             f"{self.loss!r})")
         if self.backend not in ("dgl", "torch"):
             raise ValueError(f"CellSpec.backend must be 'dgl' or 'torch' (got {self.backend!r})")
         if self.execution not in EXECUTIONS:
-            raise ValueError(f"CellSpec.execution must be one of {', '.join(EXECUTIONS)} (got {self.execution!r})")
+            raise ValueError(f"CellSpec.execution must be one of {', '.join(EXECUTIONS)} (got "
+                             f"{self.execution!r})")
         if self.prefetch_with not in PREFETCH_MODES:
             raise ValueError(f"CellSpec.prefetch_with must be one of {', '.join(PREFETCH_MODES)} "
                              f"(got {self.prefetch_with!r})")
         if self.prefetch < 0:
             raise ValueError(f"CellSpec.prefetch must be >= 0 (got {self.prefetch})")
-        for name in ("warmup_steps", "repeats", "windows", "eval_every", "max_steps", "threads", "ranks"):
+        for name in ("warmup_steps", "repeats", "windows", "eval_every", "max_steps", "threads",
+                     "ranks"):
             if getattr(self, name) < (0 if name in ("warmup_steps", "repeats") else 1):
                 raise ValueError(f"CellSpec.{name} must be positive (got {getattr(self, name)})")
         if self.window_s < 0:
@@ -261,7 +273,8 @@ class CellSpec:
     @property
     def timed_on_cpu_clock(self) -> bool:
         """Whether steps are timed on the process's CPU clock (see ``clock``)."""
-        return (self.clock == "auto" and self.device == "cpu" and self.threads == 1 and self.prefetch == 0
+        return (self.clock == "auto" and self.device == "cpu" and self.threads == 1
+                and self.prefetch == 0
                 and self.ranks == 1)
 
     @property
@@ -274,13 +287,16 @@ class CellSpec:
         return self.execution != "eager"
 
     def label(self) -> str:
-        how = "".join(f"/{tag}" for tag in execution_tags(self.execution, self.prefetch, self.ranks))
-        return f"{self.dataset}/{self.strategy}/{self.model}{how}/{'+'.join(self.views)}/seed{self.seed}"
+        how = "".join(f"/{tag}" for tag in execution_tags(self.execution, self.prefetch,
+                                                          self.ranks))
+        views = "+".join(self.views)
+        return f"{self.dataset}/{self.strategy}/{self.model}{how}/{views}/seed{self.seed}"
 
     def group_key(self) -> tuple:
         """Cells with the same key are timed in the same windows (interleaved):
         one dataset, model, seed and device, every strategy and view."""
-        return (self.dataset, self.n_graphs, json.dumps(self.dataset_options, sort_keys=True), self.model,
+        return (self.dataset, self.n_graphs, json.dumps(self.dataset_options, sort_keys=True),
+                self.model,
                 json.dumps(self.model_params, sort_keys=True), self.seed, self.device, self.backend)
 
 
@@ -289,7 +305,8 @@ METRICS: dict[str, str] = {
     "prepare_s": "seconds the strategy took to plan the training split (prepare)",
     "torch_threads": "torch threads the cell's process ran with",
     "step_clock": "what timed the steps: cpu (the process's CPU clock) or wall",
-    "graphs_per_s": "real graphs per second of batch building + training step (on step_clock), median over repeats",
+    "graphs_per_s": "real graphs per second of batch building + training step (on step_clock), "
+                    "median over repeats",
     "graphs_per_s_min": "slowest repeat's graphs/s",
     "graphs_per_s_max": "fastest repeat's graphs/s",
     "repeat_graphs_per_s": "graphs/s of each repeat (JSON list)",
@@ -301,17 +318,24 @@ METRICS: dict[str, str] = {
     "step_s_p10": "10th percentile of single-step latency over every timed step",
     "step_s_p50": "median single-step latency",
     "step_s_p90": "90th percentile of single-step latency",
-    "page_faults_per_step": "minor page faults of the process per timed step (memory handed back and faulted in again)",
-    "batch_build_share": "share of a step spent building the batch or waiting for it (collate, copy, DGLGraph), "
-                         "median over repeats",
-    "batch_build_s": "seconds to build one batch wherever it was built (inline or ahead), mean over timed steps",
-    "batch_wait_s": "seconds a step waited for its batch (inline: the whole build), mean over timed steps",
-    "build_hidden_share": "share of the build hidden behind compute by prefetching: 1 - wait / build (0 inline)",
-    "compile_s": "wall seconds of the steps that compiled (dynamo frames compiled during the step), less the "
-                 "steady step time each: the whole cell, training included (0 for eager)",
-    "compile_cache": "the inductor cache a compiled cell started from: cold (a fresh folder per cell, as the suite "
-                     "runs them) or shared (the process's default, possibly warm)",
-    "compiles": "dynamo frame compilations of the cell (first compile, graph-break resumes and recompiles)",
+    "page_faults_per_step": "minor page faults of the process per timed step (memory handed back "
+                            "and faulted in again)",
+    "batch_build_share": "share of a step spent building the batch or waiting for it (collate, "
+                         "copy, DGLGraph), median over repeats",
+    "batch_build_s": "seconds to build one batch wherever it was built (inline or ahead), mean "
+                     "over timed steps",
+    "batch_wait_s": "seconds a step waited for its batch (inline: the whole build), mean over "
+                    "timed steps",
+    "build_hidden_share": "share of the build hidden behind compute by prefetching: 1 - wait / "
+                          "build (0 inline)",
+    "compile_s": "wall seconds of the steps that compiled (dynamo frames compiled during the "
+                 "step), less the steady step time each: the whole cell, training included (0 for "
+                 "eager)",
+    "compile_cache": "the inductor cache a compiled cell started from: cold (a fresh folder per "
+                     "cell, as the suite runs them) or shared (the process's default, possibly "
+                     "warm)",
+    "compiles": "dynamo frame compilations of the cell (first compile, graph-break resumes and "
+                "recompiles)",
     "recompiles": "compilations after the first step (new shapes or failed guards)",
     "graph_breaks": "graph breaks dynamo reported",
     "compiled_graphs": "FX graphs dynamo compiled (unique_graphs)",
@@ -322,95 +346,130 @@ METRICS: dict[str, str] = {
     "graphs_per_step_mean": "mean real graphs per step (first epoch)",
     "node_slots_per_step": "mean node slots per step (padded; real nodes for unpadded batches)",
     "node_slots_per_step_max": "largest node slots of a step",
-    "node_slots_per_step_min": "smallest node slots of a step (with the largest: the range a compiler sees)",
+    "node_slots_per_step_min": "smallest node slots of a step (with the largest: the range a "
+                               "compiler sees)",
     "edge_slots_per_step": "mean edge slots per step (padded; real edges for unpadded batches)",
     "edge_slots_per_step_max": "largest edge slots of a step",
     "edge_slots_per_step_min": "smallest edge slots of a step",
     "graph_slots_per_step": "mean graph slots per step (real, padding and empty graphs)",
-    "padding_mib_per_step": "MiB of the batch's node and edge tensors that hold padding, mean per timed step",
+    "padding_mib_per_step": "MiB of the batch's node and edge tensors that hold padding, mean per "
+                            "timed step",
     "batch_mib_per_step": "MiB of the whole batch, mean per timed step",
     "baseline_rss_mib": "resident memory after setup (imports, data, plan, model)",
     "peak_reset_ok": "whether the kernel's resident high-water mark could be reset after setup",
     "throughput_peak_rss_mib": "resident peak of the throughput phase (warm-up and timed windows)",
     "throughput_rss_mib": "that peak above the baseline",
-    "train_peak_rss_mib": "resident peak of the training steps of the time-to-accuracy run (validation apart)",
+    "train_peak_rss_mib": "resident peak of the training steps of the time-to-accuracy run "
+                          "(validation apart)",
     "train_rss_mib": "that peak above the baseline",
-    "validation_peak_rss_mib": "resident peak of the validation passes (256-graph unpadded batches, every strategy alike)",
+    "validation_peak_rss_mib": "resident peak of the validation passes (256-graph unpadded "
+                               "batches, every strategy alike)",
     "validation_rss_mib": "that peak above the baseline",
     "cuda_throughput_peak_mib": "CUDA memory allocated at peak in the throughput phase",
-    "cuda_train_peak_mib": "CUDA memory allocated at peak in the training steps of the time-to-accuracy run",
+    "cuda_train_peak_mib": "CUDA memory allocated at peak in the training steps of the "
+                           "time-to-accuracy run",
     "windows_timed": "timed windows run",
-    "turn_group": "the run of turns the cell's windows took part in (an id): cells with the same id took turns, "
-                  "window by window; a cell re-run apart from its group gets an id of its own",
-    "decide_looks": "looks at the verdicts a 'decide' suite planned (each at a Bonferroni share of 5%); 1 otherwise",
-    "decided_turns": "turns after which every verdict of the cell within its group was decided (empty: never, or "
-                     "not a 'decide' suite)",
-    "retried": "data-parallel cells: the first attempt's error when the cell failed for a reason of timing (a rank "
-               "that went away or joined too late on a busy machine) and ran once more, alone; empty: it ran once",
+    "turn_group": "the run of turns the cell's windows took part in (an id): cells with the same "
+                  "id took turns, window by window; a cell re-run apart from its group gets an id "
+                  "of its own",
+    "decide_looks": "looks at the verdicts a 'decide' suite planned (each at a Bonferroni share of "
+                    "5%); 1 otherwise",
+    "decided_turns": "turns after which every verdict of the cell within its group was decided "
+                     "(empty: never, or not a 'decide' suite)",
+    "retried": "data-parallel cells: the first attempt's error when the cell failed for a reason "
+               "of timing (a rank that went away or joined too late on a busy machine) and ran "
+               "once more, alone; empty: it ran once",
     "contended_windows": "timed windows in which the process got less than 80% of a CPU per thread",
     "cpu_share_median": "process CPU time / (wall time x threads), median over windows",
-    "others_cpus_mean": "CPUs busy with other work while the cell's windows ran (machine-wide, /proc/stat)",
-    "global_steps_timed": "data-parallel cells: global steps (one batch per rank) in the timed windows",
-    "graphs_per_global_step": "data-parallel cells: real graphs of a global step (every rank's batch), mean",
-    "straggler_share_mean": "data-parallel cells: the ranks' wait for the slowest rank (each rank's wait for the "
-                            "gradient all-reduce less the step's smallest wait, the all-reduce's own time) over "
-                            "their step time (build + compute + wait), both summed over ranks; mean over timed "
-                            "global steps",
-    "straggler_share_p90": "data-parallel cells: 90th percentile over timed global steps of that share",
-    "allreduce_share_mean": "data-parallel cells: the all-reduce's own time (the step's smallest wait) x ranks over "
-                            "the ranks' step time, mean over timed global steps",
-    "rank_compute_s": "data-parallel cells: seconds per step of each rank's compute (forward, backward until its "
-                      "last gradient bucket is ready, optimiser step), mean per rank (JSON list)",
-    "rank_wait_s": "data-parallel cells: seconds per step each rank waited for the gradient all-reduce, mean per "
-                   "rank (JSON list)",
-    "rank_build_s": "data-parallel cells: seconds per step each rank built its batch, mean per rank (JSON list)",
-    "rank_real_nodes_per_step": "data-parallel cells: real nodes of each rank's batches, mean per step (JSON list)",
-    "rank_real_edges_per_step": "data-parallel cells: real edges of each rank's batches, mean per step (JSON list)",
-    "rank_peak_rss_mib": "data-parallel cells: each rank's resident peak of the throughput phase (JSON list)",
-    "node_imbalance": "data-parallel cells: largest rank's real nodes over the ranks' mean, mean over global steps",
+    "others_cpus_mean": "CPUs busy with other work while the cell's windows ran (machine-wide, "
+                        "/proc/stat)",
+    "global_steps_timed": "data-parallel cells: global steps (one batch per rank) in the timed "
+                          "windows",
+    "graphs_per_global_step": "data-parallel cells: real graphs of a global step (every rank's "
+                              "batch), mean",
+    "straggler_share_mean": "data-parallel cells: the ranks' wait for the slowest rank (each "
+                            "rank's wait for the gradient all-reduce less the step's smallest "
+                            "wait, the all-reduce's own time) over their step time (build + "
+                            "compute + wait), both summed over ranks; mean over timed global steps",
+    "straggler_share_p90": "data-parallel cells: 90th percentile over timed global steps of that "
+                           "share",
+    "allreduce_share_mean": "data-parallel cells: the all-reduce's own time (the step's smallest "
+                            "wait) x ranks over the ranks' step time, mean over timed global steps",
+    "rank_compute_s": "data-parallel cells: seconds per step of each rank's compute (forward, "
+                      "backward until its last gradient bucket is ready, optimiser step), mean per "
+                      "rank (JSON list)",
+    "rank_wait_s": "data-parallel cells: seconds per step each rank waited for the gradient "
+                   "all-reduce, mean per rank (JSON list)",
+    "rank_build_s": "data-parallel cells: seconds per step each rank built its batch, mean per "
+                    "rank (JSON list)",
+    "rank_real_nodes_per_step": "data-parallel cells: real nodes of each rank's batches, mean per "
+                                "step (JSON list)",
+    "rank_real_edges_per_step": "data-parallel cells: real edges of each rank's batches, mean per "
+                                "step (JSON list)",
+    "rank_peak_rss_mib": "data-parallel cells: each rank's resident peak of the throughput phase "
+                         "(JSON list)",
+    "node_imbalance": "data-parallel cells: largest rank's real nodes over the ranks' mean, mean "
+                      "over global steps",
     "edge_imbalance": "data-parallel cells: the same for real edges",
-    "class_balance": "classification: the training split's positive share (binary; multilabel: the mean over "
-                     "label columns) or each class's share (multiclass, JSON list)",
+    "class_balance": "classification: the training split's positive share (binary; multilabel: the "
+                     "mean over label columns) or each class's share (multiclass, JSON list)",
     "positive_class": "binary: the class counted as positive (class index 1)",
-    "metric_source": "what computed the validation score: the OGB evaluator of the set, or bench_lib",
-    "steps_to_target": "training steps until the validation score first reached the target (empty: not reached)",
-    "time_to_target_s": "steps_to_target x step_s: training time to the target at the cell's measured step time",
-    "time_to_target_with_compile_s": "time_to_target_s plus compile_s: what a run from a cold start pays",
-    "time_to_target_wall_s": "wall-clock training time to the target as it ran (validation excluded)",
+    "metric_source": "what computed the validation score: the OGB evaluator of the set, or "
+                     "bench_lib",
+    "steps_to_target": "training steps until the validation score first reached the target (empty: "
+                       "not reached)",
+    "time_to_target_s": "steps_to_target x step_s: training time to the target at the cell's "
+                        "measured step time",
+    "time_to_target_with_compile_s": "time_to_target_s plus compile_s: what a run from a cold "
+                                     "start pays",
+    "time_to_target_wall_s": "wall-clock training time to the target as it ran (validation "
+                             "excluded)",
     "reached_target": "whether the target was reached within max_steps",
     "train_stop": "why training stopped: target, max_steps or time_limit",
-    "best_val_score": "best validation score seen, in the metric's direction (the metric column names it)",
+    "best_val_score": "best validation score seen, in the metric's direction (the metric column "
+                      "names it)",
     "final_val_score": "validation score when training stopped",
     "best_val_mae": "lowest validation MAE seen (metric mae)",
     "final_val_mae": "validation MAE when training stopped (metric mae)",
     "train_steps": "training steps run",
     "train_wall_s": "wall-clock training time (validation excluded)",
     "curve": "validation curve: JSON [[step, train wall s, validation score], ...]",
-    "counted_error": "why the cell's costs could not be counted (the cell's measurements stand); empty when counted",
-    "counted_steps": "training steps counted for flops_per_step and the columns after it (the first batches of "
-                     "the first epoch, plain-torch operators, no clock; bench_lib/costs/count.py)",
-    "flops_per_step": "floating-point operations per training step (forward, backward, Adam), mean over counted steps",
+    "counted_error": "why the cell's costs could not be counted (the cell's measurements stand); "
+                     "empty when counted",
+    "counted_steps": "training steps counted for flops_per_step and the columns after it (the "
+                     "first batches of the first epoch, plain-torch operators, no clock; "
+                     "bench_lib/costs/count.py)",
+    "flops_per_step": "floating-point operations per training step (forward, backward, Adam), mean "
+                      "over counted steps",
     "flops_per_graph": "flops_per_step per real graph",
-    "bytes_per_step": "bytes read and written by the step's operators, unfused (an upper bound on memory traffic)",
+    "bytes_per_step": "bytes read and written by the step's operators, unfused (an upper bound on "
+                      "memory traffic)",
     "bytes_per_graph": "bytes_per_step per real graph",
-    "ops_per_step": "operators launched per step (a kernel each on a GPU; views and allocations not counted)",
+    "ops_per_step": "operators launched per step (a kernel each on a GPU; views and allocations "
+                    "not counted)",
     "ops_forward": "operators launched by the forward pass and the loss",
     "ops_backward": "operators launched by the backward pass",
     "ops_optimizer": "operators launched by the optimiser step",
-    "ops_optimizer_foreach": "operators of the same Adam step as a GPU runs it by default (foreach: one per list "
-                             "of tensors); a CPU's Adam loops over the parameters (ops_optimizer)",
-    "syncs_per_step": "operators per forward and backward that read a value back to the host (.item(), nonzero); "
-                      "the optimiser's read its step counters, kept on the host",
-    "peak_tensor_mib": "largest total of live tensors the step creates over forward and backward (MiB), "
-                       "largest over counted steps; parameters, optimiser state and batch apart",
-    "padding_flops_share": "share of flops_per_step spent on padding slots (1 - the same graphs unpadded / as batched)",
+    "ops_optimizer_foreach": "operators of the same Adam step as a GPU runs it by default "
+                             "(foreach: one per list of tensors); a CPU's Adam loops over the "
+                             "parameters (ops_optimizer)",
+    "syncs_per_step": "operators per forward and backward that read a value back to the host "
+                      "(.item(), nonzero); the optimiser's read its step counters, kept on the "
+                      "host",
+    "peak_tensor_mib": "largest total of live tensors the step creates over forward and backward "
+                       "(MiB), largest over counted steps; parameters, optimiser state and batch "
+                       "apart",
+    "padding_flops_share": "share of flops_per_step spent on padding slots (1 - the same graphs "
+                           "unpadded / as batched)",
     "padding_bytes_share": "share of bytes_per_step spent on padding slots",
     "padding_peak_share": "share of peak_tensor_mib spent on padding slots",
-    "resident_mib": "what lives across steps (MiB): parameters, Adam's two moments, the largest counted batch",
-    "costs_by_kind": "JSON {kind: [operators, FLOPs, bytes, denormal FLOPs, denormal bytes, bytes squared]} per "
-                     "step by kind of operator (bench_lib.costs.count.TALLY; matmul, gather, "
-                     "scatter, reduction, copy, special, elementwise; bench_lib.costs.count.KINDS): what a projection "
-                     "prices, each kind at its own rate (bench_lib.costs.project)",
+    "resident_mib": "what lives across steps (MiB): parameters, Adam's two moments, the largest "
+                    "counted batch",
+    "costs_by_kind": "JSON {kind: [operators, FLOPs, bytes, denormal FLOPs, denormal bytes, bytes "
+                     "squared]} per step by kind of operator (bench_lib.costs.count.TALLY; matmul, "
+                     "gather, scatter, reduction, copy, special, elementwise; "
+                     "bench_lib.costs.count.KINDS): what a projection prices, each kind at its own "
+                     "rate (bench_lib.costs.project)",
     "costs_by_kind_unpadded": "costs_by_kind of the same graphs batched without padding slots",
 }
 METRIC_FIELDS = list(METRICS)
@@ -418,31 +477,3 @@ METRIC_FIELDS = list(METRICS)
 #: Every record column, in order.
 RECORD_FIELDS = (["schema_version", "cell_id", "status", "error", "wall_s"]
                  + [f.name for f in dataclasses.fields(CellSpec)] + METRIC_FIELDS + ["environment"])
-
-
-@dataclass(frozen=True)
-class SlurmSettings:
-    """The ``[slurm]`` table of a suite file (CLI flags override single fields).
-
-    Attributes:
-      partition: Slurm partition (None: the cluster's default).
-      time_min: wall-clock limit of one array task (one group of cells), minutes.
-      gpus_per_job: GPUs per task (at least the largest ``ranks`` of a CUDA suite).
-      cpus_per_job: CPUs per task (None: the largest ``threads x ranks`` of the suite's cells).
-      mem_gb: memory per task (None: the cluster's default).
-      array_parallelism: tasks of the array running at once.
-      account, qos: passed to Slurm when given.
-      additional: more ``sbatch`` options, e.g. ``{constraint = "a100"}``.
-      folder: submitit's folder for scripts and job logs (default ``<results>/jobs/slurm``).
-    """
-
-    partition: str | None = None
-    time_min: int = 240
-    gpus_per_job: int = 0
-    cpus_per_job: int | None = None
-    mem_gb: int | None = None
-    array_parallelism: int = 32
-    account: str | None = None
-    qos: str | None = None
-    additional: dict[str, Any] = field(default_factory=dict)
-    folder: str | None = None

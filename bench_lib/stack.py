@@ -30,9 +30,9 @@ def dgl_strategies(names) -> list[str]:
 
 def fit_to_stack(cfg: SuiteConfig, notes: list[str], *, cli_strategies=None, cli_datasets=None,
                  cli_backend: str | None = None, where: str = "the suite file") -> SuiteConfig:
-    """``cfg`` with its backend resolved and, without DGL, its DGL-only parts left out (``notes`` say
-    which and why); a ``ConfigError`` for a DGL-only part named on the command line (``cli_*``: what
-    the flags named, None where not given) or a suite file's explicit ``backend = "dgl"``."""
+    """``cfg`` with its backend resolved and, without DGL, its DGL-only parts left out (``notes``
+    say which and why); a ``ConfigError`` for a DGL-only part named on the command line (``cli_*``:
+    what the flags named, None where not given) or a suite file's explicit ``backend = "dgl"``."""
     backend = resolve_backend(cfg.backend, cfg.device)
     if cfg.backend == "auto":
         if backend == "dgl":
@@ -59,20 +59,23 @@ def fit_to_stack(cfg: SuiteConfig, notes: list[str], *, cli_strategies=None, cli
         strategies=tuple(s for s in cfg.strategies if s not in strategies),
         datasets=tuple(d for d in cfg.datasets if d.name not in datasets),
         strategy_fairness={k: v for k, v in cfg.strategy_fairness.items() if k not in strategies},
-        execution_only={k: [s for s in v if s not in strategies] for k, v in cfg.execution_only.items()})
+        execution_only={k: [s for s in v if s not in strategies]
+                        for k, v in cfg.execution_only.items()})
 
 
-def _refused(cfg: SuiteConfig, reason: str, cli_strategies, cli_datasets, cli_backend, where) -> list[str]:
+def _refused(cfg: SuiteConfig, reason: str, cli_strategies, cli_datasets, cli_backend,
+             where) -> list[str]:
     """The DGL-only parts asked for explicitly: one problem each, naming ``bench_lib[dgl]``."""
     problems = []
     if cli_backend == "dgl":
         problems.append(f"--backend dgl: {reason}; {DGL_HINT}; or use --backend torch")
     elif cfg.backend == "dgl":
-        problems.append(f"{where}: backend = \"dgl\": {reason}; {DGL_HINT}; or set backend = \"auto\" "
-                        "(--backend auto) to run plain torch here")
+        problems.append(
+            f"{where}: backend = \"dgl\": {reason}; {DGL_HINT}; or set backend = \"auto\" "
+            "(--backend auto) to run plain torch here")
     for name in dgl_strategies(cli_strategies):
         problems.append(f"--strategies {name}: needs DGL ({reason}); {DGL_HINT}")
     for name in (n for n in cli_datasets if n in DGL_DATASETS):
-        problems.append(f"--datasets {name}: built by DGL's loaders, which need {DGL_EXTRA} ({reason}); "
-                        f"{DGL_HINT}")
+        problems.append(f"--datasets {name}: built by DGL's loaders, which need {DGL_EXTRA} "
+                        f"({reason}); {DGL_HINT}")
     return problems

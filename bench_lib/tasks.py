@@ -40,12 +40,15 @@ import numpy as np
 
 from bench_lib.deps import quiet_jit_deprecation
 
-__all__ = ["TASKS", "Metric", "METRICS", "DEFAULT_METRIC", "Task", "dataset_task", "resolve_task", "score",
-           "ogb_score", "check_target", "MAX_CLASSES", "task_loss", "class_balance", "LOSSES", "check_goal"]
+__all__ = ["TASKS", "Metric", "METRICS", "DEFAULT_METRIC", "Task", "dataset_task", "resolve_task",
+           "score",
+           "ogb_score", "check_target", "MAX_CLASSES", "task_loss", "class_balance", "LOSSES",
+           "check_goal"]
 
 TASKS = ("regression", "binary", "multiclass", "multilabel")
 
-#: A multiclass column with more classes than this is refused unless the suite raises it (``max_classes``).
+#: A multiclass column with more classes than this is refused unless the suite raises it
+#: (``max_classes``).
 MAX_CLASSES = 50
 
 
@@ -76,10 +79,12 @@ class Metric:
 
     def check_value(self, value) -> str | None:
         """Why ``value`` cannot be a target of this metric, or None."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value,
+                                                     (int, float)) or not math.isfinite(value):
             return f"a {self.label} target must be a finite number (got {value!r})"
         if not self.low < value <= self.high:
-            span = f"> {self.low:g}" if self.high == math.inf else f"in ({self.low:g}, {self.high:g}]"
+            span = (f"> {self.low:g}" if self.high == math.inf
+                    else f"in ({self.low:g}, {self.high:g}]")
             return f"a {self.label} target must be {span} (got {value!r})"
         return None
 
@@ -91,11 +96,14 @@ METRICS: dict[str, Metric] = {
     "ap": Metric("ap", "average precision", True, ("binary", "multilabel"), 0.0, 1.0),
     "accuracy": Metric("accuracy", "accuracy", True, ("binary", "multiclass"), 0.0, 1.0),
 }
-DEFAULT_METRIC = {"regression": "mae", "binary": "rocauc", "multiclass": "accuracy", "multilabel": "ap"}
+DEFAULT_METRIC = {"regression": "mae", "binary": "rocauc", "multiclass": "accuracy",
+                  "multilabel": "ap"}
 
 #: Built-in sets whose task is fixed (OGB sets read theirs from OGB's master.csv).
-_KNOWN = {"qm9": ("regression", "mae"), "nci5k": ("regression", "mae"), "hydronet-like": ("regression", "mae"),
-          "zinc": ("regression", "mae"), "pcqm4mv2": ("regression", "mae"), "peptides-func": ("multilabel", "ap")}
+_KNOWN = {"qm9": ("regression", "mae"), "nci5k": ("regression", "mae"),
+          "hydronet-like": ("regression", "mae"),
+          "zinc": ("regression", "mae"), "pcqm4mv2": ("regression", "mae"),
+          "peptides-func": ("multilabel", "ap")}
 #: OGB's master.csv, for a machine whose ogb package lacks it (the values of ogb 1.3.6).
 _OGB_FALLBACK = {"ogbg-molhiv": ("binary", "rocauc", 1), "ogbg-molpcba": ("multilabel", "ap", 128)}
 
@@ -109,14 +117,16 @@ def _ogb_master(name: str) -> tuple[str, str, int] | None:
         with quiet_jit_deprecation():
             import ogb.graphproppred
 
-        master = pd.read_csv(os.path.join(os.path.dirname(ogb.graphproppred.__file__), "master.csv"), index_col=0)
+        master = pd.read_csv(os.path.join(os.path.dirname(ogb.graphproppred.__file__),
+                                          "master.csv"), index_col=0)
     except (ImportError, OSError):
         master = None
     if master is None or name not in master.columns:
         return _OGB_FALLBACK.get(name)
     row = master[name]
     n = int(row["num tasks"])
-    kind = "regression" if "regression" in str(row["task type"]) else ("binary" if n == 1 else "multilabel")
+    kind = ("regression" if "regression" in str(row["task type"])
+            else ("binary" if n == 1 else "multilabel"))
     return kind, str(row["eval metric"]), n
 
 
@@ -162,8 +172,9 @@ class Task:
         return self.kind != "regression"
 
     def labels(self, targets: np.ndarray) -> np.ndarray:
-        """The store's target rows ``[G, T]`` -> float32 labels ``[G, len(columns)]``: values for regression,
-        class indices for a class column (0/1 for binary), NaN where the label is missing."""
+        """The store's target rows ``[G, T]`` -> float32 labels ``[G, len(columns)]``: values for
+        regression, class indices for a class column (0/1 for binary), NaN where the label is
+        missing."""
         y = np.asarray(targets, dtype=np.float64)[:, list(self.columns)]
         if not self.classes:
             return y.astype(np.float32)
@@ -187,8 +198,8 @@ def _fmt(v: float) -> str:
 
 def resolve_task(store, target: str | None, kind: str | None = None, metric: str | None = None,
                  dataset: str | None = None) -> Task | None:
-    """The :class:`Task` of ``store`` trained on ``target`` (a column name; None: the first), or None when
-    the store has no target.
+    """The :class:`Task` of ``store`` trained on ``target`` (a column name; None: the first), or
+    None when the store has no target.
 
     ``kind``: the task the user declared (``--task``); else the dataset's
     own (:func:`dataset_task`, ``store.meta.task``); else inferred from the
@@ -209,7 +220,8 @@ def resolve_task(store, target: str | None, kind: str | None = None, metric: str
     if metric is None:
         metric = known[1] if known is not None and known[0] == kind else DEFAULT_METRIC[kind]
     if kind == "multilabel":
-        columns = tuple(range(len(names))) if target == names[0] or known is not None else (names.index(target),)
+        columns = (tuple(range(len(names))) if target == names[0] or known is not None
+                   else (names.index(target),))
     else:
         columns = (names.index(target),)
     classes, class_names = _classes(store, kind, target, columns)
@@ -218,9 +230,9 @@ def resolve_task(store, target: str | None, kind: str | None = None, metric: str
 
 
 def _own_or_inferred_kind(store, target: str, known: tuple[str, str] | None) -> tuple[str, str]:
-    """``(kind, note)`` of a target whose task the user did not declare: the dataset's own (``known``,
-    then ``store.meta.task``), else inferred from the values: a column holding only two values is
-    binary, and the note says so."""
+    """``(kind, note)`` of a target whose task the user did not declare: the dataset's own
+    (``known``, then ``store.meta.task``), else inferred from the values: a column holding only two
+    values is binary, and the note says so."""
     if known is not None:
         return known[0], ""
     if store.meta.task is not None:
@@ -229,13 +241,16 @@ def _own_or_inferred_kind(store, target: str, known: tuple[str, str] | None) -> 
     if len(values) != 2:
         return "regression", ""
     return "binary", (f"{target!r} holds only two values ({', '.join(map(_fmt, values))}): binary "
-                      f"classification, {_fmt(values[1])} the positive class (--task regression to regress it)")
+                      f"classification, {_fmt(values[1])} the positive class (--task regression to "
+                      f"regress it)")
 
 
-def _classes(store, kind: str, target: str, columns: tuple[int, ...]) -> tuple[tuple[float, ...], tuple[str, ...]]:
-    """``(classes, class names)`` of a binary or multiclass target (a text column's indices and labels,
-    else its values), empty for the other tasks; ``ValueError`` when the values do not fit the task
-    (two classes for binary, whole numbers for multiclass, 0 and 1 in each multilabel column)."""
+def _classes(store, kind: str, target: str, columns: tuple[int, ...]) -> tuple[tuple[float, ...],
+             tuple[str, ...]]:
+    """``(classes, class names)`` of a binary or multiclass target (a text column's indices and
+    labels, else its values), empty for the other tasks; ``ValueError`` when the values do not fit
+    the task (two classes for binary, whole numbers for multiclass, 0 and 1 in each multilabel
+    column)."""
     names = tuple(store.meta.target_names)
     classes, class_names = (), ()
     text = store.meta.target_classes.get(target)
@@ -247,12 +262,14 @@ def _classes(store, kind: str, target: str, columns: tuple[int, ...]) -> tuple[t
         else:
             if kind == "multiclass" and not np.all(values == np.round(values)):
                 raise ValueError(f"--task multiclass: {target!r} holds non-integer values "
-                                 f"({', '.join(map(_fmt, values[:4]))}...); class labels are whole numbers or text")
+                                 f"({', '.join(map(_fmt, values[:4]))}...); class labels are whole "
+                                 f"numbers or text")
             classes = tuple(float(v) for v in values)
             class_names = tuple(_fmt(v) for v in values)
         if kind == "binary" and len(classes) != 2:
+            shown = ", ".join(class_names[:6]) + ("..." if len(class_names) > 6 else "")
             raise ValueError(f"--task binary: {target!r} holds {len(classes)} distinct value(s) "
-                             f"({', '.join(class_names[:6])}{'...' if len(class_names) > 6 else ''}), not two")
+                             f"({shown}), not two")
     elif kind == "multilabel":
         for c in columns:
             bad = [v for v in _values(store, c) if v not in (0.0, 1.0)]
@@ -263,9 +280,9 @@ def _classes(store, kind: str, target: str, columns: tuple[int, ...]) -> tuple[t
 
 
 def class_balance(task: Task, labels: np.ndarray) -> float | list[float] | None:
-    """How the classes are shared among ``labels`` (``Task.labels`` rows of the training graphs): the
-    positive share (binary; multilabel: the mean over columns), each class's share (multiclass), or None
-    (regression)."""
+    """How the classes are shared among ``labels`` (``Task.labels`` rows of the training graphs):
+    the positive share (binary; multilabel: the mean over columns), each class's share (multiclass),
+    or None (regression)."""
     if task.kind == "regression":
         return None
     y = labels[np.isfinite(labels)]
@@ -288,14 +305,16 @@ def _per_column(fn, y_true: np.ndarray, y_pred: np.ndarray, what: str) -> float:
         if (y == 1).any() and (y == 0).any():
             values.append(fn(y, y_pred[known, k]))
     if not values:
-        raise ValueError(f"{what} needs both classes among the labels of at least one column; the validation "
-                         "split has one class only")
+        raise ValueError(
+            f"{what} needs both classes among the labels of at least one column; the validation "
+            "split has one class only")
     return float(np.mean(values))
 
 
 def score(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """``metric`` over real graphs: ``y_true`` ``[n, L]`` labels (``Task.labels``, NaN where missing),
-    ``y_pred`` ``[n, outputs]`` (regression: values in the target's units; binary and multilabel: logits;
+    """``metric`` over real graphs: ``y_true`` ``[n, L]`` labels (``Task.labels``, NaN where
+    missing), ``y_pred`` ``[n, outputs]`` (regression: values in the target's units; binary and
+    multilabel: logits;
     multiclass: one logit per class)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -319,21 +338,23 @@ def score(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         known = np.isfinite(y_true[:, 0])
         if not known.any():
             raise ValueError("no validation graph has a label")
-        guess = y_pred[known].argmax(1) if y_pred.shape[1] > 1 else (y_pred[known, 0] > 0).astype(np.int64)
+        guess = (y_pred[known].argmax(1) if y_pred.shape[1] > 1
+                 else (y_pred[known, 0] > 0).astype(np.int64))
         return float((guess == y_true[known, 0]).mean())
     raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
 
 
 def ogb_score(dataset: str, metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
-    """The value OGB's own evaluator gives (``ogb.graphproppred.Evaluator``, ``PCQM4Mv2Evaluator``), when
-    ``dataset`` is an OGB set scored by ``metric``; None otherwise."""
+    """The value OGB's own evaluator gives (``ogb.graphproppred.Evaluator``, ``PCQM4Mv2Evaluator``),
+    when ``dataset`` is an OGB set scored by ``metric``; None otherwise."""
     os.environ.setdefault("OUTDATED_IGNORE", "1")
     if dataset == "pcqm4mv2" and metric == "mae":
         with quiet_jit_deprecation():
             from ogb.lsc import PCQM4Mv2Evaluator
 
         known = np.isfinite(y_true[:, 0])
-        return float(PCQM4Mv2Evaluator().eval({"y_pred": y_pred[known, 0], "y_true": y_true[known, 0]})["mae"])
+        return float(PCQM4Mv2Evaluator().eval({"y_pred": y_pred[known, 0],
+                                               "y_true": y_true[known, 0]})["mae"])
     found = _ogb_master(dataset) if dataset.startswith("ogbg-") else None
     if found is None or found[1] != metric or y_true.shape[1] != found[2]:
         return None
@@ -351,7 +372,8 @@ def _ogb_evaluator(dataset: str):
 # ---- checks before any cell ---------------------------------------------------------------------
 def check_target(task: Task, value: float | None, labels_by_split: dict[str, np.ndarray],
                  max_classes: int = MAX_CLASSES) -> list[str]:
-    """Every reason ``task`` cannot run to ``value`` on these splits (``Task.labels`` rows per split)."""
+    """Every reason ``task`` cannot run to ``value`` on these splits (``Task.labels`` rows per
+    split)."""
     problems = []
     metric = METRICS.get(task.metric)
     if metric is None:
@@ -366,8 +388,9 @@ def check_target(task: Task, value: float | None, labels_by_split: dict[str, np.
         if why:
             problems.append(why)
     if task.kind == "multiclass" and len(task.classes) > max_classes:
-        problems.append(f"{task.names[0]!r} has {len(task.classes)} classes, more than max_classes={max_classes}; "
-                        "raise max_classes for this dataset if that is meant")
+        problems.append(
+            f"{task.names[0]!r} has {len(task.classes)} classes, more than "
+            f"max_classes={max_classes}; raise max_classes for this dataset if that is meant")
     if task.classification:
         for split in ("train", "val"):
             y = labels_by_split.get(split)
@@ -377,15 +400,17 @@ def check_target(task: Task, value: float | None, labels_by_split: dict[str, np.
                 seen = np.unique(y[np.isfinite(y[:, 0]), 0])
                 if len(seen) < 2:
                     name = task.class_names[int(seen[0])] if len(seen) else "none"
-                    problems.append(f"the {split} split holds one class only ({task.names[0]!r}: {name}); a "
-                                    "classification target needs both classes in each split (more rows, or "
-                                    "another seed)")
+                    problems.append(
+                        f"the {split} split holds one class only ({task.names[0]!r}: {name}); a "
+                        f"classification target needs both classes in each split (more rows, or "
+                        f"another seed)")
             elif task.kind == "multilabel" and split == "val" and task.metric in ("rocauc", "ap"):
                 both = [((c == 1).any() and (c == 0).any()) for c in (y[np.isfinite(y[:, k]), k]
                                                                    for k in range(y.shape[1]))]
                 if not any(both):
-                    problems.append(f"{metric.label} on the validation split: no label column holds both "
-                                    "classes there")
+                    problems.append(
+                        f"{metric.label} on the validation split: no label column holds both "
+                        "classes there")
     return problems
 
 
@@ -394,7 +419,8 @@ def check_target(task: Task, value: float | None, labels_by_split: dict[str, np.
 LOSSES = ("mse", "l1")
 
 
-def task_loss(pred, labels, graph_mask, kind: str, std=None, denominator: int | None = None, loss: str = "mse"):
+def task_loss(pred, labels, graph_mask, kind: str, std=None, denominator: int | None = None,
+              loss: str = "mse"):
     """The training loss over the real graphs' known labels (torch; traceable by ``torch.compile``).
 
     ``pred`` ``[G, outputs]``; ``labels`` ``[G, L]`` (``Task.labels``);
@@ -407,7 +433,8 @@ def task_loss(pred, labels, graph_mask, kind: str, std=None, denominator: int | 
     import torch
     import torch.nn.functional as F
 
-    # padding rows set to 0 first: an inf there would make 0 x inf = NaN in the backward of the masked sum
+    # padding rows set to 0 first: an inf there would make 0 x inf = NaN in the backward of the
+    # masked sum
     pred = torch.where(graph_mask[:, None], pred, torch.zeros_like(pred))
     if kind in ("regression", "multiclass"):
         y = labels[:, 0]
@@ -428,23 +455,28 @@ def task_loss(pred, labels, graph_mask, kind: str, std=None, denominator: int | 
     return total / valid.sum().clamp(min=1)
 
 
-def check_goal(where: str, task: str | None, metric: str | None, value, target_mae, cli: bool = False) -> list[str]:
-    """What is wrong with a dataset's declared task and target (before its data is read); ``cli``: say it
-    in the command line's flags."""
+def check_goal(where: str, task: str | None, metric: str | None, value, target_mae,
+               cli: bool = False) -> list[str]:
+    """What is wrong with a dataset's declared task and target (before its data is read); ``cli``:
+    say it in the command line's flags."""
     problems = []
     names = (("--task", "--target-metric", "--target-mae", "--target-value") if cli else
-             (f"{where} task", f"{where} target metric", f"{where} target_mae", f"{where} target value"))
+             (f"{where} task", f"{where} target metric", f"{where} target_mae",
+              f"{where} target value"))
     if task is not None and task not in TASKS:
         problems.append(f"{names[0]}: unknown task {task!r}; valid: {', '.join(TASKS)}")
     if metric is not None and metric not in METRICS:
         problems.append(f"{names[1]}: unknown metric {metric!r}; valid: {', '.join(METRICS)}")
     for name, v in ((names[2], target_mae), (names[3], value)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
-            problems.append(f"{name} must be a finite number (got {v!r}): a target every strategy reaches at "
-                            "step 0 measures nothing")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                              or not math.isfinite(v)):
+            problems.append(
+                f"{name} must be a finite number (got {v!r}): a target every strategy reaches at "
+                "step 0 measures nothing")
     if target_mae is not None and value is not None:
         problems.append(f"{names[2]} and {names[3]}: give one of them, not both")
     if target_mae is not None and metric not in (None, "mae"):
-        problems.append(f"{names[2]} is a MAE target, but the metric is {metric}; give the value in {metric}'s "
-                        f"terms (target = {{metric = \"{metric}\", value = X}}, or --target-value X)")
+        problems.append(f"{names[2]} is a MAE target, but the metric is {metric}; give the value "
+                        f"in {metric}'s terms (target = {{metric = \"{metric}\", value = X}}, or "
+                        f"--target-value X)")
     return problems

@@ -2,10 +2,10 @@
 *undecided*.
 
 Throughput (:func:`compare_turns`). The cells of one dataset, model and seed take turns, one timed
-window each, so window ``t`` of one cell and window ``t`` of another ran in the same stretch of time:
-each turn is a paired measurement, and the log of their rates' ratio cancels what the machine did in
-that turn. Per seed, the mean of those paired log-ratios and its standard error; over seeds, a
-random-effects mean (DerSimonian-Laird): when the seeds disagree by more than their turns explain
+window each, so window ``t`` of one cell and window ``t`` of another ran in the same stretch of
+time: each turn is a paired measurement, and the log of their rates' ratio cancels what the machine
+did in that turn. Per seed, the mean of those paired log-ratios and its standard error; over seeds,
+a random-effects mean (DerSimonian-Laird): when the seeds disagree by more than their turns explain
 (another data subset, other initial weights), the seeds' spread widens the interval, and the verdict
 says so. Cells that did not take turns (``interleave = false``) are compared unpaired (Welch).
 
@@ -42,53 +42,62 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["ALPHA", "MARGIN", "MIN_TIMED_S", "BUDGET_SHARE", "Verdict", "word_of", "t_interval", "compare_turns",
+__all__ = ["ALPHA", "MARGIN", "MIN_TIMED_S", "BUDGET_SHARE", "Verdict", "word_of", "t_interval",
+           "compare_turns",
            "compare_seeds", "pair_count", "seed_statistic", "off_budget", "off_budget_text"]
 
 #: The family-wise error of a table's verdicts.
 ALPHA = 0.05
 #: The default equivalence margin: ratios within [1 - m, 1 + m] are equivalent.
 MARGIN = 0.05
-#: Seconds of timed windows per cell at which strategy ratios held within 10% between a quiet and a busy
-#: machine (benchmarks/noise.py, results/noise/benchmark.md); shorter timings are raised to it.
+#: Seconds of timed windows per cell at which strategy ratios held within 10% between a quiet and a
+#: busy machine (benchmarks/noise.py, results/noise/benchmark.md); shorter timings are raised to it.
 MIN_TIMED_S = 4.0
 
 
-#: Who takes part in a view's verdicts: in the equal-real-graphs view, a strategy whose mean real graphs per
-#: step is within this share of the view's budget. One that carries more (a packer whose packs must hold the
-#: largest graph of a wide size distribution) does other work per step, and its graphs/s would lead on that.
+#: Who takes part in a view's verdicts: in the equal-real-graphs view, a strategy whose mean real
+#: graphs per step is within this share of the view's budget. One that carries more (a packer whose
+#: packs must hold the largest graph of a wide size distribution) does other work per step, and its
+#: graphs/s would lead on that.
 BUDGET_SHARE = 0.05
 
 
-def off_budget(view: str, carried: float, budget: float | None, share: float = BUDGET_SHARE) -> bool:
-    """Whether a strategy that carried ``carried`` real graphs per step (mean) leaves ``view``'s verdicts:
-    only the equal-real-graphs view holds graphs per step equal; a missing budget or reading keeps it in."""
+def off_budget(view: str, carried: float, budget: float | None,
+               share: float = BUDGET_SHARE) -> bool:
+    """Whether a strategy that carried ``carried`` real graphs per step (mean) leaves ``view``'s
+    verdicts: only the equal-real-graphs view holds graphs per step equal; a missing budget or
+    reading keeps it in."""
     if view != "equal-real-graphs" or budget is None or not budget > 0 or carried != carried:
         return False
     return abs(carried / budget - 1) > share
 
 
-def off_budget_text(strategy: str, carried: float, budget: float, share: float = BUDGET_SHARE) -> str:
+def off_budget_text(strategy: str, carried: float, budget: float,
+                    share: float = BUDGET_SHARE) -> str:
     """The sentence that says why ``strategy`` left the view's verdicts and what it carried."""
-    return (f"`{strategy}` carried {carried:.1f} real graphs per step against the budget of {budget:g} "
-            f"({carried / budget - 1:+.1%}, outside ±{share:.0%}): it is left out of this view's tables and "
-            "verdicts, since its graphs/s would compare other work per step")
+    return (
+        f"`{strategy}` carried {carried:.1f} real graphs per step against the budget of {budget:g} "
+        f"({carried / budget - 1:+.1%}, outside ±{share:.0%}): it is left out of this view's "
+        f"tables and verdicts, since its graphs/s would compare other work per step")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """``other`` against ``reference``: the ratio ``other / reference`` of a rate (higher is better) or of
-    steps or seconds to a target (lower is better), its intervals and the word they decide.
+    """``other`` against ``reference``: the ratio ``other / reference`` of a rate (higher is better)
+    or of steps or seconds to a target (lower is better), its intervals and the word they decide.
 
     Attributes:
-      word: ``faster``, ``slower``, ``equivalent`` or ``undecided`` (``other`` compared to ``reference``).
-      ratio: the estimate; lo, hi: its interval at ``level``; eq_lo, eq_hi: the two one-sided tests' interval.
+      word: ``faster``, ``slower``, ``equivalent`` or ``undecided`` (``other`` compared to
+        ``reference``).
+      ratio: the estimate; lo, hi: its interval at ``level``; eq_lo, eq_hi: the two one-sided tests'
+        interval.
       n: paired turns (all seeds together) or paired seeds; unit: ``turns`` or ``seeds``.
-      more: about how many more turns per seed (or seeds) would decide an undecided verdict; None when
-        decided or when more of them would not (``why`` says what would).
-      why: what leaves it undecided when more of the same will not help (the seeds disagree, too few seeds).
-      se, df: the standard error of the log-ratio and its degrees of freedom (turn verdicts), for combining
-        two verdicts (``compare --relative-to``).
+      more: about how many more turns per seed (or seeds) would decide an undecided verdict; None
+        when decided or when more of them would not (``why`` says what would).
+      why: what leaves it undecided when more of the same will not help (the seeds disagree, too
+        few seeds).
+      se, df: the standard error of the log-ratio and its degrees of freedom (turn verdicts), for
+        combining two verdicts (``compare --relative-to``).
     """
 
     word: str
@@ -112,7 +121,8 @@ class Verdict:
         return self.word != "undecided"
 
     def short(self, what: str = "") -> str:
-        """The table's form: ``12% slower [8%-16%]``, ``equivalent (±5%)``, ``undecided (+26 turns/seed)``."""
+        """The table's form: ``12% slower [8%-16%]``, ``equivalent (±5%)``, ``undecided (+26
+        turns/seed)``."""
         if self.word == "equivalent":
             return "equivalent (identical)" if self.why else f"equivalent (±{self.margin:.0%})"
         if self.word != "undecided":
@@ -123,14 +133,16 @@ class Verdict:
         return "undecided (seeds disagree)" if "disagree" in self.why else "undecided"
 
     def text(self, what: str = "") -> str:
-        """``12% slower [8%-16%]``, ``equivalent within ±5% (0.99 [0.97-1.01])`` or ``undecided (...)``;
-        ``what`` names the quantity of a lower-is-better ratio (``steps``: ``12% more steps``)."""
+        """``12% slower [8%-16%]``, ``equivalent within ±5% (0.99 [0.97-1.01])`` or ``undecided
+        (...)``; ``what`` names the quantity of a lower-is-better ratio (``steps``: ``12% more
+        steps``)."""
         interval = f"{_hi(self.ratio)} [{_hi(self.lo) if self.lo else '0'}-{_hi(self.hi)}]"
         if self.word == "equivalent" and self.why:
             return f"equivalent ({self.why})"
         if self.word == "equivalent":
-            return f"equivalent within ±{self.margin:.0%} (ratio {self.ratio:.2f}, {1 - 2 * (1 - self.level):.1%} " \
-                   f"interval [{self.eq_lo:.2f}-{_hi(self.eq_hi)}])"
+            return (f"equivalent within ±{self.margin:.0%} (ratio {self.ratio:.2f}, "
+                    f"{1 - 2 * (1 - self.level):.1%} interval "
+                    f"[{self.eq_lo:.2f}-{_hi(self.eq_hi)}])")
         if self.word in ("faster", "slower"):
             if self.higher_is_better:
                 share, lo, hi = abs(1 - self.ratio), abs(1 - self.hi), abs(1 - self.lo)
@@ -147,7 +159,8 @@ class Verdict:
 
 
 def _hi(x: float) -> str:
-    """A ratio as shown: two decimals, ``>100`` and ``<0.01`` beyond them (a few seeds' t interval)."""
+    """A ratio as shown: two decimals, ``>100`` and ``<0.01`` beyond them (a few seeds' t
+    interval)."""
     return "∞" if math.isinf(x) else ">100" if x > 100 else "<0.01" if 0 < x < 0.01 else f"{x:.2f}"
 
 
@@ -156,11 +169,13 @@ def _pct(x: float) -> str:
 
 
 def pair_count(k: int) -> int:
-    """Comparisons among ``k`` strategies whichever leads: every pair, ``k (k - 1) / 2`` (at least 1)."""
+    """Comparisons among ``k`` strategies whichever leads: every pair, ``k (k - 1) / 2`` (at least
+    1)."""
     return max(1, k * (k - 1) // 2)
 
 
-def word_of(lo: float, hi: float, eq_lo: float, eq_hi: float, margin: float, higher_is_better: bool) -> str:
+def word_of(lo: float, hi: float, eq_lo: float, eq_hi: float, margin: float,
+            higher_is_better: bool) -> str:
     """The verdict of ``other`` from log-ratio intervals (``lo``, ``hi`` at the test level)."""
     if lo > 0 or hi < 0:
         better = (lo > 0) == higher_is_better
@@ -170,11 +185,13 @@ def word_of(lo: float, hi: float, eq_lo: float, eq_hi: float, margin: float, hig
     return "undecided"
 
 
-def t_interval(m: float, se: float, df: int, pairs: int = 1, alpha: float = ALPHA, margin: float = MARGIN,
+def t_interval(m: float, se: float, df: int, pairs: int = 1, alpha: float = ALPHA,
+               margin: float = MARGIN,
                higher_is_better: bool = True) -> tuple[str, float, float, float, float]:
-    """The rule: a log-ratio ``m`` with standard error ``se`` on ``df`` degrees of freedom, one of ``pairs``
-    comparisons. Returns ``(word, lo, hi, eq_lo, eq_hi)``: the two-sided interval at ``1 - alpha / pairs``,
-    the equivalence (two one-sided tests) interval at ``1 - 2 alpha / pairs``, and the word they give."""
+    """The rule: a log-ratio ``m`` with standard error ``se`` on ``df`` degrees of freedom, one of
+    ``pairs`` comparisons. Returns ``(word, lo, hi, eq_lo, eq_hi)``: the two-sided interval at ``1 -
+    alpha / pairs``, the equivalence (two one-sided tests) interval at ``1 - 2 alpha / pairs``, and
+    the word they give."""
     t_test, t_eq = stats.t.ppf(1 - alpha / pairs / 2, df), stats.t.ppf(1 - alpha / pairs, df)
     lo, hi, eq_lo, eq_hi = m - t_test * se, m + t_test * se, m - t_eq * se, m + t_eq * se
     return word_of(lo, hi, eq_lo, eq_hi, margin, higher_is_better), lo, hi, eq_lo, eq_hi
@@ -187,8 +204,8 @@ def compare_turns(other, reference, paired=True, pairs: int = 1, alpha: float = 
     Args:
       other, reference: one sequence of window rates per seed, in the order the windows ran (the
         records' ``window_graphs_per_s``); the seeds in the same order for both.
-      paired: the windows took turns (window ``t`` of both ran in turn ``t``); else compared unpaired
-        (Welch); one flag, or one per seed.
+      paired: the windows took turns (window ``t`` of both ran in turn ``t``); else compared
+        unpaired (Welch); one flag, or one per seed.
       pairs: comparisons the table makes (:func:`pair_count`); alpha: their family-wise error.
       margin: the equivalence margin m.
 
@@ -226,11 +243,12 @@ def compare_turns(other, reference, paired=True, pairs: int = 1, alpha: float = 
     more, why = None, ""
     if word == "undecided":
         if tau2 > 0:
-            why = f"the {len(means)} seeds disagree more than their turns explain; more seeds, not more turns, " \
-                  "would decide it"
+            why = (f"the {len(means)} seeds disagree more than their turns explain; more seeds, "
+                   "not more turns, would decide it")
         else:
             more = _more_turns(m, se, ns, alpha / pairs, margin)
-    return Verdict(word, math.exp(m), math.exp(lo), math.exp(hi), math.exp(eq_lo), math.exp(eq_hi), sum(ns), "turns",
+    return Verdict(word, math.exp(m), math.exp(lo), math.exp(hi), math.exp(eq_lo), math.exp(eq_hi),
+                   sum(ns), "turns",
                    margin, level, more, why, True, se, df)
 
 
@@ -242,7 +260,8 @@ def _logs(values) -> np.ndarray:
 
 def _pool(means, variances) -> tuple[float, float, float]:
     """Random-effects (DerSimonian-Laird) mean of per-seed ``means``, its standard error and the
-    between-seed variance ``tau2`` (0: the seeds agree within their own errors, a fixed-effect mean)."""
+    between-seed variance ``tau2`` (0: the seeds agree within their own errors, a fixed-effect
+    mean)."""
     m, v = np.asarray(means), np.maximum(np.asarray(variances), 1e-18)
     w = 1 / v
     fixed = float((w * m).sum() / w.sum())
@@ -255,16 +274,17 @@ def _pool(means, variances) -> tuple[float, float, float]:
 
 
 def _needed(m: float, sd: float, n: int, alpha: float, margin: float) -> int | None:
-    """The smallest count ``N > n`` of paired values at which, with the mean ``m`` and per-value spread
-    ``sd`` seen so far, the t interval would decide: exclude 0 (the difference is real) or fit inside
-    the margin (it is smaller than m); None when no count up to a million would."""
+    """The smallest count ``N > n`` of paired values at which, with the mean ``m`` and per-value
+    spread ``sd`` seen so far, the t interval would decide: exclude 0 (the difference is real) or
+    fit inside the margin (it is smaller than m); None when no count up to a million would."""
     room = min(math.log(1 + margin) - m, m - math.log(1 - margin))
     if sd <= 0:
         return n + 1
 
     def decides(k: int) -> bool:
         se = sd / math.sqrt(k)
-        return (stats.t.ppf(1 - alpha / 2, k - 1) * se < abs(m)) or (stats.t.ppf(1 - alpha, k - 1) * se < room)
+        return (stats.t.ppf(1 - alpha / 2, k - 1) * se
+                < abs(m)) or (stats.t.ppf(1 - alpha, k - 1) * se < room)
 
     hi = max(n + 1, 2)
     while not decides(hi):
@@ -286,7 +306,8 @@ def _more_turns(m: float, se: float, ns: list[int], alpha: float, margin: float)
 
 
 def seed_statistic(n: int) -> str:
-    """What the censored median of ``n`` seeds is: ``the median of 5 seeds``, ``the 2nd fastest of 4``."""
+    """What the censored median of ``n`` seeds is: ``the median of 5 seeds``, ``the 2nd fastest of
+    4``."""
     if n <= 0:
         return "no seed"
     k = (n + 1) // 2
@@ -301,17 +322,20 @@ def _ordinal(k: int) -> str:
     return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
 
 
-def compare_seeds(other, other_reached, reference, reference_reached, pairs: int = 1, alpha: float = ALPHA,
+def compare_seeds(other, other_reached, reference, reference_reached, pairs: int = 1,
+                  alpha: float = ALPHA,
                   margin: float = MARGIN, extra_se: float = 0.0) -> Verdict | None:
-    """Steps (or seconds) to a target of ``other`` against ``reference``, seed by seed (lower is better).
+    """Steps (or seconds) to a target of ``other`` against ``reference``, seed by seed (lower is
+    better).
 
     Args:
       other, reference: the value per seed (NaN where the seed missed), the seeds in the same order.
       other_reached, reference_reached: whether each seed reached the target.
 
     A seed that both missed says nothing and is left out. Returns None without a seed to compare.
-    ``extra_se``: a standard error of the log-ratio that the seeds do not show, added to theirs (a time to
-    target is steps x a step time measured once for several seeds: its error is the step time's).
+    ``extra_se``: a standard error of the log-ratio that the seeds do not show, added to theirs (a
+    time to target is steps x a step time measured once for several seeds: its error is the step
+    time's).
     """
     d = []
     for x, rx, r, rr in zip(other, other_reached, reference, reference_reached):
@@ -328,14 +352,17 @@ def compare_seeds(other, other_reached, reference, reference_reached, pairs: int
     extra_se = extra_se if extra_se == extra_se else 0.0
     if np.isfinite(d).all() and n >= 2 and (d.std() > 0 or extra_se > 0):
         m, se = float(d.mean()), math.hypot(float(d.std(ddof=1) / math.sqrt(n)), extra_se)
-        word, lo, hi, eq_lo, eq_hi = t_interval(m, se, n - 1, pairs, alpha, margin, higher_is_better=False)
+        word, lo, hi, eq_lo, eq_hi = t_interval(m, se, n - 1, pairs, alpha, margin,
+                                                higher_is_better=False)
         more = None
         if word == "undecided":
             total = _needed(m, se * math.sqrt(n), n, alpha / pairs, margin)
             more = None if total is None else total - n
-        return Verdict(word, math.exp(m), math.exp(lo), math.exp(hi), math.exp(eq_lo), math.exp(eq_hi), n, "seeds",
+        return Verdict(word, math.exp(m), math.exp(lo), math.exp(hi), math.exp(eq_lo),
+                       math.exp(eq_hi), n, "seeds",
                        margin, level, more, "", False)
-    if np.isfinite(d).all() and not d.any():  # every seed the same steps: the same batches, the same training
+    # every seed the same steps: the same batches, the same training
+    if np.isfinite(d).all() and not d.any():
         return Verdict("equivalent", 1.0, 1.0, 1.0, 1.0, 1.0, n, "seeds", margin, level, None,
                        "identical in every seed", False)
     # A miss (or one ratio in every seed): the median log-ratio with an order-statistic interval.
@@ -345,10 +372,14 @@ def compare_seeds(other, other_reached, reference, reference_reached, pairs: int
     word = word_of(lo, hi, eq_lo, eq_hi, margin, False)
     more, why = None, ""
     if word == "undecided":
-        need = math.ceil(math.log2(2 * pairs / alpha))  # seeds that, all one way, a sign test would call
-        how = "with a missed target" if not np.isfinite(d).all() else "with the same ratio in every seed"
-        why = f"{how} the seeds are compared by sign: {need} or more seeds, all one way, would decide it"
-    return Verdict(word, math.exp(m), _exp(lo), _exp(hi), _exp(eq_lo), _exp(eq_hi), n, "seeds", margin, level,
+        # seeds that, all one way, a sign test would call
+        need = math.ceil(math.log2(2 * pairs / alpha))
+        how = ("with a missed target" if not np.isfinite(d).all()
+               else "with the same ratio in every seed")
+        why = (f"{how} the seeds are compared by sign: {need} or more seeds, all one way, would "
+               f"decide it")
+    return Verdict(word, math.exp(m), _exp(lo), _exp(hi), _exp(eq_lo), _exp(eq_hi), n, "seeds",
+                   margin, level,
                    more, why, False)
 
 
@@ -360,7 +391,8 @@ def _order_interval(d: np.ndarray, alpha: float) -> tuple[float, float]:
     """A distribution-free interval of the median of sorted ``d`` with coverage >= 1 - alpha:
     ``[d_(k), d_(n-k+1)]`` for the largest k the binomial allows; the whole line when none does."""
     n, k = len(d), 0
-    while k + 1 <= (n + 1) // 2 and stats.binom.cdf(k, n, 0.5) <= alpha / 2:  # P(B <= k) <= alpha / 2
+    # P(B <= k) <= alpha / 2
+    while k + 1 <= (n + 1) // 2 and stats.binom.cdf(k, n, 0.5) <= alpha / 2:
         k += 1
     if k < 1:
         return -math.inf, math.inf

@@ -51,8 +51,10 @@ def _advise(dataset: str) -> tuple[dict, float, str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "advice.json"
         t0 = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "bench_lib.advise", dataset, "--json", str(path)], cwd=ROOT,
-                              capture_output=True, text=True, env={**os.environ, "OUTDATED_IGNORE": "1"})
+        done = subprocess.run([sys.executable, "-m", "bench_lib.advise", dataset, "--json",
+                               str(path)], cwd=ROOT,
+                              capture_output=True, text=True,
+                              env={**os.environ, "OUTDATED_IGNORE": "1"})
         wall = time.perf_counter() - t0
         if done.returncode:
             raise RuntimeError(f"advise {dataset} failed:\n{done.stderr[-2000:]}")
@@ -60,18 +62,21 @@ def _advise(dataset: str) -> tuple[dict, float, str]:
 
 
 def _measure(dataset: str, advice: dict) -> tuple[list[dict], list[dict], list[dict]]:
-    """The default suite's cells of ``dataset`` (first seed, throughput only) as the suite runs them (one
-    interleaved group of the suite's runner, nothing else in it), then the same cells again with advise's
-    calibration cells at ``advice``'s calibration slot counts in their turns: ``(suite records, the
-    suite's cells beside the calibration cells, calibration records)``."""
+    """The default suite's cells of ``dataset`` (first seed, throughput only) as the suite runs them
+    (one interleaved group of the suite's runner, nothing else in it), then the same cells again
+    with advise's calibration cells at ``advice``'s calibration slot counts in their turns: ``(suite
+    records, the suite's cells beside the calibration cells, calibration records)``."""
     from bench_lib.advise import calibration_spec, suite_config
     from bench_lib.harness.runner import run_group
     from bench_lib.suite import expand_cells
 
     cfg = suite_config(dataset)  # the cells advise plans, trained to no target
-    cfg = dataclasses.replace(cfg, datasets=tuple(dataclasses.replace(d, target_mae=None, target_value=None) for d in cfg.datasets))
+    cfg = dataclasses.replace(
+        cfg, datasets=tuple(dataclasses.replace(d, target_mae=None,
+                                                target_value=None) for d in cfg.datasets))
     cells = expand_cells(cfg)
-    points = [(int(p["node_slots_per_step"]), int(p["edge_slots_per_step"]), int(p["graph_slots_per_step"]))
+    points = [(int(p["node_slots_per_step"]), int(p["edge_slots_per_step"]),
+               int(p["graph_slots_per_step"]))
               for p in advice["cost_model"]["points"]]
     calibration = [calibration_spec(cells[0], *p) for p in points]
     suite = run_group(cells)
@@ -102,12 +107,14 @@ def _reference(path: Path, dataset: str, model: str) -> dict[str, dict]:
 
 def _row(rec: dict) -> dict:
     """A record's planned slots and graphs per step, under the names advise's rows use."""
-    return {k: float(rec[k]) for k in ("node_slots_per_step", "edge_slots_per_step", "graph_slots_per_step",
+    return {k: float(rec[k]) for k in ("node_slots_per_step", "edge_slots_per_step",
+                                       "graph_slots_per_step",
                                        "graphs_per_step_mean")}
 
 
 def compare(dataset: str, out: Path, reference: Path) -> dict:
-    """One dataset: advise, the suite's cells with advise's calibration cells in turns, advise again."""
+    """One dataset: advise, the suite's cells with advise's calibration cells in turns, advise
+    again."""
     from bench_lib.advise import fit_cost_model, predict
 
     first, wall1, text = _advise(dataset)
@@ -120,10 +127,13 @@ def compare(dataset: str, out: Path, reference: Path) -> dict:
     if failed:
         raise RuntimeError(f"{dataset}: calibration cell(s) failed: {failed[0]['error']}")
     cost = fit_cost_model([_row(r) | {"step_s": float(r["step_s"])} for r in calibration])
-    ref = _reference(reference, dataset, first["model"]) if (reference / "records.csv").exists() else {}
+    ref = (_reference(reference, dataset, first["model"]) if (reference / "records.csv").exists()
+           else {})
     # matched on strategy and views (advise's one model): the measured cells train to no target,
     # so their cell ids differ from advise's
-    by = lambda advice: {_key(r["strategy"], r["views"]): r for r in advice["rows"] if r["scale"] == 1.0}  # noqa: E731
+    def by(advice):
+        return {_key(r["strategy"], r["views"]): r for r in advice["rows"] if r["scale"]
+                         == 1.0}
     p1, p2 = by(first), by(second)
     cells = []
     alongside = {r["cell_id"]: r for r in beside}
@@ -132,24 +142,30 @@ def compare(dataset: str, out: Path, reference: Path) -> dict:
         key = _key(rec["strategy"], views)
         measured = float(rec["graphs_per_s"]) if rec["status"] == "ok" else float("nan")
         if not measured > 0 or key not in p1 or key not in p2:
-            cells.append({"cell": key, "status": rec["status"] if rec["status"] != "ok" else "not predicted"})
+            cells.append({"cell": key, "status": rec["status"] if rec["status"] != "ok"
+                          else "not predicted"})
             continue
         step, model = predict(cost, _row(rec))
         near = alongside.get(rec["cell_id"], {})
         measured_near = float(near["graphs_per_s"]) if near.get("status") == "ok" else float("nan")
-        row = {"cell": key, "status": "ok", **_row(rec), "measured": measured, "measured_beside": measured_near,
-               "measured_step_s": float(near.get("step_s", float("nan"))), "model": model, "model_step_s": step,
+        row = {"cell": key, "status": "ok", **_row(rec), "measured": measured,
+               "measured_beside": measured_near,
+               "measured_step_s": float(near.get("step_s", float("nan"))), "model": model,
+               "model_step_s": step,
                "model_error": model / measured_near - 1,
-               "planned_as_advise": all(abs(p[key][c] - v) < 1e-9 for p in (p1, p2) for c, v in _row(rec).items())}
+               "planned_as_advise": all(abs(p[key][c] - v) < 1e-9 for p in (p1, p2)
+                                        for c, v in _row(rec).items())}
         for k, p in (("advise_1", p1), ("advise_2", p2)):
             row[k] = p[key]["predicted_graphs_per_s"]
             row[f"{k}_error"] = row[k] / measured - 1
-        refs = [ref[f"{rec['strategy']} {v}"]["graphs_per_s"] for v in views if f"{rec['strategy']} {v}" in ref]
+        refs = [ref[f"{rec['strategy']} {v}"]["graphs_per_s"] for v in views
+                if f"{rec['strategy']} {v}" in ref]
         if refs:
             row["reference"] = statistics.median(refs)
             row["advise_1_reference_error"] = row["advise_1"] / row["reference"] - 1
         cells.append(row)
-    return {"dataset": dataset, "model": first["model"], "advise_wall_s": [wall1, wall2], "group_s": group_s,
+    return {"dataset": dataset, "model": first["model"], "advise_wall_s": [wall1, wall2],
+            "group_s": group_s,
             "cost_model": dataclasses.asdict(cost),
             "advise_cost_models": [first["cost_model"], second["cost_model"]], "cells": cells,
             **errors(cells), "fastest": _leaders([c for c in cells if c["status"] == "ok"])}
@@ -161,8 +177,9 @@ ERRORS = ("advise_1_error", "advise_2_error", "model_error", "advise_1_reference
 
 
 def errors(cells: list[dict]) -> dict:
-    """Median signed error, median and largest |error| of each of :data:`ERRORS` over the cells that have it
-    (None: none). The signed median is the bias: a model that errs both ways has it near 0."""
+    """Median signed error, median and largest |error| of each of :data:`ERRORS` over the cells that
+    have it (None: none). The signed median is the bias: a model that errs both ways has it near
+    0."""
     out = {}
     for key in ERRORS:
         signed = [c[key] for c in cells if c["status"] == "ok" and key in c and c[key] == c[key]]
@@ -175,9 +192,12 @@ def errors(cells: list[dict]) -> dict:
 
 def summary(datasets: list[dict]) -> dict:
     cells = [c for d in datasets for c in d["cells"]]
-    return {"cells": sum(c["status"] == "ok" for c in cells), "not_ok": sum(c["status"] != "ok" for c in cells),
-            **errors(cells), "slowest_advise_s": max(w for d in datasets for w in d["advise_wall_s"]),
-            "advise_runs_apart": max(abs(c["advise_2"] / c["advise_1"] - 1) for c in cells if c["status"] == "ok")}
+    return {"cells": sum(c["status"] == "ok" for c in cells),
+            "not_ok": sum(c["status"] != "ok" for c in cells),
+            **errors(cells), "slowest_advise_s": max(w for d in datasets
+                                                     for w in d["advise_wall_s"]),
+            "advise_runs_apart": max(abs(c["advise_2"] / c["advise_1"] - 1) for c in cells
+                                     if c["status"] == "ok")}
 
 
 def _leaders(ok: list[dict]) -> dict:
@@ -186,7 +206,8 @@ def _leaders(ok: list[dict]) -> dict:
     for view in ("equal-padded-budget", "equal-real-graphs"):
         mine = [c for c in ok if view in c["cell"].split(" ", 1)[1].split("+")]
         if mine:
-            best = lambda key: max(mine, key=lambda c: c[key])["cell"].split(" ")[0]  # noqa: E731
+            def best(key):
+                return max(mine, key=lambda c: c[key])["cell"].split(" ")[0]
             out[view] = {k: best(k) for k in ("advise_1", "advise_2", "model", "measured")}
     return out
 
@@ -195,53 +216,67 @@ def _pct(x, sign: bool = True) -> str:
     return "-" if x is None else f"{x:+.1%}" if sign else f"{x:.1%}"
 
 
+def _cell_row(dataset: str, c: dict) -> list[str]:
+    """One cell's row of the results table."""
+    if c["status"] != "ok":
+        return [dataset, f"`{c['cell']}`", c["status"]] + ["-"] * 8
+    return [dataset, f"`{c['cell']}`", f"{c['measured']:,.0f}",
+            f"{c['advise_1']:,.0f} / {c['advise_2']:,.0f}",
+            f"{_pct(c['advise_1_error'])} / {_pct(c['advise_2_error'])}",
+            f"{c['model']:,.0f}", _pct(c["model_error"]),
+            f"{c['model_step_s'] * 1e3:.1f} / {c['measured_step_s'] * 1e3:.1f}",
+            f"{c['reference']:,.0f}" if "reference" in c else "-",
+            _pct(c.get("advise_1_reference_error")),
+            "yes" if c["planned_as_advise"] else "no"]
+
+
 def markdown(result: dict) -> str:
-    """The results as Markdown (``tests/report/test_advise_reference.py`` checks it against the JSON)."""
+    """The results as Markdown (``tests/report/test_advise_reference.py`` checks it against the
+    JSON)."""
     env, s = result["environment"], result["summary"]
     lines = ["# advise against the suite", "",
-             f"`{result['command']}` at commit {env.get('git_commit', '?')[:7]} on {env.get('cpu', '?')} "
-             f"({env.get('cpu_count', '?')} CPUs). Per dataset: `python -m bench_lib.advise` (*advise 1*), then the "
-             "default suite's cells (first seed, throughput only) measured by the suite's runner as the suite runs "
-             "them (one group, nothing else in it), then advise again (*advise 2*). Error: predicted / measured - 1. "
-             "Then the suite's cells ran again, taking turns with advise's calibration cells (its slot counts, run "
-             "by the suite's runner); the cost model refitted on those (*refit*), against the suite's cells of that "
-             "group, separates the model's error from the machine's drift between runs. Advise 1 is also set "
-             f"against the committed reference run's median of its timed seeds (`{result['reference']}`), measured "
-             "on another day.",
+             f"`{result['command']}` at commit {env.get('git_commit', '?')[:7]} on "
+             f"{env.get('cpu', '?')} ({env.get('cpu_count', '?')} CPUs). Per dataset: `python -m "
+             f"bench_lib.advise` (*advise 1*), then the default suite's cells (first seed, "
+             f"throughput only) measured by the suite's runner as the suite runs them (one group, "
+             f"nothing else in it), then advise again (*advise 2*). Error: predicted / measured - "
+             f"1. Then the suite's cells ran again, taking turns with advise's calibration cells "
+             f"(its slot counts, run by the suite's runner); the cost model refitted on those "
+             f"(*refit*), against the suite's cells of that group, separates the model's error "
+             f"from the machine's drift between runs. Advise 1 is also set against the committed "
+             f"reference run's median of its timed seeds (`{result['reference']}`), measured on "
+             f"another day.",
              ""]
-    rows = []
-    for d in result["datasets"]:
-        for c in d["cells"]:
-            if c["status"] != "ok":
-                rows.append([d["dataset"], f"`{c['cell']}`", c["status"]] + ["-"] * 8)
-                continue
-            rows.append([d["dataset"], f"`{c['cell']}`", f"{c['measured']:,.0f}",
-                         f"{c['advise_1']:,.0f} / {c['advise_2']:,.0f}",
-                         f"{_pct(c['advise_1_error'])} / {_pct(c['advise_2_error'])}", f"{c['model']:,.0f}",
-                         _pct(c["model_error"]), f"{c['model_step_s'] * 1e3:.1f} / {c['measured_step_s'] * 1e3:.1f}",
-                         f"{c['reference']:,.0f}" if "reference" in c else "-", _pct(c.get("advise_1_reference_error")),
-                         "yes" if c["planned_as_advise"] else "no"])
-    lines += [table(rows, ["dataset", "cell", "suite graphs/s", "advise 1 / 2", "advise 1 / 2 error", "refit",
-                           "refit error", "step ms refit / suite", "reference", "advise 1 vs reference",
+    rows = [_cell_row(d["dataset"], c) for d in result["datasets"] for c in d["cells"]]
+    lines += [table(rows, ["dataset", "cell", "suite graphs/s", "advise 1 / 2",
+                           "advise 1 / 2 error", "refit",
+                           "refit error", "step ms refit / suite", "reference",
+                           "advise 1 vs reference",
                            "advise planned the same slots"]), ""]
-    lines += ["| dataset | model | advise wall s (1st, 2nd) | group s | median abs error: advise 1 | advise 2 | "
-              "refit | advise 1 vs reference | fastest: advise 1 / advise 2 / refit / suite |",
+    lines += ["| dataset | model | advise wall s (1st, 2nd) | group s | median abs error: advise 1 "
+              "| advise 2 | refit | advise 1 vs reference | fastest: advise 1 / advise 2 / refit / "
+              "suite |",
               "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for d in result["datasets"]:
-        fastest = "; ".join(f"{v}: " + " / ".join(f"`{x[k]}`" for k in ("advise_1", "advise_2", "model", "measured"))
+        fastest = "; ".join(f"{v}: " + " / ".join(f"`{x[k]}`"
+                                                  for k in ("advise_1", "advise_2", "model",
+                                                            "measured"))
                             for v, x in d["fastest"].items())
-        lines.append(f"| {d['dataset']} | {d['model']} | {d['advise_wall_s'][0]:.1f}, {d['advise_wall_s'][1]:.1f} | "
-                     f"{d['group_s']:.0f} | " + " | ".join(_pct(d[f"median_abs_{k}"], sign=False) for k in ERRORS)
+        lines.append((f"| {d['dataset']} | {d['model']} | {d['advise_wall_s'][0]:.1f}, "
+                      f"{d['advise_wall_s'][1]:.1f} | {d['group_s']:.0f} | ")
+                     + " | ".join(_pct(d[f"median_abs_{k}"], sign=False) for k in ERRORS)
                      + f" | {fastest} |")
-    lines += ["", f"Over all {s['cells']} cells ({s['not_ok']} not measured or not predicted): median error of "
-              f"advise as run before the suite {_pct(s['median_advise_1_error'])} (target: within "
-              f"±{TARGET_BIAS:.0%}), median abs error {_pct(s['median_abs_advise_1_error'], False)} (largest "
-              f"{_pct(s['largest_abs_advise_1_error'], False)}; target: at most {TARGET_ERROR:.0%}), after it "
-              f"{_pct(s['median_abs_advise_2_error'], False)}; the refitted cost model "
-              f"{_pct(s['median_abs_model_error'], False)} (largest {_pct(s['largest_abs_model_error'], False)}); "
-              f"advise 1 against the reference run {_pct(s['median_abs_advise_1_reference_error'], False)}. The two "
-              f"advise runs of a cell differ by up to {s['advise_runs_apart']:.1%}; slowest advise "
-              f"{s['slowest_advise_s']:.1f} s wall (limit {LIMIT_S:.0f} s).", ""]
+    lines += ["", f"Over all {s['cells']} cells ({s['not_ok']} not measured or not predicted): "
+                  f"median error of advise as run before the suite "
+                  f"{_pct(s['median_advise_1_error'])} (target: within ±{TARGET_BIAS:.0%}), median "
+                  f"abs error {_pct(s['median_abs_advise_1_error'], False)} (largest "
+                  f"{_pct(s['largest_abs_advise_1_error'], False)}; target: at most "
+                  f"{TARGET_ERROR:.0%}), after it {_pct(s['median_abs_advise_2_error'], False)}; "
+                  f"the refitted cost model {_pct(s['median_abs_model_error'], False)} (largest "
+                  f"{_pct(s['largest_abs_model_error'], False)}); advise 1 against the reference "
+                  f"run {_pct(s['median_abs_advise_1_reference_error'], False)}. The two advise "
+                  f"runs of a cell differ by up to {s['advise_runs_apart']:.1%}; slowest advise "
+                  f"{s['slowest_advise_s']:.1f} s wall (limit {LIMIT_S:.0f} s).", ""]
     return "\n".join(lines)
 
 
@@ -258,10 +293,13 @@ def main() -> int:
     for name in args.datasets.split(","):
         print(f"{name}: advise, the suite's cells, advise", file=sys.stderr, flush=True)
         datasets.append(compare(name, args.out, args.reference))
-    shown = lambda p: p.resolve().relative_to(ROOT).as_posix() if p.resolve().is_relative_to(ROOT) \
-        else str(p)  # noqa: E731
-    result = {"command": f"python benchmarks/advise.py --datasets {args.datasets} --out {shown(args.out)}",
-              "reference": shown(args.reference), "environment": environment(), "datasets": datasets,
+    def shown(p):
+        return p.resolve().relative_to(ROOT).as_posix() if p.resolve().is_relative_to(ROOT) \
+        else str(p)
+    result = {"command": f"python benchmarks/advise.py --datasets {args.datasets} --out "
+                         f"{shown(args.out)}",
+              "reference": shown(args.reference), "environment": environment(),
+              "datasets": datasets,
               "summary": summary(datasets)}
     (args.out / "results.json").write_text(json.dumps(result, indent=1))
     (args.out / "results.md").write_text(markdown(result))

@@ -37,7 +37,8 @@ def build_and_load(name: str, cache: Path, **kw) -> tuple[list[str], object]:
     load_s = time.perf_counter() - t
     size = sum(p.stat().st_size for p in cache.rglob("*.bin")) / 2**20
     print(f"  {name}: build {build_s:.1f} s, load {load_s:.2f} s", file=sys.stderr)
-    return [name, f"{store.n_graph:,}", f"{store.n_node.sum():,}", f"{store.n_edge.sum():,}", f"{build_s:.1f}",
+    return [name, f"{store.n_graph:,}", f"{store.n_node.sum():,}", f"{store.n_edge.sum():,}",
+            f"{build_s:.1f}",
             f"{load_s:.2f}", f"{size:,.0f}"], store
 
 
@@ -74,16 +75,19 @@ def efficiency_rows(name: str, store, node_budget: int, pack_nodes: int) -> list
             node_eff, edge_eff = plan.efficiency(n, e)
             packs = getattr(planner, "packs", None)
             pack_eff = packs.efficiency(n, e) if packs is not None else (None, None)
-            rows.append([name, strategy, str(params.get("max_nodes", params.get("batch_graphs"))), label or "-",
+            rows.append([name, strategy, str(params.get("max_nodes", params.get("batch_graphs"))),
+                         label or "-",
                          f"{100 * node_eff:.2f}%", f"{100 * edge_eff:.2f}%",
                          "-" if pack_eff[0] is None else f"{100 * pack_eff[0]:.2f}%",
-                         "-" if pack_eff[1] is None else f"{100 * pack_eff[1]:.2f}%", f"{plan_s:.2f}"])
+                         "-" if pack_eff[1] is None else f"{100 * pack_eff[1]:.2f}%",
+                         f"{plan_s:.2f}"])
     return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=SHARED, help="folder with ogb/ and lrgb/ (../shared/data)")
+    parser.add_argument("--data", type=Path, default=SHARED,
+                        help="folder with ogb/ and lrgb/ (../shared/data)")
     parser.add_argument("--hydronet-graphs", type=int, default=1_000_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_lib_cache_") as tmp:
@@ -91,17 +95,23 @@ def main() -> int:
         rows = []
         row, molhiv = build_and_load("ogbg-molhiv", cache / "molhiv", data_dir=args.data / "ogb")
         rows.append(row)
-        row, peptides = build_and_load("peptides-func", cache / "peptides", data_dir=args.data / "lrgb")
+        row, peptides = build_and_load("peptides-func", cache / "peptides",
+                                       data_dir=args.data / "lrgb")
         rows.append(row)
         row, _ = build_and_load("hydronet-like", cache / "hydronet", n_graphs=args.hydronet_graphs)
         rows.append(row)
-        print("## Build and cache load\n\n" + table(rows, ["dataset", "graphs", "nodes", "edges", "build s",
+        print("## Build and cache load\n\n" + table(rows,
+                                                    ["dataset", "graphs", "nodes", "edges",
+                                                     "build s",
                                                            "cache load s", "cache MiB"]) + "\n")
         eff = efficiency_rows("ogbg-molhiv", molhiv, node_budget=1024, pack_nodes=256)
         eff += efficiency_rows("peptides-func", peptides, node_budget=2048, pack_nodes=512)
-        print("## Padding efficiency (train split; batch = node budget per step; pack = pack capacity)\n\n"
-              + table(eff, ["dataset", "strategy", "pack / batch", "pack edges", "node eff (batches)",
-                            "edge eff (batches)", "node eff (packs)", "edge eff (packs)", "plan s"]))
+        print("## Padding efficiency (train split; batch = node budget per step; pack = pack "
+              "capacity)\n\n"
+              + table(eff, ["dataset", "strategy", "pack / batch", "pack edges",
+                            "node eff (batches)",
+                            "edge eff (batches)", "node eff (packs)", "edge eff (packs)",
+                            "plan s"]))
     return 0
 
 

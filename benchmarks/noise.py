@@ -61,37 +61,44 @@ SMOKE = "smoke settings (2 x 4 windows, raised to 4 s a cell)"
 PROTOCOLS = {
     SUITE: {"suite": {"threads": 1, "interleave": True, "repeats": 5, "clock": "auto"},
             "train": {"windows": 16, "window_s": 0.05}},
-    # benchmarks/smoke.toml's timing as a user writes it: the suite raises its windows (min_timed_s) ...
+    # benchmarks/smoke.toml's timing as a user writes it: the suite raises its windows (min_timed_s)
+    # ...
     SMOKE: {"suite": {"threads": 1, "interleave": True, "repeats": 2, "clock": "auto"},
             "train": {"windows": 4, "window_s": 0.05}},
     # ... and as written (min_timed_s = 0), 0.4 s of windows a cell: what the raise is for
-    "smoke settings as written (0.4 s a cell)": {"suite": {"threads": 1, "interleave": True, "repeats": 2,
+    "smoke settings as written (0.4 s a cell)": {"suite": {"threads": 1, "interleave": True,
+                                                           "repeats": 2,
                                                           "clock": "auto", "min_timed_s": 0},
                                                 "train": {"windows": 4, "window_s": 0.05}},
-    "interleaved, 1 thread, wall clock": {"suite": {"threads": 1, "interleave": True, "repeats": 5, "clock": "wall"},
+    "interleaved, 1 thread, wall clock": {"suite": {"threads": 1, "interleave": True, "repeats": 5,
+                                                    "clock": "wall"},
                                           "train": {"windows": 16, "window_s": 0.05}},
-    "sequential, 2 threads, wall clock": {"suite": {"threads": 2, "interleave": False, "repeats": 3, "clock": "wall",
+    "sequential, 2 threads, wall clock": {"suite": {"threads": 2, "interleave": False, "repeats": 3,
+                                                    "clock": "wall",
                                                     "malloc": "default"},
                                           "train": {"windows": 10, "window_s": 0.0}},
 }
-BURN = "import time, os, sys\nend = time.time() + float(sys.argv[1])\nparent = os.getppid()\n" \
-       "while time.time() < end and os.getppid() == parent:\n    for _ in range(100000):\n        pass\n"
+BURN = ("import time, os, sys\nend = time.time() + float(sys.argv[1])\nparent = "
+        "os.getppid()\nwhile time.time() < end and os.getppid() == parent:\n    for _ in "
+        "range(100000):\n        pass\n")
 
 
 def cells(protocol: dict):
-    doc = {"suite": {"name": "noise", "strategies": list(STRATEGIES), "fairness": ["equal-padded-budget"],
+    doc = {"suite": {"name": "noise", "strategies": list(STRATEGIES),
+                     "fairness": ["equal-padded-budget"],
                      **protocol["suite"]},
            "train": {"warmup_steps": 3, **protocol["train"]},
            "models": {"gin": {"hidden": 32, "layers": 2}},
-           "datasets": {"nci5k": {"n_graphs": 600, "models": ["gin"], "node_slots": 512, "pack_nodes": 128}}}
+           "datasets": {"nci5k": {"n_graphs": 600, "models": ["gin"], "node_slots": 512,
+                                  "pack_nodes": 128}}}
     cfg = parse_config(doc)
     return group_cells(expand_cells(cfg), cfg.interleave)
 
 
 def measure(protocol: dict) -> tuple[dict[str, float], dict[str, float], float, float]:
-    """graphs/s per strategy, the ratios of ``RATIOS`` from the paired turns (as the report's verdicts
-    read them; the ratio of medians for cells that did not take turns), and the medians over cells of
-    the CPU share the cells got and of the CPUs busy with other work."""
+    """graphs/s per strategy, the ratios of ``RATIOS`` from the paired turns (as the report's
+    verdicts read them; the ratio of medians for cells that did not take turns), and the medians
+    over cells of the CPU share the cells got and of the CPUs busy with other work."""
     rates, windows, share, others = {}, {}, [], []
     for group in cells(protocol):
         for rec in run_group(group):
@@ -117,7 +124,8 @@ class Burners:
     the cells (which run in sessions of their own) at all."""
 
     def __init__(self, n: int, limit_s: float) -> None:
-        self.procs = [subprocess.Popen([sys.executable, "-c", BURN, str(limit_s)], start_new_session=True)
+        self.procs = [subprocess.Popen([sys.executable, "-c", BURN, str(limit_s)],
+                                       start_new_session=True)
                       for _ in range(n)]
         time.sleep(1.0)
 
@@ -129,10 +137,12 @@ class Burners:
 
 def lottery_cell(malloc: str) -> CellSpec:
     """qm9/SchNet/pack-lpfhp at the default suite's equal-padded budget, throughput only."""
-    doc = {"suite": {"name": "lottery", "strategies": ["pack-lpfhp"], "fairness": ["equal-padded-budget"],
+    doc = {"suite": {"name": "lottery", "strategies": ["pack-lpfhp"],
+                     "fairness": ["equal-padded-budget"],
                      "repeats": 3, "malloc": malloc},
            "models": {"schnet": {"hidden": 64, "filters": 64, "interactions": 3}},
-           "datasets": {"qm9": {"n_graphs": 5000, "models": ["schnet"], "node_slots": 576, "pack_nodes": 72}}}
+           "datasets": {"qm9": {"n_graphs": 5000, "models": ["schnet"], "node_slots": 576,
+                                "pack_nodes": 72}}}
     (cell,) = expand_cells(parse_config(doc))
     return cell
 
@@ -153,12 +163,14 @@ def lottery(processes: int) -> list[dict]:
 
 
 def lottery_table(rows: list[dict]) -> list[str]:
-    lines = ["| malloc | step ms, one process each | slowest / fastest | page faults per step (median) |",
+    lines = ["| malloc | step ms, one process each | slowest / fastest | page faults per step "
+             "(median) |",
              "|---|---|---:|---:|"]
     for malloc in ("default", "keep"):
         ms = [r["step_ms"] for r in rows if r["malloc"] == malloc]
         faults = statistics.median(r["page_faults_per_step"] for r in rows if r["malloc"] == malloc)
-        lines.append(f"| {malloc} | {', '.join(f'{x:.1f}' for x in ms)} | {max(ms) / min(ms):.2f} | {faults:,.0f} |")
+        lines.append(f"| {malloc} | {', '.join(f'{x:.1f}' for x in ms)} | {max(ms) / min(ms):.2f} "
+                     f"| {faults:,.0f} |")
     return lines
 
 
@@ -173,23 +185,29 @@ def run(tries: int, names: list[str] | None = None) -> list[dict]:
                 try:
                     start = time.perf_counter()
                     rates, paired, share, others = measure(protocol)
-                    rows.append({"try": t + 1, "protocol": name, "condition": condition, "rates": rates,
+                    rows.append({"try": t + 1, "protocol": name, "condition": condition,
+                                 "rates": rates,
                                  "paired": paired,
-                                 "seconds": round(time.perf_counter() - start, 1), "cpu_share": share,
+                                 "seconds": round(time.perf_counter() - start, 1),
+                                 "cpu_share": share,
                                  "others_cpus": others})
                 finally:
                     if burners:
                         burners.stop()
-                print(f"try {t + 1} {name} {condition}: " + ", ".join(f"{s} {r:,.0f}" for s, r in rates.items()),
+                print(f"try {t + 1} {name} {condition}: "
+                      + ", ".join(f"{s} {r:,.0f}" for s, r in rates.items()),
                       file=sys.stderr)
     return rows
 
 
 def table(rows: list[dict]) -> tuple[list[str], dict[str, float], dict[str, float]]:
-    """The rows, then each ratio's move from quiet to loaded: of the medians' ratio (graphs/s) and of the
-    paired turns' ratio (what the report's verdicts read). Returns the worst moves per protocol, both."""
-    lines = ["| try | protocol | condition | " + " | ".join(f"{s} graphs/s" for s in STRATEGIES) + " | "
-             + " | ".join(f"{a}/{b}" for a, b in RATIOS) + " | " + " | ".join(f"{a}/{b} paired" for a, b in RATIOS)
+    """The rows, then each ratio's move from quiet to loaded: of the medians' ratio (graphs/s) and
+    of the paired turns' ratio (what the report's verdicts read). Returns the worst moves per
+    protocol, both."""
+    lines = ["| try | protocol | condition | " + " | ".join(f"{s} graphs/s" for s in STRATEGIES)
+             + " | "
+             + " | ".join(f"{a}/{b}" for a, b in RATIOS) + " | "
+             + " | ".join(f"{a}/{b} paired" for a, b in RATIOS)
              + " | CPU share of a cell | other CPUs busy |",
              "|---:|---|---|" + "---:|" * (len(STRATEGIES) + 2 * len(RATIOS) + 2)]
     worst: dict[str, float] = {}
@@ -202,28 +220,35 @@ def table(rows: list[dict]) -> tuple[list[str], dict[str, float], dict[str, floa
                      + " | ".join(f"{r[s]:,.0f}" for s in STRATEGIES) + " | "
                      + " | ".join(f"{x:.2f}" for x in ratios + paired)
                      + f" | {row['cpu_share']:.2f} | {row['others_cpus']:.2f} |")
-    lines += ["", "| try | protocol | " + " | ".join(f"{a}/{b} loaded vs quiet" for a, b in RATIOS) + " | "
+    lines += ["", "| try | protocol | " + " | ".join(f"{a}/{b} loaded vs quiet" for a, b in RATIOS)
+              + " | "
               + " | ".join(f"{a}/{b} paired, loaded vs quiet" for a, b in RATIOS) + " |",
               "|---:|---|" + "---:|" * (2 * len(RATIOS))]
     for t in sorted({row["try"] for row in rows}):
         for name in dict.fromkeys(row["protocol"] for row in rows):
-            pick = lambda cond: next(row for row in rows if row["try"] == t and row["protocol"] == name  # noqa: E731
+            def pick(cond):
+                return next(row for row in rows if row["try"] == t and row["protocol"]
+                                     == name
                                      and row["condition"] == cond)
             q, ld = pick("quiet"), pick("loaded")
-            moves = [(ld["rates"][a] / ld["rates"][b]) / (q["rates"][a] / q["rates"][b]) - 1 for a, b in RATIOS]
+            moves = [(ld["rates"][a] / ld["rates"][b]) / (q["rates"][a] / q["rates"][b]) - 1
+                     for a, b in RATIOS]
             paired = [ld["paired"][f"{a}/{b}"] / q["paired"][f"{a}/{b}"] - 1 for a, b in RATIOS]
             worst[name] = max(worst.get(name, 0.0), *(abs(m) for m in moves))
             worst_paired[name] = max(worst_paired.get(name, 0.0), *(abs(m) for m in paired))
-            lines.append(f"| {t} | {name} | " + " | ".join(f"{m:+.1%}" for m in moves + paired) + " |")
+            lines.append(f"| {t} | {name} | " + " | ".join(f"{m:+.1%}" for m in moves + paired)
+                         + " |")
     return lines, worst, worst_paired
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tries", type=int, default=2, help="quiet/loaded pairs per protocol")
-    parser.add_argument("--processes", type=int, default=4, help="processes per malloc setting (second table)")
+    parser.add_argument("--processes", type=int, default=4,
+                        help="processes per malloc setting (second table)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "noise")
-    parser.add_argument("--protocols", help="protocol names to run, separated by ';' (default: all): "
+    parser.add_argument("--protocols", help="protocol names to run, separated by ';' (default: "
+                                            "all): "
                                             + "; ".join(PROTOCOLS))
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.protocols.split(";")] if args.protocols else None
@@ -235,32 +260,37 @@ def main(argv: list[str] | None = None) -> int:
     lines, worst, worst_paired = table(rows)
     lottery_rows = lottery(args.processes) if args.processes else []
     verdict = ["", *(f"- {name}: the ratios moved by at most {w:.1%} between quiet and loaded "
-                     f"({'within' if w <= TOLERANCE else 'NOT within'} {TOLERANCE:.0%}); the paired turns' "
-                     f"ratios by at most {worst_paired[name]:.1%}" for name, w in worst.items())]
+                     f"({'within' if w <= TOLERANCE else 'NOT within'} {TOLERANCE:.0%}); the "
+                     f"paired turns' ratios by at most "
+                     f"{worst_paired[name]:.1%}" for name, w in worst.items())]
     args.out.mkdir(parents=True, exist_ok=True)
     text = "\n".join([
         "# Noise: strategy ratios on a quiet machine and beside two CPU-burning processes", "",
-        f"`python benchmarks/noise.py {' '.join(argv if argv is not None else sys.argv[1:])}` on {env['cpu']} "
-        f"({env['cpu_count']} CPUs), "
-        f"git commit {env['git_commit']}, {time.strftime('%Y-%m-%d')}.", "",
-        "nci5k, 600 molecules, GIN (hidden 32, 2 layers), equal-padded-budget (512 node slots, packs of 128). "
-        "*Loaded*: two processes spinning on the CPU for the whole measurement, each in a session of its own, "
-        "started and stopped by the script. *CPU share of a cell*: process CPU time / (wall time x threads), "
-        "median over windows and cells; *other CPUs busy*: CPUs the rest of the machine kept busy while a cell's windows ran "
-        "(from /proc/stat), median over cells. *paired*: the ratio of the two cells' rates over the turns they "
-        "took together (the mean of the paired log-ratios, as the report's verdicts read it); the sequential "
-        "protocol's cells took no turns, so its paired column is the ratio of the medians. The smoke protocols "
-        "run `benchmarks/smoke.toml`'s timing (2 repeats of 4 windows of 0.05 s): as the suite runs it, with its "
-        "windows raised until each cell is timed for 4 s (`min_timed_s`), and as written.",
+        f"`python benchmarks/noise.py {' '.join(argv if argv is not None else sys.argv[1:])}` on "
+        f"{env['cpu']} ({env['cpu_count']} CPUs), git commit {env['git_commit']}, "
+        f"{time.strftime('%Y-%m-%d')}.", "",
+        "nci5k, 600 molecules, GIN (hidden 32, 2 layers), equal-padded-budget (512 node slots, "
+        "packs of 128). *Loaded*: two processes spinning on the CPU for the whole measurement, "
+        "each in a session of its own, started and stopped by the script. *CPU share of a cell*: "
+        "process CPU time / (wall time x threads), median over windows and cells; *other CPUs "
+        "busy*: CPUs the rest of the machine kept busy while a cell's windows ran (from "
+        "/proc/stat), median over cells. *paired*: the ratio of the two cells' rates over the "
+        "turns they took together (the mean of the paired log-ratios, as the report's verdicts "
+        "read it); the sequential protocol's cells took no turns, so its paired column is the "
+        "ratio of the medians. The smoke protocols run `benchmarks/smoke.toml`'s timing (2 repeats "
+        "of 4 windows of 0.05 s): as the suite runs it, with its windows raised until each cell is "
+        "timed for 4 s (`min_timed_s`), and as written.",
         "", *lines, *verdict, "",
         "## One cell, several processes", "",
-        f"qm9 (5,000 molecules), SchNet (64/64/3), `pack-lpfhp` at 576 node and about 9,750 edge slots per step, "
-        f"run alone {args.processes} times per setting (3 repeats of 16 windows each); step time on the CPU clock. "
-        "*default*: glibc's malloc as it comes; *keep*: the suite's `malloc = \"keep\"` "
-        "(`MALLOC_MMAP_THRESHOLD_=32 MiB`, `MALLOC_TRIM_THRESHOLD_=1 GiB`).", "",
+        f"qm9 (5,000 molecules), SchNet (64/64/3), `pack-lpfhp` at 576 node and about 9,750 edge "
+        f"slots per step, run alone {args.processes} times per setting (3 repeats of 16 windows "
+        f"each); step time on the CPU clock. *default*: glibc's malloc as it comes; *keep*: the "
+        f"suite's `malloc = \"keep\"` (`MALLOC_MMAP_THRESHOLD_=32 MiB`, `MALLOC_TRIM_THRESHOLD_=1 "
+        f"GiB`).", "",
         *(lottery_table(lottery_rows) if lottery_rows else ["(not run: --processes 0)"]), ""])
     (args.out / "benchmark.md").write_text(text)
-    (args.out / "benchmark.json").write_text(json.dumps({"environment": env, "rows": rows, "protocols": PROTOCOLS,
+    (args.out / "benchmark.json").write_text(json.dumps({"environment": env, "rows": rows,
+                                                         "protocols": PROTOCOLS,
                                                          "lottery": lottery_rows}, indent=1))
     print(text)
     return 0 if all(worst[n] <= TOLERANCE for n in (SUITE, SMOKE) if n in worst) else 1

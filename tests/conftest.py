@@ -42,7 +42,8 @@ def make_random_store(n_graphs: int = 60, seed: int = 0, min_nodes: int = 1, max
     first_node = 0
     for g in range(n_graphs):
         n = int(rng.integers(min_nodes, max_nodes + 1))
-        pairs = np.array([(i, j) for i in range(n) for j in range(n) if i != j], dtype=np.int64).reshape(-1, 2)
+        pairs = np.array([(i, j) for i in range(n) for j in range(n) if i != j],
+                         dtype=np.int64).reshape(-1, 2)
         keep = pairs[rng.random(len(pairs)) < edge_prob]
         graph = {
             "n_node": n,
@@ -65,8 +66,8 @@ def random_store() -> GraphStore:
 
 @pytest.fixture(autouse=True)
 def _isolated_temp(tmp_path_factory, monkeypatch):
-    """Each test's temporary folders in a folder of its own (its workers' too, through TMPDIR), so that
-    another run on the machine neither sees nor touches them."""
+    """Each test's temporary folders in a folder of its own (its workers' too, through TMPDIR), so
+    that another run on the machine neither sees nor touches them."""
     temp = tmp_path_factory.mktemp("tmp")
     monkeypatch.setenv("TMPDIR", str(temp))
     monkeypatch.setattr(tempfile, "tempdir", str(temp))

@@ -1,7 +1,9 @@
-"""What the tests run on this stack: the backends and strategies DGL's absence leaves (docs/stacks.md).
+"""What the tests run on this stack: the backends and strategies DGL's absence leaves
+(docs/stacks.md).
 
-On today's stack DGL does not import: the ``dgl`` backend's parameters carry the ``dgl`` marker (skipped
-with the reason, run by ``make test-dgl``) and "every strategy" means every one that runs without DGL.
+On today's stack DGL does not import: the ``dgl`` backend's parameters carry the ``dgl`` marker
+(skipped with the reason, run by ``make test-dgl``) and "every strategy" means every one that runs
+without DGL.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ from bench_lib import advise as A
 
 
 def _points(coef, slots):
-    return [{"node_slots_per_step": float(n), "edge_slots_per_step": float(e), "graph_slots_per_step": float(g),
+    return [{"node_slots_per_step": float(n), "edge_slots_per_step": float(e),
+             "graph_slots_per_step": float(g),
              "step_s": coef[0] + coef[1] * n + coef[2] * e + coef[3] * g} for n, e, g in slots]
 
 
@@ -26,7 +27,8 @@ def test_the_fit_recovers_a_linear_cost_exactly():
     got = (model.intercept, model.per_node, model.per_edge, model.per_graph)
     assert np.allclose(got, coef, rtol=1e-6, atol=1e-12)
     assert model.largest_residual < 1e-9
-    assert model.step_s(1000, 2000, 40) == pytest.approx(coef[0] + coef[1] * 1000 + coef[2] * 2000 + coef[3] * 40)
+    assert (model.step_s(1000, 2000, 40)
+            == pytest.approx(coef[0] + coef[1] * 1000 + coef[2] * 2000 + coef[3] * 40))
 
 
 def test_the_fit_keeps_costs_non_negative_and_refuses_what_it_cannot_fit():
@@ -47,22 +49,27 @@ def test_the_fit_keeps_costs_non_negative_and_refuses_what_it_cannot_fit():
 
 @pytest.mark.slow
 def test_the_printed_command_carries_the_settings_advise_used():
-    args = A._parser().parse_args(["csv:my.csv", "--config", "benchmarks/smoke.toml", "--target", "y",
-                                   "--smiles-column", "smi", "--id-column", "name", "--option", "max_atoms=60"])
-    assert A.suite_flags(args) == ["--config", "benchmarks/smoke.toml", "--target", "y", "--smiles-column", "smi",
-                                   "--id-column", "name", "--option", "max_atoms=60"]
+    args = A._parser().parse_args(["csv:my.csv", "--config", "benchmarks/smoke.toml", "--target",
+                                   "y",
+                                   "--smiles-column", "smi", "--id-column", "name", "--option",
+                                   "max_atoms=60"])
+    assert (A.suite_flags(args)
+            == ["--config", "benchmarks/smoke.toml", "--target", "y", "--smiles-column", "smi",
+                                   "--id-column", "name", "--option", "max_atoms=60"])
     assert A.main(["nci5k", "--seconds", "0"]) == 2
 
 
 @pytest.mark.slow
 def test_calibration_runs_a_group_as_large_as_the_suites(monkeypatch):
-    """advise over-predicted every cell of its benchmark by about 16% while calibrating in a group of 7
-    processes against the suite's 14: each slot count now runs in copies until the group is as large."""
+    """advise over-predicted every cell of its benchmark by about 16% while calibrating in a group
+    of 7 processes against the suite's 14: each slot count now runs in copies until the group is as
+    large."""
     import bench_lib.harness.runner as runner
     from bench_lib.schema import CellSpec
 
     base = CellSpec(dataset="nci5k", strategy="pad", model="gin", warmup_steps=3, window_s=0.05)
-    planned = [{"scale": 1.0, "spec": base, "node_slots_per_step": 500.0 + k, "edge_slots_per_step": 1000.0 + 9 * k,
+    planned = [{"scale": 1.0, "spec": base, "node_slots_per_step": 500.0 + k,
+                "edge_slots_per_step": 1000.0 + 9 * k,
                 "graph_slots_per_step": 5.0 + k} for k in range(14)]
     seen = []
 
@@ -74,7 +81,8 @@ def test_calibration_runs_a_group_as_large_as_the_suites(monkeypatch):
             n, e, g = p["max_nodes"] + 1, p["max_edges"], p["max_graphs"] + 1
             step = 1e-3 + 2e-6 * n + 1e-6 * e + 1e-5 * g
             out.append({"status": "ok", "node_slots_per_step": n, "edge_slots_per_step": e,
-                        "graph_slots_per_step": g, "step_s": step, "step_s_p10": step, "step_s_p90": step,
+                        "graph_slots_per_step": g, "step_s": step, "step_s_p10": step,
+                        "step_s_p90": step,
                         "windows_timed": s.repeats * s.windows})
         return out
 
@@ -82,8 +90,10 @@ def test_calibration_runs_a_group_as_large_as_the_suites(monkeypatch):
     cost = A.calibrate(planned, (122, 264))
     assert len(seen) >= 14 and len({s.cell_id for s in seen}) == len(seen)
     assert all(s.warmup_steps == 3 for s in seen)  # the suite's warm-up, not 2
-    assert len(cost.points) == len(seen) // (len(seen) // len(cost.points))  # one point per slot count
-    assert cost.step_s(500, 1000, 5) == pytest.approx(1e-3 + 2e-6 * 500 + 1e-6 * 1000 + 1e-5 * 5, rel=1e-6)
+    # one point per slot count
+    assert len(cost.points) == len(seen) // (len(seen) // len(cost.points))
+    assert (cost.step_s(500, 1000, 5)
+            == pytest.approx(1e-3 + 2e-6 * 500 + 1e-6 * 1000 + 1e-5 * 5, rel=1e-6))
 
 
 def test_calibration_points_hold_the_largest_graph_and_separate_the_costs():
@@ -112,8 +122,8 @@ def test_one_planned_cell_still_gives_a_design_that_separates_the_costs():
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """``python -m bench_lib.advise nci5k`` (three strategies, 1.5 s of calibration): its JSON and its
-    printed Markdown."""
+    """``python -m bench_lib.advise nci5k`` (three strategies, 1.5 s of calibration): its JSON and
+    its printed Markdown."""
     import contextlib
     import io
 
@@ -123,7 +133,8 @@ def run(tmp_path_factory):
     mp.setenv("BENCH_LIB_CACHE", str(tmp_path_factory.getbasetemp() / "bench_lib_cache"))
     try:
         with contextlib.redirect_stdout(printed):
-            code = A.main(["nci5k", "--strategies", "pad,dynamic,pack-lpfhp", "--seconds", "1.5", "--json", str(out)])
+            code = A.main(["nci5k", "--strategies", "pad,dynamic,pack-lpfhp", "--seconds", "1.5",
+                           "--json", str(out)])
     finally:
         mp.undo()
     assert code == 0
@@ -144,7 +155,8 @@ def test_advise_plans_the_cells_the_suite_would_run(advice):
     at_one = {r["cell_id"]: r for r in advice["rows"] if r["scale"] == 1.0}
     assert set(at_one) == set(suite)
     for cell_id, r in at_one.items():
-        assert r["strategy_params"] == suite[cell_id].strategy_params and r["views"] == list(suite[cell_id].views)
+        assert (r["strategy_params"] == suite[cell_id].strategy_params and r["views"]
+                == list(suite[cell_id].views))
     scales = sorted({r["scale"] for r in advice["rows"]})
     assert scales == list(A.SCALES)
     half = {(r["strategy"], tuple(r["views"])): r for r in advice["rows"] if r["scale"] == 0.5}
@@ -156,7 +168,8 @@ def test_predictions_follow_from_the_cost_model_and_plans(advice):
     c = advice["cost_model"]
     assert len(c["points"]) >= 4 and all(p["windows"] >= 6 and p["step_s"] > 0 for p in c["points"])
     for r in advice["rows"]:
-        step = (c["intercept"] + c["per_node"] * r["node_slots_per_step"] + c["per_edge"] * r["edge_slots_per_step"]
+        step = (c["intercept"] + c["per_node"] * r["node_slots_per_step"] + c["per_edge"]
+                * r["edge_slots_per_step"]
                 + c["per_graph"] * r["graph_slots_per_step"])
         assert r["predicted_step_s"] == pytest.approx(step)
         assert r["predicted_graphs_per_s"] == pytest.approx(r["graphs_per_step_mean"] / step)
@@ -170,16 +183,20 @@ def test_the_printed_advice_ranks_and_names_its_command(run):
     advice, text = run
     rows = [r for r in advice["rows"] if r["scale"] == 1.0]
     for view in ("equal-padded-budget", "equal-real-graphs"):
-        ranked = sorted((r for r in rows if view in r["views"]), key=lambda r: -r["predicted_graphs_per_s"])
+        ranked = sorted((r for r in rows if view in r["views"]),
+                        key=lambda r: -r["predicted_graphs_per_s"])
         section = text.split(f"## {view}:")[1].split("##")[0]
-        order = [line.split("`")[1] for line in section.splitlines() if line.startswith("| ") and "`" in line]
+        order = [line.split("`")[1] for line in section.splitlines() if line.startswith("| ")
+                 and "`" in line]
         assert order == [r["strategy"] for r in ranked]
-        assert f"Predicted fastest: `{ranked[0]['strategy']}`, {ranked[0]['predicted_graphs_per_s']:,.0f}" in section
+        assert (f"Predicted fastest: `{ranked[0]['strategy']}`, "
+                f"{ranked[0]['predicted_graphs_per_s']:,.0f}") in section
     # the command measures what was predicted, time to accuracy included, into a folder of its own
-    assert ("python -m bench_lib.suite --datasets nci5k --strategies pad,dynamic,pack-lpfhp --target-value 15 "
-            "--out results/advise-nci5k") in text
+    assert ("python -m bench_lib.suite --datasets nci5k --strategies pad,dynamic,pack-lpfhp "
+            "--target-value 15 --out results/advise-nci5k") in text
     assert "with verdicts and time to accuracy):" in text
-    assert "## The cost model" in text and "## Assumptions" in text and "x0.5 (256 node slots)" in text
+    assert ("## The cost model" in text and "## Assumptions" in text and "x0.5 (256 node slots)"
+            in text)
 
 
 def test_what_advise_does_not_predict_is_said(run):
@@ -208,7 +225,8 @@ def test_a_budget_scale_too_small_for_the_data_is_left_out_and_said(monkeypatch)
     rows, skipped, largest = A.plan_cells(A.suite_config("nci5k", strategies=["pad"]))
     assert sorted({r["scale"] for r in rows}) == [1.0, 2.0] and largest == (122, 264)
     assert list(skipped) == [0.5] and "largest graph" in skipped[0.5]
-    monkeypatch.setattr(A, "_scaled", lambda settings, scale, pack_nodes: shrunk(settings, 0.5, pack_nodes))
+    monkeypatch.setattr(A, "_scaled", lambda settings, scale,
+                        pack_nodes: shrunk(settings, 0.5, pack_nodes))
     with pytest.raises(ValueError):  # the suite's own budget must plan
         A.plan_cells(A.suite_config("nci5k", strategies=["pad"]))
 
@@ -232,12 +250,17 @@ def test_a_dataset_with_two_models_is_advised_for_its_first():
 def test_a_device_profile_is_projected_from_counted_costs_not_timed(capsys):
     from bench_lib.advise import main
 
-    assert main(["nci5k", "--strategies", "dynamic,pack-lpfhp", "--device-profile", "a100-40gb"]) == 0
+    assert (main(["nci5k", "--strategies", "dynamic,pack-lpfhp", "--device-profile", "a100-40gb"])
+            == 0)
     out = capsys.readouterr().out
-    assert out.startswith("# Which batching for nci5k on NVIDIA A100 40GB SXM? (model `gin`, projected, not measured)")
+    assert out.startswith("# Which batching for nci5k on NVIDIA A100 40GB SXM? (model `gin`, "
+                          "projected, not measured)")
     assert "Nothing here was measured" in out and "calibrat" not in out
-    rows = {line.split("|")[2].strip(): line for line in out.splitlines() if line.startswith("| 1 ") or
+    rows = {line.split("|")[2].strip(): line for line in out.splitlines()
+            if line.startswith("| 1 ") or
             line.startswith("| 2 ")}
-    assert "shapes)" in rows["`dynamic`"] and "shapes)" not in rows["`pack-lpfhp`"]  # CUDA graphs: one shape only
+    # CUDA graphs: one shape only
+    assert "shapes)" in rows["`dynamic`"] and "shapes)" not in rows["`pack-lpfhp`"]
     assert main(["nci5k", "--device-profile", "tpu-v9"]) == 2
-    assert "not a profile of bench_lib/costs/devices.toml; valid: a100-40gb, h100-sxm, h200" in capsys.readouterr().err
+    assert ("not a profile of bench_lib/costs/devices.toml; valid: a100-40gb, h100-sxm, h200"
+            in capsys.readouterr().err)

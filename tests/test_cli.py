@@ -28,7 +28,8 @@ def test_help_lists_every_subcommand(capsys):
 def test_an_unknown_subcommand_is_one_error_line(capsys):
     assert main(["sweet"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        "error: unknown command 'sweet'; known: suite, report, compare, advise, data, models (see bench-lib --help)"]
+        "error: unknown command 'sweet'; known: suite, report, compare, advise, data, models (see "
+        "bench-lib --help)"]
 
 
 def test_a_subcommand_runs_its_command_with_the_rest_of_the_line(capsys):
@@ -39,7 +40,9 @@ def test_a_subcommand_runs_its_command_with_the_rest_of_the_line(capsys):
 
 
 def test_the_python_m_forms_still_run():
-    for module in ("bench_lib.models", "bench_lib.data", "bench_lib.advise", "bench_lib.suite", "bench_lib.report"):
-        done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=ROOT,
+    for module in ("bench_lib.models", "bench_lib.data", "bench_lib.advise", "bench_lib.suite",
+                   "bench_lib.report"):
+        done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
+                              text=True, cwd=ROOT,
                               timeout=300)
         assert done.returncode == 0 and "usage:" in done.stdout, (module, done.stderr[-500:])

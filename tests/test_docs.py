@@ -38,7 +38,8 @@ def test_the_readme_is_at_most_200_lines():
 
 def test_every_docs_page_is_linked_from_the_readme():
     linked = set(re.findall(r"\]\((docs/[^)#\s]+\.md)(?:#[^)\s]*)?\)", README.read_text()))
-    assert DOCS and {f"docs/{p.name}" for p in DOCS} <= linked, {f"docs/{p.name}" for p in DOCS} - linked
+    assert DOCS and {f"docs/{p.name}"
+                     for p in DOCS} <= linked, {f"docs/{p.name}" for p in DOCS} - linked
 
 
 def prose(text: str) -> str:
@@ -56,7 +57,8 @@ def slug(heading: str) -> str:
 def anchors(path: Path) -> set[str]:
     seen: dict[str, int] = {}
     out = set()
-    for line in re.sub(r"^(```|~~~).*?^\1[^\n]*$", "", path.read_text(), flags=re.S | re.M).splitlines():
+    for line in re.sub(r"^(```|~~~).*?^\1[^\n]*$", "", path.read_text(),
+                       flags=re.S | re.M).splitlines():
         match = re.match(r"#{1,6} (.*)", line)
         if match:
             base = slug(match.group(1))
@@ -67,12 +69,14 @@ def anchors(path: Path) -> set[str]:
 
 
 def links(path: Path) -> list[str]:
-    """Every link and image target of ``path``, ``[text](target)`` (text may wrap or hold an image)."""
+    """Every link and image target of ``path``, ``[text](target)`` (text may wrap or hold an
+    image)."""
     return re.findall(r"\]\(([^)\s]+)\)", prose(path.read_text()))
 
 
 def test_the_slug_rules_are_github_s():
-    assert slug("An answer in a minute: `python -m bench_lib.advise`") == "an-answer-in-a-minute-python--m-bench_libadvise"
+    assert (slug("An answer in a minute: `python -m bench_lib.advise`")
+            == "an-answer-in-a-minute-python--m-bench_libadvise")
     assert slug("AlgoPerf's molecular workload") == "algoperfs-molecular-workload"
     assert slug("Counted costs (no clock)") == "counted-costs-no-clock"
 
@@ -95,20 +99,23 @@ def test_no_relative_link_is_dead(page):
 
 def test_the_link_checker_catches_a_dead_link_and_a_dead_anchor(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text("# Top\n\n[ok](#top) [bad](#nowhere) [gone](missing.md) `[code](not-a-link.md)`\n")
+    page.write_text("# Top\n\n[ok](#top) [bad](#nowhere) [gone](missing.md) "
+                    "`[code](not-a-link.md)`\n")
     assert links(page) == ["#top", "#nowhere", "missing.md"]
     assert anchors(page) == {"top"}
 
 
-# --- commands --------------------------------------------------------------------------------------------
+# --- commands
+# --------------------------------------------------------------------------------------------
 
 class Parsed(Exception):
     """Raised once a command line's arguments parse: the command is not run."""
 
 
 def shown_commands() -> list[tuple[str, str]]:
-    """``(page, command)`` for every ``python -m bench_lib...``, ``bench-lib ...`` or ``python benchmarks/...`` line of a code
-    block, and every such inline code span without placeholders, in the README, CONTRIBUTING.md and docs/."""
+    """``(page, command)`` for every ``python -m bench_lib...``, ``bench-lib ...`` or ``python
+    benchmarks/...`` line of a code block, and every such inline code span without placeholders, in
+    the README, CONTRIBUTING.md and docs/."""
     out = []
     for page in PAGES:
         text = page.read_text()
@@ -137,7 +144,8 @@ def words_of(command: str) -> list[str]:
 
 def parse_only(command: str, monkeypatch) -> object:
     """Parse ``command``'s arguments with its module's own parser, running nothing: argparse's
-    ``parse_args`` (or an outermost ``parse_known_args``) raises :class:`Parsed` once it succeeds."""
+    ``parse_args`` (or an outermost ``parse_known_args``) raises :class:`Parsed` once it
+    succeeds."""
     import argparse
     import importlib
 
@@ -148,7 +156,8 @@ def parse_only(command: str, monkeypatch) -> object:
         module, function, _ = COMMANDS[words[1]]
         main = getattr(importlib.import_module(module), function)
         argv = words[1:]
-    elif words[1] == "-m":  # python -m bench_lib.X: the module's main, or the command of the same name
+    # python -m bench_lib.X: the module's main, or the command of the same name
+    elif words[1] == "-m":
         module, function, _ = COMMANDS.get(words[2].split(".")[-1], (words[2], "main", ""))
         main = getattr(importlib.import_module(module), function)
         argv = [words[2], *words[3:]]
@@ -158,7 +167,8 @@ def parse_only(command: str, monkeypatch) -> object:
         main = benchmark_script(Path(words[1]).stem).main
         argv = words[1:]
     depth = [0]
-    parse_args, parse_known = argparse.ArgumentParser.parse_args, argparse.ArgumentParser.parse_known_args
+    parse_args = argparse.ArgumentParser.parse_args
+    parse_known = argparse.ArgumentParser.parse_known_args
 
     def outermost(original):
         def wrapper(self, args=None, namespace=None):
@@ -192,7 +202,8 @@ WRITTEN = {"results/default", "reports/default"}
 
 def test_the_pages_show_commands():
     pages = {page for page, _ in shown_commands()}
-    assert {"README.md", "docs/own-data.md", "docs/suites.md", "docs/clusters.md", "docs/benchmarks.md"} <= pages
+    assert {"README.md", "docs/own-data.md", "docs/suites.md", "docs/clusters.md",
+            "docs/benchmarks.md"} <= pages
 
 
 @pytest.mark.parametrize("page,command", shown_commands())
@@ -202,8 +213,10 @@ def test_every_shown_command_names_real_flags_and_files(page, command, monkeypat
     parse_only(command, monkeypatch)
     for word in words_of(command):
         for part in word.split(","):
-            if part.startswith(("benchmarks/", "results/", "reports/")) and part.rstrip("/") not in WRITTEN:
-                assert (ROOT / part).exists(), f"{page}: {command!r} names {part}, which does not exist"
+            if part.startswith(("benchmarks/", "results/",
+                                "reports/")) and part.rstrip("/") not in WRITTEN:
+                assert (ROOT / part).exists(), (f"{page}: {command!r} names {part}, which does not "
+                                                f"exist")
 
 
 def test_the_command_check_fails_on_a_misspelt_flag(monkeypatch):
@@ -212,11 +225,13 @@ def test_the_command_check_fails_on_a_misspelt_flag(monkeypatch):
     assert parse_only("python -m bench_lib.data stats nci5k --skipped", monkeypatch).skipped
 
 
-# --- your own data: the README's three commands on a file with ESOL's real header --------------------------
+# --- your own data: the README's three commands on a file with ESOL's real header
+# --------------------------
 
-ESOL_HEADER = ("Compound ID,ESOL predicted log solubility in mols per litre,Minimum Degree,Molecular Weight,"
-               "Number of H-Bond Donors,Number of Rings,Number of Rotatable Bonds,Polar Surface Area,"
-               "measured log solubility in mols per litre,smiles")
+ESOL_HEADER = ("Compound ID,ESOL predicted log solubility in mols per litre,Minimum "
+               "Degree,Molecular Weight,Number of H-Bond Donors,Number of Rings,Number of "
+               "Rotatable Bonds,Polar Surface Area,measured log solubility in mols per "
+               "litre,smiles")
 ESOL_ROWS = [  # MoleculeNet's delaney-processed.csv layout; values plausible for these molecules
     ("Ethanol", 0.02, 1, 46.069, 1, 0, 0, 20.23, 1.10, "CCO"),
     ("Benzene", -2.06, 2, 78.114, 0, 1, 0, 0.0, -1.64, "c1ccccc1"),
@@ -234,26 +249,29 @@ ESOL_ROWS = [  # MoleculeNet's delaney-processed.csv layout; values plausible fo
 
 
 def own_data_commands() -> list[str]:
-    block = re.search(r"## Your own data in three commands\s*```bash\n(.*?)```", README.read_text(), re.S)
+    block = re.search(r"## Your own data in three commands\s*```bash\n(.*?)```", README.read_text(),
+                      re.S)
     assert block, "README lost its own-data commands"
     return [line for line in block.group(1).splitlines() if line.strip()]
 
 
 @pytest.fixture()
 def esol_dir(tmp_path, monkeypatch):
-    """A folder holding ``data/ESOL.csv`` with ESOL's header and 192 rows (enough to fill a 512-slot step), as the current directory."""
+    """A folder holding ``data/ESOL.csv`` with ESOL's header and 192 rows (enough to fill a 512-slot
+    step), as the current directory."""
     (tmp_path / "data").mkdir()
     rows = [(f"{name} {k}" if k else name, *rest) for k in range(16) for name, *rest in ESOL_ROWS]
     (tmp_path / "data" / "ESOL.csv").write_text(ESOL_HEADER + "\n" + "".join(
-        ",".join(f'"{v}"' if isinstance(v, str) and " " in v else str(v) for v in row) + "\n" for row in rows))
+        ",".join(f'"{v}"' if isinstance(v, str) and " " in v else str(v)
+                 for v in row) + "\n" for row in rows))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
 def run_own_data_command(command: str, capsys) -> tuple[int, str]:
-    """One of the README's own-data commands, as far as it goes without timing anything: ``data stats``
-    whole, ``advise`` through its planning (which loads the file with the target), the suite as a dry
-    run (which loads it, checks the target and the models on it and lists the cells)."""
+    """One of the README's own-data commands, as far as it goes without timing anything: ``data
+    stats`` whole, ``advise`` through its planning (which loads the file with the target), the suite
+    as a dry run (which loads it, checks the target and the models on it and lists the cells)."""
     words = words_of(command)
     module, args = words[2], words[3:]
     if module == "bench_lib.data":
@@ -265,7 +283,8 @@ def run_own_data_command(command: str, capsys) -> tuple[int, str]:
         from bench_lib.config import ConfigError
 
         a = _parser().parse_args(args)
-        split = lambda s: None if s is None else [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
+        def split(s):
+            return None if s is None else [x.strip() for x in s.split(",") if x.strip()]
         try:
             asked, _ = one_model(asked_config(a.dataset, a.config, strategies=split(a.strategies),
                                               models=split(a.models), target=split(a.target),
@@ -287,7 +306,8 @@ def run_own_data_command(command: str, capsys) -> tuple[int, str]:
 
 def test_the_own_data_commands_run_on_a_file_of_esol_s_shape(esol_dir, capsys):
     commands = own_data_commands()
-    assert [words_of(c)[2] for c in commands] == ["bench_lib.data", "bench_lib.advise", "bench_lib.suite"]
+    assert ([words_of(c)[2] for c in commands]
+            == ["bench_lib.data", "bench_lib.advise", "bench_lib.suite"])
     for command in commands:
         assert "csv:data/ESOL.csv" in command and "--target" in command
         rc, out = run_own_data_command(command, capsys)
@@ -303,15 +323,18 @@ def test_the_own_data_commands_run_on_a_file_of_esol_s_shape(esol_dir, capsys):
 def test_the_own_data_page_names_esol_s_target_as_its_header_does():
     header = ESOL_HEADER.split(",")
     for page in (README, ROOT / "docs" / "own-data.md", ROOT / "docs" / "advise.md"):
-        for command in re.findall(r"python -m bench_lib\.\S+ [^\n]*csv:data/ESOL\.csv[^\n]*", page.read_text()):
+        for command in re.findall(r"python -m bench_lib\.\S+ [^\n]*csv:data/ESOL\.csv[^\n]*",
+                                  page.read_text()):
             target = words_of(command)[words_of(command).index("--target") + 1]
             assert target in header, (page.name, target)
 
 
-# --- numbers quoted from committed runs ---------------------------------------------------------------------
+# --- numbers quoted from committed runs
+# ---------------------------------------------------------------------
 
 def records(run: str) -> pd.DataFrame:
-    return pd.read_csv(committed(ROOT / "results" / run / "records.csv", run)).drop_duplicates("cell_id", keep="last")
+    return pd.read_csv(committed(ROOT / "results" / run / "records.csv",
+                                 run)).drop_duplicates("cell_id", keep="last")
 
 
 def test_the_benchmarks_page_quotes_the_default_reference_run():
@@ -320,7 +343,8 @@ def test_the_benchmarks_page_quotes_the_default_reference_run():
     groups = df.groupby(["dataset", "model", "seed"]).size()
     text = doc("benchmarks")
     assert f"in about an hour (the install included, a few minutes of it): {len(df)} cells" in text
-    assert f"five seeds of which {config['timed_seeds']} are timed" in text and len(config["seeds"]) == 5
+    assert (f"five seeds of which {config['timed_seeds']} are timed" in text
+            and len(config["seeds"]) == 5)
     assert f"groups hold {groups.min()} to {groups.max()} cells" in text
     assert set(df.status) == {"ok"}
 
@@ -333,30 +357,39 @@ def test_the_compile_page_quotes_the_compile_reference_run():
     env = json.loads((ROOT / "results" / "compile-reference" / "environment.json").read_text())
     text = doc("compile")
     ok = df[df.status == "ok"]
-    assert f"(commit {env['git_commit'][:7]}," in text and f"{len(ok)} of {len(df)} cells ok" in text
-    # compiled over eager graphs/s, per dataset and model: the smallest and the largest, with every arm
-    # that rounds to them
-    label = lambda r: f"`{r.strategy}`" + (" with `dynamic=True`" if r.execution == "compile-dynamic" else "")  # noqa: E731
+    assert (f"(commit {env['git_commit'][:7]}," in text and f"{len(ok)} of {len(df)} cells ok"
+            in text)
+    # compiled over eager graphs/s, per dataset and model: the smallest and the largest, with every
+    # arm that rounds to them
+    def label(r):
+        return (f"`{r.strategy}`"
+             + (" with `dynamic=True`" if r.execution == "compile-dynamic" else ""))
     spans = {}
     for (dataset, model), g in ok.groupby(["dataset", "model"]):
         eager = g[g.execution == "eager"].set_index("strategy").graphs_per_s
-        ratios = {label(r): r.graphs_per_s / eager[r.strategy] for r in g[g.execution != "eager"].itertuples()}
+        ratios = {label(r): r.graphs_per_s / eager[r.strategy]
+                  for r in g[g.execution != "eager"].itertuples()}
         lo, hi = min(ratios.values()), max(ratios.values())
-        at = lambda x: ", ".join(sorted(k for k, v in ratios.items() if f"{v:.2f}" == f"{x:.2f}"))  # noqa: E731
+        def at(x):
+            return ", ".join(sorted(k for k, v in ratios.items() if f"{v:.2f}" == f"{x:.2f}"))
         spans[dataset, model] = lo, hi
         name = {"gin": "GIN", "schnet": "SchNet", "painn": "PaiNN"}[model]
-        assert f"{dataset}/{name} {lo:.2f} ({at(lo)}) to {hi:.2f} ({at(hi)})" in text, (dataset, model, at(lo), at(hi))
+        said = f"{dataset}/{name} {lo:.2f} ({at(lo)}) to {hi:.2f} ({at(hi)})"
+        assert said in text, (dataset, model, at(lo), at(hi))
     gin_schnet = [x for k in (("nci5k", "gin"), ("qm9", "schnet")) for x in spans[k]]
     painn_r = spans["qm9", "painn"]
-    assert (f"It buys {min(gin_schnet):.1f}-{max(gin_schnet):.1f}x steady throughput on GIN and SchNet, and "
-            f"{min(painn_r):.1f}-{max(painn_r):.1f}x on PaiNN") in text
+    assert (f"It buys {min(gin_schnet):.1f}-{max(gin_schnet):.1f}x steady throughput on GIN and "
+            f"SchNet, and {min(painn_r):.1f}-{max(painn_r):.1f}x on PaiNN") in text
     # compile seconds of the static-shape cells, rounded
-    static = ok[(ok.execution == "compile") & ok.strategy.map(lambda s: STRATEGIES.get(s).static_shape
+    static = ok[(ok.execution == "compile")
+                & ok.strategy.map(lambda s: STRATEGIES.get(s).static_shape
                                                                     and s != "pad-bucket")]
-    assert f"It costs {static.compile_s.min():.0f}-{static.compile_s.max():.0f} s of compiling" in text
+    assert (f"It costs {static.compile_s.min():.0f}-{static.compile_s.max():.0f} s of compiling"
+            in text)
     bucket = ok[(ok.strategy == "pad-bucket") & (ok.execution == "compile")]
     buckets = {json.loads(p)["buckets"] for p in bucket.strategy_params}
-    assert f"`pad-bucket` ({buckets.pop()} buckets, {bucket.distinct_shapes.max():.0f} shapes)" in text
+    assert (f"`pad-bucket` ({buckets.pop()} buckets, {bucket.distinct_shapes.max():.0f} shapes)"
+            in text)
     # nci5k `pad`: graphs per step and the step budget it missed the target in
     pad = ok[(ok.dataset == "nci5k") & (ok.strategy == "pad")]
     assert (f"its {pad.graphs_per_step_mean.iloc[0]:.0f} graphs per step train too slowly for the "
@@ -364,25 +397,30 @@ def test_the_compile_page_quotes_the_compile_reference_run():
     # steps after which the compile pays: compile seconds over the steady step time saved
     key = ["dataset", "model", "strategy"]
     e = ok[ok.execution == "eager"].set_index(key).step_s
-    pays = {(*k, x): r.compile_s / (e[k] - r.step_s) for r in ok[ok.execution != "eager"].itertuples()
+    pays = {(*k, x): r.compile_s / (e[k] - r.step_s)
+            for r in ok[ok.execution != "eager"].itertuples()
             for k, x in [((r.dataset, r.model, r.strategy), r.execution)] if e[k] > r.step_s}
-    (lo_k, lo), (hi_k, hi) = min(pays.items(), key=lambda kv: kv[1]), max(pays.items(), key=lambda kv: kv[1])
+    (lo_k, lo), (hi_k, hi) = min(pays.items(),
+                                 key=lambda kv: kv[1]), max(pays.items(), key=lambda kv: kv[1])
     assert lo_k[1:3] == ("painn", "pad") and hi_k[0] == "nci5k" and hi_k[2] == "pad-bucket"
-    assert f"about {float(f'{lo:.2g}'):,.0f} (`pad`, qm9/PaiNN) to {float(f'{hi:.2g}'):,.0f} (`pad-bucket`, nci5k) steps" in text
+    assert (f"about {float(f'{lo:.2g}'):,.0f} (`pad`, qm9/PaiNN) to {float(f'{hi:.2g}'):,.0f} "
+            f"(`pad-bucket`, nci5k) steps") in text
     # the leaders compiled, and which compiled arms they do not yet beat: the report's verdicts
     import tempfile
 
     with tempfile.TemporaryDirectory() as out:
         report = write_report(ROOT / "results" / "compile-reference", Path(out)).read_text()
-    for model, leader, named in (("schnet", "`dynamic+compile`, 918 [905-952]", "qm9/SchNet (918 graphs/s [905-952])"),
+    for model, leader, named in (("schnet", "`dynamic+compile`, 918 [905-952]",
+                                  "qm9/SchNet (918 graphs/s [905-952])"),
                                  ("painn", "`dynamic+compile-dynamic`, 2,054 [1,974-2,108]",
                                   "(`dynamic=True`, 2,054 [1,974-2,108])")):
         section = report[report.index(f"### `{model}`, equal-padded-budget"):]
         line = next(x for x in section.splitlines() if x.startswith("- Most real graphs/s"))
         assert line.startswith(f"- Most real graphs/s: {leader};"), line[:80]
         open_ = sorted(set(re.findall(r"`([a-z-]+)\+compile` undecided", line)) - {"dynamic"})
-        assert f"{named} undecided against " + ", ".join(f"`{s}`" for s in open_[:-1]) in text.replace(
-            " and ", ", "), (model, open_)
+        against = ", ".join(f"`{s}`" for s in open_[:-1])
+        said = f"{named} undecided against " + against
+        assert said in text.replace(" and ", ", "), (model, open_)
         assert f"`{open_[-1]}` compiled" in text
 
 
@@ -391,7 +429,8 @@ def test_the_clusters_page_quotes_the_ddp_reference_run():
     env = json.loads((ROOT / "results" / "ddp-reference" / "environment.json").read_text())
     text = doc("clusters")
     ok = df[df.status == "ok"]
-    assert f"(commit {env['git_commit'][:7]}," in text and f"{len(ok)} of {len(df)} cells ok" in text
+    assert (f"(commit {env['git_commit'][:7]}," in text and f"{len(ok)} of {len(df)} cells ok"
+            in text)
     two = ok[ok.ranks == 2]
     share = two.straggler_share_mean
     assert f"slowest {share.min():.0%}-{share.max():.0%}".replace("%-", "-") in text
@@ -400,7 +439,8 @@ def test_the_clusters_page_quotes_the_ddp_reference_run():
         g = two[two.dataset == dataset].set_index("strategy").straggler_share_mean
         parts.append(f"{label} {g.min():.3f} (`{g.idxmin()}`) to {g.max():.3f} (`{g.idxmax()}`)")
     assert ", ".join(parts) in text
-    assert f"p90 over steps {two.straggler_share_p90.min():.2f}-{two.straggler_share_p90.max():.2f}" in text
+    p90 = two.straggler_share_p90
+    assert f"p90 over steps {p90.min():.2f}-{p90.max():.2f}" in text
     a = {d: g.allreduce_share_mean for d, g in two.groupby("dataset")}
     assert (f"another {a['nci5k'].min():.3f}-{a['nci5k'].max():.3f} (nci5k) and "
             f"{a['qm9'].min():.3f}-{a['qm9'].max():.3f} (qm9)") in text
@@ -408,12 +448,14 @@ def test_the_clusters_page_quotes_the_ddp_reference_run():
     rest = two.drop(pad.name).node_imbalance
     assert (f"are {rest.min():.2f}-{rest.max():.2f} for every strategy but `pad` on nci5k "
             f"({pad.node_imbalance:.2f}, {pad.graphs_per_global_step:.0f} graphs a step)") in text
-    reached = lambda g: g[g.reached_target.map(str).str.lower() == "true"].steps_to_target  # noqa: E731
+    def reached(g):
+        return g[g.reached_target.map(str).str.lower() == "true"].steps_to_target
     one = ok[ok.ranks == 1]
     assert (f"in {reached(two).min():.0f}-{reached(two).max():.0f} global steps against "
             f"{reached(one).min():.0f}-{reached(one).max():.0f}") in text
     missed = ok[ok.reached_target.map(str).str.lower() != "true"]
-    assert sorted(set(zip(missed.dataset, missed.strategy))) == [("nci5k", "pad")] and sorted(missed.ranks) == [1, 2]
+    assert (sorted(set(zip(missed.dataset, missed.strategy))) == [("nci5k", "pad")]
+            and sorted(missed.ranks) == [1, 2])
 
 
 def test_the_tasks_page_quotes_the_algoperf_stand_in_run():
@@ -424,47 +466,57 @@ def test_the_tasks_page_quotes_the_algoperf_stand_in_run():
     text = doc("tasks")
     assert set(df.status) == {"ok"} and set(df.reached_target.map(str).str.lower()) == {"true"}
     (dataset,) = config["datasets"]
-    (n_graphs,), (slots,), (target,) = set(df.n_graphs), set(df.node_slots_budget), set(df.target_value)
-    assert (n_graphs, slots, target) == (dataset["n_graphs"], dataset["node_slots"], dataset["target_value"])
+    (n_graphs,), (slots,), (target,) = set(
+        df.n_graphs), set(df.node_slots_budget), set(df.target_value)
+    assert (n_graphs, slots, target) == (dataset["n_graphs"], dataset["node_slots"],
+                                         dataset["target_value"])
     graphs_budget = dataset["graphs_per_step"]
     steps = df.set_index("strategy").steps_to_target
     real = df.set_index("strategy").graphs_per_step_mean
     unpadded = real.drop("pad")
     assert len(set(unpadded.round(1))) == 1
-    assert (f"On the stand-in ({n_graphs:,} of its molecules, mean {stats['nodes_mean']:.0f} atoms, so that "
-            f"{unpadded.iloc[0]:.1f} graphs a step fill the {slots:,} node slots sized for {graphs_budget} of "
-            f"molpcba's), with `--datasets ogbg-molpcba --target-value {target:g}`, the {len(df)} strategies") in text
+    assert (f"On the stand-in ({n_graphs:,} of its molecules, mean {stats['nodes_mean']:.0f} "
+            f"atoms, so that {unpadded.iloc[0]:.1f} graphs a step fill the {slots:,} node slots "
+            f"sized for {graphs_budget} of molpcba's), with `--datasets ogbg-molpcba "
+            f"--target-value {target:g}`, the {len(df)} strategies") in text
     fastest = sorted(s for s in steps.index if steps[s] == steps.min())
     packers = steps[[s for s in steps.index if s.startswith("pack-")]]
-    assert (f"mAP {target:g} took {steps.min():.0f} steps for " + ", ".join(f"`{s}`" for s in fastest[:-1])
+    assert (f"mAP {target:g} took {steps.min():.0f} steps for "
+            + ", ".join(f"`{s}`" for s in fastest[:-1])
             + f" and `{fastest[-1]}`, {packers.min():.0f}-{packers.max():.0f} for the packers, and "
             f"{steps['pad']:.0f} for `pad`") in text
     assert set(steps.index) == set(fastest) | set(packers.index) | {"pad"}
-    assert f"largest ({stats['nodes_max']} atoms) and so carries {real['pad']:.1f} graphs a step" in text
+    assert (f"largest ({stats['nodes_max']} atoms) and so carries {real['pad']:.1f} graphs a step"
+            in text)
 
 
 def test_the_scale_page_quotes_the_full_size_run():
-    res = json.loads(committed(ROOT / "results" / "scale" / "results.json", "the full-size run").read_text())
+    res = json.loads(committed(ROOT / "results" / "scale" / "results.json",
+                               "the full-size run").read_text())
     text = doc("scale")
     b, c = res["build"], res["compare"]
-    assert f"All {res['n_graphs']:,} `hydronet-like` clusters ({b['atoms'] / 1e6:.1f}M atoms)" in text
+    assert (f"All {res['n_graphs']:,} `hydronet-like` clusters ({b['atoms'] / 1e6:.1f}M atoms)"
+            in text)
     assert f"each of its {b['workers']} worker processes" in text
     assert f"packs of {res['pack_nodes']} atoms, {res['packs_per_batch']} per batch" in text
     per_batch = {r["packs_per_batch"]: r["graphs_per_batch"] for r in c["rows"]}
-    assert (f"{c['graphs']:,} of the clusters" in text and f"every {c['block']} batches over {c['rounds']} rounds"
+    assert (f"{c['graphs']:,} of the clusters" in text
+            and f"every {c['block']} batches over {c['rounds']} rounds"
             in text)
-    assert f"16-pack batches ({per_batch[16]:.1f} graphs)" in text and f"one-pack batches ({per_batch[1]:.1f} graphs)" in text
+    assert (f"16-pack batches ({per_batch[16]:.1f} graphs)" in text
+            and f"one-pack batches ({per_batch[1]:.1f} graphs)" in text)
 
 
 def test_the_methodology_page_quotes_the_noise_run():
     res = json.loads((ROOT / "results" / "noise" / "benchmark.json").read_text())
     _, worst, paired = benchmark_script("noise").table(res["rows"])
     text = doc("methodology")
-    suite, raised, written = ("interleaved, 1 thread, CPU clock", "smoke settings (2 x 4 windows, raised to 4 s a cell)",
+    suite, raised, written = ("interleaved, 1 thread, CPU clock",
+                              "smoke settings (2 x 4 windows, raised to 4 s a cell)",
                               "smoke settings as written (0.4 s a cell)")
-    assert (f"moved them by up to {worst[suite]:.1%}, {paired[suite]:.1%} read over the paired turns; the smoke "
-            f"suite's timing raised to 4 s by up to {worst[raised]:.1%}, as written, 0.4 s a cell, by up to "
-            f"{worst[written]:.1%}") in text
+    assert (f"moved them by up to {worst[suite]:.1%}, {paired[suite]:.1%} read over the paired "
+            f"turns; the smoke suite's timing raised to 4 s by up to {worst[raised]:.1%}, as "
+            f"written, 0.4 s a cell, by up to {worst[written]:.1%}") in text
     assert f"held within 10%" in text and max(worst[suite], worst[raised]) <= 0.10 < worst[written]
 
 

@@ -1,7 +1,8 @@
-"""The import graph of bench_lib: no circle among modules, and its rooms (a package, or a module at the
-top of bench_lib) on the floors of :data:`FLOORS`, every import running down a floor: data at the bottom,
-the suite and its command lines at the top. Every import counts, those inside functions and those of
-``__main__`` modules too; :data:`UPWARD` lists the imports allowed to run back up, each with its reason."""
+"""The import graph of bench_lib: no circle among modules, and its rooms (a package, or a module at
+the top of bench_lib) on the floors of :data:`FLOORS`, every import running down a floor: data at
+the bottom, the suite and its command lines at the top. Every import counts, those inside functions
+and those of ``__main__`` modules too; :data:`UPWARD` lists the imports allowed to run back up, each
+with its reason."""
 
 from __future__ import annotations
 
@@ -20,15 +21,19 @@ def _modules() -> dict[str, Path]:
     return out
 
 
-#: Each room's floor: a room imports only rooms on lower floors (a room's modules import each other freely).
+#: Each room's floor: a room imports only rooms on lower floors (a room's modules import each other
+#: freely).
 FLOORS = {
-    # 1: the ground: optional imports, registries, signals, the shared parser, the verdict rule, counted costs
+    # 1: the ground: optional imports, registries, signals, the shared parser, the verdict rule,
+    # counted costs
     "deps": 1, "plugins": 1, "stopping": 1, "parsing": 1, "verdicts": 1, "costs": 1,
-    "data": 2, "tasks": 2,  # graph stores and dataset sources; what a target is and how it is scored
+    # graph stores and dataset sources; what a target is and how it is scored
+    "data": 2, "tasks": 2,
     "strategies": 3,  # the batch contract, the strategies, budgets and their arithmetic (fairness)
     "models": 4, "schema": 4,  # the GNNs; the suite's vocabulary: a cell, its settings, its record
     "config": 5, "loaders": 5,  # suite files; strategies in a user's own loop
-    "harness": 6, "overrides": 6, "stack": 6,  # running and measuring cells; the command line on a config
+    # running and measuring cells; the command line on a config
+    "harness": 6, "overrides": 6, "stack": 6,
     "cells": 7, "report": 7,  # a config planned into cells; reports from records alone
     "suite": 8,
     "advise": 9, "cli": 9,  # the commands built on the suite
@@ -36,8 +41,10 @@ FLOORS = {
 
 #: Imports that run back up a floor, each with its reason (at most two).
 UPWARD = {
-    ("bench_lib.models.__main__", "cli"): "python -m bench_lib.models runs its command, which lives in cli",
-    ("bench_lib.data.__main__", "cli"): "python -m bench_lib.data runs its command, which lives in cli",
+    ("bench_lib.models.__main__", "cli"): "python -m bench_lib.models runs its command, which "
+                                          "lives in cli",
+    ("bench_lib.data.__main__", "cli"): "python -m bench_lib.data runs its command, which lives in "
+                                        "cli",
 }
 
 
@@ -53,8 +60,10 @@ def _graph(with_main: bool = False) -> dict[str, set[str]]:
         if name.endswith("__main__") and not with_main:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bench_lib"):
-                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+            if isinstance(
+                node, ast.ImportFrom) and node.module and node.module.startswith("bench_lib"):
+                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules
+                           else node.module
                            for a in node.names]
             elif isinstance(node, ast.Import):
                 targets = [a.name for a in node.names if a.name.startswith("bench_lib")]
@@ -65,7 +74,8 @@ def _graph(with_main: bool = False) -> dict[str, set[str]]:
 
 
 def _circles(edges: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components of more than one node (Tarjan's algorithm, iterative enough here)."""
+    """Strongly connected components of more than one node (Tarjan's algorithm, iterative enough
+    here)."""
     index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
 
     def visit(v):
@@ -116,10 +126,12 @@ def test_imports_run_down_the_floors():
 
 
 def test_the_checker_finds_an_import_up_or_across_a_floor():
-    edges = {"bench_lib.data.store": {"bench_lib.models.gin"}, "bench_lib.models.gin": {"bench_lib.data.store"},
+    edges = {"bench_lib.data.store": {"bench_lib.models.gin"},
+             "bench_lib.models.gin": {"bench_lib.data.store"},
              "bench_lib.harness.step": {"bench_lib.stack", "bench_lib.harness.measure"}}
     floors = {"data": 2, "models": 4, "harness": 6, "stack": 6}
-    assert _upward(edges, floors) == {("bench_lib.data.store", "models"), ("bench_lib.harness.step", "stack")}
+    assert (_upward(edges, floors)
+            == {("bench_lib.data.store", "models"), ("bench_lib.harness.step", "stack")})
 
 
 def test_the_checker_finds_a_circle():
@@ -130,7 +142,8 @@ def test_no_private_name_crosses_a_room():
     crossings = []
     for name, path in _modules().items():
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bench_lib.") \
+            if isinstance(
+                node, ast.ImportFrom) and node.module and node.module.startswith("bench_lib.") \
                     and _room(node.module) != _room(name):
                 crossings += [f"{name} imports {node.module}.{a.name}" for a in node.names
                               if a.name.startswith("_") and not a.name.startswith("__")]
@@ -138,18 +151,21 @@ def test_no_private_name_crosses_a_room():
 
 
 def test_the_face_hands_on_the_stable_names_of_docs_api():
-    """``bench_lib``'s ``__all__`` is the table of ``docs/api.md``, each name resolves, and importing the package
-    imports none of them (no torch)."""
+    """``bench_lib``'s ``__all__`` is the table of ``docs/api.md``, each name resolves, and
+    importing the package imports none of them (no torch)."""
     import re
     import subprocess
     import sys
 
     import bench_lib
 
-    table = (PACKAGE.parent / "docs" / "api.md").read_text().split("<!-- stable-names -->")[1].strip().split("\n\n")[0]
-    documented = {name for row in table.splitlines()[2:] for name in re.findall(r"`(\w+)`", row.split("|")[1])}
+    table = (PACKAGE.parent / "docs"
+             / "api.md").read_text().split("<!-- stable-names -->")[1].strip().split("\n\n")[0]
+    documented = {name for row in table.splitlines()[2:]
+                  for name in re.findall(r"`(\w+)`", row.split("|")[1])}
     assert documented == set(bench_lib.__all__) - {"__version__"}
     assert all(getattr(bench_lib, name) is not None for name in documented)
-    done = subprocess.run([sys.executable, "-c", "import sys, bench_lib; print('torch' in sys.modules)"],
+    done = subprocess.run([sys.executable, "-c",
+                           "import sys, bench_lib; print('torch' in sys.modules)"],
                           capture_output=True, text=True, cwd=PACKAGE.parent)
     assert done.stdout.strip() == "False"

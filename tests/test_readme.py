@@ -1,5 +1,6 @@
-"""The README's plugin example runs and passes the conformance suite; the model example of docs/models.md
-installs and runs; the README's results block and the prose under it are the records'."""
+"""The README's plugin example runs and passes the conformance suite; the model example of
+docs/models.md installs and runs; the README's results block and the prose under it are the
+records'."""
 
 from __future__ import annotations
 
@@ -42,9 +43,11 @@ def test_plugin_example_is_short_and_conforms(tmp_path, monkeypatch):
         # It takes part in both fairness views like a built-in.
         n, e = store.n_node, store.n_edge
         budget = slot_budget(n, e, node_slots=48, pack_nodes=12)
-        assert resolve("size-sorted", budget, n, e) == ({"batch_graphs": budget.unpadded_batch_graphs(n, e)},
-                                                        "equal-padded-budget")
-        assert resolve("size-sorted", GraphBudget(9, 12), n, e) == ({"batch_graphs": 9}, "equal-real-graphs")
+        assert (resolve("size-sorted", budget, n, e)
+                == ({"batch_graphs": budget.unpadded_batch_graphs(n, e)},
+                                                        "equal-padded-budget"))
+        assert (resolve("size-sorted", GraphBudget(9, 12), n, e)
+                == ({"batch_graphs": 9}, "equal-real-graphs"))
     finally:
         STRATEGIES.unregister("size-sorted")
 
@@ -66,7 +69,8 @@ def test_reference_results_do_not_sit_where_make_bench_writes():
         import pytest
 
         pytest.skip("not a git checkout")
-    tracked = subprocess.run(["git", "ls-files", "results/default", "reports/default"], cwd=README.parent,
+    tracked = subprocess.run(["git", "ls-files", "results/default", "reports/default"],
+                             cwd=README.parent,
                              capture_output=True, text=True).stdout.split()
     assert tracked == []
 
@@ -80,12 +84,15 @@ def test_results_block_is_made_from_the_reference_records():
     start, end = text.index(BEGIN), text.index(END) + len(END)
     results = "results/default-reference"
     command = f"python -m bench_lib.report {results} --readme README.md"
-    want = readme_block(README.parent / results, "reports/default-reference", command, results_link=results)
-    assert text[start:end] == want, f"README results block is stale or edited by hand; run: {command}"
+    want = readme_block(README.parent / results, "reports/default-reference", command,
+                        results_link=results)
+    assert text[start:end] == want, (f"README results block is stale or edited by hand; run: "
+                                     f"{command}")
 
 
 def test_reference_run_gave_every_strategy_equal_slots():
-    """In the reference run's equal-padded-budget view, node and edge slots per step agree within 5%."""
+    """In the reference run's equal-padded-budget view, node and edge slots per step agree within
+    5%."""
     import json
 
     import pandas as pd
@@ -96,15 +103,18 @@ def test_reference_run_gave_every_strategy_equal_slots():
     for (dataset, seed), g in df.groupby(["dataset", "seed"]):
         assert len(g) >= 6, (dataset, seed)
         for col in ("node_slots_per_step", "edge_slots_per_step"):
-            assert g[col].max() / g[col].min() <= 1.05, (dataset, seed, col, g[["strategy", col]].values.tolist())
+            assert g[col].max() / g[col].min() <= 1.05, (dataset, seed, col,
+                                                         g[["strategy", col]].values.tolist())
 
 
 @pytest.mark.slow
 def test_help_shows_the_readme_suite_examples(capsys):
-    """``--help`` carries the suite commands of the README and docs/ (plain text, no reST markup)."""
+    """``--help`` carries the suite commands of the README and docs/ (plain text, no reST
+    markup)."""
     from bench_lib.suite import EXAMPLES, main
 
-    commands = {line.split("#")[0].strip() for page in (README, *DOCS) for line in page.read_text().splitlines()
+    commands = {line.split("#")[0].strip() for page in (README, *DOCS)
+                for line in page.read_text().splitlines()
                 if line.startswith("python -m bench_lib.suite")}
     assert len(commands) >= 8
     shown = {line.split("#")[0].strip() for line in EXAMPLES.splitlines()}
@@ -122,7 +132,8 @@ def model_example() -> str:
 
 
 @pytest.mark.slow
-def test_model_example_installs_passes_the_check_and_runs_in_both_views(tmp_path, monkeypatch, capsys):
+def test_model_example_installs_passes_the_check_and_runs_in_both_views(tmp_path, monkeypatch,
+        capsys):
     """docs/models.md's model, laid out as pip installs a package with its entry point."""
     import json
     import textwrap
@@ -134,7 +145,8 @@ def test_model_example_installs_passes_the_check_and_runs_in_both_views(tmp_path
 
     code = model_example()
     assert len(code.strip().splitlines()) <= 32
-    toml = re.search(r'```toml\n(\[project.entry-points."bench_lib.models"\]\n.*?)```', MODELS_DOC.read_text(), re.S)
+    toml = re.search(r'```toml\n(\[project.entry-points."bench_lib.models"\]\n.*?)```',
+                     MODELS_DOC.read_text(), re.S)
     assert toml and 'atom-sum = "my_package.models:AtomSum"' in toml.group(1)
     package = tmp_path / "site" / "my_package"
     package.mkdir(parents=True)
@@ -152,11 +164,13 @@ def test_model_example_installs_passes_the_check_and_runs_in_both_views(tmp_path
     try:
         MODELS.load_plugins(reload=True)
         assert main(["--list"]) == 0
-        assert "atom-sum (categorical node features; plugin my_package.models)" in capsys.readouterr().out
+        assert ("atom-sum (categorical node features; plugin my_package.models)"
+                in capsys.readouterr().out)
         suite = tmp_path / "suite.toml"
         suite.write_text(SUITE.replace("[models.toy-sum]", "[models.atom-sum]"))
         out = tmp_path / "res"
-        assert main(["--config", str(suite), "--models", "atom-sum", "--out", str(out), "--no-report"]) == 0
+        assert main(["--config", str(suite), "--models", "atom-sum", "--out", str(out),
+                     "--no-report"]) == 0
         assert "atom-sum on nci5k: safe to batch" in capsys.readouterr().err
         records = read_records(out / "records.csv")
         assert set(records.status) == {"ok"} and set(records.model) == {"atom-sum"}
@@ -167,8 +181,8 @@ def test_model_example_installs_passes_the_check_and_runs_in_both_views(tmp_path
 
 
 def test_the_prose_below_the_results_quotes_their_verdicts():
-    """The paragraph after the results block quotes verdicts ("`pad-bucket` 17% slower"): each one is a verdict
-    of the block, so that an edited or stale sentence fails here."""
+    """The paragraph after the results block quotes verdicts ("`pad-bucket` 17% slower"): each one
+    is a verdict of the block, so that an edited or stale sentence fails here."""
     import re
 
     from bench_lib.report import END
@@ -185,15 +199,18 @@ def test_the_prose_below_the_results_quotes_their_verdicts():
 
 @pytest.mark.slow
 def test_contributing_commands_name_real_files_and_parse():
-    """CONTRIBUTING.md's commands: the files they name exist, and its suite command plans (a dry run)."""
+    """CONTRIBUTING.md's commands: the files they name exist, and its suite command plans (a dry
+    run)."""
     import shlex
     import subprocess
     import sys
 
     root = README.parent
     text = (root / "CONTRIBUTING.md").read_text()
-    commands = [line.split("#")[0].strip() for line in re.search(r"## Everyday commands\s*```\n(.*?)```", text,
-                                                                   re.S).group(1).splitlines() if line.strip()]
+    commands = [line.split("#")[0].strip()
+                for line in re.search(r"## Everyday commands\s*```\n(.*?)```", text,
+                                                                   re.S).group(1).splitlines()
+                if line.strip()]
     for command in commands:
         for word in shlex.split(command):
             if word.endswith((".py", ".toml")) and "/" in word and not word.startswith(".venv"):

@@ -1,6 +1,7 @@
 """Modules and functions a reader can hold: no module of bench_lib or benchmarks over
-:data:`MODULE_LINES` lines, no function over :data:`FUNCTION_LINES` (from its ``def`` to its last line),
-except a function whose ``def`` (or first decorator) has ``# long function: <why>`` on the line above."""
+:data:`MODULE_LINES` lines, no function over :data:`FUNCTION_LINES` (from its ``def`` to its last
+line), except a function whose ``def`` (or first decorator) has ``# long function: <why>`` on the
+line above."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def _long_functions(source: str) -> list[tuple[str, int, int]]:
 
 
 def test_no_module_is_too_long_to_hold():
-    long = {str(p.relative_to(ROOT)): n for p in _sources() if (n := p.read_text().count("\n")) > MODULE_LINES}
+    long = {str(p.relative_to(ROOT)): n for p in _sources() if (n := p.read_text().count("\n"))
+            > MODULE_LINES}
     assert long == {}
 
 
@@ -44,6 +46,7 @@ def test_no_function_is_too_long_to_hold_unless_it_says_why():
 def test_the_checker_counts_a_function_and_reads_its_reason():
     body = "".join(f"    x{i} = {i}\n" for i in range(FUNCTION_LINES))
     assert _long_functions(f"def f():\n{body}") == [("f", 1, FUNCTION_LINES + 1)]
-    assert _long_functions(f"# long function: one pass the compiler must see whole\ndef f():\n{body}") == []
+    assert _long_functions(f"# long function: one pass the compiler must see whole\ndef "
+                           f"f():\n{body}") == []
     assert _long_functions(f"# long function:\ndef f():\n{body}") == [("f", 2, FUNCTION_LINES + 1)]
     assert _long_functions(f"def f():\n{body[:-12]}") == []

@@ -1,6 +1,7 @@
-"""Two stacks (docs/stacks.md): the package installs beside today's torch, numpy, pandas and PyG without
-changing them; without DGL the suite leaves a suite file's DGL-only parts out with a note and refuses
-them on the command line with one error line; runs record their stack, and compare tells two apart."""
+"""Two stacks (docs/stacks.md): the package installs beside today's torch, numpy, pandas and PyG
+without changing them; without DGL the suite leaves a suite file's DGL-only parts out with a note
+and refuses them on the command line with one error line; runs record their stack, and compare tells
+two apart."""
 
 from __future__ import annotations
 
@@ -35,13 +36,15 @@ def _requirements(extra: str | None = None) -> list[Requirement]:
 
 
 def test_the_installed_stack_satisfies_every_requirement_so_pip_keeps_it():
-    """pip leaves an installed package alone when it satisfies the requirement: every dependency (and, on
-    the DGL stack, the dgl extra's) admits the version installed here, today's torch 2.14 and numpy 2 or
-    DGL's torch 2.2.1 and numpy 1 alike."""
+    """pip leaves an installed package alone when it satisfies the requirement: every dependency
+    (and, on the DGL stack, the dgl extra's) admits the version installed here, today's torch 2.14
+    and numpy 2 or DGL's torch 2.2.1 and numpy 1 alike."""
     requirements = _requirements() + (_requirements("dgl") if deps.dgl_available() else [])
     for req in requirements:
         installed = metadata.version(req.name)
-        assert req.specifier.contains(installed, prereleases=True), f"{req} does not admit installed {installed}"
+        assert req.specifier.contains(installed,
+                                      prereleases=True), (f"{req} does not admit installed "
+                                                          f"{installed}")
 
 
 def test_the_default_dependencies_bound_only_from_below_unless_a_comment_says_why():
@@ -58,9 +61,11 @@ def test_the_default_dependencies_bound_only_from_below_unless_a_comment_says_wh
 
 def test_the_dgl_extra_pins_dgls_stack():
     pins = {r.name: str(r.specifier) for r in _requirements("dgl")}
-    assert pins["dgl"] == "==2.1.0" and pins["torch"] == "==2.2.1" and pins["torchdata"] == "==0.7.1"
+    assert (pins["dgl"] == "==2.1.0" and pins["torch"] == "==2.2.1" and pins["torchdata"]
+            == "==0.7.1")
     assert pins["numpy"] == "<2" and pins["pandas"] == "<3" and pins["setuptools"] == "<70"
-    for name in ("today", "dgl"):  # each environment's constraints file pins what its make target installs
+    # each environment's constraints file pins what its make target installs
+    for name in ("today", "dgl"):
         lines = (ROOT / "constraints" / f"{name}.txt").read_text().splitlines()
         torch_pin = next(line for line in lines if line.startswith("torch=="))
         assert (torch_pin == "torch==2.2.1") == (name == "dgl"), torch_pin
@@ -94,25 +99,29 @@ def suite_file(tmp_path) -> Path:
     return path
 
 
-def test_without_dgl_a_suite_files_dgl_parts_are_left_out_with_a_note_each(suite_file, monkeypatch, capsys):
+def test_without_dgl_a_suite_files_dgl_parts_are_left_out_with_a_note_each(suite_file, monkeypatch,
+        capsys):
     _without_dgl(monkeypatch)
     assert main(["--config", str(suite_file), "--dry-run", "--no-batching-check"]) == 0
     out, err = capsys.readouterr()
     assert "backend: torch (auto: DGL is not installed)" in err
-    assert re.search(r"strategy dgl-loader: left out \(DGL is not installed; pip install 'bench_lib\[dgl\]'", err)
+    assert re.search(r"strategy dgl-loader: left out \(DGL is not installed; pip install "
+                     r"'bench_lib\[dgl\]'", err)
     assert re.search(r"dataset zinc: left out \(built by DGL's loaders; .*bench_lib\[dgl\]", err)
     assert "dgl-loader" not in out and "zinc" not in out and "nci5k/dynamic/gin" in out
 
 
 @pytest.mark.parametrize("flags", [["--backend", "dgl"], ["--strategies", "dynamic,dgl-loader"],
                                    ["--datasets", "nci5k,zinc"]])
-def test_without_dgl_asking_for_a_dgl_part_is_one_error_line_naming_the_extra(flags, suite_file, monkeypatch,
+def test_without_dgl_asking_for_a_dgl_part_is_one_error_line_naming_the_extra(flags, suite_file,
+        monkeypatch,
                                                                                capsys):
     _without_dgl(monkeypatch)
     assert main(["--config", str(suite_file), "--dry-run", "--no-batching-check", *flags]) == 2
     out, err = capsys.readouterr()
     errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "bench_lib[dgl]" in errors[0] and "Traceback" not in err and out == ""
+    assert (len(errors) == 1 and "bench_lib[dgl]" in errors[0] and "Traceback" not in err and out
+            == "")
 
 
 def test_a_suite_file_that_says_backend_dgl_is_refused_without_dgl(suite_file, monkeypatch, capsys):
@@ -146,11 +155,13 @@ def test_a_run_records_its_stack_and_every_package():
     import numpy
     import torch
 
-    assert env["packages"]["torch"] == torch.__version__.split("+")[0] or env["packages"]["torch"] == torch.__version__
+    assert (env["packages"]["torch"] == torch.__version__.split("+")[0] or env["packages"]["torch"]
+            == torch.__version__)
     assert env["packages"]["numpy"] == numpy.__version__
     assert (env["packages"]["dgl"] is None) == (not deps.dgl_available())
     freeze = pip_freeze().splitlines()
-    assert f"numpy=={numpy.__version__}" in freeze and not any(line.startswith("bench_lib") for line in freeze)
+    assert (f"numpy=={numpy.__version__}" in freeze
+            and not any(line.startswith("bench_lib") for line in freeze))
     assert stack_text({"torch": "2.2.1", "dgl": None}) == "torch 2.2.1, dgl none"
 
 
@@ -170,33 +181,40 @@ def test_compare_names_both_stacks_and_says_whether_the_answer_moved(tmp_path, c
     ref = ROOT / "results" / "default-reference"
     a = _copy_run(ref, tmp_path / "a", {})
     b = _copy_run(ref, tmp_path / "b", {"torch": "2.14.1", "numpy": "2.4.6", "dgl": None})
-    assert report_main(["compare", str(a), str(b)]) == 0  # different stacks: relative to dynamic by default
+    # different stacks: relative to dynamic by default
+    assert report_main(["compare", str(a), str(b)]) == 0
     out = capsys.readouterr().out
-    assert "Two stacks (environment.json): A ran on torch 2.2.1, numpy 1.26.4, pandas 2.3.3, dgl 2.1.0; B on " \
-           "torch 2.14.1, numpy 2.4.6, pandas 2.3.3, dgl none." in out
-    moved = re.search(r"Between the two stacks the batching answer (.*?): (\d+) of (\d+) strategy ratios changed", out)
+    assert ("Two stacks (environment.json): A ran on torch 2.2.1, numpy 1.26.4, pandas 2.3.3, dgl "
+            "2.1.0; B on torch 2.14.1, numpy 2.4.6, pandas 2.3.3, dgl none.") in out
+    moved = re.search(r"Between the two stacks the batching answer (.*?): (\d+) of (\d+) strategy "
+                      r"ratios changed", out)
     assert moved and moved.group(2) == "0" and moved.group(1).startswith("did not move")
 
 
 def test_every_committed_reference_carries_the_constraints_that_recreate_its_stack():
-    runs = [p.parent for p in (ROOT / "results").glob("*/environment.json") if (p.parent / "records.csv").exists()]
+    runs = [p.parent for p in (ROOT / "results").glob("*/environment.json")
+            if (p.parent / "records.csv").exists()]
     assert len(runs) >= 4
     for run in runs:
         packages = json.loads((run / "environment.json").read_text())["packages"]
-        norm = lambda name: name.lower().replace("_", "-")  # noqa: E731 - pip freeze writes torch-geometric
+        # pip freeze writes torch-geometric
+        def norm(name):
+            return name.lower().replace("_", "-")
         pins = {norm(line) for line in (run / "constraints.txt").read_text().splitlines()}
         for name, version in packages.items():
             if version and name != "bench_lib":
                 assert norm(f"{name}=={version}") in pins, (run.name, name, version)
 
 
-def test_a_suite_with_nothing_left_but_dgl_parts_says_what_it_left_out(suite_file, monkeypatch, capsys):
+def test_a_suite_with_nothing_left_but_dgl_parts_says_what_it_left_out(suite_file, monkeypatch,
+        capsys):
     _without_dgl(monkeypatch)
-    suite_file.write_text(SUITE.replace('strategies = ["pad", "dynamic", "dgl-loader"]', 'strategies = ["dgl-loader"]'))
+    suite_file.write_text(SUITE.replace('strategies = ["pad", "dynamic", "dgl-loader"]',
+                                        'strategies = ["dgl-loader"]'))
     assert main(["--config", str(suite_file), "--dry-run", "--no-batching-check"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err == ["error: the suite has no cell to run (no dataset, strategy or model left; left out for want "
-                   "of DGL (bench_lib[dgl]): strategy dgl-loader, dataset zinc)"]
+    assert err == ["error: the suite has no cell to run (no dataset, strategy or model left; left "
+                   "out for want of DGL (bench_lib[dgl]): strategy dgl-loader, dataset zinc)"]
 
 
 def test_backend_dgl_is_refused_on_a_suite_files_cuda_device():

@@ -67,10 +67,12 @@ def test_shipped_configs_parse():
     assert ddp.ranks == (1, 2) and ddp.clock == "wall" and ddp.threads == 1
     default = load_config(ROOT / "benchmarks" / "default.toml")
     assert {d.name for d in default.datasets} == {"nci5k", "qm9"}
-    # The paper's water clusters at full size, k-NN graphs built per batch; the options pass the source's checks.
+    # The paper's water clusters at full size, k-NN graphs built per batch; the options pass the
+    # source's checks.
     from bench_lib.data import DATASETS
 
-    water = next(d for d in load_config(ROOT / "benchmarks" / "paper.toml").datasets if d.name == "hydronet-like")
+    water = next(d for d in load_config(ROOT / "benchmarks" / "paper.toml").datasets if d.name
+                 == "hydronet-like")
     assert water.n_graphs == 4_464_740 and water.options["edges"] == "knn"
     params = DATASETS.get("hydronet-like")().resolve(water.n_graphs, 0, dict(water.options)).params
     assert params["n_graphs"] == 4_464_740 and params["subset"] == "full_4.5M"
@@ -78,28 +80,45 @@ def test_shipped_configs_parse():
 
 
 @pytest.mark.parametrize("doc,match", [
-    ({"suite": {"nme": "x"}, "datasets": {"nci5k": {}}}, r"\[suite\] has no key 'nme'; valid keys: .*name"),
+    ({"suite": {"nme": "x"}, "datasets": {"nci5k": {}}},
+     r"\[suite\] has no key 'nme'; valid keys: .*name"),
     ({"sweet": {}}, r"unknown section \[sweet\]; valid sections"),
-    ({"datasets": {"nci6k": {}}}, r"\[datasets\]: unknown dataset 'nci6k'; known: .*nci5k.*qm9.*csv:PATH"),
+    ({"datasets": {"nci6k": {}}}, r"\[datasets\]: unknown dataset 'nci6k'; known: "
+                                  r".*nci5k.*qm9.*csv:PATH"),
     ({"suite": {"strategies": ["pad", "pack-magic"]}, "datasets": {"nci5k": {}}},
      r"\[suite\] strategies: unknown name 'pack-magic'; valid: .*pack-lpfhp"),
-    ({"suite": {"repeats": -2}, "datasets": {"nci5k": {}}}, r"\[suite\] repeats must be > 0 \(got -2\)"),
-    ({"suite": {"repeats": "many"}, "datasets": {"nci5k": {}}}, r"\[suite\] repeats must be a number \(got 'many'\)"),
-    ({"datasets": {"nci5k": {"models": ["gcn"]}}}, r"\[datasets.nci5k\] models: unknown name 'gcn'; valid: gin, painn, schnet"),
-    ({"datasets": {"nci5k": {"node_budget": 3}}}, r"\[datasets.nci5k\] has no key 'node_budget'; valid keys: .*node_slots"),
-    ({"datasets": {"nci5k": {"node_slots": 512.5}}}, r"\[datasets.nci5k\] node_slots must be a whole number \(got 512.5\)"),
-    ({"suite": {"interleave": "yes"}, "datasets": {"nci5k": {}}}, r"\[suite\] interleave must be true or false"),
-    ({"suite": {"clock": "cpu"}, "datasets": {"nci5k": {}}}, r"\[suite\] clock must be 'auto' or 'wall'"),
-    ({"suite": {"malloc": "fast"}, "datasets": {"nci5k": {}}}, r"\[suite\] malloc must be 'keep' or 'default'"),
+    ({"suite": {"repeats": -2}, "datasets": {"nci5k": {}}},
+     r"\[suite\] repeats must be > 0 \(got -2\)"),
+    ({"suite": {"repeats": "many"}, "datasets": {"nci5k": {}}},
+     r"\[suite\] repeats must be a number \(got 'many'\)"),
+    ({"datasets": {"nci5k": {"models": ["gcn"]}}},
+     r"\[datasets.nci5k\] models: unknown name 'gcn'; valid: gin, painn, schnet"),
+    ({"datasets": {"nci5k": {"node_budget": 3}}},
+     r"\[datasets.nci5k\] has no key 'node_budget'; valid keys: .*node_slots"),
+    ({"datasets": {"nci5k": {"node_slots": 512.5}}},
+     r"\[datasets.nci5k\] node_slots must be a whole number \(got 512.5\)"),
+    ({"suite": {"interleave": "yes"}, "datasets": {"nci5k": {}}},
+     r"\[suite\] interleave must be true or false"),
+    ({"suite": {"clock": "cpu"}, "datasets": {"nci5k": {}}},
+     r"\[suite\] clock must be 'auto' or 'wall'"),
+    ({"suite": {"malloc": "fast"}, "datasets": {"nci5k": {}}},
+     r"\[suite\] malloc must be 'keep' or 'default'"),
     ({"suite": {"timeout_s": 100}, "datasets": {"nci5k": {}}},
-     r"\[train\] train_time_limit_s \(300\) must be below \[suite\] timeout_s \(100\), which covers the whole cell"),
-    ({"models": {"gin": {"depth": 3}}, "datasets": {"nci5k": {}}}, r"\[models.gin\] has no key 'depth'"),
-    ({"suite": {"fairness": ["fair"]}, "datasets": {"nci5k": {}}}, r"\[suite\] fairness: unknown name 'fair'"),
-    ({"suite": {"device": "tpu"}, "datasets": {"nci5k": {}}}, r"\[suite\] device must be 'cpu' or 'cuda'"),
+     r"\[train\] train_time_limit_s \(300\) must be below \[suite\] timeout_s \(100\), which "
+     r"covers the whole cell"),
+    ({"models": {"gin": {"depth": 3}}, "datasets": {"nci5k": {}}},
+     r"\[models.gin\] has no key 'depth'"),
+    ({"suite": {"fairness": ["fair"]}, "datasets": {"nci5k": {}}},
+     r"\[suite\] fairness: unknown name 'fair'"),
+    ({"suite": {"device": "tpu"}, "datasets": {"nci5k": {}}},
+     r"\[suite\] device must be 'cpu' or 'cuda'"),
     ({"suite": {}}, r"no \[datasets.<name>\] section"),
-    ({"suite": {"ranks": [1, 0]}, "datasets": {"nci5k": {}}}, r"\[suite\] ranks: each must be a whole number >= 1"),
-    ({"slurm": {"partiton": "gpu"}, "datasets": {"nci5k": {}}}, r"\[slurm\] has no key 'partiton'; valid keys: .*partition"),
-    ({"slurm": {"partition": 3}, "datasets": {"nci5k": {}}}, r"\[slurm\] partition must be a string"),
+    ({"suite": {"ranks": [1, 0]}, "datasets": {"nci5k": {}}},
+     r"\[suite\] ranks: each must be a whole number >= 1"),
+    ({"slurm": {"partiton": "gpu"}, "datasets": {"nci5k": {}}},
+     r"\[slurm\] has no key 'partiton'; valid keys: .*partition"),
+    ({"slurm": {"partition": 3}, "datasets": {"nci5k": {}}},
+     r"\[slurm\] partition must be a string"),
 ])
 def test_config_errors_name_field_value_and_choices(doc, match):
     with pytest.raises(ConfigError, match=match):
@@ -113,7 +132,8 @@ def test_overrides(tiny_config):
     # a dataset the config does not have joins with default settings; an unknown name is an error
     (qm9,) = apply_overrides(cfg, datasets=["qm9"]).datasets
     assert qm9.name == "qm9" and qm9.models == () and qm9.node_slots == 512
-    with pytest.raises(ConfigError, match="--datasets: unknown dataset 'qm10'.*; the config has nci5k"):
+    with pytest.raises(ConfigError, match="--datasets: unknown dataset 'qm10'.*; the config has "
+                                          "nci5k"):
         apply_overrides(cfg, datasets=["qm10"])
     with pytest.raises(ConfigError, match="--repeats must be >= 1"):
         apply_overrides(cfg, repeats=0)
@@ -155,7 +175,8 @@ def test_ranks_sweep_crosses_eager_cells_only_and_keeps_one_rank_ids(tiny_config
     arms = sorted((c.strategy, c.execution, c.ranks) for c in swept)
     assert arms == sorted((s, x, r) for s in ("pad", "dynamic", "pack-lpfhp")
                           for x, r in (("eager", 1), ("eager", 2), ("compile", 1)))
-    assert plain <= {c.cell_id for c in swept}  # one-rank cells keep the ids they had before ranks existed
+    # one-rank cells keep the ids they had before ranks existed
+    assert plain <= {c.cell_id for c in swept}
     assert len({c.group_key() for c in swept}) == 1  # 1 and 2 ranks timed in the same turns
     assert main(["--config", str(tiny_config), "--dry-run", "--ranks", "1,2"]) == 0
     assert sum("/2ranks/" in line for line in capsys.readouterr().out.splitlines()) == 3
@@ -183,7 +204,8 @@ def test_killed_suite_resumes_without_duplicate_or_missing_rows(tiny_config, tmp
     marker = f"BENCH_LIB_TEST_MARK={uuid.uuid4().hex}"
     temp_before = set(Path(tempfile.gettempdir()).glob("bench_lib_*"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), marker.split("=")[0]: marker.split("=")[1]}
-    proc = subprocess.Popen([sys.executable, "-m", "bench_lib.suite", "--config", str(tiny_config), "--out", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "bench_lib.suite", "--config", str(tiny_config),
+                             "--out", str(out),
                              "--no-report"], start_new_session=True, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 180
@@ -199,13 +221,15 @@ def test_killed_suite_resumes_without_duplicate_or_missing_rows(tiny_config, tmp
     while processes_with(marker) and time.time() < deadline:
         time.sleep(0.2)
     assert processes_with(marker) == []
-    assert set(Path(tempfile.gettempdir()).glob("bench_lib_*")) == temp_before  # no temp folder left either
+    # no temp folder left either
+    assert set(Path(tempfile.gettempdir()).glob("bench_lib_*")) == temp_before
     before = pd.read_csv(records)
     assert 1 <= len(before) < 3
     assert main(["--config", str(tiny_config), "--out", str(out), "--no-report"]) == 0
     after = pd.read_csv(records)
     assert len(after) == 3 and after.cell_id.is_unique and (after.status == "ok").all()
-    assert after.cell_id.iloc[:len(before)].tolist() == before.cell_id.tolist()  # done cells were not re-run
+    # done cells were not re-run
+    assert after.cell_id.iloc[:len(before)].tolist() == before.cell_id.tolist()
     # A third run has nothing left to do.
     assert main(["--config", str(tiny_config), "--out", str(out), "--no-report"]) == 0
     assert len(pd.read_csv(records)) == 3
@@ -232,9 +256,11 @@ def test_rerun_failed_replaces_the_failed_row(tiny_config, tmp_path):
 
 def test_a_cell_shared_by_two_views_runs_once(tmp_path):
     """Fixed parameters make both views' cells identical: one cell serves both."""
-    doc = {"suite": {"strategies": ["pad", "pack-lpfhp"], "fairness": ["equal-padded-budget", "equal-real-graphs"]},
+    doc = {"suite": {"strategies": ["pad", "pack-lpfhp"],
+                     "fairness": ["equal-padded-budget", "equal-real-graphs"]},
            "strategies": {"pack-lpfhp": {"max_nodes": 128, "packs_per_batch": 4}},
-           "datasets": {"nci5k": {"n_graphs": 60, "models": ["gin"], "node_slots": 512, "pack_nodes": 128}}}
+           "datasets": {"nci5k": {"n_graphs": 60, "models": ["gin"], "node_slots": 512,
+                                  "pack_nodes": 128}}}
     cells = expand_cells(parse_config(doc))
     lp = [c for c in cells if c.strategy == "pack-lpfhp"]
     assert len(lp) == 1 and lp[0].views == ("manual",)
@@ -247,7 +273,8 @@ def test_a_cell_shared_by_two_views_runs_once(tmp_path):
 def test_merged_cell_carries_both_budgets():
     from bench_lib.cells import _merge
 
-    a = CellSpec(dataset="x", strategy="s", views=("equal-padded-budget",), node_slots_budget=8, edge_slots_budget=9)
+    a = CellSpec(dataset="x", strategy="s", views=("equal-padded-budget",), node_slots_budget=8,
+                 edge_slots_budget=9)
     b = CellSpec(dataset="x", strategy="s", views=("equal-real-graphs",), graphs_per_step_budget=4)
     m = _merge(a, b)
     assert m.views == ("equal-padded-budget", "equal-real-graphs")
@@ -256,9 +283,11 @@ def test_merged_cell_carries_both_budgets():
 
 def test_a_budget_a_graph_cannot_fit_fails_before_any_cell(tmp_path, capsys):
     cfg = tmp_path / "small.toml"
-    cfg.write_text(TINY.replace("node_slots = 256", "node_slots = 12"))  # nci5k's largest molecule is bigger
+    # nci5k's largest molecule is bigger
+    cfg.write_text(TINY.replace("node_slots = 256", "node_slots = 12"))
     assert main(["--config", str(cfg), "--out", str(tmp_path / "res")]) == 2
-    assert f"error: {cfg}: [datasets.nci5k] (seed 0): node_slots=12 is smaller than the largest graph" in \
+    assert (f"error: {cfg}: [datasets.nci5k] (seed 0): node_slots=12 is smaller than the largest "
+            f"graph") in \
         capsys.readouterr().err
     assert not (tmp_path / "res").exists()
     cfg.write_text(TINY.replace("node_slots = 256", "node_slots = 256\npack_nodes = 100"))
@@ -268,7 +297,8 @@ def test_a_budget_a_graph_cannot_fit_fails_before_any_cell(tmp_path, capsys):
     cfg.write_text(TINY + '\n[strategies.pack-lpfhp]\nmax_nodes = 10\n')
     assert main(["--config", str(cfg), "--dry-run"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {cfg}: [datasets.nci5k] pack-lpfhp") and "more than the pack-lpfhp pack capacity of 10" in err
+    assert (err.startswith(f"error: {cfg}: [datasets.nci5k] pack-lpfhp")
+            and "more than the pack-lpfhp pack capacity of 10" in err)
 
 
 def test_data_dir_override_reaches_downloaded_sets(tmp_path):
@@ -290,27 +320,34 @@ def test_local_file_dataset_in_a_suite(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_a_local_csv_given_only_on_the_command_line_runs_and_reports(tiny_config, tmp_path, capsys, monkeypatch):
-    """Acceptance (issue 10): ``--datasets csv:PATH --target COL``, a nested absolute path, no TOML for the file."""
+def test_a_local_csv_given_only_on_the_command_line_runs_and_reports(tiny_config, tmp_path, capsys,
+        monkeypatch):
+    """Acceptance (issue 10): ``--datasets csv:PATH --target COL``, a nested absolute path, no TOML
+    for the file."""
     where = tmp_path / "my data" / "2026" / "solubility"
     where.mkdir(parents=True)
     csv_path = where / "ESOL.tsv.gz"
     import gzip
 
-    mols = ["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCCl", "CCBr", "OCC(O)CO", "CCCCCC", "c1ccncc1"]
+    mols = ["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCCl", "CCBr", "OCC(O)CO", "CCCCCC",
+            "c1ccncc1"]
     with gzip.open(csv_path, "wt") as f:
         f.write("Compound ID\tmeasured log solubility\tpredicted\tsmiles\n")
-        f.writelines(f"m{k}\t{k % 7 - 3.5}\t0\t{s}\n" for k, s in enumerate(mols * 16))  # fills 512 slots
+        # fills 512 slots
+        f.writelines(f"m{k}\t{k % 7 - 3.5}\t0\t{s}\n" for k, s in enumerate(mols * 16))
     out = tmp_path / "runs" / "esol"
     monkeypatch.chdir(tmp_path)
-    rc = main(["--config", str(tiny_config), "--datasets", f"csv:{csv_path}", "--target", "measured log solubility",
+    rc = main(["--config", str(tiny_config), "--datasets", f"csv:{csv_path}", "--target",
+               "measured log solubility",
                "--target-mae", "50", "--strategies", "pad,pack-ffd", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 0, err
-    assert "160 graphs" in err and "time to accuracy: regression target 'measured log solubility' to validation MAE 50 " in err
+    assert "160 graphs" in err and ("time to accuracy: regression target 'measured log solubility' "
+                                    "to validation MAE 50 ") in err
     records = pd.read_csv(out / "records.csv")
     assert (records.status == "ok").all() and len(records) == 2
-    assert set(records.target) == {"measured log solubility"} and set(records.model) == {"gin"}  # chosen by the data
+    # chosen by the data
+    assert set(records.target) == {"measured log solubility"} and set(records.model) == {"gin"}
     report = (out / "report" / "report.md").read_text()
     assert "## csv:ESOL.tsv.gz" in report and "target `measured log solubility`" in report
     assert str(tmp_path) not in report  # no machine-specific absolute path
@@ -323,7 +360,8 @@ def test_a_local_csv_given_only_on_the_command_line_runs_and_reports(tiny_config
 def test_a_skip_caused_by_the_machine_is_retried_and_a_skip_for_good_is_not(tiny_config, tmp_path):
     out = tmp_path / "res"
     one = tmp_path / "one.toml"
-    one.write_text(tiny_config.read_text().replace('["pad", "dynamic", "pack-lpfhp"]', '["pad", "dynamic"]'))
+    one.write_text(tiny_config.read_text().replace('["pad", "dynamic", "pack-lpfhp"]',
+                                                   '["pad", "dynamic"]'))
     assert main(["--config", str(one), "--out", str(out), "--no-report"]) == 0
     records = pd.read_csv(out / "records.csv")
     records["status"] = "skipped"
@@ -346,29 +384,37 @@ def test_list_shows_the_local_file_forms(capsys):
 
 
 @pytest.mark.slow
-def test_a_file_without_a_target_runs_throughput_and_memory_and_says_why_not_accuracy(tiny_config, tmp_path,
+def test_a_file_without_a_target_runs_throughput_and_memory_and_says_why_not_accuracy(tiny_config,
+        tmp_path,
                                                                                          capsys):
     smi = tmp_path / "library.csv"
-    smi.write_text("smiles\n" + "\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCCl"] * 40) + "\n")
+    smi.write_text("smiles\n" + "\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O",
+                                           "CCCl"] * 40) + "\n")
     out = tmp_path / "res"
     rc = main(["--config", str(tiny_config), "--datasets", f"csv:{smi}", "--strategies", "pad",
                "--target-mae", "1", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 0, err
-    assert "no numeric or class-label column: no target" in err and "time to accuracy skipped: the dataset has no target" in err
+    assert ("no numeric or class-label column: no target" in err
+            and "time to accuracy skipped: the dataset has no target" in err)
     (record,) = pd.read_csv(out / "records.csv").to_dict("records")
-    assert record["status"] == "ok" and record["graphs_per_s"] > 0 and record["throughput_peak_rss_mib"] > 0
-    assert pd.isna(record["target"]) and pd.isna(record["target_mae"]) and pd.isna(record["train_steps"])
+    assert (record["status"] == "ok" and record["graphs_per_s"] > 0
+            and record["throughput_peak_rss_mib"] > 0)
+    assert (pd.isna(record["target"]) and pd.isna(record["target_mae"])
+            and pd.isna(record["train_steps"]))
     assert "no target: throughput and memory only" in (out / "report" / "report.md").read_text()
 
 
 def test_an_edited_local_file_makes_new_cells_not_a_resume(tiny_config, tmp_path, capsys):
     data = tmp_path / "m.csv"
-    data.write_text("smiles,y\n" + "\n".join(f"{s},{k}.5" for k, s in enumerate(["CCO", "CCN", "CCC", "CCCl"] * 70)))
-    args = ["--config", str(tiny_config), "--datasets", f"csv:{data}", "--strategies", "pad", "--dry-run"]
+    rows = (f"{s},{k}.5" for k, s in enumerate(["CCO", "CCN", "CCC", "CCCl"] * 70))
+    data.write_text("smiles,y\n" + "\n".join(rows))
+    args = ["--config", str(tiny_config), "--datasets", f"csv:{data}", "--strategies", "pad",
+            "--dry-run"]
     assert main(args) == 0
     before = capsys.readouterr().out.split()[0]
-    assert main(args) == 0 and capsys.readouterr().out.split()[0] == before  # unchanged file: same cell
+    # unchanged file: same cell
+    assert main(args) == 0 and capsys.readouterr().out.split()[0] == before
     data.write_text(data.read_text().replace(".5", "0.5"))  # targets x10
     os.utime(data, ns=(time.time_ns(), time.time_ns() + 10**9))
     assert main(args) == 0
@@ -380,7 +426,8 @@ def test_cells_share_the_pool_side_by_side():
 
     from bench_lib.harness.runner import _pool
 
-    barrier = threading.Barrier(2, timeout=10)  # each job waits for the other: only side by side do both pass
+    # each job waits for the other: only side by side do both pass
+    barrier = threading.Barrier(2, timeout=10)
     done = []
     _pool([1, 2], lambda k: (barrier.wait(), done.append(k)), parallel=2)
     assert sorted(done) == [1, 2]
@@ -389,23 +436,30 @@ def test_cells_share_the_pool_side_by_side():
 
 
 @pytest.mark.slow
-def test_seeds_beyond_the_timed_ones_train_side_by_side_and_get_the_timed_step_time(tiny_config, tmp_path, capsys):
+def test_seeds_beyond_the_timed_ones_train_side_by_side_and_get_the_timed_step_time(tiny_config,
+        tmp_path, capsys):
     out = tmp_path / "res"
-    cfg = tiny_config.read_text().replace("repeats = 1", "repeats = 1\nseeds = [0, 1, 2]\ntimed_seeds = 1\n"
+    cfg = tiny_config.read_text().replace("repeats = 1",
+                                          "repeats = 1\nseeds = [0, 1, 2]\ntimed_seeds = 1\n"
                                           "train_parallel = 2").replace("train_time_limit_s = 0.1",
                                                                        "train_time_limit_s = 30")
     path = tmp_path / "seeds.toml"
     path.write_text(cfg.replace('["pad", "dynamic", "pack-lpfhp"]', '["pad", "dynamic"]')
-                    .replace("target_mae = 30.0", "target_mae = 1000.0"))  # reached at the first validation
+                    # reached at the first validation
+                    .replace("target_mae = 30.0", "target_mae = 1000.0"))
     assert main(["--config", str(path), "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert err.count("training: ") == 6 and err.count("setup: ") == 4  # the train-only seeds' cells, one slot each
+    # the train-only seeds' cells, one slot each
+    assert err.count("training: ") == 6 and err.count("setup: ") == 4
     df = pd.read_csv(out / "records.csv")
     assert len(df) == 6 and (df.status == "ok").all()
     timed, untimed = df[df.seed == 0], df[df.seed > 0]
-    assert (timed.repeats == 1).all() and (timed.windows_timed == 2).all() and timed.graphs_per_s.notna().all()
-    assert (untimed.repeats == 0).all() and (untimed.windows_timed == 0).all() and untimed.graphs_per_s.isna().all()
-    assert untimed.train_steps.notna().all() and untimed.time_to_target_s.isna().all()  # the report fills it in
+    assert (timed.repeats == 1).all() and (timed.windows_timed
+                                           == 2).all() and timed.graphs_per_s.notna().all()
+    assert (untimed.repeats == 0).all() and (untimed.windows_timed
+                                             == 0).all() and untimed.graphs_per_s.isna().all()
+    # the report fills it in
+    assert untimed.train_steps.notna().all() and untimed.time_to_target_s.isna().all()
     from bench_lib.report.tables import fill_untimed
 
     filled = fill_untimed(df)
@@ -422,8 +476,10 @@ def test_seeds_vary_the_training_not_the_data_unless_asked(tiny_config):
     cfg = dataclasses.replace(cfg, seeds=(0, 1))
     cells = expand_cells(cfg)
     assert {(c.seed, c.data_seed, c.dataset_seed) for c in cells} == {(0, 0, 0), (1, 0, 0)}
-    own = dataclasses.replace(cfg, datasets=tuple(dataclasses.replace(d, data_seed="seed") for d in cfg.datasets))
-    assert {(c.seed, c.data_seed, c.dataset_seed) for c in expand_cells(own)} == {(0, None, 0), (1, None, 1)}
+    own = dataclasses.replace(cfg, datasets=tuple(dataclasses.replace(d, data_seed="seed")
+                                                  for d in cfg.datasets))
+    assert ({(c.seed, c.data_seed, c.dataset_seed) for c in expand_cells(own)}
+            == {(0, None, 0), (1, None, 1)})
     with pytest.raises(ConfigError, match='data_seed must be a whole number >= 0 .* or "seed"'):
         parse_config({"datasets": {"nci5k": {"data_seed": "each"}}})
 
@@ -431,9 +487,11 @@ def test_seeds_vary_the_training_not_the_data_unless_asked(tiny_config):
 def test_windows_are_raised_to_the_timed_duration_that_held_under_load(tiny_config):
     from bench_lib.cells import timed_windows
 
-    smoke = load_config(ROOT / "benchmarks/smoke.toml")  # 2 repeats x 40 windows x 0.05 s: 4 s, nothing to raise
+    # 2 repeats x 40 windows x 0.05 s: 4 s, nothing to raise
+    smoke = load_config(ROOT / "benchmarks/smoke.toml")
     assert timed_windows(smoke) == 40
-    smoke = dataclasses.replace(smoke, train=dataclasses.replace(smoke.train, windows=4))  # 0.4 s a cell
+    # 0.4 s a cell
+    smoke = dataclasses.replace(smoke, train=dataclasses.replace(smoke.train, windows=4))
     notes = []
     assert timed_windows(smoke, notes) == 40 and "windows raised from 4 to 40" in notes[0]
     assert {c.windows for c in expand_cells(smoke)} == {40}
@@ -441,12 +499,13 @@ def test_windows_are_raised_to_the_timed_duration_that_held_under_load(tiny_conf
     assert timed_windows(default) == default.train.windows
     kept = dataclasses.replace(smoke, min_timed_s=0.0)
     assert timed_windows(kept) == 4
-    assert timed_windows(load_config(tiny_config)) == 2  # window_s 0: one step a window, nothing to raise
+    # window_s 0: one step a window, nothing to raise
+    assert timed_windows(load_config(tiny_config)) == 2
 
 
 def test_the_suite_loads_each_dataset_once(tiny_config, tmp_path, monkeypatch):
-    """One planning pass: the cells, the batching check and planning.json come from graphs loaded once per
-    dataset (the workers load their own)."""
+    """One planning pass: the cells, the batching check and planning.json come from graphs loaded
+    once per dataset (the workers load their own)."""
     import bench_lib.data as data
 
     loads = []
@@ -458,14 +517,15 @@ def test_the_suite_loads_each_dataset_once(tiny_config, tmp_path, monkeypatch):
 
     monkeypatch.setattr(data, "cached_build", counted)
     from bench_lib.cells import plan_suite
-    from bench_lib.suite import _check_batching, _todo
+    from bench_lib.suite import _check_batching
+    from bench_lib.suite.run import pending
 
     two = dataclasses.replace(load_config(tiny_config), seeds=(0, 1))
     plan = plan_suite(two)
     assert len(loads) == 1  # two seeds of one dataset with a fixed data_seed
     _check_batching(argparse.Namespace(no_batching_check=False), [plan.cells], plan, [])
     (tmp_path / "res").mkdir()
-    _todo(two, [plan.cells], tmp_path / "res", False, plan)  # writes planning.json
+    pending(two, [plan.cells], tmp_path / "res", False, plan)  # writes planning.json
     assert len(loads) == 1 and (tmp_path / "res" / "planning.json").exists()
 
 
@@ -478,12 +538,16 @@ def test_planning_json_shows_the_budgets_the_cells_ran_with(tmp_path):
 
     store = load_dataset("nci5k", n_graphs=100, seed=0)
     train = store_splits(store, seed=0)["train"]
-    assert (store.n_node.max(), store.n_node[train].max()) == (51, 43)  # the largest graph is not in training
-    cfg = parse_config({"suite": {"strategies": ["pack-lpfhp", "pad"], "fairness": ["equal-padded-budget"]},
-                        "datasets": {"nci5k": {"n_graphs": 100, "models": ["gin"], "node_slots": 96}}})
+    # the largest graph is not in training
+    assert (store.n_node.max(), store.n_node[train].max()) == (51, 43)
+    cfg = parse_config({"suite": {"strategies": ["pack-lpfhp", "pad"],
+                                  "fairness": ["equal-padded-budget"]},
+                        "datasets": {"nci5k": {"n_graphs": 100, "models": ["gin"],
+                                               "node_slots": 96}}})
     plan = plan_suite(cfg)
     (lp,) = [c for c in plan.cells if c.strategy == "pack-lpfhp"]
-    assert lp.strategy_params["max_nodes"] == 96  # packs of 48, planned on the training split, could not hold it
+    # packs of 48, planned on the training split, could not hold it
+    assert lp.strategy_params["max_nodes"] == 96
     planned = plan.datasets["nci5k"].params["equal-padded-budget"]["pack-lpfhp"]
     assert planned == lp.strategy_params
     summary = planning_summary(plan.datasets)["nci5k"]

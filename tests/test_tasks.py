@@ -1,4 +1,5 @@
-"""Tasks, losses and metrics: classification, missing labels, OGB's evaluators, targets with a direction."""
+"""Tasks, losses and metrics: classification, missing labels, OGB's evaluators, targets with a
+direction."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ os.environ.setdefault("OUTDATED_IGNORE", "1")
 
 
 def nci(n: int):
-    """The first ``n`` NCI molecules that ship with RDKit and their TPSA (a property a GNN learns fast)."""
+    """The first ``n`` NCI molecules that ship with RDKit and their TPSA (a property a GNN learns
+    fast)."""
     from pathlib import Path
 
     smi, tpsa = nci5k_files()
@@ -62,9 +64,11 @@ def test_pcqm4mv2_mae_agrees_with_its_evaluator():
 
 
 def test_accuracy_from_one_logit_and_from_several():
-    assert score("accuracy", np.array([[1.0], [0.0], [1.0]]), np.array([[2.0], [-1.0], [-0.5]])) == pytest.approx(2 / 3)
+    assert (score("accuracy", np.array([[1.0], [0.0], [1.0]]), np.array([[2.0], [-1.0], [-0.5]]))
+            == pytest.approx(2 / 3))
     logits = np.array([[0.1, 2.0, 0.0], [3.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 5.0, 0.0]])
-    assert score("accuracy", np.array([[1.0], [0.0], [2.0], [np.nan]]), logits) == 1.0  # the missing label left out
+    # the missing label left out
+    assert score("accuracy", np.array([[1.0], [0.0], [2.0], [np.nan]]), logits) == 1.0
 
 
 @pytest.mark.parametrize("metric,value,message", [
@@ -82,7 +86,8 @@ def test_direction_decides_when_a_target_is_reached():
     assert METRICS["rocauc"].reached(0.8, 0.75) and not METRICS["rocauc"].reached(0.7, 0.75)
     assert METRICS["mae"].reached(0.7, 0.75) and not METRICS["mae"].reached(0.8, 0.75)
     scores = iter([0.5, 0.6, 0.76, 0.9])
-    out = train_to_target(lambda: None, lambda: next(scores), target=0.75, max_steps=100, eval_every=10,
+    out = train_to_target(lambda: None, lambda: next(scores), target=0.75, max_steps=100,
+                          eval_every=10,
                           time_limit_s=60, higher_is_better=True)
     assert out["reached_target"] and out["steps_to_target"] == 20 and out["best_val_score"] == 0.76
 
@@ -91,7 +96,8 @@ def test_direction_decides_when_a_target_is_reached():
 def with_targets(store, values: np.ndarray, names=("y",), **meta):
     values = np.asarray(values, np.float32).reshape(store.n_graph, -1)
     return dataclasses.replace(store, targets=values,
-                               meta=dataclasses.replace(store.meta, target_names=tuple(names), **meta))
+                               meta=dataclasses.replace(store.meta, target_names=tuple(names),
+                                                        **meta))
 
 
 @pytest.fixture(scope="module")
@@ -103,27 +109,33 @@ def test_a_column_of_two_values_is_binary_and_says_so(small):
     store = with_targets(small, np.where(np.arange(30) % 3, 5.0, -1.0))
     task = resolve_task(store, "y")
     assert task.kind == "binary" and task.metric == "rocauc" and task.classes == (-1.0, 5.0)
-    assert "'y' holds only two values (-1, 5): binary classification, 5 the positive class" in task.note
+    assert ("'y' holds only two values (-1, 5): binary classification, 5 the positive class"
+            in task.note)
     assert task.labels(store.targets)[:3, 0].tolist() == [0.0, 1.0, 1.0]
     assert resolve_task(store, "y", kind="regression").kind == "regression"  # --task regression
 
 
 def test_known_sets_take_their_task_from_ogb(small):
-    task = resolve_task(with_targets(small, np.arange(30) % 2, ("hiv_active",)), None, dataset="ogbg-molhiv")
+    task = resolve_task(with_targets(small, np.arange(30) % 2, ("hiv_active",)), None,
+                        dataset="ogbg-molhiv")
     assert (task.kind, task.metric) == ("binary", "rocauc")
-    labels = np.where(np.arange(30 * 4).reshape(30, 4) % 5 == 0, np.nan, np.arange(30 * 4).reshape(30, 4) % 2)
+    labels = np.where(np.arange(30 * 4).reshape(30, 4) % 5 == 0, np.nan,
+                      np.arange(30 * 4).reshape(30, 4) % 2)
     task = resolve_task(with_targets(small, labels, ("a", "b", "c", "d")), None, kind="multilabel")
     assert task.kind == "multilabel" and task.n_outputs == 4 and task.metric == "ap"
 
 
 def test_text_classes_keep_their_names(small):
-    store = with_targets(small, np.arange(30) % 3, ("colour",), target_classes={"colour": ["blue", "green", "red"]},
+    store = with_targets(small, np.arange(30) % 3, ("colour",),
+                         target_classes={"colour": ["blue", "green", "red"]},
                          task="multiclass")
     task = resolve_task(store, "colour")
-    assert task.kind == "multiclass" and task.n_outputs == 3 and task.class_names == ("blue", "green", "red")
+    assert (task.kind == "multiclass" and task.n_outputs == 3 and task.class_names
+            == ("blue", "green", "red"))
 
 
-@pytest.mark.parametrize("kind,outputs", [("binary", 1), ("multiclass", 3), ("multilabel", 3), ("regression", 1)])
+@pytest.mark.parametrize("kind,outputs", [("binary", 1), ("multiclass", 3), ("multilabel", 3),
+                                          ("regression", 1)])
 def test_the_loss_never_sees_padding_or_missing_labels(small, kind, outputs):
     rng = np.random.default_rng(0)
     width = 3 if kind == "multilabel" else 1
@@ -140,16 +152,19 @@ def test_the_loss_never_sees_padding_or_missing_labels(small, kind, outputs):
     junk = pred.detach().clone()
     junk[6:] = 1e6  # junk on the padding rows
     junk[4, 0] = -1e6  # and on the missing label
-    assert torch.allclose(task_loss(junk, batch.targets, batch.graph_mask, kind, std), loss.detach())
+    assert torch.allclose(task_loss(junk, batch.targets, batch.graph_mask, kind, std),
+                          loss.detach())
     loss.backward()
     assert pred.grad[6:].abs().sum() == 0 and torch.isfinite(pred.grad).all()
     assert pred.grad[4, 0] == 0
 
 
-# ---- OGB sets, end to end -------------------------------------------------------------------------
+# ---- OGB sets, end to end
+# -------------------------------------------------------------------------
 def spec(**kw) -> CellSpec:
     base = dict(strategy="dynamic", strategy_params={"batch_graphs": 32}, model="gin",
-                model_params={"hidden": 16, "layers": 2}, warmup_steps=1, window_s=0.0, windows=1, repeats=1,
+                model_params={"hidden": 16, "layers": 2}, warmup_steps=1, window_s=0.0, windows=1,
+                repeats=1,
                 eval_every=5, max_steps=10, lr=3e-3)
     base.update(kw)
     return CellSpec(**base)
@@ -161,13 +176,17 @@ def test_molhiv_sample_is_scored_by_ogbs_evaluator(tmp_path):
 
     smiles, tpsa = nci(240)
     rng = np.random.default_rng(0)
-    write_ogb_layout(tmp_path, "ogbg-molhiv", smiles, (tpsa > np.median(tpsa))[:, None].astype(float),
+    write_ogb_layout(tmp_path, "ogbg-molhiv", smiles,
+                     (tpsa > np.median(tpsa))[:, None].astype(float),
                      rng.choice(3, size=len(smiles), p=(0.6, 0.2, 0.2)))
-    cell = spec(dataset="ogbg-molhiv", dataset_options={"data_dir": str(tmp_path)}, task="binary", metric="rocauc",
+    cell = spec(dataset="ogbg-molhiv", dataset_options={"data_dir": str(tmp_path)}, task="binary",
+                metric="rocauc",
                 target_value=0.99)
     run = CellRun(cell)
-    val = BatchLoader(run.store, STRATEGIES.create("dynamic", batch_graphs=64), run.splits["val"], seed=0)
-    value, source = evaluate_score(run.model, val, run.task, run.device, cell.backend, "ogbg-molhiv")
+    val = BatchLoader(run.store, STRATEGIES.create("dynamic", batch_graphs=64), run.splits["val"],
+                      seed=0)
+    value, source = evaluate_score(run.model, val, run.task, run.device, cell.backend,
+                                   "ogbg-molhiv")
     y, pred = predict(run.model, val, run.device, cell.backend)
     assert source == "ogb evaluator (ogbg-molhiv)" and y.shape == (len(run.splits["val"]), 1)
     assert value == Evaluator("ogbg-molhiv").eval({"y_true": y, "y_pred": pred})["rocauc"]
@@ -184,7 +203,8 @@ def test_molhiv_sample_is_scored_by_ogbs_evaluator(tmp_path):
 @pytest.mark.slow
 def test_molpcba_sample_reports_a_finite_average_precision_with_per_label_masks(tmp_path):
     standin_molpcba(tmp_path, n_molecules=300)
-    cell = spec(dataset="ogbg-molpcba", dataset_options={"data_dir": str(tmp_path)}, task="multilabel",
+    cell = spec(dataset="ogbg-molpcba", dataset_options={"data_dir": str(tmp_path)},
+                task="multilabel",
                 metric="ap", target_value=0.99)
     run = CellRun(cell)
     assert run.task.n_outputs == 128 and np.isnan(run.store.targets).mean() > 0.5
@@ -197,7 +217,8 @@ def test_molpcba_sample_reports_a_finite_average_precision_with_per_label_masks(
     assert 0 < m["class_balance"] < 1
 
 
-# ---- the suite, from the command line -----------------------------------------------------------------
+# ---- the suite, from the command line
+# -----------------------------------------------------------------
 TINY = """
 [suite]
 name = "bbb"
@@ -227,29 +248,35 @@ models = ["gin"]
 
 @pytest.mark.slow
 def test_a_blood_brain_barrier_table_runs_with_only_its_target_named(tmp_path, capsys, monkeypatch):
-    """Acceptance: a tab-separated table with a text label column and a few unparsable SMILES trains to a
-    ROC-AUC target from the command line; the records and the report say rocauc, binary and the balance."""
+    """Acceptance: a tab-separated table with a text label column and a few unparsable SMILES trains
+    to a ROC-AUC target from the command line; the records and the report say rocauc, binary and the
+    balance."""
     smiles, tpsa = nci(200)
     rows = ["NO.\tcompound_name\tSMILES\tCID\tlogBB\tBBB+/BBB-\tgroup"]
     for k, (s, t) in enumerate(zip(smiles, tpsa)):
         bad = k in (7, 50, 120)
-        rows.append(f"{k + 1}\tname {k}\t{'C1CC(' if bad else s}\t{'' if k % 6 == 0 else 9000 + k}\t"
-                    f"{'' if k % 4 else '-0.3'}\t{'BBB+' if t < 60 else 'BBB-'}\tA")
+        cid = "" if k % 6 == 0 else 9000 + k
+        log_bb = "" if k % 4 else "-0.3"
+        label = "BBB+" if t < 60 else "BBB-"
+        rows.append(f"{k + 1}\tname {k}\t{'C1CC(' if bad else s}\t{cid}\t{log_bb}\t{label}\tA")
     table = tmp_path / "B3DB_classification.tsv"
     table.write_text("\n".join(rows) + "\n")
     config = tmp_path / "bbb.toml"
     config.write_text(TINY)
     out = tmp_path / "out"
     monkeypatch.chdir(tmp_path)
-    rc = main(["--config", str(config), "--datasets", f"csv:{table}", "--target", "BBB+/BBB-", "--target-value",
+    rc = main(["--config", str(config), "--datasets", f"csv:{table}", "--target", "BBB+/BBB-",
+               "--target-value",
                "0.7", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 0, err
-    assert "3 input record(s) skipped" in err and "binary target 'BBB+/BBB-' to validation ROC-AUC 0.7" in err
+    assert ("3 input record(s) skipped" in err
+            and "binary target 'BBB+/BBB-' to validation ROC-AUC 0.7" in err)
     records = pd.read_csv(out / "records.csv")
     assert (records.status == "ok").all() and len(records) == 3
     assert set(records.task) == {"binary"} and set(records.metric) == {"rocauc"}
-    assert set(records.positive_class) == {"BBB+"} and records.class_balance.between(0.3, 0.95).all()
+    assert (set(records.positive_class) == {"BBB+"}
+            and records.class_balance.between(0.3, 0.95).all())
     assert records.reached_target.any()  # a learnable label: TPSA decides it
     report = (out / "report" / "report.md").read_text()
     assert "(binary), scored by validation ROC-AUC (`rocauc`, higher is better)" in report
@@ -266,7 +293,8 @@ def test_one_graph_per_step_is_said(tmp_path):
                          "graphs_per_step_mean": [1.0, 9.5], "node_efficiency": [0.05, 0.97],
                          "repeat_graphs_per_s": ["[1.0]", "[9.0]"], "graphs_per_s": [1.0, 9.0]})
     text = one_graph_sentence(summarise(rows))
-    assert text.startswith("Reduced to one graph per step: `pad` (node efficiency 0.05)") and "dynamic" not in text
+    assert (text.startswith("Reduced to one graph per step: `pad` (node efficiency 0.05)")
+            and "dynamic" not in text)
 
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -277,42 +305,51 @@ def test_the_algoperf_suites_say_what_they_run():
 
     full = load_config(ROOT / "benchmarks" / "algoperf-ogbg.toml")
     d = full.datasets[0]
-    assert (d.name, d.node_slots, d.edge_slots, d.graphs_per_step) == ("ogbg-molpcba", 512 * 26, 512 * 56, 512)
-    assert (d.metric, d.target_value, full.model_params["gin"]["hidden"], full.model_params["gin"]["layers"]) == \
+    assert (d.name, d.node_slots, d.edge_slots,
+            d.graphs_per_step) == ("ogbg-molpcba", 512 * 26, 512 * 56, 512)
+    assert (d.metric, d.target_value, full.model_params["gin"]["hidden"],
+            full.model_params["gin"]["layers"]) == \
         ("ap", 0.28098, 256, 5)
     reduced = load_config(ROOT / "benchmarks" / "algoperf-ogbg-reduced.toml").datasets[0]
-    assert (reduced.node_slots, reduced.edge_slots) == (64 * 26, 64 * 56) and reduced.target_value < 0.28098
+    assert (reduced.node_slots, reduced.edge_slots) == (64 * 26,
+                                                        64 * 56) and reduced.target_value < 0.28098
     assert load_config(ROOT / "benchmarks" / "moleculenet.toml").datasets == ()
 
 
 @pytest.mark.slow
 def test_the_reduced_algoperf_suite_reports_steps_to_its_map_target(tmp_path, capsys, monkeypatch):
-    """The reduced AlgoPerf suite as shipped, on the offline stand-in (1,000 molecules, three strategies)."""
+    """The reduced AlgoPerf suite as shipped, on the offline stand-in (1,000 molecules, three
+    strategies)."""
     standin_molpcba(tmp_path / "ogb", n_molecules=1000)
     out = tmp_path / "out"
     monkeypatch.chdir(tmp_path)
     rc = main(["--config", str(ROOT / "benchmarks" / "algoperf-ogbg-reduced.toml"), "--data-dir",
-               str(tmp_path / "ogb"), "--datasets", "ogbg-molpcba", "--target-value", "0.45", "--strategies",
+               str(tmp_path / "ogb"), "--datasets", "ogbg-molpcba", "--target-value", "0.45",
+               "--strategies",
                "pad,dynamic,pack-lpfhp", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 0, err
     assert "a STAND-IN for ogbg-molpcba, not OGB's data" in err
     records = pd.read_csv(out / "records.csv")
-    assert set(records.metric) == {"ap"} and set(records.metric_source) == {"ogb evaluator (ogbg-molpcba)"}
+    assert (set(records.metric) == {"ap"} and set(records.metric_source)
+            == {"ogb evaluator (ogbg-molpcba)"})
     assert records.reached_target.all() and (records.steps_to_target > 0).all()
     report = (out / "report" / "report.md").read_text()
     assert "Fewest steps to validation average precision 0.45" in report
-    assert "every label column (the first `pcba_task_0`) (multilabel), scored by validation average precision (`ap`, higher is better, computed by the ogb " \
-           "evaluator (ogbg-molpcba))" in report
+    assert ("every label column (the first `pcba_task_0`) (multilabel), scored by validation "
+            "average precision (`ap`, higher is better, computed by the ogb evaluator "
+            "(ogbg-molpcba))") in report
 
 
 def test_l1_regression_loss_is_the_mean_absolute_standardised_error(small):
     store = with_targets(small, np.arange(30, dtype=float) * 1.5)
     batch = collate(store, np.arange(5))
-    off = torch.tensor([2.0, -2.0, 2.0, -2.0, 2.0] + [99.0] * (batch.graph_mask.shape[0] - 5))[:, None]
+    off = torch.tensor([2.0, -2.0, 2.0, -2.0,
+                        2.0] + [99.0] * (batch.graph_mask.shape[0] - 5))[:, None]
     pred = batch.targets[:, :1].nan_to_num() + off  # 2 off on every real graph, junk on padding
     std = torch.tensor([4.0])
-    assert float(task_loss(pred, batch.targets, batch.graph_mask, "regression", std, loss="l1")) == 0.5
+    assert (float(task_loss(pred, batch.targets, batch.graph_mask, "regression", std, loss="l1"))
+            == 0.5)
     assert float(task_loss(pred, batch.targets, batch.graph_mask, "regression", std)) == 0.25
     cell = CellSpec(dataset="nci5k", strategy="pad", loss="l1")
     assert cell.cell_id != CellSpec(dataset="nci5k", strategy="pad").cell_id
@@ -321,8 +358,8 @@ def test_l1_regression_loss_is_the_mean_absolute_standardised_error(small):
 
 
 def test_moleculenet_suite_takes_a_classification_and_a_regression_table(tmp_path, capsys):
-    """benchmarks/moleculenet.toml has no dataset of its own: each table comes with its target on the command
-    line (a 0/1 column is binary and said so; a numeric one regresses)."""
+    """benchmarks/moleculenet.toml has no dataset of its own: each table comes with its target on
+    the command line (a 0/1 column is binary and said so; a numeric one regresses)."""
     smiles, tpsa = nci(60)
     bbbp = tmp_path / "BBBP.csv"
     bbbp.write_text("name,p_np,smiles\n" + "".join(f"m{k},{int(t < 60)},{s}\n" for k, (s, t) in
@@ -331,14 +368,17 @@ def test_moleculenet_suite_takes_a_classification_and_a_regression_table(tmp_pat
     esol.write_text("Compound ID,measured log solubility,smiles\n" + "".join(
         f"c{k},{-t / 40:.3f},{s}\n" for k, (s, t) in enumerate(zip(smiles, tpsa))))
     config = str(ROOT / "benchmarks" / "moleculenet.toml")
-    assert main(["--config", config, "--datasets", f"csv:{bbbp}", "--target", "p_np", "--target-value", "0.85",
+    assert main(["--config", config, "--datasets", f"csv:{bbbp}", "--target", "p_np",
+                 "--target-value", "0.85",
                  "--dry-run"]) == 0
     err = capsys.readouterr().err
     assert "'p_np' holds only two values (0, 1): binary classification" in err
     assert "binary target 'p_np' to validation ROC-AUC 0.85 (higher is better)" in err
-    assert main(["--config", config, "--datasets", f"csv:{esol}", "--target", "measured log solubility",
+    assert main(["--config", config, "--datasets", f"csv:{esol}", "--target",
+                 "measured log solubility",
                  "--target-mae", "0.8", "--dry-run"]) == 0
-    assert "regression target 'measured log solubility' to validation MAE 0.8" in capsys.readouterr().err
+    assert ("regression target 'measured log solubility' to validation MAE 0.8"
+            in capsys.readouterr().err)
 
 
 def test_an_infinite_padding_prediction_leaves_the_gradients_finite(small):
@@ -355,14 +395,17 @@ def test_an_infinite_padding_prediction_leaves_the_gradients_finite(small):
 
 def test_a_diverged_model_scores_nan_and_is_not_reached():
     scores = iter([math.nan, 0.6, math.nan])
-    out = train_to_target(lambda: None, lambda: next(scores), target=0.9, max_steps=20, eval_every=10,
+    out = train_to_target(lambda: None, lambda: next(scores), target=0.9, max_steps=20,
+                          eval_every=10,
                           time_limit_s=60, higher_is_better=True)
-    assert not out["reached_target"] and out["best_val_score"] == 0.6 and math.isnan(out["final_val_score"])
+    assert (not out["reached_target"] and out["best_val_score"] == 0.6
+            and math.isnan(out["final_val_score"]))
 
 
 def test_each_seeds_split_is_checked(tmp_path):
-    """A class missing from a later seed's validation split (seeds that vary the data, data_seed = "seed")
-    is an error naming that seed, not a seed dropped in silence; with one split for every seed, none."""
+    """A class missing from a later seed's validation split (seeds that vary the data, data_seed =
+    "seed") is an error naming that seed, not a seed dropped in silence; with one split for every
+    seed, none."""
     from bench_lib.config import ConfigError, parse_config
     from bench_lib.data import split_indices
     from bench_lib.suite import expand_cells
@@ -371,24 +414,32 @@ def test_each_seeds_split_is_checked(tmp_path):
     val0, val1 = (set(split_indices(40, seed=s)["val"].tolist()) for s in (0, 1))
     positives = sorted(val0 - val1)[:1] + [k for k in range(40) if k not in val0 | val1][:1]
     table = tmp_path / "t.csv"
-    table.write_text("smiles,label\n" + "".join(f"{s},{int(k in positives)}\n" for k, s in enumerate(smiles)))
-    cfg = parse_config({"suite": {"strategies": ["dynamic"], "fairness": ["equal-padded-budget"], "seeds": [0, 1]},
+    table.write_text("smiles,label\n" + "".join(f"{s},{int(k in positives)}\n"
+                                                for k, s in enumerate(smiles)))
+    cfg = parse_config({"suite": {"strategies": ["dynamic"], "fairness": ["equal-padded-budget"],
+                                  "seeds": [0, 1]},
                         "datasets": {f"csv:{table}": {"target": {"column": "label", "value": 0.7},
                                                       "data_seed": "seed", "node_slots": 256}}})
-    with pytest.raises(ConfigError, match=r"the val split holds one class only \('label': 0\).* \(seed 1\)"):
+    with pytest.raises(ConfigError, match=r"the val split holds one class only \('label': 0\).* "
+                                          r"\(seed 1\)"):
         expand_cells(cfg)
-    fixed = dataclasses.replace(cfg, datasets=tuple(dataclasses.replace(d, data_seed=0) for d in cfg.datasets))
-    assert {c.seed for c in expand_cells(fixed)} == {0, 1}  # seed 0's split, both classes, for both seeds
+    fixed = dataclasses.replace(cfg, datasets=tuple(dataclasses.replace(d, data_seed=0)
+                                                    for d in cfg.datasets))
+    # seed 0's split, both classes, for both seeds
+    assert {c.seed for c in expand_cells(fixed)} == {0, 1}
 
 
 def test_loader_only_cells_keep_their_target_fields():
-    """A loader-only suite trains nothing: its cells carry the column and target_mae as before tasks, so that
-    their ids (and resume) do not change."""
+    """A loader-only suite trains nothing: its cells carry the column and target_mae as before
+    tasks, so that their ids (and resume) do not change."""
     from bench_lib.config import parse_config
     from bench_lib.suite import expand_cells
 
-    cfg = parse_config({"suite": {"strategies": ["dynamic"], "fairness": ["equal-padded-budget"], "mode": "loader"},
+    cfg = parse_config({"suite": {"strategies": ["dynamic"], "fairness": ["equal-padded-budget"],
+                                  "mode": "loader"},
                         "datasets": {"nci5k": {"n_graphs": 48, "target_mae": 12.0}}})
     (cell,) = expand_cells(cfg)
-    assert (cell.model, cell.target, cell.target_mae, cell.task, cell.metric) == ("none", "tpsa_A2", 12.0,
-                                                                                   "regression", "mae")
+    assert (cell.model, cell.target, cell.target_mae, cell.task,
+            cell.metric) == ("none", "tpsa_A2", 12.0,
+                                                                                   "regression",
+                             "mae")

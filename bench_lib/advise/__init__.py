@@ -41,24 +41,27 @@ from bench_lib.advise.cost_model import (SCALES, Advice, CostModel, calibrate, c
                                          calibration_spec, fit_cost_model, predict)
 from bench_lib.advise.text import advice_json, advice_markdown
 
-__all__ = ["SCALES", "PREDICTED", "CostModel", "fit_cost_model", "calibration_points", "calibration_spec",
+__all__ = ["SCALES", "PREDICTED", "CostModel", "fit_cost_model", "calibration_points",
+           "calibration_spec",
            "asked_config", "suite_config", "not_predicted", "plan_cells",
            "calibrate", "predict", "advise", "advice_markdown", "advice_json", "main"]
 
-# What advise predicts, whatever the configuration asks: eager steps, one process, batches built inline.
+# What advise predicts, whatever the configuration asks: eager steps, one process, batches built
+# inline.
 PREDICTED = {"execution": ("eager",), "ranks": (1,), "prefetch": 0}
 
 
 def asked_config(dataset: str, config: Path | None = None, **overrides):
     """``config`` (default: the default suite) for ``dataset`` alone, with the suite's command-line
-    ``overrides``, as the user asked for it, fitted to this stack (without DGL, the suite file's DGL-only
-    arms left out; :mod:`bench_lib.stack`)."""
+    ``overrides``, as the user asked for it, fitted to this stack (without DGL, the suite file's
+    DGL-only arms left out; :mod:`bench_lib.stack`)."""
     from bench_lib.config import load_config
     from bench_lib.overrides import apply_overrides
     from bench_lib.stack import fit_to_stack
     from bench_lib.suite import default_config_path
 
-    cfg = apply_overrides(load_config(config or default_config_path()), datasets=[dataset], **overrides)
+    cfg = apply_overrides(load_config(config or default_config_path()), datasets=[dataset],
+                          **overrides)
     return fit_to_stack(cfg, [], cli_strategies=overrides.get("strategies"), cli_datasets=[dataset],
                         cli_backend=overrides.get("backend"))
 
@@ -69,16 +72,19 @@ def one_model(asked) -> tuple[object, list[str]]:
     d = asked.datasets[0]
     if len(d.models) <= 1:
         return asked, []
-    return dataclasses.replace(asked, datasets=(dataclasses.replace(d, models=d.models[:1]),)), list(d.models[1:])
+    return dataclasses.replace(asked, datasets=(dataclasses.replace(d, models=d.models[:1]),
+                                                )), list(d.models[1:])
 
 
 def _as_predicted(asked):
-    """The configuration advise plans and times: ``asked``, first seed only, with :data:`PREDICTED`'s settings."""
+    """The configuration advise plans and times: ``asked``, first seed only, with
+    :data:`PREDICTED`'s settings."""
     return dataclasses.replace(asked, seeds=asked.seeds[:1], **PREDICTED)
 
 
 def suite_config(dataset: str, config: Path | None = None, **overrides):
-    """The suite configuration advise plans and times (see :func:`asked_config` for the arguments)."""
+    """The suite configuration advise plans and times (see :func:`asked_config` for the
+    arguments)."""
     return _as_predicted(one_model(asked_config(dataset, config, **overrides))[0])
 
 
@@ -94,7 +100,8 @@ def _scaled(settings, scale: float, pack_nodes: int):
     packs = max(1, round(settings.node_slots / pack_nodes * scale))
     edge_slots = None if settings.edge_slots is None else \
         int(math.ceil(settings.edge_slots * packs * pack_nodes / settings.node_slots))
-    return dataclasses.replace(settings, node_slots=packs * pack_nodes, edge_slots=edge_slots, pack_nodes=pack_nodes,
+    return dataclasses.replace(settings, node_slots=packs * pack_nodes, edge_slots=edge_slots,
+                               pack_nodes=pack_nodes,
                                graphs_per_step=max(1, round(settings.graphs_per_step * scale)))
 
 
@@ -133,7 +140,8 @@ def plan_cells(cfg, scales=SCALES) -> tuple[list[dict], dict[float, str], tuple[
             if unsafe:
                 raise ConfigError(unsafe)
         for spec in plan.cells:
-            loader = BatchLoader(store, STRATEGIES.create(spec.strategy, **spec.strategy_params), train, seed=seed)
+            loader = BatchLoader(store, STRATEGIES.create(spec.strategy, **spec.strategy_params),
+                                 train, seed=seed)
             rows.append({"scale": scale, "spec": spec, "node_slots_budget": settings.node_slots,
                          "graphs_per_step_budget": settings.graphs_per_step,
                          **plan_metrics(loader.plan(0), loader.n_node, loader.n_edge)})
@@ -142,13 +150,14 @@ def plan_cells(cfg, scales=SCALES) -> tuple[list[dict], dict[float, str], tuple[
 
 def advise(dataset: str, config: Path | None = None, seconds: float = 4.0, progress=None,
            suite_args: list[str] | None = None, **overrides) -> Advice:
-    """Plan every strategy, calibrate the cost model and predict graphs/s (see the module docstring).
-    ``overrides``: :func:`bench_lib.overrides.apply_overrides` keywords (strategies, models, options...);
-    ``suite_args``: the same as suite flags, for the printed command."""
+    """Plan every strategy, calibrate the cost model and predict graphs/s (see the module
+    docstring). ``overrides``: :func:`bench_lib.overrides.apply_overrides` keywords (strategies,
+    models, options...); ``suite_args``: the same as suite flags, for the printed command."""
     t0 = time.perf_counter()
     asked = asked_config(dataset, config, **overrides)
     if overrides.get("models") and len(overrides["models"]) > 1:
-        raise ValueError(f"advise times one model; --models names {', '.join(overrides['models'])}: choose one")
+        raise ValueError(f"advise times one model; --models names "
+                         f"{', '.join(overrides['models'])}: choose one")
     asked, others = one_model(asked)
     cfg = _as_predicted(asked)
     planned, skipped, largest = plan_cells(cfg)
@@ -161,25 +170,32 @@ def advise(dataset: str, config: Path | None = None, seconds: float = 4.0, progr
     spec = planned[0]["spec"]
     one = [r for r in planned if r["scale"] == 1.0]
     settings = {"threads": spec.threads, "clock": "cpu" if spec.timed_on_cpu_clock else "wall",
-                "backend": spec.backend, "device": spec.device, "seed": spec.seed, "malloc": spec.malloc,
-                "node_slots": one[0]["node_slots_budget"], "graphs_per_step": one[0]["graphs_per_step_budget"],
-                "edge_slots": next((r["spec"].edge_slots_budget for r in one if r["spec"].edge_slots_budget), None),
+                "backend": spec.backend, "device": spec.device, "seed": spec.seed,
+                "malloc": spec.malloc,
+                "node_slots": one[0]["node_slots_budget"],
+                "graphs_per_step": one[0]["graphs_per_step_budget"],
+                "edge_slots": next((r["spec"].edge_slots_budget for r in one
+                                    if r["spec"].edge_slots_budget), None),
                 "model_params": spec.model_params, "strategies": list(cfg.strategies),
                 "not_predicted": not_predicted(asked), "other_models": others}
-    return Advice(dataset, models[0], planned, cost, settings, _command(dataset, planned, suite_args or [], spec),
-                  {"planning_s": t1 - t0, "calibration_s": t2 - t1, "total_s": time.perf_counter() - t0}, skipped)
+    return Advice(dataset, models[0], planned, cost, settings,
+                  _command(dataset, planned, suite_args or [], spec),
+                  {"planning_s": t1 - t0, "calibration_s": t2 - t1,
+                   "total_s": time.perf_counter() - t0}, skipped)
 
 
 def _command(dataset: str, planned: list[dict], suite_args: list[str], spec=None) -> str:
-    """The suite command that measures what advise predicted: the same dataset, strategies and settings,
-    into a results folder of its own, with the target value when the dataset has one (time to accuracy;
-    without one the suite measures throughput and memory, and the text says how to add it)."""
+    """The suite command that measures what advise predicted: the same dataset, strategies and
+    settings, into a results folder of its own, with the target value when the dataset has one (time
+    to accuracy; without one the suite measures throughput and memory, and the text says how to add
+    it)."""
     import shlex
 
     from bench_lib.report.names import file_stem
 
     strategies = list(dict.fromkeys(r["spec"].strategy for r in planned))
-    words = ["python -m bench_lib.suite", "--datasets", shlex.quote(dataset), "--strategies", ",".join(strategies)]
+    words = ["python -m bench_lib.suite", "--datasets", shlex.quote(dataset), "--strategies",
+             ",".join(strategies)]
     words += [shlex.quote(a) for a in suite_args]
     if spec is not None and spec.goal is not None:
         if spec.metric != "mae":
@@ -192,25 +208,33 @@ def _parser() -> argparse.ArgumentParser:
     from bench_lib.data import parse_option
 
     parser = argparse.ArgumentParser(prog="python -m bench_lib.advise",
-                                     description="Predict each batching strategy's graphs/s on this machine for "
-                                                 "DATASET: planning, then a short calibration of step time "
-                                                 "against slots (about a minute).")
-    parser.add_argument("dataset", help="a dataset name (python -m bench_lib.suite --list) or csv:/sdf:/xyz:PATH")
-    parser.add_argument("--config", type=Path, help="suite TOML whose settings to use (default: the default suite)")
+                                     description=("Predict each batching strategy's graphs/s on "
+                                                  "this machine for DATASET: planning, then a "
+                                                  "short "
+                                                  "calibration of step time against slots (about a "
+                                                  "minute)."))
+    parser.add_argument("dataset", help="a dataset name (python -m bench_lib.suite --list) or "
+                                        "csv:/sdf:/xyz:PATH")
+    parser.add_argument("--config", type=Path,
+                        help="suite TOML whose settings to use (default: the default suite)")
     parser.add_argument("--strategies", help="comma-separated strategies (default: the config's)")
     parser.add_argument("--models", help="the model to time (default: the dataset's in the config)")
     parser.add_argument("--target", help="target column (csv/sdf files)")
-    parser.add_argument("--smiles-column", metavar="COL", help="SMILES column of a csv: dataset (default: guessed)")
-    parser.add_argument("--id-column", metavar="COL", help="ID column of a csv: dataset, to name skipped rows")
-    parser.add_argument("--option", type=parse_option, action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--smiles-column", metavar="COL",
+                        help="SMILES column of a csv: dataset (default: guessed)")
+    parser.add_argument("--id-column", metavar="COL",
+                        help="ID column of a csv: dataset, to name skipped rows")
+    parser.add_argument("--option", type=parse_option, action="append", default=[],
+                        metavar="KEY=VALUE",
                         help="dataset option, as for the suite")
     parser.add_argument("--seconds", type=float, default=4.0,
-                        help="about this many step-clock seconds of timed calibration steps in all (default 4; "
-                             "at least 2 windows per repeat)")
+                        help="about this many step-clock seconds of timed calibration steps in all "
+                             "(default 4; at least 2 windows per repeat)")
     parser.add_argument("--json", type=Path, help="also write the advice as JSON here")
     parser.add_argument("--device-profile", metavar="NAME",
-                        help="project for a device of bench_lib/costs/devices.toml (a100-40gb, h100-sxm, h200) "
-                             "from counted costs instead of calibrating on this machine: projected, not measured")
+                        help="project for a device of bench_lib/costs/devices.toml (a100-40gb, "
+                             "h100-sxm, h200) from counted costs instead of calibrating on this "
+                             "machine: projected, not measured")
     return parser
 
 
@@ -230,18 +254,21 @@ def main(argv: list[str] | None = None) -> int:
     from bench_lib.config import ConfigError
 
     args = _parser().parse_args(argv)
-    split = lambda s: None if s is None else [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
+    def split(s):
+        return None if s is None else [x.strip() for x in s.split(",") if x.strip()]
     if not args.seconds > 0:
         print(f"error: --seconds must be > 0 (got {args.seconds:g})", file=sys.stderr)
         return 2
     suite_args = suite_flags(args)
-    progress = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    def progress(text):
+        return print(text, file=sys.stderr, flush=True)
     if args.device_profile:
         return _projected(args, split)
     try:
         with Heartbeat():
             advice = advise(args.dataset, args.config, seconds=args.seconds, progress=progress,
-                            suite_args=suite_args, strategies=split(args.strategies), models=split(args.models),
+                            suite_args=suite_args, strategies=split(args.strategies),
+                            models=split(args.models),
                             target=split(args.target), options=dict(args.option),
                             smiles_column=args.smiles_column, id_column=args.id_column)
     except (ConfigError, ValueError, FileNotFoundError) as err:
@@ -264,12 +291,13 @@ def _projected(args, split) -> int:
 
     profiles = load_profiles()
     if args.device_profile not in profiles:
-        print(f"error: --device-profile {args.device_profile!r} is not a profile of bench_lib/costs/devices.toml; "
-              f"valid: {', '.join(profiles)}", file=sys.stderr)
+        print(f"error: --device-profile {args.device_profile!r} is not a profile of "
+              f"bench_lib/costs/devices.toml; valid: {', '.join(profiles)}", file=sys.stderr)
         return 2
     try:
         asked = asked_config(args.dataset, args.config, strategies=split(args.strategies),
-                             models=split(args.models), target=split(args.target), options=dict(args.option),
+                             models=split(args.models), target=split(args.target),
+                             options=dict(args.option),
                              smiles_column=args.smiles_column, id_column=args.id_column)
         asked, _ = one_model(asked)
         planned, _, _ = plan_cells(_as_predicted(asked), scales=(1.0,))

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SCALES", "TIE_SHARE", "CostModel", "fit_cost_model", "calibration_points", "calibration_spec",
+__all__ = ["SCALES", "TIE_SHARE", "CostModel", "fit_cost_model", "calibration_points",
+           "calibration_spec",
            "calibrate", "predict", "Advice", "ranked", "tie_share"]
 
 #: Budgets planned: the suite's node slots and graphs per step times these.
 SCALES = (0.5, 1.0, 2.0)
-#: Predictions closer than this share to the leader's (or than the fit's largest residual) are undecided.
+#: Predictions closer than this share to the leader's (or than the fit's largest residual) are
+#: undecided.
 TIE_SHARE = 0.05
 _COLS = ("node_slots_per_step", "edge_slots_per_step", "graph_slots_per_step")
 
@@ -37,19 +39,23 @@ class CostModel:
     per_node: float
     per_edge: float
     per_graph: float
-    points: list[dict] = field(default_factory=list)  # calibration points: slots, measured and fitted step s
+    # calibration points: slots, measured and fitted step s
+    points: list[dict] = field(default_factory=list)
 
     def step_s(self, nodes: float, edges: float, graphs: float) -> float:
-        return self.intercept + self.per_node * nodes + self.per_edge * edges + self.per_graph * graphs
+        return (self.intercept + self.per_node * nodes + self.per_edge * edges
+                + self.per_graph * graphs)
 
     @property
     def largest_residual(self) -> float:
         """The largest |fitted / measured - 1| over the calibration points."""
-        return max((abs(p["fitted_s"] / p["step_s"] - 1) for p in self.points), default=float("nan"))
+        return max((abs(p["fitted_s"] / p["step_s"] - 1) for p in self.points),
+                   default=float("nan"))
 
     def formula(self) -> str:
         return (f"{self.intercept * 1e3:.3f} ms + {self.per_node * 1e6:.3f} us x node slots + "
-                f"{self.per_edge * 1e6:.3f} us x edge slots + {self.per_graph * 1e6:.3f} us x graph slots")
+                f"{self.per_edge * 1e6:.3f} us x edge slots + {self.per_graph * 1e6:.3f} us x "
+                f"graph slots")
 
 
 def fit_cost_model(points: list[dict]) -> CostModel:
@@ -58,7 +64,8 @@ def fit_cost_model(points: list[dict]) -> CostModel:
     from scipy.optimize import nnls
 
     if len(points) < 4:
-        raise ValueError(f"a cost model of 4 coefficients needs at least 4 calibration points (got {len(points)})")
+        raise ValueError(f"a cost model of 4 coefficients needs at least 4 calibration points (got "
+                         f"{len(points)})")
     x = np.array([[1.0] + [p[c] for c in _COLS] for p in points])
     t = np.array([p["step_s"] for p in points], dtype=float)
     if not np.all(np.isfinite(t) & (t > 0)):
@@ -100,13 +107,15 @@ def calibration_spec(base, nodes: int, edges: int, graphs: int):
     (no time to accuracy)."""
     return dataclasses.replace(base, strategy="dynamic-budget", views=("manual",), target_mae=None,
                                target_value=None,
-                               node_slots_budget=None, edge_slots_budget=None, graphs_per_step_budget=None,
+                               node_slots_budget=None, edge_slots_budget=None,
+                               graphs_per_step_budget=None,
                                strategy_params={"max_nodes": nodes - 1, "max_edges": edges,
                                                 "max_graphs": graphs - 1})
 
 
 def predict(cost: "CostModel", row: dict) -> tuple[float, float]:
-    """``(step s, graphs/s)`` the cost model predicts for a cell of these planned slots and graphs per step."""
+    """``(step s, graphs/s)`` the cost model predicts for a cell of these planned slots and graphs
+    per step."""
     step = cost.step_s(*(row[c] for c in _COLS))
     return step, (row["graphs_per_step_mean"] / step if step > 0 else float("nan"))
 
@@ -131,32 +140,38 @@ def calibrate(planned: list[dict], largest: tuple[int, int], seconds: float = 4.
         raise ValueError(f"calibration seconds must be > 0 (got {seconds})")
     base = planned[0]["spec"]
     points = calibration_points(np.array([[r[c] for c in _COLS] for r in planned]), *largest)
-    group = sum(1 for r in planned if r["scale"] == 1.0)  # the suite's cells of one dataset, model and seed
+    # the suite's cells of one dataset, model and seed
+    group = sum(1 for r in planned if r["scale"] == 1.0)
     copies = max(1, math.ceil(group / len(points)))
     cells = len(points) * copies
     windows = max(2, math.ceil(seconds / (repeats * cells * max(base.window_s, 1e-3))))
-    specs = [dataclasses.replace(calibration_spec(base, *p), seed=base.seed + k, repeats=repeats, windows=windows)
+    specs = [dataclasses.replace(calibration_spec(base, *p), seed=base.seed + k, repeats=repeats,
+                                 windows=windows)
              for k in range(copies) for p in points]
     if progress:
-        progress(f"calibrating: {len(points)} slot counts x {copies} copies (a group of {cells} cells, as the "
-                 f"suite's {group}), {repeats} x {windows} windows each, in turns")
+        progress(f"calibrating: {len(points)} slot counts x {copies} copies (a group of {cells} "
+                 f"cells, as the suite's {group}), {repeats} x {windows} windows each, in turns")
     phase(f"calibrating: a group of {cells} cells in turns")
     records = run_group(specs, progress=_Progress(progress))
     failed = [r for r in records if r["status"] != "ok"]
     if failed:
-        first = str(failed[0]["error"]).splitlines()[0] if failed[0]["error"] else failed[0]["status"]
+        first = (str(failed[0]["error"]).splitlines()[0] if failed[0]["error"]
+                 else failed[0]["status"])
         raise ValueError(f"calibration cell {failed[0]['strategy_params']} failed: {first}")
     by_point: dict[tuple, list[dict]] = {}
     for r in records:
         by_point.setdefault(tuple(float(r[c]) for c in _COLS), []).append(r)
-    med = lambda rs, c: float(np.median([float(r[c]) for r in rs]))  # noqa: E731
+    def med(rs, c):
+        return float(np.median([float(r[c]) for r in rs]))
     return fit_cost_model([dict(zip(_COLS, key)) | {
-        "step_s": med(rs, "step_s"), "step_s_p10": med(rs, "step_s_p10"), "step_s_p90": med(rs, "step_s_p90"),
+        "step_s": med(rs, "step_s"), "step_s_p10": med(rs, "step_s_p10"),
+                                                    "step_s_p90": med(rs, "step_s_p90"),
         "windows": sum(int(r["windows_timed"]) for r in rs)} for key, rs in by_point.items()])
 
 
 class _Progress:
-    """What :func:`~bench_lib.harness.runner.run_group` reports, as lines to ``say`` (None: quiet)."""
+    """What :func:`~bench_lib.harness.runner.run_group` reports, as lines to ``say`` (None:
+    quiet)."""
 
     def __init__(self, say) -> None:
         self.say = say
@@ -182,12 +197,14 @@ class Advice:
 
 
 def ranked(advice: Advice, view: str, scale: float = 1.0, off: bool = False) -> list[dict]:
-    """The cells of ``view`` at ``scale``, highest predicted graphs/s first: those that carry the view's budget
-    (:func:`bench_lib.verdicts.off_budget`, the report's rule), or with ``off`` those that do not."""
+    """The cells of ``view`` at ``scale``, highest predicted graphs/s first: those that carry the
+    view's budget (:func:`bench_lib.verdicts.off_budget`, the report's rule), or with ``off`` those
+    that do not."""
     from bench_lib.verdicts import off_budget
 
     rows = [r for r in advice.rows if r["scale"] == scale and view in r["spec"].views
-            and off_budget(view, r["graphs_per_step_mean"], r["spec"].graphs_per_step_budget) == off]
+            and off_budget(view, r["graphs_per_step_mean"],
+                           r["spec"].graphs_per_step_budget) == off]
     return sorted(rows, key=lambda r: -r["predicted_graphs_per_s"])
 
 

@@ -1,8 +1,9 @@
 """``bench-lib COMMAND ...``: the package's command lines under one console command.
 
 Each subcommand is the command of the same name, with the same flags; the ``python -m`` forms
-(``python -m bench_lib.suite``, ``python -m bench_lib.report``, ``python -m bench_lib.report compare``,
-``python -m bench_lib.advise``, ``python -m bench_lib.data``, ``python -m bench_lib.models``) keep working.
+(``python -m bench_lib.suite``, ``python -m bench_lib.report``, ``python -m bench_lib.report
+compare``, ``python -m bench_lib.advise``, ``python -m bench_lib.data``, ``python -m
+bench_lib.models``) keep working.
 """
 
 from __future__ import annotations
@@ -15,20 +16,26 @@ __all__ = ["COMMANDS", "main"]
 
 #: subcommand -> (module, function, what it does)
 COMMANDS = {
-    "suite": ("bench_lib.suite", "main", "run a benchmark suite (every strategy on the same GNN), then its report"),
-    "report": ("bench_lib.report.__main__", "main", "regenerate a report from a results directory alone"),
-    "compare": ("bench_lib.report.__main__", "compare_main", "compare two runs, cell by cell or by ratios"),
-    "advise": ("bench_lib.advise", "main", "which batching strategy to use on one dataset, in minutes"),
+    "suite": ("bench_lib.suite", "main", "run a benchmark suite (every strategy on the same GNN), "
+                                         "then its report"),
+    "report": ("bench_lib.report.__main__", "main",
+               "regenerate a report from a results directory alone"),
+    "compare": ("bench_lib.report.__main__", "compare_main",
+                "compare two runs, cell by cell or by ratios"),
+    "advise": ("bench_lib.advise", "main", "which batching strategy to use on one dataset, in "
+                                           "minutes"),
     "data": ("bench_lib.cli.data", "main", "dataset statistics (sizes, sparsity, skipped records)"),
-    "models": ("bench_lib.cli.models", "main", "the registered models, and the batching check alone"),
+    "models": ("bench_lib.cli.models", "main",
+               "the registered models, and the batching check alone"),
 }
 
 
 def usage() -> str:
     width = max(map(len, COMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {what}" for name, (_, _, what) in COMMANDS.items())
-    return (f"usage: bench-lib COMMAND [ARGS...]\n\nThe package's command lines under one console command.\n\n"
-            f"commands:\n{rows}\n\n'bench-lib COMMAND --help' shows a command's flags.\n")
+    return (f"usage: bench-lib COMMAND [ARGS...]\n\nThe package's command lines under one console "
+            f"command.\n\ncommands:\n{rows}\n\n'bench-lib COMMAND --help' shows a command's "
+            f"flags.\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,9 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"error: unknown command {name!r}; known: {', '.join(COMMANDS)} (see bench-lib --help)",
+        print(f"error: unknown command {name!r}; known: {', '.join(COMMANDS)} (see bench-lib "
+              f"--help)",
               file=sys.stderr)
         return 2
-    os.environ.setdefault("OUTDATED_IGNORE", "1")  # ogb's version check at import, as the python -m forms
+    # ogb's version check at import, as the python -m forms
+    os.environ.setdefault("OUTDATED_IGNORE", "1")
     module, function, _ = COMMANDS[name]
     return getattr(importlib.import_module(module), function)(rest)

@@ -26,7 +26,8 @@ def skipped_table(name: str, skipped) -> str:
     """Every skipped record of ``name``: file line (1-based), ID and reason, as a Markdown table."""
     if not skipped:
         return f"{name}: no record skipped"
-    lines = [f"{name}: {len(skipped)} skipped record(s)", "", "| line | id | reason |", "|---:|---|---|"]
+    lines = [f"{name}: {len(skipped)} skipped record(s)", "", "| line | id | reason |",
+             "|---:|---|---|"]
     for s in skipped:
         where = s.get("line", "?")
         if s.get("file"):
@@ -40,24 +41,30 @@ def skipped_table(name: str, skipped) -> str:
 def _parser() -> argparse.ArgumentParser:
     """The command line: ``stats NAME...`` and ``standin-molpcba ROOT``."""
     parser = Parser(prog="python -m bench_lib.data", description="Dataset statistics.",
-                     epilog="examples:\n" + "\n".join("  " + line.strip() for line in __doc__.split("::")[1].strip()
+                     epilog="examples:\n" + "\n".join("  " + line.strip()
+                                                      for line in __doc__.split("::")[1].strip()
                                                         .splitlines()),
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     stats = sub.add_parser("stats", help="size and sparsity statistics per dataset")
     stats.add_argument("names", nargs="+", help="dataset names, or csv:/sdf:/xyz:PATH")
-    stats.add_argument("--n-graphs", type=int, default=None, help="a seeded subset (generated size for hydronet-like)")
+    stats.add_argument("--n-graphs", type=int, default=None,
+                       help="a seeded subset (generated size for hydronet-like)")
     stats.add_argument("--seed", type=int, default=0)
-    stats.add_argument("--data-dir", default=None, help="root of downloaded datasets (OGB layout and others)")
-    stats.add_argument("--option", type=parse_option, action="append", default=[], help="KEY=VALUE source option")
+    stats.add_argument("--data-dir", default=None,
+                       help="root of downloaded datasets (OGB layout and others)")
+    stats.add_argument("--option", type=parse_option, action="append", default=[],
+                       help="KEY=VALUE source option")
     stats.add_argument("--target", action="append", default=None, metavar="COL",
                        help="target column(s) of a csv:/sdf: file (as the suite's --target)")
     stats.add_argument("--smiles-column", metavar="COL", help="SMILES column of a csv: file")
     stats.add_argument("--id-column", metavar="COL", help="ID column of a csv: file")
     stats.add_argument("--skipped", action="store_true",
                        help="list every skipped input record: file line, ID and reason")
-    standin = sub.add_parser("standin-molpcba", help="write a stand-in ogbg-molpcba in OGB's layout (RDKit's NCI "
-                             "molecules, labels computed by RDKit; see bench_lib.data.ogb_layout), not OGB's data")
+    standin = sub.add_parser("standin-molpcba",
+                             help="write a stand-in ogbg-molpcba in OGB's layout (RDKit's NCI "
+                             "molecules, labels computed by RDKit; see bench_lib.data.ogb_layout), "
+                                  "not OGB's data")
     standin.add_argument("root", help="the data root to write it under (then --data-dir ROOT)")
     standin.add_argument("--n-molecules", type=int, default=5000)
     standin.add_argument("--seed", type=int, default=0)
@@ -79,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names:
         options = dict(args.option)
         if args.target:
-            options["target_columns"] = [t.strip() for text in args.target for t in text.split(",") if t.strip()]
+            options["target_columns"] = [t.strip() for text in args.target for t in text.split(",")
+                                         if t.strip()]
         for key in ("smiles_column", "id_column"):
             if getattr(args, key):
                 options[key] = getattr(args, key)
@@ -94,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         rows[name] = size_stats(store.n_node, store.n_edge)
         note = store.meta.params.get("note")
         notes.append(f"{name}: {len(store.meta.skipped)} of {store.meta.n_input} input(s) skipped"
-                     + (f"; {note}" if note else "") + f"; loaded in {time.perf_counter() - t:.1f} s")
+                     + (f"; {note}" if note else "")
+                     + f"; loaded in {time.perf_counter() - t:.1f} s")
         if args.skipped:
             skipped_lines.append(skipped_table(name, store.meta.skipped))
     print(format_stats(rows))

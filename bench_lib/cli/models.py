@@ -1,8 +1,8 @@
 """``bench-lib models`` (or ``python -m bench_lib.models``): the registered models, and the batching
 check alone.
 
-  python -m bench_lib.models list                          # models, plugins too, and what each needs
-  python -m bench_lib.models check painn --dataset qm9     # is painn safe to batch on qm9?
+  python -m bench_lib.models list                          # models, plugins too, and what each
+  needs python -m bench_lib.models check painn --dataset qm9     # is painn safe to batch on qm9?
 
 ``check`` builds the model as the suite's cells would (the suite file's
 ``[models.NAME]`` parameters, ``--config`` or the default suite) and runs
@@ -29,14 +29,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="the registered models and what each needs from a dataset")
     check = sub.add_parser("check", help="the batching check of one model, before any timing")
     check.add_argument("name", help="a registered model (python -m bench_lib.models list)")
-    check.add_argument("--dataset", help="a dataset name or csv:/sdf:/xyz:PATH (default: the suite's datasets "
-                                         "that can feed the model)")
-    check.add_argument("--config", help="suite file whose budgets and model parameters to use (default: the "
-                                        "default suite)")
+    check.add_argument("--dataset", help="a dataset name or csv:/sdf:/xyz:PATH (default: the "
+                                         "suite's datasets that can feed the model)")
+    check.add_argument("--config", help="suite file whose budgets and model parameters to use "
+                                        "(default: the default suite)")
     check.add_argument("--strategies", help="comma-separated strategies (default: the suite's)")
     check.add_argument("--backend", choices=BACKEND_CHOICES,
                        help="default: the suite's (auto: dgl where DGL imports, else torch)")
-    check.add_argument("--n-graphs", type=int, help="graphs of the dataset to load (default: the suite's)")
+    check.add_argument("--n-graphs", type=int,
+                       help="graphs of the dataset to load (default: the suite's)")
     check.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                        help="a dataset option, as the suite's --option")
     return parser
@@ -87,7 +88,8 @@ def _check(args) -> int:
                            cli_datasets=[args.dataset] if args.dataset else None)
         datasets = list(cfg.datasets)
         cells, stores = [], {}
-        for d in datasets:  # without --dataset, the datasets that cannot feed the model are left out
+        # without --dataset, the datasets that cannot feed the model are left out
+        for d in datasets:
             try:
                 cells += plan_suite(dataclasses.replace(cfg, datasets=(d,)), notes, stores).cells
             except ConfigError as err:
@@ -95,8 +97,9 @@ def _check(args) -> int:
                     raise
                 notes += [f"{d.name}: left out ({p})" for p in err.problems]
         if not cells:
-            raise ConfigError(f"no dataset of {args.config or 'the default suite'} can feed {args.name}; "
-                              "name one with --dataset")
+            raise ConfigError(
+                f"no dataset of {args.config or 'the default suite'} can feed {args.name}; "
+                "name one with --dataset")
         for note in notes:
             print(note, file=sys.stderr)
         problems = check_cells(cells, say=print, load=Plan(cells, stores, {}).store_of)

@@ -20,14 +20,14 @@ adds up what the operator must do whatever the machine:
   outputs; a gather reads the rows it selects (its output's bytes) and its
   index, not the whole table; a scatter-add reads and writes the destination
   rows it touches (its source's bytes) and reads its index and source;
-  fills write only, ``copy_`` reads its source. It is what an unfused execution moves through memory at most: an upper bound
-  where a compiler fuses operators, exact for an eager GPU step's kernels.
+  fills write only, ``copy_`` reads its source. It is what an unfused execution moves through memory
+  at most: an upper bound where a compiler fuses operators, exact for an eager GPU step's kernels.
 - **denormal work**: per operator, its FLOPs and bytes times the largest share, over its operands
-  (inputs and outputs), of an operand's 64-byte vectors that hold a denormal number (nonzero, below the type's smallest
-  normal one). A CPU that does not flush denormals to zero runs every vector instruction that
-  meets one in microcode, tens of times slower: a Gaussian distance expansion (SchNet's) that
-  underflows at its tails puts one in nearly every row. GPUs run them at full speed. Data and
-  weights decide it, so it is counted, not modelled.
+  (inputs and outputs), of an operand's 64-byte vectors that hold a denormal number (nonzero, below
+  the type's smallest normal one). A CPU that does not flush denormals to zero runs every vector
+  instruction that meets one in microcode, tens of times slower: a Gaussian distance expansion
+  (SchNet's) that underflows at its tails puts one in nearly every row. GPUs run them at full speed.
+  Data and weights decide it, so it is counted, not modelled.
 - **peak live tensor bytes**: the largest total size of the tensors the step
   itself holds at once (activations kept for backward, gradients, optimiser
   temporaries), tracked by each tensor storage's lifetime; the parameters,
@@ -66,32 +66,40 @@ def _ops(*names: str) -> frozenset:
 _ALLOCATIONS = _ops("empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided")
 
 #: Metadata operators (besides every view): no kernel, no new memory.
-_FREE = _ops("detach", "alias", "lift_fresh", "_unsafe_view", "t", "expand", "slice", "select", "unsqueeze",
-             "squeeze", "permute", "transpose", "as_strided", "split", "split_with_sizes", "unbind", "narrow",
+_FREE = _ops("detach", "alias", "lift_fresh", "_unsafe_view", "t", "expand", "slice", "select",
+             "unsqueeze",
+             "squeeze", "permute", "transpose", "as_strided", "split", "split_with_sizes", "unbind",
+             "narrow",
              "_reshape_alias", "view")
 
 #: Gathers: they move the rows they select and compute nothing.
 _GATHERS = _ops("index_select", "gather", "embedding", "index")
 
-#: Scatter-adds: one add per source element into the destination rows (index_put: when accumulating).
-_SCATTERS = _ops("index_add", "index_add_", "scatter_add", "scatter_add_", "index_put", "index_put_",
+#: Scatter-adds: one add per source element into the destination rows (index_put: when
+#: accumulating).
+_SCATTERS = _ops("index_add", "index_add_", "scatter_add", "scatter_add_", "index_put",
+                 "index_put_",
                  "_index_put_impl_", "scatter_reduce", "scatter_reduce_")
 _PUTS = _ops("index_put", "index_put_", "_index_put_impl_")
 
 #: Fills and copies: they write (copies read their source) and compute nothing.
-_FILLS = _ops("zero_", "fill_", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "new_zeros",
+_FILLS = _ops("zero_", "fill_", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
+              "new_zeros",
               "new_ones", "new_full", "scalar_tensor", "arange", "fill")
-_COPIES = _ops("copy_", "_to_copy", "clone", "cat", "stack", "constant_pad_nd", "repeat", "_copy_from",
+_COPIES = _ops("copy_", "_to_copy", "clone", "cat", "stack", "constant_pad_nd", "repeat",
+               "_copy_from",
                "repeat_interleave", "masked_select", "nonzero", "lift_fresh_copy")
 
 #: Reads a value back to the host: on an accelerator the step waits for the device here.
 _SYNCS = _ops("_local_scalar_dense", "item", "nonzero", "masked_select", "repeat_interleave")
 
 #: Reductions: one operation per input element.
-_REDUCTIONS = _ops("sum", "mean", "amax", "amin", "max", "min", "prod", "norm", "linalg_vector_norm", "var",
+_REDUCTIONS = _ops("sum", "mean", "amax", "amin", "max", "min", "prod", "norm",
+                   "linalg_vector_norm", "var",
                    "std", "var_mean", "logsumexp", "any", "all", "argmax", "argmin", "cumsum")
 
-#: The FLOP rules for what ``torch.utils.flop_counter`` does not count, in words (the report quotes them).
+#: The FLOP rules for what ``torch.utils.flop_counter`` does not count, in words (the report quotes
+#: them).
 RULES = ("matrix products and convolutions: torch.utils.flop_counter (2 per multiply-add); "
          "element-wise operators: 1 per output element; reductions: 1 per input element; "
          "scatter-adds (index_add, scatter_add, index_put with accumulate): 1 per source element; "
@@ -105,7 +113,8 @@ RULES = ("matrix products and convolutions: torch.utils.flop_counter (2 per mult
 TALLY = ("ops", "flops", "bytes", "denormal_flops", "denormal_bytes", "bytes_squared")
 
 
-#: Bytes of a CPU's vector register (AVX-512): one denormal element slows the whole vector's instruction.
+#: Bytes of a CPU's vector register (AVX-512): one denormal element slows the whole vector's
+#: instruction.
 VECTOR_BYTES = 64
 
 
@@ -115,7 +124,8 @@ def _denormal_share(tensors: list[torch.Tensor]) -> float:
     instruction is slow when any of its operands' vectors holds one (0 without any)."""
     share = 0.0
     for t in tensors:
-        if t.dtype not in (torch.float32, torch.float64) or not t.numel() or t.device.type == "meta":
+        if t.dtype not in (
+            torch.float32, torch.float64) or not t.numel() or t.device.type == "meta":
             continue
         size = t.detach().abs().reshape(-1)
         mask = (size > 0) & (size < torch.finfo(t.dtype).tiny)
@@ -143,12 +153,14 @@ class PhaseCosts:
     flops: int = 0
     bytes_read: int = 0
     bytes_written: int = 0
-    #: {kind: :data:`TALLY`} by kind of operator (:data:`KINDS`): what a projection prices, each kind
-    #: at its own rate
+    #: {kind: :data:`TALLY`} by kind of operator (:data:`KINDS`): what a projection prices, each
+    #: kind at its own rate
     by_kind: dict = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, other: "PhaseCosts") -> "PhaseCosts":
-        summed = [getattr(self, f.name) + getattr(other, f.name) for f in fields(self) if f.name != "by_kind"]
+        summed = [getattr(self, f.name) + getattr(other,
+                                                  f.name) for f in fields(self) if f.name
+                  != "by_kind"]
         zero = [0] * len(TALLY)
         kinds = {k: [a + b for a, b in zip(self.by_kind.get(k, zero), other.by_kind.get(k, zero))]
                  for k in dict.fromkeys([*self.by_kind, *other.by_kind])}
@@ -188,13 +200,15 @@ class CostCounter(TorchDispatchMode):
             self._live_bytes -= self._live.pop(key)[1]
 
     def _hold(self, outputs: list[torch.Tensor], inputs: list[torch.Tensor]) -> None:
-        """Count the storages the operator created (not its inputs', which an in-place operator writes)."""
+        """Count the storages the operator created (not its inputs', which an in-place operator
+        writes)."""
         given = {StorageWeakRef(t.untyped_storage()).cdata for t in inputs}
         for t in outputs:
             storage = t.untyped_storage()
             ref = StorageWeakRef(storage)
             held = self._live.get(ref.cdata)
-            if ref.cdata in given or storage.nbytes() == 0 or (held is not None and not held[0].expired()):
+            if ref.cdata in given or storage.nbytes() == 0 or (
+                held is not None and not held[0].expired()):
                 continue
             if held is not None:  # a storage freed within this operator, its address reused
                 self._live_bytes -= held[1]
@@ -216,8 +230,10 @@ class CostCounter(TorchDispatchMode):
         if packet in _ALLOCATIONS:
             self._hold(outputs, inputs)
             return out
-        if packet in _FREE or func.is_view or (self.phase == "optimizer" and packet is aten._local_scalar_dense):
-            return out  # (the optimiser's .item() reads its step counter, kept on the host on every device)
+        if packet in _FREE or func.is_view or (self.phase == "optimizer"
+                                               and packet is aten._local_scalar_dense):
+            # (the optimiser's .item() reads its step counter, kept on the host on every device)
+            return out
         phase = getattr(self.costs, self.phase)
         phase.ops += 1
         phase.syncs += packet in _SYNCS
@@ -244,7 +260,8 @@ class CostCounter(TorchDispatchMode):
         if packet in _GATHERS or packet in _FILLS or packet in _COPIES or packet in _SYNCS:
             return 0
         if packet in _SCATTERS:
-            if packet in _PUTS and not (args[3] if len(args) > 3 else kwargs.get("accumulate", False)):
+            if packet in _PUTS and not (args[3] if len(args) > 3
+                                        else kwargs.get("accumulate", False)):
                 return 0  # a plain put moves values and adds nothing
             return inputs[-1].numel()
         if packet in _REDUCTIONS:
@@ -274,15 +291,18 @@ class CostCounter(TorchDispatchMode):
         return sum(_nbytes(t) for t in inputs), sum(_nbytes(t) for t in outputs)
 
 
-#: Element-wise operators that evaluate a special function (slow per element on a CPU's vector units,
-#: at memory speed on a GPU's special-function units), forward and backward.
-_SPECIAL = _ops("exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "sigmoid", "silu", "softplus", "erf", "pow",
-                "sqrt", "rsqrt", "gelu", "elu", "silu_backward", "sigmoid_backward", "tanh_backward",
-                "softplus_backward", "gelu_backward", "elu_backward", "exp2", "logsumexp", "atan2", "reciprocal")
+#: Element-wise operators that evaluate a special function (slow per element on a CPU's vector
+#: units, at memory speed on a GPU's special-function units), forward and backward.
+_SPECIAL = _ops("exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "sigmoid", "silu", "softplus",
+                "erf", "pow",
+                "sqrt", "rsqrt", "gelu", "elu", "silu_backward", "sigmoid_backward",
+                "tanh_backward",
+                "softplus_backward", "gelu_backward", "elu_backward", "exp2", "logsumexp", "atan2",
+                "reciprocal")
 
-#: Kinds of operators, priced apart by a projection: matrix products (torch's FLOP formulas), gathers,
-#: scatter-adds, reductions, fills and copies, element-wise special functions, and the other
-#: element-wise operators (everything else).
+#: Kinds of operators, priced apart by a projection: matrix products (torch's FLOP formulas),
+#: gathers, scatter-adds, reductions, fills and copies, element-wise special functions, and the
+#: other element-wise operators (everything else).
 KINDS = ("matmul", "gather", "scatter", "reduction", "copy", "special", "elementwise")
 
 

@@ -9,8 +9,8 @@ assumptions), never a measurement. The model:
   byte rate)`` of its kind's rates: on a GPU, the vendor's FP32 peak and memory bandwidth for every
   kind; on a CPU, rates measured per kind at several operator sizes (``benchmarks/projection.py``),
   read at the size of operator that the step's average byte of that kind passes through (caches
-  make small operators faster per byte), plus, where the profile measured one, the penalty of the denormal share of the work (a CPU
-  without flush-to-zero; a GPU has none);
+  make small operators faster per byte), plus, where the profile measured one, the penalty of the
+  denormal share of the work (a CPU without flush-to-zero; a GPU has none);
 - **eager on a GPU**: the host enqueues operators asynchronously at ``eager_op_s`` each, so a
   step takes the longer of the host's time (operators x ``eager_op_s``) and the device's work;
 - **CUDA graphs** (static shapes, one replay per step): the device's work plus ``graph_op_s``
@@ -37,7 +37,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DeviceProfile", "DEVICES", "load_profiles", "work_s", "project_step_s", "gpu_ops", "project_cell", "fits"]
+__all__ = ["DeviceProfile", "DEVICES", "load_profiles", "work_s", "project_step_s", "gpu_ops",
+           "project_cell", "fits"]
 
 #: The shipped device profiles.
 DEVICES = Path(__file__).with_name("devices.toml")
@@ -58,16 +59,17 @@ class DeviceProfile:
     flops_tf32: float = 0.0
     source: str = ""
     overhead_source: str = ""
-    #: where a kind runs at other rates than the peaks (a measured CPU): {kind: (FLOP/s, bytes/s)}, or
-    #: {kind: [(bytes per operator, FLOP/s, bytes/s), ...]} measured at several sizes
+    #: where a kind runs at other rates than the peaks (a measured CPU): {kind: (FLOP/s, bytes/s)},
+    #: or {kind: [(bytes per operator, FLOP/s, bytes/s), ...]} measured at several sizes
     rates: dict | None = None
-    #: {kind: (seconds per denormal FLOP, seconds per denormal byte)}: the extra time of the denormal
-    #: share of a kind's work (a CPU without flush-to-zero); None: none (GPUs)
+    #: {kind: (seconds per denormal FLOP, seconds per denormal byte)}: the extra time of the
+    #: denormal share of a kind's work (a CPU without flush-to-zero); None: none (GPUs)
     denormal_s: dict | None = None
 
     def rate(self, kind: str, bytes_per_op: float | None = None) -> tuple[float, float]:
-        """(FLOP/s, bytes/s) of operators of ``kind`` that move ``bytes_per_op`` each (rates measured
-        at several sizes are interpolated in log size, and held beyond the sizes measured)."""
+        """(FLOP/s, bytes/s) of operators of ``kind`` that move ``bytes_per_op`` each (rates
+        measured at several sizes are interpolated in log size, and held beyond the sizes
+        measured)."""
         if not self.rates or kind not in self.rates:
             return self.flops_fp32, self.bandwidth
         rate = self.rates[kind]
@@ -77,7 +79,8 @@ class DeviceProfile:
 
 
 def _interpolate(points: list, size: float | None) -> tuple[float, float]:
-    """(FLOP/s, bytes/s) at ``size`` between ``points`` ((size, FLOP/s, bytes/s), sorted), linear in log size."""
+    """(FLOP/s, bytes/s) at ``size`` between ``points`` ((size, FLOP/s, bytes/s), sorted), linear in
+    log size."""
     if size is None or size <= points[0][0]:
         return points[0][1], points[0][2]
     for (s0, f0, b0), (s1, f1, b1) in zip(points, points[1:]):
@@ -88,7 +91,8 @@ def _interpolate(points: list, size: float | None) -> tuple[float, float]:
 
 
 def load_profiles(path: Path = DEVICES) -> dict[str, DeviceProfile]:
-    """The profiles of ``path`` by key; a missing field or a figure without its source is a ``ValueError``."""
+    """The profiles of ``path`` by key; a missing field or a figure without its source is a
+    ``ValueError``."""
     data = tomllib.loads(Path(path).read_text())
     out = {}
     for key, table in data.items():
@@ -97,7 +101,8 @@ def load_profiles(path: Path = DEVICES) -> dict[str, DeviceProfile]:
         except TypeError as err:
             raise ValueError(f"{path}: [{key}]: {err}") from None
         if not profile.source or not profile.overhead_source:
-            raise ValueError(f"{path}: [{key}] needs a source and an overhead_source for its figures")
+            raise ValueError(f"{path}: [{key}] needs a source and an overhead_source for its "
+                             f"figures")
         out[key] = profile
     return out
 
@@ -122,7 +127,8 @@ def work_s(costs_by_kind: dict, profile: DeviceProfile) -> float:
     return total
 
 
-def project_step_s(costs_by_kind: dict, ops: float, profile: DeviceProfile, execution: str = "eager") -> float:
+def project_step_s(costs_by_kind: dict, ops: float, profile: DeviceProfile,
+                   execution: str = "eager") -> float:
     """Projected seconds per training step (see the module docstring) from a record's
     ``costs_by_kind`` and ``ops_per_step``."""
     work = work_s(costs_by_kind, profile)
@@ -136,8 +142,8 @@ def project_step_s(costs_by_kind: dict, ops: float, profile: DeviceProfile, exec
 
 
 def gpu_ops(counted) -> float:
-    """Operators per step as a GPU runs it: a record's (or ``counted_costs``') counted operators with
-    Adam's ``foreach`` step in place of the CPU's loop over the parameters."""
+    """Operators per step as a GPU runs it: a record's (or ``counted_costs``') counted operators
+    with Adam's ``foreach`` step in place of the CPU's loop over the parameters."""
     return counted["ops_per_step"] - counted["ops_optimizer"] + counted["ops_optimizer_foreach"]
 
 

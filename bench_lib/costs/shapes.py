@@ -1,4 +1,5 @@
-"""What a compiler does with the shapes a plan produces, predicted from the plan alone, for a given torch.
+"""What a compiler does with the shapes a plan produces, predicted from the plan alone, for a given
+torch.
 
 A plan's batches have a number of distinct shapes (``distinct_shapes``, from the
 first epoch's plan: one for every static-shape strategy, one per bucket for
@@ -34,10 +35,11 @@ committed compile reference, with the torch that reference records.
 
 from __future__ import annotations
 
-__all__ = ["CACHE_SIZE_LIMIT", "CASCADE_SUM_CHUNK", "CASCADE_SUM_FROM", "predict_compiles", "torch_release"]
+__all__ = ["CACHE_SIZE_LIMIT", "CASCADE_SUM_CHUNK", "CASCADE_SUM_FROM", "predict_compiles",
+           "torch_release"]
 
-#: torch._dynamo.config.cache_size_limit (``recompile_limit``): compiled versions kept per frame (8 in
-#: torch 2.2 and in 2.14).
+#: torch._dynamo.config.cache_size_limit (``recompile_limit``): compiled versions kept per frame (8
+#: in torch 2.2 and in 2.14).
 CACHE_SIZE_LIMIT = 8
 #: Reductions longer than this are summed in chunks by inductor's CPU code, decided by a guard.
 CASCADE_SUM_CHUNK = 4096
@@ -64,7 +66,8 @@ def _straddles(span) -> bool:
     return span is not None and span[0] <= CASCADE_SUM_CHUNK < span[1]
 
 
-def predict_compiles(distinct_shapes: int, execution: str, cache_size_limit: int = CACHE_SIZE_LIMIT, *,
+def predict_compiles(distinct_shapes: int, execution: str, cache_size_limit: int = CACHE_SIZE_LIMIT,
+                     *,
                      torch_version: str | None = None, device: str = "cpu", node_slots=None,
                      edge_slots=None) -> dict:
     """Compiles, recompiles, CUDA graph recordings and eager fallback for a plan of
@@ -76,15 +79,17 @@ def predict_compiles(distinct_shapes: int, execution: str, cache_size_limit: int
     if distinct_shapes < 1:
         raise ValueError(f"a plan has at least one shape (got distinct_shapes={distinct_shapes})")
     static = min(distinct_shapes, cache_size_limit)
-    out = {"distinct_shapes": distinct_shapes, "compiles": 0, "recompiles": 0, "cuda_graph_recordings": 0,
+    out = {"distinct_shapes": distinct_shapes, "compiles": 0, "recompiles": 0,
+           "cuda_graph_recordings": 0,
            "static_compiles": 0, "static_eager_fallback": False}
     if execution == "eager":
         return out
     if execution not in ("compile", "compile-dynamic", "cudagraphs"):
         raise ValueError(f"unknown execution {execution!r}")
     compiles = 1 if execution == "compile-dynamic" or distinct_shapes == 1 else 2
-    # the first symbolic graph guards on the side of 4096 its sizes lie; a later shape on the other side
-    # compiles once more (compile: the second graph is the first symbolic one; compile-dynamic: the first)
+    # the first symbolic graph guards on the side of 4096 its sizes lie; a later shape on the other
+    # side compiles once more (compile: the second graph is the first symbolic one; compile-dynamic:
+    # the first)
     if device == "cpu" and distinct_shapes > 1 and torch_release(torch_version) >= CASCADE_SUM_FROM:
         compiles += sum(_straddles(span) for span in (node_slots, edge_slots))
     out.update(compiles=compiles, recompiles=compiles - 1, static_compiles=static,

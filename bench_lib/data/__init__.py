@@ -17,16 +17,18 @@ from typing import Any
 import numpy as np
 
 from bench_lib.data.cache import cached_build, default_cache_dir
-from bench_lib.data.sources import DATASETS, FILE_KINDS, Build, DatasetSource, local_source, local_stamp
+from bench_lib.data.sources import (DATASETS, FILE_KINDS, Build, DatasetSource, local_source,
+                                    local_stamp)
 from bench_lib.data.store import GraphStore, StoreMeta
 
-__all__ = ["GraphStore", "StoreMeta", "DATASETS", "DatasetSource", "Build", "check_dataset_name", "local_stamp", "load_dataset", "split_indices", "store_splits",
+__all__ = ["GraphStore", "StoreMeta", "DATASETS", "DatasetSource", "Build", "check_dataset_name",
+           "local_stamp", "load_dataset", "split_indices", "store_splits",
            "default_cache_dir", "FILE_KINDS", "DATA_DIR_DATASETS", "DGL_DATASETS", "parse_option"]
 
 
 def parse_option(text: str) -> tuple[str, object]:
-    """A command line's ``--option KEY=VALUE`` (a dataset source's option) as ``(key, value)``, the value
-    a Python literal where it reads as one (``5.0``, ``True``) and the text otherwise."""
+    """A command line's ``--option KEY=VALUE`` (a dataset source's option) as ``(key, value)``, the
+    value a Python literal where it reads as one (``5.0``, ``True``) and the text otherwise."""
     import argparse
     import ast
 
@@ -42,13 +44,15 @@ def parse_option(text: str) -> tuple[str, object]:
 #: Datasets read from a downloaded copy under a data root (``data_dir``).
 DATA_DIR_DATASETS = ("ogbg-molhiv", "ogbg-molpcba", "pcqm4mv2", "zinc", "peptides-func")
 
-#: Datasets built by DGL's own loaders: they need the ``bench_lib[dgl]`` stack (``peptides-func`` reads
-#: LRGB's files itself; only its ``download=true`` goes through DGL, and says so where DGL is missing).
+#: Datasets built by DGL's own loaders: they need the ``bench_lib[dgl]`` stack (``peptides-func``
+#: reads LRGB's files itself; only its ``download=true`` goes through DGL, and says so where DGL is
+#: missing).
 DGL_DATASETS = ("zinc",)
 
 
 def check_dataset_name(name: str) -> None:
-    """``ValueError`` naming the known datasets unless ``name`` is one, or ``csv:``/``sdf:``/``xyz:PATH``."""
+    """``ValueError`` naming the known datasets unless ``name`` is one, or
+    ``csv:``/``sdf:``/``xyz:PATH``."""
     if name in DATASETS or name.split(":", 1)[0] in FILE_KINDS and name.split(":", 1)[-1].strip():
         return
     raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}, "
@@ -75,8 +79,10 @@ def load_dataset(name: str, n_graphs: int | None = None, seed: int = 0,
     check_dataset_name(name)
     if n_graphs is not None and n_graphs < 1:
         raise ValueError(f"n_graphs must be >= 1 or None (got {n_graphs})")
-    made = DATASETS.get(name)().resolve(n_graphs, seed, options) if name in DATASETS else local_source(name, options)
-    store = cached_build(made.cache_name, made.params, made.build, cache_dir=cache_dir, use_cache=use_cache,
+    made = (DATASETS.get(name)().resolve(n_graphs, seed, options) if name in DATASETS
+            else local_source(name, options))
+    store = cached_build(made.cache_name, made.params, made.build, cache_dir=cache_dir,
+                         use_cache=use_cache,
                          stream=made.stream)
     if made.subset_after and n_graphs is not None and n_graphs < store.n_graph:
         keep = np.sort(np.random.default_rng(seed).choice(store.n_graph, n_graphs, replace=False))
@@ -87,7 +93,8 @@ def load_dataset(name: str, n_graphs: int | None = None, seed: int = 0,
 def store_splits(store: GraphStore, seed: int = 0) -> dict[str, np.ndarray]:
     """The dataset's official split when it has one, else :func:`split_indices`."""
     if store.split is not None:
-        return {name: np.flatnonzero(store.split == k) for k, name in enumerate(("train", "val", "test"))}
+        return {name: np.flatnonzero(store.split == k)
+                for k, name in enumerate(("train", "val", "test"))}
     return split_indices(store.n_graph, seed=seed)
 
 
@@ -95,7 +102,8 @@ def split_indices(n_graph: int, seed: int = 0,
                   fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> dict[str, np.ndarray]:
     """Seeded random ``train``/``val``/``test`` index arrays covering ``range(n_graph)``."""
     if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-9:
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1 (got {fractions})")
+        raise ValueError(f"fractions must be three non-negative numbers summing to 1 (got "
+                         f"{fractions})")
     perm = np.random.default_rng(seed).permutation(n_graph)
     n_train = int(round(fractions[0] * n_graph))
     n_val = int(round(fractions[1] * n_graph))

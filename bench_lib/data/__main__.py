@@ -1,4 +1,5 @@
-"""``python -m bench_lib.data``: the same command as ``bench-lib data`` (:mod:`bench_lib.cli.data`)."""
+"""``python -m bench_lib.data``: the same command as ``bench-lib data``
+(:mod:`bench_lib.cli.data`)."""
 
 if __name__ == "__main__":
     import sys

@@ -15,7 +15,8 @@ __all__ = ["gather_edges"]
 
 @numba.njit(cache=True, nogil=True)
 def gather_edges(senders, receivers, edge_ptr, index, first_node, out_senders, out_receivers):
-    """``out_*[k] = column[e] + first_node[g]`` for the edges ``e`` of graph ``index[g]``, in order."""
+    """``out_*[k] = column[e] + first_node[g]`` for the edges ``e`` of graph ``index[g]``, in
+    order."""
     k = 0
     for g in range(index.shape[0]):
         shift = first_node[g]

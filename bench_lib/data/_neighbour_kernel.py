@@ -44,12 +44,14 @@ def _kth_smallest(a, c, k):
     return a[k]
 
 
-# Its phases per graph (coordinates, distances, each row's k-th distance, the edges kept) share the scratch
-# arrays and the previous row's k-th distance, and the loops are written so that numba vectorises them; split
-# into numba functions, they would pass all that state around and their speed would hang on numba's inlining.
-# long function: one compiled loop nest over a batch's graphs, its phases sharing scratch arrays and state
+# Its phases per graph (coordinates, distances, each row's k-th distance, the edges kept) share the
+# scratch arrays and the previous row's k-th distance, and the loops are written so that numba
+# vectorises them; split into numba functions, they would pass all that state around and their speed
+# would hang on numba's inlining.
+# long function: one compiled loop nest over a batch's graphs; its phases share scratch arrays
 @numba.njit(cache=True, nogil=True)
-def neighbour_kernel(n_node, start, positions, kth_in, knn, cutoff, k, fill, senders, receivers, n_edge, kth_out):
+def neighbour_kernel(n_node, start, positions, kth_in, knn, cutoff, k, fill, senders, receivers,
+                     n_edge, kth_out):
     """Edges of graphs ``g`` (atoms ``start[g] : start[g] + n_node[g]`` of ``positions``).
 
     ``knn``: each atom's ``min(k, n - 1)`` nearest; else pairs closer than ``cutoff``,
@@ -99,10 +101,10 @@ def neighbour_kernel(n_node, start, positions, kth_in, knn, cutoff, k, fill, sen
                 if have_kth:
                     kth = kth_in[s0 + i]
                 else:
-                    # The k-th smallest distance lies in [lo, hi): bisect until few distances do (each
-                    # step a branch-free count over the row), starting from the previous atom's k-th
-                    # distance (one pass counts the distances below 0.9 and 1.1 times it), then
-                    # quickselect among those few.
+                    # The k-th smallest distance lies in [lo, hi): bisect until few distances do
+                    # (each step a branch-free count over the row), starting from the previous
+                    # atom's k-th distance (one pass counts the distances below 0.9 and 1.1 times
+                    # it), then quickselect among those few.
                     lo, hi = np.float32(0), far * np.float32(1.0001) + np.float32(1e-30)
                     below, within = 0, n - 1  # distances < lo, and in [lo, hi)
                     if guess > 0:

@@ -31,7 +31,8 @@ import numpy as np
 
 from bench_lib.data.store import GraphStore, StoreMeta, attach_file
 
-__all__ = ["default_cache_dir", "cache_key", "save_store", "load_store", "verify_store", "cached_build",
+__all__ = ["default_cache_dir", "cache_key", "save_store", "load_store", "verify_store",
+           "cached_build",
            "StoreWriter", "FULL_CHECK_BYTES"]
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,8 @@ class StoreWriter:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"))
+        self.tmp = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.",
+                                         suffix=".tmp"))
         self._files: dict[str, Any] = {}
         self._columns: dict[str, dict] = {}
         self._hash: dict[str, Any] = {}
@@ -137,7 +139,8 @@ class StoreWriter:
             array = np.ascontiguousarray(array)
             col = self._columns.get(name)
             if col is None:
-                col = self._columns[name] = {"dtype": array.dtype.str, "shape": [0, *array.shape[1:]]}
+                col = self._columns[name] = {"dtype": array.dtype.str,
+                                             "shape": [0, *array.shape[1:]]}
                 self._files[name] = open(self.tmp / f"{name}.bin", "wb")
                 self._hash[name] = hashlib.sha256()
             elif array.dtype.str != col["dtype"] or list(array.shape[1:]) != col["shape"][1:]:
@@ -152,12 +155,14 @@ class StoreWriter:
         for name, f in self._files.items():
             f.close()
             file = self.tmp / f"{name}.bin"
-            self._columns[name].update(bytes=file.stat().st_size, sha256=self._hash[name].hexdigest(),
+            self._columns[name].update(bytes=file.stat().st_size,
+                                       sha256=self._hash[name].hexdigest(),
                                        spot=_spot_sha256(file))
         info = {"format": FORMAT_VERSION, "columns": self._columns, "meta": meta.to_json()}
         (self.tmp / "store.json").write_text(json.dumps(info, indent=1, default=str))
         if self.path.exists():  # a stale or corrupt store: moved aside, then removed
-            stale = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".old"))
+            stale = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.",
+                                          suffix=".old"))
             os.replace(self.path, stale / "store")
             shutil.rmtree(stale, ignore_errors=True)
         os.replace(self.tmp, self.path)
@@ -197,11 +202,13 @@ def verify_store(path: Path, full: bool = True) -> None:
         file = path / f"{name}.bin"
         if not file.exists() or file.stat().st_size != col["bytes"]:
             got = file.stat().st_size if file.exists() else "missing"
-            raise ValueError(f"cache {file} fails its size check ({got} bytes, expected {col['bytes']})")
+            raise ValueError(f"cache {file} fails its size check ({got} bytes, expected "
+                             f"{col['bytes']})")
         key = "sha256" if full else "spot"
         digest = _sha256(file) if full else _spot_sha256(file)
         if digest != col[key]:
-            raise ValueError(f"cache {file} fails its checksum ({digest[:12]} != {str(col[key])[:12]})")
+            raise ValueError(f"cache {file} fails its checksum ({digest[:12]} != "
+                             f"{str(col[key])[:12]})")
 
 
 def _column(file: Path, col: dict) -> np.ndarray:
@@ -248,7 +255,8 @@ def cached_build(name: str, params: dict[str, Any], build: Callable[[], GraphSto
     """
     if not use_cache:
         return build()
-    stem = Path(cache_dir if cache_dir is not None else default_cache_dir()) / cache_key(name, params)
+    stem = Path(cache_dir if cache_dir is not None
+                else default_cache_dir()) / cache_key(name, params)
     if stem.exists():
         try:
             return load_store(stem)

@@ -36,17 +36,23 @@ def _atomic_numbers(symbols: list[str], where: str) -> np.ndarray:
     return np.array(out, dtype=np.int64)
 
 
-def _store_3d(name: str, source: str, n_node, z, pos, targets, target_names, n_input, skipped, cutoff,
+def _store_3d(name: str, source: str, n_node, z, pos, targets, target_names, n_input, skipped,
+              cutoff,
               max_neighbors, note: str = "", edges: str = "stored") -> GraphStore:
     n_node = np.asarray(n_node, dtype=np.int64)
-    columns, neighbours = edge_columns(n_node, np.asarray(pos, np.float32), edges, cutoff, max_neighbors)
+    columns, neighbours = edge_columns(n_node, np.asarray(pos, np.float32), edges, cutoff,
+                                       max_neighbors)
     params = {"cutoff": cutoff, "max_neighbors": max_neighbors, "note": note}
     meta = StoreMeta(name=name, source=source, node_feature_names=("atomic_number",),
-                     node_feature_dims=(int(z.max(initial=1)) + 1,), target_names=tuple(target_names),
-                     params=params if edges == "stored" else {**params, "edges": edges}, n_input=n_input,
+                     node_feature_dims=(int(z.max(initial=1)) + 1,),
+                     target_names=tuple(target_names),
+                     params=params if edges == "stored" else {**params, "edges": edges},
+                     n_input=n_input,
                      skipped=tuple(skipped), neighbours=neighbours)
     return GraphStore(n_node=n_node, **columns, node_features=z[:, None],
-                      targets=np.asarray(targets, np.float32).reshape(len(n_node), len(target_names)), meta=meta,
+                      targets=np.asarray(targets,
+                                         np.float32).reshape(len(n_node), len(target_names)),
+                      meta=meta,
                       positions=np.asarray(pos, np.float32))
 
 
@@ -103,9 +109,10 @@ def parse_xyz(path: Path) -> tuple[list[tuple[list[str], np.ndarray, float, int]
 
 def build_xyz(path: Path | str, cutoff: float = 6.0, max_neighbors: int | None = 28,
               edges: str = "stored") -> GraphStore:
-    """XYZ frames (a file, a folder of ``*.xyz`` files or a glob) -> atoms, positions and edges within
-    ``cutoff`` (at most ``max_neighbors`` per atom; ``edges`` as :func:`bench_lib.data.neighbours.edge_columns`
-    takes it); the energy is the target when the comment lines hold one."""
+    """XYZ frames (a file, a folder of ``*.xyz`` files or a glob) -> atoms, positions and edges
+    within ``cutoff`` (at most ``max_neighbors`` per atom; ``edges`` as
+    :func:`bench_lib.data.neighbours.edge_columns` takes it); the energy is the target when the
+    comment lines hold one."""
     text = str(path)
     if any(ch in text for ch in "*?["):
         files = sorted(Path(p) for p in glob.glob(text))
@@ -122,12 +129,14 @@ def build_xyz(path: Path | str, cutoff: float = 6.0, max_neighbors: int | None =
         seen += n
     if not frames:
         raise ValueError(f"{text}: no usable frame ({len(skipped)} skipped"
-                         + (f"; first: line {skipped[0]['line']}: {skipped[0]['reason']})" if skipped else ")"))
+                         + (f"; first: line {skipped[0]['line']}: {skipped[0]['reason']})"
+                            if skipped else ")"))
     energies = np.array([fr[2] for fr in frames], dtype=np.float32)
     has_energy = ~np.isnan(energies)
     if has_energy.any() and not has_energy.all():
         for fr in (fr for fr, ok in zip(frames, has_energy) if not ok):
-            skipped.append({"input": fr[5], "line": fr[3] + 1, "file": fr[4], "id": f"{fr[4]}:{fr[3]}",
+            skipped.append({"input": fr[5], "line": fr[3] + 1, "file": fr[4],
+                            "id": f"{fr[4]}:{fr[3]}",
                             "reason": "missing target (no energy on the comment line)"})
         frames = [fr for fr, ok in zip(frames, has_energy) if ok]
         energies = energies[has_energy]
@@ -137,8 +146,10 @@ def build_xyz(path: Path | str, cutoff: float = 6.0, max_neighbors: int | None =
     targets = energies[:, None] if target_names else np.zeros((len(frames), 0), np.float32)
     note = "target: 'energy' (the comment line's last number)" if target_names else \
         "no energy on any comment line: no target (throughput and memory only)"
-    return _store_3d(f"xyz:{text}", ";".join(map(str, files)), [len(fr[0]) for fr in frames], z, pos, targets,
-                     target_names, seen, sorted(skipped, key=lambda s: s["input"]), cutoff, max_neighbors, note,
+    return _store_3d(f"xyz:{text}", ";".join(map(str, files)), [len(fr[0]) for fr in frames], z,
+                     pos, targets,
+                     target_names, seen, sorted(skipped, key=lambda s: s["input"]), cutoff,
+                     max_neighbors, note,
                      edges)
 
 
@@ -173,7 +184,8 @@ def _flat(mol) -> bool:
 def build_sdf(path: Path | str, target_columns=None, cutoff: float = 6.0,
               max_neighbors: int | None = 28, edges: str = "stored") -> GraphStore:
     """An SD file -> atoms, positions and edges (``cutoff``, ``max_neighbors``, ``edges`` as for
-    :func:`build_xyz`), or 2D bond graphs when every molecule is flat; targets from numeric SD properties."""
+    :func:`build_xyz`), or 2D bond graphs when every molecule is flat; targets from numeric SD
+    properties."""
     from rdkit import Chem
 
     path = _existing(path)
@@ -199,12 +211,14 @@ def build_sdf(path: Path | str, target_columns=None, cutoff: float = 6.0,
     if not keep:
         raise ValueError(f"{path}: no usable molecule ({_first(skipped)})")
     skipped.sort(key=lambda s: s["input"])
-    note = (f"target: {', '.join(map(repr, names))}" if names else "no numeric SD property: no target "
-            "(throughput and memory only)")
+    note = (f"target: {', '.join(map(repr, names))}" if names
+            else "no numeric SD property: no target (throughput and memory only)")
     y = np.asarray(targets, np.float32).reshape(len(keep), len(names))
     if not is_3d:
-        return _store_2d_from_mols(path, [Chem.RemoveHs(m, sanitize=False) for m in keep], y, names, n_input,
-                                   skipped, note + "; 2D coordinates (every z = 0): bond graphs, no positions")
+        return _store_2d_from_mols(path, [Chem.RemoveHs(m, sanitize=False) for m in keep], y, names,
+                                   n_input,
+                                   skipped, note + "; 2D coordinates (every z = 0): bond graphs, "
+                                                   "no positions")
     z = np.concatenate([[a.GetAtomicNum() for a in m.GetAtoms()] for m in keep]).astype(np.int64)
     pos = np.concatenate([m.GetConformer().GetPositions() for m in keep])
     return _store_3d(f"sdf:{path}", str(path), [m.GetNumAtoms() for m in keep], z, pos, y,
@@ -217,8 +231,10 @@ def _skip(skipped: list[dict], records: list[tuple[int, str]], k: int, reason: s
     skipped.append({"input": k, "line": line, "id": title, "reason": reason})
 
 
-def _sdf_molecules(path: Path, records: list[tuple[int, str]], skipped: list[dict]) -> list[tuple[int, object]]:
-    """``(record index, molecule)`` of every record RDKit reads with coordinates; the others go to ``skipped``."""
+def _sdf_molecules(path: Path, records: list[tuple[int, str]],
+                   skipped: list[dict]) -> list[tuple[int, object]]:
+    """``(record index, molecule)`` of every record RDKit reads with coordinates; the others go to
+    ``skipped``."""
     from rdkit import Chem, rdBase
 
     mols = []
@@ -234,15 +250,19 @@ def _sdf_molecules(path: Path, records: list[tuple[int, str]], skipped: list[dic
 
 
 def _sdf_target_names(path: Path, props: list[dict], target_columns) -> list[str]:
-    """The target properties: those named (an error when no molecule has any), else the one property that is
-    numeric in every molecule, or none (several is an error)."""
+    """The target properties: those named (an error when no molecule has any), else the one property
+    that is numeric in every molecule, or none (several is an error)."""
     names = _as_list(target_columns)
     if names is None:
         numeric = sorted(k for k in props[0]
-                         if all(isinstance(p.get(k), (int, float)) and not isinstance(p.get(k), bool) for p in props))
+                         if all(isinstance(p.get(k),
+                                           (int,
+                                            float)) and not isinstance(p.get(k), bool)
+                                for p in props))
         if len(numeric) > 1:
-            raise ValueError(f"{path}: several numeric SD properties ({', '.join(numeric)}); choose the target with "
-                             "--target NAME (target_columns=)")
+            raise ValueError(
+                f"{path}: several numeric SD properties ({', '.join(numeric)}); choose the target "
+                f"with --target NAME (target_columns=)")
         return numeric
     if not any(c in p for p in props for c in names):
         raise ValueError(f"{path}: no SD property {names}; properties are {sorted(props[0])}")
@@ -251,8 +271,8 @@ def _sdf_target_names(path: Path, props: list[dict], target_columns) -> list[str
 
 def _sdf_targets(mols, props: list[dict], names: list[str], records: list[tuple[int, str]],
                  skipped: list[dict]) -> tuple[list, list[list[float]]]:
-    """The molecules with a finite number in every target property, and those numbers; the others go to
-    ``skipped`` with the first property that failed."""
+    """The molecules with a finite number in every target property, and those numbers; the others go
+    to ``skipped`` with the first property that failed."""
     keep, targets = [], []
     for (k, mol), p in zip(mols, props):
         vals = [p.get(c) for c in names]
@@ -263,7 +283,8 @@ def _sdf_targets(mols, props: list[dict], names: list[str], records: list[tuple[
             _skip(skipped, records, k, f"missing value in {bad!r}" if missing
                   else f"non-numeric value {str(v)[:40]!r} in {bad!r}")
         elif not np.all(np.isfinite(vals)):
-            _skip(skipped, records, k, f"non-finite value in {names[int(np.argmin(np.isfinite(vals)))]!r}")
+            _skip(skipped, records, k, f"non-finite value in "
+                                       f"{names[int(np.argmin(np.isfinite(vals)))]!r}")
         else:
             keep.append(mol)
             targets.append(vals)
@@ -278,7 +299,9 @@ def _store_2d_from_mols(path: Path, mols, y, names, n_input, skipped, note) -> G
         graphs.append(g)
     atom_dims, bond_dims = feature_dims()
     meta = StoreMeta(name=f"sdf:{path}", source=str(path), node_feature_names=ATOM_FEATURES,
-                     edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims, edge_feature_dims=bond_dims,
-                     target_names=tuple(names), n_input=n_input, params={"coordinates": "2D", "note": note},
+                     edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims,
+                     edge_feature_dims=bond_dims,
+                     target_names=tuple(names), n_input=n_input,
+                     params={"coordinates": "2D", "note": note},
                      skipped=tuple(skipped))
     return GraphStore.from_graphs(graphs, meta)

@@ -32,7 +32,8 @@ __all__ = ["build_zinc", "build_peptides", "safe_load_pickle"]
 ZINC_URL = "https://data.dgl.ai/dataset/ZINC12k.zip"
 PEPTIDES_URL = "https://www.dropbox.com/s/ol2v01usvaxbsr8/peptide_multi_class_dataset.csv.gz"
 PEPTIDES_FILES = ("peptide_multi_class_dataset.csv.gz", "splits_random_stratified_peptide.pickle")
-PEPTIDES_TASKS = ("antifungal", "cell_cell_communication", "anticancer", "drug_delivery_vehicle", "antimicrobial",
+PEPTIDES_TASKS = ("antifungal", "cell_cell_communication", "anticancer", "drug_delivery_vehicle",
+                  "antimicrobial",
                   "antiviral", "antihypertensive", "antibacterial", "antiparasitic", "toxic")
 
 
@@ -65,13 +66,15 @@ def build_peptides(data_dir: Path | str | None = None, download: bool = False) -
         base = next((c for c in candidates if all((c / f).exists() for f in PEPTIDES_FILES)), None)
     if base is None:
         raise FileNotFoundError(
-            f"peptides-func not found offline: looked for {PEPTIDES_FILES[0]} and {PEPTIDES_FILES[1]} in "
-            f"{', '.join(map(str, candidates))}. They download from {PEPTIDES_URL} (and LRGB's split file); put "
-            f"both in {candidates[0]} or pass download=true with internet access.")
+            f"peptides-func not found offline: looked for {PEPTIDES_FILES[0]} and "
+            f"{PEPTIDES_FILES[1]} in {', '.join(map(str, candidates))}. They download from "
+            f"{PEPTIDES_URL} (and LRGB's split file); put both in {candidates[0]} or pass "
+            f"download=true with internet access.")
     try:
         df = pd.read_csv(base / PEPTIDES_FILES[0])
     except (EOFError, OSError, ValueError) as err:
-        raise ValueError(f"{base / PEPTIDES_FILES[0]}: unreadable ({err}); a truncated download?") from None
+        raise ValueError(
+            f"{base / PEPTIDES_FILES[0]}: unreadable ({err}); a truncated download?") from None
     labels = np.array([ast.literal_eval(s) for s in df["labels"]], dtype=np.float32)
     graphs, skipped = smiles_to_graphs(df["smiles"], labels, df.index.astype(str))
     split_of_input = np.full(len(df), -1, dtype=np.int8)
@@ -81,7 +84,8 @@ def build_peptides(data_dir: Path | str | None = None, download: bool = False) -
     kept = np.setdiff1d(np.arange(len(df)), [s["input"] for s in skipped])
     atom_dims, bond_dims = feature_dims()
     meta = StoreMeta(name="peptides-func", source=str(base), node_feature_names=ATOM_FEATURES,
-                     edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims, edge_feature_dims=bond_dims,
+                     edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims,
+                     edge_feature_dims=bond_dims,
                      target_names=PEPTIDES_TASKS, n_input=len(df), skipped=tuple(skipped))
     store = GraphStore.from_graphs(graphs, meta)
     return GraphStore(**{**store.arrays(), "meta": meta, "split": split_of_input[kept]})
@@ -92,8 +96,9 @@ def build_zinc(data_dir: Path | str | None = None, download: bool = False) -> Gr
 
     root = data_root(data_dir) / "zinc"
     if not (root / "ZINC12k").exists() and not download:
-        raise FileNotFoundError(f"zinc not found offline: looked in {root / 'ZINC12k'}. DGL downloads it from "
-                                f"{ZINC_URL}; unzip it there or pass download=true with internet access.")
+        raise FileNotFoundError(f"zinc not found offline: looked in {root / 'ZINC12k'}. DGL "
+                                f"downloads it from {ZINC_URL}; unzip it there or pass "
+                                f"download=true with internet access.")
     from bench_lib.deps import import_dgl
 
     dgl = import_dgl()
@@ -108,7 +113,8 @@ def build_zinc(data_dir: Path | str | None = None, download: bool = False) -> Gr
                            "targets": torch.as_tensor(y).numpy().reshape(1)})
             split.append(k)
     meta = StoreMeta(name="zinc", source=str(root), node_feature_names=("atom_type",),
-                     edge_feature_names=("bond_type",), node_feature_dims=(28,), edge_feature_dims=(4,),
+                     edge_feature_names=("bond_type",), node_feature_dims=(28,),
+                     edge_feature_dims=(4,),
                      target_names=("penalized_logp",), n_input=len(graphs))
     store = GraphStore.from_graphs(graphs, meta)
     return GraphStore(**{**store.arrays(), "meta": meta, "split": np.array(split, dtype=np.int8)})

@@ -53,11 +53,13 @@ from bench_lib.data.coordinate_files import build_sdf, build_xyz, parse_xyz
 from bench_lib.data.molecules import ATOM_FEATURES, BOND_FEATURES, feature_dims, smiles_to_graphs
 from bench_lib.data.store import GraphStore, StoreMeta
 from bench_lib.data.table_columns import MAX_TEXT_CLASSES  # noqa: F401 (still importable from here)
-from bench_lib.data.table_columns import (ID_HEADERS, SMILES_HEADERS, _class_note, _smiles_and_id_columns,
+from bench_lib.data.table_columns import (ID_HEADERS, SMILES_HEADERS, _class_note,
+                                          _smiles_and_id_columns,
                                           _target_columns, _target_values)
 from bench_lib.data.table_file import _existing, _read, read_table
 
-__all__ = ["build_csv", "build_sdf", "build_xyz", "read_table", "SMILES_HEADERS", "ID_HEADERS", "parse_xyz"]
+__all__ = ["build_csv", "build_sdf", "build_xyz", "read_table", "SMILES_HEADERS", "ID_HEADERS",
+           "parse_xyz"]
 
 
 def build_csv(path: Path | str, smiles_column: str | None = None, target_columns=None,
@@ -72,40 +74,49 @@ def build_csv(path: Path | str, smiles_column: str | None = None, target_columns
     smiles_column, id_column = _smiles_and_id_columns(path, columns, smiles_column, id_column)
     rows_df = df.loc[~blank]
     decimal_comma = sep == ";"
-    targets, note = _target_columns(path, columns, rows_df, target_columns, smiles_column, id_column, decimal_comma)
+    targets, note = _target_columns(path, columns, rows_df, target_columns, smiles_column,
+                                    id_column, decimal_comma)
     values, reasons, classes = _target_values(path, df, rows_df, targets, decimal_comma)
     smiles = df[smiles_column].astype(str).str.strip()
     ids = df[id_column].astype(str).str.strip().tolist() if id_column else [""] * len(df)
     reasons[(smiles == "").to_numpy() & (reasons == None)] = "empty SMILES"  # noqa: E711
-    skipped = [{"input": int(inputs[i]), "line": int(line[i]), "id": ids[i], "smiles": smiles[i][:80],
-                "reason": reasons[i]} for i in np.flatnonzero((reasons != None) & ~blank)]  # noqa: E711
+    skipped = [{"input": int(inputs[i]), "line": int(line[i]), "id": ids[i],
+                "smiles": smiles[i][:80],
+                "reason": reasons[i]}
+               for i in np.flatnonzero((reasons != None) & ~blank)]  # noqa: E711
     skipped += _skipped_long_rows(extra, columns, smiles_column, id_column)
     rows = np.flatnonzero((reasons == None) & ~blank)  # noqa: E711
     graphs, bad = smiles_to_graphs(smiles[rows].tolist(), values[rows], [ids[i] for i in rows])
-    skipped += [{**s, "input": int(inputs[rows[s["input"]]]), "line": int(line[rows[s["input"]]])} for s in bad]
+    skipped += [{**s, "input": int(inputs[rows[s["input"]]]),
+                 "line": int(line[rows[s["input"]]])} for s in bad]
     if not graphs:
         first = min(skipped, key=lambda s: s["line"]) if skipped else {}
-        raise ValueError(f"{path}: no usable row ({len(skipped)} skipped; first: line {first.get('line')}: "
-                         f"{first.get('reason')})")
-    params = {"smiles_column": smiles_column, "id_column": id_column, "separator": sep, "note": note}
-    return _csv_store(path, graphs, targets, classes, params, int((~blank).sum()) + len(extra), skipped)
+        raise ValueError(f"{path}: no usable row ({len(skipped)} skipped; first: line "
+                         f"{first.get('line')}: {first.get('reason')})")
+    params = {"smiles_column": smiles_column, "id_column": id_column, "separator": sep,
+              "note": note}
+    return _csv_store(path, graphs, targets, classes, params, int((~blank).sum()) + len(extra),
+                      skipped)
 
 
-def _skipped_long_rows(extra: list, columns: list[str], smiles_column: str, id_column: str | None) -> list[dict]:
-    """A skipped record per row left out for more fields than the header (``extra`` from the table's reading)."""
+def _skipped_long_rows(extra: list, columns: list[str], smiles_column: str,
+                       id_column: str | None) -> list[dict]:
+    """A skipped record per row left out for more fields than the header (``extra`` from the table's
+    reading)."""
     n_fields = len(columns)
     at = {c: columns.index(c) for c in (smiles_column, id_column) if c}
     return [{"input": int(k), "line": int(ln),
              "id": fields[at[id_column]].strip() if id_column else "",
              "smiles": fields[at[smiles_column]].strip()[:80],
-             "reason": f"line has {len(fields)} fields, the header has {n_fields} (an unquoted separator "
-                       "inside a value?)"} for k, ln, fields in extra]
+             "reason": (f"line has {len(fields)} fields, the header has {n_fields} (an unquoted "
+                        f"separator inside a value?)")} for k, ln, fields in extra]
 
 
-def _csv_store(path: Path, graphs: list[dict], targets: list[str], classes: dict[str, list[str]], params: dict,
+def _csv_store(path: Path, graphs: list[dict], targets: list[str], classes: dict[str, list[str]],
+               params: dict,
                n_input: int, skipped: list[dict]) -> GraphStore:
-    """The table's graphs as a store: an empty target row each when there is no target; a column of text
-    labels makes the task binary or multiclass, and its note counts the classes."""
+    """The table's graphs as a store: an empty target row each when there is no target; a column of
+    text labels makes the task binary or multiclass, and its note counts the classes."""
     atom_dims, bond_dims = feature_dims()
     if not targets:
         for g in graphs:
@@ -114,10 +125,15 @@ def _csv_store(path: Path, graphs: list[dict], targets: list[str], classes: dict
     if classes:
         name, names = next(iter(classes.items()))
         task = "binary" if len(names) == 2 else "multiclass"
-        chosen = params["note"][len(f"target: {name!r}"):]  # how it was chosen, when it was not named
-        params = {**params, "note": _class_note(name, names, np.array([g["targets"][0] for g in graphs])) + chosen}
+        # how it was chosen, when it was not named
+        chosen = params["note"][len(f"target: {name!r}"):]
+        params = {**params, "note": _class_note(name, names,
+                                                np.array([g["targets"][0] for g in graphs]))
+                  + chosen}
     meta = StoreMeta(name=f"csv:{path}", source=str(path), node_feature_names=ATOM_FEATURES,
-                     edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims, edge_feature_dims=bond_dims,
+                     edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims,
+                     edge_feature_dims=bond_dims,
                      target_names=tuple(targets), n_input=n_input, params=params,
-                     skipped=tuple(sorted(skipped, key=lambda s: s["input"])), task=task, target_classes=classes)
+                     skipped=tuple(sorted(skipped, key=lambda s: s["input"])), task=task,
+                     target_classes=classes)
     return GraphStore.from_graphs(graphs, meta)

@@ -28,7 +28,8 @@ def _ogb_features():
     the network (its ``outdated`` dependency ignores ``OUTDATED_IGNORE``)."""
     spec = importlib.util.find_spec("ogb")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("the molecule featuriser needs the `ogb` package (pip install ogb)")
+        raise ModuleNotFoundError("the molecule featuriser needs the `ogb` package (pip install "
+                                  "ogb)")
     path = Path(list(spec.submodule_search_locations)[0]) / "utils" / "features.py"
     module_spec = importlib.util.spec_from_file_location("_bench_lib_ogb_features", path)
     module = importlib.util.module_from_spec(module_spec)

@@ -72,8 +72,8 @@ class Neighbours:
         if not self.cutoff > 0:
             raise ValueError(f"cutoff must be > 0 (got {self.cutoff})")
         if self.k is not None and self.k < 1 or self.kind == "knn" and self.k is None:
-            raise ValueError(f"{self.kind} neighbours need k >= 1{'' if self.kind == 'knn' else ' or None'} "
-                             f"(got {self.k})")
+            raise ValueError(f"{self.kind} neighbours need k >= "
+                             f"1{'' if self.kind == 'knn' else ' or None'} (got {self.k})")
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "cutoff": self.cutoff, "k": self.k}
@@ -83,7 +83,8 @@ class Neighbours:
         return cls(kind=data["kind"], cutoff=float(data["cutoff"]), k=data.get("k"))
 
     def edge_counts(self, n_node: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
-        """Edges per graph (int64): from the sizes alone for ``knn``, from the positions for ``radius``."""
+        """Edges per graph (int64): from the sizes alone for ``knn``, from the positions for
+        ``radius``."""
         n_node = np.asarray(n_node, dtype=np.int64)
         if self.kind == "knn":
             return n_node * np.minimum(self.k, np.maximum(n_node - 1, 0))
@@ -118,7 +119,8 @@ class Neighbours:
         return kth
 
     def edges(self, n_node: np.ndarray, positions: np.ndarray, kth: np.ndarray | None = None,
-              out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              out: tuple[np.ndarray, np.ndarray]
+              | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(n_edge[G], senders[E], receivers[E])`` of graphs with ``n_node`` atoms whose positions
         are concatenated in ``positions``; endpoints index rows of ``positions`` (int64).
 
@@ -142,25 +144,32 @@ class Neighbours:
             return n_edge, senders[:len(s)], receivers[:len(r)]
         bound = self.bound(n_node)
         if out is None:
-            senders, receivers = np.empty(bound + 1, dtype=np.int64), np.empty(bound + 1, dtype=np.int64)
+            senders, receivers = np.empty(bound + 1,
+                                          dtype=np.int64), np.empty(bound + 1, dtype=np.int64)
         elif min(len(senders), len(receivers)) < bound + 1 or senders.dtype != np.int64 \
-                or receivers.dtype != np.int64 or not (senders.flags.c_contiguous and receivers.flags.c_contiguous):
-            raise ValueError(f"out: two contiguous int64 arrays of at least bound + 1 = {bound + 1} rows are needed")
+                or receivers.dtype != np.int64 or not (senders.flags.c_contiguous
+                                                       and receivers.flags.c_contiguous):
+            raise ValueError(f"out: two contiguous int64 arrays of at least bound + 1 = "
+                             f"{bound + 1} rows are needed")
         n_edge, e = self._call(n_node, start, positions, kth_in=kth, out=(senders, receivers))
         return n_edge, senders[:e], receivers[:e]
 
-    def _call(self, n_node, start, positions, kth_in=None, out=None, kth_out=None) -> tuple[np.ndarray, int]:
+    def _call(self, n_node, start, positions, kth_in=None, out=None,
+              kth_out=None) -> tuple[np.ndarray, int]:
         """The compiled kernel over checked inputs: ``(n_edge, edges)``; the edges are written into
         ``out`` when given, each atom's k-th distance into ``kth_out`` when given."""
         no_index, no_kth = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         senders, receivers = out if out is not None else (no_index, no_index)
         n_edge = np.empty(len(n_node), dtype=np.int64)
-        e = _kernel()(n_node, start, positions, no_kth if kth_in is None else kth_in, self.kind == "knn",
-                      float(self.cutoff), int(self.k or 0), out is not None, senders, receivers, n_edge,
+        e = _kernel()(n_node, start, positions, no_kth if kth_in is None else kth_in,
+                      self.kind == "knn",
+                      float(self.cutoff), int(self.k or 0), out is not None, senders, receivers,
+                      n_edge,
                       no_kth if kth_out is None else kth_out)
         if e < 0:
-            raise ValueError(f"atom {-1 - e} of the batch: its stored k-th neighbour distance does not match its "
-                             "positions (a stale or corrupt store; rebuild it)")
+            raise ValueError(
+                f"atom {-1 - e} of the batch: its stored k-th neighbour distance does not match "
+                f"its positions (a stale or corrupt store; rebuild it)")
         return n_edge, e
 
     def bound(self, n_node: np.ndarray) -> int:
@@ -172,13 +181,15 @@ class Neighbours:
         n_node = np.ascontiguousarray(n_node, dtype=np.int64)
         positions = np.ascontiguousarray(positions, dtype=np.float32)
         start = exclusive_cumsum(n_node)
-        if positions.ndim != 2 or positions.shape[1] != 3:  # the kernel reads 3 floats a row, unchecked
+        # the kernel reads 3 floats a row, unchecked
+        if positions.ndim != 2 or positions.shape[1] != 3:
             raise ValueError(f"positions must be [N, 3] (got shape {positions.shape})")
         if len(positions) != start[-1]:
             raise ValueError(f"{len(positions)} positions for {start[-1]} nodes")
         return n_node, positions, start[:-1]
 
-    def edges_numpy(self, n_node: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def edges_numpy(self, n_node: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray,
+                    np.ndarray, np.ndarray]:
         """:meth:`edges` in numpy alone, vectorised: the graphs are padded to the largest one's size
         and their distances computed at once (in slices of bounded memory). Several times slower;
         kept as the fallback where numba is missing and as the compiled kernel's check."""
@@ -188,7 +199,8 @@ class Neighbours:
         if m < 2:
             return np.zeros(g, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
         step = max(1, _CHUNK_BYTES // (m * m * 3 * 4))
-        parts = [self._slice(n_node[lo:lo + step], start[lo:lo + step], positions, m) for lo in range(0, g, step)]
+        parts = [self._slice(n_node[lo:lo + step], start[lo:lo + step], positions,
+                             m) for lo in range(0, g, step)]
         if len(parts) == 1:
             return parts[0]
         return tuple(np.concatenate(p) for p in zip(*parts))
@@ -197,11 +209,14 @@ class Neighbours:
         slot = np.arange(m)
         real = slot[None, :] < n[:, None]  # [B, m]
         rows = np.minimum(start[:, None] + np.minimum(slot[None, :], np.maximum(n[:, None] - 1, 0)),
-                          max(len(positions) - 1, 0))  # an empty graph at the very end: any row (masked)
+                          # an empty graph at the very end: any row (masked)
+                          max(len(positions) - 1, 0))
         xyz = positions[rows].transpose(2, 0, 1).copy()  # [3, B, m]
         xyz[:, ~real] = _FAR  # padding slots: far from every atom (and never kept)
-        # |r_s - r_r| as radius_graph's norm computes it, (dx^2 + dy^2) + dz^2 in float32, so that the
-        # edges equal the stored ones bit for bit; one [B, receiver, sender] array, updated in place.
+        # |r_s - r_r| as radius_graph's norm computes it, (dx^2 + dy^2) + dz^2 in float32, so that
+        # the
+        # edges equal the stored ones bit for bit; one [B, receiver, sender] array, updated in
+        # place.
         d = xyz[0][:, :, None] - xyz[0][:, None, :]
         d *= d
         for c in (1, 2):
@@ -221,11 +236,12 @@ class Neighbours:
         return np.bincount(b, minlength=len(n)).astype(np.int64), s + start[b], r + start[b]
 
     def _nearest(self, d: np.ndarray) -> np.ndarray:
-        """``[B, receiver, sender]``: the sender is among its receiver's ``k`` nearest (ties by index,
-        as a stable sort orders them)."""
+        """``[B, receiver, sender]``: the sender is among its receiver's ``k`` nearest (ties by
+        index, as a stable sort orders them)."""
         kth = np.partition(d, self.k - 1, axis=2)[:, :, self.k - 1:self.k]
         keep = d <= kth
-        tied = np.flatnonzero(keep.sum(axis=2).ravel() > self.k)  # rows with ties at the k-th distance
+        # rows with ties at the k-th distance
+        tied = np.flatnonzero(keep.sum(axis=2).ravel() > self.k)
         if tied.size:
             rows = d.reshape(-1, d.shape[2])[tied]
             order = np.argsort(rows, axis=1, kind="stable")
@@ -241,14 +257,16 @@ def _kernel():
     try:
         from bench_lib.data._neighbour_kernel import neighbour_kernel
     except ImportError as err:
-        warnings.warn(f"numba is unavailable ({err}); neighbour graphs are built with numpy, several times "
-                      "slower", stacklevel=3)
+        warnings.warn(
+            f"numba is unavailable ({err}); neighbour graphs are built with numpy, several times "
+            "slower", stacklevel=3)
         return None
     return neighbour_kernel
 
 
 def edge_columns(n_node: np.ndarray, positions: np.ndarray, edges: str, cutoff: float,
-                 max_neighbors: int | None) -> tuple[dict[str, np.ndarray | None], dict[str, Any] | None]:
+                 max_neighbors: int | None) -> tuple[dict[str, np.ndarray | None],
+                                                     dict[str, Any] | None]:
     """A 3D store's edge columns under its ``edges`` option, and its ``meta.neighbours``.
 
     ``"stored"``: the radius graph (capped at ``max_neighbors``) with its

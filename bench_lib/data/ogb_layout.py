@@ -1,4 +1,5 @@
-"""Write molecules in OGB's on-disk layout, and the stand-in molpcba a machine without OGB's data can run.
+"""Write molecules in OGB's on-disk layout, and the stand-in molpcba a machine without OGB's data
+can run.
 
 :func:`write_ogb_layout` writes ``<root>/<dir>/raw/*.csv.gz`` and
 ``split/scaffold/*.csv.gz`` as OGB ships them (graphs featurised as
@@ -47,13 +48,16 @@ def _put(path: Path, rows) -> None:
 def write_ogb_layout(root: Path | str, name: str, smiles: list[str], labels: np.ndarray,
                      split: np.ndarray, note: str | None = None) -> Path:
     """Write ``smiles`` (labels ``[n, tasks]``, NaN where missing; ``split`` 0/1/2 per molecule for
-    train/valid/test) as OGB set ``name`` under ``root``; molecules RDKit cannot parse are left out. ``note``:
-    the text of ``STANDIN.txt`` (what this data is, when it is not OGB's). Returns the set's folder."""
+    train/valid/test) as OGB set ``name`` under ``root``; molecules RDKit cannot parse are left out.
+    ``note``: the text of ``STANDIN.txt`` (what this data is, when it is not OGB's). Returns the
+    set's folder."""
     info = OGB_SETS[name]
     labels = np.asarray(labels, dtype=np.float64).reshape(len(smiles), -1)
     if labels.shape[1] != len(info["targets"]):
-        raise ValueError(f"{name} has {len(info['targets'])} task(s); got labels for {labels.shape[1]}")
-    graphs, skipped = smiles_to_graphs(smiles, labels.astype(np.float32), [str(k) for k in range(len(smiles))])
+        raise ValueError(f"{name} has {len(info['targets'])} task(s); got labels for "
+                         f"{labels.shape[1]}")
+    graphs, skipped = smiles_to_graphs(smiles, labels.astype(np.float32),
+                                       [str(k) for k in range(len(smiles))])
     kept = np.setdiff1d(np.arange(len(smiles)), [s["input"] for s in skipped])
     base = Path(root) / info["dir"]
     raw, folds = base / "raw", base / "split" / info["split"]
@@ -61,10 +65,14 @@ def write_ogb_layout(root: Path | str, name: str, smiles: list[str], labels: np.
     folds.mkdir(parents=True, exist_ok=True)
     _put(raw / "num-node-list.csv.gz", [[g["n_node"]] for g in graphs])
     _put(raw / "num-edge-list.csv.gz", [[len(g["senders"])] for g in graphs])
-    _put(raw / "edge.csv.gz", [(int(s), int(r)) for g in graphs for s, r in zip(g["senders"], g["receivers"])])
-    _put(raw / "node-feat.csv.gz", [list(map(int, row)) for g in graphs for row in g["node_features"]])
-    _put(raw / "edge-feat.csv.gz", [list(map(int, row)) for g in graphs for row in g["edge_features"]])
-    _put(raw / "graph-label.csv.gz", [["nan" if v != v else int(v) if float(v).is_integer() else v for v in row]
+    _put(raw / "edge.csv.gz", [(int(s), int(r)) for g in graphs
+                               for s, r in zip(g["senders"], g["receivers"])])
+    _put(raw / "node-feat.csv.gz", [list(map(int,
+                                             row)) for g in graphs for row in g["node_features"]])
+    _put(raw / "edge-feat.csv.gz", [list(map(int,
+                                             row)) for g in graphs for row in g["edge_features"]])
+    _put(raw / "graph-label.csv.gz", [["nan" if v != v else int(v) if float(v).is_integer() else v
+                                       for v in row]
                                       for row in labels[kept]])
     where = np.asarray(split)[kept]
     for k, fold in enumerate(("train", "valid", "test")):
@@ -78,8 +86,8 @@ def write_ogb_layout(root: Path | str, name: str, smiles: list[str], labels: np.
 
 
 def _rdkit_labels(smiles: list[str]) -> np.ndarray:
-    """128 binary labels per molecule from RDKit: each ``fr_*`` counter > 0, then descriptors above their
-    median (NaN where RDKit cannot parse the SMILES)."""
+    """128 binary labels per molecule from RDKit: each ``fr_*`` counter > 0, then descriptors above
+    their median (NaN where RDKit cannot parse the SMILES)."""
     from rdkit import Chem, rdBase
     from rdkit.Chem import Descriptors
 
@@ -107,7 +115,8 @@ def _rdkit_labels(smiles: list[str]) -> np.ndarray:
 
 
 def standin_molpcba(root: Path | str, n_molecules: int = 5000, seed: int = 0) -> Path:
-    """Write the stand-in ``ogbg-molpcba`` (see the module docstring) under ``root``; returns its folder."""
+    """Write the stand-in ``ogbg-molpcba`` (see the module docstring) under ``root``; returns its
+    folder."""
     from bench_lib.data.nci5k import nci5k_files, read_nci5k
 
     smi, tpsa = nci5k_files()
@@ -117,8 +126,8 @@ def standin_molpcba(root: Path | str, n_molecules: int = 5000, seed: int = 0) ->
     labels = _rdkit_labels(smiles)
     labels[rng.random(labels.shape) > MOLPCBA_LABELLED] = np.nan
     split = rng.choice(3, size=len(smiles), p=(0.8, 0.1, 0.1))
-    note = (f"a STAND-IN for ogbg-molpcba, not OGB's data: {len(smiles):,} NCI molecules from RDKit, 128 binary "
-            f"labels computed by RDKit (functional-group counters > 0, descriptors above their median), "
-            f"{MOLPCBA_LABELLED:.0%} of labels known, random split (seed {seed}); made by "
-            "`python -m bench_lib.data standin-molpcba`")
+    note = ((f"a STAND-IN for ogbg-molpcba, not OGB's data: {len(smiles):,} NCI molecules from "
+             f"RDKit, 128 binary labels computed by RDKit (functional-group counters > 0, "
+             f"descriptors above their median), {MOLPCBA_LABELLED:.0%} of labels known, random "
+             f"split (seed {seed}); made by `python -m bench_lib.data standin-molpcba`"))
     return write_ogb_layout(root, "ogbg-molpcba", smiles, labels, split, note)

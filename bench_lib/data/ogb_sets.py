@@ -33,15 +33,18 @@ from bench_lib.deps import quiet_jit_deprecation
 
 __all__ = ["OGB_SETS", "data_root", "build_ogb", "stream_pcqm"]
 
+_OGB_MOL = "http://snap.stanford.edu/ogb/data/graphproppred/csv_mol_download"
+
 OGB_SETS = {
-    "ogbg-molhiv": {"dir": "ogbg_molhiv", "url": "http://snap.stanford.edu/ogb/data/graphproppred/csv_mol_download/hiv.zip",
+    "ogbg-molhiv": {"dir": "ogbg_molhiv", "url": f"{_OGB_MOL}/hiv.zip",
                     "split": "scaffold", "targets": ("hiv_active",)},
-    "ogbg-molpcba": {"dir": "ogbg_molpcba", "url": "http://snap.stanford.edu/ogb/data/graphproppred/csv_mol_download/pcba.zip",
+    "ogbg-molpcba": {"dir": "ogbg_molpcba", "url": f"{_OGB_MOL}/pcba.zip",
                      "split": "scaffold", "targets": tuple(f"pcba_task_{k}" for k in range(128))},
     "pcqm4mv2": {"dir": "pcqm4m-v2", "url": "http://ogb.stanford.edu/data/lsc/pcqm4m-v2.zip",
                  "split": None, "targets": ("homolumogap_ev",)},
 }
-_RAW = ("num-node-list.csv.gz", "num-edge-list.csv.gz", "edge.csv.gz", "node-feat.csv.gz", "edge-feat.csv.gz",
+_RAW = ("num-node-list.csv.gz", "num-edge-list.csv.gz", "edge.csv.gz", "node-feat.csv.gz",
+        "edge-feat.csv.gz",
         "graph-label.csv.gz")
 
 
@@ -57,10 +60,11 @@ def data_root(data_dir: Path | str | None = None) -> Path:
 def _missing(name: str, root: Path, wanted: list[Path]) -> FileNotFoundError:
     info = OGB_SETS[name]
     return FileNotFoundError(
-        f"{name} not found offline: looked for {', '.join(str(p) for p in wanted[:3])}"
-        f"{' ...' if len(wanted) > 3 else ''}. It downloads from {info['url']}; unzip it so that "
-        f"{root / info['dir']} holds its raw/ (and split/) folders, point --data-dir or BENCH_LIB_DATA at another "
-        f"OGB root, or pass download=true with internet access.")
+        f"{name} not found offline: looked for "
+        f"{', '.join(str(p) for p in wanted[:3])}{' ...' if len(wanted) > 3 else ''}. It downloads "
+        f"from {info['url']}; unzip it so that {root / info['dir']} holds its raw/ (and split/) "
+        f"folders, point --data-dir or BENCH_LIB_DATA at another OGB root, or pass download=true "
+        f"with internet access.")
 
 
 def _csv(path: Path, dtype=None):
@@ -107,10 +111,12 @@ def build_ogb(name: str, data_dir: Path | str | None = None, download: bool = Fa
     node_feat = _csv(raw / "node-feat.csv.gz", np.int64)
     edge_feat = _csv(raw / "edge-feat.csv.gz", np.int64)
     labels = _csv(raw / "graph-label.csv.gz").astype(np.float32)
-    for what, got, want in (("edge.csv.gz", len(edges), n_edge.sum()), ("node-feat.csv.gz", len(node_feat), n_node.sum()),
+    for what, got, want in (("edge.csv.gz", len(edges), n_edge.sum()),
+                            ("node-feat.csv.gz", len(node_feat), n_node.sum()),
                             ("graph-label.csv.gz", len(labels), len(n_node))):
         if got != want:
-            raise ValueError(f"{raw / what}: {got} rows, but the count lists say {want}: a truncated download?")
+            raise ValueError(f"{raw / what}: {got} rows, but the count lists say {want}: a "
+                             f"truncated download?")
     split = np.full(len(n_node), -1, dtype=np.int8)
     for k, s in enumerate(("train", "valid", "test")):
         split[_csv(base / "split" / info["split"] / f"{s}.csv.gz", np.int64)[:, 0]] = k
@@ -119,14 +125,18 @@ def build_ogb(name: str, data_dir: Path | str | None = None, download: bool = Fa
     skipped = tuple({"input": int(i), "reason": "missing target"} for i in np.flatnonzero(~keep))
     atom_dims, bond_dims = feature_dims()
     params = {"split": info["split"]}
-    standin = base / "STANDIN.txt"  # a layout written by bench_lib.data.ogb_layout that is not OGB's data
+    # a layout written by bench_lib.data.ogb_layout that is not OGB's data
+    standin = base / "STANDIN.txt"
     if standin.exists():
         params["note"] = standin.read_text().strip()
-    meta = StoreMeta(name=name, source=str(base), node_feature_names=ATOM_FEATURES, edge_feature_names=BOND_FEATURES,
-                     node_feature_dims=atom_dims, edge_feature_dims=bond_dims, target_names=info["targets"],
+    meta = StoreMeta(name=name, source=str(base), node_feature_names=ATOM_FEATURES,
+                     edge_feature_names=BOND_FEATURES,
+                     node_feature_dims=atom_dims, edge_feature_dims=bond_dims,
+                     target_names=info["targets"],
                      params=params, n_input=len(n_node), skipped=skipped)
     store = GraphStore(n_node=n_node, n_edge=n_edge, senders=edges[:, 0].astype(np.int32),
-                       receivers=edges[:, 1].astype(np.int32), node_features=node_feat, targets=labels, meta=meta,
+                       receivers=edges[:, 1].astype(np.int32), node_features=node_feat,
+                       targets=labels, meta=meta,
                        edge_features=edge_feat, split=split)
     return store if keep.all() else store.subset(np.flatnonzero(keep))
 
@@ -146,7 +156,8 @@ def _pcqm_files(root: Path, base: Path, download: bool) -> tuple[Path, Path]:
 
 
 def _pcqm_parse(smiles: list[str], targets: np.ndarray, ids: list[str], offset: int):
-    """One chunk of PCQM4Mv2 rows -> (store columns or None, skipped records with global input numbers)."""
+    """One chunk of PCQM4Mv2 rows -> (store columns or None, skipped records with global input
+    numbers)."""
     graphs, skipped = smiles_to_graphs(smiles, targets[:, None], ids)
     for s in skipped:
         s["input"] += offset
@@ -157,8 +168,8 @@ def _pcqm_parse(smiles: list[str], targets: np.ndarray, ids: list[str], offset: 
 
 
 def _pcqm_frames(data: Path):
-    """``data.csv.gz`` in :data:`PCQM_CHUNK`-row pieces, as jobs for :func:`_pcqm_parse`; a file that cannot
-    be read is an error naming it."""
+    """``data.csv.gz`` in :data:`PCQM_CHUNK`-row pieces, as jobs for :func:`_pcqm_parse`; a file
+    that cannot be read is an error naming it."""
     import pandas as pd
 
     try:
@@ -167,16 +178,19 @@ def _pcqm_frames(data: Path):
                 yield (list(df["smiles"].astype(str)), df["homolumogap"].to_numpy(np.float32),
                        list(df["idx"].astype(str)), int(df.index[0]))
     except (EOFError, OSError, zlib.error, ValueError, KeyError) as err:
-        raise ValueError(f"{data}: unreadable ({type(err).__name__}: {err}); a truncated download?") from None
+        raise ValueError(
+            f"{data}: unreadable ({type(err).__name__}: {err}); a truncated download?") from None
 
 
 def _pcqm_chunks(data: Path, split_file: Path, workers: int | None = None):
-    """``(columns, skipped, split, rows read)`` per :data:`PCQM_CHUNK` rows of ``data.csv.gz``, in order;
-    the SMILES of several chunks are parsed side by side in worker processes (RDKit is the slow part)."""
+    """``(columns, skipped, split, rows read)`` per :data:`PCQM_CHUNK` rows of ``data.csv.gz``, in
+    order; the SMILES of several chunks are parsed side by side in worker processes (RDKit is the
+    slow part)."""
     import torch
 
     split_dict = torch.load(split_file, weights_only=True)
-    parts = {k: np.asarray(split_dict[name], dtype=np.int64) for k, name in enumerate(("train", "valid", "test-dev"))}
+    parts = {k: np.asarray(split_dict[name], dtype=np.int64)
+             for k, name in enumerate(("train", "valid", "test-dev"))}
     size = 1 + max((int(v.max()) for v in parts.values() if len(v)), default=-1)
     split_all = np.full(size, -1, dtype=np.int8)
     for k, rows in parts.items():
@@ -200,16 +214,20 @@ def _pcqm_chunks(data: Path, split_file: Path, workers: int | None = None):
 
 
 def _pcqm_meta(base: Path, n_input: int, skipped: list[dict]) -> StoreMeta:
-    # test-dev and test-challenge have no public labels (NaN): they stay in the store, unsplit or as "test".
+    # test-dev and test-challenge have no public labels (NaN): they stay in the store, unsplit or as
+    # "test".
     atom_dims, bond_dims = feature_dims()
     return StoreMeta(name="pcqm4mv2", source=str(base), node_feature_names=ATOM_FEATURES,
-                     edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims, edge_feature_dims=bond_dims,
-                     target_names=("homolumogap_ev",), params={}, n_input=n_input, skipped=tuple(skipped))
+                     edge_feature_names=BOND_FEATURES, node_feature_dims=atom_dims,
+                     edge_feature_dims=bond_dims,
+                     target_names=("homolumogap_ev",), params={}, n_input=n_input,
+                     skipped=tuple(skipped))
 
 
 def stream_pcqm(writer, data_dir: Path | str | None = None, download: bool = False) -> StoreMeta:
-    """Write PCQM4Mv2 from its OGB layout into a :class:`~bench_lib.data.cache.StoreWriter`, chunk by chunk
-    (bounded memory: the 3.7M molecules never sit in memory at once); the store then opens memory-mapped."""
+    """Write PCQM4Mv2 from its OGB layout into a :class:`~bench_lib.data.cache.StoreWriter`, chunk
+    by chunk (bounded memory: the 3.7M molecules never sit in memory at once); the store then opens
+    memory-mapped."""
     root = data_root(data_dir)
     base = root / OGB_SETS["pcqm4mv2"]["dir"]
     skipped, n_input = [], 0

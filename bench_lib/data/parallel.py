@@ -17,7 +17,8 @@ __all__ = ["ordered_map", "default_workers"]
 
 
 def default_workers(limit: int = 4) -> int:
-    """The CPUs this process may use (its affinity, so a Slurm task's share, not the node's), at most ``limit``."""
+    """The CPUs this process may use (its affinity, so a Slurm task's share, not the node's), at
+    most ``limit``."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -50,7 +51,8 @@ def ordered_map(fn: Callable[..., Any], args: Iterable[tuple], workers: int | No
         # spawn, not fork: the caller may hold torch's or numba's threads.
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
             for a in args:
-                pending.append((a, None))  # recorded before submitting: a failed submit is redone below
+                # recorded before submitting: a failed submit is redone below
+                pending.append((a, None))
                 pending[-1] = (a, pool.submit(fn, *a))
                 if len(pending) >= window * workers:
                     result = pending[0][1].result()
@@ -61,8 +63,10 @@ def ordered_map(fn: Callable[..., Any], args: Iterable[tuple], workers: int | No
                 pending.popleft()
                 yield result
     except BrokenProcessPool as err:
-        warnings.warn(f"worker processes failed ({err}); building in this process instead (a script that "
-                      "builds datasets needs an `if __name__ == \"__main__\":` guard to use them)", stacklevel=2)
+        warnings.warn(
+            f"worker processes failed ({err}); building in this process instead (a script that "
+            "builds datasets needs an `if __name__ == \"__main__\":` guard to use them)",
+                      stacklevel=2)
         for a, _ in pending:
             yield fn(*a)
         for a in args:

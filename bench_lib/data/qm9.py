@@ -38,7 +38,8 @@ def qm9_dir() -> Path:
         raise FileNotFoundError("qm9 needs the `qm9pack` package (pip install qm9pack)")
     path = Path(list(spec.submodule_search_locations)[0]) / "data"
     if not (path / "qm9_part1.csv").exists():
-        raise FileNotFoundError(f"qm9pack's data files are missing: looked for qm9_part1..3.csv in {path}")
+        raise FileNotFoundError(f"qm9pack's data files are missing: looked for qm9_part1..3.csv in "
+                                f"{path}")
     return path
 
 
@@ -65,7 +66,8 @@ def read_qm9(data_dir: Path, n_graphs: int | None, seed: int):
 
 
 def build_qm9(n_graphs: int | None = None, seed: int = 0, cutoff: float = 6.0,
-              max_neighbors: int | None = 28, data_dir: Path | None = None, edges: str = "stored") -> GraphStore:
+              max_neighbors: int | None = 28, data_dir: Path | None = None,
+              edges: str = "stored") -> GraphStore:
     """Build the QM9 store (optionally a seeded subset of ``n_graphs``); ``edges`` as in
     :func:`bench_lib.data.neighbours.edge_columns`."""
     df, n_input, files = read_qm9(Path(data_dir) if data_dir else qm9_dir(), n_graphs, seed)
@@ -95,6 +97,8 @@ def build_qm9(n_graphs: int | None = None, seed: int = 0, cutoff: float = 6.0,
     meta = StoreMeta(
         name="qm9", source=";".join(files), node_feature_names=("atomic_number",),
         node_feature_dims=(10,), target_names=TARGETS,
-        params=params if edges == "stored" else {**params, "edges": edges}, n_input=n_input, neighbours=neighbours)
-    return GraphStore(n_node=n_node, **columns, node_features=z[:, None], targets=targets, meta=meta,
+        params=params if edges == "stored" else {**params, "edges": edges}, n_input=n_input,
+                     neighbours=neighbours)
+    return GraphStore(n_node=n_node, **columns, node_features=z[:, None], targets=targets,
+                      meta=meta,
                       positions=positions)

@@ -33,8 +33,10 @@ class Build:
     cache_name: str
     params: dict[str, Any]  # with cache_name, the cache's key
     build: Callable[[], GraphStore]
-    subset_after: bool  # the builder makes every graph: n_graphs are drawn from its store afterwards
-    stream: Callable[[Any], None] | None = None  # writes the store in pieces, for sets too large to hold
+    # the builder makes every graph: n_graphs are drawn from its store afterwards
+    subset_after: bool
+    # writes the store in pieces, for sets too large to hold
+    stream: Callable[[Any], None] | None = None
 
 
 class DatasetSource:
@@ -57,8 +59,10 @@ def check_options(name: str, options: dict, allowed: set[str]) -> None:
 
 
 _OPTION_TYPES = {"cutoff": "positive number", "max_neighbors": "positive whole number or None",
-                 "smiles_column": "text", "id_column": "text", "sep": "one character", "target_columns": "text or list",
-                 "subset": "text", "data_dir": "path", "download": "true or false", "edges": "edges"}
+                 "smiles_column": "text", "id_column": "text", "sep": "one character",
+                 "target_columns": "text or list",
+                 "subset": "text", "data_dir": "path", "download": "true or false",
+                 "edges": "edges"}
 
 
 def _check_values(name: str, options: dict) -> None:
@@ -69,9 +73,11 @@ def _check_values(name: str, options: dict) -> None:
         kind = _OPTION_TYPES.get(key)
         ok = True
         if kind == "positive number":
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and math.isfinite(value) and value > 0)
         elif kind == "positive whole number or None":
-            ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+            ok = (value is None
+                  or (isinstance(value, int) and not isinstance(value, bool) and value > 0))
         elif kind == "text":
             ok = isinstance(value, str) and value != ""
         elif kind == "path":
@@ -79,7 +85,8 @@ def _check_values(name: str, options: dict) -> None:
         elif kind == "one character":
             ok = isinstance(value, str) and len(value) == 1
         elif kind == "text or list":
-            ok = isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
+            ok = (isinstance(value, str)
+                  or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)))
         elif kind == "true or false":
             ok = isinstance(value, bool)
         elif kind == "edges":
@@ -87,8 +94,8 @@ def _check_values(name: str, options: dict) -> None:
 
             ok, kind = value in EDGE_KINDS, "one of " + ", ".join(repr(k) for k in EDGE_KINDS)
         if not ok:
-            raise ValueError(f"{name} option {key} must be {'' if kind.startswith('one of') else 'a '}{kind} "
-                             f"(got {value!r})")
+            raise ValueError(f"{name} option {key} must be "
+                             f"{'' if kind.startswith('one of') else 'a '}{kind} (got {value!r})")
 
 
 
@@ -128,13 +135,15 @@ class _OgbSource(DatasetSource):
         if self.name == "pcqm4mv2":
             from bench_lib.data.ogb_sets import stream_pcqm
 
-            return Build(self.name, {"root": root, "version": 2}, lambda: build_ogb(self.name, root, download), True,
+            return Build(self.name, {"root": root, "version": 2},
+                         lambda: build_ogb(self.name, root, download), True,
                          lambda writer: stream_pcqm(writer, root, download))
-        # the labels file's size and time: a set rewritten under the same root (a stand-in replaced by OGB's
-        # own download, say) is built again, not read from the cache of the old one
+        # the labels file's size and time: a set rewritten under the same root (a stand-in replaced
+        # by OGB's own download, say) is built again, not read from the cache of the old one
         labels = Path(root) / OGB_SETS[self.name]["dir"] / "raw" / "graph-label.csv.gz"
         stamp = [labels.stat().st_size, labels.stat().st_mtime_ns] if labels.exists() else None
-        return Build(self.name, {"root": root, "labels": stamp}, lambda: build_ogb(self.name, root, download), True)
+        return Build(self.name, {"root": root, "labels": stamp},
+                     lambda: build_ogb(self.name, root, download), True)
 
 
 @DATASETS.register
@@ -162,7 +171,8 @@ class _DglSource(DatasetSource):
         check_options(self.name, options, {"data_dir", "download"})
         root = str(data_root(options.get("data_dir")).resolve())
         build = build_zinc if self.name == "zinc" else build_peptides
-        return Build(self.name, {"root": root}, lambda: build(root, bool(options.get("download", False))), True)
+        return Build(self.name, {"root": root},
+                     lambda: build(root, bool(options.get("download", False))), True)
 
 
 @DATASETS.register
@@ -183,9 +193,11 @@ class HydronetLike(DatasetSource):
         from bench_lib.data.water import BUILD_VERSION, build_hydronet_like, stream_hydronet_like
 
         check_options(self.name, options, {"subset", "cutoff", "max_neighbors", "edges"})
-        params = {"n_graphs": n_graphs or 10_000, "seed": seed, "subset": "full_4.5M", "cutoff": 6.0,
+        params = {"n_graphs": n_graphs or 10_000, "seed": seed, "subset": "full_4.5M",
+                  "cutoff": 6.0,
                   "max_neighbors": 28, "edges": "stored", **options}
-        return Build(self.name, {**params, "version": BUILD_VERSION}, lambda: build_hydronet_like(**params), False,
+        return Build(self.name, {**params, "version": BUILD_VERSION},
+                     lambda: build_hydronet_like(**params), False,
                      lambda writer: stream_hydronet_like(writer, **params))
 
 
@@ -211,7 +223,8 @@ def local_stamp(name: str) -> str:
     import json
 
     files = local_files(name.split(":", 1)[1])
-    stamp = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()]
+    stamp = [(str(f.resolve()), f.stat().st_size,
+              f.stat().st_mtime_ns) for f in files if f.is_file()]
     return hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:12]
 
 
@@ -220,13 +233,15 @@ def local_source(name: str, options: dict[str, Any]) -> Build:
     from bench_lib.data import local_files as builders
 
     kind, path = name.split(":", 1)
-    options = {k: v for k, v in options.items() if k != "file_stamp"}  # identifies the cell, not the build
+    # identifies the cell, not the build
+    options = {k: v for k, v in options.items() if k != "file_stamp"}
     allowed = {"csv": {"smiles_column", "target_columns", "id_column", "sep"},
                "sdf": {"target_columns", "cutoff", "max_neighbors", "edges"},
                "xyz": {"cutoff", "max_neighbors", "edges"}}[kind]
     check_options(name, options, allowed)
     files = local_files(path)
-    stamp = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists()]
+    stamp = [(str(f.resolve()), f.stat().st_size,
+              f.stat().st_mtime_ns) for f in files if f.exists()]
     build = {"csv": builders.build_csv, "sdf": builders.build_sdf, "xyz": builders.build_xyz}[kind]
     params = {"files": stamp, "version": LOCAL_BUILD_VERSION, **options}
     return Build(f"local-{kind}", params, lambda: build(path, **options), True)

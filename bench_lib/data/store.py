@@ -25,7 +25,8 @@ import numpy as np
 
 from bench_lib.data.ranges import exclusive_cumsum, gather_ranges
 
-__all__ = ["GraphStore", "StoreMeta", "gather_ranges", "exclusive_cumsum", "take_rows", "take_ranges", "attach_file",
+__all__ = ["GraphStore", "StoreMeta", "gather_ranges", "exclusive_cumsum", "take_rows",
+           "take_ranges", "attach_file",
            "touch_mapped"]
 
 #: Memory-mapped columns of at least this many bytes are gathered with reads from their file
@@ -73,9 +74,11 @@ def take_rows(column: np.ndarray, index: np.ndarray) -> np.ndarray:
     for a, b, first in zip(starts.tolist(), ends.tolist(), index[starts].tolist()):
         done, want, offset = 0, (b - a) * row, column.offset + first * row
         while done < want:  # a read may return less than asked (and at most about 2 GiB)
-            got = os.preadv(fd, [buf[a * row + done:a * row + min(want, done + _READ_BYTES)]], offset + done)
+            got = os.preadv(fd, [buf[a * row + done:a * row + min(want, done + _READ_BYTES)]],
+                            offset + done)
             if got <= 0:
-                raise OSError(f"{column.__dict__.get('_bench_lib_path')}: read ended at byte {offset + done} (truncated since it was opened?)")
+                raise OSError(f"{column.__dict__.get('_bench_lib_path')}: read ended at byte "
+                              f"{offset + done} (truncated since it was opened?)")
             done += got
     return out
 
@@ -86,9 +89,10 @@ SLICE_ROWS = 64
 
 
 def take_ranges(column: np.ndarray, ptr: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """The rows ``ptr[i]:ptr[i+1]`` of ``column`` for each ``i`` in ``index``, concatenated (a copy):
-    ``take_rows(column, gather_ranges(ptr, index))``, one slice per range where ranges are long
-    (:data:`SLICE_ROWS`; a water cluster's 70 atoms) and the column is not read from its file."""
+    """The rows ``ptr[i]:ptr[i+1]`` of ``column`` for each ``i`` in ``index``, concatenated (a
+    copy): ``take_rows(column, gather_ranges(ptr, index))``, one slice per range where ranges are
+    long (:data:`SLICE_ROWS`; a water cluster's 70 atoms) and the column is not read from its
+    file."""
     index = np.asarray(index, dtype=np.int64)
     starts, ends = ptr[index], ptr[index + 1]
     if _read_from_file(column) or int((ends - starts).sum()) < SLICE_ROWS * max(1, len(index)):
@@ -149,16 +153,19 @@ class StoreMeta:
 
 
 #: What a row of each column is.
-_LEVEL = {"n_node": "graph", "n_edge": "graph", "targets": "graph", "split": "graph", "senders": "edge",
-          "receivers": "edge", "edge_features": "edge", "node_features": "node", "positions": "node",
+_LEVEL = {"n_node": "graph", "n_edge": "graph", "targets": "graph", "split": "graph",
+          "senders": "edge",
+          "receivers": "edge", "edge_features": "edge", "node_features": "node",
+          "positions": "node",
           "knn_distance": "node"}
 
 
 def touch_mapped(store: "GraphStore") -> int:
     """Read one byte of every page of ``store``'s memory-mapped columns that are read through their
-    mapping (those below :data:`PREAD_BYTES`; larger ones are read with ``preadv`` and never mapped in),
-    so that they are resident from now on: a phase's RSS rise measured after this does not count the
-    data file's pages it happened to touch first. Returns the bytes of the columns touched."""
+    mapping (those below :data:`PREAD_BYTES`; larger ones are read with ``preadv`` and never mapped
+    in), so that they are resident from now on: a phase's RSS rise measured after this does not
+    count the data file's pages it happened to touch first. Returns the bytes of the columns
+    touched."""
     touched = 0
     for column in store.arrays().values():
         if isinstance(column, np.memmap) and 0 < column.nbytes < PREAD_BYTES:
@@ -227,7 +234,8 @@ class GraphStore:
                 raise ValueError("a GraphStore without edges needs meta.neighbours and positions "
                                  "to build them per batch")
             if self.edge_features is not None:
-                raise ValueError("a GraphStore whose edges are built per batch cannot hold edge features")
+                raise ValueError("a GraphStore whose edges are built per batch cannot hold edge "
+                                 "features")
         else:
             checks["senders"] = (len(self.senders), e)
             checks["receivers"] = (len(self.receivers), e)
@@ -243,7 +251,8 @@ class GraphStore:
             if got != want:
                 raise ValueError(f"GraphStore.{name} has {got} rows, expected {want}")
         if self.targets.ndim != 2:
-            raise ValueError(f"GraphStore.targets must be 2-D [G, T] (got shape {self.targets.shape})")
+            raise ValueError(f"GraphStore.targets must be 2-D [G, T] (got shape "
+                             f"{self.targets.shape})")
 
     # ---- derived -------------------------------------------------------------
     @functools.cached_property
@@ -295,14 +304,16 @@ class GraphStore:
         return GraphStore.from_columns(meta, **columns)
 
     def graph_rows(self, name: str, index: np.ndarray) -> np.ndarray:
-        """The node or edge rows of column ``name`` of graphs ``index``, in order (see :func:`take_ranges`)."""
+        """The node or edge rows of column ``name`` of graphs ``index``, in order (see
+        :func:`take_ranges`)."""
         ptr = self.edge_ptr if _LEVEL[name] == "edge" else self.node_ptr
         return take_ranges(getattr(self, name), ptr, index)
 
-    def batch_edges(self, index: np.ndarray, out_senders: np.ndarray, out_receivers: np.ndarray) -> None:
-        """The stored edges of graphs ``index`` as one batch's: each graph's endpoints shifted by its
-        first node's place in the batch, written into int64 ``out_*`` (one row per edge). Long edge
-        lists (:data:`SLICE_ROWS` per graph on average) go through one compiled pass
+    def batch_edges(self, index: np.ndarray, out_senders: np.ndarray,
+                    out_receivers: np.ndarray) -> None:
+        """The stored edges of graphs ``index`` as one batch's: each graph's endpoints shifted by
+        its first node's place in the batch, written into int64 ``out_*`` (one row per edge). Long
+        edge lists (:data:`SLICE_ROWS` per graph on average) go through one compiled pass
         (:mod:`bench_lib.data._gather_kernel`)."""
         index = np.asarray(index, dtype=np.int64)
         first_node = exclusive_cumsum(self.n_node[index])[:-1]
@@ -311,7 +322,8 @@ class GraphStore:
                 and not _read_from_file(self.senders) and not _read_from_file(self.receivers)):
             from bench_lib.data._gather_kernel import gather_edges
 
-            plain = [c.view(np.ndarray) if isinstance(c, np.memmap) else c for c in (self.senders, self.receivers)]
+            plain = [c.view(np.ndarray) if isinstance(c, np.memmap) else c
+                     for c in (self.senders, self.receivers)]
             gather_edges(*plain, self.edge_ptr, index, first_node, out_senders, out_receivers)
             return
         edges, shift = gather_ranges(self.edge_ptr, index), np.repeat(first_node, n_edge)
@@ -353,9 +365,11 @@ class GraphStore:
         return cls(
             n_node=np.array([int(g["n_node"]) for g in graphs], dtype=np.int64),
             n_edge=np.array([len(g["senders"]) for g in graphs], dtype=np.int64),
-            senders=column("senders", None, np.int32), receivers=column("receivers", None, np.int32),
+            senders=column("senders", None, np.int32),
+                   receivers=column("receivers", None, np.int32),
             node_features=column("node_features", "n_node"),
-            targets=np.stack([np.atleast_1d(np.asarray(g["targets"], dtype=np.float32)) for g in graphs]),
+            targets=np.stack([np.atleast_1d(np.asarray(g["targets"],
+                                                       dtype=np.float32)) for g in graphs]),
             meta=meta, edge_features=column("edge_features", "senders"),
             positions=column("positions", "n_node", np.float32),
         )

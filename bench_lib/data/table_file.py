@@ -41,7 +41,8 @@ def _sample(path: Path, size: int = 1 << 16) -> bytes:
         with zipfile.ZipFile(path) as z:
             names = [n for n in z.namelist() if not n.endswith("/")]
             if len(names) != 1:
-                raise ValueError(f"{path}: a zip archive must hold exactly one table (holds {len(names)})")
+                raise ValueError(f"{path}: a zip archive must hold exactly one table (holds "
+                                 f"{len(names)})")
             with z.open(names[0]) as f:
                 return f.read(size)
     with _OPENERS.get(suffix, open)(path, "rb") as f:
@@ -86,7 +87,8 @@ def _read(path: Path | str, sep: str | None = None):
     del text
     df = _parse(path, kept, sep)
     line, inputs = np.asarray(line, np.int64), np.asarray(inputs, np.int64)
-    if len(line) != len(df):  # pandas and the csv module split the rows differently: count lines as pandas does
+    # pandas and the csv module split the rows differently: count lines as pandas does
+    if len(line) != len(df):
         line = np.arange(len(df), dtype=np.int64) + (line[0] if len(line) else 2)
         inputs = np.arange(len(df), dtype=np.int64)
     return df, sep, line, inputs, extra
@@ -98,7 +100,8 @@ def _text(path: Path) -> str:
     try:
         raw = _sample(path, -1)
     except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as err:
-        raise ValueError(f"{path}: cannot be read as a {path.suffix or 'plain'} file ({err})") from None
+        raise ValueError(
+            f"{path}: cannot be read as a {path.suffix or 'plain'} file ({err})") from None
     if b"\0" in raw[:1 << 16]:
         raise ValueError(f"{path}: a binary file, not a text table")
     text = raw.decode("utf-8-sig", errors="replace")
@@ -109,19 +112,23 @@ def _text(path: Path) -> str:
 
 
 def _check_header(path: Path, header: list[str], sep: str, extra: list, n_rows: int) -> None:
-    """Refuses a column name used twice, and more than half the rows with more fields than the header."""
+    """Refuses a column name used twice, and more than half the rows with more fields than the
+    header."""
     names = [h for h in header if h.strip()]
     twice = sorted({h for h in names if names.count(h) > 1}, key=names.index)
     if twice:
-        raise ValueError(f"{path}: column name(s) used twice in the header: {', '.join(map(repr, twice))}; rename "
-                         "them so that each column has one name")
+        raise ValueError(
+            f"{path}: column name(s) used twice in the header: {', '.join(map(repr, twice))}; "
+            f"rename them so that each column has one name")
     if extra and len(extra) > 0.5 * n_rows:
         counts = sorted({len(f) for _, _, f in extra})
-        hint = (" (every row has one field more than the header: a file written with row names? give that "
-                "first column a name in the header)" if len(extra) == n_rows and counts == [len(header) + 1]
+        hint = (" (every row has one field more than the header: a file written with row names? "
+                "give that first column a "
+                "name in the header)" if len(extra) == n_rows and counts == [len(header) + 1]
                 else "")
-        raise ValueError(f"{path}: {len(extra):,} of {n_rows:,} rows have more fields than the header "
-                         f"({len(header)} names); the separator ({sep!r}) or the header line looks wrong{hint}")
+        raise ValueError(f"{path}: {len(extra):,} of {n_rows:,} rows have more fields than the "
+                         f"header ({len(header)} names); the separator ({sep!r}) or the header "
+                         f"line looks wrong{hint}")
 
 
 def _parse(path: Path, kept: list[str], sep: str):
@@ -143,9 +150,9 @@ def _parse(path: Path, kept: list[str], sep: str):
 
 
 def _records(path: Path, text: str, sep: str):
-    """One csv pass: ``(header fields, offset of the header, first line of each row kept, its record index,
-    [(record index, first line, fields)] of the rows with more fields than the header, [(start, end)] offsets
-    of those rows in the text, non-blank rows)``."""
+    """One csv pass: ``(header fields, offset of the header, first line of each row kept, its record
+    index, [(record index, first line, fields)] of the rows with more fields than the header,
+    [(start, end)] offsets of those rows in the text, non-blank rows)``."""
     at = 0
 
     def lines():
@@ -179,7 +186,8 @@ def _records(path: Path, text: str, sep: str):
 
 
 def _separator(text: str) -> str:
-    """The header line's one delimiter among tab, semicolon and comma; the sniffer's pick when it has several."""
+    """The header line's one delimiter among tab, semicolon and comma; the sniffer's pick when it
+    has several."""
     header = next(line for line in text.splitlines() if line.strip())
     found = [s for s in ("\t", ";", ",") if s in header]
     if len(found) <= 1:

@@ -32,18 +32,24 @@ from bench_lib.data.parallel import ordered_map
 from bench_lib.data.radius import local_index_dtype
 from bench_lib.data.store import GraphStore, StoreMeta
 
-__all__ = ["HYDRONET_COUNTS", "hydronet_sizes", "build_hydronet_like", "stream_hydronet_like", "hydronet_chunks"]
+__all__ = ["HYDRONET_COUNTS", "hydronet_sizes", "build_hydronet_like", "stream_hydronet_like",
+           "hydronet_chunks"]
 
-_FULL = {9: 2, 12: 10, 15: 19, 18: 106, 21: 470, 24: 577, 27: 4126, 30: 11448, 33: 26824, 36: 42641, 39: 58452,
-         42: 80533, 45: 95820, 48: 96859, 51: 106987, 54: 112679, 57: 106808, 60: 121376, 63: 314062,
-         66: 394711, 69: 353964, 72: 315329, 75: 482907, 78: 530503, 81: 392145, 84: 276037, 87: 295831,
+_FULL = {9: 2, 12: 10, 15: 19, 18: 106, 21: 470, 24: 577, 27: 4126, 30: 11448, 33: 26824, 36: 42641,
+         39: 58452,
+         42: 80533, 45: 95820, 48: 96859, 51: 106987, 54: 112679, 57: 106808, 60: 121376,
+         63: 314062,
+         66: 394711, 69: 353964, 72: 315329, 75: 482907, 78: 530503, 81: 392145, 84: 276037,
+         87: 295831,
          90: 243514}
 #: Clusters per size (atoms) in the HydroNet sets used by the seed paper.
 HYDRONET_COUNTS = {
     "full_4.5M": _FULL,
     "medium_2.7M": {k: v for k, v in _FULL.items() if k <= 75},
-    "minvar_500k": {12: 1, 15: 5, 18: 23, 21: 87, 24: 97, 27: 763, 30: 2106, 33: 4917, 36: 7967, 39: 10704,
-                    42: 14935, 45: 17822, 48: 17662, 51: 19534, 54: 20736, 57: 19489, 60: 22139, 63: 57318,
+    "minvar_500k": {12: 1, 15: 5, 18: 23, 21: 87, 24: 97, 27: 763, 30: 2106, 33: 4917, 36: 7967,
+                    39: 10704,
+                    42: 14935, 45: 17822, 48: 17662, 51: 19534, 54: 20736, 57: 19489, 60: 22139,
+                    63: 57318,
                     66: 72693, 69: 64525, 72: 57671, 75: 88806},
 }
 WATER_DENSITY = 0.0334  # molecules per cubic Angstrom
@@ -80,7 +86,8 @@ def _oxygens(rng, n_waters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             idx = np.flatnonzero(n_waters == w)[lo:lo + 20_000]
             centre = rng.uniform(0, spacing, size=(len(idx), 1, 3))
             diff = lattice[None] - centre
-            d2 = np.einsum("mlj,mlj->ml", diff, diff)  # squared distances order the sites as distances do
+            # squared distances order the sites as distances do
+            d2 = np.einsum("mlj,mlj->ml", diff, diff)
             nearest = np.argpartition(d2, w - 1, axis=1)[:, :w]
             pos = lattice[nearest] - centre + rng.uniform(-0.25, 0.25, size=(len(idx), w, 3))
             pos = np.einsum("mij,mwj->mwi", _random_rotations(rng, len(idx)), pos)
@@ -92,27 +99,35 @@ def _oxygens(rng, n_waters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, energy
 
 
-#: Clusters generated at a time (each chunk from its own seeded generator, so the data do not depend on
-#: how they are written or by how many processes): bounds a build's memory whatever ``n_graphs`` is.
+#: Clusters generated at a time (each chunk from its own seeded generator, so the data do not depend
+#: on how they are written or by how many processes): bounds a build's memory whatever ``n_graphs``
+#: is.
 CHUNK_GRAPHS = 50_000
 #: Bumped when the generated columns change for the same parameters (part of the cache key).
 BUILD_VERSION = 2
 
 
 def _meta(given: dict) -> StoreMeta:
-    """The metadata of a build with parameters ``given`` (the rest :func:`hydronet_chunks`' defaults)."""
+    """The metadata of a build with parameters ``given`` (the rest :func:`hydronet_chunks`'
+    defaults)."""
     defaults = {k: p.default for k, p in inspect.signature(hydronet_chunks).parameters.items()}
-    params = {k: v for k, v in {**defaults, **given}.items() if k != "workers"}  # workers: not what is built
+    # workers: not what is built
+    params = {k: v for k, v in {**defaults, **given}.items() if k != "workers"}
     edges, cutoff, k = params["edges"], params["cutoff"], params["max_neighbors"]
-    return StoreMeta(name="hydronet-like", source=f"generated: HydroNet {params['subset']} sizes, seed {params['seed']}",
-                     node_feature_names=("atomic_number",), node_feature_dims=(10,), target_names=("oo_lj_ev",),
+    return StoreMeta(
+        name="hydronet-like", source=f"generated: HydroNet {params['subset']} sizes, seed "
+                                     f"{params['seed']}",
+                     node_feature_names=("atomic_number",), node_feature_dims=(10,),
+                     target_names=("oo_lj_ev",),
                      params=params, n_input=params["n_graphs"],
-                     neighbours=None if edges == "stored" else Neighbours(edges, cutoff, k).to_json())
+                     neighbours=None if edges == "stored"
+                     else Neighbours(edges, cutoff, k).to_json())
 
 
 def _chunk(seed: int, k: int, n_node: np.ndarray, cutoff: float, max_neighbors: int | None,
            edges: str, local: np.dtype) -> dict[str, np.ndarray]:
-    """Chunk ``k``'s columns: clusters of ``n_node`` atoms from the generator seeded ``[seed, 1, k]``."""
+    """Chunk ``k``'s columns: clusters of ``n_node`` atoms from the generator seeded ``[seed, 1,
+    k]``."""
     rng = np.random.default_rng([seed, 1, k])
     o, energy = _oxygens(rng, n_node // 3)
     u1 = rng.normal(size=o.shape)
@@ -132,8 +147,10 @@ def _chunk(seed: int, k: int, n_node: np.ndarray, cutoff: float, max_neighbors: 
             "targets": energy[:, None].astype(np.float32), "positions": positions}
 
 
-def hydronet_chunks(n_graphs: int = 10_000, seed: int = 0, subset: str = "full_4.5M", cutoff: float = 6.0,
-                    max_neighbors: int | None = 28, edges: str = "stored", workers: int | None = None):
+def hydronet_chunks(n_graphs: int = 10_000, seed: int = 0, subset: str = "full_4.5M",
+                    cutoff: float = 6.0,
+                    max_neighbors: int | None = 28, edges: str = "stored",
+                    workers: int | None = None):
     """The store's columns, :data:`CHUNK_GRAPHS` clusters at a time, in order (dicts of arrays).
 
     ``edges``: ``"stored"`` (the radius graph within ``cutoff``, each atom keeping its
@@ -161,5 +178,6 @@ def stream_hydronet_like(writer, **params) -> StoreMeta:
 def build_hydronet_like(**params) -> GraphStore:
     """The whole store in memory (see :func:`stream_hydronet_like` for a store on disk)."""
     chunks = list(hydronet_chunks(**params))
-    columns = {k: (None if chunks[0][k] is None else np.concatenate([c[k] for c in chunks])) for k in chunks[0]}
+    columns = {k: (None if chunks[0][k] is None else np.concatenate([c[k] for c in chunks]))
+               for k in chunks[0]}
     return GraphStore(meta=_meta(params), **columns)

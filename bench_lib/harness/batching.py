@@ -39,8 +39,9 @@ def _load(c: CellSpec):
 
 def check_cells(cells: list[CellSpec], say: Callable[[str], None] = _quiet,
                 load: Callable[[CellSpec], object] = _load) -> list[str]:
-    """Problems (one line per model and dataset that fails; empty: every model is safe to batch). ``load``
-    gives a cell's graphs: the suite passes the ones it planned on (:meth:`bench_lib.cells.Plan.store_of`)."""
+    """Problems (one line per model and dataset that fails; empty: every model is safe to batch).
+    ``load`` gives a cell's graphs: the suite passes the ones it planned on
+    (:meth:`bench_lib.cells.Plan.store_of`)."""
     groups: dict[tuple, list[CellSpec]] = {}
     for c in cells:
         if c.model != "none":
@@ -63,7 +64,8 @@ def check_cells(cells: list[CellSpec], say: Callable[[str], None] = _quiet,
             say(f"{model_name} on {dataset}: not checked ({err})")
             continue
         failures, errors, sample = None, [], sample_graphs(store, train)
-        for dtype in (torch.float64, torch.float32):  # single precision for a model that cannot run in double
+        # single precision for a model that cannot run in double
+        for dtype in (torch.float64, torch.float32):
             try:
                 failures = check_batching(model, store, strategies, backend=backend, sample=sample,
                                           seed=first.seed, dtype=dtype)
@@ -72,9 +74,10 @@ def check_cells(cells: list[CellSpec], say: Callable[[str], None] = _quiet,
                 errors.append(f"{type(err).__name__}: {err}")
         precision = "double" if not errors else "single"
         if failures is None:
-            problems.append(f"model {model_name!r} could not be checked on {dataset}: {errors[-1]} (the batching "
-                            "check runs forward and backward passes on the CPU; --no-batching-check times it "
-                            "unchecked)")
+            problems.append(
+                f"model {model_name!r} could not be checked on {dataset}: {errors[-1]} (the "
+                f"batching check runs forward and backward passes on the CPU; --no-batching-check "
+                f"times it unchecked)")
         elif not failures:
             say(f"{model_name} on {dataset}: safe to batch (the batching check passed under "
                 f"{len(strategies)} strategy budget(s), {backend} backend, {precision} precision)")
@@ -82,8 +85,11 @@ def check_cells(cells: list[CellSpec], say: Callable[[str], None] = _quiet,
             worst = max(failures, key=lambda f: f.difference)
             others = [f for f in failures if f is not worst]
             names = dict.fromkeys(f.strategy.split(" (")[0] for f in others)
-            problems.append(f"model {model_name!r} is not safe to batch on {dataset}: {worst.describe()}"
-                            + (f"; it fails under {len(others)} other budget(s) too ({', '.join(names)})"
+            problems.append(f"model {model_name!r} is not safe to batch on {dataset}: "
+                            f"{worst.describe()}"
+                            + (f"; it fails under {len(others)} other budget(s) too "
+                               f"({', '.join(names)})"
                                if others else "")
-                            + f" (python -m bench_lib.models check {model_name} --dataset {dataset})")
+                            + f" (python -m bench_lib.models check {model_name} --dataset "
+                              f"{dataset})")
     return problems

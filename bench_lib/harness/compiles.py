@@ -1,4 +1,5 @@
-"""Compile accounting of a cell: the steps that compiled, what their compiling cost, dynamo's counters.
+"""Compile accounting of a cell: the steps that compiled, what their compiling cost, dynamo's
+counters.
 
 A step that compiles is not steady state: it is counted, not timed, and
 its wall time beyond a steady step's is the cell's ``compile_s``.
@@ -29,13 +30,14 @@ def dynamo_counts() -> dict:
     """Dynamo's counters so far in this process: frames compiled, FX graphs, graph breaks."""
     from torch._dynamo.utils import counters
 
-    return {"compiles": frames_compiled(), "compiled_graphs": int(counters["stats"]["unique_graphs"]),
+    return {"compiles": frames_compiled(),
+            "compiled_graphs": int(counters["stats"]["unique_graphs"]),
             "graph_breaks": int(sum(counters["graph_break"].values()))}
 
 
 class CompileAccount:
-    """The compiles of one cell's steps on ``device`` (``compiled``: whether its step is ``torch.compile``'s;
-    an eager cell counts none).
+    """The compiles of one cell's steps on ``device`` (``compiled``: whether its step is
+    ``torch.compile``'s; an eager cell counts none).
 
     Example::
 
@@ -77,10 +79,11 @@ class CompileAccount:
         return max(0.0, sum(self.walls) - steady * len(self.walls))
 
     def metrics(self, steady_walls: list[float]) -> dict:
-        """The cell's compile metrics: ``compile_s`` (:meth:`seconds`), the cache it compiled with, dynamo's
-        counts and the recompiles after the first step (all 0 for an eager cell)."""
+        """The cell's compile metrics: ``compile_s`` (:meth:`seconds`), the cache it compiled with,
+        dynamo's counts and the recompiles after the first step (all 0 for an eager cell)."""
         if not self.compiled:
-            return {"compile_s": 0.0, "compiles": 0, "recompiles": 0, "graph_breaks": 0, "compiled_graphs": 0}
+            return {"compile_s": 0.0, "compiles": 0, "recompiles": 0, "graph_breaks": 0,
+                    "compiled_graphs": 0}
         counts = dynamo_counts()
         cache = "cold" if os.environ.get(COLD_CACHE_FLAG) else "shared"
         return {"compile_s": self.seconds(steady_walls), "compile_cache": cache, **counts,

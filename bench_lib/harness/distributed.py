@@ -37,11 +37,14 @@ from typing import Iterator
 
 import numpy as np
 
-__all__ = ["RUNNER_PID_ENV", "BACKEND_ENV", "TIMEOUT_ENV", "torchrun_command", "rank_env", "world", "init_process_group",
-           "rank_batches", "global_denominators", "TimedDDP", "broadcast", "gather", "straggler_metrics",
+__all__ = ["RUNNER_PID_ENV", "BACKEND_ENV", "TIMEOUT_ENV", "torchrun_command", "rank_env", "world",
+           "init_process_group",
+           "rank_batches", "global_denominators", "TimedDDP", "broadcast", "gather",
+           "straggler_metrics",
            "runner_alive", "proc_stat", "LOST_RANK", "lost_rank"]
 
-#: The runner's process id, watched by every rank: a rank exits when the suite that started it is gone.
+#: The runner's process id, watched by every rank: a rank exits when the suite that started it is
+#: gone.
 RUNNER_PID_ENV = "BENCH_LIB_RUNNER_PID"
 #: The process group's backend, set by the runner from the cell's device.
 BACKEND_ENV = "BENCH_LIB_DIST_BACKEND"
@@ -50,18 +53,21 @@ BACKEND_ENV = "BENCH_LIB_DIST_BACKEND"
 #: which counts only this cell's commands): the runner's kill at ``timeout_s`` is the real limit.
 TIMEOUT_ENV = "BENCH_LIB_DIST_TIMEOUT"
 COLLECTIVE_TIMEOUT_S = 7 * 24 * 3600.0
-#: How a rank's error begins when its collective failed because another rank went away (died, or was too
-#: slow to join on a busy machine): the other rank's own error, if it had one, is in the cell's log.
+#: How a rank's error begins when its collective failed because another rank went away (died, or was
+#: too slow to join on a busy machine): the other rank's own error, if it had one, is in the cell's
+#: log.
 LOST_RANK = "lost a rank (another rank died or stopped answering; the cell's log has its side)"
 #: What gloo, the c10d store and torchrun's rendezvous say when a peer goes away or joins too late.
-_LOST_RANK_SIGNS = ("Connection reset by peer", "Connection closed by peer", "Connection refused", "Broken pipe",
-                    "DistNetworkError", "DistStoreError", "RendezvousTimeoutError", "RendezvousConnectionError",
+_LOST_RANK_SIGNS = ("Connection reset by peer", "Connection closed by peer", "Connection refused",
+                    "Broken pipe",
+                    "DistNetworkError", "DistStoreError", "RendezvousTimeoutError",
+                    "RendezvousConnectionError",
                     "Socket Timeout", "Timed out waiting", "timed out after")
 
 
 def lost_rank(error: str) -> bool:
-    """Whether ``error`` (a rank's or torchrun's text) reads as a peer that went away rather than as the
-    cell's own failure: what a busy machine can do to a data-parallel cell."""
+    """Whether ``error`` (a rank's or torchrun's text) reads as a peer that went away rather than as
+    the cell's own failure: what a busy machine can do to a data-parallel cell."""
     return LOST_RANK in error or any(sign in error for sign in _LOST_RANK_SIGNS)
 
 
@@ -69,14 +75,17 @@ def torchrun_command(ranks: int, log_dir: str) -> list[str]:
     """The command line of a ``ranks``-process worker on this machine. ``log_dir``: torchrun's
     folder for its agent's files (without one it makes a ``torchelastic_*`` temp folder and
     never removes it); the caller removes it."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}",
-            "--max-restarts=0", "--monitor-interval=0.5", f"--log-dir={log_dir}", "-m", "bench_lib.harness.worker"]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc-per-node={ranks}",
+            "--max-restarts=0", "--monitor-interval=0.5", f"--log-dir={log_dir}", "-m",
+            "bench_lib.harness.worker"]
 
 
 def rank_env(device: str) -> dict[str, str]:
     """Environment variables of a data-parallel worker (on top of the one-process ones)."""
     backend = "gloo" if device == "cpu" else "cpu:gloo,cuda:nccl"
-    return {RUNNER_PID_ENV: str(os.getpid()), BACKEND_ENV: backend, TIMEOUT_ENV: str(COLLECTIVE_TIMEOUT_S)}
+    return {RUNNER_PID_ENV: str(os.getpid()), BACKEND_ENV: backend,
+            TIMEOUT_ENV: str(COLLECTIVE_TIMEOUT_S)}
 
 
 def world() -> tuple[int, int]:
@@ -101,7 +110,8 @@ def proc_stat(pid: int | str) -> list[str]:
 
 
 def runner_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (Linux ``/proc``; else ``kill(pid, 0)``)."""
+    """Whether process ``pid`` exists and is not a zombie (Linux ``/proc``; else ``kill(pid,
+    0)``)."""
     try:
         return proc_stat(pid)[0] != "Z"
     except FileNotFoundError:
@@ -153,7 +163,8 @@ def rank_batches(loader, rank: int, ranks: int):
 
 
 def global_denominators(loader, valid: np.ndarray, ranks: int) -> Iterator[int]:
-    """For each global step, the graphs with a label (``valid``, per store graph) in its ``ranks`` batches."""
+    """For each global step, the graphs with a label (``valid``, per store graph) in its ``ranks``
+    batches."""
     total, k = 0, 0
     for index, _ in _epochs(loader):
         total += int(valid[index].sum())
@@ -164,7 +175,8 @@ def global_denominators(loader, valid: np.ndarray, ranks: int) -> Iterator[int]:
 
 
 class TimedDDP:
-    """``DistributedDataParallel`` whose gradient all-reduce notes when this rank's gradients were ready.
+    """``DistributedDataParallel`` whose gradient all-reduce notes when this rank's gradients were
+    ready.
 
     ``ready`` is the ``perf_counter`` at which the last gradient bucket of the
     current backward was handed to the all-reduce; the backward returns when
@@ -176,14 +188,17 @@ class TimedDDP:
         import torch.distributed as dist
 
         self.ready = 0.0
-        # On CUDA the hook waits for the device before reading the clock, so that ``ready`` is when the
-        # gradients exist, not when the CPU queued their kernels (it gives up overlapping the all-reduce
-        # with the rest of the backward when a model has several buckets; these models have one).
-        self._sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+        # On CUDA the hook waits for the device before reading the clock, so that ``ready`` is when
+        # the gradients exist, not when the CPU queued their kernels (it gives up overlapping the
+        # all-reduce with the rest of the backward when a model has several buckets; these models
+        # have one).
+        self._sync = (lambda: torch.cuda.synchronize(
+            device)) if device.type == "cuda" else (lambda: None)
         ids = [device.index if device.index is not None else 0] if device.type == "cuda" else None
-        # broadcast_buffers=False: the buffers (target statistics) are the same on every rank and never
-        # change; broadcasting them would add a collective at the start of each forward.
-        self.module = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
+        # broadcast_buffers=False: the buffers (target statistics) are the same on every rank and
+        # never change; broadcasting them would add a collective at the start of each forward.
+        self.module = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=ids, broadcast_buffers=False)
         self.module.register_comm_hook(self, TimedDDP._hook)
         self._dist = dist
 
@@ -222,7 +237,8 @@ def straggler_metrics(per_rank: list[dict]) -> dict:
     mean_nodes = np.maximum(nodes.mean(0), 1e-12)
     edges = arr["edges"]
     mean_edges = np.maximum(edges.mean(0), 1e-12)
-    rnd = lambda xs, d=6: [round(float(x), d) for x in xs]  # noqa: E731
+    def rnd(xs, d=6):
+        return [round(float(x), d) for x in xs]
     return {
         "straggler_share_mean": float(share.mean()),
         "straggler_share_p90": float(np.percentile(share, 90)),

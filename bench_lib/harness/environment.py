@@ -10,8 +10,10 @@ from pathlib import Path
 
 __all__ = ["environment", "pip_freeze", "stack_text", "STACK_PACKAGES"]
 
-PACKAGES = ("bench_lib", "torch", "dgl", "numpy", "scipy", "pandas", "torch_geometric", "numba", "rdkit", "ogb")
-#: The packages that make a stack (docs/stacks.md): what ``stack_text`` names and compare tells apart.
+PACKAGES = ("bench_lib", "torch", "dgl", "numpy", "scipy", "pandas", "torch_geometric", "numba",
+            "rdkit", "ogb")
+#: The packages that make a stack (docs/stacks.md): what ``stack_text`` names and compare tells
+#: apart.
 STACK_PACKAGES = ("torch", "numpy", "pandas", "torch_geometric", "dgl", "numba")
 
 
@@ -35,7 +37,8 @@ def _cpu_model() -> str:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5,
                              cwd=Path(__file__).resolve().parent)
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
@@ -54,8 +57,8 @@ def _memory_gib() -> float | None:
 
 
 def _packages() -> dict:
-    """Each of :data:`PACKAGES`' installed version; DGL's only where it imports (a dgl 2.1.0 left beside a
-    newer torch is installed but cannot run: the run did not use it)."""
+    """Each of :data:`PACKAGES`' installed version; DGL's only where it imports (a dgl 2.1.0 left
+    beside a newer torch is installed but cannot run: the run did not use it)."""
     from bench_lib.deps import dgl_available
 
     found = {p: _version(p) for p in PACKAGES}
@@ -65,8 +68,8 @@ def _packages() -> dict:
 
 
 def pip_freeze() -> str:
-    """Every installed distribution as ``name==version`` lines (``pip freeze``'s format, read from this
-    interpreter's metadata, so it needs no pip), sorted by name; bench_lib itself left out."""
+    """Every installed distribution as ``name==version`` lines (``pip freeze``'s format, read from
+    this interpreter's metadata, so it needs no pip), sorted by name; bench_lib itself left out."""
     seen = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
@@ -76,8 +79,8 @@ def pip_freeze() -> str:
 
 
 def stack_text(packages: dict) -> str:
-    """``torch 2.14.1, numpy 2.4.6, ..., dgl none``: the stack an ``environment.json``'s packages name
-    (a package the run did not record is left out: older runs recorded fewer)."""
+    """``torch 2.14.1, numpy 2.4.6, ..., dgl none``: the stack an ``environment.json``'s packages
+    name (a package the run did not record is left out: older runs recorded fewer)."""
     return ", ".join(f"{p} {packages.get(p) or 'none'}" for p in STACK_PACKAGES if p in packages)
 
 
@@ -91,7 +94,8 @@ def environment() -> dict:
                "memory_gib": round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)}
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
-        "host": platform.node(), "python": platform.python_version(), "platform": platform.platform(),
+        "host": platform.node(), "python": platform.python_version(),
+            "platform": platform.platform(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(), "memory_gib": _memory_gib(), "gpu": gpu,
         "loadavg_at_start": [round(x, 2) for x in load] if load else None,

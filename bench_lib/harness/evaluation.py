@@ -1,4 +1,5 @@
-"""Scoring a model on the cell's validation batches, and the training labels' statistics it is given.
+"""Scoring a model on the cell's validation batches, and the training labels' statistics it is
+given.
 
 Validation always uses the same unpadded batches, whatever the strategy.
 Labels may be missing per graph and column (NaN, as in ogbg-molpcba): the
@@ -18,9 +19,10 @@ __all__ = ["predict", "evaluate_score", "evaluate_mae", "target_stats"]
 
 
 @torch.no_grad()
-def predict(model, loader: BatchLoader, device: torch.device, backend: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(labels [n, L], predictions [n, outputs])`` of the real graphs of one pass of ``loader``, in the
-    model's evaluation mode."""
+def predict(model, loader: BatchLoader, device: torch.device, backend: str) -> tuple[np.ndarray,
+            np.ndarray]:
+    """``(labels [n, L], predictions [n, outputs])`` of the real graphs of one pass of ``loader``,
+    in the model's evaluation mode."""
     was_training = model.training
     model.eval()
     labels, preds = [], []
@@ -35,10 +37,11 @@ def predict(model, loader: BatchLoader, device: torch.device, backend: str) -> t
 
 def evaluate_score(model, loader: BatchLoader, task: Task, device: torch.device, backend: str,
                    dataset: str = "") -> tuple[float, str]:
-    """``(score, what computed it)``: the task's metric over one pass of ``loader`` (a batch of the cell's
-    labelled store); OGB's evaluator for an OGB set scored by its own metric."""
+    """``(score, what computed it)``: the task's metric over one pass of ``loader`` (a batch of the
+    cell's labelled store); OGB's evaluator for an OGB set scored by its own metric."""
     y, pred = predict(model, loader, device, backend)
-    if not np.isfinite(pred).all():  # a diverged model: not reached, recorded as such (the rankers raise on NaN)
+    # a diverged model: not reached, recorded as such (the rankers raise on NaN)
+    if not np.isfinite(pred).all():
         return float("nan"), "bench_lib"
     official = ogb_score(dataset, task.metric, y, pred) if dataset else None
     if official is not None:
@@ -46,8 +49,10 @@ def evaluate_score(model, loader: BatchLoader, task: Task, device: torch.device,
     return score(task.metric, y, pred), "bench_lib"
 
 
-def evaluate_mae(model, loader: BatchLoader, column: int, device: torch.device, backend: str) -> float:
-    """Mean absolute error of output 0 on target ``column`` over the real graphs with a known label."""
+def evaluate_mae(model, loader: BatchLoader, column: int, device: torch.device,
+                 backend: str) -> float:
+    """Mean absolute error of output 0 on target ``column`` over the real graphs with a known
+    label."""
     y, pred = predict(model, loader, device, backend)
     return score("mae", y[:, [column]], pred[:, :1])
 

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench_lib.schema import SlurmSettings
+from bench_lib.config import SlurmSettings
 
 __all__ = ["LAUNCHERS", "run_job", "merge_job_records", "submit_groups", "job_records"]
 
@@ -42,7 +42,8 @@ def job_records(out: Path) -> list[Path]:
     return sorted(jobs_dir(out).glob("records-*.csv"), key=lambda p: (p.stat().st_mtime, p.name))
 
 
-def run_job(groups: list[list[str]], out: str, decide: dict | None = None, train_parallel: int = 1) -> dict:
+def run_job(groups: list[list[str]], out: str, decide: dict | None = None,
+            train_parallel: int = 1) -> dict:
     """One array task: run ``groups`` (lists of cell specs as JSON) and append their records to
     ``<out>/jobs/records-<job id>.csv``; ``decide``: the fields of a
     :class:`~bench_lib.harness.runner.Decide`. Returns the cells' statuses."""
@@ -70,7 +71,8 @@ def run_job(groups: list[list[str]], out: str, decide: dict | None = None, train
 
     for group in groups:
         specs = [CellSpec.from_json(s) for s in group]
-        print(f"group of {len(specs)} cell(s): {specs[0].dataset}/{specs[0].model}/seed{specs[0].seed}",
+        print(f"group of {len(specs)} cell(s): "
+              f"{specs[0].dataset}/{specs[0].model}/seed{specs[0].seed}",
               file=sys.stderr, flush=True)
         run_group(specs, environment=env, log_dir=Path(out) / "logs", on_record=on_record,
                   decide=Decide(**decide) if decide else None, train_parallel=train_parallel)
@@ -96,7 +98,8 @@ def merge_job_records(out: Path) -> dict[str, int]:
         try:
             import fcntl
 
-            fcntl.flock(lock, fcntl.LOCK_EX)  # the suite's wait loop and a report run may merge at once
+            # the suite's wait loop and a report run may merge at once
+            fcntl.flock(lock, fcntl.LOCK_EX)
         except ImportError:  # pragma: no cover - not POSIX
             pass
         return _merge(out, records)
@@ -119,7 +122,8 @@ def _merge(out: Path, records: Path) -> dict[str, int]:
     counts = {"added": 0, "replaced": 0, "already": 0}
     for path in job_records(out):
         for row in _read_rows(path):
-            if None in row or None in row.values():  # a row a running task is still writing: next merge
+            # a row a running task is still writing: next merge
+            if None in row or None in row.values():
                 continue
             cid = row["cell_id"]
             if cid in done or (cid in failed and not final(row)):
@@ -131,7 +135,8 @@ def _merge(out: Path, records: Path) -> dict[str, int]:
                 counts["replaced"] += 1
             else:
                 counts["added"] += 1
-            append_record(records, {k: v for k, v in row.items() if k in RECORD_FIELDS})  # strings as read
+            # strings as read
+            append_record(records, {k: v for k, v in row.items() if k in RECORD_FIELDS})
             (done if final(row) else failed).add(cid)
     return counts
 
@@ -149,10 +154,13 @@ def submit_groups(groups: list[list], out: Path, settings: SlurmSettings, cluste
     folder = Path(settings.folder) if settings.folder else jobs_dir(out) / "slurm"
     executor = submitit.AutoExecutor(folder=folder / "%j", cluster=cluster)
     cpus = settings.cpus_per_job or max(c.threads * c.ranks for g in groups for c in g)
-    params: dict[str, Any] = {"timeout_min": settings.time_min, "cpus_per_task": cpus, "name": job_name,
-                              "gpus_per_node": settings.gpus_per_job or None, "mem_gb": settings.mem_gb,
+    params: dict[str, Any] = {"timeout_min": settings.time_min, "cpus_per_task": cpus,
+                              "name": job_name,
+                              "gpus_per_node": settings.gpus_per_job or None,
+                              "mem_gb": settings.mem_gb,
                               "slurm_array_parallelism": settings.array_parallelism,
-                              "slurm_partition": settings.partition, "slurm_account": settings.account,
+                              "slurm_partition": settings.partition,
+                              "slurm_account": settings.account,
                               "slurm_qos": settings.qos,
                               "slurm_additional_parameters": dict(settings.additional) or None}
     executor.update_parameters(**{k: v for k, v in params.items() if v is not None})

@@ -13,7 +13,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-__all__ = ["Clock", "WindowReading", "rss_mib", "reset_peak_rss", "peak_rss_mib", "machine_busy_s", "minor_faults",
+__all__ = ["Clock", "WindowReading", "rss_mib", "reset_peak_rss", "peak_rss_mib", "machine_busy_s",
+           "minor_faults",
            "release_free_memory",
            "percentiles"]
 
@@ -83,7 +84,8 @@ def machine_busy_s() -> float:
             fields = f.readline().split()
     except OSError:
         return float("nan")
-    # cpu user nice system idle iowait irq softirq steal guest guest_nice; guest time is inside user.
+    # cpu user nice system idle iowait irq softirq steal guest guest_nice; guest time is inside
+    # user.
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
     return (user + nice + system + irq + softirq + steal) / _TICK
 

@@ -75,12 +75,14 @@ class BatchSource:
         CPU cell), or None to build them in the step.
     """
 
-    def __init__(self, make_batches: Callable[[], Iterator[GraphBatch]], prefetch: int = 0, mode: str = "thread",
+    def __init__(self, make_batches: Callable[[], Iterator[GraphBatch]], prefetch: int = 0,
+                 mode: str = "thread",
                  pin: bool = False, make_ops: Callable | None = None) -> None:
         if prefetch < 0:
             raise ValueError(f"prefetch must be >= 0 (got {prefetch})")
         if mode not in PREFETCH_MODES:
-            raise ValueError(f"prefetch_with must be one of {', '.join(PREFETCH_MODES)} (got {mode!r})")
+            raise ValueError(f"prefetch_with must be one of {', '.join(PREFETCH_MODES)} (got "
+                             f"{mode!r})")
         self.prefetch, self.mode, self.pin = prefetch, mode, pin
         self.make_ops = make_ops
         self._closed = False
@@ -94,8 +96,10 @@ class BatchSource:
             self._thread.start()
         else:
             self.make_ops = None  # operators are not sent between processes; the step builds them
-            loader = torch.utils.data.DataLoader(_Stream(make_batches), batch_size=None, num_workers=1,
-                                                 prefetch_factor=prefetch, pin_memory=pin, collate_fn=_identity)
+            loader = torch.utils.data.DataLoader(_Stream(make_batches), batch_size=None,
+                                                 num_workers=1,
+                                                 prefetch_factor=prefetch, pin_memory=pin,
+                                                 collate_fn=_identity)
             self._iter = iter(loader)
 
     def _produce(self, make_batches) -> None:

@@ -1,17 +1,20 @@
 """What a long command says while it works, on stderr.
 
-- :class:`Progress`: a suite's run as :func:`bench_lib.harness.runner.run_group` reports it (cells going
+- :class:`Progress`: a suite's run as :func:`bench_lib.harness.runner.run_group` reports it (cells
+going
   through their phases and ending), with the time left.
-- :func:`phase` and :class:`Heartbeat`: the phases before any cell runs (loading data, the batching check,
-  planning, reading earlier records, advise's calibration). A phase that lasts 2 s is printed with the time
-  since the command began, and again every 8 s while it lasts: nothing is silent for 10 s, and a quick
-  command (a bad input answered at once) prints nothing but its answer.
+- :func:`phase` and :class:`Heartbeat`: the phases before any cell runs (loading data, the batching
+check,
+  planning, reading earlier records, advise's calibration). A phase that lasts 2 s is printed with
+  the time since the command began, and again every 8 s while it lasts: nothing is silent for 10 s,
+  and a quick command (a bad input answered at once) prints nothing but its answer.
 
-How the time left is estimated: from the first group's end on, each group still to run is priced at the
-seconds per cell that the groups of its kind (dataset and model) took so far, or, for a kind not timed yet,
-at the mean over the groups done; the group that is running is priced the same, less the time it has run.
-The suite runs the first group of each kind early (:func:`kinds_first`), so that every kind is priced from
-its own groups after a few groups; until the first group ends the line says "~? left".
+How the time left is estimated: from the first group's end on, each group still to run is priced at
+the seconds per cell that the groups of its kind (dataset and model) took so far, or, for a kind not
+timed yet, at the mean over the groups done; the group that is running is priced the same, less the
+time it has run. The suite runs the first group of each kind early (:func:`kinds_first`), so that
+every kind is priced from its own groups after a few groups; until the first group ends the line
+says "~? left".
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ def _kind(cells: list[CellSpec]) -> tuple:
 
 
 def kinds_first(groups: list[list[CellSpec]]) -> list[list[CellSpec]]:
-    """``groups`` reordered so that the first group of each kind (dataset, model, timed or train-only) runs
-    before the second of any kind: the time left is then priced from every kind's own groups early on."""
+    """``groups`` reordered so that the first group of each kind (dataset, model, timed or
+    train-only) runs before the second of any kind: the time left is then priced from every kind's
+    own groups early on."""
     seen: dict[tuple, int] = {}
     rank = []
     for k, g in enumerate(groups):
@@ -50,10 +54,12 @@ class Progress:
 
     Each finished cell gets a line of its own; the phases in between (setup,
     timed repeats, training) overwrite one line on a terminal and are logged
-    line by line elsewhere. ``groups``: the groups the run will take, in order (for the time left)."""
+    line by line elsewhere. ``groups``: the groups the run will take, in order (for the time
+    left)."""
 
     def __init__(self, total: int, stream=None, groups: list[list[CellSpec]] | None = None) -> None:
-        stream = sys.stderr if stream is None else stream  # the one of the moment (a test may have swapped it)
+        # the one of the moment (a test may have swapped it)
+        stream = sys.stderr if stream is None else stream
         self.total, self.done, self.stream = total, 0, stream
         self.tty = stream.isatty()
         self.start = time.perf_counter()
@@ -67,7 +73,8 @@ class Progress:
         if not self.rates or self.k < 0:
             return float("nan")
         every = [r for rs in self.rates.values() for r in rs]
-        price = lambda kind, n: n * (lambda rs: sum(rs) / len(rs))(self.rates.get(kind, every))  # noqa: E731
+        def price(kind, n):
+            return n * (lambda rs: sum(rs) / len(rs))(self.rates.get(kind, every))
         running = price(*self.plan[self.k]) - (time.perf_counter() - self.group_start)
         return max(0.0, running) + sum(price(kind, n) for kind, n in self.plan[self.k + 1:])
 
@@ -77,7 +84,8 @@ class Progress:
     def _end_group(self) -> None:
         if 0 <= self.k < len(self.plan):
             kind, n = self.plan[self.k]
-            self.rates.setdefault(kind, []).append((time.perf_counter() - self.group_start) / max(n, 1))
+            self.rates.setdefault(kind, []).append((time.perf_counter() - self.group_start)
+                                                   / max(n, 1))
 
     def begin_group(self, k: int, n: int, cells: list[CellSpec]) -> None:
         self._end_group()
@@ -93,13 +101,15 @@ class Progress:
         self.done += 1
         status = record["status"]
         first = str(record["error"]).splitlines()[0] if record["error"] else ""
-        self._line(f"[{self.done}/{self.total}] {spec.label()}: {status}" + (f" ({first})" if first else ""),
+        self._line(f"[{self.done}/{self.total}] {spec.label()}: {status}"
+                   + (f" ({first})" if first else ""),
                    keep=True)
 
     def _line(self, text: str, keep: bool) -> None:
         text = f"{text} | {self._times()}"
         if self.tty:
-            self.stream.write("\r" + (text if keep else text[:160].ljust(160)) + ("\n" if keep else ""))
+            self.stream.write("\r" + (text if keep else text[:160].ljust(160))
+                              + ("\n" if keep else ""))
         elif keep:
             self.stream.write(text + "\n")
         self.stream.flush()
@@ -111,8 +121,9 @@ class Progress:
 
 
 class Heartbeat:
-    """Prints the phase set by :func:`phase` once it has lasted ``quiet_s``, then every ``every_s`` while it
-    lasts, each line ``[m:ss] phase`` with the time since the command began (a thread of its own)."""
+    """Prints the phase set by :func:`phase` once it has lasted ``quiet_s``, then every ``every_s``
+    while it lasts, each line ``[m:ss] phase`` with the time since the command began (a thread of
+    its own)."""
 
     def __init__(self, stream=None, quiet_s: float = 2.0, every_s: float = 8.0) -> None:
         self.stream = sys.stderr if stream is None else stream
@@ -156,6 +167,7 @@ _BEGUN = time.monotonic()  # about when the command began (this module is import
 
 
 def phase(text: str) -> None:
-    """Name what the command is doing now (shown by the heartbeat if it lasts; nothing without one)."""
+    """Name what the command is doing now (shown by the heartbeat if it lasts; nothing without
+    one)."""
     if _current:
         _current[-1].set(text)

@@ -1,8 +1,9 @@
 """The records file of a suite: one CSV row per cell, appended as each cell ends.
 
-:func:`append_record` adds one row with a single ``write`` on a file opened for appending, so a killed
-or stopped suite leaves whole rows only; pandas reads the file with no code of ours (``pd.read_csv``).
-A file written under an earlier schema (a subset of today's columns) is rewritten under today's.
+:func:`append_record` adds one row with a single ``write`` on a file opened for appending, so a
+killed or stopped suite leaves whole rows only; pandas reads the file with no code of ours
+(``pd.read_csv``). A file written under an earlier schema (a subset of today's columns) is rewritten
+under today's.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ __all__ = ["record_done", "append_record", "read_records", "rewrite_without"]
 
 
 def record_done(status: str, error) -> bool:
-    """Whether a record ends its cell for good: ok, or skipped for a reason other than the machine (an
-    environment skip, such as a missing GPU, and a failure are retried by a later run)."""
-    return status == "ok" or (status == "skipped" and not str(error or "").startswith(ENVIRONMENT_SKIP))
+    """Whether a record ends its cell for good: ok, or skipped for a reason other than the machine
+    (an environment skip, such as a missing GPU, and a failure are retried by a later run)."""
+    return (status == "ok"
+            or (status == "skipped" and not str(error or "").startswith(ENVIRONMENT_SKIP)))
 
 
 def _cell(value):
@@ -57,10 +59,12 @@ def _check_header(path: Path) -> None:
     with open(path, newline="") as f:
         header = next(csv.reader(f), [])
     if header != RECORD_FIELDS and set(header) <= set(RECORD_FIELDS):
-        rewrite_without(path, set())  # an earlier schema's columns are a subset of today's: rewritten under it
+        # an earlier schema's columns are a subset of today's: rewritten under it
+        rewrite_without(path, set())
     elif header != RECORD_FIELDS:
-        raise ValueError(f"{path} holds records with other columns (schema of another bench_lib version); "
-                         "write to a new results directory (--out) or move this one away")
+        raise ValueError(
+            f"{path} holds records with other columns (schema of another bench_lib version); "
+            "write to a new results directory (--out) or move this one away")
 
 
 def read_records(path: Path):

@@ -36,13 +36,16 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from bench_lib.schema import COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, SCHEMA_VERSION, CellSpec
-from bench_lib.harness.distributed import lost_rank, proc_stat, rank_env, runner_alive, torchrun_command
+from bench_lib.schema import (COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, SCHEMA_VERSION,
+                              CellSpec)
+from bench_lib.harness.distributed import (lost_rank, proc_stat, rank_env, runner_alive,
+                                           torchrun_command)
 from bench_lib.harness.records import append_record, read_records, record_done, rewrite_without
 from bench_lib.harness.turns import Decide, timed_turns
 
 __all__ = ["ENVIRONMENT_SKIP", "TEMP_PREFIX", "sweep_stale_temp", "run_group", "record_done",
-           "run_cell", "append_record", "read_records", "rewrite_without", "group_cells", "worker_env",
+           "run_cell", "append_record", "read_records", "rewrite_without", "group_cells",
+           "worker_env",
            "KEEP_MALLOC"]
 
 
@@ -63,7 +66,8 @@ KEEP_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_"
 
 
 #: torch.distributed's variables: a worker gets torchrun's own (ranks > 1) or none.
-_DIST_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "ROLE_WORLD_SIZE",
+_DIST_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK",
+              "ROLE_WORLD_SIZE",
               "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID")
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -71,14 +75,16 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 def worker_env(spec: CellSpec) -> dict[str, str]:
     """The environment variables a cell's worker gets on top of the suite's."""
-    env = {"OMP_NUM_THREADS": str(spec.threads), "MKL_NUM_THREADS": str(spec.threads), "OUTDATED_IGNORE": "1"}
+    env = {"OMP_NUM_THREADS": str(spec.threads), "MKL_NUM_THREADS": str(spec.threads),
+           "OUTDATED_IGNORE": "1"}
     if spec.malloc == "keep":
         env.update(KEEP_MALLOC)
     return env
 
 
 def descendants(pid: int) -> list[int]:
-    """Process ids of ``pid``'s children, their children and so on (Linux ``/proc``; none elsewhere)."""
+    """Process ids of ``pid``'s children, their children and so on (Linux ``/proc``; none
+    elsewhere)."""
     parents: dict[int, list[int]] = {}
     try:
         names = os.listdir("/proc")
@@ -98,13 +104,14 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-#: A cell's temporary folders are named ``bench_lib_<what>_<runner pid>_...`` (a compile cache, torchrun's).
+#: A cell's temporary folders are named ``bench_lib_<what>_<runner pid>_...`` (a compile cache,
+#: torchrun's).
 TEMP_PREFIX = "bench_lib_"
 
 
 def sweep_stale_temp(folder: str | None = None) -> list[str]:
-    """Remove the cell folders (:data:`TEMP_PREFIX`) that a runner killed with SIGKILL left behind: those
-    whose runner process is gone. Returns the folders removed."""
+    """Remove the cell folders (:data:`TEMP_PREFIX`) that a runner killed with SIGKILL left behind:
+    those whose runner process is gone. Returns the folders removed."""
     folder = folder or tempfile.gettempdir()
     removed = []
     for kind in ("inductor", "torchrun"):
@@ -129,27 +136,35 @@ class _Worker:
         self.partial: dict = {}  # the throughput metrics, once the worker has sent them
         self.rates: list[float] = []  # each timed window's real graphs/s, in the order they ran
         self.turn_fields: dict = {}  # turn_group, decide_looks, decided_turns: set by the runner
-        # A suite started under torchrun (or another launcher) must not hand its own rank to a worker.
+        # A suite started under torchrun (or another launcher) must not hand its own rank to a
+        # worker.
         env = {k: v for k, v in os.environ.items() if k not in _DIST_VARS}
         env.update(worker_env(spec))
-        # A compiled cell compiles from a cold cache of its own (gone with the cell), like a first run; an eager
-        # cell's torch may still make inductor's folder (torchinductor_<user>): it goes with the cell too.
+        # A compiled cell compiles from a cold cache of its own (gone with the cell), like a first
+        # run; an eager cell's torch may still make inductor's folder (torchinductor_<user>): it
+        # goes with the cell too.
         self._cache = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}inductor_{os.getpid()}_")
         # torchrun's agent writes into a folder of the cell's, gone with the cell.
-        self._torchrun = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}torchrun_{os.getpid()}_") if spec.ranks > 1 else None
-        env.update({"TORCHINDUCTOR_CACHE_DIR": self._cache, "TRITON_CACHE_DIR": os.path.join(self._cache, "triton")})
+        self._torchrun = (tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}torchrun_{os.getpid()}_")
+                          if spec.ranks > 1 else None)
+        env.update({"TORCHINDUCTOR_CACHE_DIR": self._cache,
+                    "TRITON_CACHE_DIR": os.path.join(self._cache, "triton")})
         if spec.compiled:
             env[COLD_CACHE_FLAG] = "1"
         # The worker imports the same bench_lib as this process, whatever its working folder.
-        env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
+        env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT,
+                                             *filter(None, [os.environ.get("PYTHONPATH")])])
         command = [sys.executable, "-m", "bench_lib.harness.worker"]
-        if spec.ranks > 1:  # torchrun starts the ranks; rank 0 answers, every rank watches this process
+        # torchrun starts the ranks; rank 0 answers, every rank watches this process
+        if spec.ranks > 1:
             env.update(rank_env(spec.device))
             command = torchrun_command(spec.ranks, self._torchrun)
-        # Without a log folder the log is a file with no name, gone with its last handle even after a kill.
+        # Without a log folder the log is a file with no name, gone with its last handle even after
+        # a kill.
         self._log = open(log_path, "w+") if log_path else tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._log, env=env, start_new_session=True)
+                                     stdout=subprocess.PIPE, stderr=self._log, env=env,
+                                     start_new_session=True)
         self._buf = b""
         self._send({"spec": json.loads(spec.to_json())})
 
@@ -186,11 +201,13 @@ class _Worker:
         self.used_s += time.perf_counter() - t
         if line is None:
             self.kill()
-            self._fail(f"timeout: the cell ran past its limit of {self.spec.timeout_s:g} s and was killed")
+            self._fail(f"timeout: the cell ran past its limit of {self.spec.timeout_s:g} s and was "
+                       f"killed")
             return None
         if not line:
             code = self.proc.wait()
-            how = (f"killed by signal {-code}" + (" (out of memory?)" if code == -signal.SIGKILL else "")
+            how = (f"killed by signal {-code}" + (" (out of memory?)" if code == -signal.SIGKILL
+                                                  else "")
                    if code < 0 else f"exited with code {code}")
             self._fail(f"worker {how} without a result\n{self._log_tail()}")
             return None
@@ -214,11 +231,13 @@ class _Worker:
         return self.wait()
 
     def _fail(self, reason: str) -> None:
-        self.result = {"status": "failed", "error": f"{reason} (during {self.phase})", "metrics": {}}
+        self.result = {"status": "failed", "error": f"{reason} (during {self.phase})",
+                       "metrics": {}}
         self.close()
 
     def kill(self) -> None:
-        # torchrun starts each rank in a session of its own: they are killed by pid, a hung or stopped one too.
+        # torchrun starts each rank in a session of its own: they are killed by pid, a hung or
+        # stopped one too.
         ranks = descendants(self.proc.pid) if self.spec.ranks > 1 else []
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -248,9 +267,11 @@ class _Worker:
         unknown = set(metrics) - set(METRIC_FIELDS)
         if unknown:
             raise ValueError(f"worker returned metrics not in the schema: {sorted(unknown)}")
-        return {"schema_version": SCHEMA_VERSION, "cell_id": self.spec.cell_id, "status": res["status"],
+        return {"schema_version": SCHEMA_VERSION, "cell_id": self.spec.cell_id,
+                "status": res["status"],
                 "error": res["error"], "wall_s": round(self.used_s, 3),
-                **json.loads(self.spec.to_json()), "environment": environment, **metrics, **self.turn_fields}
+                **json.loads(self.spec.to_json()), "environment": environment, **metrics,
+                **self.turn_fields}
 
 
 class _Quiet:
@@ -261,22 +282,32 @@ class _Quiet:
         pass
 
 
+def _tear_down(workers: list[_Worker], lock: threading.Lock, stopping: threading.Event) -> None:
+    """End a group: no record is taken after this, and every worker not closed yet is killed and
+    closed (a stop may land while a finished cell closes)."""
+    with lock:
+        stopping.set()
+    for w in [w for w in workers if not w.closed]:
+        w.kill()
+        w.close()
+
+
 def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: Path | None = None,
               on_record: Callable[[dict], None] | None = None, progress=None,
-              decide: "Decide | None" = None, train_parallel: int = 1, retry: bool = True) -> list[dict]:
+              decide: "Decide | None" = None, train_parallel: int = 1,
+              retry: bool = True) -> list[dict]:
     """Run ``specs`` as one interleaved group; returns their records in order.
 
     Args:
       environment: stored in every record.
-      log_dir: each cell's log goes to ``log_dir/<cell_id>.log`` (to a
-        nameless temporary file when None).
+      log_dir: each cell's log is ``log_dir/<cell_id>.log`` (a nameless temporary file when None).
       on_record: called with each record as soon as its cell ends.
       progress: an object with ``note(text)`` and ``cell_done(spec, record)``.
-      decide: keep adding turns after the fixed ones until every verdict is decided (:class:`Decide`).
-      train_parallel: cells that train to their target side by side once the timed turns are over (steps
-        to a target do not depend on the machine's load; the time to target is steps x the step time the
-        turns measured, alone).
-      retry: a data-parallel cell failed for a reason of timing (:func:`timing_failure`) runs again, alone.
+      decide: add turns after the fixed ones until every verdict is decided (:class:`Decide`).
+      train_parallel: cells that train to their target side by side after the timed turns (steps to
+        a target do not depend on the load; the time to target is steps x the turns' step time).
+      retry: a data-parallel cell failed for a reason of timing (:func:`timing_failure`) runs
+        again, alone.
     """
     progress = progress or _Quiet()
     environment = environment or {}
@@ -284,7 +315,8 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
     turn_group = uuid.uuid4().hex[:12]
 
     lock = threading.Lock()  # cells that train side by side end from their own threads
-    stopping = threading.Event()  # the group is being torn down (an interrupt): a killed cell is not recorded
+    # the group is being torn down (an interrupt): a killed cell is not recorded
+    stopping = threading.Event()
     again: list[tuple[CellSpec, str]] = []  # cells to run once more, with their first error
 
     def finish(w: _Worker) -> None:
@@ -294,8 +326,9 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
             rec = w.record(environment)
             if retry and timing_failure(w.spec, rec):
                 again.append((w.spec, rec["error"]))
-                progress.note(f"{w.spec.label()} failed ({rec['error'].splitlines()[0][:160]}); a data-parallel "
-                              "cell runs once more after this group")
+                progress.note(
+                    f"{w.spec.label()} failed ({rec['error'].splitlines()[0][:160]}); a "
+                    f"data-parallel cell runs once more after this group")
                 return
             records[w.spec.cell_id] = rec
             if on_record is not None:
@@ -306,37 +339,36 @@ def run_group(specs: list[CellSpec], environment: dict | None = None, log_dir: P
         Path(log_dir).mkdir(parents=True, exist_ok=True)
     workers: list[_Worker] = []
     try:
-        if specs and all(s.repeats == 0 for s in specs):  # train-only cells: nothing timed, nothing to take turns
+        # train-only cells: nothing timed, nothing to take turns
+        if specs and all(s.repeats == 0 for s in specs):
             _train_only(specs, workers, log_dir, train_parallel, progress, finish,
                         {"turn_group": turn_group, "decide_looks": 1}, lock, stopping)
         else:
-            _interleaved(specs, workers, log_dir, {"turn_group": turn_group, "decide_looks": decide.looks
-                                                   if decide else 1}, progress, finish, decide, train_parallel)
+            fields = {"turn_group": turn_group, "decide_looks": decide.looks if decide else 1}
+            _interleaved(specs, workers, log_dir, fields, progress, finish, decide, train_parallel)
     finally:
-        with lock:
-            stopping.set()
-        for w in [w for w in workers if not w.closed]:  # a stop may land while a finished cell closes
-            w.kill()
-            w.close()
+        _tear_down(workers, lock, stopping)
     for spec, first in again:
         records[spec.cell_id] = _run_again(spec, first, environment, log_dir, on_record, progress)
     return [records[s.cell_id] for s in specs if s.cell_id in records]
 
 
 def timing_failure(spec: CellSpec, record: dict) -> bool:
-    """Whether a failed data-parallel cell failed for a reason of timing rather than of its own: a rank
-    that went away or joined too late (:func:`bench_lib.harness.distributed.lost_rank`), or a worker that
-    died without a result. The cell's own time limit is not one: a hang stays a failure."""
+    """Whether a failed data-parallel cell failed for a reason of timing rather than of its own: a
+    rank that went away or joined too late (:func:`bench_lib.harness.distributed.lost_rank`), or a
+    worker that died without a result. The cell's own time limit is not one: a hang stays a
+    failure."""
     error = record.get("error") or ""
     return (spec.ranks > 1 and record.get("status") == "failed" and not error.startswith("timeout:")
             and (lost_rank(error) or "without a result" in error))
 
 
 def _run_again(spec: CellSpec, first: str, environment: dict, log_dir, on_record, progress) -> dict:
-    """Run ``spec`` once more, alone (its first attempt's log kept as ``<cell_id>.attempt1.log``); its record
-    says so in ``retried``, whatever the outcome."""
+    """Run ``spec`` once more, alone (its first attempt's log kept as ``<cell_id>.attempt1.log``);
+    its record says so in ``retried``, whatever the outcome."""
     if log_dir and (Path(log_dir) / f"{spec.cell_id}.log").exists():
-        os.replace(Path(log_dir) / f"{spec.cell_id}.log", Path(log_dir) / f"{spec.cell_id}.attempt1.log")
+        os.replace(Path(log_dir) / f"{spec.cell_id}.log",
+                   Path(log_dir) / f"{spec.cell_id}.attempt1.log")
     progress.note(f"running again: {spec.label()}")
 
     def noted(rec: dict) -> None:
@@ -349,21 +381,25 @@ def _run_again(spec: CellSpec, first: str, environment: dict, log_dir, on_record
     return rec
 
 
-def _interleaved(specs: list[CellSpec], workers: list[_Worker], log_dir, turn_fields: dict, progress, finish,
+def _interleaved(specs: list[CellSpec], workers: list[_Worker], log_dir, turn_fields: dict,
+                 progress, finish,
                  decide: Decide | None, train_parallel: int) -> None:
     """The phases of an interleaved group: a worker per cell started and its imports waited for, the
-    setups and warm-ups one cell after another, the timed turns, each cell's throughput phase closed (its
-    metrics kept as ``partial``, should it die training), then training to the targets, ``train_parallel``
-    at a time. Started workers are appended to ``workers`` as they start, for the caller to stop."""
+    setups and warm-ups one cell after another, the timed turns, each cell's throughput phase closed
+    (its metrics kept as ``partial``, should it die training), then training to the targets,
+    ``train_parallel`` at a time. Started workers are appended to ``workers`` as they start, for the
+    caller to stop."""
     progress.note(f"starting {len(specs)} worker(s)")
-    for s in specs:  # one at a time, so that a failed start leaves the started ones to the caller's cleanup
+    # one at a time, so that a failed start leaves the started ones to the caller's cleanup
+    for s in specs:
         workers.append(_Worker(s, Path(log_dir) / f"{s.cell_id}.log" if log_dir else None))
     for w in workers:  # imports run in parallel; wait for each
         w.turn_fields = dict(turn_fields)
         if w.wait() is None:
             finish(w)
     for phase in ("setup", "warmup"):
-        for k, w in enumerate([w for w in workers if w.alive and (phase == "setup" or w.spec.repeats)]):
+        for k, w in enumerate([w for w in workers if w.alive
+                               and (phase == "setup" or w.spec.repeats)]):
             progress.note(f"{phase} {k + 1}: {w.spec.label()}")
             if w.command(phase) is None:
                 finish(w)
@@ -377,11 +413,13 @@ def _interleaved(specs: list[CellSpec], workers: list[_Worker], log_dir, turn_fi
     _finish_all([w for w in workers if w.alive], train_parallel, progress, finish)
 
 
-def _train_only(specs: list[CellSpec], workers: list[_Worker], log_dir, parallel: int, progress, finish,
+def _train_only(specs: list[CellSpec], workers: list[_Worker], log_dir, parallel: int, progress,
+                finish,
                 turn_fields: dict, lock: threading.Lock, stopping: threading.Event) -> None:
-    """Cells with no timed window (train-only seeds), ``parallel`` at a time, each from its start to its
-    end in one slot: started when a slot frees (no pile of processes importing at once), set up, then
-    trained to the target. Their setups run beside each other, so their planning time is not kept."""
+    """Cells with no timed window (train-only seeds), ``parallel`` at a time, each from its start to
+    its end in one slot: started when a slot frees (no pile of processes importing at once), set up,
+    then trained to the target. Their setups run beside each other, so their planning time is not
+    kept."""
 
     def one(spec: CellSpec) -> None:
         with lock:  # none starts once the group is being torn down (its cleanup takes the lock)
@@ -423,8 +461,9 @@ def _pool(items: list, job, parallel: int) -> None:
 
 
 def _finish_all(workers: list[_Worker], parallel: int, progress, finish) -> None:
-    """Send ``finish`` (train to the target, then the result) to ``workers``, ``parallel`` at a time; each
-    result is recorded as it comes. A cell's own time limit still holds (its thread waits for it)."""
+    """Send ``finish`` (train to the target, then the result) to ``workers``, ``parallel`` at a
+    time; each result is recorded as it comes. A cell's own time limit still holds (its thread waits
+    for it)."""
 
     _pool(workers, lambda w: _train(w, progress, finish), parallel)
 

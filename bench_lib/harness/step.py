@@ -1,5 +1,5 @@
-"""The training step's helpers: its loss function as the cell runs it (eager or compiled), the masked
-regression loss, and the device synchronisation that ends a timed step."""
+"""The training step's helpers: its loss function as the cell runs it (eager or compiled), the
+masked regression loss, and the device synchronisation that ends a timed step."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ def compile_kwargs(spec: CellSpec) -> dict:
     kwargs: dict = {"compile": {"dynamic": None}, "compile-dynamic": {"dynamic": True},
                     "cudagraphs": {"mode": "reduce-overhead"}}[spec.execution]
     extra = dict(spec.compile_options)
-    if isinstance(extra.get("options"), dict):  # JSON and TOML have no tuples; inductor's options want them
-        extra["options"] = {k: tuple(v) if isinstance(v, list) else v for k, v in extra["options"].items()}
+    # JSON and TOML have no tuples; inductor's options want them
+    if isinstance(extra.get("options"), dict):
+        extra["options"] = {k: tuple(v) if isinstance(v, list) else v
+                            for k, v in extra["options"].items()}
     return {**kwargs, **extra}
 
 
@@ -45,7 +47,8 @@ def make_loss(model: torch.nn.Module, task: Task | int | None, spec: CellSpec,
     def loss_of(batch: GraphBatch, ops=None, denominator: int | None = None) -> torch.Tensor:
         pred = run(batch, ops=ops if ops is not None else TorchOps(batch))
         if isinstance(task, Task):
-            return task_loss(pred, batch.targets, batch.graph_mask, task.kind, model.target_std, denominator,
+            return task_loss(pred, batch.targets, batch.graph_mask, task.kind, model.target_std,
+                             denominator,
                              loss=spec.loss)
         return masked_loss(pred, batch, task, model.target_std, denominator)
 
@@ -53,13 +56,15 @@ def make_loss(model: torch.nn.Module, task: Task | int | None, spec: CellSpec,
 
 
 def sync(device: torch.device) -> None:
-    """Wait for the work queued on ``device`` (CUDA); nothing on a CPU, whose operators return when done."""
+    """Wait for the work queued on ``device`` (CUDA); nothing on a CPU, whose operators return when
+    done."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 def _valid(batch: GraphBatch, column: int | None) -> torch.Tensor:
-    """Real graphs whose label in ``column`` is known (finite); every real graph when there is no target."""
+    """Real graphs whose label in ``column`` is known (finite); every real graph when there is no
+    target."""
     if column is None:
         return batch.graph_mask
     return batch.graph_mask & torch.isfinite(batch.targets[:, column])

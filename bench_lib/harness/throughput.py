@@ -66,9 +66,11 @@ class _Throughput:
     others_cpu_s: float = 0.0  # CPU-seconds other work used while the windows ran
     windows_wall_s: float = 0.0
     page_faults: int = 0
-    window_parts: list[tuple[int, float]] = field(default_factory=list)  # (graphs, step-clock s) of each window
+    # (graphs, step-clock s) of each window
+    window_parts: list[tuple[int, float]] = field(default_factory=list)
     step_wall_s: list[float] = field(default_factory=list)  # wall time of each steady timed step
-    built_s: float = 0.0  # time the steady timed steps' batches took to build, wherever they were built
+    # time the steady timed steps' batches took to build, wherever they were built
+    built_s: float = 0.0
     compile_steps: int = 0  # timed steps that compiled (left out of the rates)
     # data-parallel cells: this rank's readings per timed global step
     rank_steps: dict[str, list[float]] = field(default_factory=lambda: {
@@ -79,9 +81,9 @@ class ThroughputPhase:
     """The throughput phase of :class:`~bench_lib.harness.train.CellRun` (a mixin): :meth:`warmup`,
     :meth:`window` per timed window, :meth:`close_throughput` once at its end.
 
-    It uses the cell's step (``_build``, ``_compute``, ``_step``), its ``spec``, ``device``, ``rank`` and
-    ``ranks``, its ``compiles`` and its ``metrics``, to which the phase's metrics are added; the cell calls
-    :meth:`_open_throughput` once set up."""
+    It uses the cell's step (``_build``, ``_compute``, ``_step``), its ``spec``, ``device``,
+    ``rank`` and ``ranks``, its ``compiles`` and its ``metrics``, to which the phase's metrics are
+    added; the cell calls :meth:`_open_throughput` once set up."""
 
     spec: CellSpec
     device: torch.device
@@ -90,10 +92,12 @@ class ThroughputPhase:
     compiles: CompileAccount
     metrics: dict
     ddp: distributed.TimedDDP | None
-    _backward_end: float  # a data-parallel step: when its gradients' all-reduce ended (perf_counter)
+    # a data-parallel step: when its gradients' all-reduce ended (perf_counter)
+    _backward_end: float
 
     def _open_throughput(self) -> None:
-        """Empty readings, the window clock and the step clock (``spec.timed_on_cpu_clock``: the CPU's)."""
+        """Empty readings, the window clock and the step clock (``spec.timed_on_cpu_clock``: the
+        CPU's)."""
         self._steps_per_window = 1
         self.tp = _Throughput()
         self.clock = Clock()
@@ -101,20 +105,22 @@ class ThroughputPhase:
         self._throughput_open = True
 
     def warmup(self) -> None:
-        """``warmup_steps`` untimed steps; a data-parallel cell then fixes its global steps per window from
-        the last one's time (rank 0's choice, the same on every rank)."""
+        """``warmup_steps`` untimed steps; a data-parallel cell then fixes its global steps per
+        window from the last one's time (rank 0's choice, the same on every rank)."""
         last = None
         for _ in range(self.spec.warmup_steps):
             t = time.perf_counter()
             self._step()
             sync(self.device)
             last = time.perf_counter() - t
-        if self.ranks > 1:  # every rank runs the same number of global steps per window: rank 0's choice
+        # every rank runs the same number of global steps per window: rank 0's choice
+        if self.ranks > 1:
             self._steps_per_window = distributed.broadcast(
                 1 if last is None else max(1, math.ceil(self.spec.window_s / max(last, 1e-9))))
 
     def _window_ranks(self, repeat: int) -> None:
-        """A data-parallel window: a fixed number of global steps (the same on every rank), wall clock."""
+        """A data-parallel window: a fixed number of global steps (the same on every rank), wall
+        clock."""
         rep = self.tp.repeats.setdefault(repeat, _Repeat())
         readings = self.tp.rank_steps
         graphs0, time0 = rep.graphs, rep.total_s
@@ -130,16 +136,19 @@ class ThroughputPhase:
             te = time.perf_counter()
             nodes = self._note_step(rep, batch, te - tb, tc - tb, te - tc, build_s)
             ready, end = self.ddp.ready, self._backward_end
-            for k, v in (("build_s", tc - tb), ("compute_s", (ready - tc) + (te - end)), ("wait_s", end - ready),
-                         ("nodes", nodes), ("edges", int(batch.edge_mask.sum())), ("graphs", batch.n_real_graph)):
+            for k, v in (("build_s", tc - tb), ("compute_s", (ready - tc) + (te - end)),
+                         ("wait_s", end - ready),
+                         ("nodes", nodes), ("edges", int(batch.edge_mask.sum())),
+                         ("graphs", batch.n_real_graph)):
                 readings[k].append(v)
         self._close_window(rep, faults, graphs0, time0)
 
-    def _note_step(self, rep: _Repeat, batch: GraphBatch, wall_s: float, build_s: float, compute_s: float,
+    def _note_step(self, rep: _Repeat, batch: GraphBatch, wall_s: float, build_s: float,
+                   compute_s: float,
                    built_s: float) -> int:
-        """Add one steady timed step (its wall time; build and compute on the step clock; the seconds its
-        batch took to build wherever it was built) to ``rep`` and the throughput readings; returns the
-        batch's real nodes."""
+        """Add one steady timed step (its wall time; build and compute on the step clock; the
+        seconds its batch took to build wherever it was built) to ``rep`` and the throughput
+        readings; returns the batch's real nodes."""
         nodes = int(batch.node_mask.sum())
         self.tp.step_wall_s.append(wall_s)
         self.tp.built_s += built_s
@@ -155,7 +164,8 @@ class ThroughputPhase:
         return nodes
 
     def _close_window(self, rep: _Repeat, faults: int, graphs0: int, time0: float) -> None:
-        """Stop the window's clock and note its readings (``faults``, ``graphs0``, ``time0``: at its start)."""
+        """Stop the window's clock and note its readings (``faults``, ``graphs0``, ``time0``: at its
+        start)."""
         reading = self.clock.stop()
         self.tp.page_faults += minor_faults() - faults
         self.tp.window_parts.append((rep.graphs - graphs0, rep.total_s - time0))
@@ -166,8 +176,9 @@ class ThroughputPhase:
 
     def window(self, repeat: int) -> float | None:
         """Run whole timed steps for at least ``window_s`` wall seconds, counted in ``repeat``
-        (a data-parallel cell: the global steps fixed after warm-up); returns the window's real graphs/s
-        (None for a data-parallel cell, whose rate is every rank's, known when they are gathered)."""
+        (a data-parallel cell: the global steps fixed after warm-up); returns the window's real
+        graphs/s (None for a data-parallel cell, whose rate is every rank's, known when they are
+        gathered)."""
         if self.ranks > 1:
             self._window_ranks(repeat)
             return None
@@ -186,7 +197,8 @@ class ThroughputPhase:
             self._compute(batch, ops)
             sync(self.device)
             te = now()
-            if self.compiles.note_step(c0, wall0):  # a compile is not steady state: counted, not timed
+            # a compile is not steady state: counted, not timed
+            if self.compiles.note_step(c0, wall0):
                 self.tp.compile_steps += 1
                 if time.perf_counter() - start >= self.spec.window_s:
                     break
@@ -206,13 +218,15 @@ class ThroughputPhase:
 
     def _close_throughput(self) -> None:
         self._throughput_open = False
-        if not self.tp.window_parts:  # a train-only cell (repeats = 0): nothing timed, nothing to summarise
+        # a train-only cell (repeats = 0): nothing timed, nothing to summarise
+        if not self.tp.window_parts:
             self.metrics["windows_timed"] = 0
             self.metrics.pop("prepare_s", None)  # planned beside other cells: not a measurement
             return
         self.metrics["throughput_peak_rss_mib"] = peak_rss_mib()
         if self.device.type == "cuda":
-            self.metrics["cuda_throughput_peak_mib"] = torch.cuda.max_memory_allocated(self.device) / 2**20
+            peak = torch.cuda.max_memory_allocated(self.device)
+            self.metrics["cuda_throughput_peak_mib"] = peak / 2**20
         self.metrics.update(self._throughput_metrics())
         if self.ranks > 1:
             self.metrics.update(self._rank_metrics())
@@ -226,11 +240,13 @@ class ThroughputPhase:
         med = statistics.median
         p10, p50, p90 = percentiles(self.tp.step_s)
         steps = sum(r.steps for r in reps)
-        built, waited = self.tp.built_s / steps, sum(r.build_s for r in reps) / steps  # per steady step
+        # per steady step
+        built, waited = self.tp.built_s / steps, sum(r.build_s for r in reps) / steps
         on_cpu = self.device.type == "cpu"
         return {
             "step_clock": "cpu" if self.spec.timed_on_cpu_clock else "wall",
-            "graphs_per_s": med(rates), "graphs_per_s_min": min(rates), "graphs_per_s_max": max(rates),
+            "graphs_per_s": med(rates), "graphs_per_s_min": min(rates),
+                "graphs_per_s_max": max(rates),
             "repeat_graphs_per_s": [round(x, 3) for x in rates],
             "window_graphs_per_s": [round(g / max(s, 1e-12), 2) for g, s in self.tp.window_parts],
             "graphs_per_wall_s": med([r.graphs / max(r.wall_s, 1e-12) for r in reps]),
@@ -248,9 +264,11 @@ class ThroughputPhase:
             "padding_mib_per_step": float(np.mean(self.tp.pad_bytes)) / 2**20,
             "batch_mib_per_step": float(np.mean(self.tp.batch_bytes)) / 2**20,
             "windows_timed": len(self.tp.cpu_share),
-            "contended_windows": int(sum(s < CONTENDED_SHARE for s in self.tp.cpu_share)) if on_cpu else 0,
+            "contended_windows": int(sum(s < CONTENDED_SHARE for s in self.tp.cpu_share)) if on_cpu
+                else 0,
             "cpu_share_median": med(self.tp.cpu_share),
-            # Summed over windows: /proc/stat counts in 10 ms ticks, too coarse for one 50 ms window.
+            # Summed over windows: /proc/stat counts in 10 ms ticks, too coarse for one 50 ms
+            # window.
             "others_cpus_mean": max(0.0, self.tp.others_cpu_s) / max(self.tp.windows_wall_s, 1e-12),
         }
 
@@ -263,14 +281,18 @@ class ThroughputPhase:
         mine["windows"] = self.tp.window_parts
         every = distributed.gather(mine)
         reps = sorted(every[0]["repeats"])
-        per = lambda i, r: [e["repeats"][r][i] for e in every]  # noqa: E731
-        rate = lambda i, t: [sum(per(i, r)) / max(max(per(t, r)), 1e-12) for r in reps]  # noqa: E731
+        def per(i, r):
+            return [e["repeats"][r][i] for e in every]
+        def rate(i, t):
+            return [sum(per(i, r)) / max(max(per(t, r)), 1e-12) for r in reps]
         graphs, wall = rate(0, 3), rate(0, 4)
         med = statistics.median
         windows = [sum(w[0] for w in ws) / max(max(w[1] for w in ws), 1e-12)
                    for ws in zip(*(e["windows"] for e in every))]
-        return {"graphs_per_s": med(graphs), "graphs_per_s_min": min(graphs), "graphs_per_s_max": max(graphs),
-                "repeat_graphs_per_s": [round(x, 3) for x in graphs], "graphs_per_wall_s": med(wall),
+        return {"graphs_per_s": med(graphs), "graphs_per_s_min": min(graphs),
+                "graphs_per_s_max": max(graphs),
+                "repeat_graphs_per_s": [round(x, 3) for x in graphs],
+                "graphs_per_wall_s": med(wall),
                 "window_graphs_per_s": [round(x, 2) for x in windows],
                 "real_nodes_per_s": med(rate(1, 3)), "padded_nodes_per_s": med(rate(2, 3)),
                 **distributed.straggler_metrics(every)}

@@ -1,4 +1,5 @@
-"""Training to target, the time-to-accuracy phase of a cell (when it has a target value, ``CellSpec.goal``).
+"""Training to target, the time-to-accuracy phase of a cell (when it has a target value,
+``CellSpec.goal``).
 
 From the same initial weights as the throughput phase, train until the
 validation score (the cell's metric: MAE, ROC-AUC, average precision,
@@ -34,12 +35,13 @@ from bench_lib.tasks import METRICS, Task
 __all__ = ["train_to_target", "TrainingPhase"]
 
 
-def train_to_target(step: Callable[[], None], evaluate: Callable[[], float], target: float, max_steps: int,
+def train_to_target(step: Callable[[], None], evaluate: Callable[[], float], target: float,
+                    max_steps: int,
                     eval_every: int, time_limit_s: float,
                     agree: Callable[[str | None], str | None] = lambda stop: stop,
                     higher_is_better: bool = False) -> dict:
-    """Train with ``step()`` until ``evaluate()`` (the validation score) reaches ``target``: at or below it,
-    or at or above it when ``higher_is_better``.
+    """Train with ``step()`` until ``evaluate()`` (the validation score) reaches ``target``: at or
+    below it, or at or above it when ``higher_is_better``.
 
     Evaluates before the first step and every ``eval_every`` steps; stops at
     the target, after ``max_steps`` steps, or (safety) once ``time_limit_s``
@@ -84,12 +86,13 @@ def train_to_target(step: Callable[[], None], evaluate: Callable[[], float], tar
 
 
 class TrainingPhase:
-    """The time-to-accuracy phase of :class:`~bench_lib.harness.train.CellRun` (a mixin): :meth:`train`.
+    """The time-to-accuracy phase of :class:`~bench_lib.harness.train.CellRun` (a mixin):
+    :meth:`train`.
 
-    It uses the cell's model, optimiser, task, store and splits, its step (``_step``) and batch stream
-    (``source``, ``_source``), the throughput phase (``close_throughput``, and its steady steps' wall
-    times for ``compile_s``), its ``compiles`` and its ``metrics``, to which the phase's metrics are
-    added."""
+    It uses the cell's model, optimiser, task, store and splits, its step (``_step``) and batch
+    stream (``source``, ``_source``), the throughput phase (``close_throughput``, and its steady
+    steps' wall times for ``compile_s``), its ``compiles`` and its ``metrics``, to which the phase's
+    metrics are added."""
 
     spec: CellSpec
     device: torch.device
@@ -113,7 +116,8 @@ class TrainingPhase:
         if spec.goal is None or self.model is None or self.task is None:
             return
         self._restart()
-        val = BatchLoader(self.store, STRATEGIES.create("dynamic", batch_graphs=256), self.splits["val"],
+        val = BatchLoader(self.store, STRATEGIES.create("dynamic", batch_graphs=256),
+                          self.splits["val"],
                           seed=spec.seed)
         gc.collect()
         release_free_memory()
@@ -130,11 +134,13 @@ class TrainingPhase:
             reset_peaks(self.device)
             value = float("nan")
             if self.rank == 0:  # the weights are the same on every rank: rank 0 validates for all
-                value, source[0] = evaluate_score(self.model, val, self.task, self.device, spec.backend, spec.dataset)
+                value, source[0] = evaluate_score(self.model, val, self.task, self.device,
+                                                  spec.backend, spec.dataset)
             if self.ranks > 1:
                 value = distributed.broadcast(value)
             val_peak[:] = map(max, val_peak, peaks(self.device))
-            release_free_memory()  # what validation freed, so that the training peak does not inherit it
+            # what validation freed, so that the training peak does not inherit it
+            release_free_memory()
             reset_peaks(self.device)
             return value
 
@@ -146,8 +152,8 @@ class TrainingPhase:
         self._note_training(result, train_peak, val_peak)
 
     def _restart(self) -> None:
-        """Back to the throughput phase's start: its initial weights, a fresh optimiser, the cell's seed and
-        the same plan from epoch 0."""
+        """Back to the throughput phase's start: its initial weights, a fresh optimiser, the cell's
+        seed and the same plan from epoch 0."""
         self.model.load_state_dict(self.init_state)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.spec.lr)
         torch.manual_seed(self.spec.seed)
@@ -155,13 +161,15 @@ class TrainingPhase:
         self.source = self._source()  # the same plan, from epoch 0 again
 
     def _note_training(self, result: dict, train_peak: list[float], val_peak: list[float]) -> None:
-        """Add :func:`train_to_target`'s ``result`` to the metrics, with the time to target (its steps at the
-        throughput phase's step time, with and without ``compile_s``) and the training and validation peaks
-        (``[resident MiB, CUDA MiB]``)."""
+        """Add :func:`train_to_target`'s ``result`` to the metrics, with the time to target (its
+        steps at the throughput phase's step time, with and without ``compile_s``) and the training
+        and validation peaks (``[resident MiB, CUDA MiB]``)."""
         if self.task.metric == "mae":  # the regression shorthand's own columns
-            result["best_val_mae"], result["final_val_mae"] = result["best_val_score"], result["final_val_score"]
+            result["best_val_mae"] = result["best_val_score"]
+            result["final_val_mae"] = result["final_val_score"]
         steps, step_s = result["steps_to_target"], self.metrics.get("step_s")
-        result["time_to_target_s"] = None if steps is None or step_s is None else steps * step_s  # untimed: later
+        # untimed: later
+        result["time_to_target_s"] = None if steps is None or step_s is None else steps * step_s
         result["time_to_target_with_compile_s"] = (None if result["time_to_target_s"] is None
                                                    else result["time_to_target_s"]
                                                    + self.compiles.seconds(self.tp.step_wall_s))

@@ -61,18 +61,23 @@ from bench_lib.strategies import STRATEGIES, GraphBatch
 from bench_lib.strategies.loader import BatchLoader
 from bench_lib.tasks import Task, class_balance, resolve_task
 
-# The loss, evaluation, compile and training-to-target names are re-exported from the modules that hold
-# them, so that ``from bench_lib.harness.train import ...`` keeps working for the cell's callers.
-__all__ = ["CellRun", "masked_loss", "evaluate_mae", "evaluate_score", "predict", "target_stats", "build_model",
+# The loss, evaluation, compile and training-to-target names are re-exported from the modules that
+# hold them, so that ``from bench_lib.harness.train import ...`` keeps working for the cell's
+# callers.
+__all__ = ["CellRun", "masked_loss", "evaluate_mae", "evaluate_score", "predict", "target_stats",
+           "build_model",
            "cell_task", "labelled_store", "train_to_target", "run_cell_inprocess",
            "compile_kwargs", "dynamo_counts", "make_loss"]
 
 
 def cell_task(spec: CellSpec, store) -> Task | None:
-    """The cell's :class:`~bench_lib.tasks.Task` on ``store`` (as loaded), None when it has no target."""
+    """The cell's :class:`~bench_lib.tasks.Task` on ``store`` (as loaded), None when it has no
+    target."""
     if spec.target is not None and spec.target not in store.meta.target_names:
-        raise ValueError(f"target {spec.target!r} not in {spec.dataset}'s targets {list(store.meta.target_names)}")
-    return resolve_task(store, spec.target, kind=spec.task, metric=spec.metric, dataset=spec.dataset)
+        raise ValueError(f"target {spec.target!r} not in {spec.dataset}'s targets "
+                         f"{list(store.meta.target_names)}")
+    return resolve_task(store, spec.target, kind=spec.task, metric=spec.metric,
+                        dataset=spec.dataset)
 
 
 def labelled_store(store, task: Task | None):
@@ -85,11 +90,13 @@ def labelled_store(store, task: Task | None):
 
 def build_model(spec: CellSpec, store, train: np.ndarray) -> tuple[torch.nn.Module, Task | None]:
     """``(model, task)`` of a cell on ``store`` as loaded: its model with one output per the task's
-    outputs, initialised from ``torch``'s RNG as it stands, given the statistics of a regression target
-    over the training graphs (no target: 0 and 1; a classification's logits: mean 0, and a per-atom model's
-    sum readout divided by the mean node count, so that the first logits sit near 0)."""
+    outputs, initialised from ``torch``'s RNG as it stands, given the statistics of a regression
+    target over the training graphs (no target: 0 and 1; a classification's logits: mean 0, and a
+    per-atom model's sum readout divided by the mean node count, so that the first logits sit near
+    0)."""
     task = cell_task(spec, store)
-    model = create_model(spec.model, store, n_targets=task.n_outputs if task else 1, **spec.model_params)
+    model = create_model(spec.model, store, n_targets=task.n_outputs if task else 1,
+                         **spec.model_params)
     mean_nodes = float(store.n_node[train].mean())
     per_atom = MODELS.get(spec.model).per_atom_target
     if task is None:
@@ -134,33 +141,17 @@ class CellRun(ThroughputPhase, TrainingPhase):
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise EnvironmentSkip("device 'cuda' requested but torch sees no GPU")
-        if spec.compiled and spec.backend != "torch":
-            raise NotImplementedError(f"execution {spec.execution!r} needs backend 'torch': torch.compile cannot "
-                                      f"trace DGL's message-passing kernels (backend {spec.backend!r})")
-        if spec.execution == "cudagraphs" and self.device.type != "cuda":
-            raise EnvironmentSkip("execution 'cudagraphs' captures CUDA graphs: it needs device 'cuda'")
-        if spec.compiled and spec.model == "none":
-            raise NotImplementedError(f"execution {spec.execution!r}: a loader-only cell has no step to compile")
-        if self.ranks > 1:
-            if spec.compiled:
-                raise NotImplementedError(f"execution {spec.execution!r} with ranks > 1: data-parallel cells "
-                                          "run eager steps only")
-            if spec.model == "none":
-                raise NotImplementedError("ranks > 1: a loader-only cell has no gradient to all-reduce")
-            if self.device.type == "cuda":
-                if torch.cuda.device_count() < self.ranks:
-                    raise EnvironmentSkip(f"ranks={self.ranks} on CUDA needs a GPU per rank; torch sees "
-                                          f"{torch.cuda.device_count()}")
-                torch.cuda.set_device(self.device)
-            distributed.init_process_group()  # no-op in the worker, which joined before reading the spec
-        raw = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.dataset_seed, **spec.dataset_options)
+        self._check_execution(spec)
+        raw = load_dataset(spec.dataset, n_graphs=spec.n_graphs, seed=spec.dataset_seed,
+                           **spec.dataset_options)
         self.splits = store_splits(raw, seed=spec.dataset_seed)
         self.task = cell_task(spec, raw) if spec.model != "none" else None
         self.store = labelled_store(raw, self.task)
         strategy = STRATEGIES.create(spec.strategy, **spec.strategy_params)
         t0 = time.perf_counter()
         self.loader = BatchLoader(self.store, strategy, self.splits["train"], seed=spec.seed)
-        self.metrics: dict = {"prepare_s": time.perf_counter() - t0, "torch_threads": torch.get_num_threads()}
+        self.metrics: dict = {"prepare_s": time.perf_counter() - t0,
+                              "torch_threads": torch.get_num_threads()}
         self.metrics.update(self._plan_metrics())
         self.model = self.opt = self.ddp = None
         self.metrics.update(self._task_metrics())
@@ -172,7 +163,8 @@ class CellRun(ThroughputPhase, TrainingPhase):
             self._build_model()
         self.source = self._source()
         self._open_throughput()
-        for store in (raw, self.store):  # the data file's pages in the baseline, not in a phase's rise
+        # the data file's pages in the baseline, not in a phase's rise
+        for store in (raw, self.store):
             touch_mapped(store)
         gc.collect()
         release_free_memory()
@@ -180,6 +172,35 @@ class CellRun(ThroughputPhase, TrainingPhase):
         self.metrics["peak_reset_ok"] = reset_peaks(self.device)
 
     # -- setup ---------------------------------------------------------------------------
+    def _check_execution(self, spec: CellSpec) -> None:
+        """What this cell's execution and ranks need: skipped where the machine lacks it, not
+        applicable where the cell cannot run that way; a data-parallel cell joins its group."""
+        if spec.compiled and spec.backend != "torch":
+            raise NotImplementedError(f"execution {spec.execution!r} needs backend 'torch': "
+                                      f"torch.compile cannot trace DGL's message-passing kernels "
+                                      f"(backend {spec.backend!r})")
+        if spec.execution == "cudagraphs" and self.device.type != "cuda":
+            raise EnvironmentSkip("execution 'cudagraphs' captures CUDA graphs: it needs device "
+                                  "'cuda'")
+        if spec.compiled and spec.model == "none":
+            raise NotImplementedError(f"execution {spec.execution!r}: a loader-only cell has no "
+                                      f"step to compile")
+        if self.ranks > 1:
+            if spec.compiled:
+                raise NotImplementedError(
+                    f"execution {spec.execution!r} with ranks > 1: data-parallel cells "
+                    "run eager steps only")
+            if spec.model == "none":
+                raise NotImplementedError("ranks > 1: a loader-only cell has no gradient to "
+                                          "all-reduce")
+            if self.device.type == "cuda":
+                if torch.cuda.device_count() < self.ranks:
+                    raise EnvironmentSkip(f"ranks={self.ranks} on CUDA needs a GPU per rank; torch "
+                                          f"sees {torch.cuda.device_count()}")
+                torch.cuda.set_device(self.device)
+            # no-op in the worker, which joined before reading the spec
+            distributed.init_process_group()
+
     @staticmethod
     def _check_ranks(spec: CellSpec) -> tuple[int, int]:
         """``(rank, ranks)`` of this process; a data-parallel cell must be started by torchrun."""
@@ -187,9 +208,9 @@ class CellRun(ThroughputPhase, TrainingPhase):
             return 0, 1
         rank, size = distributed.world()
         if size != spec.ranks:
-            raise RuntimeError(f"the cell has ranks={spec.ranks} but runs in a world of {size} process(es); "
-                               "start it with torch.distributed.run --nproc-per-node "
-                               f"{spec.ranks} (the runner does)")
+            raise RuntimeError(
+                f"the cell has ranks={spec.ranks} but runs in a world of {size} process(es); start "
+                f"it with torch.distributed.run --nproc-per-node {spec.ranks} (the runner does)")
         return rank, size
 
     def _plan_metrics(self) -> dict:
@@ -197,7 +218,8 @@ class CellRun(ThroughputPhase, TrainingPhase):
         return plan_metrics(self.loader.plan(0), self.loader.n_node, self.loader.n_edge)
 
     def _task_metrics(self) -> dict:
-        """The class balance of a classification target over the training split (empty for regression)."""
+        """The class balance of a classification target over the training split (empty for
+        regression)."""
         if self.task is None or not self.task.classification:
             return {}
         out = {"class_balance": class_balance(self.task, self.store.targets[self.splits["train"]])}
@@ -213,17 +235,21 @@ class CellRun(ThroughputPhase, TrainingPhase):
         self.opt = torch.optim.Adam(self.model.parameters(), lr=spec.lr)
         if self.ranks > 1:
             self.ddp = distributed.TimedDDP(self.model, self.device)
-        self._loss = make_loss(self.model, self.task, spec, forward=self.ddp.module if self.ddp else None)
+        self._loss = make_loss(self.model, self.task, spec,
+                               forward=self.ddp.module if self.ddp else None)
 
     def _source(self) -> BatchSource:
         """The batch stream from epoch 0, built inline or ahead (``prefetch``)."""
         spec, on_cpu = self.spec, self.device.type == "cpu"
-        # Operators go with the batch on a CPU (a DGLGraph is part of building it); a compiled step builds its own.
+        # Operators go with the batch on a CPU (a DGLGraph is part of building it); a compiled step
+        # builds its own.
         make_ops = (lambda b: graph_ops(b, spec.backend)) if on_cpu and not spec.compiled else None
         if self.ranks == 1:
-            stream = lambda: _stream(self.loader)  # noqa: E731
+            def stream():
+                return _stream(self.loader)
         else:  # this rank's batches, and each global step's labelled graphs over every rank
-            stream = lambda: distributed.rank_batches(self.loader, self.rank, self.ranks)  # noqa: E731
+            def stream():
+                return distributed.rank_batches(self.loader, self.rank, self.ranks)
             store = self.loader.store
             valid = (np.ones(store.n_graph, np.int64) if self.task is None
                      else np.isfinite(store.targets).sum(1) if self.task.kind == "multilabel"
@@ -254,7 +280,8 @@ class CellRun(ThroughputPhase, TrainingPhase):
             self._loss(batch, ops).backward()
         else:  # the backward returns once every rank's gradients are summed
             self._loss(batch, ops, next(self._denominators)).backward()
-            sync(self.device)  # on CUDA the all-reduce ends on the device, not when backward returns
+            # on CUDA the all-reduce ends on the device, not when backward returns
+            sync(self.device)
             self._backward_end = time.perf_counter()
         self.opt.step()
 
@@ -271,16 +298,20 @@ class CellRun(ThroughputPhase, TrainingPhase):
         self.close_throughput()
         self.source.close()
         self.metrics.update(self.compiles.metrics(self.tp.step_wall_s))
-        if self.model is not None and self.spec.repeats > 0 and self.rank == 0:  # timed cells: their plan's costs
+        # timed cells: their plan's costs
+        if self.model is not None and self.spec.repeats > 0 and self.rank == 0:
             from bench_lib.harness.counted import counted_costs, eager_spec
 
             spec, task = eager_spec(self.spec), self.task
             try:
                 self.metrics.update(counted_costs(self.model, self.init_state,
-                                                  lambda model, batch: make_loss(model, task, spec)(batch),
+                                                  lambda model,
+                                                  batch: make_loss(model, task, spec)(batch),
                                                   self.loader))
-            except Exception as err:  # noqa: BLE001 (a model that runs on DGL's kernels only): the cell stands
-                self.metrics.update(counted_steps=0, counted_error=f"{type(err).__name__}: {err}"[:300])
+            # a model that runs on DGL's kernels only: the cell stands
+            except Exception as err:  # noqa: BLE001
+                self.metrics.update(counted_steps=0,
+                                    counted_error=f"{type(err).__name__}: {err}"[:300])
         self.metrics.update(phase_rises(self.metrics))
         return self.metrics
 

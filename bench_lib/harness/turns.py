@@ -1,9 +1,10 @@
 """The timed turns of a group: every live cell one window per turn, the first cell rotating; with
 :class:`Decide`, more turns while a verdict is undecided.
 
-A cell here is anything with ``alive``, ``spec`` (``repeats``, ``windows``, ``views``), ``rates`` (its
-windows' real graphs/s so far), ``turn_fields`` (what its record gets) and ``command(cmd, **args)``
-(the answer dict, or None when the cell ended): the runner's worker handle, or a test's stand-in.
+A cell here is anything with ``alive``, ``spec`` (``repeats``, ``windows``, ``views``), ``rates``
+(its windows' real graphs/s so far), ``turn_fields`` (what its record gets) and ``command(cmd,
+**args)`` (the answer dict, or None when the cell ended): the runner's worker handle, or a test's
+stand-in.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ __all__ = ["Decide", "timed_turns"]
 
 @dataclass(frozen=True)
 class Decide:
-    """Measure until decided: after a group's fixed turns, look at every verdict (each strategy against
-    the leader of each view, :func:`bench_lib.verdicts.compare_turns`) and, while any is undecided,
-    add as many turns again, up to ``looks`` looks in all or until the added turns have taken
-    ``budget_s`` seconds. Looking as the data grows would inflate false verdicts; each look's verdicts
-    are at a Bonferroni share ``alpha / looks`` (a fixed set of looks with alpha spent equally), and the
-    report uses the same share for the cells' records (``decide_looks``)."""
+    """Measure until decided: after a group's fixed turns, look at every verdict (each strategy
+    against the leader of each view, :func:`bench_lib.verdicts.compare_turns`) and, while any is
+    undecided, add as many turns again, up to ``looks`` looks in all or until the added turns have
+    taken ``budget_s`` seconds. Looking as the data grows would inflate false verdicts; each look's
+    verdicts are at a Bonferroni share ``alpha / looks`` (a fixed set of looks with alpha spent
+    equally), and the report uses the same share for the cells' records (``decide_looks``)."""
 
     looks: int = 4
     budget_s: float = 600.0
@@ -30,7 +31,8 @@ class Decide:
 
     def __post_init__(self) -> None:
         if self.looks < 2:
-            raise ValueError(f"decide needs at least 2 looks (got {self.looks}): one look is the fixed turns alone")
+            raise ValueError(f"decide needs at least 2 looks (got {self.looks}): one look is the "
+                             f"fixed turns alone")
 
 
 def _turn(live: list, t: int, finish) -> None:
@@ -68,10 +70,11 @@ def timed_turns(workers: list, progress, finish, decide: Decide | None = None) -
         if not pending or look == decide.looks:
             break
         if spent + per_look > decide.budget_s:
-            progress.note(f"decide: {len(pending)} cell(s) undecided; {turns} more turns (about {per_look:.0f} s) "
-                          f"would pass the budget of {decide.budget_s:g} s")
+            progress.note(f"decide: {len(pending)} cell(s) undecided; {turns} more turns (about "
+                          f"{per_look:.0f} s) would pass the budget of {decide.budget_s:g} s")
             break
-        progress.note(f"decide: look {look} of {decide.looks}, {len(pending)} cell(s) undecided; {turns} more turns")
+        progress.note(f"decide: look {look} of {decide.looks}, {len(pending)} cell(s) undecided; "
+                      f"{turns} more turns")
         t0 = time.perf_counter()
         for t in range(turns * look, turns * (look + 1)):
             live = [w for w in workers if w.alive]
@@ -97,7 +100,8 @@ def _undecided(live: list, decide: Decide) -> list:
         for w in cells:
             if w is lead:
                 continue
-            v = compare_turns([w.rates], [lead.rates], pairs=pair_count(len(cells)), alpha=ALPHA / decide.looks,
+            v = compare_turns([w.rates], [lead.rates], pairs=pair_count(len(cells)),
+                              alpha=ALPHA / decide.looks,
                               margin=decide.margin)
             if v is None or not v.decided:
                 undecided.append(w)

@@ -66,11 +66,12 @@ def _watch_parent(parent: int, runner: int | None) -> None:
 
 
 def _drop_cache() -> None:
-    """Remove the cell's own inductor folder (named with the runner's TEMP_PREFIX) as the worker ends: a runner
-    killed with SIGKILL cannot remove it, and its worker ends on its own (the parent gone, or stdin closed).
-    The worker's own children (inductor's compile workers, a compiler it started) go first: they would write
-    into the folder after it was removed. A folder still written to by this process's other thread may need
-    a second pass; what is left then, the next suite's sweep removes."""
+    """Remove the cell's own inductor folder (named with the runner's TEMP_PREFIX) as the worker
+    ends: a runner killed with SIGKILL cannot remove it, and its worker ends on its own (the parent
+    gone, or stdin closed). The worker's own children (inductor's compile workers, a compiler it
+    started) go first: they would write into the folder after it was removed. A folder still written
+    to by this process's other thread may need a second pass; what is left then, the next suite's
+    sweep removes."""
     cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR", "")
     if not os.path.basename(cache).startswith("bench_lib_"):
         return
@@ -83,8 +84,9 @@ def _drop_cache() -> None:
 
 
 def _end_children() -> None:
-    """SIGKILL the other processes of this worker's process group, when the worker leads one (a single-rank
-    worker runs in a session of its own; a rank under torchrun shares torchrun's group and kills nothing)."""
+    """SIGKILL the other processes of this worker's process group, when the worker leads one (a
+    single-rank worker runs in a session of its own; a rank under torchrun shares torchrun's group
+    and kills nothing)."""
     import signal
 
     from bench_lib.harness.distributed import proc_stat
@@ -122,11 +124,13 @@ def _received_lines():
 
 def _failure(err: BaseException, during: str, ranks: int = 1) -> dict:
     """The record of a cell that raised ``err`` in phase ``during``: ``skipped`` for a
-    ``NotImplementedError`` at setup (the cell does not apply), ``failed`` for anything else, the same
-    error in a later phase included (it did apply, and broke). A data-parallel cell whose collective
-    failed because another rank went away says so first (:data:`LOST_RANK`)."""
-    if isinstance(err, NotImplementedError) and during in ("import", "setup"):  # EnvironmentSkip: retried
-        return {"event": "result", "status": "skipped", "error": f"{type(err).__name__}: {err}", "metrics": {}}
+    ``NotImplementedError`` at setup (the cell does not apply), ``failed`` for anything else, the
+    same error in a later phase included (it did apply, and broke). A data-parallel cell whose
+    collective failed because another rank went away says so first (:data:`LOST_RANK`)."""
+    # EnvironmentSkip: retried
+    if isinstance(err, NotImplementedError) and during in ("import", "setup"):
+        return {"event": "result", "status": "skipped", "error": f"{type(err).__name__}: {err}",
+                "metrics": {}}
     tail = "".join(traceback.format_exception(err)[-3:])
     lost = f"{LOST_RANK}: " if ranks > 1 and lost_rank(f"{type(err).__name__}: {err}") else ""
     return {"event": "result", "status": "failed",
@@ -164,7 +168,8 @@ def serve(commands, answer) -> None:
                 answer({"event": "done", "cmd": cmd, "s": time.perf_counter() - t, "rate": rate})
                 continue
             elif cmd == "throughput":
-                answer({"event": "done", "cmd": cmd, "s": time.perf_counter() - t, "metrics": run.close_throughput()})
+                answer({"event": "done", "cmd": cmd, "s": time.perf_counter() - t,
+                        "metrics": run.close_throughput()})
                 continue
             elif cmd == "finish":
                 run.train()
@@ -182,7 +187,8 @@ def main() -> int:
 
     rank, size = world()
     runner = os.environ.get(RUNNER_PID_ENV)
-    # Answers go to the original stdout (rank 0's); anything printed by libraries goes to stderr (the log).
+    # Answers go to the original stdout (rank 0's); anything printed by libraries goes to stderr
+    # (the log).
     channel = os.fdopen(os.dup(1), "w", buffering=1) if rank == 0 else None
     os.dup2(2, 1)
     threading.Thread(target=_watch_parent, args=(os.getppid(), int(runner) if runner else None),
@@ -194,14 +200,17 @@ def main() -> int:
         if channel is not None:
             channel.write(json.dumps(msg, default=_jsonable) + "\n")
             channel.flush()
-        elif msg.get("status") == "failed":  # rank > 0: say why in the log, then end the group at once
+        # rank > 0: say why in the log, then end the group at once
+        elif msg.get("status") == "failed":
             print(f"rank {rank}: {msg['error']}", file=sys.stderr, flush=True)
             os._exit(1)
 
     lines = iter(sys.stdin.readline, "")
     try:
-        serve(lines if size == 1 else _broadcast_lines(lines) if rank == 0 else _received_lines(), answer)
-    except BrokenPipeError:  # the runner is gone (killed) while this worker answered: nobody left to tell
+        serve(lines if size == 1 else _broadcast_lines(lines) if rank == 0 else _received_lines(),
+              answer)
+    # the runner is gone (killed) while this worker answered: nobody left to tell
+    except BrokenPipeError:
         return 3
     finally:  # whichever way the worker ends, its cache folder goes with it
         if rank == 0:

@@ -26,7 +26,8 @@ from bench_lib.models.gin import GIN, GINConfig  # noqa: E402  (registers)
 from bench_lib.models.painn import PaiNN, PaiNNConfig  # noqa: E402  (registers)
 from bench_lib.models.schnet import SchNet, SchNetConfig  # noqa: E402  (registers)
 
-__all__ = ["MODELS", "ModelRegistry", "ENTRY_POINT_GROUP", "Model", "NEEDS", "create_model", "graph_ops",
+__all__ = ["MODELS", "ModelRegistry", "ENTRY_POINT_GROUP", "Model", "NEEDS", "create_model",
+           "graph_ops",
            "BACKENDS", "SchNet", "SchNetConfig", "PaiNN", "PaiNNConfig", "GIN", "GINConfig"]
 
 

@@ -1,4 +1,5 @@
-"""``python -m bench_lib.models``: the same command as ``bench-lib models`` (:mod:`bench_lib.cli.models`)."""
+"""``python -m bench_lib.models``: the same command as ``bench-lib models``
+(:mod:`bench_lib.cli.models`)."""
 
 if __name__ == "__main__":
     import os

@@ -48,14 +48,15 @@ class Model(nn.Module):
 
     @classmethod
     def from_store(cls, store, cfg: Any, n_targets: int = 1) -> "Model":
-        """The model for ``store`` (its feature vocabularies, say); by default ``cls(cfg, n_targets)``."""
+        """The model for ``store`` (its feature vocabularies, say); by default ``cls(cfg,
+        n_targets)``."""
         return cls(cfg, n_targets=n_targets)
 
     def set_target_stats(self, mean, std, mean_nodes: float = 1.0) -> None:
         """Mean and std of each target over the real training graphs (per atom when
         ``per_atom_target``), and their mean node count."""
-        self.target_mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(-1).expand_as(self.target_mean))
-        self.target_std.copy_(torch.as_tensor(std, dtype=torch.float32).reshape(-1).expand_as(self.target_std))
+        for buffer, value in ((self.target_mean, mean), (self.target_std, std)):
+            buffer.copy_(torch.as_tensor(value, dtype=torch.float32).reshape(-1).expand_as(buffer))
         self.mean_nodes.fill_(float(mean_nodes))
 
     def denormalise(self, out: torch.Tensor) -> torch.Tensor:

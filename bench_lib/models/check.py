@@ -65,7 +65,8 @@ class Failure:
     tolerance: float
 
     def describe(self) -> str:
-        against = {"isolation": "the same graph alone", "padding": "the same real graphs without padding",
+        against = {"isolation": "the same graph alone",
+                   "padding": "the same real graphs without padding",
                    "evaluation": "the same graph alone in evaluation mode"}[self.part]
         where = f"graph {self.graph} ({self.n_node} nodes)"
         what = "its prediction" if self.what == "prediction" else "the gradient of its loss"
@@ -78,7 +79,8 @@ def sample_graphs(store, indices: np.ndarray, n: int = 16, seed: int = 0) -> np.
     nodes and by edges, then a seeded random draw."""
     indices = np.asarray(indices, dtype=np.int64)
     nn_, ne = store.n_node[indices], store.n_edge[indices]
-    extremes = [indices[np.argmax(nn_)], indices[np.argmin(nn_)], indices[np.argmax(ne)], indices[np.argmin(ne)]]
+    extremes = [indices[np.argmax(nn_)], indices[np.argmin(nn_)], indices[np.argmax(ne)],
+                indices[np.argmin(ne)]]
     chosen = list(dict.fromkeys(int(i) for i in extremes))
     rest = np.setdiff1d(indices, chosen)
     draw = np.random.default_rng(seed).permutation(rest)[:max(n - len(chosen), 0)]
@@ -104,7 +106,8 @@ def _copy(model: nn.Module, mode: str) -> nn.Module:
         return model.eval()
     model.train()
     for m in model.modules():
-        if isinstance(m, nn.modules.dropout._DropoutNd) or (mode == "isolation" and _batch_statistics(m)):
+        if isinstance(m, nn.modules.dropout._DropoutNd) or (mode == "isolation"
+                                                            and _batch_statistics(m)):
             m.eval()
     return model
 
@@ -112,21 +115,24 @@ def _copy(model: nn.Module, mode: str) -> nn.Module:
 def _relative(pred: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """Per-row largest relative difference, ``[rows]``."""
     diff = (pred - ref).abs() / ref.abs().clamp(min=1.0)
-    diff = torch.where(torch.isnan(pred) | torch.isnan(ref), torch.full_like(diff, float("inf")), diff)
+    diff = torch.where(torch.isnan(pred) | torch.isnan(ref), torch.full_like(diff, float("inf")),
+                       diff)
     return diff.reshape(len(diff), -1).amax(dim=1)
 
 
 class _Graded:
     """Predictions and per-graph-loss gradients of a model on batches."""
 
-    def __init__(self, model: nn.Module, backend: str, weights: dict[int, torch.Tensor], dtype: torch.dtype) -> None:
+    def __init__(self, model: nn.Module, backend: str, weights: dict[int, torch.Tensor],
+                 dtype: torch.dtype) -> None:
         self.model, self.backend, self.dtype = model.to(dtype), backend, dtype
         self.weights = {g: w.to(dtype) for g, w in weights.items()}
         self.params = [p for p in model.parameters() if p.requires_grad]
 
     def forward(self, batch: GraphBatch) -> tuple[list[int], torch.Tensor, torch.Tensor]:
         """``(graphs, predictions [B, T], loss)`` of the batch's real graphs."""
-        batch = GraphBatch(**{k: v.to(self.dtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+        batch = GraphBatch(**{k: v.to(self.dtype) if isinstance(v, torch.Tensor)
+                              and v.is_floating_point() else v
                               for k, v in batch.__dict__.items()})
         pred = self.model(batch, backend=self.backend)[batch.graph_mask]
         graphs = batch.graph_index[batch.graph_mask].tolist()
@@ -134,7 +140,8 @@ class _Graded:
         return graphs, pred, (c * pred).sum()
 
     def grads(self, loss: torch.Tensor, retain: bool = False) -> list[torch.Tensor]:
-        if not self.params or not loss.requires_grad:  # nothing to train, or outputs that do not depend on it
+        # nothing to train, or outputs that do not depend on it
+        if not self.params or not loss.requires_grad:
             return [torch.zeros_like(p) for p in self.params]
         got = torch.autograd.grad(loss, self.params, retain_graph=retain, allow_unused=True)
         return [torch.zeros_like(p) if g is None else g for p, g in zip(self.params, got)]
@@ -142,7 +149,8 @@ class _Graded:
     def per_graph(self, batch: GraphBatch) -> dict[int, list[torch.Tensor]]:
         """Each real graph's own loss gradient, from one forward pass of the batch."""
         graphs, pred, _ = self.forward(batch)
-        return {g: self.grads((self.weights[g] * pred[k]).sum(), retain=True) for k, g in enumerate(graphs)}
+        return {g: self.grads((self.weights[g] * pred[k]).sum(),
+                              retain=True) for k, g in enumerate(graphs)}
 
 
 def _grad_difference(got: list[torch.Tensor], ref: list[torch.Tensor]) -> float:
@@ -162,7 +170,8 @@ def _add(total: list[torch.Tensor] | None, grads: list[torch.Tensor]) -> list[to
 
 
 def _padded(batch: GraphBatch) -> bool:
-    return bool((~batch.node_mask).any() or (~batch.edge_mask).any() or len(batch.graph_mask) > batch.n_real_graph + 1)
+    return bool((~batch.node_mask).any() or (~batch.edge_mask).any() or len(batch.graph_mask)
+                > batch.n_real_graph + 1)
 
 
 def check_batching(model: nn.Module, store, strategies: dict[str, Strategy], backend: str = "torch",
@@ -188,9 +197,11 @@ def check_batching(model: nn.Module, store, strategies: dict[str, Strategy], bac
 
 
 def _check(model, store, strategies, backend, sample, seed, dtype) -> list[Failure]:
-    sample = sample_graphs(store, np.arange(store.n_graph)) if sample is None else np.asarray(sample, np.int64)
+    sample = (sample_graphs(store, np.arange(store.n_graph)) if sample is None
+              else np.asarray(sample, np.int64))
     gen = torch.Generator().manual_seed(seed)
-    weights = {int(g): torch.randn(1, generator=gen, dtype=torch.float64) / len(sample) for g in sample}
+    weights = {int(g): torch.randn(1, generator=gen,
+                                   dtype=torch.float64) / len(sample) for g in sample}
     n_node = {int(g): int(store.n_node[g]) for g in sample}
 
     isolated = _Graded(_copy(model, "isolation"), backend, weights, dtype)
@@ -232,23 +243,27 @@ def _evaluation(graded: _Graded, batches, alone, label, n_node) -> Failure | Non
         graphs, pred, _ = graded.forward(batch)
         worst = max(worst, _worst_row(pred, torch.stack([alone[g] for g in graphs]), graphs))
     if worst[0] > PRED_TOL:
-        return Failure(label, "evaluation", "prediction", worst[1], n_node[worst[1]], worst[0], PRED_TOL)
+        return Failure(label, "evaluation", "prediction", worst[1], n_node[worst[1]], worst[0],
+                       PRED_TOL)
     return None
 
 
-def _isolation(graded: _Graded, batches, alone_pred, alone_grad, total_alone, label, n_node) -> Failure | None:
+def _isolation(graded: _Graded, batches, alone_pred, alone_grad, total_alone, label,
+               n_node) -> Failure | None:
     worst, total = (0.0, -1), None
     for batch in batches:
         graphs, pred, loss = graded.forward(batch)
         worst = max(worst, _worst_row(pred, torch.stack([alone_pred[g] for g in graphs]), graphs))
         total = _add(total, graded.grads(loss))
     if worst[0] > PRED_TOL:
-        return Failure(label, "isolation", "prediction", worst[1], n_node[worst[1]], worst[0], PRED_TOL)
+        return Failure(label, "isolation", "prediction", worst[1], n_node[worst[1]], worst[0],
+                       PRED_TOL)
     if _grad_difference(total, total_alone) <= GRAD_TOL:
         return None
     worst = max(((_grad_difference(got, alone_grad[g]), g) for batch in batches
                  for g, got in graded.per_graph(batch).items()), default=(0.0, -1))
-    return Failure(label, "isolation", "gradient", worst[1], n_node.get(worst[1], 0), worst[0], GRAD_TOL)
+    return Failure(label, "isolation", "gradient", worst[1], n_node.get(worst[1], 0), worst[0],
+                   GRAD_TOL)
 
 
 def _padding(graded: _Graded, store, batches, label, n_node) -> Failure | None:

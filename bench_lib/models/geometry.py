@@ -18,7 +18,8 @@ __all__ = ["edge_geometry", "cosine_cutoff"]
 
 
 def edge_geometry(batch: GraphBatch, ops, cutoff: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(vectors [E, 3], distances [E])`` of ``sender - receiver``; pad edges: zero vector, distance ``cutoff``."""
+    """``(vectors [E, 3], distances [E])`` of ``sender - receiver``; pad edges: zero vector,
+    distance ``cutoff``."""
     vec = ops.edge_vectors(batch.positions)
     d = torch.where(batch.edge_mask, vec.norm(dim=-1), torch.full_like(vec[:, 0], cutoff))
     return torch.where(batch.edge_mask[:, None], vec, torch.zeros_like(vec)), d

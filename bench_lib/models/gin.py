@@ -44,7 +44,8 @@ class GINConfig:
         if self.readout not in ("sum", "mean"):
             raise ValueError(f"GINConfig.readout must be 'sum' or 'mean' (got {self.readout!r})")
         if self.norm not in NORMS:
-            raise ValueError(f"GINConfig.norm must be one of {', '.join(map(repr, NORMS))} (got {self.norm!r})")
+            raise ValueError(f"GINConfig.norm must be one of {', '.join(map(repr, NORMS))} (got "
+                             f"{self.norm!r})")
 
 
 class CategoricalEncoder(nn.Module):
@@ -66,14 +67,16 @@ class GINLayer(nn.Module):
         super().__init__()
         self.eps = nn.Parameter(torch.zeros(1))
         self.bond = CategoricalEncoder(edge_dims, cfg.hidden) if edge_dims else None
-        self.mlp = nn.Sequential(nn.Linear(cfg.hidden, 2 * cfg.hidden), nn.ReLU(), nn.Linear(2 * cfg.hidden, cfg.hidden))
+        self.mlp = nn.Sequential(nn.Linear(cfg.hidden, 2 * cfg.hidden), nn.ReLU(),
+                                 nn.Linear(2 * cfg.hidden, cfg.hidden))
         self.norm = make_norm(cfg.norm, cfg.hidden)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, h: torch.Tensor, batch: GraphBatch, ops) -> torch.Tensor:
         e = self.bond(batch.edge_features) if self.bond is not None else None
         agg = ops.u_add_e_relu_sum(h, e)
-        return h + self.dropout(torch.relu(self.norm(self.mlp((1 + self.eps) * h + agg), batch.node_mask)))
+        return h + self.dropout(torch.relu(self.norm(self.mlp((1 + self.eps) * h + agg),
+                                                     batch.node_mask)))
 
 
 class VirtualNode(nn.Module):
@@ -82,8 +85,10 @@ class VirtualNode(nn.Module):
 
     def __init__(self, cfg: GINConfig) -> None:
         super().__init__()
-        self.lin1, self.lin2 = nn.Linear(cfg.hidden, 2 * cfg.hidden), nn.Linear(2 * cfg.hidden, cfg.hidden)
-        self.norm1, self.norm2 = make_norm(cfg.norm, 2 * cfg.hidden), make_norm(cfg.norm, cfg.hidden)
+        self.lin1, self.lin2 = nn.Linear(cfg.hidden,
+                                         2 * cfg.hidden), nn.Linear(2 * cfg.hidden, cfg.hidden)
+        self.norm1, self.norm2 = make_norm(cfg.norm,
+                                           2 * cfg.hidden), make_norm(cfg.norm, cfg.hidden)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, vn: torch.Tensor, h: torch.Tensor, batch: GraphBatch, ops) -> torch.Tensor:
@@ -110,7 +115,8 @@ class GIN(Model):
         self.atom = CategoricalEncoder(node_dims, cfg.hidden)
         self.layers = nn.ModuleList(GINLayer(cfg, edge_dims) for _ in range(cfg.layers))
         if cfg.virtual_node:
-            self.vn_init = nn.Parameter(torch.zeros(cfg.hidden))  # OGB: an embedding initialised to zero
+            # OGB: an embedding initialised to zero
+            self.vn_init = nn.Parameter(torch.zeros(cfg.hidden))
             self.vn_updates = nn.ModuleList(VirtualNode(cfg) for _ in range(cfg.layers - 1))
         self.head = nn.Linear(cfg.hidden, n_targets)
 

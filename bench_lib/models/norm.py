@@ -21,7 +21,8 @@ NORMS = ("layer", "batch", "none")
 class MaskedBatchNorm(nn.Module):
     """BatchNorm1d over the rows where ``mask`` is True (statistics, running averages and all)."""
 
-    batch_statistics = True  # the batching check puts it on its running statistics (bench_lib.models.check)
+    # the batching check puts it on its running statistics (bench_lib.models.check)
+    batch_statistics = True
 
     def __init__(self, features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
         super().__init__()
@@ -48,7 +49,8 @@ class MaskedBatchNorm(nn.Module):
 
 
 class _LayerNorm(nn.LayerNorm):
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # noqa: ARG002 (per row)
+    # the mask is not needed: a layer norm is per row
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # noqa: ARG002
         return super().forward(x)
 
 

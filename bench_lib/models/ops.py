@@ -42,7 +42,8 @@ class TorchOps:
 
     def scatter_sum(self, msg: torch.Tensor) -> torch.Tensor:
         """``out[i] = sum over edges j->i of msg[j->i]``, ``[N, ...]``."""
-        return torch.zeros((self.n_node_slots,) + msg.shape[1:], dtype=msg.dtype, device=msg.device).index_add_(
+        return torch.zeros((self.n_node_slots,) + msg.shape[1:], dtype=msg.dtype,
+                           device=msg.device).index_add_(
             0, self.batch.receivers, msg)
 
     def u_mul_e_sum(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -56,7 +57,8 @@ class TorchOps:
 
     def sum_nodes(self, h: torch.Tensor) -> torch.Tensor:
         """Per-graph-slot sum, ``[G, F]``."""
-        return torch.zeros(self.n_graph_slots, h.shape[1], dtype=h.dtype, device=h.device).index_add_(
+        return torch.zeros(self.n_graph_slots, h.shape[1], dtype=h.dtype,
+                           device=h.device).index_add_(
             0, self.batch.node_graph, h)
 
 
@@ -82,7 +84,8 @@ class DGLOps:
         return self.dgl.ops.u_mul_e_sum(self.graph, x, w)
 
     def u_add_e_relu_sum(self, x: torch.Tensor, e: torch.Tensor | None) -> torch.Tensor:
-        msg = self.dgl.ops.copy_u(self.graph, x) if e is None else self.dgl.ops.u_add_e(self.graph, x, e)
+        msg = (self.dgl.ops.copy_u(self.graph, x) if e is None
+               else self.dgl.ops.u_add_e(self.graph, x, e))
         return self.dgl.ops.copy_e_sum(self.graph, torch.relu(msg))
 
     def sum_nodes(self, h: torch.Tensor) -> torch.Tensor:
@@ -97,7 +100,8 @@ def graph_ops(batch: GraphBatch, backend: str):
         return TorchOps(batch)
     if backend == "dgl":
         if batch.senders.device.type != "cpu":
-            raise ValueError("backend 'dgl' runs on the CPU only (PyPI's DGL); use backend='torch' on "
-                             f"{batch.senders.device}")
+            raise ValueError(
+                "backend 'dgl' runs on the CPU only (PyPI's DGL); use backend='torch' on "
+                f"{batch.senders.device}")
         return DGLOps(batch)
     raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")

@@ -40,7 +40,8 @@ __all__ = ["PaiNNConfig", "PaiNN"]
 
 @dataclass(frozen=True)
 class PaiNNConfig:
-    """Defaults from the paper's QM9 set-up (128 features, 3 interactions, 20 radial functions, 5 Å)."""
+    """Defaults from the paper's QM9 set-up (128 features, 3 interactions, 20 radial functions, 5
+    Å)."""
 
     hidden: int = 128
     interactions: int = 3
@@ -50,7 +51,8 @@ class PaiNNConfig:
 
     def __post_init__(self) -> None:
         if self.hidden < 1 or self.interactions < 1 or self.rbf < 1 or not self.cutoff > 0:
-            raise ValueError(f"PaiNNConfig: hidden, interactions and rbf must be >= 1 and cutoff > 0 (got {self})")
+            raise ValueError(f"PaiNNConfig: hidden, interactions and rbf must be >= 1 and cutoff > "
+                             f"0 (got {self})")
 
 
 class Message(nn.Module):
@@ -98,8 +100,11 @@ class PaiNN(Model):
         self.embed = nn.Embedding(cfg.max_z, f)
         self.messages = nn.ModuleList(Message(cfg) for _ in range(cfg.interactions))
         self.updates = nn.ModuleList(Update(cfg) for _ in range(cfg.interactions))
-        self.head = nn.Sequential(nn.Linear(f, f // 2 or 1), nn.SiLU(), nn.Linear(f // 2 or 1, n_targets))
-        self.register_buffer("frequencies", torch.arange(1, cfg.rbf + 1, dtype=torch.float32) * math.pi / cfg.cutoff)
+        self.head = nn.Sequential(nn.Linear(f, f // 2 or 1), nn.SiLU(),
+                                  nn.Linear(f // 2 or 1, n_targets))
+        self.register_buffer("frequencies", torch.arange(1, cfg.rbf + 1,
+                                                         dtype=torch.float32) * math.pi
+                             / cfg.cutoff)
 
     def forward(self, batch: GraphBatch, backend: str = "torch", ops=None) -> torch.Tensor:
         """Predictions per graph slot; ``ops`` as in :class:`~bench_lib.models.SchNet`."""

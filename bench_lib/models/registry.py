@@ -34,12 +34,13 @@ class ModelRegistry(Registry):
         config = getattr(cls, "Config", None)
         if not dataclasses.is_dataclass(config):
             self.unregister(cls.name)
-            raise TypeError(f"model {cls.name!r}: its class attribute `Config` must be a dataclass of its "
-                            f"hyper-parameters (got {config!r})")
+            raise TypeError(f"model {cls.name!r}: its class attribute `Config` must be a dataclass "
+                            f"of its hyper-parameters (got {config!r})")
         unknown = set(cls.needs) - set(NEEDS)
         if unknown:
             self.unregister(cls.name)
-            raise ValueError(f"model {cls.name!r} needs {sorted(unknown)}; a model may need {', '.join(NEEDS)}")
+            raise ValueError(f"model {cls.name!r} needs {sorted(unknown)}; a model may need "
+                             f"{', '.join(NEEDS)}")
         return cls
 
     def config(self, name: str) -> type:
@@ -47,14 +48,16 @@ class ModelRegistry(Registry):
         return self.get(name).Config
 
     def needs_text(self, name: str) -> str:
-        """What model ``name`` needs from a dataset, in words ("3D positions"; "any graphs" for nothing)."""
+        """What model ``name`` needs from a dataset, in words ("3D positions"; "any graphs" for
+        nothing)."""
         return " + ".join(NEEDS[n] for n in self.get(name).needs) or "any graphs"
 
     def missing(self, name: str, store) -> str | None:
         """Why ``store`` cannot feed model ``name`` (None when it can)."""
         for need in self.get(name).needs:
             if need == "positions" and store.positions is None:
-                why = ("its coordinates are 2D (every z = 0)" if store.meta.params.get("coordinates") == "2D"
+                why = ("its coordinates are 2D (every z = 0)"
+                       if store.meta.params.get("coordinates") == "2D"
                        else "it has no 3D positions (molecules from SMILES or a 2D file)")
             elif need == "node_features" and not store.meta.node_feature_dims:
                 why = "it has no categorical node features"
@@ -68,12 +71,14 @@ class ModelRegistry(Registry):
     def create(self, name: str, store, n_targets: int = 1, **params: Any) -> Model:
         """Model ``name`` sized for ``store``; an unknown parameter is named with the valid ones.
 
-        Raises ``NotImplementedError`` (with the reason) when ``store`` lacks what the model needs."""
+        Raises ``NotImplementedError`` (with the reason) when ``store`` lacks what the model
+        needs."""
         cls = self.get(name)
         fields = {f.name for f in dataclasses.fields(cls.Config)}
         unknown = set(params) - fields
         if unknown:
-            raise ValueError(f"model {name!r} has no parameter(s) {sorted(unknown)}; valid: {sorted(fields)}")
+            raise ValueError(f"model {name!r} has no parameter(s) {sorted(unknown)}; valid: "
+                             f"{sorted(fields)}")
         why = self.missing(name, store)
         if why:
             raise NotImplementedError(f"{why} (dataset {store.meta.name!r})")

@@ -57,9 +57,11 @@ class Interaction(nn.Module):
         self.filter_net = nn.Sequential(nn.Linear(cfg.gaussians, cfg.filters), SSP(),
                                         nn.Linear(cfg.filters, cfg.filters))
         self.to_filters = nn.Linear(cfg.hidden, cfg.filters, bias=False)
-        self.out = nn.Sequential(nn.Linear(cfg.filters, cfg.hidden), SSP(), nn.Linear(cfg.hidden, cfg.hidden))
+        self.out = nn.Sequential(nn.Linear(cfg.filters, cfg.hidden), SSP(),
+                                 nn.Linear(cfg.hidden, cfg.hidden))
 
-    def forward(self, h: torch.Tensor, rbf: torch.Tensor, envelope: torch.Tensor, ops) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, rbf: torch.Tensor, envelope: torch.Tensor,
+                ops) -> torch.Tensor:
         w = self.filter_net(rbf) * envelope
         return h + self.out(ops.u_mul_e_sum(self.to_filters(h), w))
 
@@ -78,7 +80,8 @@ class SchNet(Model):
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.max_z, cfg.hidden)
         self.interactions = nn.ModuleList(Interaction(cfg) for _ in range(cfg.interactions))
-        self.head = nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden // 2), SSP(), nn.Linear(cfg.hidden // 2, n_targets))
+        self.head = nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden // 2), SSP(),
+                                  nn.Linear(cfg.hidden // 2, n_targets))
         centers = torch.linspace(0.0, cfg.cutoff, cfg.gaussians)
         self.register_buffer("centers", centers)
         spacing = cfg.cutoff / max(cfg.gaussians - 1, 1)

@@ -32,7 +32,8 @@ BEGIN, END = "<!-- results:begin", "<!-- results:end -->"
 
 
 def write_report(results_dir: Path | str, report_dir: Path | str) -> Path:
-    """Write ``report.md``, its figures and ``report.html`` for ``results_dir``; returns the Markdown's path."""
+    """Write ``report.md``, its figures and ``report.html`` for ``results_dir``; returns the
+    Markdown's path."""
     res = Results.read(results_dir)
     out = Path(report_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -53,7 +54,8 @@ def write_report(results_dir: Path | str, report_dir: Path | str) -> Path:
     return path
 
 
-def readme_block(results_dir: Path | str, report_link: str, command: str, results_link: str | None = None) -> str:
+def readme_block(results_dir: Path | str, report_link: str, command: str,
+                 results_link: str | None = None) -> str:
     """The README's results block: per dataset, the equal-padded-budget table
     and the answer in words for every view, from ``results_dir`` alone.
 
@@ -65,16 +67,18 @@ def readme_block(results_dir: Path | str, report_link: str, command: str, result
     lines = [f"{BEGIN}: made by `{command}` from the records; do not edit by hand -->",
              f"From [`{link}/records.csv`]({link}/records.csv), measured on {env.get('cpu', '?')} "
              f"({env.get('cpu_count', '?')} CPUs, GPU: {env.get('gpu') or 'none'}), "
-             f"{threads_text(res.records, config)} per cell, backend `{config.get('backend', '?')}` on "
-             f"{stack_text(env.get('packages') or {}) or 'an unrecorded stack'}, seeds {config.get('seeds')}"
-             f"{timed_seeds_short(config)}, "
-             f"at commit {str(env.get('git_commit'))[:7]}. {INTERVALS}", ""]
+             f"{threads_text(res.records, config)} per cell, backend "
+             f"`{config.get('backend', '?')}` on "
+             f"{stack_text(env.get('packages') or {}) or 'an unrecorded stack'}, seeds "
+             f"{config.get('seeds')}{timed_seeds_short(config)}, at commit "
+             f"{str(env.get('git_commit'))[:7]}. {INTERVALS}", ""]
     for dataset in res.datasets():
         for model, view, g in res.groups(dataset):
             summary = summarise(g)
             verdicts = decide(g, summary, res.margin, res.interleaved)
             lines += [f"**{display_name(dataset)}, {model}, {view}.** {view_text(view, g)}", ""]
-            lines += [f"- {s}" for s in answer_lines(summary, view, goal_text(g), res.interleaved, verdicts)] + [""]
+            lines += [f"- {s}" for s in answer_lines(summary, view, goal_text(g), res.interleaved,
+                                                     verdicts)] + [""]
             if view == "equal-padded-budget":
                 lines += [main_table(summary, metric_of(g), verdicts), ""]
         sentence = capacity_sentence(display_name(dataset),

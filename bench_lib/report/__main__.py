@@ -14,39 +14,48 @@ from bench_lib.report import readme_block, update_readme, write_report
 
 
 def compare_main(argv: list[str]) -> int:
-    from bench_lib.report.compare import MATCH, compare_runs, comparison_markdown, same_machine, same_stack
+    from bench_lib.report.compare import (MATCH, compare_runs, comparison_markdown, same_machine,
+                                          same_stack)
     from bench_lib.verdicts import MARGIN
     from bench_lib.report.html import markdown_page
 
     parser = argparse.ArgumentParser(prog="python -m bench_lib.report compare",
-                                     description="Compare two runs: cell by cell (B/A of graphs/s with a verdict: "
-                                                 "faster, slower, equivalent or undecided; peak RSS; steps to target), "
-                                                 "or, for runs on two machines, each strategy's ratio to a reference "
-                                                 "strategy within its own run (--relative-to).")
+                                     description=("Compare two runs: cell by cell (B/A of graphs/s "
+                                                  "with a verdict: faster, slower, equivalent or "
+                                                  "undecided; peak RSS; steps to target), or, for "
+                                                  "runs on two machines, each strategy's ratio to "
+                                                  "a "
+                                                  "reference strategy within its own run "
+                                                  "(--relative-to)."))
     parser.add_argument("a", type=Path, help="results directory A (the baseline)")
     parser.add_argument("b", type=Path, help="results directory B")
     parser.add_argument("--out", type=Path, metavar="FILE",
-                        help="also write the comparison here: Markdown, or a self-contained HTML page with sortable "
-                             "tables when FILE ends in .html")
+                        help="also write the comparison here: Markdown, or a self-contained HTML "
+                             "page with sortable tables when FILE ends in .html")
     parser.add_argument("--match", default=",".join(MATCH),
-                        help=f"columns that identify a cell in both runs (default: {','.join(MATCH)})")
+                        help=f"columns that identify a cell in both runs (default: "
+                             f"{','.join(MATCH)})")
     how = parser.add_mutually_exclusive_group()
     how.add_argument("--relative-to", metavar="STRATEGY",
-                     help="compare each strategy's graphs/s ratio to STRATEGY within its own run (the default, with "
-                          "STRATEGY dynamic, when the two runs' machines differ)")
+                     help="compare each strategy's graphs/s ratio to STRATEGY within its own run "
+                          "(the default, with STRATEGY dynamic, when the two runs' machines "
+                          "differ)")
     how.add_argument("--absolute", action="store_true",
                      help="compare absolute graphs/s cell by cell even when the machines differ")
-    parser.add_argument("--margin", type=float, default=MARGIN, help="equivalence margin (default 0.05: ±5%%)")
+    parser.add_argument("--margin", type=float, default=MARGIN,
+                        help="equivalence margin (default 0.05: ±5%%)")
     args = parser.parse_args(argv)
     relative = args.relative_to
     if relative is None and not args.absolute and (args.a / "records.csv").exists() \
             and (args.b / "records.csv").exists() and not (same_machine(args.a, args.b)
                                                            and same_stack(args.a, args.b)):
         relative = "dynamic"
-        print("the two runs were measured on different machines or stacks (environment.json): comparing each "
-              "strategy's ratio to `dynamic` within its run (--absolute for absolute graphs/s)", file=sys.stderr)
+        print("the two runs were measured on different machines or stacks (environment.json): "
+              "comparing each strategy's ratio to `dynamic` within its run (--absolute for "
+              "absolute graphs/s)", file=sys.stderr)
     try:
-        text = comparison_markdown(compare_runs(args.a, args.b, tuple(args.match.split(",")), relative, args.margin))
+        text = comparison_markdown(compare_runs(args.a, args.b, tuple(args.match.split(",")),
+                                                relative, args.margin))
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -62,14 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["compare"]:
         return compare_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench_lib.report",
-                                     description="Regenerate a report from a results directory alone.",
-                                     epilog="python -m bench_lib.report compare A B: run B against run A, cell by cell "
-                                            "(see compare --help).")
+                                     description="Regenerate a report from a results directory "
+                                                 "alone.",
+                                     epilog="python -m bench_lib.report compare A B: run B against "
+                                            "run A, cell by cell (see compare --help).")
     parser.add_argument("results", type=Path, help="a suite's results directory (records.csv ...)")
-    parser.add_argument("--out", type=Path, help="report directory, for report.md, report.html and the figures "
-                                                  "(default: reports/<results dir name>)")
+    parser.add_argument(
+        "--out", type=Path, help="report directory, for report.md, report.html and the figures "
+                                 "(default: reports/<results dir name>)")
     parser.add_argument("--readme", type=Path,
-                        help="also rewrite this README's results block (between its results:begin/end markers)")
+                        help="also rewrite this README's results block (between its "
+                             "results:begin/end markers)")
     args = parser.parse_args(argv)
     out = args.out or Path("reports") / args.results.name
     try:
@@ -78,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
 
             if job_records(args.results):
                 counts = merge_job_records(args.results)
-                print(f"merged job records: {counts['added']} added, {counts['replaced']} replaced a failure, "
-                      f"{counts['already']} already recorded", file=sys.stderr)
+                print(f"merged job records: {counts['added']} added, {counts['replaced']} replaced "
+                      f"a failure, {counts['already']} already recorded", file=sys.stderr)
         path = write_report(args.results, out)
         if args.readme:
             command = f"python -m bench_lib.report {args.results} --readme {args.readme}"

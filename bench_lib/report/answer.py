@@ -16,7 +16,8 @@ from bench_lib.report.stats import overlaps
 from bench_lib.report.tables import best, fmt_estimate
 from bench_lib.verdicts import seed_statistic
 
-__all__ = ["throughput_sentence", "target_sentence", "fairness_sentence", "capacity_sentence", "one_graph_sentence",
+__all__ = ["throughput_sentence", "target_sentence", "fairness_sentence", "capacity_sentence",
+           "one_graph_sentence",
            "answer_lines"]
 
 
@@ -25,15 +26,18 @@ def _ci(e) -> str:
 
 
 def _against(lead: str, verdicts: dict, what: str = "") -> str:
-    """``; against it, `pad` 12% slower [8%-16%], `dynamic` equivalent within ±5% (...)``, grouped by word."""
+    """``; against it, `pad` 12% slower [8%-16%], `dynamic` equivalent within ±5% (...)``, grouped
+    by word."""
     order = {"slower": 0, "equivalent": 1, "undecided": 2, "faster": 3}
-    parts = [f"`{s}` {v.text(what)}" for s, v in sorted(verdicts.items(), key=lambda kv: order[kv[1].word])]
+    parts = [f"`{s}` {v.text(what)}" for s, v in sorted(verdicts.items(),
+                                                        key=lambda kv: order[kv[1].word])]
     return f"; against `{lead}`: " + "; ".join(parts) if parts else ""
 
 
 def throughput_sentence(summary, verdicts: dict | None = None) -> str:
     """The leader in real graphs/s, and every other strategy's verdict against it (``verdicts``:
-    :func:`~bench_lib.report.tables.decide`); without verdicts (no windows recorded), interval overlaps."""
+    :func:`~bench_lib.report.tables.decide`); without verdicts (no windows recorded), interval
+    overlaps."""
     lead, second, clear = best(summary, "graphs_per_s", "high", verdicts)
     if lead is None:
         return "No throughput was measured."
@@ -46,20 +50,22 @@ def throughput_sentence(summary, verdicts: dict | None = None) -> str:
         head = " (ahead of every other strategy)" if clear else ""
         return text + head + _against(lead, vs[1]) + "."
     if clear:
-        return text + f", ahead of `{second}` ({_ci(summary[second]['graphs_per_s'])}); the intervals do not overlap."
+        return text + (f", ahead of `{second}` ({_ci(summary[second]['graphs_per_s'])}); the "
+                       f"intervals do not overlap.")
     ties = [s for s in summary if s != lead and summary[s]["graphs_per_s"].ok
             and overlaps(summary[s]["graphs_per_s"], e)]
     if not ties:  # not clear, yet nothing overlaps: too few repeats and seeds for an interval
-        return text + (f", then `{second}` ({_ci(summary[second]['graphs_per_s'])}); the intervals do not "
-                       "overlap, but too few seeds ran to decide.")
+        return text + ((f", then `{second}` ({_ci(summary[second]['graphs_per_s'])}); the "
+                        f"intervals do not overlap, but too few seeds ran to decide."))
     return text + f"; its interval overlaps that of {', '.join(f'`{s}`' for s in ties)}: undecided."
 
 
-def target_sentence(summary, goal, col: str = "steps_to_target", verdicts: dict | None = None) -> str | None:
+def target_sentence(summary, goal, col: str = "steps_to_target",
+                    verdicts: dict | None = None) -> str | None:
     """Who reaches the target first: in steps (``col="steps_to_target"``) or in seconds of training
-    at the measured step time (``"time_to_target_s"``), with every other strategy's verdict against the
-    leader over seeds (``verdicts``); misses said. ``goal``: what the target is, as text (``validation
-    ROC-AUC 0.75``), or a number (a validation MAE)."""
+    at the measured step time (``"time_to_target_s"``), with every other strategy's verdict against
+    the leader over seeds (``verdicts``); misses said. ``goal``: what the target is, as text
+    (``validation ROC-AUC 0.75``), or a number (a validation MAE)."""
     ests = {s: e[col] for s, e in summary.items() if e[col].n}
     if not ests:
         return None
@@ -72,8 +78,8 @@ def target_sentence(summary, goal, col: str = "steps_to_target", verdicts: dict 
     if col == "steps_to_target":
         fmt, first, unit = "{:,.0f}", f"Fewest steps to {what} ({seed_statistic(n)})", "steps"
     else:
-        fmt, first, unit = "{:.1f}", (f"Least time to {what} (s: steps x the step time measured in the timed "
-                                      f"turns; {seed_statistic(n)})"), "time"
+        fmt, first, unit = "{:.1f}", (f"Least time to {what} (s: steps x the step time measured in "
+                                      f"the timed turns; {seed_statistic(n)})"), "time"
     if lead is None:
         if col != "steps_to_target":
             return None  # the steps sentence says it
@@ -89,11 +95,14 @@ def target_sentence(summary, goal, col: str = "steps_to_target", verdicts: dict 
             text += f", ahead of `{second}` ({fmt_estimate(ests[second], fmt)})."
         else:
             ties = [s for s in ests if s != lead and ests[s].ok and overlaps(ests[s], ests[lead])]
-            text += (f"; its range overlaps that of {', '.join(f'`{s}`' for s in ties)}: undecided." if ties else
-                     f", then `{second}` ({fmt_estimate(ests[second], fmt)}); too few seeds to decide.")
+            tied = ", ".join(f"`{s}`" for s in ties)
+            text += (f"; its range overlaps that of {tied}: undecided." if ties else
+                     f", then `{second}` ({fmt_estimate(ests[second], fmt)}); too few seeds to "
+                     f"decide.")
     missed = [f"`{s}` in {e.n - e.k} of {e.n}" for s, e in ests.items() if e.k < e.n]
     if missed and col == "steps_to_target":
-        text += " Did not reach it (step budget, safety limit or a failed cell): " + ", ".join(missed) + " seed(s)."
+        text += (" Did not reach it (step budget, safety limit or a failed cell): "
+                 + ", ".join(missed) + " seed(s).")
     return text
 
 
@@ -114,7 +123,8 @@ def fairness_sentence(summary, view: str) -> str | None:
 
 
 def capacity_sentence(dataset: str, sweep: list[dict]) -> str | None:
-    """LPFHP against greedy fill at the smallest, a middle and the largest capacity (planning only)."""
+    """LPFHP against greedy fill at the smallest, a middle and the largest capacity (planning
+    only)."""
     by = {}
     for row in sweep:
         by.setdefault(row["strategy"], {})[row["capacity"]] = row["node_efficiency"]
@@ -126,40 +136,51 @@ def capacity_sentence(dataset: str, sweep: list[dict]) -> str | None:
     def at(name: str) -> str:
         return ", ".join(f"{by[name][c]:.1%} at {c:,}" for c in shown)
 
-    return (f"On {dataset}, from planning alone (no edge capacity), node slots filled at pack or budget capacities "
-            f"of {shown[0]:,} to {shown[-1]:,} nodes: LPFHP {at('pack-lpfhp')}; a greedy fill to a budget "
-            f"(`dynamic-budget`) {at('dynamic-budget')}.")
+    return (f"On {dataset}, from planning alone (no edge capacity), node slots filled at pack or "
+            f"budget capacities of {shown[0]:,} to {shown[-1]:,} nodes: LPFHP {at('pack-lpfhp')}; "
+            f"a greedy fill to a budget (`dynamic-budget`) {at('dynamic-budget')}.")
 
 
 def one_graph_sentence(summary) -> str | None:
-    """The strategies whose budget holds one graph per step (a dataset with a few large graphs under a
-    small node budget): their throughput says little about batching, and the reader should know."""
+    """The strategies whose budget holds one graph per step (a dataset with a few large graphs under
+    a small node budget): their throughput says little about batching, and the reader should
+    know."""
     alone = [(s, e["node_efficiency"].value) for s, e in summary.items()
              if e["graphs_per_step_mean"].ok and e["graphs_per_step_mean"].value <= 1.0]
     if not alone:
         return None
     return ("Reduced to one graph per step: " + ", ".join(
         f"`{s}`" + (f" (node efficiency {eff:.2f})" if eff == eff else "") for s, eff in alone)
-        + "; the budget holds a single graph of the largest size, so these strategies do not batch at all here "
-        "(raise node_slots for a comparison of batching).")
+        + "; the budget holds a single graph of the largest size, so these strategies do not batch "
+          "at all here (raise node_slots for a comparison of batching).")
 
 
-def answer_lines(summary, view: str, goal, interleaved: bool = True, verdicts: dict | None = None) -> list[str]:
+def answer_lines(summary, view: str, goal, interleaved: bool = True,
+                 verdicts: dict | None = None) -> list[str]:
     """The sentences for one dataset, model and view, in reading order; ``goal`` as in
     :func:`target_sentence`, ``verdicts`` from :func:`~bench_lib.report.tables.decide`."""
-    lines = [throughput_sentence(summary, verdicts), target_sentence(summary, goal, verdicts=verdicts),
-             target_sentence(summary, goal, "time_to_target_s", verdicts), fairness_sentence(summary, view),
+    lines = [throughput_sentence(summary, verdicts),
+             target_sentence(summary, goal, verdicts=verdicts),
+             target_sentence(summary, goal, "time_to_target_s", verdicts),
+             fairness_sentence(summary, view),
              one_graph_sentence(summary)]
-    failed = [f"`{s}` {e['cells_ok'].n - e['cells_ok'].k} of {e['cells_ok'].n}" for s, e in summary.items()
+    failed = [f"`{s}` {e['cells_ok'].n - e['cells_ok'].k} of {e['cells_ok'].n}"
+              for s, e in summary.items()
               if e["cells_ok"].k < e["cells_ok"].n]
     if failed:
-        lines.append("Cells that failed (see *Cells to look at*; a failed cell counts as a miss above): "
+        lines.append("Cells that failed (see *Cells to look at*; a failed cell counts as a miss "
+                     "above): "
                      + ", ".join(failed) + ".")
-    contended = [(s, e["contended_windows"].value, e["windows_timed"].value) for s, e in summary.items()
+    contended = [(s, e["contended_windows"].value,
+                  e["windows_timed"].value) for s, e in summary.items()
                  if e["contended_windows"].ok and e["contended_windows"].value > 0]
     if contended:
-        how = ("the cells took turns window by window, so other work on the machine fell on every strategy alike"
-               if interleaved else "the cells ran one after another, so such load may favour some strategies")
-        lines.append(f"Timed windows in which a cell got less than {CONTENDED_SHARE:.0%} of a CPU per thread: "
-                     + ", ".join(f"`{s}` {c:.0f} of {n:.0f}" for s, c, n in contended) + f"; {how}.")
+        how = ("the cells took turns window by window, so other work on the machine fell on every "
+               "strategy alike"
+               if interleaved else "the cells ran one after another, so such load may favour some "
+                                   "strategies")
+        lines.append(f"Timed windows in which a cell got less than {CONTENDED_SHARE:.0%} of a CPU "
+                     f"per thread: "
+                     + ", ".join(f"`{s}` {c:.0f} of {n:.0f}" for s, c, n in contended)
+                     + f"; {how}.")
     return [x for x in lines if x and not (isinstance(x, float) and math.isnan(x))]

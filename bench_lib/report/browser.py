@@ -21,10 +21,11 @@ __all__ = ["find_chromium", "chromium", "screenshot", "ENV", "INSTALL"]
 
 ENV = "BENCH_LIB_CHROMIUM"
 NAMES = ("chromium", "chromium-browser", "google-chrome")
-INSTALL = ("install a browser (Debian/Ubuntu: apt-get install chromium; or set $BENCH_LIB_CHROMIUM to a "
-           "Chromium-family executable) and playwright (pip install -e '.[dev]')")
+INSTALL = ("install a browser (Debian/Ubuntu: apt-get install chromium; or set $BENCH_LIB_CHROMIUM "
+           "to a Chromium-family executable) and playwright (pip install -e '.[dev]')")
 #: Headless and quiet: no sandbox (CI runs as root), no GPU, nothing fetched in the background.
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
@@ -68,13 +69,18 @@ def screenshot(page: Path | str, out: Path | str, width: int = 1280, height: int
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench_lib.report.browser",
-                                     description="Drive the system's Chromium (headless) on a report page.")
+                                     description="Drive the system's Chromium (headless) on a "
+                                                 "report page.")
     sub = parser.add_subparsers(dest="command", required=True)
-    shot = sub.add_parser("screenshot", help="save the top of an HTML page as a PNG (what a window shows)")
-    shot.add_argument("page", type=Path, help="the HTML file, e.g. reports/default-reference/report.html")
+    shot = sub.add_parser("screenshot", help="save the top of an HTML page as a PNG (what a window "
+                                             "shows)")
+    shot.add_argument("page", type=Path, help="the HTML file, e.g. "
+                                              "reports/default-reference/report.html")
     shot.add_argument("out", type=Path, help="the PNG to write")
-    shot.add_argument("--width", type=int, default=1280, help="window width in CSS pixels (default 1280)")
-    shot.add_argument("--height", type=int, default=1600, help="window height in CSS pixels (default 1600)")
+    shot.add_argument("--width", type=int, default=1280,
+                      help="window width in CSS pixels (default 1280)")
+    shot.add_argument("--height", type=int, default=1600,
+                      help="window height in CSS pixels (default 1600)")
     args = parser.parse_args(argv)
     if not args.page.is_file():
         print(f"error: {args.page} not found", file=sys.stderr)

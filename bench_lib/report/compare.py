@@ -29,7 +29,8 @@ both modes (they do not depend on the machine).
 
 Example::
 
-    python -m bench_lib.report compare results/default-reference results/default --out reports/compare.md
+    python -m bench_lib.report compare results/default-reference results/default --out
+    reports/compare.md
 
 (``--out FILE.html`` writes the same as a self-contained page with sortable tables.)
 """
@@ -50,13 +51,17 @@ from bench_lib.report.tables import describe_metric, in_view, json_field, latest
 from bench_lib.schema import VIEWS
 from bench_lib.verdicts import MARGIN, Verdict, compare_turns, t_interval
 
-__all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH", "same_machine", "same_stack"]
+__all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH", "same_machine",
+           "same_stack"]
 
 #: Columns that identify a cell across runs (those present in both runs are used).
 MATCH = ("dataset", "model", "strategy", "views", "seed", "execution", "ranks")
-#: Settings a matched pair may differ in; each difference is shown, so that a reader can judge the pair.
-SETTINGS = ("n_graphs", "dataset_options", "strategy_params", "model_params", "node_slots_budget", "edge_slots_budget",
-            "graphs_per_step_budget", "target", "task", "metric", "goal", "device", "backend", "threads", "clock",
+#: Settings a matched pair may differ in; each difference is shown, so that a reader can judge the
+#: pair.
+SETTINGS = ("n_graphs", "dataset_options", "strategy_params", "model_params", "node_slots_budget",
+            "edge_slots_budget",
+            "graphs_per_step_budget", "target", "task", "metric", "goal", "device", "backend",
+            "threads", "clock",
             "compile_options", "prefetch", "repeats", "lr", "max_steps", "torch_threads")
 
 
@@ -86,7 +91,8 @@ class Comparison:
 def _records(path: Path) -> pd.DataFrame:
     file = Path(path) / "records.csv"
     if not file.exists():
-        raise FileNotFoundError(f"{file} not found: compare takes two results directories (with records.csv)")
+        raise FileNotFoundError(f"{file} not found: compare takes two results directories (with "
+                                f"records.csv)")
     return latest(pd.read_csv(file))
 
 
@@ -118,11 +124,12 @@ def _environment(path: Path) -> dict:
 
 
 def same_machine(a: Path | str, b: Path | str) -> bool:
-    """Whether runs ``a`` and ``b`` were measured on one machine: the same host (where both recorded it),
-    CPU model, CPU count and GPU."""
+    """Whether runs ``a`` and ``b`` were measured on one machine: the same host (where both recorded
+    it), CPU model, CPU count and GPU."""
     ea, eb = _environment(Path(a)), _environment(Path(b))
     keys = ["cpu", "cpu_count", "gpu"] + (["host"] if "host" in ea and "host" in eb else [])
-    return bool(ea) and bool(eb) and all(ea.get(k) == eb.get(k) for k in keys) and ("host" in ea) == ("host" in eb)
+    return (bool(ea) and bool(eb) and all(ea.get(k) == eb.get(k) for k in keys) and ("host" in ea)
+            == ("host" in eb))
 
 
 def _stack(path: Path) -> dict:
@@ -131,16 +138,17 @@ def _stack(path: Path) -> dict:
 
 
 def same_stack(a: Path | str, b: Path | str) -> bool:
-    """Whether runs ``a`` and ``b`` ran on one stack: the same torch, numpy, pandas, PyG, DGL and numba, of
-    those both recorded (older runs recorded fewer; runs that recorded none count as the same)."""
+    """Whether runs ``a`` and ``b`` ran on one stack: the same torch, numpy, pandas, PyG, DGL and
+    numba, of those both recorded (older runs recorded fewer; runs that recorded none count as the
+    same)."""
     sa, sb = _stack(Path(a)), _stack(Path(b))
     return all(sa[k] == sb[k] for k in sa.keys() & sb.keys())
 
 
 def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = None,
                  relative_to: str | None = None, margin: float = MARGIN) -> Comparison:
-    """Match the cells of results directories ``a`` and ``b`` and compare them (see the module docstring);
-    ``relative_to``: a strategy, for the relative mode."""
+    """Match the cells of results directories ``a`` and ``b`` and compare them (see the module
+    docstring); ``relative_to``: a strategy, for the relative mode."""
     ra, rb = _records(Path(a)), _records(Path(b))
     match = tuple(c for c in (match or MATCH) if c in ra.columns and c in rb.columns)
     if not match:
@@ -151,8 +159,9 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
     if relative_to is not None:
         for name, run in (("A", ra), ("B", rb)):
             if relative_to not in set(run.strategy):
-                raise ValueError(f"--relative-to {relative_to}: run {name} has no cell of that strategy; its "
-                                 f"strategies: {', '.join(sorted(set(run.strategy)))}")
+                raise ValueError(f"--relative-to {relative_to}: run {name} has no cell of that "
+                                 f"strategy; its strategies: "
+                                 f"{', '.join(sorted(set(run.strategy)))}")
         out.relative = _relative(ra, rb, relative_to, margin)
     la = {_label(r, match): r for _, r in ra.iterrows()}
     lb = {_label(r, match): r for _, r in rb.iterrows()}
@@ -169,11 +178,13 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
         ratio = tb.value / ta.value
         ratio_lo = tb.lo / ta.hi if ta.hi > 0 else math.nan
         ratio_hi = tb.hi / ta.lo if ta.lo > 0 else math.inf
-        verdict = compare_turns([json_field(y.get("window_graphs_per_s"), [])], [json_field(x.get("window_graphs_per_s"), [])],
+        verdict = compare_turns([json_field(y.get("window_graphs_per_s"), [])],
+                                [json_field(x.get("window_graphs_per_s"), [])],
                                 paired=False, pairs=max(1, len(common)), margin=margin)
         if verdict is not None:
             ratio_lo, ratio_hi = verdict.lo, verdict.hi
-        timed = ta.ok and tb.ok  # a train-only seed's cell has no rate: nothing to compare but its steps
+        # a train-only seed's cell has no rate: nothing to compare but its steps
+        timed = ta.ok and tb.ok
         mem_a = pd.to_numeric(x.get("throughput_peak_rss_mib"), errors="coerce")
         mem_b = pd.to_numeric(y.get("throughput_peak_rss_mib"), errors="coerce")
         sa, sb = _steps(x), _steps(y)
@@ -182,8 +193,11 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
             "differs": differ,
             "cell": key, "graphs_per_s_a": ta, "graphs_per_s_b": tb, "ratio": ratio,
             "ratio_interval": (ratio_lo, ratio_hi), "verdict": verdict,
-            "changed": verdict.word in ("faster", "slower") if verdict is not None else timed and not overlaps(ta, tb),
-            "peak_rss_a": float(mem_a), "peak_rss_b": float(mem_b), "peak_rss_ratio": float(mem_b / mem_a),
+            "changed": verdict.word in ("faster",
+                                        "slower") if verdict is not None else timed
+                         and not overlaps(ta, tb),
+            "peak_rss_a": float(mem_a), "peak_rss_b": float(mem_b),
+                         "peak_rss_ratio": float(mem_b / mem_a),
             "steps_a": sa, "steps_b": sb, "goal": _goal(x),
             "steps_ratio": None if sa is None or sb is None else sb / sa,
         })
@@ -191,19 +205,23 @@ def compare_runs(a: Path | str, b: Path | str, match: tuple[str, ...] | None = N
 
 
 def _relative(ra: pd.DataFrame, rb: pd.DataFrame, reference: str, margin: float) -> list[dict]:
-    """Per dataset, model, view and strategy: its rate over ``reference``'s within A and within B (paired
-    turns over the seeds both ran), and B's ratio over A's with its verdict."""
+    """Per dataset, model, view and strategy: its rate over ``reference``'s within A and within B
+    (paired turns over the seeds both ran), and B's ratio over A's with its verdict."""
     rows = []
     keys = [c for c in ("dataset", "model", "execution", "ranks") if c in ra and c in rb]
-    ok = lambda df: df[df.status == "ok"] if "status" in df else df  # noqa: E731
+    def ok(df):
+        return df[df.status == "ok"] if "status" in df else df
     ra, rb = ok(ra), ok(rb)
     tables = sorted({tuple(str(v) for v in t) for t in ra[keys].itertuples(index=False)}
                     & {tuple(str(v) for v in t) for t in rb[keys].itertuples(index=False)})
-    pick = lambda df, t: df[np.logical_and.reduce([df[k].astype(str) == v for k, v in zip(keys, t)])]  # noqa: E731
+    def pick(df, t):
+        return df[np.logical_and.reduce([df[k].astype(str) == v
+                                                   for k, v in zip(keys, t)])]
     for t in tables:
         for view in VIEWS:
             ga, gb = in_view(pick(ra, t), view), in_view(pick(rb, t), view)
-            strategies = [s for s in dict.fromkeys(ga.strategy) if s in set(gb.strategy) and s != reference]
+            strategies = [s for s in dict.fromkeys(ga.strategy) if s in set(gb.strategy) and s
+                          != reference]
             if reference not in set(ga.strategy) or reference not in set(gb.strategy):
                 continue
             for s in strategies:
@@ -213,19 +231,24 @@ def _relative(ra: pd.DataFrame, rb: pd.DataFrame, reference: str, margin: float)
                 m = math.log(vb.ratio / va.ratio)
                 se = math.hypot(va.se, vb.se)
                 df = max(1, va.df + vb.df)
-                word, lo, hi, _, _ = t_interval(m, se, df, max(1, len(strategies) * len(tables)), margin=margin)
+                word, lo, hi, _, _ = t_interval(m, se, df, max(1, len(strategies) * len(tables)),
+                                                margin=margin)
                 word = "unchanged" if word == "equivalent" else word
                 rows.append({"table": " / ".join([*t, view]), "strategy": s, "a": va, "b": vb,
-                             "change": math.exp(m), "interval": (math.exp(lo), math.exp(hi)), "word": word,
+                             "change": math.exp(m), "interval": (math.exp(lo), math.exp(hi)),
+                             "word": word,
                              "changed": word in ("faster", "slower")})
     return rows
 
 
 def _within(g: pd.DataFrame, strategy: str, reference: str, margin: float) -> Verdict | None:
-    """``strategy`` against ``reference`` in one run's table ``g``, over the seeds both ran (paired turns)."""
+    """``strategy`` against ``reference`` in one run's table ``g``, over the seeds both ran (paired
+    turns)."""
     a, r = g[g.strategy == strategy], g[g.strategy == reference]
     seeds = [s for s in a.seed if s in set(r.seed)]
-    windows = lambda df: [json_field(df[df.seed == s]["window_graphs_per_s"].iloc[0], []) for s in seeds]  # noqa: E731
+    def windows(df):
+        return [json_field(df[df.seed == s]["window_graphs_per_s"].iloc[0],
+                                     []) for s in seeds]
     if not seeds or "window_graphs_per_s" not in g:
         return None
     return compare_turns(windows(a), windows(r), margin=margin)
@@ -263,12 +286,13 @@ def _verdict_text(r: dict) -> str:
 
 def _relative_lines(c: Comparison) -> list[str]:
     """The relative mode's part: what the ratios are, whether the answer moved, and their table."""
-    lines = [f"A = `{c.a}`, B = `{c.b}`. Relative to `{c.relative_to}`: each strategy's graphs/s over "
-             f"`{c.relative_to}`'s within its own run (the ratio of their paired turns, over the seeds both ran, "
-             "with its 95% interval at a Bonferroni share), then B's ratio over A's: **faster** or **slower** "
-             f"(relative to `{c.relative_to}`: the interval of the change excludes 1), *unchanged* (within "
-             f"±{c.margin:.0%}, two one-sided tests), or *undecided*. Absolute rates differ between machines "
-             "for reasons that have nothing to do with batching; these ratios do not.", ""]
+    lines = [(f"A = `{c.a}`, B = `{c.b}`. Relative to `{c.relative_to}`: each strategy's graphs/s "
+              f"over `{c.relative_to}`'s within its own run (the ratio of their paired turns, over "
+              f"the seeds both ran, with its 95% interval at a Bonferroni share), then B's ratio "
+              f"over A's: **faster** or **slower** (relative to `{c.relative_to}`: the interval of "
+              f"the change excludes 1), *unchanged* (within ±{c.margin:.0%}, two one-sided tests), "
+              f"or *undecided*. Absolute rates differ between machines for reasons that have "
+              f"nothing to do with batching; these ratios do not."), ""]
     changed = c.changed
     if c.stack_a:
         undecided = sum(r["word"] == "undecided" for r in c.relative)
@@ -277,18 +301,21 @@ def _relative_lines(c: Comparison) -> list[str]:
         lines += [f"Between the two stacks the batching answer {moved}: {len(changed)} of "
                   f"{len(c.relative)} strategy ratios changed, {undecided} undecided.", ""]
     lines.append(f"{len(changed)} of {len(c.relative)} strategy ratios changed"
-                 + (": " + "; ".join(f"{r['table']} `{r['strategy']}` {r['change']:.2f}x" for r in changed)
+                 + (": " + "; ".join(f"{r['table']} `{r['strategy']}` {r['change']:.2f}x"
+                                     for r in changed)
                     if changed else "") + ".")
-    lines += ["", f"| table | strategy | / `{c.relative_to}` in A | in B | B/A [interval] | verdict |",
+    lines += ["", f"| table | strategy | / `{c.relative_to}` in A | in B | B/A [interval] | "
+                  f"verdict |",
               "|---|---|---:|---:|---:|---|"]
     for r in c.relative:
         lo, hi = r["interval"]
         word = f"**{r['word']}**" if r["changed"] else r["word"]
-        lines.append(f"| {r['table']} | `{r['strategy']}` | {r['a'].ratio:.2f} [{r['a'].lo:.2f}-{r['a'].hi:.2f}] "
-                     f"| {r['b'].ratio:.2f} [{r['b'].lo:.2f}-{r['b'].hi:.2f}] | {r['change']:.2f} "
-                     f"[{lo:.2f}-{hi:.2f}] | {word} |")
-    return lines + ["", "## Cells", "", "Cell by cell; graphs/s here is absolute (the machines differ), steps to "
-                    "target are not machine-bound.", ""]
+        lines.append(f"| {r['table']} | `{r['strategy']}` | {r['a'].ratio:.2f} "
+                     f"[{r['a'].lo:.2f}-{r['a'].hi:.2f}] | {r['b'].ratio:.2f} "
+                     f"[{r['b'].lo:.2f}-{r['b'].hi:.2f}] | {r['change']:.2f} [{lo:.2f}-{hi:.2f}] | "
+                     f"{word} |")
+    return lines + ["", "## Cells", "", "Cell by cell; graphs/s here is absolute (the machines "
+                                        "differ), steps to target are not machine-bound.", ""]
 
 
 def comparison_markdown(c: Comparison) -> str:
@@ -298,18 +325,21 @@ def comparison_markdown(c: Comparison) -> str:
     if c.relative_to:
         lines += _relative_lines(c)
     else:
-        lines += [f"A = `{c.a}`, B = `{c.b}`; cells matched on {', '.join(c.match)}. graphs/s: median of the timed "
-                  "repeats [95% bootstrap interval]; B/A from the two cells' timed windows (unpaired: the runs did "
-                  "not take turns) [interval at a Bonferroni share of 5% over the matched cells]; verdict: B "
-                  f"**faster** or **slower** than A (changed), *equivalent* within ±{c.margin:.0%}, or *undecided*. "
-                  "Peak RSS: one measurement per cell (no interval). Steps to target: steps until the validation "
-                  "score reached A's target (its metric and direction in the target column); a miss is shown as "
-                  "such. For runs on two machines, compare with --relative-to STRATEGY.", ""]
+        lines += [(f"A = `{c.a}`, B = `{c.b}`; cells matched on {', '.join(c.match)}. graphs/s: "
+                   f"median of the timed repeats [95% bootstrap interval]; B/A from the two cells' "
+                   f"timed windows (unpaired: the runs did not take turns) [interval at a "
+                   f"Bonferroni share of 5% over the matched cells]; verdict: B **faster** or "
+                   f"**slower** than A (changed), *equivalent* within ±{c.margin:.0%}, or "
+                   f"*undecided*. Peak RSS: one measurement per cell (no interval). Steps to "
+                   f"target: steps until the validation score reached A's target (its metric and "
+                   f"direction in the target column); a miss is shown as such. For runs on two "
+                   f"machines, compare with --relative-to STRATEGY."), ""]
     if c.rows:
         if not c.relative_to:
             changed = c.changed
             lines.append(f"{len(changed)} of {len(c.rows)} matched cells changed in graphs/s"
-                         + (": " + "; ".join(f"{r['cell']} {r['ratio']:.2f}x" for r in changed) if changed else "")
+                         + (": " + "; ".join(f"{r['cell']} {r['ratio']:.2f}x" for r in changed)
+                            if changed else "")
                          + ".")
             lines.append("")
         lines += ["| cell | graphs/s A | graphs/s B | B/A | verdict | peak RSS MiB A | B | B/A "
@@ -321,12 +351,13 @@ def comparison_markdown(c: Comparison) -> str:
             ratio = "-" if r["ratio"] != r["ratio"] else f"{r['ratio']:.2f} [{lo:.2f}-{hi:.2f}]"
             lines.append(
                 f"| {r['cell']} | {_est(r['graphs_per_s_a'])} | {_est(r['graphs_per_s_b'])} | "
-                f"{ratio} | {_verdict_text(r)} | "
-                f"{_num(r['peak_rss_a'])} | {_num(r['peak_rss_b'])} | {_num(r['peak_rss_ratio'], '{:.2f}')} | "
-                f"{r['goal']} | {_steps_text(r['steps_a'])} | {_steps_text(r['steps_b'])} | {steps} | "
+                f"{ratio} | {_verdict_text(r)} | {_num(r['peak_rss_a'])} | {_num(r['peak_rss_b'])} "
+                f"| {_num(r['peak_rss_ratio'], '{:.2f}')} | {r['goal']} | "
+                f"{_steps_text(r['steps_a'])} | {_steps_text(r['steps_b'])} | {steps} | "
                 f"{', '.join(r['differs']) or 'none'} |")
     else:
         lines.append("No cell ran in both runs.")
-    for title, items in (("Only in A", c.only_a), ("Only in B", c.only_b), ("Failed (not compared)", c.failed)):
+    for title, items in (("Only in A", c.only_a), ("Only in B", c.only_b),
+                         ("Failed (not compared)", c.failed)):
         lines += ["", f"## {title} ({len(items)})", ""] + ([f"- {i}" for i in items] or ["none"])
     return "\n".join(lines) + "\n"

@@ -1,5 +1,5 @@
-"""The report's compiled-steps section: what ``torch.compile`` cost and bought, per dataset, strategy
-and execution, with validation curves that include the compile seconds."""
+"""The report's compiled-steps section: what ``torch.compile`` cost and bought, per dataset,
+strategy and execution, with validation curves that include the compile seconds."""
 
 from __future__ import annotations
 
@@ -16,25 +16,30 @@ __all__ = ["compile_section"]
 
 
 def compile_section(res: Results, out: Path) -> list[str]:
-    """Compile costs and what they buy, per dataset, strategy and execution (when any cell was compiled)."""
+    """Compile costs and what they buy, per dataset, strategy and execution (when any cell was
+    compiled)."""
     ran = res.ran
     if "execution" not in ran or not (ran.execution != "eager").any():
         return []
-    caches = sorted(set(ran.loc[ran.execution != "eager", "compile_cache"].dropna())) if "compile_cache" in ran \
-        else []
+    caches = (sorted(set(ran.loc[ran.execution != "eager", "compile_cache"].dropna()))
+              if "compile_cache" in ran \
+        else [])
     cache = {("cold",): "a cold inductor cache per cell (a first run)",
-             ("shared",): "the process's shared inductor cache (possibly warm: less than a first run pays)"}.get(
+             ("shared",): "the process's shared inductor cache (possibly warm: less than a first "
+                          "run pays)"}.get(
         tuple(caches), f"inductor caches: {', '.join(caches) or 'not recorded'}")
     lines = ["## Compiled steps", "",
-             "What `torch.compile` costs and buys, per strategy and execution (median over seeds). Compile s: "
-             f"wall seconds of the steps that compiled, less a steady step each, from {cache}. Compiles counts "
-             "dynamo frame compilations; recompiles those after the first step (a new "
-             "shape or a failed guard); shapes: distinct batch shapes of an epoch. Time to target with compile adds "
-             "the compile seconds to the steady-rate time to target.", ""]
+             f"What `torch.compile` costs and buys, per strategy and execution (median over "
+             f"seeds). Compile s: wall seconds of the steps that compiled, less a steady step "
+             f"each, from {cache}. Compiles counts dynamo frame compilations; recompiles those "
+             f"after the first step (a new shape or a failed guard); shapes: distinct batch shapes "
+             f"of an epoch. Time to target with compile adds the compile seconds to the "
+             f"steady-rate time to target.", ""]
     for dataset in res.datasets():
         for model, view, g in res.groups(dataset):
             summary = summarise(g)
-            lines += [f"### {display_name(dataset)}, `{model}`, {view}", "", compile_table(summary), ""]
+            lines += [f"### {display_name(dataset)}, `{model}`, {view}", "", compile_table(summary),
+                      ""]
             # One colour per strategy, one line style per execution.
             curves = {x: curve_points(rows, with_compile=True, key="strategy_name")
                       for x, rows in g.groupby("execution", sort=False)}
@@ -43,13 +48,17 @@ def compile_section(res: Results, out: Path) -> list[str]:
                 stem = f"{file_stem(dataset)}_{model}_{view}_compile_curves"
                 _, label, higher = metric_of(g)
                 goals = pd.to_numeric(g["goal"], errors="coerce").dropna()
-                plots.save_figure(plots.curves_figure(curves, float(goals.iloc[0]) if len(goals) else None,
-                                                      f"{display_name(dataset)}: validation {label}, compile included",
-                                                      time_label="compile s + steps x steady step s",
+                plots.save_figure(plots.curves_figure(curves,
+                                                      float(goals.iloc[0]) if len(goals) else None,
+                                                      f"{display_name(dataset)}: validation "
+                                                      f"{label}, compile included",
+                                                      time_label=("compile s + steps x steady "
+                                                                  "step s"),
                                                       ylabel=f"validation {label}", log=not higher),
                                   out, stem)
                 lines += [f"![validation {label} against time including compile]({stem}.png)", "",
-                          f"Validation {label} against compile seconds plus steps at the measured steady step time "
-                          "(left; eager arms start at 0) and against steps (right); one colour per strategy, one "
-                          "line style per execution, one line per seed, so no error bars.", ""]
+                          f"Validation {label} against compile seconds plus steps at the measured "
+                          f"steady step time (left; eager arms start at 0) and against steps "
+                          f"(right); one colour per strategy, one line style per execution, one "
+                          f"line per seed, so no error bars.", ""]
     return lines

@@ -14,7 +14,8 @@ from bench_lib.report.answer import answer_lines, capacity_sentence
 from bench_lib.report.forest import forest_figure, forest_rows, forest_table
 from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.results import Results
-from bench_lib.report.tables import (curve_points, decide, details_table, fairness_table, main_table, metric_of,
+from bench_lib.report.tables import (curve_points, decide, details_table, fairness_table,
+                                     main_table, metric_of,
                                      summarise)
 from bench_lib.verdicts import off_budget_text
 
@@ -29,18 +30,23 @@ def view_text(view: str, g: pd.DataFrame) -> str:
         return "/".join(f"{v:,}" for v in vals) or "?"
 
     if view == "equal-padded-budget":
-        return (f"The budget is {values('node_slots_budget')} node slots and {values('edge_slots_budget')} edge "
-                "slots per step (edge slots: node slots times the split's edges per node unless set; one per seed "
-                "where they differ; static shapes add one node slot for the padding graph); unpadded batches meet "
-                "it on their mean, and the budget check below says what each strategy got; padding costs real graphs.")
+        return (
+            f"The budget is {values('node_slots_budget')} node slots and "
+            f"{values('edge_slots_budget')} edge slots per step (edge slots: node slots times the "
+            f"split's edges per node unless set; one per seed where they differ; static shapes add "
+            f"one node slot for the padding graph); unpadded batches meet it on their mean, and "
+            f"the budget check below says what each strategy got; padding costs real graphs.")
     if view == "equal-real-graphs":
-        got = pd.to_numeric(g.get("graphs_per_step_mean", pd.Series(dtype=float)), errors="coerce").dropna()
-        carried = f"; the strategies carried {got.min():.1f} to {got.max():.1f} (first epoch)" if len(got) else ""
-        off = "".join(f" {off_budget_text(s, *c)}." for s, c in g.attrs.get("off_budget", {}).items())
-        return (f"The budget is {values('graphs_per_step_budget')} real graphs per step on average{carried}; "
-                f"padding costs memory and compute.{off}")
-    return "Parameters set by hand (a strategy without `for_budget`, or fixed in the suite's [strategies]); not " \
-           "budget-matched."
+        got = pd.to_numeric(g.get("graphs_per_step_mean", pd.Series(dtype=float)),
+                            errors="coerce").dropna()
+        carried = (f"; the strategies carried {got.min():.1f} to {got.max():.1f} (first epoch)"
+                   if len(got) else "")
+        off = "".join(f" {off_budget_text(s, *c)}."
+                      for s, c in g.attrs.get("off_budget", {}).items())
+        return (f"The budget is {values('graphs_per_step_budget')} real graphs per step on "
+                f"average{carried}; padding costs memory and compute.{off}")
+    return ("Parameters set by hand (a strategy without `for_budget`, or fixed in the suite's "
+            "[strategies]); not budget-matched.")
 
 
 def _model_text(model: str, g: pd.DataFrame) -> str:
@@ -51,8 +57,9 @@ def _model_text(model: str, g: pd.DataFrame) -> str:
     shown = ", ".join(f"{k} {v}" for k, v in params.items()) or "its defaults"
     notes = []
     if params.get("norm") == "batch":
-        notes.append("BatchNorm over real nodes only (as OGB's GIN baselines): in training a graph's output depends "
-                     "on the other real graphs of its batch, never on padding")
+        notes.append("BatchNorm over real nodes only (as OGB's GIN baselines): in training a "
+                     "graph's output depends on the other real graphs of its batch, never on "
+                     "padding")
     if params.get("virtual_node"):
         notes.append("a virtual node per graph (OGB's gin-virtual), which padding never reaches")
     return f"Model `{model}`: {shown}" + "".join(f"; {n}" for n in notes) + "."
@@ -63,10 +70,11 @@ def _params(g: pd.DataFrame) -> dict[str, str]:
 
 
 def goal_text(rows: pd.DataFrame) -> str | None:
-    """``validation ROC-AUC 0.75`` (the metric and target value of records of one dataset), None when no
-    target value was set."""
+    """``validation ROC-AUC 0.75`` (the metric and target value of records of one dataset), None
+    when no target value was set."""
     _, label, _ = metric_of(rows)
-    goals = sorted(set(pd.to_numeric(rows.get("goal", pd.Series(dtype=float)), errors="coerce").dropna()))
+    goals = sorted(set(pd.to_numeric(rows.get("goal", pd.Series(dtype=float)),
+                                     errors="coerce").dropna()))
     return f"validation {label} {', '.join(f'{g:g}' for g in goals)}" if goals else None
 
 
@@ -84,14 +92,16 @@ def _balance(rows: pd.DataFrame) -> str:
 
 
 def _target_text(res: Results, dataset: str, d: dict) -> str:
-    """The target the cells trained on (from the records): its column, task, metric, class balance, goal."""
+    """The target the cells trained on (from the records): its column, task, metric, class balance,
+    goal."""
     rows = res.records[res.records.dataset == dataset]
     targets = [str(t) for t in dict.fromkeys(rows.get("target", pd.Series(dtype=object)).dropna())]
     if not targets:
         return "no target: throughput and memory only (time to accuracy needs a target column)"
     task = next(iter(rows["task"].dropna()), "regression")
     name, label, higher = metric_of(rows)
-    sources = [s for s in dict.fromkeys(rows.get("metric_source", pd.Series(dtype=object)).dropna())]
+    sources = [s for s in dict.fromkeys(rows.get("metric_source",
+                                                 pd.Series(dtype=object)).dropna())]
     by = f", computed by the {sources[0]}" if sources and sources[0] != "bench_lib" else ""
     shown = f"every label column (the first `{targets[0]}`)" if task == "multilabel" else \
         f"target `{', '.join(targets)}`"
@@ -104,10 +114,12 @@ def _target_text(res: Results, dataset: str, d: dict) -> str:
 
 
 def dataset_section(res: Results, dataset: str, out: Path, answers: list) -> list[str]:
-    """The dataset's tables and figures; appends ``(dataset, model, view, sentences)`` to ``answers``."""
+    """The dataset's tables and figures; appends ``(dataset, model, view, sentences)`` to
+    ``answers``."""
     d = res.dataset_settings(dataset)
     lines = [f"## {display_name(dataset)}", ""]
-    packs = f"Packs of {d['pack_nodes']} nodes" if d.get("pack_nodes") else "Packs of the default size"
+    packs = (f"Packs of {d['pack_nodes']} nodes" if d.get("pack_nodes")
+             else "Packs of the default size")
     lines += [f"{packs}; {_target_text(res, dataset, d)}.", ""]
     curves, summaries = {}, {}
     groups = [(model, view, g, summary, decide(g, summary, res.margin, res.interleaved))
@@ -122,57 +134,79 @@ def dataset_section(res: Results, dataset: str, out: Path, answers: list) -> lis
         lines += [f"- {s}" for s in sentences] + [""]
         lines += [main_table(summary, metric_of(g), verdicts), "",
                   "Slots per step, as each strategy got them (first epoch):", "",
-                  fairness_table(summary, _params(g)), "", "Details:", "", details_table(summary), ""]
+                  fairness_table(summary, _params(g)), "", "Details:", "", details_table(summary),
+                  ""]
     lines += _figures(res, dataset, summaries, curves, d, out)
     return lines
 
 
 def _forest(dataset: str, groups: list, margin: float, out: Path) -> list[str]:
-    """The dataset's forest plot (each strategy against the leader, interval, verdict) and its table."""
+    """The dataset's forest plot (each strategy against the leader, interval, verdict) and its
+    table."""
     panels = {f"{model}, {view}": rows for model, view, _, summary, verdicts in groups
               for rows in [forest_rows(verdicts, list(summary))] if rows}
     if not panels:
         return []
     stem, shown = f"{file_stem(dataset)}_forest", display_name(dataset)
-    plots.save_figure(forest_figure(panels, margin, f"{shown}: each strategy against the leader"), out, stem)
-    return [f"![{shown}: each strategy against the leader, with its interval and verdict]({stem}.png)", "",
-            f"Each strategy's real graphs/s and steps to target as a ratio to the leader's (log scale); error bars: "
-            f"the interval its verdict rests on (paired turns, or seeds with misses censored, at the table's "
-            f"family-wise 95%); the band is the equivalence margin (±{margin:.0%}). The same numbers:",
+    plots.save_figure(forest_figure(panels, margin, f"{shown}: each strategy against the leader"),
+                      out, stem)
+    return [f"![{shown}: each strategy against the leader, with its interval and "
+            f"verdict]({stem}.png)", "",
+            f"Each strategy's real graphs/s and steps to target as a ratio to the leader's (log "
+            f"scale); error bars: the interval its verdict rests on (paired turns, or seeds with "
+            f"misses censored, at the table's family-wise 95%); the band is the equivalence margin "
+            f"(±{margin:.0%}). The same numbers:",
             "", forest_table(panels), ""]
 
 
-def _figures(res: Results, dataset: str, summaries: dict, curves: dict, d: dict, out: Path) -> list[str]:
+def _summary_figures(summaries: dict, shown: str, stem: str, out: Path) -> list[str]:
+    """The figures of the measured strategies (throughput and memory, efficiency, throughput against
+    memory) and the lines that show them."""
+    plots.save_figure(plots.bar_figure(summaries, [("graphs_per_s", "real graphs/s (95% CI)"),
+                                                   ("throughput_rss_mib",
+                                                    "throughput RSS rise (MiB)"),
+                                                   ("padding_mib_per_step",
+                                                    "padding MiB/step")],
+                                       f"{shown}: throughput and memory"), out,
+                      f"{stem}_throughput_memory")
+    plots.save_figure(plots.bar_figure(summaries, [("node_efficiency", "node efficiency"),
+                                                   ("edge_efficiency", "edge efficiency")],
+                                       f"{shown}: padding efficiency"), out,
+                      f"{stem}_efficiency")
+    plots.save_figure(plots.memory_figure(summaries, f"{shown}: throughput against memory"),
+                      out,
+                      f"{stem}_throughput_vs_memory")
+    return [f"![throughput and memory]({stem}_throughput_memory.png)", "",
+              "Error bars: 95% bootstrap interval of the median for graphs/s, min-max over "
+              "seeds otherwise.", "",
+              f"![efficiency]({stem}_efficiency.png)", "",
+              "Share of node and edge slots that real nodes and edges filled, per strategy and "
+              "view; error bars: min-max over seeds.", "",
+              f"![throughput against memory]({stem}_throughput_vs_memory.png)", "",
+              "Real graphs/s against the RSS rise while timed, one marker per strategy "
+              "(colour) and view (shape); error bars: 95% bootstrap interval of the median in "
+              "y, min-max over seeds in x.", ""]
+
+
+def _figures(res: Results, dataset: str, summaries: dict, curves: dict, d: dict,
+             out: Path) -> list[str]:
     lines, stem, shown = [], file_stem(dataset), display_name(dataset)
     if summaries:
-        plots.save_figure(plots.bar_figure(summaries, [("graphs_per_s", "real graphs/s (95% CI)"),
-                                                       ("throughput_rss_mib", "throughput RSS rise (MiB)"),
-                                                       ("padding_mib_per_step", "padding MiB/step")],
-                                           f"{shown}: throughput and memory"), out, f"{stem}_throughput_memory")
-        plots.save_figure(plots.bar_figure(summaries, [("node_efficiency", "node efficiency"),
-                                                       ("edge_efficiency", "edge efficiency")],
-                                           f"{shown}: padding efficiency"), out, f"{stem}_efficiency")
-        plots.save_figure(plots.memory_figure(summaries, f"{shown}: throughput against memory"), out,
-                          f"{stem}_throughput_vs_memory")
-        lines += [f"![throughput and memory]({stem}_throughput_memory.png)", "",
-                  "Error bars: 95% bootstrap interval of the median for graphs/s, min-max over seeds otherwise.", "",
-                  f"![efficiency]({stem}_efficiency.png)", "",
-                  "Share of node and edge slots that real nodes and edges filled, per strategy and view; error "
-                  "bars: min-max over seeds.", "",
-                  f"![throughput against memory]({stem}_throughput_vs_memory.png)", "",
-                  "Real graphs/s against the RSS rise while timed, one marker per strategy (colour) and view "
-                  "(shape); error bars: 95% bootstrap interval of the median in y, min-max over seeds in x.", ""]
+        lines += _summary_figures(summaries, shown, stem, out)
     if any(curves.values()):
         rows = res.ran[res.ran.dataset == dataset]
         _, label, higher = metric_of(rows)
         goals = pd.to_numeric(rows["goal"], errors="coerce").dropna()
         plots.save_figure(plots.curves_figure({k: v for k, v in curves.items() if v},
                                               float(goals.iloc[0]) if len(goals) else None,
-                                              f"{shown}: validation {label}", ylabel=f"validation {label}",
+                                              f"{shown}: validation {label}",
+                                              ylabel=f"validation {label}",
                                               log=not higher), out, f"{stem}_curves")
         lines += [f"![validation curves]({stem}_curves.png)", "",
-                  f"Validation {label} ({'higher' if higher else 'lower'} is better) against training time (left) "
-                  "and steps (right); every seed's curve, one thin line each, so no error bars.", ""]
+                  f"Validation {label} ({'higher' if higher else 'lower'} is better) against "
+                  f"training time (left) "
+                  "and steps (right); every seed's curve, one thin line each, so no error bars.",
+                  ""]
     p = res.planning.get(dataset)
     if p:
         view = next(iter(p["fill"]), None)
@@ -180,13 +214,16 @@ def _figures(res: Results, dataset: str, summaries: dict, curves: dict, d: dict,
             plots.save_figure(plots.sizes_figure(p, view, f"{shown}: sizes and batch fill"), out,
                               f"{stem}_sizes_fill")
             lines += [f"![sizes and fill]({stem}_sizes_fill.png)", "",
-                      f"Nodes per graph of the training split (left) and each strategy's node slots filled per "
-                      f"batch in the {view} view (right), from planning alone: no error bars.", ""]
-        plots.save_figure(plots.capacity_figure(p["capacity_sweep"], f"{shown}: efficiency vs capacity"),
+                      f"Nodes per graph of the training split (left) and each strategy's node "
+                      f"slots filled per batch in the {view} view (right), from planning alone: no "
+                      f"error bars.", ""]
+        plots.save_figure(plots.capacity_figure(p["capacity_sweep"],
+                                                f"{shown}: efficiency vs capacity"),
                           out, f"{stem}_capacity")
         lines += [f"![efficiency against capacity]({stem}_capacity.png)", "",
-                  "Node and edge efficiency against pack (or budget) capacity, from planning alone (no error "
-                  "bars): pick the smallest capacity where your packer's curve flattens.", ""]
+                  "Node and edge efficiency against pack (or budget) capacity, from planning alone "
+                  "(no error bars): pick the smallest capacity where your packer's curve "
+                  "flattens.", ""]
         sentence = capacity_sentence(shown, p["capacity_sweep"])
         if sentence:
             lines += [sentence, ""]

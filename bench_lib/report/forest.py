@@ -1,10 +1,11 @@
 """The answer as a picture: each strategy against the leader, with its interval and its verdict.
 
-One forest plot per dataset: a panel per model and view for real graphs/s (higher is better) and, where
-training ran, one for steps to the target (lower is better). Each strategy is a point at its ratio to
-the leader of that column (:func:`~bench_lib.report.tables.decide`: paired turns for graphs/s, seeds for
-steps, family-wise intervals), a bar for its interval, the equivalence margin shaded around 1, and the
-verdict word beside it. The same numbers are the small table under the figure.
+One forest plot per dataset: a panel per model and view for real graphs/s (higher is better) and,
+where training ran, one for steps to the target (lower is better). Each strategy is a point at its
+ratio to the leader of that column (:func:`~bench_lib.report.tables.decide`: paired turns for
+graphs/s, seeds for steps, family-wise intervals), a bar for its interval, the equivalence margin
+shaded around 1, and the verdict word beside it. The same numbers are the small table under the
+figure.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ COLUMNS = (("graphs_per_s", "real graphs/s / the leader's", True),
 
 
 def forest_rows(verdicts: dict, strategies: list[str]) -> dict[str, list[dict]]:
-    """col -> one row per strategy of ``strategies``: ``{strategy, ratio, lo, hi, word}`` (the leader at 1,
-    word ``leader``; a strategy without a verdict, ``ratio`` NaN and word ``—``)."""
+    """col -> one row per strategy of ``strategies``: ``{strategy, ratio, lo, hi, word}`` (the
+    leader at 1, word ``leader``; a strategy without a verdict, ``ratio`` NaN and word ``—``)."""
     out = {}
     for col, _, _ in COLUMNS:
         lead, against = verdicts.get(col, (None, {}))
@@ -36,26 +37,29 @@ def forest_rows(verdicts: dict, strategies: list[str]) -> dict[str, list[dict]]:
                 rows.append({"strategy": s, "ratio": 1.0, "lo": 1.0, "hi": 1.0, "word": "leader"})
                 continue
             v = against.get(s)
-            rows.append({"strategy": s, "ratio": v.ratio if v else math.nan, "lo": v.lo if v else math.nan,
+            rows.append({"strategy": s, "ratio": v.ratio if v else math.nan,
+                         "lo": v.lo if v else math.nan,
                          "hi": v.hi if v else math.nan, "word": v.word if v else "—"})
         out[col] = rows
     return out
 
 
-_COLOURS = {"faster": "#1a7f37", "slower": "#cf222e", "equivalent": "#0969da", "undecided": "#8c959f",
+_COLOURS = {"faster": "#1a7f37", "slower": "#cf222e", "equivalent": "#0969da",
+            "undecided": "#8c959f",
             "leader": "#000000", "—": "#8c959f"}
 
 
 def forest_figure(panels: dict[str, dict[str, list[dict]]], margin: float, title: str):
-    """``panels``: ``"model, view"`` -> :func:`forest_rows`; one row of panels per model and view, one column
-    per shown column."""
+    """``panels``: ``"model, view"`` -> :func:`forest_rows`; one row of panels per model and view,
+    one column per shown column."""
     from matplotlib import ticker
 
     plt = plots._plt()
     cols = [c for c in COLUMNS if any(c[0] in p for p in panels.values())]
     n_rows = len(panels)
     height = max(2.2, 0.32 * max(len(r) for p in panels.values() for r in p.values()) + 1.1)
-    fig, axes = plt.subplots(n_rows, len(cols), figsize=(5.6 * len(cols), height * n_rows), squeeze=False)
+    fig, axes = plt.subplots(n_rows, len(cols), figsize=(5.6 * len(cols), height * n_rows),
+                             squeeze=False)
     for i, (label, panel) in enumerate(panels.items()):
         for j, (col, axis, _) in enumerate(cols):
             ax = axes[i][j]
@@ -98,7 +102,8 @@ def _cell(r: dict) -> str:
 
 
 def forest_table(panels: dict[str, dict[str, list[dict]]]) -> str:
-    """The forest's numbers: per model and view, each strategy's ratio to the leader [interval] and verdict."""
+    """The forest's numbers: per model and view, each strategy's ratio to the leader [interval] and
+    verdict."""
     cols = [c for c in COLUMNS if any(c[0] in p for p in panels.values())]
     lines = ["| model, view | strategy | " + " | ".join(axis for _, axis, _ in cols) + " |",
              "|---|---|" + "---:|" * len(cols)]

@@ -21,80 +21,17 @@ import markdown
 
 __all__ = ["render_markdown", "markdown_page", "answer_html", "json_details", "inline_svg"]
 
-_FIGURE = re.compile(r'<p><img alt="([^"]*)" src="([^"]+)"\s*/?></p>\s*(?:<p>((?:(?!<img ).)*?)</p>)?', re.S)
+_FIGURE = re.compile(r'<p><img alt="([^"]*)" src="([^"]+)"\s*/?></p>\s*(?:<p>((?:(?!<img '
+                     r').)*?)</p>)?', re.S)
 
-_CSS = """
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1f24; margin: 0;
-       background: #fff; }
-main { max-width: 1240px; margin: 0 auto; padding: 1.5em 2em 4em; }
-h1 { font-size: 1.7em; margin: 0.2em 0 0.6em; }
-h2 { border-bottom: 1px solid #d0d7de; padding-bottom: 0.2em; margin-top: 2em; }
-code { font: 0.9em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background: #f3f4f6;
-       padding: 0.1em 0.3em; border-radius: 4px; }
-#answer { border: 1px solid #9ec5fe; background: #f2f8ff; border-radius: 8px; padding: 0.6em 1.2em 0.8em; }
-#answer h2 { margin-top: 0.3em; border: 0; }
-#answer .entry h3 { font-size: 1.05em; margin: 0.9em 0 0.2em; }
-#answer ul { margin: 0.2em 0; padding-left: 1.3em; }
-.table-wrap { overflow-x: auto; margin: 0.8em 0; }
-table { border-collapse: collapse; font-size: 0.88em; font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid #d0d7de; padding: 0.3em 0.55em; white-space: nowrap; }
-thead th { background: #f6f8fa; cursor: pointer; user-select: none; white-space: normal; vertical-align: bottom; }
-thead th::after { content: " \\2195"; color: #8c959f; }
-thead th[aria-sort="ascending"]::after { content: " \\25B2"; color: #0969da; }
-thead th[aria-sort="descending"]::after { content: " \\25BC"; color: #0969da; }
-tbody tr:nth-child(even) { background: #f9fafb; }
-tbody tr:hover { background: #eef5ff; }
-figure { margin: 1.2em 0; }
-figure svg { display: block; max-width: 100%; height: auto; }
-figcaption { color: #57606a; font-size: 0.92em; margin-top: 0.3em; }
-details { margin: 0.6em 0; }
-summary { cursor: pointer; font-weight: 600; }
-pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
-"""
-
-# Click (or Enter) on a header sorts its table's rows by that column: by number when every cell
-# that is not missing starts with one (thousands commas ignored), else by text; missing cells
-# ("", "-", "not reached ...", "missed") go last. A second click reverses.
-_JS = """
-(() => {
-  const missing = (t) => t === "" || t === "-" || /^(not reached|missed)\\b/i.test(t);
-  const number = (t) => {
-    const m = t.replace(/,/g, "").match(/^[-+]?(\\d+\\.?\\d*|\\.\\d+)(e[-+]?\\d+)?/i);
-    return m ? Number(m[0]) : null;
-  };
-  for (const table of document.querySelectorAll("table")) {
-    if (!table.tHead || !table.tBodies.length) continue;
-    const heads = [...table.tHead.rows[0].cells];
-    heads.forEach((th, col) => {
-      th.tabIndex = 0;
-      const sort = () => {
-        const body = table.tBodies[0];
-        const rows = [...body.rows].map((row) => {
-          const text = (row.cells[col] ? row.cells[col].textContent : "").replace(/\\*\\*/g, "").trim();
-          return { row, text, gone: missing(text), num: number(text) };
-        });
-        const numeric = rows.every((r) => r.gone || r.num !== null);
-        const dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
-        rows.sort((a, b) => {
-          if (a.gone || b.gone) return a.gone - b.gone;
-          return dir * (numeric ? a.num - b.num : a.text.localeCompare(b.text, undefined, { numeric: true }));
-        });
-        heads.forEach((h) => h.removeAttribute("aria-sort"));
-        th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
-        body.append(...rows.map((r) => r.row));
-      };
-      th.addEventListener("click", sort);
-      th.addEventListener("keydown", (e) => {
-        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); }
-      });
-    });
-  }
-})();
-"""
+# The page's style and its table sorting, as the files beside this module hold them.
+_CSS = (Path(__file__).parent / "page.css").read_text(encoding="utf-8")
+_JS = (Path(__file__).parent / "page.js").read_text(encoding="utf-8")
 
 
 def render_markdown(text: str) -> str:
-    """HTML of Markdown ``text`` (tables included); raw HTML and entities in it are shown as text."""
+    """HTML of Markdown ``text`` (tables included); raw HTML and entities in it are shown as
+    text."""
     md = markdown.Markdown(extensions=["tables"], output_format="html")
     md.preprocessors.deregister("html_block")
     md.inlinePatterns.deregister("html")
@@ -128,24 +65,27 @@ def _figures(body: str, figure_dir: Path) -> str:
                 f"<figcaption>{caption if caption is not None else alt}</figcaption>\n</figure>")
 
     body = _FIGURE.sub(figure, body)
-    if "<img" in body:  # an image the pattern did not take would be fetched: the page would not stand alone
-        raise ValueError("an image of the report was not inlined: " + body[body.index("<img"):][:120])
+    # an image the pattern did not take would be fetched: the page would not stand alone
+    if "<img" in body:
+        raise ValueError("an image of the report was not inlined: "
+                         + body[body.index("<img"):][:120])
     return body
 
 
 def answer_html(entries: list[tuple[str, str, str, list[str]]]) -> str:
-    """The answer block: one entry per ``(dataset, model, view, sentences)``, the sentences (Markdown)
-    as the report states them."""
+    """The answer block: one entry per ``(dataset, model, view, sentences)``, the sentences
+    (Markdown) as the report states them."""
     parts = ['<section id="answer">', "<h2>The answer</h2>",
-             "<p>Per dataset, model and fairness view: which strategy leads in real graphs/s and in steps and time "
-             "to the target, and every other strategy against it: faster or slower by how much, equivalent within "
-             "the margin, or undecided with how much more measuring would decide it. The tables, figures and how "
-             "it was measured follow.</p>"]
+             "<p>Per dataset, model and fairness view: which strategy leads in real graphs/s and "
+             "in steps and time to the target, and every other strategy against it: faster or "
+             "slower by how much, equivalent within the margin, or undecided with how much more "
+             "measuring would decide it. The tables, figures and how it was measured follow.</p>"]
     for dataset, model, view, sentences in entries:
         attrs = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in
                          (("dataset", dataset), ("model", model), ("view", view)))
         parts += [f'<div class="entry" {attrs}>',
-                  f"<h3>{html.escape(dataset)}, <code>{html.escape(model)}</code>, {html.escape(view)}</h3>",
+                  f"<h3>{html.escape(dataset)}, <code>{html.escape(model)}</code>, "
+                  f"{html.escape(view)}</h3>",
                   render_markdown("\n".join(f"- {s}" for s in sentences)), "</div>"]
     return "\n".join(parts + ["</section>"])
 
@@ -163,12 +103,14 @@ def markdown_page(text: str, figure_dir: Path | None = None, lead: str = "", tai
     body = render_markdown(text)
     if figure_dir is not None:
         body = _figures(body, Path(figure_dir))
-    body = body.replace("<table>", '<div class="table-wrap"><table>').replace("</table>", "</table></div>")
+    body = body.replace(
+        "<table>", '<div class="table-wrap"><table>').replace("</table>", "</table></div>")
     first = text.lstrip().splitlines()[0] if text.strip() else ""
     title = first[2:].replace("`", "") if first.startswith("# ") else "bench_lib report"
     if lead:
         body = body.replace("</h1>", "</h1>\n" + lead, 1) if "</h1>" in body else lead + "\n" + body
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n{body}\n{tail}\n"
+            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+            f"<body>\n<main>\n{body}\n{tail}\n"
             f"</main>\n<script>{_JS}</script>\n</body>\n</html>\n")

@@ -10,8 +10,9 @@ __all__ = ["display_name", "file_stem"]
 
 
 def file_stem(dataset: str) -> str:
-    """A file-name-safe stem for ``dataset`` (``csv:/data/ESOL.csv`` -> ``csv-ESOL.csv-<hash>``): only
-    letters, digits, ``.``, ``_`` and ``-``; a short hash keeps two files of the same name apart."""
+    """A file-name-safe stem for ``dataset`` (``csv:/data/ESOL.csv`` -> ``csv-ESOL.csv-<hash>``):
+    only letters, digits, ``.``, ``_`` and ``-``; a short hash keeps two files of the same name
+    apart."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", display_name(dataset)).strip("-.") or "dataset"
     if safe == dataset:
         return safe

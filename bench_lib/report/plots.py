@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["save_figure", "bar_figure", "memory_figure", "curves_figure", "sizes_figure", "capacity_figure",
+__all__ = ["save_figure", "bar_figure", "memory_figure", "curves_figure", "sizes_figure",
+           "capacity_figure",
            "ranks_figure"]
 
 
@@ -56,7 +57,8 @@ def bar_figure(summaries: dict[str, dict], metrics: list[tuple[str, str]], title
             lo = np.array([e.lo if e is not None and e.ok else np.nan for e in ests])
             hi = np.array([e.hi if e is not None and e.ok else np.nan for e in ests])
             err = np.nan_to_num(np.vstack([vals - lo, hi - vals]), nan=0.0, posinf=0.0).clip(min=0)
-            ax.bar(x + k * width - 0.4 + width / 2, vals, width, yerr=err, capsize=2, label=view)  # NaN: no bar
+            # NaN: no bar
+            ax.bar(x + k * width - 0.4 + width / 2, vals, width, yerr=err, capsize=2, label=view)
         ax.set_xticks(x, strategies, rotation=30, ha="right")
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
@@ -84,22 +86,29 @@ def memory_figure(summaries: dict[str, dict], title: str):
             if not (x.ok and y.ok):
                 continue
             ax.errorbar(x.value, y.value, xerr=[[max(x.value - x.lo, 0)], [max(x.hi - x.value, 0)]],
-                        yerr=[[max(y.value - y.lo, 0)], [max(y.hi - y.value, 0)]], fmt=markers[view], ms=6,
-                        color=colours[strategy], ecolor=colours[strategy], elinewidth=0.9, capsize=2, alpha=0.9)
+                        yerr=[[max(y.value - y.lo, 0)], [max(y.hi - y.value, 0)]],
+                        fmt=markers[view], ms=6,
+                        color=colours[strategy], ecolor=colours[strategy], elinewidth=0.9,
+                        capsize=2, alpha=0.9)
     ax.set_xlabel("throughput RSS rise (MiB)")
     ax.set_ylabel("real graphs/s")
     ax.grid(alpha=0.3)
     handles = [Line2D([], [], ls="", marker="o", color=colours[s], label=s) for s in strategies]
-    handles += [Line2D([], [], ls="", marker=markers[v], color="0.3", mfc="none", label=v) for v in summaries]
-    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    handles += [Line2D([], [], ls="", marker=markers[v], color="0.3", mfc="none",
+                       label=v) for v in summaries]
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1),
+              frameon=False)
     ax.set_title(title + " (up and left is better)")
     return fig
 
 
 def curves_figure(curves: dict[str, dict[str, list]], target: float | None, title: str,
-                  time_label: str = "training wall time (s)", ylabel: str = "validation MAE", log: bool = True):
-    """The validation score (``ylabel``; a log axis when ``log``) against training wall time and against
-    steps: one colour per strategy, one line style per fairness view, one thin line per seed, legend below."""
+                  time_label: str = "training wall time (s)", ylabel: str = "validation MAE",
+                  log: bool = True):
+    """The validation score (``ylabel``; a log axis when ``log``) against training wall time and
+    against
+    steps: one colour per strategy, one line style per fairness view, one thin line per seed, legend
+    below."""
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     styles = ["-", "--", ":", "-."]
@@ -110,7 +119,8 @@ def curves_figure(curves: dict[str, dict[str, list]], target: float | None, titl
             for j, pts in enumerate(seeds):
                 pts = np.asarray(pts, dtype=float)
                 kw = {"ls": styles[k % 4], "color": colours[strategy], "lw": 0.9, "alpha": 0.8,
-                      "label": f"{strategy} ({view}, {len(seeds)} seed{'s' if len(seeds) > 1 else ''})" if j == 0
+                      "label": f"{strategy} ({view}, {len(seeds)} "
+                               f"seed{'s' if len(seeds) > 1 else ''})" if j == 0
                       else None}
                 axes[0].plot(pts[:, 1], pts[:, 2], **kw)
                 axes[1].plot(pts[:, 0], pts[:, 2], **kw)
@@ -170,22 +180,26 @@ def ranks_figure(rows: list[dict], title: str):
     """Per strategy (and rank count): straggler share with the all-reduce's share stacked on it and
     the p90 ticked, and scaling efficiency with its range."""
     plt = _plt()
-    labels = [r["strategy"] + (f" ({r['ranks']} ranks)" if len({x["ranks"] for x in rows}) > 1 else "")
+    labels = [r["strategy"] + (f" ({r['ranks']} ranks)" if len({x["ranks"] for x in rows}) > 1
+                               else "")
               for r in rows]
     x = np.arange(len(rows))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     share = np.array([r["straggler_share_mean"] for r in rows], dtype=float)
     allreduce = np.array([r["allreduce_share_mean"] for r in rows], dtype=float)
     axes[0].bar(x, share, color="tab:red", label="waiting for the slowest rank")
-    axes[0].bar(x, allreduce, bottom=share, color="tab:gray", alpha=0.6, label="the all-reduce itself")
-    axes[0].plot(x, [r["straggler_share_p90"] for r in rows], "k_", ms=14, label="straggler share p90")
+    axes[0].bar(x, allreduce, bottom=share, color="tab:gray", alpha=0.6,
+                label="the all-reduce itself")
+    axes[0].plot(x, [r["straggler_share_p90"] for r in rows], "k_", ms=14,
+                 label="straggler share p90")
     axes[0].set_ylabel("share of the ranks' step time")
     axes[0].legend(fontsize=7)
     eff = np.array([r.get("efficiency", np.nan) for r in rows], dtype=float)
     lo = np.array([r.get("efficiency_lo", np.nan) for r in rows], dtype=float)
     hi = np.array([r.get("efficiency_hi", np.nan) for r in rows], dtype=float)
     axes[1].bar(x, eff, color="tab:blue")
-    axes[1].errorbar(x, eff, yerr=[np.maximum(eff - lo, 0), np.maximum(hi - eff, 0)], fmt="none", color="k",
+    axes[1].errorbar(x, eff, yerr=[np.maximum(eff - lo, 0), np.maximum(hi - eff, 0)], fmt="none",
+                     color="k",
                      capsize=3)
     axes[1].axhline(1.0, color="k", lw=0.8, alpha=0.6)
     axes[1].set_ylabel("scaling efficiency (N-rank / N x 1-rank graphs/s)")

@@ -1,5 +1,5 @@
-"""A results directory as the report reads it: the latest record of every cell, keyed by how its step
-ran (:func:`with_arms`), and the suite's side files (config, environment, planning)."""
+"""A results directory as the report reads it: the latest record of every cell, keyed by how its
+step ran (:func:`with_arms`), and the suite's side files (config, environment, planning)."""
 
 from __future__ import annotations
 
@@ -31,8 +31,10 @@ class Results:
         path = Path(path)
         records_path = path / "records.csv"
         if not records_path.exists():
-            raise FileNotFoundError(f"{records_path} not found: is {path} a bench_lib results directory?")
-        load = lambda name: json.loads((path / name).read_text()) if (path / name).exists() else {}  # noqa: E731
+            raise FileNotFoundError(f"{records_path} not found: is {path} a bench_lib results "
+                                    f"directory?")
+        def load(name):
+            return json.loads((path / name).read_text()) if (path / name).exists() else {}
         return cls(path, with_arms(latest(pd.read_csv(records_path))), load("config.json"),
                    load("environment.json"), load("planning.json"))
 
@@ -47,7 +49,8 @@ class Results:
 
     @property
     def margin(self) -> float:
-        """The equivalence margin m of the suite's verdicts (``margin`` in its ``[suite]`` table)."""
+        """The equivalence margin m of the suite's verdicts (``margin`` in its ``[suite]``
+        table)."""
         return float(self.config.get("margin", MARGIN))
 
     def datasets(self) -> list[str]:
@@ -57,9 +60,10 @@ class Results:
         return {d["name"]: d for d in self.config.get("datasets", [])}.get(dataset, {})
 
     def groups(self, dataset: str):
-        """``(model, view, records)`` of every table of ``dataset``, failed cells included; a strategy that did
-        not carry the view's budget (:func:`bench_lib.verdicts.off_budget`) is left out of the view's tables,
-        named with what it carried in the records' ``attrs["off_budget"]`` (``{strategy: (carried, budget)}``)."""
+        """``(model, view, records)`` of every table of ``dataset``, failed cells included; a
+        strategy that did not carry the view's budget (:func:`bench_lib.verdicts.off_budget`) is
+        left out of the view's tables, named with what it carried in the records'
+        ``attrs["off_budget"]`` (``{strategy: (carried, budget)}``)."""
         sub = self.ran[self.ran.dataset == dataset]
         for model in dict.fromkeys(sub.model):
             for view in VIEWS:
@@ -72,10 +76,12 @@ class Results:
 
 
 def _off_budget(g: pd.DataFrame, view: str) -> dict[str, tuple[float, float]]:
-    """The strategies of ``g`` whose mean real graphs per step (over their cells) is off ``view``'s budget."""
+    """The strategies of ``g`` whose mean real graphs per step (over their cells) is off ``view``'s
+    budget."""
     if "graphs_per_step_mean" not in g or "graphs_per_step_budget" not in g:
         return {}
-    num = lambda col: pd.to_numeric(g[col], errors="coerce")  # noqa: E731
+    def num(col):
+        return pd.to_numeric(g[col], errors="coerce")
     means = pd.DataFrame({"s": g.strategy, "carried": num("graphs_per_step_mean"),
                           "budget": num("graphs_per_step_budget")}).groupby("s", sort=False).mean()
     return {s: (float(r.carried), float(r.budget)) for s, r in means.iterrows()
@@ -89,13 +95,16 @@ def with_arms(df: pd.DataFrame) -> pd.DataFrame:
     Records from before the execution axis are eager and inline."""
     df = df.copy()
     df["strategy_name"] = df["strategy"]
-    execution = df["execution"].fillna("eager") if "execution" in df else pd.Series("eager", index=df.index)
-    prefetch = pd.to_numeric(df["prefetch"], errors="coerce").fillna(0).astype(int) if "prefetch" in df \
-        else pd.Series(0, index=df.index)
+    execution = (df["execution"].fillna("eager") if "execution" in df
+                 else pd.Series("eager", index=df.index))
+    prefetch = (pd.to_numeric(df["prefetch"], errors="coerce").fillna(0).astype(int) if "prefetch"
+                in df \
+        else pd.Series(0, index=df.index))
     df["execution"] = execution
     ranks = pd.to_numeric(df["ranks"], errors="coerce").fillna(1).astype(int) if "ranks" in df \
         else pd.Series(1, index=df.index)
-    # The same tags as CellSpec.label's (bench_lib.schema.execution_tags), written here: no harness import.
+    # The same tags as CellSpec.label's (bench_lib.schema.execution_tags), written here: no harness
+    # import.
     df["strategy"] = [s + ("" if x == "eager" else f"+{x}") + (f"+prefetch{p}" if p else "")
                       + (f"+{r}ranks" if r > 1 else "")
                       for s, x, p, r in zip(df["strategy_name"], execution, prefetch, ranks)]

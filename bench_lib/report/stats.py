@@ -70,7 +70,8 @@ def bootstrap_median(groups, level: float = 0.95, n_boot: int = 2000, seed: int 
     boots = np.empty(n_boot)
     for b in range(n_boot):
         picked = [groups[i] for i in rng.integers(0, len(groups), size=len(groups))]
-        boots[b] = np.median(np.concatenate([g[rng.integers(0, len(g), size=len(g))] for g in picked]))
+        boots[b] = np.median(np.concatenate([g[rng.integers(0, len(g),
+                                                            size=len(g))] for g in picked]))
     lo, hi = np.percentile(boots, [50 * (1 - level), 50 * (1 + level)])
     return Estimate(med, float(lo), float(hi), len(x), len(x), "ci95", len(groups))
 
@@ -80,7 +81,8 @@ def spread(values) -> Estimate:
     x = np.asarray([v for v in values if v == v], dtype=float)
     if len(x) == 0:
         return NONE
-    return Estimate(float(np.median(x)), float(x.min()), float(x.max()), len(x), len(x), "range", len(x))
+    return Estimate(float(np.median(x)), float(x.min()), float(x.max()), len(x), len(x), "range",
+                    len(x))
 
 
 def censored_median(values, reached) -> Estimate:

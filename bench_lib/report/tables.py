@@ -28,10 +28,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from bench_lib.report.stats import NONE, Estimate, bootstrap_median, censored_median, overlaps, spread
+from bench_lib.report.stats import (NONE, Estimate, bootstrap_median, censored_median, overlaps,
+                                    spread)
 from bench_lib.verdicts import ALPHA, MARGIN, Verdict, compare_seeds, compare_turns, pair_count
 
-__all__ = ["decide", "DECIDED", "compile_table", "COMPILE", "latest", "with_scores", "metric_of", "describe_metric", "in_view", "json_field", "truthy", "summarise", "best", "main_table", "fairness_table", "details_table",
+__all__ = ["decide", "DECIDED", "compile_table", "COMPILE", "latest", "with_scores", "metric_of",
+           "describe_metric", "in_view", "json_field", "truthy", "summarise", "best", "main_table",
+           "fairness_table", "details_table",
            "stats_table", "curve_points", "MAIN", "FAIRNESS", "DETAILS", "fmt_estimate"]
 
 #: (metric, label, format, better: "high"/"low"/None) of the main table.
@@ -46,7 +49,8 @@ MAIN = [
     ("train_rss_mib", "training RSS rise MiB", "{:,.0f}", "low"),
     ("steps_to_target", "steps to target", "{:,.0f}", "low"),
     ("time_to_target_s", "time to target s", "{:.1f}", "low"),
-    ("best_val_score", "best val score", "{:.3f}", None),  # named and directed per dataset (main_table)
+    # named and directed per dataset (main_table)
+    ("best_val_score", "best val score", "{:.3f}", None),
 ]
 #: The slots each strategy got per step: what makes a view fair, shown rather than asserted.
 FAIRNESS = [
@@ -112,7 +116,8 @@ COMPILE = [
 _CENSORED = ("steps_to_target", "time_to_target_s", "time_to_target_with_compile_s")
 #: Counts that add up over seeds (shown as totals, not medians).
 _TOTALS = ("windows_timed", "contended_windows")
-#: Metrics that follow from the plan alone: one value is exact, so it may be bolded without an interval.
+#: Metrics that follow from the plan alone: one value is exact, so it may be bolded without an
+#: interval.
 PLANNED = ("node_efficiency", "edge_efficiency", "graphs_per_step_mean")
 #: Seeds both sides need before a measured value may be bolded, by kind of estimate.
 MIN_SEEDS = {"ci95": 2, "range": 3, "censored": 3, "total": 3}
@@ -133,22 +138,24 @@ def with_scores(df: pd.DataFrame) -> pd.DataFrame:
     if "metric" not in df:
         df["metric"] = "mae"
     df["task"], df["metric"] = df["task"].fillna("regression"), df["metric"].fillna("mae")
-    mae = pd.to_numeric(df["target_mae"], errors="coerce") if "target_mae" in df else pd.Series(np.nan, df.index)
-    value = pd.to_numeric(df["target_value"], errors="coerce") if "target_value" in df else pd.Series(np.nan,
-                                                                                                      df.index)
+    mae = (pd.to_numeric(df["target_mae"], errors="coerce") if "target_mae" in df
+           else pd.Series(np.nan, df.index))
+    value = (pd.to_numeric(df["target_value"], errors="coerce") if "target_value" in df
+             else pd.Series(np.nan, df.index))
     df["goal"] = value.fillna(mae)
     for which in ("best", "final"):
         old = f"{which}_val_mae"
         new = f"{which}_val_score"
         if old in df:
-            df[new] = pd.to_numeric(df[new], errors="coerce").fillna(pd.to_numeric(df[old], errors="coerce")) \
+            df[new] = pd.to_numeric(
+                df[new], errors="coerce").fillna(pd.to_numeric(df[old], errors="coerce")) \
                 if new in df else pd.to_numeric(df[old], errors="coerce")
     return df
 
 
 def describe_metric(name) -> tuple[str, str, bool]:
-    """``(metric, how a reader names it, higher is better)`` of a record's ``metric`` (a name this version
-    does not know is shown as it is, lower is better)."""
+    """``(metric, how a reader names it, higher is better)`` of a record's ``metric`` (a name this
+    version does not know is shown as it is, lower is better)."""
     from bench_lib.tasks import METRICS
 
     name = "mae" if name != name or name is None else str(name)
@@ -158,7 +165,8 @@ def describe_metric(name) -> tuple[str, str, bool]:
 
 def metric_of(rows: pd.DataFrame) -> tuple[str, str, bool]:
     """:func:`describe_metric` of records of one dataset (their first metric)."""
-    return describe_metric(rows["metric"].dropna().iloc[0] if "metric" in rows and rows["metric"].notna().any()
+    return describe_metric(rows["metric"].dropna().iloc[0] if "metric" in rows
+                           and rows["metric"].notna().any()
                            else "mae")
 
 
@@ -192,15 +200,16 @@ def throughput(rows: pd.DataFrame) -> Estimate:
 
 
 def fill_untimed(g: pd.DataFrame) -> pd.DataFrame:
-    """Records of train-only seeds (``repeats`` 0: steps to the target, no throughput) get their time to
-    target as steps x the median step time of their strategy's timed records in ``g``."""
+    """Records of train-only seeds (``repeats`` 0: steps to the target, no throughput) get their
+    time to target as steps x the median step time of their strategy's timed records in ``g``."""
     if "repeats" not in g or "time_to_target_s" not in g:
         return g
     g = g.copy()
     untimed = pd.to_numeric(g["repeats"], errors="coerce") == 0
     if not untimed.any():
         return g
-    step = pd.to_numeric(g["step_s"], errors="coerce") if "step_s" in g else pd.Series(np.nan, g.index)
+    step = (pd.to_numeric(g["step_s"], errors="coerce") if "step_s" in g
+            else pd.Series(np.nan, g.index))
     ok = (g["status"] == "ok") if "status" in g else pd.Series(True, index=g.index)
     medians = step[~untimed & ok].groupby(g.loc[~untimed & ok, "strategy"]).median()
     steps = pd.to_numeric(g["steps_to_target"], errors="coerce")
@@ -217,22 +226,30 @@ def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
     for strategy, rows in g.groupby("strategy", sort=False):
         est: dict[str, Estimate] = {}
         ok = int((rows.status == "ok").sum()) if "status" in rows else len(rows)
-        est["cells_ok"] = Estimate(float(ok), float(ok), float(ok), len(rows), ok, "count", len(rows))
+        est["cells_ok"] = Estimate(float(ok), float(ok), float(ok), len(rows), ok, "count",
+                                   len(rows))
         est["graphs_per_s"] = throughput(rows)
         windows = [x for v in rows.get("window_graphs_per_s", []) for x in json_field(v, [])]
-        est["window_graphs_per_s"] = (Estimate(*(float(q) for q in np.percentile(windows, [50, 10, 90])), len(windows),
-                                               len(windows), "quantiles", len(rows)) if windows else NONE)
+        est["window_graphs_per_s"] = (Estimate(*(float(q)
+                                                 for q in np.percentile(windows, [50, 10, 90])),
+                                               len(windows),
+                                               len(windows), "quantiles",
+                                               len(rows)) if windows else NONE)
         # a loader-only cell (model none) trains nothing: it neither reaches nor misses a target
-        trains = [str(m) != "none" for m in rows["model"]] if "model" in rows else [True] * len(rows)
-        has_target = [t == t and tr for t, tr in zip(_numbers(rows, "goal" if "goal" in rows else "target_mae"),
+        trains = ([str(m) != "none" for m in rows["model"]] if "model" in rows
+                  else [True] * len(rows))
+        has_target = [t == t and tr
+                      for t, tr in zip(_numbers(rows, "goal" if "goal" in rows else "target_mae"),
                                                      trains)]
-        reached = [truthy(r) for r, t in zip(rows.get("reached_target", [False] * len(rows)), has_target) if t]
+        reached = [truthy(r) for r, t in zip(rows.get("reached_target", [False] * len(rows)),
+                                             has_target) if t]
         for col in _CENSORED:
             vals = [v for v, t in zip(_numbers(rows, col), has_target) if t]
             est[col] = censored_median(vals, reached) if vals else NONE
         for col in _TOTALS:
             vals = [v for v in _numbers(rows, col) if v == v]
-            est[col] = Estimate(float(sum(vals)), float(sum(vals)), float(sum(vals)), len(vals), len(vals), "total",
+            est[col] = Estimate(float(sum(vals)), float(sum(vals)), float(sum(vals)), len(vals),
+                                len(vals), "total",
                                 len(vals)) if vals else NONE
         for col, *_ in MAIN + FAIRNESS + DETAILS + COMPILE:
             est.setdefault(col, spread(_numbers(rows, col)))
@@ -240,26 +257,31 @@ def summarise(g: pd.DataFrame) -> dict[str, dict[str, Estimate]]:
     return out
 
 
-#: The columns that get a verdict against their leader (:func:`decide`), and how a ratio of them is named.
+#: The columns that get a verdict against their leader (:func:`decide`), and how a ratio of them is
+#: named.
 DECIDED = {"graphs_per_s": "", "steps_to_target": "steps", "time_to_target_s": "time"}
 
 
 def decide(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]], margin: float = MARGIN,
            paired: bool = True) -> dict[str, tuple[str | None, dict[str, Verdict]]]:
-    """col -> ``(leader, {strategy: verdict against the leader})`` for the columns of :data:`DECIDED`, over
-    the records ``g`` of one table (one per strategy and seed) summarised in ``summary``.
+    """col -> ``(leader, {strategy: verdict against the leader})`` for the columns of
+    :data:`DECIDED`, over the records ``g`` of one table (one per strategy and seed) summarised in
+    ``summary``.
 
-    The leader is the best estimate of the column; graphs/s is compared turn by turn within each seed
-    (``paired``: the suite interleaved its cells; a cell re-run apart from its group, another
-    ``turn_group``, is compared unpaired), the times to target seed by seed, a missed seed censored. Every
-    verdict is at the family-wise level of the table's pairs (:func:`~bench_lib.verdicts.pair_count`),
-    and of the looks a ``decide`` suite took (``decide_looks``).
+    The leader is the best estimate of the column; graphs/s is compared turn by turn within each
+    seed (``paired``: the suite interleaved its cells; a cell re-run apart from its group, another
+    ``turn_group``, is compared unpaired), the times to target seed by seed, a missed seed censored.
+    Every verdict is at the family-wise level of the table's pairs
+    (:func:`~bench_lib.verdicts.pair_count`), and of the looks a ``decide`` suite took
+    (``decide_looks``).
     """
     out: dict[str, tuple[str | None, dict[str, Verdict]]] = {}
     g = fill_untimed(g)
-    looks = pd.to_numeric(g["decide_looks"], errors="coerce").max() if "decide_looks" in g else float("nan")
+    looks = (pd.to_numeric(g["decide_looks"], errors="coerce").max() if "decide_looks" in g
+             else float("nan"))
     alpha = ALPHA / (int(looks) if looks == looks and looks >= 1 else 1)
-    by = {s: rows.sort_values("seed") if "seed" in rows else rows for s, rows in g.groupby("strategy", sort=False)}
+    by = {s: rows.sort_values("seed") if "seed" in rows else rows
+          for s, rows in g.groupby("strategy", sort=False)}
     for col in DECIDED:
         ranked = sorted(((e[col].value, s) for s, e in summary.items() if e[col].ok and s in by),
                         reverse=col == "graphs_per_s")
@@ -279,23 +301,31 @@ def decide(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]], margin: flo
     return out
 
 
-def _versus(rows: pd.DataFrame, lead: pd.DataFrame, col: str, pairs: int, margin: float, paired: bool,
+def _versus(rows: pd.DataFrame, lead: pd.DataFrame, col: str, pairs: int, margin: float,
+            paired: bool,
             alpha: float = ALPHA):
-    """The verdict of ``rows`` (one strategy's records) against the leader's, on the seeds both ran."""
-    ok = lambda r: r[r.status == "ok"] if "status" in r else r  # noqa: E731
+    """The verdict of ``rows`` (one strategy's records) against the leader's, on the seeds both
+    ran."""
+    def ok(r):
+        return r[r.status == "ok"] if "status" in r else r
     if col == "graphs_per_s":
         a, b = ok(rows), ok(lead)
         seeds = [s for s in a["seed"] if s in set(b["seed"])] if "seed" in a else []
         if not seeds or "window_graphs_per_s" not in a:
             return None
-        one = lambda r, s, c: r[r.seed == s][c].iloc[0]  # noqa: E731
-        per = lambda r: [json_field(one(r, s, "window_graphs_per_s"), []) for s in seeds]  # noqa: E731
-        together = [paired and ("turn_group" not in a or str(one(a, s, "turn_group")) == str(one(b, s, "turn_group")))
+        def one(r, s, c):
+            return r[r.seed == s][c].iloc[0]
+        def per(r):
+            return [json_field(one(r, s, "window_graphs_per_s"), []) for s in seeds]
+        together = [paired and ("turn_group" not in a or str(one(a, s, "turn_group"))
+                                == str(one(b, s, "turn_group")))
                     for s in seeds]
-        return compare_turns(per(a), per(b), paired=together, pairs=pairs, alpha=alpha, margin=margin)
+        return compare_turns(per(a), per(b), paired=together, pairs=pairs, alpha=alpha,
+                             margin=margin)
     if "seed" not in rows:
         return None
-    trains = lambda r: r[r["model"].astype(str) != "none"] if "model" in r else r  # noqa: E731
+    def trains(r):
+        return r[r["model"].astype(str) != "none"] if "model" in r else r
     a, b = trains(rows), trains(lead)
     seeds = [s for s in a["seed"] if s in set(b["seed"])]
     if not seeds:
@@ -303,14 +333,19 @@ def _versus(rows: pd.DataFrame, lead: pd.DataFrame, col: str, pairs: int, margin
 
     def values(r):
         r = r.set_index("seed").loc[seeds]
-        reached = [truthy(x) and st == "ok" for x, st in zip(r.get("reached_target", [False] * len(r)),
+        reached = [truthy(x) and st == "ok"
+                   for x, st in zip(r.get("reached_target", [False] * len(r)),
                                                               r.get("status", ["ok"] * len(r)))]
-        return list(pd.to_numeric(r[col], errors="coerce")) if col in r else [float("nan")] * len(r), reached
+        return list(
+            pd.to_numeric(
+                r[col], errors="coerce")) if col in r else [float("nan")] * len(r), reached
 
     (x, rx), (y, ry) = values(a), values(b)
     # a time to target is steps x the step time the timed seeds measured: its ratio carries that
-    # measurement's error (the graphs/s ratio's, graphs per step being planned), which the seeds do not show
-    rate = _versus(rows, lead, "graphs_per_s", pairs, margin, paired, alpha) if col == "time_to_target_s" else None
+    # measurement's error (the graphs/s ratio's, graphs per step being planned), which the seeds do
+    # not show
+    rate = (_versus(rows, lead, "graphs_per_s", pairs, margin, paired, alpha) if col
+            == "time_to_target_s" else None)
     return compare_seeds(x, rx, y, ry, pairs=pairs, alpha=alpha, margin=margin,
                          extra_se=rate.se if rate is not None else 0.0)
 
@@ -335,10 +370,12 @@ def best(summary: dict[str, dict[str, Estimate]], col: str, better: str | None,
     if verdicts and col in verdicts and verdicts[col][0] == lead:
         vs = verdicts[col][1]
         behind = "slower"
-        return lead, second, bool(vs) and all(s in vs and vs[s].word == behind for _, s in ranked[1:])
+        return lead, second, bool(vs) and all(s in vs and vs[s].word == behind
+                                              for _, s in ranked[1:])
     a, b = summary[lead][col], summary[second][col]
     too_few = col not in PLANNED and min(a.seeds, b.seeds) < MIN_SEEDS.get(a.kind, 3)
-    return lead, second, not too_few and not any(overlaps(a, summary[s][col]) for _, s in ranked[1:])
+    return lead, second, not too_few and not any(overlaps(a,
+                                                          summary[s][col]) for _, s in ranked[1:])
 
 
 def _fmt(fmt: str, value: float) -> str:
@@ -346,7 +383,8 @@ def _fmt(fmt: str, value: float) -> str:
 
 
 def fmt_estimate(e: Estimate, fmt: str, with_interval: bool = False) -> str:
-    """``value``, ``value [lo-hi]``, ``k/n``, or for a time to target ``value [lo-hi] (k/n)`` / ``not reached (k/n)``."""
+    """``value``, ``value [lo-hi]``, ``k/n``, or for a time to target ``value [lo-hi] (k/n)`` /
+    ``not reached (k/n)``."""
     if e.kind == "count":
         return f"{e.k}/{e.n}"
     if e.kind == "censored":
@@ -364,10 +402,12 @@ def fmt_estimate(e: Estimate, fmt: str, with_interval: bool = False) -> str:
     return text
 
 
-def _table(summary, columns, extra_header: tuple[str, ...] = (), extra: dict[str, list[str]] | None = None,
+def _table(summary, columns, extra_header: tuple[str, ...] = (), extra: dict[str,
+           list[str]] | None = None,
            verdicts: dict | None = None) -> str:
-    """Markdown: one row per strategy, columns with any value, best values bolded where clear; a column
-    with ``verdicts`` (:func:`decide`) is followed by each strategy's verdict against its leader."""
+    """Markdown: one row per strategy, columns with any value, best values bolded where clear; a
+    column with ``verdicts`` (:func:`decide`) is followed by each strategy's verdict against its
+    leader."""
     cols = [c for c in columns if any(e[c[0]].ok or e[c[0]].n for e in summary.values())]
     verdicts = verdicts or {}
     judged = {c[0] for c in cols if verdicts.get(c[0], (None, {}))[0] is not None}
@@ -375,12 +415,14 @@ def _table(summary, columns, extra_header: tuple[str, ...] = (), extra: dict[str
     for col, label, _, _ in cols:
         header += [label] + (["vs leader"] if col in judged else [])
     header += list(extra_header)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     bold = {col: best(summary, col, better, verdicts) for col, _, _, better in cols}
     for strategy, est in summary.items():
         cells = [f"`{strategy}`"]
         for col, _, fmt, _ in cols:
-            text = fmt_estimate(est[col], fmt, with_interval=col in ("graphs_per_s", "window_graphs_per_s"))
+            text = fmt_estimate(est[col], fmt,
+                                with_interval=col in ("graphs_per_s", "window_graphs_per_s"))
             lead, _, clear = bold[col]
             cells.append(f"**{text}**" if clear and lead == strategy else text)
             if col in judged:
@@ -393,14 +435,18 @@ def _table(summary, columns, extra_header: tuple[str, ...] = (), extra: dict[str
     return "\n".join(lines)
 
 
-def main_table(summary, metric: tuple[str, str, bool] | None = None, verdicts: dict | None = None) -> str:
-    """Throughput, efficiency, memory and time to accuracy per strategy; ``metric`` (:func:`metric_of`) names
-    the validation score's column and which way is better; ``verdicts`` (:func:`decide`) add each strategy's
-    verdict against the leader of graphs/s and of steps and time to target."""
+def main_table(summary, metric: tuple[str, str, bool] | None = None,
+               verdicts: dict | None = None) -> str:
+    """Throughput, efficiency, memory and time to accuracy per strategy; ``metric``
+    (:func:`metric_of`) names the validation score's column and which way is better; ``verdicts``
+    (:func:`decide`) add each strategy's verdict against the leader of graphs/s and of steps and
+    time to target."""
     spec = MAIN
     if metric is not None:
-        spec = [(c, f"best val {metric[1]} ({'higher' if metric[2] else 'lower'} is better)", f, "high" if metric[2]
-                 else "low") if c == "best_val_score" else (c, label, f, better) for c, label, f, better in MAIN]
+        spec = [(c, f"best val {metric[1]} ({'higher' if metric[2] else 'lower'} is better)", f,
+                 "high" if metric[2]
+                 else "low") if c == "best_val_score" else (c, label, f,
+                                                            better) for c, label, f, better in MAIN]
     return _table(summary, spec, verdicts=verdicts)
 
 
@@ -414,7 +460,8 @@ def details_table(summary) -> str:
 
 
 def compile_table(summary) -> str:
-    """Compile seconds, compiles, recompiles, shapes, steady rate and time to target with and without compile."""
+    """Compile seconds, compiles, recompiles, shapes, steady rate and time to target with and
+    without compile."""
     return _table(summary, COMPILE)
 
 
@@ -427,7 +474,8 @@ def stats_table(planning: dict) -> str:
     return format_stats({display_name(name): d["stats"] for name, d in planning.items()})
 
 
-def curve_points(records: pd.DataFrame, with_compile: bool = False, key: str = "strategy") -> dict[str, list[list]]:
+def curve_points(records: pd.DataFrame, with_compile: bool = False,
+                 key: str = "strategy") -> dict[str, list[list]]:
     """strategy -> one validation curve ``[[step, train_s, val_mae], ...]`` per seed.
 
     ``with_compile``: ``train_s`` becomes the cell's compile seconds plus

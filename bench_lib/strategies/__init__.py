@@ -10,8 +10,8 @@ Example::
 
 Built-ins: ``pad``, ``dynamic``, ``dynamic-budget``, ``pad-bucket``, ``pack-lpfhp``,
 ``pack-ffd``, ``pack-cutstock``; the baselines ``pyg``, ``pyg-dynamic`` and ``dgl-loader``
-(:mod:`.baselines`: PyG's and DGL's own loaders, not in ``"all"``); third-party strategies arrive through the
-``bench_lib.strategies`` entry-point group (see :mod:`.registry`).
+(:mod:`.baselines`: PyG's and DGL's own loaders, not in ``"all"``); third-party strategies arrive
+through the ``bench_lib.strategies`` entry-point group (see :mod:`.registry`).
 """
 
 from bench_lib.strategies.base import EpochPlanner, GraphTooLargeError, Plan, Strategy
@@ -20,7 +20,8 @@ from bench_lib.strategies.collate import collate
 from bench_lib.strategies.registry import ENTRY_POINT_GROUP, STRATEGIES, StrategyRegistry
 
 # Built-ins register themselves on import.
-from bench_lib.strategies import padding, dynamic, bucket, lpfhp, ffd, cutstock, baselines  # noqa: E402,F401  isort: skip
+from bench_lib.strategies import (  # noqa: E402,F401  isort: skip
+    padding, dynamic, bucket, lpfhp, ffd, cutstock, baselines)
 
 __all__ = ["BatchShape", "GraphBatch", "Plan", "EpochPlanner", "Strategy", "GraphTooLargeError",
            "collate", "STRATEGIES", "StrategyRegistry", "ENTRY_POINT_GROUP"]

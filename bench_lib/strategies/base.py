@@ -62,7 +62,8 @@ class Plan:
         if self.buckets is not None and self.shape is not None:
             raise ValueError("Plan: a bucketed plan has no single shape")
         if self.bucket_of is not None and len(self.bucket_of) != self.n_batch:
-            raise ValueError(f"Plan: bucket_of has {len(self.bucket_of)} entries for {self.n_batch} batches")
+            raise ValueError(f"Plan: bucket_of has {len(self.bucket_of)} entries for "
+                             f"{self.n_batch} batches")
 
     @classmethod
     def from_batch_sizes(cls, graph_index: np.ndarray, batch_sizes: np.ndarray,
@@ -90,7 +91,8 @@ class Plan:
     def padded(self) -> bool:
         return self.shape is not None or self.buckets is not None
 
-    def slots(self, n_node: np.ndarray, n_edge: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def slots(self, n_node: np.ndarray, n_edge: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+              np.ndarray]:
         """Per-batch ``(node, edge, graph)`` slots: the padded shape, or for
         unpadded batches their real nodes, edges and graphs plus the (empty)
         padding graph."""
@@ -98,7 +100,8 @@ class Plan:
             ones = np.ones(self.n_batch, dtype=np.int64)
             return ones * self.shape.n_node, ones * self.shape.n_edge, ones * self.shape.n_graph
         if self.buckets is not None:
-            table = np.array([[s.n_node, s.n_edge, s.n_graph] for s in self.buckets], dtype=np.int64)
+            table = np.array([[s.n_node, s.n_edge, s.n_graph] for s in self.buckets],
+                             dtype=np.int64)
             rows = table[self.bucket_of]
             return rows[:, 0], rows[:, 1], rows[:, 2]
         return self.batch_sums(n_node), self.batch_sums(n_edge), np.diff(self.batch_ptr) + 1
@@ -158,7 +161,8 @@ class Strategy(ABC):
     needs_dgl: ClassVar[bool] = False
 
     @abstractmethod
-    def prepare(self, n_node: np.ndarray, n_edge: np.ndarray, rng: np.random.Generator) -> EpochPlanner:
+    def prepare(self, n_node: np.ndarray, n_edge: np.ndarray,
+                rng: np.random.Generator) -> EpochPlanner:
         """Plan once for a split from its sizes alone."""
 
     @classmethod
@@ -183,8 +187,8 @@ class Strategy(ABC):
 
     def collater(self, store) -> Callable[[np.ndarray, BatchShape | None], "GraphBatch"]:
         """``(store indices, shape) -> GraphBatch`` for batches of ``store``: bench_lib's vectorised
-        :func:`~bench_lib.strategies.collate.collate` unless a strategy builds its batches another way
-        (the ``pyg`` and ``dgl-loader`` baselines go through those libraries' own collaters)."""
+        :func:`~bench_lib.strategies.collate.collate` unless a strategy builds its batches another
+        way (the ``pyg`` and ``dgl-loader`` baselines go through those libraries' own collaters)."""
         from bench_lib.strategies.collate import collate
 
         return functools.partial(collate, store)
@@ -209,4 +213,5 @@ def positive(name: str, value: int | None, allow_none: bool = True) -> None:
     if value is None and allow_none:
         return
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1{' or None' if allow_none else ''} (got {value!r})")
+        raise ValueError(f"`{name}` must be an integer >= 1{' or None' if allow_none else ''} (got "
+                         f"{value!r})")

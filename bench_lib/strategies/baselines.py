@@ -1,4 +1,5 @@
-"""What a user gets out of the box from PyTorch Geometric and DGL, as arms beside bench_lib's strategies.
+"""What a user gets out of the box from PyTorch Geometric and DGL, as arms beside bench_lib's
+strategies.
 
 ``pyg``: PyG's ``DataLoader``: a fixed number of graphs per step, shuffled, batched by
 ``Batch.from_data_list``. ``pyg-dynamic``: PyG's ``DynamicBatchSampler`` in node mode: graphs in
@@ -8,12 +9,12 @@ same way. ``dgl-loader``: DGL's ``GraphDataLoader``: a fixed number of graphs pe
 has its own.
 
 They plan as bench_lib's ``dynamic`` (and, for ``pyg-dynamic``, the node-only greedy fill of
-``dynamic-budget``, which is PyG's rule: a batch ends when the next graph would pass ``max_nodes``); what
-differs is how a batch is built: the dataset is held as one library object per graph (a
+``dynamic-budget``, which is PyG's rule: a batch ends when the next graph would pass ``max_nodes``);
+what differs is how a batch is built: the dataset is held as one library object per graph (a
 ``torch_geometric.data.Data``, or a ``DGLGraph`` and its label), built once at set-up as a user's
-in-memory dataset is, and each batch goes through the library's own collater, then becomes the models'
-:class:`~bench_lib.strategies.batch.GraphBatch` (:mod:`.interop`, no copy where the layouts allow),
-inside the timed batch-build window like every strategy's.
+in-memory dataset is, and each batch goes through the library's own collater, then becomes the
+models' :class:`~bench_lib.strategies.batch.GraphBatch` (:mod:`.interop`, no copy where the layouts
+allow), inside the timed batch-build window like every strategy's.
 
 They are not in ``strategies = "all"`` (bench_lib's own strategies); name them to run them.
 """
@@ -91,14 +92,15 @@ class DglLoader(Dynamic):
         from bench_lib.deps import import_dgl
         from bench_lib.strategies.interop import dgl_graphs
 
-        return functools.partial(_dgl_collate, dgl_graphs(store), import_dgl().dataloading.GraphCollator())
+        return functools.partial(_dgl_collate, dgl_graphs(store),
+                                 import_dgl().dataloading.GraphCollator())
 
 
 @STRATEGIES.register
 @dataclass(frozen=True)
 class PygDynamic(_PygCollated, Strategy):
-    """PyG's ``DynamicBatchSampler`` (``mode="node"``): graphs in shuffled order until the next would pass
-    ``max_nodes`` real nodes; no edge or graph budget, no padding.
+    """PyG's ``DynamicBatchSampler`` (``mode="node"``): graphs in shuffled order until the next
+    would pass ``max_nodes`` real nodes; no edge or graph budget, no padding.
 
     Args:
       max_nodes: PyG's ``max_num`` (nodes per batch).
@@ -106,7 +108,8 @@ class PygDynamic(_PygCollated, Strategy):
 
     name = "pyg-dynamic"
     static_shape = False
-    wastes = "nothing; every batch has a new shape and its own edge count (nodes alone are budgeted)"
+    wastes = ("nothing; every batch has a new shape and its own edge count (nodes alone are "
+              "budgeted)")
     max_nodes: int = 256
 
     def __post_init__(self) -> None:
@@ -115,7 +118,8 @@ class PygDynamic(_PygCollated, Strategy):
     def prepare(self, n_node, n_edge, rng) -> _BudgetPlanner:
         n_node, n_edge = np.asarray(n_node, np.int64), np.asarray(n_edge, np.int64)
         check_sizes(n_node, n_edge, self.max_nodes, None, "pyg-dynamic batch")
-        return _BudgetPlanner(n_node, n_edge, self.max_nodes, int(n_edge.sum()) + 1, len(n_node) + 1, None)
+        return _BudgetPlanner(n_node, n_edge, self.max_nodes, int(n_edge.sum()) + 1,
+                              len(n_node) + 1, None)
 
     @classmethod
     def for_budget(cls, budget, n_node, n_edge) -> "PygDynamic":

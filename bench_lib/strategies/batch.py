@@ -105,7 +105,8 @@ class GraphBatch:
 
     def nbytes(self) -> int:
         """Bytes of all the batch's tensors, padding included."""
-        return sum(v.numel() * v.element_size() for v in self.__dict__.values() if isinstance(v, torch.Tensor))
+        return sum(v.numel() * v.element_size() for v in self.__dict__.values()
+                   if isinstance(v, torch.Tensor))
 
     def padding_bytes(self) -> int:
         """Bytes of the node and edge tensors that hold padding."""

@@ -79,23 +79,28 @@ class PadBucket(DynamicBudget):
 
     name = "pad-bucket"
     static_shape = False
-    wastes = "the greedy fill's empty slots above the nearest of a few bucket shapes (at most `buckets` shapes)"
+    wastes = ("the greedy fill's empty slots above the nearest of a few bucket shapes (at most "
+              "`buckets` shapes)")
     buckets: int = 4
     spacing: str = "quantile"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not isinstance(self.buckets, (int, np.integer)) or isinstance(self.buckets, bool) or self.buckets < 1:
+        whole = isinstance(self.buckets, (int, np.integer)) and not isinstance(self.buckets, bool)
+        if not whole or self.buckets < 1:
             raise ValueError(f"`buckets` must be an integer >= 1 (got {self.buckets!r})")
         if self.spacing not in SPACINGS:
-            raise ValueError(f"`spacing` must be one of {', '.join(SPACINGS)} (got {self.spacing!r})")
+            raise ValueError(f"`spacing` must be one of {', '.join(SPACINGS)} (got "
+                             f"{self.spacing!r})")
 
     def prepare(self, n_node, n_edge, rng) -> _BucketPlanner:
         base = super().prepare(n_node, n_edge, rng)
         n_node, n_edge = base.n_node, base.n_edge
         sample = base.plan_epoch(rng)  # the buckets come from a planned epoch's batch sizes
         top = base.shape
-        nodes = bucket_sizes(sample.batch_sums(n_node), top.n_node - 1, self.buckets, self.spacing) + 1
+        nodes = bucket_sizes(sample.batch_sums(n_node), top.n_node - 1, self.buckets,
+                             self.spacing) + 1
         edges = bucket_sizes(sample.batch_sums(n_edge), top.n_edge, self.buckets, self.spacing)
-        shapes = list(dict.fromkeys(BatchShape(int(n), int(e), top.n_graph) for n, e in zip(nodes, edges)))
+        shapes = list(dict.fromkeys(BatchShape(int(n), int(e),
+                                               top.n_graph) for n, e in zip(nodes, edges)))
         return _BucketPlanner(base, n_node, n_edge, tuple(shapes))

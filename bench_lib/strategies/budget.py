@@ -54,11 +54,13 @@ class SlotBudget:
 
     @property
     def packs_per_step(self) -> int:
-        """Packs of ``pack_nodes`` per step; ``ValueError`` unless they fill ``node_slots`` exactly."""
+        """Packs of ``pack_nodes`` per step; ``ValueError`` unless they fill ``node_slots``
+        exactly."""
         k, rest = divmod(self.node_slots, self.pack_nodes)
         if k < 1 or rest:
-            raise ValueError(f"node_slots={self.node_slots} is not a multiple of pack_nodes={self.pack_nodes}: "
-                             f"packers would get {k * self.pack_nodes} node slots")
+            raise ValueError(f"node_slots={self.node_slots} is not a multiple of "
+                             f"pack_nodes={self.pack_nodes}: packers would get "
+                             f"{k * self.pack_nodes} node slots")
         return k
 
     def edges_per_pack(self) -> int:
@@ -66,8 +68,8 @@ class SlotBudget:
         k = self.packs_per_step
         per_pack, rest = divmod(self.edge_slots, k)
         if rest:
-            raise ValueError(f"edge_slots={self.edge_slots} is not a multiple of the {k} packs per step: "
-                             f"packers would get {k * per_pack} edge slots")
+            raise ValueError(f"edge_slots={self.edge_slots} is not a multiple of the {k} packs per "
+                             f"step: packers would get {k * per_pack} edge slots")
         return per_pack
 
     def unpadded_batch_graphs(self, n_node: np.ndarray, n_edge: np.ndarray) -> int:

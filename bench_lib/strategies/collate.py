@@ -33,9 +33,10 @@ def _prefix_mask(n: int, n_true: int) -> np.ndarray:
     return mask
 
 
-def _slots(shape: BatchShape | None, b: int, real_n: int, real_e: int) -> tuple[int, int, int, bool]:
-    """``(node slots, edge slots, graph slots, static)``: ``shape``'s counts, or for no shape the real
-    counts and one graph slot more (the padding graph's).
+def _slots(shape: BatchShape | None, b: int, real_n: int, real_e: int) -> tuple[int, int, int,
+           bool]:
+    """``(node slots, edge slots, graph slots, static)``: ``shape``'s counts, or for no shape the
+    real counts and one graph slot more (the padding graph's).
 
     Raises:
       ValueError: the graphs do not fit ``shape`` (names both sizes).
@@ -52,12 +53,13 @@ def _slots(shape: BatchShape | None, b: int, real_n: int, real_e: int) -> tuple[
     return n_slots, e_slots, g_slots, True
 
 
-def _edges(store: GraphStore, idx: np.ndarray, nn: np.ndarray, ne: np.ndarray, positions: np.ndarray | None,
+def _edges(store: GraphStore, idx: np.ndarray, nn: np.ndarray, ne: np.ndarray,
+           positions: np.ndarray | None,
            e_slots: int, real_e: int) -> tuple[np.ndarray, np.ndarray]:
-    """``e_slots`` senders and receivers (node rows of the batch), the graphs' ``real_e`` edges first and the
-    pad slots after them left for the caller: the store's edges, or for a store whose edges are built per
-    batch (``store.neighbours``) those built here from the batch's positions. ``nn``, ``ne``: the graphs'
-    node and edge counts.
+    """``e_slots`` senders and receivers (node rows of the batch), the graphs' ``real_e`` edges
+    first and the pad slots after them left for the caller: the store's edges, or for a store whose
+    edges are built per batch (``store.neighbours``) those built here from the batch's positions.
+    ``nn``, ``ne``: the graphs' node and edge counts.
 
     Raises:
       ValueError: the built edges do not match the store's counts (a stale store).
@@ -75,15 +77,17 @@ def _edges(store: GraphStore, idx: np.ndarray, nn: np.ndarray, ne: np.ndarray, p
     built_ne, _, _ = rule.edges(nn, positions, kth, out=(senders, receivers))
     if not np.array_equal(built_ne, ne):
         bad = int(np.flatnonzero(built_ne != ne)[0])
-        raise ValueError(f"graph {idx[bad]} of {store.meta.name}: {built_ne[bad]} neighbour edges built, "
-                         f"but the store counts {ne[bad]} (the store's n_edge is stale; rebuild it)")
+        raise ValueError(f"graph {idx[bad]} of {store.meta.name}: {built_ne[bad]} neighbour edges "
+                         f"built, but the store counts {ne[bad]} (the store's n_edge is stale; "
+                         f"rebuild it)")
     senders, receivers = senders[:e_slots], receivers[:e_slots]
     if rows > 2 * e_slots + 1024:  # a loose bound (radius graphs): keep no oversized buffer alive
         senders, receivers = senders.copy(), receivers.copy()
     return senders, receivers
 
 
-def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None = None) -> GraphBatch:
+def collate(store: GraphStore, graph_index: np.ndarray,
+            shape: BatchShape | None = None) -> GraphBatch:
     """Batch graphs ``graph_index`` of ``store``.
 
     Args:
@@ -113,7 +117,8 @@ def collate(store: GraphStore, graph_index: np.ndarray, shape: BatchShape | None
     graph_index_out[:b] = idx
 
     features = store.graph_rows("node_features", idx)
-    if features.dtype.kind in "iu" and features.dtype != np.int64:  # narrow categorical columns on disk
+    # narrow categorical columns on disk
+    if features.dtype.kind in "iu" and features.dtype != np.int64:
         features = features.astype(np.int64)
     t = torch.from_numpy
     return GraphBatch(

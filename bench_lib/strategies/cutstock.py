@@ -27,13 +27,15 @@ import numpy as np
 
 from bench_lib.data.store import exclusive_cumsum
 from bench_lib.strategies.lpfhp import lpfhp_groups
-from bench_lib.strategies.packing import PackGroups, Packs, PackStrategy, assign_graphs, size_histogram
+from bench_lib.strategies.packing import (PackGroups, Packs, PackStrategy, assign_graphs,
+                                          size_histogram)
 from bench_lib.strategies.registry import STRATEGIES
 
 __all__ = ["CuttingStock", "solve_cutting_stock_lp", "best_pattern"]
 
 
-def best_pattern(values: np.ndarray, sizes: np.ndarray, capacity: int, max_items: int) -> tuple[np.ndarray, float]:
+def best_pattern(values: np.ndarray, sizes: np.ndarray, capacity: int,
+                 max_items: int) -> tuple[np.ndarray, float]:
     """Knapsack: counts ``a`` maximising ``values @ a`` with ``sizes @ a <= capacity``
     and ``sum(a) <= max_items`` (sizes >= 1). Returns ``(a, value)``."""
     n_sizes = len(sizes)
@@ -62,7 +64,8 @@ def best_pattern(values: np.ndarray, sizes: np.ndarray, capacity: int, max_items
     return counts, float(f[capacity])
 
 
-def _best_pattern_unbounded(values: np.ndarray, sizes: np.ndarray, capacity: int) -> tuple[np.ndarray, float]:
+def _best_pattern_unbounded(values: np.ndarray, sizes: np.ndarray,
+                            capacity: int) -> tuple[np.ndarray, float]:
     """The knapsack when the item count cannot bind: one pass over capacities."""
     f = np.zeros(capacity + 1)
     choice = np.full(capacity + 1, -1, dtype=np.int64)
@@ -121,7 +124,8 @@ def repair_edges(packs: Packs, n_node: np.ndarray, n_edge: np.ndarray, max_edges
     over = np.flatnonzero(packs.pack_sums(n_edge) > max_edges)
     if len(over) == 0:
         return packs
-    members = [packs.graph_index[packs.pack_ptr[p]:packs.pack_ptr[p + 1]] for p in range(packs.n_pack)]
+    members = [packs.graph_index[packs.pack_ptr[p]:packs.pack_ptr[p + 1]]
+               for p in range(packs.n_pack)]
     moved = []
     for p in over.tolist():
         m = members[p][np.argsort(-n_edge[members[p]], kind="stable")]
@@ -133,7 +137,8 @@ def repair_edges(packs: Packs, n_node: np.ndarray, n_edge: np.ndarray, max_edges
         members[p] = m[cut:]
     moved = np.concatenate(moved)
     hist = size_histogram(n_node[moved], n_edge[moved])
-    extra = assign_graphs(lpfhp_groups(hist.n, hist.e, hist.count, packs.max_nodes, max_edges, max_graphs),
+    extra = assign_graphs(lpfhp_groups(hist.n, hist.e, hist.count, packs.max_nodes, max_edges,
+                                       max_graphs),
                           hist, rng, packs.max_nodes, max_edges, packs.max_graphs)
     kept = [m for m in members if len(m)]
     extra_members = [moved[extra.graph_index[extra.pack_ptr[p]:extra.pack_ptr[p + 1]]]
@@ -174,15 +179,18 @@ class CuttingStock(PackStrategy):
         left = residual > 0
         if np.any(left):
             keys = np.flatnonzero(left)
-            sub = lpfhp_groups(hist.n[keys], hist.e[keys], residual[keys], self.max_nodes, None, k_max)
+            sub = lpfhp_groups(hist.n[keys], hist.e[keys], residual[keys], self.max_nodes, None,
+                               k_max)
             groups += [(c, tuple(int(keys[k]) for k in ks)) for c, ks in sub]
-        packs = assign_graphs(groups, hist, rng, self.max_nodes, self.max_edges, self.max_graphs, bound)
+        packs = assign_graphs(groups, hist, rng, self.max_nodes, self.max_edges, self.max_graphs,
+                              bound)
         if self.max_edges is None:
             return packs
         packs = repair_edges(packs, n_node, n_edge, self.max_edges, k_max, rng)
         # The LP sees nodes only; where edges bind, LPFHP on (node, edge)
         # sizes can do better. Keep the plan with fewer packs.
         hist2 = size_histogram(n_node, n_edge)
-        alt = assign_graphs(lpfhp_groups(hist2.n, hist2.e, hist2.count, self.max_nodes, self.max_edges, k_max),
+        alt = assign_graphs(lpfhp_groups(hist2.n, hist2.e, hist2.count, self.max_nodes,
+                                         self.max_edges, k_max),
                             hist2, rng, self.max_nodes, self.max_edges, self.max_graphs, bound)
         return alt if alt.n_pack < packs.n_pack else packs

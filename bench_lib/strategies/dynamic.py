@@ -118,27 +118,32 @@ class DynamicBudget(Strategy):
     def prepare(self, n_node, n_edge, rng) -> _BudgetPlanner:
         n_node, n_edge = np.asarray(n_node, np.int64), np.asarray(n_edge, np.int64)
         check_sizes(n_node, n_edge, self.max_nodes, self.max_edges, "dynamic-budget batch")
-        max_e = self.max_edges if self.max_edges is not None else edge_bound(n_node, n_edge, self.max_nodes)
-        max_g = self.max_graphs if self.max_graphs is not None else graph_bound(n_node, self.max_nodes, self.name)
+        max_e = (self.max_edges if self.max_edges is not None
+                 else edge_bound(n_node, n_edge, self.max_nodes))
+        max_g = (self.max_graphs if self.max_graphs is not None
+                 else graph_bound(n_node, self.max_nodes, self.name))
         return _BudgetPlanner(n_node, n_edge, self.max_nodes, max_e, max_g,
                               BatchShape.for_budget(self.max_nodes, max_e, max_g))
 
     @classmethod
     def for_budget(cls, budget, n_node, n_edge) -> "DynamicBudget":
         if isinstance(budget, SlotBudget):
-            check_sizes(n_node, n_edge, budget.node_slots, budget.edge_slots, "dynamic-budget batch")
+            check_sizes(n_node, n_edge, budget.node_slots, budget.edge_slots,
+                        "dynamic-budget batch")
             return cls(max_nodes=budget.node_slots, max_edges=budget.edge_slots)
         return cls(max_nodes=greedy_node_budget(cls, budget, n_node, n_edge))
 
 
 def greedy_node_budget(cls, budget, n_node: np.ndarray, n_edge: np.ndarray) -> int:
-    """The smallest ``max_nodes`` whose greedy fill (strategy ``cls``) carries ``budget.graphs_per_step``
-    graphs per step on average (a :class:`~bench_lib.strategies.budget.GraphBudget`)."""
+    """The smallest ``max_nodes`` whose greedy fill (strategy ``cls``) carries
+    ``budget.graphs_per_step`` graphs per step on average (a
+    :class:`~bench_lib.strategies.budget.GraphBudget`)."""
     lo = int(np.max(n_node))
     hi = max(lo, int(budget.graphs_per_step * lo))
     while lo < hi:
         mid = (lo + hi) // 2
-        if mean_graphs_per_step(cls(max_nodes=mid), n_node, n_edge, budget.seed) >= budget.graphs_per_step:
+        if mean_graphs_per_step(cls(max_nodes=mid), n_node, n_edge,
+                                budget.seed) >= budget.graphs_per_step:
             hi = mid
         else:
             lo = mid + 1

@@ -32,11 +32,13 @@ __all__ = ["default_pack_nodes", "slot_budget", "budgets_for", "resolve"]
 def default_pack_nodes(node_slots: int, max_n: int) -> int:
     """The smallest pack size >= ``max_n`` that divides ``node_slots`` exactly."""
     if node_slots < max_n:
-        raise ValueError(f"node_slots={node_slots} is smaller than the largest graph ({max_n} nodes)")
+        raise ValueError(f"node_slots={node_slots} is smaller than the largest graph ({max_n} "
+                         f"nodes)")
     return min(node_slots // k for k in range(1, node_slots // max_n + 1) if node_slots % k == 0)
 
 
-def slot_budget(n_node: np.ndarray, n_edge: np.ndarray, node_slots: int, edge_slots: int | None = None,
+def slot_budget(n_node: np.ndarray, n_edge: np.ndarray, node_slots: int,
+                edge_slots: int | None = None,
                 pack_nodes: int | None = None) -> SlotBudget:
     """The ``equal-padded-budget`` budget for a split of these sizes (see the module docstring)."""
     n_node, n_edge = np.asarray(n_node, np.int64), np.asarray(n_edge, np.int64)
@@ -44,8 +46,10 @@ def slot_budget(n_node: np.ndarray, n_edge: np.ndarray, node_slots: int, edge_sl
     if pack_nodes is None:
         pack_nodes = default_pack_nodes(node_slots, max_n)
     if pack_nodes < max_n:
-        raise ValueError(f"pack_nodes={pack_nodes} is smaller than the largest graph ({max_n} nodes)")
-    k = SlotBudget(node_slots, 1, pack_nodes).packs_per_step  # ValueError unless packs fill node_slots
+        raise ValueError(f"pack_nodes={pack_nodes} is smaller than the largest graph ({max_n} "
+                         f"nodes)")
+    # ValueError unless packs fill node_slots
+    k = SlotBudget(node_slots, 1, pack_nodes).packs_per_step
     if edge_slots is None:
         by_density = int(np.ceil(node_slots * n_edge.sum() / max(n_node.sum(), 1)))
         edge_slots = -(-max(by_density, k * max_e, 1) // k) * k
@@ -61,13 +65,16 @@ def budgets_for(settings, n_node: np.ndarray, n_edge: np.ndarray, views, seed: i
     out: dict[str, Budget] = {}
     for view in views:
         if view == SlotBudget.view:
-            out[view] = slot_budget(n_node, n_edge, settings.node_slots, settings.edge_slots, pack_nodes)
+            out[view] = slot_budget(n_node, n_edge, settings.node_slots, settings.edge_slots,
+                                    pack_nodes)
         elif view == GraphBudget.view:
             if pack_nodes < max_n:
-                raise ValueError(f"pack_nodes={pack_nodes} is smaller than the largest graph ({max_n} nodes)")
+                raise ValueError(f"pack_nodes={pack_nodes} is smaller than the largest graph "
+                                 f"({max_n} nodes)")
             out[view] = GraphBudget(settings.graphs_per_step, pack_nodes, seed)
         else:
-            raise ValueError(f"unknown fairness view {view!r}; known: {SlotBudget.view}, {GraphBudget.view}")
+            raise ValueError(f"unknown fairness view {view!r}; known: {SlotBudget.view}, "
+                             f"{GraphBudget.view}")
     return out
 
 
@@ -88,7 +95,8 @@ def resolve(name: str, budget: Budget, n_node: np.ndarray, n_edge: np.ndarray,
     if overrides:
         return dict(overrides), "manual"
     try:
-        strategy = cls.for_budget(budget, np.asarray(n_node, np.int64), np.asarray(n_edge, np.int64))
+        strategy = cls.for_budget(budget, np.asarray(n_node, np.int64),
+                                  np.asarray(n_edge, np.int64))
     except NotImplementedError:
         params, view = {}, "manual"
     else:

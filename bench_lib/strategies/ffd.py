@@ -39,7 +39,8 @@ def first_fit(n_node: np.ndarray, n_edge: np.ndarray, order: np.ndarray, max_nod
     cap_e = max_edges if max_edges is not None else 1 << 62
     # Leaves are packs in opening order; a pack not yet opened has full room,
     # so "first pack that fits" opens a new one when no open pack fits.
-    room_n, room_e, room_g = [max_nodes] * (2 * size), [cap_e] * (2 * size), [max_graphs] * (2 * size)
+    room_n, room_e, room_g = [max_nodes] * (2
+                                            * size), [cap_e] * (2 * size), [max_graphs] * (2 * size)
     pack_of = np.empty(len(n_node), dtype=np.int64)
     used = 0
     nodes, edges = n_node.tolist(), n_edge.tolist()
@@ -57,8 +58,9 @@ def first_fit(n_node: np.ndarray, n_edge: np.ndarray, order: np.ndarray, max_nod
             stack.append(2 * v)
         if leaf < 0:  # not even an empty pack has room for it
             raise GraphTooLargeError(
-                f"graph {i} ({n} nodes, {e} edges) does not fit an empty pack of {max_nodes} nodes, "
-                f"{'unlimited' if max_edges is None else max_edges} edges and {max_graphs} graphs")
+                f"graph {i} ({n} nodes, {e} edges) does not fit an empty pack of {max_nodes} "
+                f"nodes, {'unlimited' if max_edges is None else max_edges} edges and {max_graphs} "
+                f"graphs")
         room_n[leaf] -= n
         room_e[leaf] -= e
         room_g[leaf] -= 1
@@ -90,7 +92,8 @@ class FirstFitDecreasing(PackStrategy):
         # Decreasing nodes, then edges; equal sizes in a seeded random order.
         tie = rng.permutation(len(n_node))
         order = tie[np.lexsort((-n_edge[tie], -n_node[tie]))]
-        pack_of, n_pack = first_fit(n_node, n_edge, order, self.max_nodes, self.max_edges, self.graphs_cap())
+        pack_of, n_pack = first_fit(n_node, n_edge, order, self.max_nodes, self.max_edges,
+                                    self.graphs_cap())
         graph_index = np.argsort(pack_of, kind="stable")
         return Packs(graph_index, exclusive_cumsum(np.bincount(pack_of, minlength=n_pack)),
                      self.max_nodes, self.max_edges, self.max_graphs)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench_lib.strategies.packing import PackGroups, Packs, PackStrategy, assign_graphs, size_histogram
+from bench_lib.strategies.packing import (PackGroups, Packs, PackStrategy, assign_graphs,
+                                          size_histogram)
 from bench_lib.strategies.registry import STRATEGIES
 
 __all__ = ["LPFHP", "lpfhp_groups", "OpenPacks"]
@@ -45,7 +46,8 @@ class OpenPacks:
         return self.room_graphs >= 1 and (not use_edges or self.room_edges >= edges)
 
 
-def _best_fit(open_by_room: dict[int, list[OpenPacks]], n: int, e: int, max_nodes: int, use_e: bool):
+def _best_fit(open_by_room: dict[int, list[OpenPacks]], n: int, e: int, max_nodes: int,
+              use_e: bool):
     """The open packs with the least node room that take a graph of (n, e),
     and among those the least edge room: ``(node room, its list, index)`` or None."""
     for room in range(n, max_nodes + 1):
@@ -90,14 +92,16 @@ def lpfhp_groups(key_n: np.ndarray, key_e: np.ndarray, key_count: np.ndarray, ma
         while c > 0:
             hit = _best_fit(open_by_room, n, e, max_nodes, use_e)
             if hit is None:  # open new packs, as many copies of this size in each as fit
-                rep = min(c, max_graphs, max_nodes // n if n else c, cap_e // e if use_e and e else c)
+                rep = min(c, max_graphs, max_nodes // n if n else c,
+                          cap_e // e if use_e and e else c)
                 n_new = c // rep
                 add(n_new, (k,) * rep, max_nodes - rep * n, cap_e - rep * e, max_graphs - rep)
                 c -= n_new * rep
                 continue
             room, groups, gi = hit
             g = groups[gi]
-            rep = min(c, g.room_graphs, room // n if n else c, g.room_edges // e if use_e and e else c)
+            rep = min(c, g.room_graphs, room // n if n else c,
+                      g.room_edges // e if use_e and e else c)
             use = min(g.count, c // rep)
             if use == g.count:
                 groups.pop(gi)
@@ -105,7 +109,8 @@ def lpfhp_groups(key_n: np.ndarray, key_e: np.ndarray, key_count: np.ndarray, ma
                     del open_by_room[room]
             else:
                 g.count -= use
-            add(use, g.keys + (k,) * rep, room - rep * n, g.room_edges - rep * e, g.room_graphs - rep)
+            add(use, g.keys + (k,) * rep, room - rep * n, g.room_edges - rep * e,
+                g.room_graphs - rep)
             c -= use * rep
     for groups in open_by_room.values():
         closed.extend((g.count, g.keys) for g in groups)
@@ -125,5 +130,6 @@ class LPFHP(PackStrategy):
 
     def build_packs(self, n_node, n_edge, rng) -> Packs:
         hist = size_histogram(n_node, n_edge if self.max_edges is not None else None)
-        groups = lpfhp_groups(hist.n, hist.e, hist.count, self.max_nodes, self.max_edges, self.graphs_cap())
+        groups = lpfhp_groups(hist.n, hist.e, hist.count, self.max_nodes, self.max_edges,
+                              self.graphs_cap())
         return assign_graphs(groups, hist, rng, self.max_nodes, self.max_edges, self.max_graphs)

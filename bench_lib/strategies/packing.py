@@ -21,7 +21,8 @@ from bench_lib.strategies.base import Plan, Strategy, check_sizes, positive
 from bench_lib.strategies.batch import BatchShape
 from bench_lib.strategies.budget import SlotBudget, mean_graphs_per_step
 
-__all__ = ["Packs", "SizeHistogram", "size_histogram", "assign_graphs", "PackStrategy", "PackGroups"]
+__all__ = ["Packs", "SizeHistogram", "size_histogram", "assign_graphs", "PackStrategy",
+           "PackGroups"]
 
 #: A packing plan on the histogram: (number of packs, key ids in each pack).
 PackGroups = list[tuple[int, tuple[int, ...]]]
@@ -54,7 +55,8 @@ class Packs:
     def pack_sums(self, sizes: np.ndarray) -> np.ndarray:
         """Per-pack totals of a per-graph array (``n_node``, ``n_edge``)."""
         owner = np.repeat(np.arange(self.n_pack), np.diff(self.pack_ptr))
-        return np.bincount(owner, weights=sizes[self.graph_index], minlength=self.n_pack).astype(np.int64)
+        return np.bincount(owner, weights=sizes[self.graph_index],
+                           minlength=self.n_pack).astype(np.int64)
 
     def efficiency(self, n_node: np.ndarray, n_edge: np.ndarray) -> tuple[float, float | None]:
         """Pack-level (node, edge) efficiency: real / (packs x capacity);
@@ -101,7 +103,8 @@ def size_histogram(n_node: np.ndarray, n_edge: np.ndarray | None) -> SizeHistogr
     else:
         codes, key_of_graph, count = np.unique(code, return_inverse=True, return_counts=True)
     small = np.uint16 if len(codes) < 1 << 16 else np.int64
-    return SizeHistogram(key_of_graph.astype(small), codes // width, codes % width, count.astype(np.int64))
+    return SizeHistogram(key_of_graph.astype(small), codes // width, codes % width,
+                         count.astype(np.int64))
 
 
 def assign_graphs(groups: PackGroups, hist: SizeHistogram, rng: np.random.Generator,
@@ -139,7 +142,8 @@ def assign_graphs(groups: PackGroups, hist: SizeHistogram, rng: np.random.Genera
         raise AssertionError(f"packing plan left {left} graph(s) unassigned")
     filled = table >= 0
     sizes = filled.sum(axis=1)
-    return Packs(table[filled].astype(np.int64), exclusive_cumsum(sizes[sizes > 0]), max_nodes, max_edges,
+    return Packs(table[filled].astype(np.int64), exclusive_cumsum(sizes[sizes > 0]), max_nodes,
+                 max_edges,
                  max_graphs, lower_bound)
 
 
@@ -186,7 +190,8 @@ class PackStrategy(Strategy):
         positive("packs_per_batch", self.packs_per_batch, allow_none=False)
 
     @abstractmethod
-    def build_packs(self, n_node: np.ndarray, n_edge: np.ndarray, rng: np.random.Generator) -> Packs:
+    def build_packs(self, n_node: np.ndarray, n_edge: np.ndarray,
+                    rng: np.random.Generator) -> Packs:
         """Pack the graphs; sizes are int64 and already checked against the capacities."""
 
     def plan_packs(self, n_node: np.ndarray, n_edge: np.ndarray, rng: np.random.Generator) -> Packs:
@@ -199,9 +204,12 @@ class PackStrategy(Strategy):
         n_node, n_edge = np.asarray(n_node, np.int64), np.asarray(n_edge, np.int64)
         packs = self.plan_packs(n_node, n_edge, rng)
         k = self.packs_per_batch
-        edges = self.max_edges if self.max_edges is not None else int(packs.pack_sums(n_edge).max(initial=0))
-        graphs = self.max_graphs if self.max_graphs is not None else int(np.diff(packs.pack_ptr).max(initial=1))
-        return PackEpochPlanner(packs, k, BatchShape.for_budget(k * self.max_nodes, k * edges, k * graphs))
+        edges = (self.max_edges if self.max_edges is not None
+                 else int(packs.pack_sums(n_edge).max(initial=0)))
+        graphs = (self.max_graphs if self.max_graphs is not None
+                  else int(np.diff(packs.pack_ptr).max(initial=1)))
+        return PackEpochPlanner(
+            packs, k, BatchShape.for_budget(k * self.max_nodes, k * edges, k * graphs))
 
     @classmethod
     def for_budget(cls, budget, n_node, n_edge) -> "PackStrategy":
@@ -211,10 +219,14 @@ class PackStrategy(Strategy):
         ``graphs_per_step`` real graphs on average."""
         if isinstance(budget, SlotBudget):
             max_edges = budget.edges_per_pack()
-            check_sizes(np.asarray(n_node), np.asarray(n_edge), budget.pack_nodes, max_edges, f"{cls.name} pack")
-            return cls(max_nodes=budget.pack_nodes, max_edges=max_edges, packs_per_batch=budget.packs_per_step)
-        per_pack = mean_graphs_per_step(cls(max_nodes=budget.pack_nodes), n_node, n_edge, budget.seed)
-        return cls(max_nodes=budget.pack_nodes, packs_per_batch=max(1, int(round(budget.graphs_per_step / per_pack))))
+            check_sizes(np.asarray(n_node), np.asarray(n_edge), budget.pack_nodes, max_edges,
+                        f"{cls.name} pack")
+            return cls(max_nodes=budget.pack_nodes, max_edges=max_edges,
+                       packs_per_batch=budget.packs_per_step)
+        per_pack = mean_graphs_per_step(cls(max_nodes=budget.pack_nodes), n_node, n_edge,
+                                        budget.seed)
+        return cls(max_nodes=budget.pack_nodes,
+                   packs_per_batch=max(1, int(round(budget.graphs_per_step / per_pack))))
 
     def graphs_cap(self) -> int:
         """``max_graphs`` or, when None, no limit beyond the node capacity."""

@@ -82,10 +82,11 @@ class PadToMax(FixedCountStrategy):
         max_n = int(np.max(n_node, initial=0))
         max_e = int(np.max(n_edge, initial=0))
         b = self.batch_graphs
-        for slots, per_graph, what in ((self.node_slots, max_n, "node"), (self.edge_slots, max_e, "edge")):
+        for slots, per_graph, what in ((self.node_slots, max_n, "node"),
+                                       (self.edge_slots, max_e, "edge")):
             if slots is not None and slots < b * per_graph:
-                raise ValueError(f"pad: {what}_slots={slots} cannot hold batch_graphs={b} graphs of "
-                                 f"{per_graph} {what}s (the largest); need >= {b * per_graph}")
+                raise ValueError(f"pad: {what}_slots={slots} cannot hold batch_graphs={b} graphs "
+                                 f"of {per_graph} {what}s (the largest); need >= {b * per_graph}")
         shape = BatchShape.for_budget(self.node_slots or b * max_n, self.edge_slots or b * max_e, b)
         return ChunkPlanner(len(n_node), b, shape)
 
@@ -94,9 +95,11 @@ class PadToMax(FixedCountStrategy):
         if not isinstance(budget, SlotBudget):
             return cls(batch_graphs=budget.graphs_per_step)
         max_n, max_e = int(np.max(n_node)), int(np.max(n_edge))
-        b = min(budget.node_slots // max(max_n, 1), budget.edge_slots // max_e if max_e else budget.node_slots)
+        b = min(budget.node_slots // max(max_n, 1),
+                budget.edge_slots // max_e if max_e else budget.node_slots)
         if b < 1:
             i = int(np.argmax(n_node) if budget.node_slots < max_n else np.argmax(n_edge))
-            raise GraphTooLargeError(f"graph {i} ({int(n_node[i])} nodes, {int(n_edge[i])} edges) does not fit "
-                                     f"the budget of {budget.node_slots} node and {budget.edge_slots} edge slots")
+            raise GraphTooLargeError(f"graph {i} ({int(n_node[i])} nodes, {int(n_edge[i])} edges) "
+                                     f"does not fit the budget of {budget.node_slots} node and "
+                                     f"{budget.edge_slots} edge slots")
         return cls(batch_graphs=b, node_slots=budget.node_slots, edge_slots=budget.edge_slots)

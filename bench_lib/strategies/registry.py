@@ -29,7 +29,8 @@ class StrategyRegistry(Registry):
         super().__init__(Strategy, group, "strategy")
 
     def names(self, baselines: bool = True) -> list[str]:
-        """Registered names; ``baselines=False`` leaves out other libraries' loaders (``pyg``...)."""
+        """Registered names; ``baselines=False`` leaves out other libraries' loaders
+        (``pyg``...)."""
         names = super().names()
         return names if baselines else [n for n in names if not self.get(n).baseline]
 

@@ -21,10 +21,12 @@ def test_a_linear_training_step_by_hand():
     x = torch.randn(4, 3)
     costs = count_step(lambda b: lin(b).sum(), torch.optim.SGD(lin.parameters(), lr=0.1), x)
     f, b, o = costs.forward, costs.backward, costs.optimizer
-    # forward: addmm (4x3 @ 3x2: 2*4*2*3 = 48 FLOPs; reads bias, x, W; writes 4x2), sum (8 adds; writes 1)
+    # forward: addmm (4x3 @ 3x2: 2*4*2*3 = 48 FLOPs; reads bias, x, W; writes 4x2), sum (8 adds;
+    # writes 1)
     assert (f.ops, f.flops) == (2, 48 + 8)
     assert (f.bytes_read, f.bytes_written) == ((2 + 12 + 6) * F32 + 8 * F32, (8 + 1) * F32)
-    # backward: ones_like of the loss (a fill), grad W = grad_y^T @ x (2*2*3*4 = 48), grad b = sum (8)
+    # backward: ones_like of the loss (a fill), grad W = grad_y^T @ x (2*2*3*4 = 48), grad b = sum
+    # (8)
     assert (b.ops, b.flops) == (3, 0 + 48 + 8)
     assert (b.bytes_read, b.bytes_written) == ((8 + 12) * F32 + 8 * F32, (1 + 6 + 2) * F32)
     # SGD: p += -lr * grad for W and b: 8 FLOPs, reads p and grad, writes p
@@ -38,7 +40,8 @@ def test_message_passing_operators_by_hand():
     with CostCounter() as counter:
         rows = x.index_select(0, index)          # a gather: 0 FLOPs, reads 3 rows and the index
         out = torch.zeros(4, 3)                  # a fill: writes 4 rows
-        out.index_add_(0, index, rows)           # a scatter-add: 9 adds, reads index + source + touched rows
+        # a scatter-add: 9 adds, reads index + source + touched rows
+        out.index_add_(0, index, rows)
     c = counter.costs.forward
     assert (c.ops, c.flops) == (3, 9)
     assert c.bytes_read == (9 * F32 + 3 * 8) + 0 + (3 * 8 + 9 * F32 + 9 * F32)
@@ -51,14 +54,17 @@ def test_denormal_work_by_hand():
     x[0, 3] = tiny / 4                           # one of them holds a denormal
     w = torch.ones(16, 2)
     with CostCounter() as counter:
-        torch.mm(x, w)                           # 2 * 4 * 16 * 2 = 256 FLOPs; a quarter of x's vectors
+        # 2 * 4 * 16 * 2 = 256 FLOPs; a quarter of x's vectors
+        torch.mm(x, w)
         torch.mm(w.t(), w)                       # none
         x * 2                                    # 64 FLOPs, 512 bytes; a quarter
-    ops, flops, moved, denormal_flops, denormal_bytes, squared = counter.costs.forward.by_kind["matmul"]
+    matmul = counter.costs.forward.by_kind["matmul"]
+    ops, flops, moved, denormal_flops, denormal_bytes, squared = matmul
     first, second = (4 * 16 + 16 * 2 + 4 * 2) * F32, (16 * 2 + 16 * 2 + 2 * 2) * F32
     assert (ops, flops, moved, denormal_flops) == (2, 256 + 128, first + second, 256 / 4)
     assert denormal_bytes == first / 4
-    assert squared == first ** 2 + second ** 2                  # the size the average byte passes through
+    # the size the average byte passes through
+    assert squared == first ** 2 + second ** 2
     elementwise = counter.costs.forward.by_kind["elementwise"]
     assert elementwise[3:] == [64 / 4, 2 * 64 * F32 / 4, (2 * 64 * F32) ** 2]
 
@@ -82,8 +88,9 @@ def _cell_costs(strategy: str, model: str = "gin") -> dict:
     from bench_lib.harness.train import CellRun
     from bench_lib.suite import expand_cells
 
-    data = {"nci5k": {"n_graphs": 240, "node_slots": 256, "pack_nodes": 128}} if model == "gin" else \
-        {"qm9": {"n_graphs": 200, "node_slots": 288, "pack_nodes": 72, "models": [model]}}
+    data = ({"nci5k": {"n_graphs": 240, "node_slots": 256, "pack_nodes": 128}} if model == "gin"
+            else \
+        {"qm9": {"n_graphs": 200, "node_slots": 288, "pack_nodes": 72, "models": [model]}})
     cfg = parse_config({"suite": {"strategies": [strategy], "backend": "torch"}, "datasets": data,
                         "models": {model: {"hidden": 16}}})
     spec = dataclasses.replace(expand_cells(cfg)[0], repeats=1, windows=1, warmup_steps=1)
@@ -94,9 +101,11 @@ def _cell_costs(strategy: str, model: str = "gin") -> dict:
     return {k: metrics[k] for k in metrics if k in COUNTED}
 
 
-COUNTED = ("counted_steps", "flops_per_step", "flops_per_graph", "bytes_per_step", "bytes_per_graph", "ops_per_step",
+COUNTED = ("counted_steps", "flops_per_step", "flops_per_graph", "bytes_per_step",
+           "bytes_per_graph", "ops_per_step",
            "ops_forward", "ops_backward", "ops_optimizer", "syncs_per_step", "peak_tensor_mib",
-           "padding_flops_share", "padding_bytes_share", "padding_peak_share", "resident_mib", "costs_by_kind", "costs_by_kind_unpadded",
+           "padding_flops_share", "padding_bytes_share", "padding_peak_share", "resident_mib",
+           "costs_by_kind", "costs_by_kind_unpadded",
            "ops_optimizer_foreach")
 
 
@@ -105,8 +114,12 @@ def test_a_cells_counts_are_the_same_twice_and_in_another_process():
     first, second = _cell_costs("pack-lpfhp"), _cell_costs("pack-lpfhp")
     code = ("import json; from tests.costs.test_count import _cell_costs; "
             "print(json.dumps(_cell_costs('pack-lpfhp')))")
-    other = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                      cwd=str(__import__("pathlib").Path(__file__).parents[2])).stdout.splitlines()[-1])
+    other = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                      check=True,
+                                      cwd=str(
+                                          __import__(
+                                              "pathlib").Path(
+                                                  __file__).parents[2])).stdout.splitlines()[-1])
     assert set(first) == set(COUNTED) and first["counted_steps"] == 2
     assert first == second == other
 
@@ -116,11 +129,13 @@ def test_a_cells_counts_are_the_same_twice_and_in_another_process():
 def test_padding_shares_follow_the_slots(model):
     pad, dynamic, packed = (_cell_costs(s, model) for s in ("pad", "dynamic", "pack-lpfhp"))
     assert dynamic["padding_flops_share"] == dynamic["padding_bytes_share"] == 0.0  # nothing padded
-    assert pad["padding_flops_share"] > 0.3 and pad["padding_flops_share"] > 3 * packed["padding_flops_share"]
+    assert (pad["padding_flops_share"] > 0.3
+            and pad["padding_flops_share"] > 3 * packed["padding_flops_share"])
     assert 0 < packed["padding_flops_share"] < 0.3
     assert pad["flops_per_graph"] > 1.5 * dynamic["flops_per_graph"]
     assert pad["ops_forward"] == dynamic["ops_forward"]  # the same operators, on other shapes
-    assert 0 < dynamic["ops_optimizer_foreach"] < dynamic["ops_optimizer"] / 5  # a GPU's Adam: lists, not loops
+    # a GPU's Adam: lists, not loops
+    assert 0 < dynamic["ops_optimizer_foreach"] < dynamic["ops_optimizer"] / 5
 
 
 def test_a_model_that_cannot_be_counted_leaves_the_cell_standing(monkeypatch):
@@ -135,7 +150,8 @@ def test_a_model_that_cannot_be_counted_leaves_the_cell_standing(monkeypatch):
     from bench_lib.suite import expand_cells
 
     cfg = parse_config({"suite": {"strategies": ["dynamic"], "backend": "torch"},
-                        "datasets": {"nci5k": {"n_graphs": 200, "node_slots": 256}}, "models": {"gin": {"hidden": 16}}})
+                        "datasets": {"nci5k": {"n_graphs": 200, "node_slots": 256}},
+                        "models": {"gin": {"hidden": 16}}})
     run = CellRun(dataclasses.replace(expand_cells(cfg)[0], repeats=1, windows=1, warmup_steps=1))
     run.warmup()
     run.window(0)
@@ -151,10 +167,13 @@ def test_an_epoch_of_one_batch_is_counted():
     from bench_lib.suite import expand_cells
 
     cfg = parse_config({"suite": {"strategies": ["dynamic"], "backend": "torch"},
-                        "datasets": {"nci5k": {"n_graphs": 100, "graphs_per_step": 64}}, "models": {"gin": {"hidden": 8}}})
-    spec = dataclasses.replace(expand_cells(cfg)[0], n_graphs=12)  # a suite refuses a split smaller than a step
+                        "datasets": {"nci5k": {"n_graphs": 100, "graphs_per_step": 64}},
+                        "models": {"gin": {"hidden": 8}}})
+    # a suite refuses a split smaller than a step
+    spec = dataclasses.replace(expand_cells(cfg)[0], n_graphs=12)
     run = CellRun(spec)
     assert len(list(run.loader.plan(0).batches())) == 1
-    costs = counted_costs(run.model, run.init_state, lambda model, batch: make_loss(model, run.task, spec)(batch),
+    costs = counted_costs(run.model, run.init_state, lambda model,
+                          batch: make_loss(model, run.task, spec)(batch),
                           run.loader)
     assert costs["counted_steps"] == 1 and costs["flops_per_step"] > 0

@@ -1,4 +1,5 @@
-"""benchmarks/gpu_check.sh, all but the CUDA calls: its suite plans the cells it says, with no training."""
+"""benchmarks/gpu_check.sh, all but the CUDA calls: its suite plans the cells it says, with no
+training."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def test_gpu_check_plans_its_cells_without_a_gpu():
     cfg = parse_config(tomllib.loads(toml))
     cells = expand_cells(cfg)
     assert sorted({(c.model, c.strategy, c.execution) for c in cells}) == sorted(
-        (m, s, x) for m in ("schnet", "painn") for s in ("pad", "dynamic", "pack-lpfhp") for x in ("eager", "cudagraphs"))
+        (m, s, x) for m in ("schnet", "painn") for s in ("pad", "dynamic", "pack-lpfhp")
+        for x in ("eager", "cudagraphs"))
     assert all(c.device == "cuda" and c.backend == "torch" and c.repeats == 3 for c in cells)
     assert "timeout 540" in text  # under 10 minutes, the suite's part

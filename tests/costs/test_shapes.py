@@ -1,6 +1,6 @@
-"""Compiles predicted from a plan's shapes (bench_lib.costs.shapes) against the compiled cells of each
-committed compile reference run, as the torch that run records compiles (so the test passes on either
-stack), and the rule's edges for torch 2.2 and for newer torch."""
+"""Compiles predicted from a plan's shapes (bench_lib.costs.shapes) against the compiled cells of
+each committed compile reference run, as the torch that run records compiles (so the test passes on
+either stack), and the rule's edges for torch 2.2 and for newer torch."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench_lib.costs.shapes import CACHE_SIZE_LIMIT, CASCADE_SUM_CHUNK, predict_compiles, torch_release
+from bench_lib.costs.shapes import (CACHE_SIZE_LIMIT, CASCADE_SUM_CHUNK, predict_compiles,
+                                    torch_release)
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 #: The committed compile runs: the reference (torch 2.2.1) and the probe of today's torch.
@@ -19,7 +20,8 @@ REFERENCES = sorted(p.parent for p in [*RESULTS.glob("compile-reference*/records
 
 
 def _span(row, kind: str):
-    lo, hi = getattr(row, f"{kind}_slots_per_step_min", None), getattr(row, f"{kind}_slots_per_step_max", None)
+    lo, hi = getattr(row, f"{kind}_slots_per_step_min",
+                     None), getattr(row, f"{kind}_slots_per_step_max", None)
     return None if lo is None or pd.isna(lo) else (lo, hi)
 
 
@@ -30,10 +32,13 @@ def test_predictions_equal_every_compiled_reference_cell(reference):
     compiled = records[(records.status == "ok") & (records.execution != "eager")]
     assert set(compiled.strategy) >= {"dynamic", "pad-bucket", "pack-lpfhp"}
     assert len(compiled) >= (20 if "reference" in reference.name else 9)
-    assert (compiled.graph_breaks == 0).all()  # a graph break would add frames the rule does not count
+    # a graph break would add frames the rule does not count
+    assert (compiled.graph_breaks == 0).all()
     for row in compiled.itertuples():
-        want = predict_compiles(int(row.distinct_shapes), row.execution, torch_version=torch_version,
-                                device=row.device, node_slots=_span(row, "node"), edge_slots=_span(row, "edge"))
+        want = predict_compiles(int(row.distinct_shapes), row.execution,
+                                torch_version=torch_version,
+                                device=row.device, node_slots=_span(row, "node"),
+                                edge_slots=_span(row, "edge"))
         assert (want["compiles"], want["recompiles"]) == (row.compiles, row.recompiles), row.cell_id
 
 
@@ -44,17 +49,24 @@ def test_both_torches_have_a_committed_compile_run():
 
 
 def test_newer_torch_compiles_once_more_across_the_cascade_sum_chunk():
-    """From torch 2.9, inductor's CPU code guards on whether a reduction exceeds 4096 elements: a plan
-    whose edge (or node) slots lie on both sides compiles once more; on one side, or under torch 2.2, or
-    on CUDA, it does not."""
+    """From torch 2.9, inductor's CPU code guards on whether a reduction exceeds 4096 elements: a
+    plan whose edge (or node) slots lie on both sides compiles once more; on one side, or under
+    torch 2.2, or on CUDA, it does not."""
     across, below = (2_500, 5_000), (300, CASCADE_SUM_CHUNK)
-    assert predict_compiles(300, "compile", torch_version="2.2.1", edge_slots=across)["compiles"] == 2
-    assert predict_compiles(300, "compile", torch_version="2.14.1+cu130", edge_slots=across)["compiles"] == 3
-    assert predict_compiles(300, "compile-dynamic", torch_version="2.14.1", edge_slots=across)["compiles"] == 2
-    assert predict_compiles(300, "compile", torch_version="2.14.1", edge_slots=below)["compiles"] == 2
-    assert predict_compiles(300, "compile", torch_version="2.14.1", edge_slots=across, device="cuda")["compiles"] == 2
-    assert predict_compiles(1, "compile", torch_version="2.14.1", edge_slots=(5_000, 5_000))["compiles"] == 1
-    assert predict_compiles(300, "compile", torch_version="2.14.1")["compiles"] == 2  # range not known
+    assert (predict_compiles(300, "compile", torch_version="2.2.1", edge_slots=across)["compiles"]
+            == 2)
+    assert predict_compiles(300, "compile", torch_version="2.14.1+cu130",
+                            edge_slots=across)["compiles"] == 3
+    assert predict_compiles(300, "compile-dynamic", torch_version="2.14.1",
+                            edge_slots=across)["compiles"] == 2
+    assert (predict_compiles(300, "compile", torch_version="2.14.1", edge_slots=below)["compiles"]
+            == 2)
+    assert predict_compiles(300, "compile", torch_version="2.14.1", edge_slots=across,
+                            device="cuda")["compiles"] == 2
+    assert predict_compiles(1, "compile", torch_version="2.14.1",
+                            edge_slots=(5_000, 5_000))["compiles"] == 1
+    # range not known
+    assert predict_compiles(300, "compile", torch_version="2.14.1")["compiles"] == 2
     assert torch_release("2.14.1+cu130") == (2, 14) and torch_release("2.2.1") == (2, 2)
     with pytest.raises(ValueError, match="not a torch version"):
         torch_release("nightly")
@@ -63,7 +75,8 @@ def test_newer_torch_compiles_once_more_across_the_cascade_sum_chunk():
 def test_the_rule_at_its_edges():
     assert predict_compiles(1, "eager")["compiles"] == 0
     assert predict_compiles(1, "compile")["compiles"] == 1
-    assert predict_compiles(2, "compile")["compiles"] == 2 and predict_compiles(500, "compile")["compiles"] == 2
+    assert (predict_compiles(2, "compile")["compiles"] == 2
+            and predict_compiles(500, "compile")["compiles"] == 2)
     assert predict_compiles(500, "compile-dynamic")["compiles"] == 1
     past = predict_compiles(CACHE_SIZE_LIMIT + 1, "compile")
     assert past["static_compiles"] == CACHE_SIZE_LIMIT and past["static_eager_fallback"]

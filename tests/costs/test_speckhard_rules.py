@@ -1,5 +1,5 @@
-"""Speckhard et al.'s three batching rules as benchmarks/projection.py rebuilds them: every graph once
-per epoch, every batch within its shape, the shapes of each rule."""
+"""Speckhard et al.'s three batching rules as benchmarks/projection.py rebuilds them: every graph
+once per epoch, every batch within its shape, the shapes of each rule."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def test_rules_batch_every_graph_within_its_shape(projection, rule):
     n_edge = n_node * (n_node - 1)  # fully connected, as theirs
     batches = projection.speckhard_batches(n_node, n_edge, 16, rule)
     seen = np.concatenate([p for p, _ in batches])
-    whole = len(n_node) - len(n_node) % 15 if rule != "budget" else len(n_node)  # 15 a batch; the tail dropped
+    # 15 a batch; the tail dropped
+    whole = len(n_node) - len(n_node) % 15 if rule != "budget" else len(n_node)
     assert len(seen) == len(set(seen.tolist())) == whole
     for pos, shape in batches:
         assert n_node[pos].sum() + 1 <= shape.n_node and n_edge[pos].sum() <= shape.n_edge
@@ -35,7 +36,8 @@ def test_rules_batch_every_graph_within_its_shape(projection, rule):
         if rule == "pad_next_power_of_two":
             assert shape.n_node & (shape.n_node - 1) == 0 and shape.n_edge & (shape.n_edge - 1) == 0
         if rule == "pad_multiple_of_64":
-            assert shape.n_node % 64 == 0 and shape.n_edge % 64 == 0 and shape.n_node - 64 < n_node[pos].sum() + 1
+            assert (shape.n_node % 64 == 0 and shape.n_edge % 64 == 0
+                    and shape.n_node - 64 < n_node[pos].sum() + 1)
     if rule == "budget":
         assert len({(s.n_node, s.n_edge) for _, s in batches}) == 1
         assert batches[0][1].n_node == 64 * (1 + int(n_node.mean() * 16 // 64))
@@ -51,4 +53,5 @@ def test_committed_side_by_side_holds_the_painn_check():
     painn = by[("painn", "pad_next_power_of_two")]
     assert abs(painn["projected_ratio"] / painn["their_step_ratio"] - 1) <= 0.3
     text = (SCRIPT.parents[1] / "results" / "projection" / "speckhard.md").read_text()
-    assert f"projected {painn['projected_ratio']:.2f}x, theirs {painn['their_step_ratio']:.2f}x" in text
+    assert (f"projected {painn['projected_ratio']:.2f}x, theirs {painn['their_step_ratio']:.2f}x"
+            in text)

@@ -59,7 +59,8 @@ def test_per_batch_radius_graphs_equal_the_stored_ones(sets):
         for idx in np.array_split(order, 7):
             a, b = collate(sets[stored], idx), collate(sets[built], idx)
             assert edge_sets(a) == edge_sets(b)
-            assert torch.equal(a.senders, b.senders) and torch.equal(a.receivers, b.receivers)  # order too
+            # order too
+            assert torch.equal(a.senders, b.senders) and torch.equal(a.receivers, b.receivers)
 
 
 def test_per_batch_knn_graphs_have_k_senders_and_match_the_stored_graph_within_the_cutoff(sets):
@@ -90,7 +91,8 @@ def test_schnet_gives_the_same_outputs_on_per_batch_and_stored_graphs(sets):
             ref = net(collate(sets["stored"], idx), backend=backend)
             for name in ("knn", "radius"):
                 got = net(collate(sets[name], idx), backend=backend)
-                torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5, msg=f"{name} ({backend})")
+                torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5,
+                                           msg=f"{name} ({backend})")
             got = net(collate(sets["radius-all"], idx), backend=backend)
             ref_all = net(collate(sets["stored-all"], idx), backend=backend)
             torch.testing.assert_close(got, ref_all, atol=1e-5, rtol=1e-5)
@@ -112,7 +114,8 @@ def lattice_with_ties() -> tuple[np.ndarray, np.ndarray]:
     g = np.arange(3, dtype=np.float32)
     cube = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3) * np.float32(1.5)
     n_node = np.array([27, 8, 27, 2, 1, 12])
-    pos = np.concatenate([cube[:27], cube[:8] + 10, cube[::-1][:27], cube[:2], cube[:1], cube[5:17]])
+    pos = np.concatenate([cube[:27], cube[:8] + 10, cube[::-1][:27], cube[:2], cube[:1],
+                          cube[5:17]])
     return n_node, pos.astype(np.float32)
 
 
@@ -123,7 +126,8 @@ def test_ties_go_to_the_lower_index_in_every_path(k):
     start = np.concatenate([[0], np.cumsum(n_node)[:-1]])
     rule = Neighbours("knn", 100.0, k)
     kth = rule.kth_distances(n_node, pos)
-    for n_edge, s, r in (rule.edges(n_node, pos), rule.edges_numpy(n_node, pos), rule.edges(n_node, pos, kth)):
+    for n_edge, s, r in (rule.edges(n_node, pos), rule.edges_numpy(n_node, pos),
+                         rule.edges(n_node, pos, kth)):
         graph = np.repeat(np.arange(len(n_node)), n_edge)
         assert np.array_equal(s - start[graph], ref_s) and np.array_equal(r - start[graph], ref_r)
     radius = Neighbours("radius", 2.2, k)
@@ -140,13 +144,16 @@ def test_kernel_numpy_and_stored_distances_agree(sets, monkeypatch):
                  Neighbours("radius", 4.0, None), Neighbours("radius", 6.0, 10)):
         want = rule.edges_numpy(n, pos)
         for got in (rule.edges(n, pos),
-                    rule.edges(n, pos, rule.kth_distances(n, pos)) if rule.kind == "knn" else rule.edges(n, pos)):
+                    rule.edges(n, pos, rule.kth_distances(n,
+                                                          pos)) if rule.kind == "knn"
+                    else rule.edges(n, pos)):
             assert all(np.array_equal(a, b) for a, b in zip(got, want)), rule
         assert np.array_equal(rule.edge_counts(n, pos), want[0])
     rule = Neighbours("knn", 6.0, 28)
     out = (np.full(rule.bound(n) + 5, -7), np.full(rule.bound(n) + 5, -7))  # written in place
     got = rule.edges(n, pos, store.knn_distance, out=out)
-    assert got[1].base is out[0] and all(np.array_equal(a, b) for a, b in zip(got, rule.edges_numpy(n, pos)))
+    assert (got[1].base is out[0]
+            and all(np.array_equal(a, b) for a, b in zip(got, rule.edges_numpy(n, pos))))
     with pytest.raises(ValueError, match="bound"):
         rule.edges(n, pos, out=(out[0][:10], out[1][:10]))
     monkeypatch.setattr(nb, "_kernel", lambda: None)  # numba missing: numpy does it
@@ -168,14 +175,16 @@ def test_a_stale_stored_distance_or_count_is_an_error_not_a_wrong_graph(sets):
         collate(wrong, np.array([0]))
 
 
-def test_a_knn_store_streams_to_disk_without_edges_and_reads_back_memory_mapped(tmp_path, monkeypatch):
+def test_a_knn_store_streams_to_disk_without_edges_and_reads_back_memory_mapped(tmp_path,
+        monkeypatch):
     from bench_lib.data import water
 
     monkeypatch.setattr(water, "CHUNK_GRAPHS", 50)  # three chunks, two worker processes
     kw = {"n_graphs": 130, "seed": 5, "edges": "knn"}
     built = water.build_hydronet_like(**kw, workers=1)
     store = load_dataset("hydronet-like", cache_dir=tmp_path, **kw)
-    assert store.senders is None and store.meta.neighbours == {"kind": "knn", "cutoff": 6.0, "k": 28}
+    assert (store.senders is None and store.meta.neighbours
+            == {"kind": "knn", "cutoff": 6.0, "k": 28})
     assert isinstance(store.positions, np.memmap) and isinstance(store.knn_distance, np.memmap)
     assert store.node_features.dtype == np.uint8
     assert not any(p.name.startswith(("senders", "receivers")) for p in tmp_path.rglob("*.bin"))
@@ -183,9 +192,12 @@ def test_a_knn_store_streams_to_disk_without_edges_and_reads_back_memory_mapped(
         assert np.array_equal(column, getattr(store, name)), name
     sub = store.subset(np.array([7, 2]))
     assert torch.equal(collate(sub, np.arange(2)).senders, collate(store, np.array([7, 2])).senders)
-    monkeypatch.setattr(store_module, "PREAD_BYTES", 1)  # every column read from its file, not its mapping
-    assert torch.equal(collate(store, np.array([9, 3, 4])).positions, collate(built, np.array([9, 3, 4])).positions)
-    assert np.array_equal(store_module.take_rows(store.positions, np.array([5, 6, 7, 0])), built.positions[[5, 6, 7, 0]])
+    # every column read from its file, not its mapping
+    monkeypatch.setattr(store_module, "PREAD_BYTES", 1)
+    assert torch.equal(collate(store, np.array([9, 3, 4])).positions,
+                       collate(built, np.array([9, 3, 4])).positions)
+    assert np.array_equal(store_module.take_rows(store.positions, np.array([5, 6, 7, 0])),
+                          built.positions[[5, 6, 7, 0]])
 
 
 def test_edges_option_is_checked():
@@ -207,7 +219,8 @@ def test_bad_positions_are_refused_before_the_kernel_reads_them():
         nb.edge_columns(np.array([3]), pos, "knn", 6.0, 2)
     # an empty graph last: numpy alone handles it as the kernel does
     got = rule.edges_numpy(np.array([3, 0]), np.eye(3, dtype=np.float32))
-    assert [a.tolist() for a in got] == [a.tolist() for a in rule.edges(np.array([3, 0]), np.eye(3, dtype=np.float32))]
+    assert ([a.tolist() for a in got]
+            == [a.tolist() for a in rule.edges(np.array([3, 0]), np.eye(3, dtype=np.float32))])
 
 
 def test_large_columns_are_read_from_the_file_they_were_opened_with(tmp_path, monkeypatch):

@@ -22,7 +22,8 @@ from bench_lib.data.ogb_sets import build_ogb
 from bench_lib.data.water import HYDRONET_COUNTS, build_hydronet_like
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-needs_shared = pytest.mark.skipif(not SHARED.exists(), reason=f"reference data {SHARED} not present")
+needs_shared = pytest.mark.skipif(not SHARED.exists(),
+                                  reason=f"reference data {SHARED} not present")
 
 
 # -- csv ---------------------------------------------------------------------------
@@ -34,9 +35,11 @@ def test_csv_guesses_columns_and_counts_bad_rows(tmp_path):
     assert store.n_graph == 2 and store.meta.target_names == ("logp", "tpsa")
     assert store.meta.n_input == 5 and store.meta.params["id_column"] == "name"
     assert [(s["line"], s["id"], s["reason"].split(":")[0]) for s in store.meta.skipped] == [
-        (4, "b", "SMILES syntax error"), (5, "c", "missing value in 'logp'"), (6, "d", "AtomValenceException")]
+        (4, "b", "SMILES syntax error"), (5, "c", "missing value in 'logp'"),
+        (6, "d", "AtomValenceException")]
     assert store.targets.tolist() == [[pytest.approx(0.1), pytest.approx(20.2)], [2.0, 0.0]]
-    assert load_dataset(f"csv:{path}", cache_dir=tmp_path / "c", target_columns=["logp", "tpsa"]).n_graph == 2
+    assert load_dataset(f"csv:{path}", cache_dir=tmp_path / "c",
+                        target_columns=["logp", "tpsa"]).n_graph == 2
     # only the used column drops rows: row c has a tpsa
     assert build_csv(path, target_columns="tpsa").n_graph == 3
 
@@ -127,9 +130,11 @@ def test_sdf_with_conformers(tmp_path):
         writer.write(mol)
     writer.close()
     # a record whose atom block is cut short
-    path.write_text(path.read_text() + "x\n\n\n  2  1  0  0  0  0  0  0  0  0999 V2000\n    0.0 0.0 0.0 C\n$$$$\n")
+    path.write_text(path.read_text() + "x\n\n\n  2  1  0  0  0  0  0  0  0  0999 V2000\n    0.0 "
+                                       "0.0 0.0 C\n$$$$\n")
     store = build_sdf(path, cutoff=3.0)
-    assert store.n_graph == 2 and store.meta.target_names == ("y",) and store.targets[:, 0].tolist() == [1.0, 2.0]
+    assert (store.n_graph == 2 and store.meta.target_names == ("y",)
+            and store.targets[:, 0].tolist() == [1.0, 2.0])
     assert store.n_node.tolist() == [9, 10] and store.positions.shape == (19, 3)
     assert [s["reason"] for s in store.meta.skipped] == ["RDKit could not read the record"]
 
@@ -144,7 +149,8 @@ def write_tiny_ogb(root: Path, truncate: bool = False) -> None:
     def put(path, rows):
         data = "\n".join(",".join(map(str, r)) for r in rows).encode() + b"\n"
         blob = gzip.compress(data)
-        path.write_bytes(blob[: len(blob) // 2] if truncate and path.name == "edge.csv.gz" else blob)
+        path.write_bytes(blob[: len(blob) // 2] if truncate and path.name == "edge.csv.gz"
+                         else blob)
 
     put(raw / "num-node-list.csv.gz", [[2], [3]])
     put(raw / "num-edge-list.csv.gz", [[2], [4]])
@@ -173,8 +179,9 @@ def test_ogb_truncated_file_is_named(tmp_path):
 
 
 def test_ogb_missing_offline_says_where_what_and_url(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"ogbg-molpcba not found offline: looked for .*ogbg_molpcba.*"
-                                                 r"downloads from http.*pcba.zip.*download=true"):
+    with pytest.raises(FileNotFoundError, match=r"ogbg-molpcba not found offline: looked for "
+                                                r".*ogbg_molpcba.*downloads from "
+                                                r"http.*pcba.zip.*download=true"):
         load_dataset("ogbg-molpcba", data_dir=tmp_path)
     with pytest.raises(FileNotFoundError, match=r"zinc not found offline.*ZINC12k.zip"):
         load_dataset("zinc", data_dir=tmp_path)
@@ -194,11 +201,13 @@ def test_ogbg_molhiv_real_layout():
 def test_peptides_tiny_and_safe_split(tmp_path):
     base = tmp_path / "peptides-functional"
     base.mkdir()
-    rows = ",smiles,peptide_seq,labels,identifier\n0,CC(N)C(=O)O,A,\"[0, 1, 0, 0, 0, 0, 0, 0, 0, 1]\",x\n" \
-           "1,NCC(=O)NCC(=O)O,GG,\"[1, 0, 0, 0, 0, 0, 0, 0, 0, 0]\",y\n2,C1CC(,Z,\"[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]\",z\n"
+    rows = (",smiles,peptide_seq,labels,identifier\n0,CC(N)C(=O)O,A,\"[0, 1, 0, 0, 0, 0, 0, 0, 0, "
+            "1]\",x\n1,NCC(=O)NCC(=O)O,GG,\"[1, 0, 0, 0, 0, 0, 0, 0, 0, 0]\",y\n2,C1CC(,Z,\"[0, 0, "
+            "0, 0, 0, 0, 0, 0, 0, 0]\",z\n")
     (base / "peptide_multi_class_dataset.csv.gz").write_bytes(gzip.compress(rows.encode()))
     with open(base / "splits_random_stratified_peptide.pickle", "wb") as f:
-        pickle.dump({"train": np.array([0, 2]), "val": np.array([1]), "test": np.array([], dtype=np.int64)}, f)
+        pickle.dump({"train": np.array([0, 2]), "val": np.array([1]),
+                     "test": np.array([], dtype=np.int64)}, f)
     store = build_peptides(tmp_path)
     assert store.n_graph == 2 and store.targets.shape == (2, 10) and store.targets[0, 1] == 1
     assert store.split.tolist() == [0, 1] and store.meta.skipped[0]["input"] == 2
@@ -217,7 +226,8 @@ def test_split_pickle_refuses_code(tmp_path):
 
 @needs_shared
 def test_peptides_real_split_file_loads_safely():
-    splits = safe_load_pickle(SHARED / "lrgb" / "peptides-functional" / "splits_random_stratified_peptide.pickle")
+    splits = safe_load_pickle(SHARED / "lrgb" / "peptides-functional"
+                              / "splits_random_stratified_peptide.pickle")
     assert [len(splits[k]) for k in ("train", "val", "test")] == [10873, 2331, 2331]
 
 
@@ -241,7 +251,8 @@ def test_hydronet_like_geometry_and_sizes(tmp_path):
 
 @needs_shared
 def test_hydronet_like_density_matches_real_clusters():
-    """At 5 A, mean degree per atom of generated clusters vs the real lowest-energy ones (w10-w30)."""
+    """At 5 A, mean degree per atom of generated clusters vs the real lowest-energy ones
+    (w10-w30)."""
     real = load_dataset(f"xyz:{SHARED / 'water' / 'lowest'}", cutoff=5.0, max_neighbors=None)
     big = real.n_node >= 30
     real_degree = real.n_edge[big].sum() / real.n_node[big].sum()
@@ -267,12 +278,14 @@ def test_pcqm4mv2_layout_tiny(tmp_path):
     csv = "idx,smiles,homolumogap\n0,CCO,5.5\n1,C1CC(,4.0\n2,c1ccccc1,\n"
     (base / "raw" / "data.csv.gz").write_bytes(gzip.compress(csv.encode()))
     torch.save({"train": torch.tensor([0, 1]), "valid": torch.tensor([], dtype=torch.long),
-                "test-dev": torch.tensor([2]), "test-challenge": torch.tensor([], dtype=torch.long)},
+                "test-dev": torch.tensor([2]),
+                "test-challenge": torch.tensor([], dtype=torch.long)},
                base / "split_dict.pt")
     store = build_ogb("pcqm4mv2", tmp_path)
     assert store.n_graph == 2 and store.meta.skipped[0]["input"] == 1
     assert store.split.tolist() == [0, 2]
-    assert store.targets[0, 0] == pytest.approx(5.5) and np.isnan(store.targets[1, 0])  # test-dev: no label
+    # test-dev: no label
+    assert store.targets[0, 0] == pytest.approx(5.5) and np.isnan(store.targets[1, 0])
 
 
 def test_pcqm4mv2_streams_in_chunks_into_a_memory_mapped_store(tmp_path, monkeypatch):
@@ -284,10 +297,12 @@ def test_pcqm4mv2_streams_in_chunks_into_a_memory_mapped_store(tmp_path, monkeyp
 
     base = tmp_path / "pcqm4m-v2"
     (base / "raw").mkdir(parents=True)
-    rows = ["CCO,5.5", "C1CC(,4.0", "c1ccccc1,", "CC(=O)O,3.25", "N#N,7.0", "not-a-smiles,1.0", "CCN,2.5"]
+    rows = ["CCO,5.5", "C1CC(,4.0", "c1ccccc1,", "CC(=O)O,3.25", "N#N,7.0", "not-a-smiles,1.0",
+            "CCN,2.5"]
     csv = "idx,smiles,homolumogap\n" + "".join(f"{k},{r}\n" for k, r in enumerate(rows))
     (base / "raw" / "data.csv.gz").write_bytes(gzip.compress(csv.encode()))
-    torch.save({"train": torch.tensor([0, 1, 3, 6]), "valid": torch.tensor([4]), "test-dev": torch.tensor([2]),
+    torch.save({"train": torch.tensor([0, 1, 3, 6]), "valid": torch.tensor([4]),
+                "test-dev": torch.tensor([2]),
                 "test-challenge": torch.tensor([5])}, base / "split_dict.pt")
     monkeypatch.setattr(ogb_sets, "PCQM_CHUNK", 3)  # three chunks, the last one short
     built = build_ogb("pcqm4mv2", tmp_path)
@@ -297,7 +312,8 @@ def test_pcqm4mv2_streams_in_chunks_into_a_memory_mapped_store(tmp_path, monkeyp
     assert store.split.tolist() == [0, 2, 0, 1, 0]
     assert np.allclose(store.targets[:, 0], [5.5, np.nan, 3.25, 7.0, 2.5], equal_nan=True)
     for name, column in built.arrays().items():
-        assert np.array_equal(column, getattr(store, name), equal_nan=column.dtype.kind == "f"), name
+        assert np.array_equal(column, getattr(store, name),
+                              equal_nan=column.dtype.kind == "f"), name
     assert [s["input"] for s in built.meta.skipped] == [1, 5]
 
 
@@ -308,7 +324,8 @@ def test_pcqm4mv2_with_no_parsable_molecule_is_a_clear_error(tmp_path):
 
     base = tmp_path / "pcqm4m-v2"
     (base / "raw").mkdir(parents=True)
-    (base / "raw" / "data.csv.gz").write_bytes(gzip.compress(b"idx,smiles,homolumogap\n0,C1CC(,4.0\n"))
+    (base / "raw" / "data.csv.gz").write_bytes(
+        gzip.compress(b"idx,smiles,homolumogap\n0,C1CC(,4.0\n"))
     torch.save({"train": torch.tensor([0]), "valid": torch.tensor([], dtype=torch.long),
                 "test-dev": torch.tensor([], dtype=torch.long)}, base / "split_dict.pt")
     with pytest.raises(ValueError, match="no molecule .* could be parsed"):
@@ -317,7 +334,8 @@ def test_pcqm4mv2_with_no_parsable_molecule_is_a_clear_error(tmp_path):
 
 
 def test_a_dataset_registers_like_a_strategy_and_loads_by_name(tmp_path):
-    """A :class:`DatasetSource` subclass in the registry is loaded, cached and subset like a built-in."""
+    """A :class:`DatasetSource` subclass in the registry is loaded, cached and subset like a
+    built-in."""
     from bench_lib.data import DATASETS, Build, DatasetSource, load_dataset
 
     nci = load_dataset("nci5k", n_graphs=30, seed=1, cache_dir=tmp_path)
@@ -332,7 +350,8 @@ def test_a_dataset_registers_like_a_strategy_and_loads_by_name(tmp_path):
     try:
         store = load_dataset("thirty-test", n_graphs=10, seed=0, cache_dir=tmp_path)
         assert store.n_graph == 10 and "thirty-test" in DATASETS.names()
-        assert DATASETS.get("thirty-test") is Thirty and DATASETS.is_plugin("thirty-test")  # not bench_lib's own
+        # not bench_lib's own
+        assert DATASETS.get("thirty-test") is Thirty and DATASETS.is_plugin("thirty-test")
     finally:
         DATASETS.unregister("thirty-test")
     assert "thirty-test" not in DATASETS

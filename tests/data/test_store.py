@@ -39,14 +39,16 @@ def test_store_offsets_and_subset():
 def test_store_rejects_inconsistent_columns():
     store = make_random_store(n_graphs=3)
     with pytest.raises(ValueError, match="GraphStore.senders has"):
-        GraphStore(store.n_node, store.n_edge, store.senders[:-1], store.receivers, store.node_features,
+        GraphStore(store.n_node, store.n_edge, store.senders[:-1], store.receivers,
+                   store.node_features,
                    store.targets, store.meta)
 
 
 def test_round_trip(tmp_path):
     store = make_random_store(n_graphs=7, seed=2)
     store = GraphStore(**{**store.arrays(), "meta": StoreMeta(
-        name="rt", source="x", node_feature_names=("a",), target_names=("t", "u"), params={"cutoff": 6.0},
+        name="rt", source="x", node_feature_names=("a",), target_names=("t", "u"),
+        params={"cutoff": 6.0},
         n_input=9, skipped=({"input": 3, "reason": "bad"},))})
     save_store(store, tmp_path / "rt")
     assert_same_store(store, load_store(tmp_path / "rt"))
@@ -79,7 +81,8 @@ def test_corrupt_cache_is_rebuilt_not_trusted(tmp_path):
 
 def test_truncated_cache_is_rebuilt(tmp_path):
     calls = []
-    build = lambda: calls.append(1) or make_random_store(n_graphs=3)  # noqa: E731
+    def build():
+        return calls.append(1) or make_random_store(n_graphs=3)
     cached_build("toy", {}, build, cache_dir=tmp_path)
     column = tmp_path / cache_key("toy", {}) / "senders.bin"
     column.write_bytes(column.read_bytes()[:100])
@@ -96,7 +99,8 @@ def test_a_loaded_store_is_memory_mapped_read_only(tmp_path):
         assert isinstance(column, np.memmap) and not column.flags.writeable, name
 
 
-def test_a_large_store_is_spot_checked_on_load_and_verified_in_full_on_demand(tmp_path, monkeypatch):
+def test_a_large_store_is_spot_checked_on_load_and_verified_in_full_on_demand(tmp_path,
+        monkeypatch):
     from bench_lib.data import cache
 
     save_store(make_random_store(n_graphs=30, seed=6), tmp_path / "big")
@@ -166,8 +170,9 @@ def test_hydronet_like_streamed_to_disk_equals_the_in_memory_build(tmp_path, mon
 
 
 def test_touching_a_mapped_store_makes_its_pages_resident_before_a_baseline(tmp_path):
-    """A phase's RSS rise is measured from a baseline; a mapped column touched first during the phase
-    would count the data file's pages as the phase's memory. touch_mapped makes them resident up front."""
+    """A phase's RSS rise is measured from a baseline; a mapped column touched first during the
+    phase would count the data file's pages as the phase's memory. touch_mapped makes them resident
+    up front."""
     from bench_lib.data.store import touch_mapped
     from bench_lib.harness.measure import rss_mib
 
@@ -179,20 +184,23 @@ def test_touching_a_mapped_store_makes_its_pages_resident_before_a_baseline(tmp_
     touched = touch_mapped(mapped)
     rise = rss_mib() - before
     assert touched > 4 << 20
-    assert rise > 0.5 * touched / 2**20  # the pages are now resident: a later baseline includes them
+    # the pages are now resident: a later baseline includes them
+    assert rise > 0.5 * touched / 2**20
     again = rss_mib()
     touch_mapped(mapped)
     assert rss_mib() - again < 0.05 * touched / 2**20  # a second touch adds nothing
 
 
-@pytest.mark.parametrize("length", [3, 200])  # short ranges: one index gather; long ones: one slice each
+# short ranges: one index gather; long ones: one slice each
+@pytest.mark.parametrize("length", [3, 200])
 def test_take_ranges_is_the_rows_of_gather_ranges(tmp_path, length):
     from bench_lib.data.store import gather_ranges, take_ranges
 
     rng = np.random.default_rng(0)
     counts = rng.integers(0, 2 * length, 40)
     ptr = np.concatenate([[0], np.cumsum(counts)])
-    column = np.lib.format.open_memmap(tmp_path / "c.npy", mode="w+", dtype=np.uint8, shape=(int(ptr[-1]), 2))
+    column = np.lib.format.open_memmap(tmp_path / "c.npy", mode="w+", dtype=np.uint8,
+                                       shape=(int(ptr[-1]), 2))
     column[:] = rng.integers(0, 255, column.shape)
     index = rng.permutation(40)[:25]
     want = column[gather_ranges(ptr, index)]
@@ -201,7 +209,8 @@ def test_take_ranges_is_the_rows_of_gather_ranges(tmp_path, length):
     assert take_ranges(column, ptr, np.array([], np.int64)).shape == (0, 2)
 
 
-@pytest.mark.parametrize("max_nodes", [4, 30])  # short edge lists: numpy; long ones: the compiled pass
+# short edge lists: numpy; long ones: the compiled pass
+@pytest.mark.parametrize("max_nodes", [4, 30])
 def test_batch_edges_shift_each_graph_to_its_first_node(max_nodes):
     from bench_lib.data.store import SLICE_ROWS, take_ranges
 

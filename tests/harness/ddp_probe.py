@@ -29,8 +29,10 @@ CASES = [("pack-lpfhp", {"max_nodes": 96, "max_graphs": 12}, resolve_backend("au
 def main(out: str) -> None:
     results = {}
     for strategy, params, backend in CASES:
-        spec = CellSpec(dataset="nci5k", n_graphs=200, strategy=strategy, strategy_params=params, model="gin",
-                        model_params={"hidden": 16, "layers": 2}, backend=backend, target="tpsa_A2", ranks=2,
+        spec = CellSpec(dataset="nci5k", n_graphs=200, strategy=strategy, strategy_params=params,
+                        model="gin",
+                        model_params={"hidden": 16, "layers": 2}, backend=backend, target="tpsa_A2",
+                        ranks=2,
                         warmup_steps=0)
         run = CellRun(spec)
         batch, ops, _ = run._build()
@@ -43,7 +45,8 @@ def main(out: str) -> None:
         ref.zero_grad()
         union = collate(run.store, [g for _, gs in every for g in gs], None)
         masked_loss(ref(union, ops=TorchOps(union)), union, 0, ref.target_std).backward()
-        results[strategy] = {"ranks": every, "single": {k: p.grad.clone() for k, p in ref.named_parameters()},
+        results[strategy] = {"ranks": every, "single": {k: p.grad.clone()
+                                                        for k, p in ref.named_parameters()},
                              "padded": bool(batch.static_shape)}
     if run.rank == 0:
         torch.save(results, out)

@@ -26,7 +26,8 @@ from bench_lib.strategies import STRATEGIES
 from bench_lib.strategies.loader import BatchLoader
 from tests.models.test_equivalence import ATOL
 
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch.cuda.is_available())")
+cuda = pytest.mark.skipif(not torch.cuda.is_available(),
+                          reason="needs a CUDA GPU (torch.cuda.is_available())")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,8 @@ def _losses_and_grads(model, loss, batches):
         model.zero_grad()
         value = loss(batch)
         value.backward()
-        out.append((float(value), {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}))
+        out.append((float(value), {k: p.grad.clone() for k, p in model.named_parameters()
+                                   if p.grad is not None}))
     return out
 
 
@@ -60,11 +62,15 @@ def _losses_and_grads(model, loss, batches):
 def test_compiled_loss_and_gradients_match_eager(qm9, strategy, params, execution):
     batches = list(BatchLoader(qm9, STRATEGIES.create(strategy, **params), seed=1).epoch(0))[:3]
     model = _model(qm9)
-    spec = CellSpec(dataset="qm9", strategy=strategy, model="schnet", backend="torch", execution=execution)
+    spec = CellSpec(dataset="qm9", strategy=strategy, model="schnet", backend="torch",
+                    execution=execution)
     before = dynamo_counts()["compiles"]
-    eager = _losses_and_grads(model, make_loss(model, 0, dataclasses.replace(spec, execution="eager")), batches)
+    eager = _losses_and_grads(model, make_loss(model, 0,
+                                               dataclasses.replace(spec, execution="eager")),
+                              batches)
     compiled = _losses_and_grads(model, make_loss(model, 0, spec), batches)
-    assert dynamo_counts()["compiles"] - before == 1  # compiled once, for every shape of these batches
+    # compiled once, for every shape of these batches
+    assert dynamo_counts()["compiles"] - before == 1
     if strategy == "dynamic":
         assert len({b.shape for b in batches}) > 1  # the check covers shapes that change
     for (le, ge), (lc, gc) in zip(eager, compiled):
@@ -77,14 +83,19 @@ def test_compiled_loss_and_gradients_match_eager(qm9, strategy, params, executio
 def test_compile_kwargs_name_the_variants():
     spec = CellSpec(dataset="qm9", strategy="dynamic", backend="torch", execution="compile")
     assert compile_kwargs(spec) == {"dynamic": None}
-    assert compile_kwargs(dataclasses.replace(spec, execution="compile-dynamic")) == {"dynamic": True}
-    assert compile_kwargs(dataclasses.replace(spec, execution="cudagraphs")) == {"mode": "reduce-overhead"}
-    assert compile_kwargs(dataclasses.replace(spec, compile_options={"backend": "aot_eager"}))["backend"] == "aot_eager"
+    assert (compile_kwargs(dataclasses.replace(spec, execution="compile-dynamic"))
+            == {"dynamic": True})
+    assert (compile_kwargs(dataclasses.replace(spec, execution="cudagraphs"))
+            == {"mode": "reduce-overhead"})
+    aot = dataclasses.replace(spec, compile_options={"backend": "aot_eager"})
+    assert compile_kwargs(aot)["backend"] == "aot_eager"
 
 
 def _spec(**kw) -> CellSpec:
-    base = dict(dataset="qm9", n_graphs=60, strategy="pack-lpfhp", strategy_params={"max_nodes": 36},
-                model="schnet", model_params={"hidden": 16, "filters": 16, "interactions": 1, "gaussians": 8},
+    base = dict(dataset="qm9", n_graphs=60, strategy="pack-lpfhp",
+                strategy_params={"max_nodes": 36},
+                model="schnet", model_params={"hidden": 16, "filters": 16, "interactions": 1,
+                                              "gaussians": 8},
                 backend="torch", repeats=1, windows=2, warmup_steps=2, timeout_s=300)
     return CellSpec(**{**base, **kw})
 
@@ -92,14 +103,17 @@ def _spec(**kw) -> CellSpec:
 @pytest.mark.slow
 def test_a_compile_failure_is_a_failed_record_and_the_others_run(tmp_path):
     # An inductor with no working C++ compiler: the compile itself fails, in the first step.
-    broken = _spec(execution="compile", compile_options={"options": {"cpp.cxx": ("/nonexistent/c++",)}})
+    broken = _spec(
+        execution="compile", compile_options={"options": {"cpp.cxx": ("/nonexistent/c++",)}})
     eager = _spec()
-    dgl = _spec(execution="compile", backend="dgl")  # run where DGL imports (on today's stack it cannot)
+    # run where DGL imports (on today's stack it cannot)
+    dgl = _spec(execution="compile", backend="dgl")
     graphs = _spec(execution="cudagraphs")
     import tempfile
     from pathlib import Path
 
-    caches = lambda: set(Path(tempfile.gettempdir()).glob("bench_lib_inductor_*"))  # noqa: E731
+    def caches():
+        return set(Path(tempfile.gettempdir()).glob("bench_lib_inductor_*"))
     before = caches()
     cells = [broken, eager, graphs] + ([dgl] if dgl_available() else [])
     records = run_group(cells, log_dir=tmp_path)
@@ -111,10 +125,12 @@ def test_a_compile_failure_is_a_failed_record_and_the_others_run(tmp_path):
     assert "InvalidCxxCompiler" in by[broken.cell_id]["error"]
     assert by[eager.cell_id]["status"] == "ok" and by[eager.cell_id]["compiles"] == 0
     if dgl_available():
-        assert by[dgl.cell_id]["status"] == "skipped" and "needs backend 'torch'" in by[dgl.cell_id]["error"]
+        assert (by[dgl.cell_id]["status"] == "skipped" and "needs backend 'torch'"
+                in by[dgl.cell_id]["error"])
     if not torch.cuda.is_available():
         assert by[graphs.cell_id]["status"] == "skipped"
-        assert by[graphs.cell_id]["error"].startswith("EnvironmentSkip:") and "cuda" in by[graphs.cell_id]["error"]
+        assert (by[graphs.cell_id]["error"].startswith("EnvironmentSkip:") and "cuda"
+                in by[graphs.cell_id]["error"])
     assert caches() <= before  # each compiled cell's cold cache is removed with it
 
 
@@ -122,14 +138,18 @@ def test_new_fields_at_their_defaults_keep_earlier_cell_ids():
     import pandas as pd
     from pathlib import Path
 
-    records = pd.read_csv(Path(__file__).parents[2] / "results" / "default-reference" / "records.csv")
+    records = pd.read_csv(Path(__file__).parents[2] / "results" / "default-reference"
+                          / "records.csv")
     row = records.iloc[0].to_dict()
     import json
 
     fields = {f.name for f in dataclasses.fields(CellSpec)}
-    spec = {k: (json.loads(v) if isinstance(v, str) and v[:1] in "[{" else v) for k, v in row.items() if k in fields}
+    spec = {k: (json.loads(v) if isinstance(v,
+                                            str) and v[:1] in "[{" else v) for k, v in row.items()
+            if k in fields}
     spec = {k: (None if isinstance(v, float) and v != v else v) for k, v in spec.items()}
-    for k in ("n_graphs", "node_slots_budget", "edge_slots_budget", "graphs_per_step_budget", "seed", "threads",
+    for k in ("n_graphs", "node_slots_budget", "edge_slots_budget", "graphs_per_step_budget",
+              "seed", "threads",
               "repeats", "warmup_steps", "windows", "eval_every", "max_steps"):
         if spec.get(k) is not None:
             spec[k] = int(spec[k])
@@ -167,14 +187,16 @@ def test_a_build_error_in_the_background_reaches_the_step():
         raise ValueError("bad graph")
 
     source = BatchSource(broken, prefetch=2)
-    with pytest.raises((ValueError, RuntimeError), match="bad graph|generator raised StopIteration"):
+    with pytest.raises((ValueError, RuntimeError),
+                       match="bad graph|generator raised StopIteration"):
         source.next()
     source.close()
 
 
 def test_prefetching_hides_the_build_behind_the_step(qm9):
-    """The builder thread works while the step runs: with a build (sleep 20 ms) shorter than the step
-    (sleep 40 ms), waiting for a prefetched batch takes a fraction of its build; inline, all of it."""
+    """The builder thread works while the step runs: with a build (sleep 20 ms) shorter than the
+    step (sleep 40 ms), waiting for a prefetched batch takes a fraction of its build; inline, all of
+    it."""
     import time
 
     loader = BatchLoader(qm9, STRATEGIES.create("dynamic", batch_graphs=7), seed=1)
@@ -204,7 +226,8 @@ def test_prefetching_hides_the_build_behind_the_step(qm9):
 def test_a_prefetched_cell_records_how_much_build_it_hid():
     rec = run_group([_spec(strategy="dynamic", strategy_params={"batch_graphs": 8}, prefetch=2)])[0]
     assert rec["status"] == "ok", rec["error"]
-    assert rec["step_clock"] == "wall"  # the builder thread's CPU time must not count against the step
+    # the builder thread's CPU time must not count against the step
+    assert rec["step_clock"] == "wall"
     assert 0.0 <= rec["build_hidden_share"] <= 1.0 and rec["batch_build_s"] > 0
 
 
@@ -234,20 +257,25 @@ def test_suite_files_and_flags_for_the_execution_axis():
 
     bench = Path(__file__).parents[2] / "benchmarks"
     compile_cfg = load_config(bench / "compile.toml")
-    assert compile_cfg.backend == "torch" and set(compile_cfg.execution) == {"eager", "compile", "compile-dynamic"}
+    assert (compile_cfg.backend == "torch" and set(compile_cfg.execution)
+            == {"eager", "compile", "compile-dynamic"})
     gpu = load_config(bench / "gpu.toml")
     assert gpu.device == "cuda" and "cudagraphs" in gpu.execution and "pad-bucket" in gpu.strategies
-    assert gpu.model_params["schnet"] == {"hidden": 100, "filters": 100, "interactions": 4, "gaussians": 25,
-                                          "cutoff": 6.0}
+    assert (gpu.model_params["schnet"]
+            == {"hidden": 100, "filters": 100, "interactions": 4, "gaussians": 25,
+                                          "cutoff": 6.0})
     cfg = apply_overrides(compile_cfg, execution=["eager", "compile"], prefetch=2)
     assert cfg.execution == ("eager", "compile") and cfg.prefetch == 2
-    with pytest.raises(ConfigError, match="--execution: unknown name 'jit'; valid: compile, compile-dynamic"):
+    with pytest.raises(ConfigError, match="--execution: unknown name 'jit'; valid: compile, "
+                                          "compile-dynamic"):
         apply_overrides(compile_cfg, execution=["jit"])
     with pytest.raises(ConfigError) as err:
-        parse_config({"suite": {"execution": ["eager", "xla"], "execution_only": {"compile": ["no-such"]},
+        parse_config({"suite": {"execution": ["eager", "xla"],
+                                "execution_only": {"compile": ["no-such"]},
                                 "prefetch_with": "fork"}, "datasets": {"nci5k": {}}})
     text = "\n".join(err.value.problems)
-    assert "[suite] execution: unknown name 'xla'" in text and "execution_only.compile: unknown name 'no-such'" in text
+    assert ("[suite] execution: unknown name 'xla'" in text
+            and "execution_only.compile: unknown name 'no-such'" in text)
     assert "[suite] prefetch_with must be 'thread' or 'process'" in text
 
 
@@ -258,7 +286,8 @@ def test_execution_only_limits_a_variant_to_its_strategies():
     cfg = parse_config({"suite": {"strategies": ["dynamic", "pack-lpfhp"], "backend": "torch",
                                   "execution": ["eager", "compile-dynamic"],
                                   "execution_only": {"compile-dynamic": ["dynamic"]}},
-                        "datasets": {"nci5k": {"n_graphs": 300, "node_slots": 256, "pack_nodes": 128}}})
+                        "datasets": {"nci5k": {"n_graphs": 300, "node_slots": 256,
+                                               "pack_nodes": 128}}})
     cells = expand_cells(cfg)
     assert sorted((c.strategy, c.execution) for c in cells) == [
         ("dynamic", "compile-dynamic"), ("dynamic", "eager"), ("pack-lpfhp", "eager")]
@@ -275,7 +304,8 @@ def test_strategy_fairness_limits_a_strategy_to_its_views():
     data = {"nci5k": {"n_graphs": 300, "node_slots": 256, "graphs_per_step": 16, "pack_nodes": 128}}
     cells = expand_cells(parse_config({"suite": suite, "datasets": data}))
     assert sorted({(c.strategy, v) for c in cells for v in c.views}) == [
-        ("dynamic", "equal-padded-budget"), ("dynamic", "equal-real-graphs"), ("pyg", "equal-real-graphs")]
+        ("dynamic", "equal-padded-budget"), ("dynamic",
+                                             "equal-real-graphs"), ("pyg", "equal-real-graphs")]
     for bad, words in (({"pad": ["equal-real-graphs"]}, "'pad' is not one of [suite] strategies"),
                        ({"pyg": ["manual"]}, "strategy_fairness.pyg: unknown name 'manual'"),
                        ({"pyg": []}, "must be a non-empty list of views")):

@@ -24,11 +24,14 @@ def warm_cache(tmp_path_factory):
 
 
 def tiny(strategy: str, **kw) -> CellSpec:
-    params = {"pad": {"batch_graphs": 8}, "dynamic": {"batch_graphs": 8}, "pyg": {"batch_graphs": 8},
+    params = {"pad": {"batch_graphs": 8}, "dynamic": {"batch_graphs": 8},
+              "pyg": {"batch_graphs": 8},
               "dgl-loader": {"batch_graphs": 8}, "pyg-dynamic": {"max_nodes": 160},
-              "dynamic-budget": {"max_nodes": 160}, "pad-bucket": {"max_nodes": 160, "buckets": 2}}.get(
+              "dynamic-budget": {"max_nodes": 160},
+              "pad-bucket": {"max_nodes": 160, "buckets": 2}}.get(
                   strategy, {"max_nodes": 128, "packs_per_batch": 1})
-    base = dict(dataset="nci5k", n_graphs=48, strategy=strategy, strategy_params=params, model="gin",
+    base = dict(dataset="nci5k", n_graphs=48, strategy=strategy, strategy_params=params,
+                model="gin",
                 model_params={"hidden": 16, "layers": 1}, warmup_steps=1, window_s=0.0, windows=2,
                 repeats=2, eval_every=2, max_steps=4, timeout_s=120)
     base.update(kw)
@@ -42,7 +45,8 @@ def test_a_group_of_every_strategy_writes_valid_records(tmp_path, warm_cache):
     seen = []
     records = run_group(specs, environment={"test": True}, on_record=seen.append)
     assert [r["cell_id"] for r in records] == [s.cell_id for s in specs]
-    assert sorted(r["cell_id"] for r in seen) == sorted(s.cell_id for s in specs)  # each handed over as it ended
+    # each handed over as it ended
+    assert sorted(r["cell_id"] for r in seen) == sorted(s.cell_id for s in specs)
     for record in records:
         assert record["status"] == "ok", record["error"]
         append_record(out, record)
@@ -51,10 +55,13 @@ def test_a_group_of_every_strategy_writes_valid_records(tmp_path, warm_cache):
     assert (df.status == "ok").all() and (df.schema_version == SCHEMA_VERSION).all()
     assert (df.graphs_per_s > 0).all() and (df.graphs_per_wall_s > 0).all()
     assert (df.windows_timed == 2 * 2).all()  # repeats x windows
-    assert (df.step_clock == "cpu").all() and (df.torch_threads == 1).all()  # one thread: the CPU clock
-    # the peak is read since the reset at the baseline: not below it, and not a unit away (KiB read as MiB)
+    # one thread: the CPU clock
+    assert (df.step_clock == "cpu").all() and (df.torch_threads == 1).all()
+    # the peak is read since the reset at the baseline: not below it, and not a unit away (KiB read
+    # as MiB)
     assert df.peak_reset_ok.all() and (df.throughput_peak_rss_mib >= df.baseline_rss_mib - 1).all()
-    assert (df.throughput_peak_rss_mib < df.baseline_rss_mib + 2048).all() and (df.baseline_rss_mib > 50).all()
+    assert (df.throughput_peak_rss_mib < df.baseline_rss_mib
+            + 2048).all() and (df.baseline_rss_mib > 50).all()
     assert ((df.node_efficiency > 0) & (df.node_efficiency <= 1)).all()
     assert df.reached_target.isna().all() and df.curve.isna().all()  # no target: no training run
     assert [len(json.loads(x)) for x in df.repeat_graphs_per_s] == [2] * len(df)
@@ -64,7 +71,8 @@ def test_a_group_of_every_strategy_writes_valid_records(tmp_path, warm_cache):
     assert df.loc[df.strategy == "dynamic", "padding_mib_per_step"].iloc[0] == 0
     assert df.loc[df.strategy == "pad", "padding_mib_per_step"].iloc[0] > 0
     assert json.loads(df.environment.iloc[0]) == {"test": True}
-    assert df.turn_group.nunique() == 1 and (df.decide_looks == 1).all() and df.decided_turns.isna().all()
+    assert (df.turn_group.nunique() == 1 and (df.decide_looks == 1).all()
+            and df.decided_turns.isna().all())
     for r in records:  # the rate each window answered is the rate its record keeps
         assert r["window_graphs_per_s"] and min(r["window_graphs_per_s"]) > 0
 
@@ -89,7 +97,8 @@ def test_model_that_does_not_apply_is_skipped(warm_cache):
 def test_loader_only_cell(warm_cache):
     record = run_cell(tiny("pack-lpfhp", model="none", model_params={}))
     assert record["status"] == "ok", record["error"]
-    assert record["graphs_per_s"] > 0 and record["padded_nodes_per_s"] >= record["real_nodes_per_s"] > 0
+    assert (record["graphs_per_s"] > 0
+            and record["padded_nodes_per_s"] >= record["real_nodes_per_s"] > 0)
     assert 0 < record["node_efficiency"] <= 1 and record.get("curve") is None
 
 
@@ -143,8 +152,10 @@ def test_decide_adds_turns_while_a_verdict_is_undecided_up_to_its_looks():
     notes = Notes()
     timed_turns(workers, notes, finish=None, decide=Decide(looks=3, budget_s=1e9))
     assert len(log) == 2 * 18  # 6 fixed turns, then 6 more at each of the 2 further looks
-    assert [r for n, r in log if n == "A"] == [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3 + [4] * 3 + [5] * 3
-    assert all("decided_turns" not in w.turn_fields for w in workers)  # 3% at 5% noise: not in 18 turns
+    assert ([r for n, r in log if n == "A"] == [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3 + [4] * 3
+            + [5] * 3)
+    # 3% at 5% noise: not in 18 turns
+    assert all("decided_turns" not in w.turn_fields for w in workers)
     assert any("look 2 of 3" in n for n in notes.notes)
 
 
@@ -165,8 +176,10 @@ def test_groups_hold_one_dataset_model_and_seed():
 
 def test_append_is_whole_rows(tmp_path):
     out = tmp_path / "r.csv"
-    append_record(out, {"schema_version": 2, "cell_id": "a", "status": "ok", "curve": [[0, 0.0, 1.5]]})
-    append_record(out, {"schema_version": 2, "cell_id": "b", "status": "failed", "error": "x,\n\"y\""})
+    append_record(out, {"schema_version": 2, "cell_id": "a", "status": "ok",
+                        "curve": [[0, 0.0, 1.5]]})
+    append_record(out, {"schema_version": 2, "cell_id": "b", "status": "failed",
+                        "error": "x,\n\"y\""})
     df = pd.read_csv(out)
     assert df.cell_id.tolist() == ["a", "b"] and df.error.iloc[1] == "x,\n\"y\""
     with pytest.raises(ValueError, match="not in the schema"):
@@ -175,7 +188,8 @@ def test_append_is_whole_rows(tmp_path):
 
 def test_cell_id_is_stable_and_spec_validated():
     assert tiny("pad").cell_id == tiny("pad").cell_id != tiny("pad", seed=1).cell_id
-    assert tiny("pad").cell_id == tiny("pad", timeout_s=5).cell_id  # an operational limit, not the measurement
+    # an operational limit, not the measurement
+    assert tiny("pad").cell_id == tiny("pad", timeout_s=5).cell_id
     assert tiny("pad").cell_id != tiny("pad", views=("equal-real-graphs",)).cell_id
     assert CellSpec.from_json(tiny("pad").to_json()) == tiny("pad")
     with pytest.raises(ValueError, match="views must be one or more of"):
@@ -206,7 +220,8 @@ def test_defaults_have_one_definition():
     suite = {f.name: f.default for f in dataclasses.fields(SuiteConfig)}
     for name in ("repeats", "device", "threads", "clock", "timeout_s"):
         assert suite[name] == getattr(spec, name), name
-    # a suite resolves its backend where it runs (auto: dgl where DGL imports); a cell names the one it ran
+    # a suite resolves its backend where it runs (auto: dgl where DGL imports); a cell names the one
+    # it ran
     assert suite["backend"] == "auto" and spec.backend == "torch"
 
 
@@ -216,7 +231,8 @@ def test_worker_environment_fixes_threads_and_malloc():
     keep = worker_env(CellSpec(dataset="x", strategy="pad", threads=3))
     assert keep["OMP_NUM_THREADS"] == keep["MKL_NUM_THREADS"] == "3"
     assert all(keep[k] == v for k, v in KEEP_MALLOC.items())
-    assert not set(KEEP_MALLOC) & set(worker_env(CellSpec(dataset="x", strategy="pad", malloc="default")))
+    assert (not set(KEEP_MALLOC)
+            & set(worker_env(CellSpec(dataset="x", strategy="pad", malloc="default"))))
     with pytest.raises(ValueError, match="malloc must be 'keep' or 'default'"):
         CellSpec(dataset="x", strategy="pad", malloc="jemalloc")
 
@@ -228,21 +244,25 @@ def test_a_cell_killed_while_training_keeps_its_throughput(warm_cache):
     endless = tiny("pack-lpfhp", target_mae=0.0, max_steps=10**9, eval_every=50, timeout_s=25)
     record = run_cell(endless)
     assert record["status"] == "failed"
-    assert record["error"].startswith("timeout: the cell ran past its limit of 25 s") and "(during finish)" in record["error"]
-    assert record["graphs_per_s"] > 0 and record["windows_timed"] == 4 and "steps_to_target" not in record
+    assert (record["error"].startswith("timeout: the cell ran past its limit of 25 s")
+            and "(during finish)" in record["error"])
+    assert (record["graphs_per_s"] > 0 and record["windows_timed"] == 4 and "steps_to_target" not
+            in record)
 
 
 def test_records_of_another_schema_are_not_appended_to(tmp_path):
     out = tmp_path / "records.csv"
-    out.write_text("schema_version,cell_id,status,colour\n1,a,ok,red\n")  # a column today's schema lacks
+    # a column today's schema lacks
+    out.write_text("schema_version,cell_id,status,colour\n1,a,ok,red\n")
     with pytest.raises(ValueError, match="holds records with other columns"):
         append_record(out, {"schema_version": 2, "cell_id": "b", "status": "ok"})
     assert out.read_text() == "schema_version,cell_id,status,colour\n1,a,ok,red\n"
 
 
 def test_records_of_an_earlier_schema_are_upgraded_then_appended_to(tmp_path):
-    """An earlier schema's columns are a subset of today's: its rows are kept under today's header (the new
-    columns empty, their schema_version as it was), so that a suite resumes after an upgrade."""
+    """An earlier schema's columns are a subset of today's: its rows are kept under today's header
+    (the new columns empty, their schema_version as it was), so that a suite resumes after an
+    upgrade."""
     out = tmp_path / "records.csv"
     out.write_text("schema_version,cell_id,status\n1,a,ok\n")
     append_record(out, {"schema_version": 5, "cell_id": "b", "status": "ok"})
@@ -252,8 +272,8 @@ def test_records_of_an_earlier_schema_are_upgraded_then_appended_to(tmp_path):
 
 
 def test_not_implemented_is_a_skip_at_setup_only():
-    """A cell that does not apply says so at setup (skipped); the same error while it trains is a failure,
-    counted as a miss, not a cell quietly left out of the tables."""
+    """A cell that does not apply says so at setup (skipped); the same error while it trains is a
+    failure, counted as a miss, not a cell quietly left out of the tables."""
     from bench_lib.harness.worker import _failure
 
     assert _failure(NotImplementedError("no GPU kernels"), "setup")["status"] == "skipped"
@@ -267,7 +287,8 @@ def test_rss_rises_are_unknown_where_memory_cannot_be_read():
 
     assert math.isnan(rss_rise(500.0, float("nan"))) and math.isnan(rss_rise(float("nan"), 100.0))
     assert rss_rise(500.0, 100.0) == 400.0 and rss_rise(90.0, 100.0) == 0.0
-    assert maxrss_mib(2048, "linux") == 2.0 and maxrss_mib(2 * 2**20, "darwin") == 2.0  # KiB on Linux, bytes on macOS
+    # KiB on Linux, bytes on macOS
+    assert maxrss_mib(2048, "linux") == 2.0 and maxrss_mib(2 * 2**20, "darwin") == 2.0
 
 
 @pytest.mark.slow
@@ -280,7 +301,8 @@ def test_folders_a_killed_runner_left_are_swept_and_a_live_ones_kept(tmp_path):
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = [tmp_path / f"bench_lib_torchrun_{dead.pid}_abc", tmp_path / f"bench_lib_inductor_{dead.pid}_def"]
+    stale = [tmp_path / f"bench_lib_torchrun_{dead.pid}_abc",
+             tmp_path / f"bench_lib_inductor_{dead.pid}_def"]
     live = tmp_path / f"bench_lib_torchrun_{os.getpid()}_ghi"
     other = tmp_path / "bench_lib_something_else"
     for path in stale + [live, other]:
@@ -290,8 +312,9 @@ def test_folders_a_killed_runner_left_are_swept_and_a_live_ones_kept(tmp_path):
 
 
 def test_a_worker_whose_runner_is_gone_removes_its_cache_folder(tmp_path):
-    """A runner killed with SIGKILL leaves its worker answering into a closed pipe: the worker ends and its
-    inductor folder goes with it (it used to end in BrokenPipeError and leave the folder behind)."""
+    """A runner killed with SIGKILL leaves its worker answering into a closed pipe: the worker ends
+    and its inductor folder goes with it (it used to end in BrokenPipeError and leave the folder
+    behind)."""
     import os
     import subprocess
     import sys
@@ -300,9 +323,12 @@ def test_a_worker_whose_runner_is_gone_removes_its_cache_folder(tmp_path):
     cache = tmp_path / "bench_lib_inductor_0_test"
     (cache / "triton").mkdir(parents=True)
     (cache / "triton" / "kernel.bin").write_bytes(b"x")
-    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache), "PYTHONPATH": str(Path(__file__).parents[2])}
-    proc = subprocess.Popen([sys.executable, "-m", "bench_lib.harness.worker"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache),
+           "PYTHONPATH": str(Path(__file__).parents[2])}
+    proc = subprocess.Popen([sys.executable, "-m", "bench_lib.harness.worker"],
+                            stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
     proc.stdout.close()  # the runner is gone: nobody reads the answers
     spec = CellSpec(dataset="nci5k", strategy="pad", backend="torch")
     proc.stdin.write((json.dumps({"spec": json.loads(spec.to_json())}) + "\n").encode())

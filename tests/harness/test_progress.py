@@ -1,4 +1,5 @@
-"""What a long command says while it works: the heartbeat of its phases and the time left of a suite."""
+"""What a long command says while it works: the heartbeat of its phases and the time left of a
+suite."""
 
 from __future__ import annotations
 
@@ -16,16 +17,19 @@ def _group(dataset: str, model: str, seed: int, n: int, repeats: int = 1) -> lis
 
 
 def test_the_first_group_of_each_kind_runs_first():
-    groups = [_group("nci5k", "gin", s, 3) for s in (0, 1)] + [_group("qm9", "schnet", s, 2) for s in (0, 1)] \
-        + [_group("nci5k", "gin", 2, 3, repeats=0)]
+    groups = ([_group("nci5k", "gin", s, 3) for s in (0, 1)]
+              + [_group("qm9", "schnet", s, 2) for s in (0, 1)] \
+        + [_group("nci5k", "gin", 2, 3, repeats=0)])
     order = [(g[0].dataset, g[0].seed, g[0].repeats) for g in kinds_first(groups)]
-    assert order == [("nci5k", 0, 1), ("qm9", 0, 1), ("nci5k", 2, 0), ("nci5k", 1, 1), ("qm9", 1, 1)]
+    assert order == [("nci5k", 0, 1), ("qm9", 0, 1), ("nci5k", 2, 0), ("nci5k", 1, 1),
+                     ("qm9", 1, 1)]
 
 
 def test_the_time_left_prices_each_group_by_its_kind(monkeypatch):
     now = [0.0]
     monkeypatch.setattr(progress_module.time, "perf_counter", lambda: now[0])
-    groups = [_group("nci5k", "gin", 0, 3), _group("qm9", "schnet", 0, 2), _group("nci5k", "gin", 1, 3),
+    groups = [_group("nci5k", "gin", 0, 3), _group("qm9", "schnet", 0, 2),
+              _group("nci5k", "gin", 1, 3),
               _group("qm9", "schnet", 1, 2)]
     p = Progress(10, stream=io.StringIO(), groups=groups)
     p.begin_group(1, 4, groups[0])

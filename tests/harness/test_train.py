@@ -41,15 +41,18 @@ def test_train_to_target_stops_at_the_first_evaluation_under_the_target():
 def test_train_to_target_counts_a_miss_as_censored():
     state, step, evaluate = fake_training([9.0, 8.0, 7.0, 6.5])
     out = train_to_target(step, evaluate, target=5.0, max_steps=25, eval_every=10, time_limit_s=60)
-    assert not out["reached_target"] and out["steps_to_target"] is None and out["time_to_target_wall_s"] is None
+    assert (not out["reached_target"] and out["steps_to_target"] is None
+            and out["time_to_target_wall_s"] is None)
     assert out["train_stop"] == "max_steps" and [c[0] for c in out["curve"]] == [0, 10, 20, 25]
     assert out["final_val_score"] == 6.5
 
 
 def test_train_to_target_time_limit_is_a_recorded_safety_stop():
     state, step, evaluate = fake_training([9.0] * 10)
-    out = train_to_target(step, evaluate, target=5.0, max_steps=1000, eval_every=5, time_limit_s=0.0)
-    assert out["train_stop"] == "time_limit" and out["train_steps"] == 5 and not out["reached_target"]
+    out = train_to_target(step, evaluate, target=5.0, max_steps=1000, eval_every=5,
+                          time_limit_s=0.0)
+    assert (out["train_stop"] == "time_limit" and out["train_steps"] == 5
+            and not out["reached_target"])
 
 
 def test_train_to_target_reached_before_any_step():
@@ -86,7 +89,8 @@ def test_target_stats_use_finite_labels_only():
 def spec(**kw) -> CellSpec:
     base = dict(dataset="nci5k", n_graphs=200, strategy="pack-lpfhp",
                 strategy_params={"max_nodes": 128, "packs_per_batch": 1}, model="gin",
-                model_params={"hidden": 16, "layers": 2}, warmup_steps=1, window_s=0.0, windows=2, repeats=2,
+                model_params={"hidden": 16, "layers": 2}, warmup_steps=1, window_s=0.0, windows=2,
+                repeats=2,
                 eval_every=5, max_steps=200, lr=3e-3)
     base.update(kw)
     return CellSpec(**base)
@@ -95,7 +99,8 @@ def spec(**kw) -> CellSpec:
 def test_a_cell_trains_to_a_reachable_target():
     """The time-to-accuracy loop runs for real: the target is 80% of the untrained model's MAE."""
     probe = CellRun(spec())
-    val = BatchLoader(probe.store, STRATEGIES.create("dynamic", batch_graphs=256), probe.splits["val"], seed=0)
+    val = BatchLoader(probe.store, STRATEGIES.create("dynamic", batch_graphs=256),
+                      probe.splits["val"], seed=0)
     start = evaluate_mae(probe.model, val, 0, probe.device, probe.spec.backend)
     run = CellRun(spec(target_mae=0.8 * start))
     run.warmup()
@@ -104,14 +109,17 @@ def test_a_cell_trains_to_a_reachable_target():
             run.window(r)
     run.train()
     m = run.finish()
-    assert m["curve"][0][2] == pytest.approx(start, rel=1e-5)  # training starts from the same weights
+    # training starts from the same weights
+    assert m["curve"][0][2] == pytest.approx(start, rel=1e-5)
     assert m["reached_target"] and m["train_stop"] == "target"
     assert 0 < m["steps_to_target"] <= 200 and m["steps_to_target"] % 5 == 0
     assert m["time_to_target_s"] == pytest.approx(m["steps_to_target"] * m["step_s"])
     assert m["time_to_target_wall_s"] > 0
-    # the rise is the training peak above the baseline (in MiB, both read the same way), never below 0
+    # the rise is the training peak above the baseline (in MiB, both read the same way), never below
+    # 0
     assert m["baseline_rss_mib"] > 50 and m["train_peak_rss_mib"] < m["baseline_rss_mib"] + 2048
-    assert m["train_rss_mib"] == pytest.approx(max(0.0, m["train_peak_rss_mib"] - m["baseline_rss_mib"]))
+    assert (m["train_rss_mib"]
+            == pytest.approx(max(0.0, m["train_peak_rss_mib"] - m["baseline_rss_mib"])))
 
 
 def write_tiny_molpcba(root, n_graphs: int = 40, seed: int = 0) -> None:
@@ -127,11 +135,14 @@ def write_tiny_molpcba(root, n_graphs: int = 40, seed: int = 0) -> None:
         pairs = [(i, i + 1) for i in range(n - 1)]
         edges += [p for a, b in pairs for p in ((a, b), (b, a))]
         n_edge.append(2 * (n - 1))
-    labels = np.where(rng.random((n_graphs, 128)) < 0.6, np.nan, rng.integers(0, 2, (n_graphs, 128)))
-    labels[:, 0] = rng.integers(0, 2, n_graphs)  # task 0 fully labelled, so the split has labels to learn
+    labels = np.where(rng.random((n_graphs, 128)) < 0.6, np.nan,
+                      rng.integers(0, 2, (n_graphs, 128)))
+    # task 0 fully labelled, so the split has labels to learn
+    labels[:, 0] = rng.integers(0, 2, n_graphs)
 
     def put(path, rows):
-        path.write_bytes(gzip.compress(("\n".join(",".join(map(str, r)) for r in rows) + "\n").encode()))
+        path.write_bytes(gzip.compress(("\n".join(",".join(map(str, r)) for r in rows)
+                                        + "\n").encode()))
 
     put(raw / "num-node-list.csv.gz", [[n] for n in sizes])
     put(raw / "num-edge-list.csv.gz", [[e] for e in n_edge])
@@ -148,7 +159,8 @@ def write_tiny_molpcba(root, n_graphs: int = 40, seed: int = 0) -> None:
 def test_molpcba_with_missing_labels_trains_to_a_finite_loss(tmp_path):
     write_tiny_molpcba(tmp_path)
     cell = spec(dataset="ogbg-molpcba", n_graphs=None, dataset_options={"data_dir": str(tmp_path)},
-                strategy="dynamic", strategy_params={"batch_graphs": 8}, target="pcba_task_5", target_mae=1e-9,
+                strategy="dynamic", strategy_params={"batch_graphs": 8}, target="pcba_task_5",
+                target_mae=1e-9,
                 max_steps=20)
     run = CellRun(cell)
     assert np.isnan(run.store.targets[:, 0]).any()  # the chosen task really has missing labels

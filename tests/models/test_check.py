@@ -47,7 +47,8 @@ class ToySum(Model):
     def __init__(self, cfg, n_targets=1):
         super().__init__(n_targets)
         self.embed = nn.Embedding(128, cfg.hidden)
-        self.mlp = nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, n_targets))
+        self.mlp = nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden), nn.SiLU(),
+                                 nn.Linear(cfg.hidden, n_targets))
 
     def mix(self, h, batch):  # the leaky subclasses change this
         return h
@@ -140,7 +141,8 @@ def stores(tmp_path_factory):
 
 
 def every_strategy(store) -> dict:
-    return {name: STRATEGIES.create(name, **params_for(name, store)) for name in runnable_strategies()}
+    return {name: STRATEGIES.create(name, **params_for(name,
+                                                       store)) for name in runnable_strategies()}
 
 
 def built(name: str, store, **params):
@@ -152,12 +154,14 @@ def built(name: str, store, **params):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("dataset,model", [("nci5k", "gin"), ("nci5k", "gin-ogb"), ("qm9", "schnet"),
+@pytest.mark.parametrize("dataset,model", [("nci5k", "gin"), ("nci5k", "gin-ogb"),
+                                           ("qm9", "schnet"),
                                            ("qm9", "painn")])
 def test_built_in_models_pass(stores, dataset, model, backend):
     store = stores[dataset]
     name, params = SMALL[model]
-    assert check_batching(built(name, store, **params), store, every_strategy(store), backend=backend) == []
+    assert check_batching(built(name, store, **params), store, every_strategy(store),
+                          backend=backend) == []
 
 
 def test_sample_has_the_extremes(stores):
@@ -170,7 +174,8 @@ def test_sample_has_the_extremes(stores):
 
 
 @pytest.mark.parametrize("leaky,part", [("leaky-batchnorm", "padding"), ("leaky-mean", "isolation"),
-                                        ("leaky-softmax", "isolation"), ("leaky-gradient", "isolation")])
+                                        ("leaky-softmax", "isolation"),
+                                        ("leaky-gradient", "isolation")])
 def test_leaky_models_are_caught(plugin, stores, leaky, part):
     store = stores["nci5k"]
     strategies = every_strategy(store)
@@ -182,8 +187,10 @@ def test_leaky_models_are_caught(plugin, stores, leaky, part):
     assert worst.graph in set(range(store.n_graph)) and worst.n_node == store.n_node[worst.graph]
     if leaky == "leaky-gradient":  # its predictions are exact; the gradient names the leak
         assert {f.what for f in failures} == {"gradient"}
-    if leaky == "leaky-batchnorm":  # BatchNorm on running statistics is per graph; padding is what leaks
-        assert "pad" in {f.strategy for f in failures} and "dynamic" not in {f.strategy for f in failures}
+    # BatchNorm on running statistics is per graph; padding is what leaks
+    if leaky == "leaky-batchnorm":
+        assert ("pad" in {f.strategy for f in failures} and "dynamic" not
+                in {f.strategy for f in failures})
     assert check_batching(built("toy-sum", store), store, strategies) == []
 
 
@@ -200,21 +207,25 @@ def test_masked_batchnorm_is_batchnorm_of_the_real_rows():
 
 
 def test_virtual_node_of_padding_never_reaches_real_graphs(stores):
-    """gin-virtual, BatchNorm in training mode: a padded batch equals the unpadded one on real graphs."""
+    """gin-virtual, BatchNorm in training mode: a padded batch equals the unpadded one on real
+    graphs."""
     from bench_lib.strategies import collate
 
     store = stores["nci5k"]
     name, params = SMALL["gin-ogb"]
     model = built(name, store, **params).train()
     idx = np.arange(10)
-    shape = STRATEGIES.create("dynamic-budget", max_nodes=int(store.n_node[idx].sum()) + 40).prepare(
+    shape = STRATEGIES.create("dynamic-budget",
+                              max_nodes=int(store.n_node[idx].sum()) + 40).prepare(
         store.n_node, store.n_edge, np.random.default_rng(0)).shape
     padded, bare = collate(store, idx, shape), collate(store, idx)
-    torch.testing.assert_close(model(padded)[padded.graph_mask], model(bare)[bare.graph_mask], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(model(padded)[padded.graph_mask], model(bare)[bare.graph_mask],
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_every_built_in_model_is_covered():
-    """A model added to bench_lib must join SMALL, so that the equivalence tests and the check cover it."""
+    """A model added to bench_lib must join SMALL, so that the equivalence tests and the check cover
+    it."""
     built_in = {n for n in MODELS.names() if not MODELS.is_plugin(n)}
     assert built_in == {name for name, _ in SMALL.values()}
 
@@ -224,13 +235,15 @@ def test_masked_batchnorm_keeps_running_statistics_below_two_rows():
     x = torch.randn(4, 3)
     for mask in (torch.zeros(4, dtype=torch.bool), torch.tensor([True, False, False, False])):
         bn(x, mask)
-        assert torch.equal(bn.running_mean, torch.zeros(3)) and torch.equal(bn.running_var, torch.ones(3))
+        assert (torch.equal(bn.running_mean, torch.zeros(3))
+                and torch.equal(bn.running_var, torch.ones(3)))
     bn(x, torch.ones(4, dtype=torch.bool))
     assert not torch.equal(bn.running_mean, torch.zeros(3))
 
 
 def test_a_large_target_mean_does_not_hide_a_leak(plugin, stores):
-    """Outputs are compared standardised: a leak of 1e-3 of the batch mean shows through a mean of 1e4."""
+    """Outputs are compared standardised: a leak of 1e-3 of the batch mean shows through a mean of
+    1e4."""
     store = stores["nci5k"]
     model = built("leaky-mean", store)
     model.set_target_stats(1e4, 1e-2, float(model.mean_nodes))

@@ -81,13 +81,15 @@ def run_epoch(model, store, strategy, backend):
         y = batch.targets[:, 0]
         err = torch.where(batch.graph_mask, (out - y) / model.target_std, torch.zeros_like(out))
         (err.pow(2).sum() / store.n_graph).backward()
-        for g, p in zip(batch.graph_index[batch.graph_mask].tolist(), out[batch.graph_mask].tolist()):
+        for g, p in zip(batch.graph_index[batch.graph_mask].tolist(),
+                        out[batch.graph_mask].tolist()):
             preds[g] = p
     grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
     return np.array([preds[g] for g in range(store.n_graph)]), grads
 
 
-CASES = [("nci5k", "gin"), ("nci5k", "gin-ogb"), ("qm9", "gin"), ("qm9", "schnet"), ("qm9", "painn")]
+CASES = [("nci5k", "gin"), ("nci5k", "gin-ogb"), ("qm9", "gin"), ("qm9", "schnet"),
+         ("qm9", "painn")]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -95,7 +97,9 @@ CASES = [("nci5k", "gin"), ("nci5k", "gin-ogb"), ("qm9", "gin"), ("qm9", "schnet
 def test_every_strategy_matches_dynamic(samples, dataset, model, backend):
     store = samples[dataset]
     net = make_model(model, store)
-    ref_pred, ref_grad = run_epoch(net, store, STRATEGIES.create("dynamic", batch_graphs=store.n_graph), backend)
+    ref_pred, ref_grad = run_epoch(net, store,
+                                   STRATEGIES.create("dynamic", batch_graphs=store.n_graph),
+                                   backend)
     for name in runnable_strategies():
         strategy = STRATEGIES.create(name, **params_for(name, store))
         pred, grad = run_epoch(net, store, strategy, backend)
@@ -103,7 +107,8 @@ def test_every_strategy_matches_dynamic(samples, dataset, model, backend):
         assert np.max(np.abs(pred - ref_pred) / scale) < ATOL, f"{name}: predictions differ"
         assert grad.keys() == ref_grad.keys()
         for k in ref_grad:
-            torch.testing.assert_close(grad[k], ref_grad[k], atol=ATOL, rtol=1e-4, msg=f"{name}: grad {k}")
+            torch.testing.assert_close(grad[k], ref_grad[k], atol=ATOL, rtol=1e-4,
+                                       msg=f"{name}: grad {k}")
 
 
 @pytest.mark.dgl
@@ -112,7 +117,8 @@ def test_backends_agree(samples, dataset, model):
     store = samples[dataset]
     net = make_model(model, store)
     batch = collate(store, np.arange(store.n_graph))
-    torch.testing.assert_close(net(batch, backend="torch"), net(batch, backend="dgl"), atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(net(batch, backend="torch"), net(batch, backend="dgl"), atol=1e-4,
+                               rtol=1e-5)
 
 
 @pytest.mark.parametrize("dataset,model", CASES)
@@ -121,7 +127,8 @@ def test_junk_in_padding_changes_nothing(samples, dataset, model):
     store = samples[dataset]
     net = make_model(model, store)
     idx = np.arange(12)
-    shape = STRATEGIES.create("dynamic-budget", max_nodes=int(store.n_node[idx].sum()) + 30).prepare(
+    shape = STRATEGIES.create("dynamic-budget",
+                              max_nodes=int(store.n_node[idx].sum()) + 30).prepare(
         store.n_node, store.n_edge, np.random.default_rng(0)).shape
     clean = collate(store, idx, shape)
     gen = torch.Generator().manual_seed(0)
@@ -151,8 +158,9 @@ def test_junk_in_padding_changes_nothing(samples, dataset, model):
 
 
 def classified(store, kind: str):
-    """``store`` with a classification target made from its first target column (tertiles for multiclass; two
-    label columns with missing labels for multilabel), and its :class:`~bench_lib.tasks.Task`."""
+    """``store`` with a classification target made from its first target column (tertiles for
+    multiclass; two label columns with missing labels for multilabel), and its
+    :class:`~bench_lib.tasks.Task`."""
     from bench_lib.harness.train import labelled_store
     from bench_lib.tasks import resolve_task
 
@@ -165,17 +173,19 @@ def classified(store, kind: str):
         t = np.stack([(y > np.median(y)), (y > np.quantile(y, 0.25))], 1).astype(np.float32)
         t[::3, 1] = np.nan  # missing labels
     names = tuple(f"label_{k}" for k in range(t.shape[1]))
-    raw = dataclasses.replace(store, targets=t, meta=dataclasses.replace(store.meta, target_names=names))
+    raw = dataclasses.replace(store, targets=t,
+                              meta=dataclasses.replace(store.meta, target_names=names))
     task = resolve_task(raw, None, kind=kind)
     return labelled_store(raw, task), task
 
 
 @pytest.mark.parametrize("dataset,model,kind,backend", [
-    ("nci5k", "gin", "multilabel", "torch"), pytest.param("nci5k", "gin-ogb", "multiclass", "dgl", marks=pytest.mark.dgl),
+    ("nci5k", "gin", "multilabel", "torch"), pytest.param("nci5k", "gin-ogb", "multiclass", "dgl",
+                                                          marks=pytest.mark.dgl),
     ("qm9", "schnet", "multiclass", "torch"), ("qm9", "painn", "binary", "torch")])
 def test_classification_heads_match_dynamic(samples, dataset, model, kind, backend):
-    """Per-graph logits (every output) and the gradients of the task's masked loss are the same under every
-    strategy as in one unpadded batch."""
+    """Per-graph logits (every output) and the gradients of the task's masked loss are the same
+    under every strategy as in one unpadded batch."""
     from bench_lib.tasks import task_loss
 
     store, task = classified(samples[dataset], kind)
@@ -192,9 +202,11 @@ def test_classification_heads_match_dynamic(samples, dataset, model, kind, backe
         net.zero_grad()
         for batch in BatchLoader(store, strategy, seed=1).epoch(0):
             out = net(batch, backend=backend)
-            loss = task_loss(out, batch.targets, batch.graph_mask, task.kind, net.target_std, denominator=1)
+            loss = task_loss(out, batch.targets, batch.graph_mask, task.kind, net.target_std,
+                             denominator=1)
             (loss / store.n_graph).backward()  # the summed loss: the same total over any batching
-            for g, row in zip(batch.graph_index[batch.graph_mask].tolist(), out[batch.graph_mask].tolist()):
+            for g, row in zip(batch.graph_index[batch.graph_mask].tolist(),
+                              out[batch.graph_mask].tolist()):
                 preds[g] = row
         return np.array([preds[g] for g in range(store.n_graph)]), {
             k: p.grad.clone() for k, p in net.named_parameters() if p.grad is not None}
@@ -203,6 +215,8 @@ def test_classification_heads_match_dynamic(samples, dataset, model, kind, backe
     for strategy_name in runnable_strategies():
         pred, grad = epoch(STRATEGIES.create(strategy_name, **params_for(strategy_name, store)))
         assert pred.shape == (store.n_graph, task.n_outputs)
-        np.testing.assert_allclose(pred, ref_pred, atol=ATOL, rtol=1e-5, err_msg=f"{strategy_name}: logits differ")
+        np.testing.assert_allclose(pred, ref_pred, atol=ATOL, rtol=1e-5,
+                                   err_msg=f"{strategy_name}: logits differ")
         for k in ref_grad:
-            torch.testing.assert_close(grad[k], ref_grad[k], atol=ATOL, rtol=1e-4, msg=f"{strategy_name}: grad {k}")
+            torch.testing.assert_close(grad[k], ref_grad[k], atol=ATOL, rtol=1e-4,
+                                       msg=f"{strategy_name}: grad {k}")

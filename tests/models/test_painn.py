@@ -36,15 +36,17 @@ def painn(store, **params) -> PaiNN:
 def test_registered_with_what_it_needs():
     cls = MODELS.get("painn")
     assert cls is PaiNN and cls.needs == ("positions",) and cls.per_atom_target
-    assert dataclasses.asdict(cls.Config()) == {"hidden": 128, "interactions": 3, "rbf": 20, "cutoff": 5.0,
-                                                "max_z": 100}
+    assert (dataclasses.asdict(cls.Config())
+            == {"hidden": 128, "interactions": 3, "rbf": 20, "cutoff": 5.0,
+                                                "max_z": 100})
 
 
 def test_energy_is_invariant_to_rotation_and_translation(qm9):
     model = painn(qm9).eval()
     batch = collate(qm9, np.arange(6))
     q, _ = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(1)))
-    moved = dataclasses.replace(batch, positions=batch.positions @ q.T + torch.tensor([1.0, -2.0, 0.5]))
+    moved = dataclasses.replace(batch, positions=batch.positions @ q.T
+                                + torch.tensor([1.0, -2.0, 0.5]))
     torch.testing.assert_close(model(moved), model(batch), rtol=1e-5, atol=1e-4)
 
 
@@ -81,9 +83,11 @@ def test_every_strategy_matches_each_graph_alone_in_single_precision(qm9, backen
 def test_compiled_batches_match_each_graph_alone(qm9):
     model = painn(qm9, hidden=8, interactions=1)
     compiled = torch.compile(model)
-    alone = torch.cat([model(collate(qm9, np.array([g])), ops=TorchOps(collate(qm9, np.array([g]))))[:1]
+    alone = torch.cat([model(collate(qm9, np.array([g])),
+                             ops=TorchOps(collate(qm9, np.array([g]))))[:1]
                        for g in range(qm9.n_graph)])[:, 0].detach()
-    strategy = STRATEGIES.create("pack-lpfhp", max_nodes=int(qm9.n_node.max()) + 4, packs_per_batch=2)
+    strategy = STRATEGIES.create("pack-lpfhp", max_nodes=int(qm9.n_node.max()) + 4,
+                                 packs_per_batch=2)
     batches = list(BatchLoader(qm9, strategy, seed=1).epoch(0))
     assert len({b.shape for b in batches}) == 1
     for batch in batches:

@@ -18,7 +18,8 @@ RESULTS = Path(__file__).resolve().parents[2] / "results" / "compile-reference"
 
 @pytest.fixture(scope="module")
 def records():
-    return pd.read_csv(committed(RESULTS / "records.csv", "the compile reference run")).drop_duplicates(
+    return pd.read_csv(committed(RESULTS / "records.csv",
+                                 "the compile reference run")).drop_duplicates(
         "cell_id", keep="last")
 
 
@@ -27,8 +28,10 @@ def test_every_strategy_ran_eager_and_compiled_on_both_datasets(records):
     for dataset, g in records.groupby("dataset"):
         for execution in ("eager", "compile"):
             ran = set(g.loc[(g.execution == execution) & (g.status == "ok"), "strategy"])
-            assert ran == set(STRATEGIES.names(baselines=False)) & set(g.strategy), (dataset, execution, ran)
-        assert set(g.strategy) >= {"pad", "dynamic", "dynamic-budget", "pad-bucket", "pack-lpfhp", "pack-ffd",
+            assert ran == set(
+                STRATEGIES.names(baselines=False)) & set(g.strategy), (dataset, execution, ran)
+        assert set(g.strategy) >= {"pad", "dynamic", "dynamic-budget", "pad-bucket", "pack-lpfhp",
+                                   "pack-ffd",
                                    "pack-cutstock"}
 
 
@@ -55,17 +58,21 @@ def test_the_report_has_the_compile_section(tmp_path):
 
 
 def test_the_compile_page_s_numbers_are_the_records(records):
-    """The numbers of docs/compile.md's 'What compile buys and costs' section, recomputed from the records
-    (the rest in tests/test_docs.py)."""
+    """The numbers of docs/compile.md's 'What compile buys and costs' section, recomputed from the
+    records (the rest in tests/test_docs.py)."""
     page = (RESULTS.parents[1] / "docs" / "compile.md").read_text()
     text = " ".join(page.split("## What compile buys and costs on this CPU")[1].split())
     ok = records[records.status == "ok"]
     compiled = ok[ok.execution == "compile"]
-    static = compiled[[STRATEGIES.get(s).static_shape and s != "pad-bucket" for s in compiled.strategy]]
-    spans = {key: f"{g.compile_s.min():.1f}-{g.compile_s.max():.1f} s" for key, g in static.groupby(["dataset", "model"])}
+    static = compiled[[STRATEGIES.get(s).static_shape and s != "pad-bucket"
+                       for s in compiled.strategy]]
+    spans = {key: f"{g.compile_s.min():.1f}-{g.compile_s.max():.1f} s"
+             for key, g in static.groupby(["dataset", "model"])}
     assert (f"nci5k {spans['nci5k', 'gin']}, qm9/SchNet {spans['qm9', 'schnet']}, qm9/PaiNN "
             f"{spans['qm9', 'painn']}") in text
-    one = lambda g, strategy, execution: f"{g[(g.strategy == strategy) & (g.execution == execution)].compile_s.iloc[0]:.1f}"  # noqa: E501,E731
+    def one(g, strategy, execution):
+        return f"{g[(g.strategy == strategy) & (g.execution == execution)].compile_s.iloc[0]:.1f}"
+
     by = {key: g for key, g in ok.groupby(["dataset", "model"])}
     order = [("nci5k", "gin"), ("qm9", "schnet"), ("qm9", "painn")]
     d = [one(by[k], "dynamic", "compile") for k in order]
@@ -78,16 +85,20 @@ def test_the_compile_page_s_numbers_are_the_records(records):
     reached = ok[ok.reached_target.map(str).str.lower() == "true"]
     with_compile = reached[reached.execution != "eager"].time_to_target_with_compile_s
     eager = reached[reached.execution == "eager"].time_to_target_s
-    assert (f"{with_compile.min():.0f}-{with_compile.max():.0f} s against {eager.min():.1f}-{eager.max():.1f} s "
-            "eager") in text
+    assert (
+        f"{with_compile.min():.0f}-{with_compile.max():.0f} s against "
+        f"{eager.min():.1f}-{eager.max():.1f} s eager") in text
     # which cells reached it in other steps compiled, and which missed it
     key = ["dataset", "model", "strategy", "views"]
-    pairs = reached[reached.execution == "eager"].merge(reached[reached.execution == "compile"], on=key,
+    pairs = reached[reached.execution == "eager"].merge(reached[reached.execution == "compile"],
+                                                        on=key,
                                                           suffixes=("_eager", "_compile"))
     differ = pairs[pairs.steps_to_target_eager != pairs.steps_to_target_compile]
     assert [(r.dataset, r.strategy) for r in differ.itertuples()] == [("nci5k", "pack-lpfhp")]
     r = differ.iloc[0]
-    assert f"except `pack-lpfhp` on nci5k ({r.steps_to_target_compile:.0f} against {r.steps_to_target_eager:.0f}" in text
+    assert (f"except `pack-lpfhp` on nci5k ({r.steps_to_target_compile:.0f} against "
+            f"{r.steps_to_target_eager:.0f}") in text
     missed = ok[ok.reached_target.map(str).str.lower() == "false"]
     assert sorted(set(zip(missed.dataset, missed.strategy))) == [("nci5k", "pad")]
-    assert sorted(missed.execution) == ["compile", "eager"] and "nci5k `pad` missed it both eager and compiled" in text
+    assert (sorted(missed.execution) == ["compile", "eager"]
+            and "nci5k `pad` missed it both eager and compiled" in text)

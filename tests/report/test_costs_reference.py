@@ -1,5 +1,6 @@
-"""The default reference run's counted costs (issue 25): every timed cell counted, the padding's share
-where the plan puts padding, the libraries' loaders counted as the batches they give, and the report's
+"""The default reference run's counted costs (issue 25): every timed cell counted, the padding's
+share where the plan puts padding, the libraries' loaders counted as the batches they give, and the
+report's
 sections: counted costs with the padding figure first, projections apart and labelled."""
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def test_the_libraries_loaders_count_as_the_batches_they_give(records):
         by = g.set_index("strategy")
         for arm in ("pyg", "dgl-loader"):
             if arm in by.index and "dynamic" in by.index:
-                assert by.loc[arm, cols].tolist() == by.loc["dynamic", cols].tolist(), (model, seed, arm)
+                assert by.loc[arm, cols].tolist() == by.loc["dynamic",
+                                                            cols].tolist(), (model, seed, arm)
 
 
 @pytest.mark.slow
@@ -60,7 +62,8 @@ def test_the_report_shows_counted_costs_then_projections_apart(tmp_path):
         part = counted.split(f"### {dataset}\n", 1)[1]
         first = next(line for line in part.splitlines() if line.strip())
         assert first.startswith("![") and f"{dataset}_padding_costs.png" in first
-    projected = text.split("## Projected on accelerators (projected, not measured)\n", 1)[1].split("\n## ", 1)[0]
+    projected = text.split("## Projected on accelerators (projected, not measured)\n",
+                           1)[1].split("\n## ", 1)[0]
     headers = [line for line in projected.splitlines() if line.startswith("| strategy |")]
     assert headers and all(all("projected" in cell for cell in h.split("|")[2:-1]) for h in headers)
     assert "graphs/s [95% CI]" not in projected  # no measured column in it

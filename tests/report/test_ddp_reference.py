@@ -20,7 +20,8 @@ RESULTS = Path(__file__).resolve().parents[2] / "results" / "ddp-reference"
 
 @pytest.fixture(scope="module")
 def records():
-    return pd.read_csv(committed(RESULTS / "records.csv", "the data-parallel reference run")).drop_duplicates(
+    return pd.read_csv(committed(RESULTS / "records.csv",
+                                 "the data-parallel reference run")).drop_duplicates(
         "cell_id", keep="last")
 
 
@@ -31,14 +32,18 @@ def test_every_strategy_ran_at_one_and_two_ranks_on_both_datasets(records):
             ran = set(g.loc[(g.ranks == ranks) & (g.status == "ok"), "strategy"])
             assert ran == set(STRATEGIES.names(baselines=False)), (dataset, ranks, ran)
     two = records[records.ranks == 2]
-    assert (two.step_clock == "wall").all() and (records[records.ranks == 1].step_clock == "wall").all()
+    assert (two.step_clock == "wall").all() and (records[records.ranks == 1].step_clock
+                                                 == "wall").all()
     for _, r in two.iterrows():
-        assert len(json.loads(r.rank_wait_s)) == 2 and 0 <= r.straggler_share_mean <= r.straggler_share_p90 + 1e-9
-        assert r.graphs_per_global_step > r.graphs_per_step_mean  # a global step carries both ranks' batches
+        assert (len(json.loads(r.rank_wait_s)) == 2
+                and 0 <= r.straggler_share_mean <= r.straggler_share_p90 + 1e-9)
+        # a global step carries both ranks' batches
+        assert r.graphs_per_global_step > r.graphs_per_step_mean
 
 
 @pytest.mark.slow
-def test_the_report_states_straggler_share_and_efficiency_per_strategy_from_records(records, tmp_path):
+def test_the_report_states_straggler_share_and_efficiency_per_strategy_from_records(records,
+        tmp_path):
     text = write_report(RESULTS, tmp_path).read_text()
     section = text[text.index("## Data-parallel steps"):]
     assert "not interconnect speed" in section
@@ -62,7 +67,8 @@ def test_the_clusters_page_quotes_the_reference_efficiency_ranges(records):
         g = ok[ok.dataset == dataset]
         effs = []
         for strategy in STRATEGIES.names(baselines=False):
-            rate = lambda n: statistics.median(json.loads(  # noqa: E731
+            def rate(n):
+                return statistics.median(json.loads(
                 g[(g.strategy == strategy) & (g.ranks == n)].iloc[0].repeat_graphs_per_s))
             effs.append(rate(2) / (2 * rate(1)))
         assert f"{min(effs):.2f}-{max(effs):.2f} on {dataset}" in " ".join(readme.split())

@@ -47,7 +47,8 @@ def report(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def compare_page(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("compare") / "compare.html"
-    assert main(["compare", str(RESULTS), str(ROOT / "results" / "compile-reference"), "--absolute", "--out",
+    assert main(["compare", str(RESULTS), str(ROOT / "results" / "compile-reference"), "--absolute",
+                 "--out",
                  str(out)]) == 0
     return out
 
@@ -90,7 +91,8 @@ def test_pages_fetch_nothing(report, compare_page):
 def test_every_figure_is_inline_with_a_caption_that_states_its_error_bars(report):
     markdown, page = (report / "report.md").read_text(), (report / "report.html").read_text()
     stems = figures_of(markdown)
-    assert {"nci5k_throughput_vs_memory", "qm9_throughput_vs_memory", "nci5k_capacity", "nci5k_curves"} <= set(stems)
+    assert {"nci5k_throughput_vs_memory", "qm9_throughput_vs_memory", "nci5k_capacity",
+            "nci5k_curves"} <= set(stems)
     figures = re.findall(r'<figure id="figure-([^"]+)">(.*?)</figure>', page, re.S)
     assert [stem for stem, _ in figures] == stems
     for stem, body in figures:
@@ -101,15 +103,18 @@ def test_every_figure_is_inline_with_a_caption_that_states_its_error_bars(report
     lines = markdown.splitlines()
     for i, line in enumerate(lines):
         if IMAGE.match(line):
-            assert lines[i + 1] == "" and lines[i + 2] and not lines[i + 2].startswith(("!", "#", "|")), line
+            after = lines[i + 2]
+            assert lines[i + 1] == "" and after and not after.startswith(("!", "#", "|")), line
 
 
 @pytest.mark.parametrize("name", ["default-reference", "compile-reference", "ddp-reference"])
 def test_committed_reports_have_their_page(name):
-    """Each committed report.md has its report.html beside it, with the same figures and captions."""
+    """Each committed report.md has its report.html beside it, with the same figures and
+    captions."""
     folder = ROOT / "reports" / name
     page = (folder / "report.html").read_text()
-    figures = re.findall(r'<figure id="figure-([^"]+)">.*?<figcaption>(.*?)</figcaption>', page, re.S)
+    figures = re.findall(r'<figure id="figure-([^"]+)">.*?<figcaption>(.*?)</figcaption>', page,
+                         re.S)
     assert [stem for stem, _ in figures] == figures_of((folder / "report.md").read_text())
     assert all("error bars" in plain(caption).lower() for _, caption in figures)
     assert page.count('<div class="entry" data-dataset=') >= 2
@@ -134,8 +139,9 @@ def test_the_page_opens_with_the_answer_in_the_markdowns_words(report):
     markdown, page = (report / "report.md").read_text(), (report / "report.html").read_text()
     assert page.index('<section id="answer">') < page.index("<table>")
     block = page[page.index('<section id="answer">'):page.index("</section>")]
-    entries = re.findall(r'<div class="entry" data-dataset="([^"]+)" data-model="([^"]+)" data-view="([^"]+)">'
-                         r"(.*?)</div>", block, re.S)
+    entries = re.findall(
+        r'<div class="entry" data-dataset="([^"]+)" data-model="([^"]+)" data-view="([^"]+)">'
+        r"(.*?)</div>", block, re.S)
     assert [(d, m, v) for d, m, v, _ in entries] == tables(Results.read(RESULTS))
     assert ("qm9", "painn", "equal-real-graphs") in [(d, m, v) for d, m, v, _ in entries]
     bullets = {line[2:].replace("`", "") for line in markdown.splitlines() if line.startswith("- ")}
@@ -208,7 +214,8 @@ def open_page(browser, path: Path):
 
 
 def column(table, col: int) -> list[str]:
-    return table.evaluate("(t, c) => [...t.tBodies[0].rows].map(r => r.cells[c].textContent.trim())", col)
+    return table.evaluate(
+        "(t, c) => [...t.tBodies[0].rows].map(r => r.cells[c].textContent.trim())", col)
 
 
 def key(text: str) -> float | None:
@@ -219,7 +226,8 @@ def key(text: str) -> float | None:
 
 
 def check_sorts(table, label: str) -> None:
-    """Clicking ``label``'s header sorts the rows ascending, missing values last; again, descending."""
+    """Clicking ``label``'s header sorts the rows ascending, missing values last; again,
+    descending."""
     heads = table.locator("thead th")
     col = heads.all_text_contents().index(label)
     rows = sorted(table.evaluate("t => [...t.tBodies[0].rows].map(r => r.textContent)"))
@@ -305,13 +313,15 @@ def test_each_dataset_opens_with_its_forest_plot(browser, report):
     for dataset in ("nci5k", "qm9"):
         section = markdown.split(f"\n## {dataset}\n", 1)[1].split("\n## ", 1)[0]
         assert figures_of(section)[0] == f"{dataset}_forest"
-        assert "| model, view | strategy | real graphs/s / the leader's | steps to target / the leader's |" in section
+        assert ("| model, view | strategy | real graphs/s / the leader's | steps to target / the "
+                "leader's |") in section
     page, seen = open_page(browser, report / "report.html")
     for dataset in ("nci5k", "qm9"):
         svg = page.locator(f"#figure-{dataset}_forest > svg")
         assert svg.count() == 1 and svg.is_visible()
         box = svg.bounding_box()
         assert box["width"] > 300 and box["height"] > 150, box
-        assert "leader" in svg.inner_html() and ("slower" in svg.inner_html() or "undecided" in svg.inner_html())
+        assert ("leader" in svg.inner_html()
+                and ("slower" in svg.inner_html() or "undecided" in svg.inner_html()))
     assert seen == {"errors": [], "fetched": []}
     page.close()

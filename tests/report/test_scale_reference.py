@@ -42,16 +42,20 @@ def test_the_markdown_is_the_report_of_the_json(res):
 def test_the_scale_page_quotes_the_run(res):
     text = (ROOT / "docs" / "scale.md").read_text()
     b, o = res["build"], res["open"]
-    assert f"**Build:** {b['build_s']:.0f} s" in text and f"takes {b['disk_bytes'] / 1e9:.2f} GB" in text
+    assert (f"**Build:** {b['build_s']:.0f} s" in text and f"takes {b['disk_bytes'] / 1e9:.2f} GB"
+            in text)
     assert f"{b['peak_rss_mib']:,.0f} MiB for the builder" in text
-    assert f"most {b['worker_peak_rss_mib']:,.0f} MiB for each" in text and f"**Open:** {o['open_s']:.3f} s" in text
+    assert (f"most {b['worker_peak_rss_mib']:,.0f} MiB for each" in text
+            and f"**Open:** {o['open_s']:.3f} s" in text)
     for e in res["epochs"]:
         row = re.search(rf"\| `{e['strategy']}` \| ([\d,]+) \| ([\d,]+) MiB \| ([\d.]+) s \|", text)
         assert row, e["strategy"]
-        assert row.group(1) == f"{e['graphs_per_s']:,.0f}" and row.group(2) == f"{e['peak_rss_mib']:,.0f}"
+        assert (row.group(1) == f"{e['graphs_per_s']:,.0f}" and row.group(2)
+                == f"{e['peak_rss_mib']:,.0f}")
         assert row.group(3) == (f"{e['plan_s']:.0f}" if e["plan_s"] >= 10 else f"{e['plan_s']:.1f}")
     medians = {(r["packs_per_batch"], r["path"].split(",")[1].strip()): r["vs_dgl_batch_median"]
                for r in res["compare"]["rows"] if r["path"].startswith("collate")}
     assert (f"median {medians[16, 'k-NN built per batch']:.2f}x at 16-pack batches" in text
             and f"{medians[1, 'k-NN built per batch']:.2f}x at\n  one-pack" in text)
-    assert f"collater was {medians[16, 'stored edges']:.2f}x and\n  {medians[1, 'stored edges']:.2f}x" in text
+    assert (f"collater was {medians[16, 'stored edges']:.2f}x and\n  "
+            f"{medians[1, 'stored edges']:.2f}x") in text

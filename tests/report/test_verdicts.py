@@ -20,17 +20,19 @@ def reference_turn_spread() -> float:
     the noise the simulation below gives its synthetic windows."""
     df = pd.read_csv(ROOT / "results/default-reference/records.csv")
     sds = []
-    timed = df[(df.status == "ok") & df.window_graphs_per_s.notna()]  # train-only seeds have no windows
+    # train-only seeds have no windows
+    timed = df[(df.status == "ok") & df.window_graphs_per_s.notna()]
     for _, g in timed.groupby(["dataset", "model", "seed"]):
         w = [np.log(json.loads(v)) for v in g["window_graphs_per_s"]]
         sds += [float(np.std(w[i] - w[0], ddof=1)) for i in range(1, len(w))]
     return float(np.median(sds))
 
 
-def synthetic_suite(rng, k: int, seeds: int, turns: int, sd: float, faster: float = 1.0) -> list[np.ndarray]:
-    """Per seed, window rates ``(k, turns)`` of ``k`` strategies taking turns: a load shared by every cell
-    of a turn (large, as on a busy machine), each window's own noise (paired log-ratio sd ``sd``), and
-    strategy 0 ``faster`` times the others' rate."""
+def synthetic_suite(rng, k: int, seeds: int, turns: int, sd: float,
+                    faster: float = 1.0) -> list[np.ndarray]:
+    """Per seed, window rates ``(k, turns)`` of ``k`` strategies taking turns: a load shared by
+    every cell of a turn (large, as on a busy machine), each window's own noise (paired log-ratio sd
+    ``sd``), and strategy 0 ``faster`` times the others' rate."""
     out = []
     for _ in range(seeds):
         load = rng.normal(0.0, 0.3, size=turns)
@@ -41,7 +43,8 @@ def synthetic_suite(rng, k: int, seeds: int, turns: int, sd: float, faster: floa
 
 @pytest.mark.slow
 def test_the_simulated_false_and_missed_verdicts_stay_within_their_rates():
-    # The default suite's budget: 7 strategies, 2 seeds, 5 repeats of 16 windows; the reference's noise.
+    # The default suite's budget: 7 strategies, 2 seeds, 5 repeats of 16 windows; the reference's
+    # noise.
     k, seeds, turns, sd = 7, 2, 5 * 16, reference_turn_spread()
     assert 0.05 < sd < 0.5  # the windows' noise the committed run measured
     rng = np.random.default_rng(2026)
@@ -54,7 +57,8 @@ def test_the_simulated_false_and_missed_verdicts_stay_within_their_rates():
         words = [compare_turns([s[j] for s in w], [s[lead] for s in w], pairs=pairs).word
                  for j in range(k) if j != lead]
         false_faster += any(x in ("faster", "slower") for x in words)
-        # Strategy 0 truly 10% faster: strategy 1 against it should be called slower, never equivalent.
+        # Strategy 0 truly 10% faster: strategy 1 against it should be called slower, never
+        # equivalent.
         w = synthetic_suite(rng, k, seeds, turns, sd, faster=1.10)
         v = compare_turns([s[1] for s in w], [s[0] for s in w], pairs=pairs)
         hit += v.word == "slower"
@@ -90,7 +94,8 @@ def test_equivalent_needs_the_interval_inside_the_margin():
 
 def test_undecided_says_how_many_more_turns_and_they_do_decide():
     rng = np.random.default_rng(3)
-    noise = lambda n: np.exp(rng.normal(0, 0.15, n))  # noqa: E731
+    def noise(n):
+        return np.exp(rng.normal(0, 0.15, n))
     few = compare_turns([1000 * noise(20)], [1060 * noise(20)])
     assert few.word == "undecided" and few.more is not None
     n = 20 + few.more * 4  # four times what it asked for: decided in nearly every draw
@@ -111,21 +116,27 @@ def test_steps_to_target_over_seeds_censor_a_miss():
     v = compare_seeds([200, 210, 190, 205, 195], [True] * 5, [100, 104, 96, 101, 99], [True] * 5)
     assert v.word == "slower" and 1.9 < v.ratio < 2.1 and v.unit == "seeds" and v.n == 5
     assert v.text("steps").startswith("100% more steps [")
-    # A seed of the other missed: counted as more than anything (a sign test), not dropped; 6 seeds all
-    # one way decide it at 5% (5 cannot: 2 / 2**5 > 5%).
-    v = compare_seeds([200, None, 190, 205, 195, 201], [True, False, True, True, True, True], [100] * 6, [True] * 6)
+    # A seed of the other missed: counted as more than anything (a sign test), not dropped; 6 seeds
+    # all one way decide it at 5% (5 cannot: 2 / 2**5 > 5%).
+    v = compare_seeds([200, None, 190, 205, 195, 201], [True, False, True, True, True, True],
+                      [100] * 6, [True] * 6)
     assert v.word == "slower" and v.lo > 1 and math.isinf(v.hi)
-    v = compare_seeds([200, None, 190, 205, 195], [True, False, True, True, True], [100] * 5, [True] * 5)
+    v = compare_seeds([200, None, 190, 205, 195], [True, False, True, True, True], [100] * 5,
+                      [True] * 5)
     assert v.word == "undecided" and "6 or more seeds" in v.why
     # Two seeds missed by both say nothing; one seed left is undecided.
-    v = compare_seeds([None, None, 120], [False, False, True], [None, None, 100], [False, False, True])
+    v = compare_seeds([None, None, 120], [False, False, True], [None, None, 100],
+                      [False, False, True])
     assert v.n == 1 and v.word == "undecided"
-    # The same steps in every seed (the same graphs per step: padding changes nothing): equivalent, exactly.
+    # The same steps in every seed (the same graphs per step: padding changes nothing): equivalent,
+    # exactly.
     v = compare_seeds([150, 175, 150], [True] * 3, [150, 175, 150], [True] * 3, pairs=21)
-    assert v.word == "equivalent" and v.ratio == 1 and v.text("steps") == "equivalent (identical in every seed)"
+    assert (v.word == "equivalent" and v.ratio == 1 and v.text("steps")
+            == "equivalent (identical in every seed)")
     # One ratio (not 1) in every seed: a sign test, said as such
     v = compare_seeds([300, 350, 300], [True] * 3, [150, 175, 150], [True] * 3, pairs=21)
-    assert v.word == "undecided" and "with the same ratio in every seed the seeds are compared by sign" in v.why
+    assert v.word == "undecided" and ("with the same ratio in every seed the seeds are compared by "
+                                      "sign") in v.why
     # With a miss and 3 seeds, the sign test cannot decide at 5%: it says how many seeds would.
     v = compare_seeds([None, 200, 190], [False, True, True], [100] * 3, [True] * 3, pairs=21)
     assert v.word == "undecided" and "10 or more seeds, all one way" in v.why
@@ -141,6 +152,7 @@ def test_the_table_family_shares_its_error():
 
 
 @pytest.mark.parametrize("n, text", [(1, "the median of 1 seed"), (2, "the faster of 2 seeds"),
-                                     (4, "the 2nd fastest of 4 seeds"), (5, "the median of 5 seeds")])
+                                     (4, "the 2nd fastest of 4 seeds"),
+                                     (5, "the median of 5 seeds")])
 def test_the_statistic_over_seeds_is_named(n, text):
     assert seed_statistic(n) == text

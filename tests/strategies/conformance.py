@@ -15,7 +15,8 @@ from bench_lib.strategies.loader import BatchLoader
 
 
 def check_conformance(strategy: Strategy, store: GraphStore, seed: int = 3) -> None:
-    indices = np.arange(0, store.n_graph, dtype=np.int64)[::-1].copy()  # a split in a non-trivial order
+    # a split in a non-trivial order
+    indices = np.arange(0, store.n_graph, dtype=np.int64)[::-1].copy()
     loader = BatchLoader(store, strategy, indices=indices, seed=seed)
     n = len(indices)
     for epoch in (0, 1):
@@ -41,7 +42,8 @@ def check_conformance(strategy: Strategy, store: GraphStore, seed: int = 3) -> N
             assert batch.graph_mask.tolist() == [True] * k + [False] * (len(batch.graph_mask) - k)
             assert batch.graph_index[:k].tolist() == gidx.tolist()
             assert np.all(batch.graph_index[k:].numpy() == -1)
-            assert batch.n_node[:k].tolist() == nn.tolist() and batch.n_edge[:k].tolist() == ne.tolist()
+            assert (batch.n_node[:k].tolist() == nn.tolist() and batch.n_edge[:k].tolist()
+                    == ne.tolist())
             assert int(batch.n_node.sum()) == len(batch.node_mask)
             assert int(batch.n_edge.sum()) == len(batch.edge_mask)
             assert int(batch.n_node[k + 1:].sum()) == 0 and int(batch.n_edge[k + 1:].sum()) == 0
@@ -50,7 +52,8 @@ def check_conformance(strategy: Strategy, store: GraphStore, seed: int = 3) -> N
             assert batch.node_mask.tolist() == [True] * rn + [False] * (len(batch.node_mask) - rn)
             assert batch.edge_mask.tolist() == [True] * re + [False] * (len(batch.edge_mask) - re)
             # Real nodes carry their own features; padding is zero.
-            want = np.concatenate([store.node_features[store.node_ptr[g]:store.node_ptr[g + 1]] for g in gidx])
+            want = np.concatenate([store.node_features[store.node_ptr[g]:store.node_ptr[g + 1]]
+                                   for g in gidx])
             assert np.array_equal(batch.node_features[:rn].numpy(), want)
             assert not batch.node_features[rn:].any()
             assert np.array_equal(batch.targets[:k].numpy(), store.targets[gidx])
@@ -58,11 +61,14 @@ def check_conformance(strategy: Strategy, store: GraphStore, seed: int = 3) -> N
             # Real edges join nodes of their own graph; pad edges join pad nodes only.
             s, r = batch.senders.numpy(), batch.receivers.numpy()
             node_graph = batch.node_graph.numpy()
-            assert np.array_equal(node_graph, np.repeat(np.arange(len(batch.n_node)), batch.n_node.numpy()))
+            assert np.array_equal(node_graph,
+                                  np.repeat(np.arange(len(batch.n_node)), batch.n_node.numpy()))
             edge_graph = np.repeat(np.arange(len(batch.n_edge)), batch.n_edge.numpy())
-            assert np.array_equal(node_graph[s], edge_graph) and np.array_equal(node_graph[r], edge_graph)
+            assert (np.array_equal(node_graph[s], edge_graph)
+                    and np.array_equal(node_graph[r], edge_graph))
             pad = ~batch.edge_mask.numpy()
-            assert not batch.node_mask.numpy()[s[pad]].any() and not batch.node_mask.numpy()[r[pad]].any()
+            assert (not batch.node_mask.numpy()[s[pad]].any()
+                    and not batch.node_mask.numpy()[r[pad]].any())
             slots_n += len(batch.node_mask)
             slots_e += len(batch.edge_mask)
             real_n += rn
@@ -76,7 +82,8 @@ def check_conformance(strategy: Strategy, store: GraphStore, seed: int = 3) -> N
     again = BatchLoader(store, strategy, indices=indices, seed=seed)
     for epoch in (1, 0):
         a, b = loader.plan(epoch), again.plan(epoch)
-        assert np.array_equal(a.graph_index, b.graph_index) and np.array_equal(a.batch_ptr, b.batch_ptr)
+        assert (np.array_equal(a.graph_index, b.graph_index)
+                and np.array_equal(a.batch_ptr, b.batch_ptr))
     # Budgets respected.
     check_budgets(strategy, loader)
 
@@ -108,5 +115,6 @@ def check_oversized_error(strategy: Strategy, store: GraphStore) -> None:
     if cap is None:
         pytest.skip(f"{strategy.name} has no node capacity")
     n_node = np.array([1, 2, cap + 5, 3], dtype=np.int64)
-    with pytest.raises(GraphTooLargeError, match=rf"graph 2 has {cap + 5} nodes.*capacity of {cap} nodes"):
+    with pytest.raises(
+        GraphTooLargeError, match=rf"graph 2 has {cap + 5} nodes.*capacity of {cap} nodes"):
         strategy.prepare(n_node, np.zeros_like(n_node), np.random.default_rng(0))

@@ -38,7 +38,8 @@ def test_slot_budget_gives_the_same_slots(name, sizes):
         assert (plan.buckets[-1].n_node, plan.buckets[-1].n_edge) == (48 + 1, 320)
         assert all(b.n_node <= 49 and b.n_edge <= 320 for b in plan.buckets)
     elif name == "pyg-dynamic":
-        # PyG's DynamicBatchSampler at max_num = the node slots: no step over them, edges not budgeted.
+        # PyG's DynamicBatchSampler at max_num = the node slots: no step over them, edges not
+        # budgeted.
         assert plan.batch_sums(n).max() <= 48 and plan.batch_sums(n)[:-1].mean() / 48 > 0.8
     else:
         # Unpadded: matched on the mean (the last, short batch aside): the binding
@@ -58,15 +59,21 @@ def test_graph_budget_gives_the_same_real_graphs(name, sizes):
 
 def test_pad_under_a_slot_budget_pads_to_it():
     n, e = np.array([5, 3, 4]), np.array([8, 2, 6])
-    pad = STRATEGIES.get("pad").for_budget(SlotBudget(node_slots=17, edge_slots=30, pack_nodes=17), n, e)
-    assert pad.batch_graphs == 3 and (pad.node_slots, pad.edge_slots) == (17, 30)  # min(17 // 5, 30 // 8)
-    pad = STRATEGIES.get("pad").for_budget(SlotBudget(node_slots=17, edge_slots=20, pack_nodes=17), n, e)
+    pad = STRATEGIES.get("pad").for_budget(SlotBudget(node_slots=17, edge_slots=30, pack_nodes=17),
+                                           n, e)
+    # min(17 // 5, 30 // 8)
+    assert pad.batch_graphs == 3 and (pad.node_slots, pad.edge_slots) == (17, 30)
+    pad = STRATEGIES.get("pad").for_budget(SlotBudget(node_slots=17, edge_slots=20, pack_nodes=17),
+                                           n, e)
     assert pad.batch_graphs == 2  # the edges bind: 20 // 8
-    with pytest.raises(ValueError, match="node_slots=9 cannot hold batch_graphs=2 graphs of 5 nodes"):
-        STRATEGIES.create("pad", batch_graphs=2, node_slots=9).prepare(n, e, np.random.default_rng(0))
+    with pytest.raises(
+        ValueError, match="node_slots=9 cannot hold batch_graphs=2 graphs of 5 nodes"):
+        STRATEGIES.create("pad", batch_graphs=2,
+                          node_slots=9).prepare(n, e, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("name", ["pad", "dynamic-budget", "pad-bucket", "pack-lpfhp", "pack-ffd", "pack-cutstock"])
+@pytest.mark.parametrize("name", ["pad", "dynamic-budget", "pad-bucket", "pack-lpfhp", "pack-ffd",
+                                  "pack-cutstock"])
 def test_a_budget_too_small_for_a_graph_is_an_error_naming_it(name):
     n, e = np.array([2, 9, 3]), np.array([2, 40, 4])
     budget = SlotBudget(node_slots=16, edge_slots=32, pack_nodes=16)  # graph 1 has 40 edges
@@ -79,7 +86,8 @@ def test_budget_arithmetic_errors():
         _ = SlotBudget(node_slots=100, edge_slots=10, pack_nodes=32).packs_per_step
     with pytest.raises(ValueError, match="edge_slots=10 is not a multiple of the 4 packs per step"):
         SlotBudget(node_slots=128, edge_slots=10, pack_nodes=32).edges_per_pack()
-    with pytest.raises(ValueError, match=r"SlotBudget.node_slots must be an integer >= 1 \(got 1.5\)"):
+    with pytest.raises(ValueError, match=r"SlotBudget.node_slots must be an integer >= 1 \(got "
+                                         r"1.5\)"):
         SlotBudget(node_slots=1.5, edge_slots=10, pack_nodes=32)
     with pytest.raises(ValueError, match="GraphBudget.graphs_per_step"):
         GraphBudget(graphs_per_step=0, pack_nodes=8)

@@ -17,7 +17,8 @@ def two_graphs() -> GraphStore:
     return GraphStore.from_graphs([
         {"n_node": 2, "senders": [0], "receivers": [1], "node_features": [[1.0], [2.0]],
          "edge_features": [[10.0]], "targets": [0.5], "positions": np.ones((2, 3))},
-        {"n_node": 3, "senders": [0, 2], "receivers": [2, 1], "node_features": [[3.0], [4.0], [5.0]],
+        {"n_node": 3, "senders": [0, 2], "receivers": [2, 1],
+         "node_features": [[3.0], [4.0], [5.0]],
          "edge_features": [[20.0], [30.0]], "targets": [1.5], "positions": np.full((3, 3), 2.0)},
     ], StoreMeta(name="two", source="test"))
 
@@ -38,7 +39,8 @@ def test_collate_static_shape_exact(two_graphs):
     assert b.targets[:, 0].tolist() == [1.5, 0.5, 0, 0]
     assert b.positions[:, 0].tolist() == [2, 2, 2, 1, 1, 0, 0, 0]
     assert b.static_shape and b.n_real_graph == 2
-    assert b.node_efficiency() == pytest.approx(5 / 8) and b.edge_efficiency() == pytest.approx(3 / 5)
+    assert (b.node_efficiency() == pytest.approx(5 / 8) and b.edge_efficiency()
+            == pytest.approx(3 / 5))
     # node: features f32(4) + positions 3*f32(12) + node_graph i64(8) + mask bool(1) = 25 bytes
     # edge: senders+receivers 2*i64(16) + features f32(4) + mask(1) = 21 bytes
     assert b.padding_bytes() == 3 * 25 + 2 * 21

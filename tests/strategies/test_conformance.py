@@ -14,11 +14,16 @@ PARAMS = {
     "pad": [{"batch_graphs": 7}],
     "dynamic": [{"batch_graphs": 5}],
     "dynamic-budget": [{"max_nodes": 20}, {"max_nodes": 25, "max_edges": 90, "max_graphs": 4}],
-    "pad-bucket": [{"max_nodes": 20, "buckets": 3}, {"max_nodes": 25, "max_edges": 90, "max_graphs": 4,
-                                                      "buckets": 4, "spacing": "geometric"}, {"buckets": 1}],
-    "pack-lpfhp": [{"max_nodes": 16}, {"max_nodes": 16, "max_edges": 90, "max_graphs": 3, "packs_per_batch": 2}],
-    "pack-ffd": [{"max_nodes": 16}, {"max_nodes": 16, "max_edges": 90, "max_graphs": 3, "packs_per_batch": 2}],
-    "pack-cutstock": [{"max_nodes": 16}, {"max_nodes": 16, "max_edges": 90, "max_graphs": 3, "packs_per_batch": 3}],
+    "pad-bucket": [{"max_nodes": 20, "buckets": 3},
+                   {"max_nodes": 25, "max_edges": 90, "max_graphs": 4,
+                                                      "buckets": 4, "spacing": "geometric"},
+                   {"buckets": 1}],
+    "pack-lpfhp": [{"max_nodes": 16}, {"max_nodes": 16, "max_edges": 90, "max_graphs": 3,
+                                       "packs_per_batch": 2}],
+    "pack-ffd": [{"max_nodes": 16}, {"max_nodes": 16, "max_edges": 90, "max_graphs": 3,
+                                     "packs_per_batch": 2}],
+    "pack-cutstock": [{"max_nodes": 16}, {"max_nodes": 16, "max_edges": 90, "max_graphs": 3,
+                                          "packs_per_batch": 3}],
     "pyg": [{"batch_graphs": 5}],
     "dgl-loader": [{"batch_graphs": 6}],
     "pyg-dynamic": [{"max_nodes": 20}],
@@ -29,13 +34,15 @@ def cases():
     for name in STRATEGIES.names():
         marks = [pytest.mark.dgl] if STRATEGIES.get(name).needs_dgl else []
         for params in PARAMS.get(name, [{}]):
-            yield pytest.param(name, params, id=f"{name}-{'-'.join(f'{k}={v}' for k, v in params.items())}",
+            yield pytest.param(
+                name, params, id=f"{name}-{'-'.join(f'{k}={v}' for k, v in params.items())}",
                                marks=marks)
 
 
 def builtin_names() -> set[str]:
     """Strategies registered by bench_lib itself (not by a plugin or a test)."""
-    return {n for n in STRATEGIES.names() if STRATEGIES.get(n).__module__.startswith("bench_lib.strategies.")}
+    return {n for n in STRATEGIES.names()
+            if STRATEGIES.get(n).__module__.startswith("bench_lib.strategies.")}
 
 
 def test_every_builtin_is_covered():
@@ -69,15 +76,18 @@ def test_pad_bucket_pads_to_at_most_k_shapes_and_wastes_less_than_the_full_budge
 
     store = load_dataset("nci5k", n_graphs=1000, seed=0)
     n, e = store.n_node, store.n_edge
-    full = STRATEGIES.create("dynamic-budget", max_nodes=256).prepare(n, e, np.random.default_rng(0))
+    full = STRATEGIES.create("dynamic-budget",
+                             max_nodes=256).prepare(n, e, np.random.default_rng(0))
     for k in (1, 2, 4, 8):
         for spacing in ("quantile", "geometric"):
-            bucketed = STRATEGIES.create("pad-bucket", max_nodes=256, buckets=k, spacing=spacing).prepare(
+            bucketed = STRATEGIES.create("pad-bucket", max_nodes=256, buckets=k,
+                                         spacing=spacing).prepare(
                 n, e, np.random.default_rng(0))
             plan = bucketed.plan_epoch(np.random.default_rng(1))
             ref = full.plan_epoch(np.random.default_rng(1))
             # The same greedy fill; only the padding differs.
-            assert np.array_equal(plan.graph_index, ref.graph_index) and np.array_equal(plan.batch_ptr, ref.batch_ptr)
+            assert (np.array_equal(plan.graph_index, ref.graph_index)
+                    and np.array_equal(plan.batch_ptr, ref.batch_ptr))
             assert 1 <= plan.distinct_shapes(n, e) <= len(plan.buckets) <= k
             assert plan.buckets[-1] == ref.shape
             node_eff, edge_eff = plan.efficiency(n, e)

@@ -17,7 +17,8 @@ from bench_lib.strategies.packing import size_histogram
 
 
 def pack_sizes(packs, sizes):
-    return sorted(sorted(sizes[packs.graph_index[packs.pack_ptr[p]:packs.pack_ptr[p + 1]]].tolist(), reverse=True)
+    return sorted(sorted(sizes[packs.graph_index[packs.pack_ptr[p]:packs.pack_ptr[p + 1]]].tolist(),
+                         reverse=True)
                   for p in range(packs.n_pack))
 
 
@@ -39,7 +40,8 @@ def test_lpfhp_groups_put_copies_together():
 def test_lpfhp_respects_edges():
     n = np.array([4, 4, 4, 4])
     e = np.array([10, 10, 1, 1])
-    packs = STRATEGIES.create("pack-lpfhp", max_nodes=8, max_edges=11).plan_packs(n, e, np.random.default_rng(0))
+    packs = STRATEGIES.create("pack-lpfhp", max_nodes=8,
+                              max_edges=11).plan_packs(n, e, np.random.default_rng(0))
     # Best fit on nodes then edges pairs each dense graph with a sparse one.
     assert sorted(packs.pack_sums(e).tolist()) == [11, 11] and packs.n_pack == 2
 
@@ -63,7 +65,8 @@ def test_best_pattern_exact():
 def test_cutstock_lp_bound_and_optimum():
     # Sizes 8, 8, 5, 3, 3, 1 in packs of 10: the 8s cannot share (except with the 1): 4 packs.
     sizes = np.array([8, 8, 5, 3, 3, 1])
-    packs = STRATEGIES.create("pack-cutstock", max_nodes=10).plan_packs(sizes, np.zeros(6, np.int64),
+    packs = STRATEGIES.create("pack-cutstock",
+                              max_nodes=10).plan_packs(sizes, np.zeros(6, np.int64),
                                                                         np.random.default_rng(0))
     assert packs.n_pack == 4 and packs.lower_bound <= 4
     patterns, x, bound = solve_cutting_stock_lp(np.array([2, 3]), np.array([3, 2]), 6, 3)
@@ -73,12 +76,14 @@ def test_cutstock_lp_bound_and_optimum():
 
 def test_size_histogram_pairs():
     h = size_histogram(np.array([3, 1, 3, 3]), np.array([2, 0, 2, 4]))
-    assert list(zip(h.n.tolist(), h.e.tolist(), h.count.tolist())) == [(1, 0, 1), (3, 2, 2), (3, 4, 1)]
+    assert (list(zip(h.n.tolist(), h.e.tolist(), h.count.tolist()))
+            == [(1, 0, 1), (3, 2, 2), (3, 4, 1)])
     assert h.key_of_graph.tolist() == [1, 0, 1, 2]
 
 
 def test_pad_shape_exact():
-    planner = STRATEGIES.create("pad", batch_graphs=2).prepare(np.array([2, 5, 3]), np.array([2, 8, 4]),
+    planner = STRATEGIES.create(
+        "pad", batch_graphs=2).prepare(np.array([2, 5, 3]), np.array([2, 8, 4]),
                                                               np.random.default_rng(0))
     assert (planner.shape.n_node, planner.shape.n_edge, planner.shape.n_graph) == (11, 16, 3)
     assert np.diff(planner.plan_epoch(np.random.default_rng(0)).batch_ptr).tolist() == [2, 1]
@@ -181,11 +186,13 @@ def fewest_packs(n, capacity: int) -> int:
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.integers(1, 12), min_size=1, max_size=9))
 def test_packers_against_the_true_optimum(sizes):
-    """Checked against exhaustive search, not against the LP the cutting-stock packer itself solves."""
+    """Checked against exhaustive search, not against the LP the cutting-stock packer itself
+    solves."""
     n = np.array(sorted(sizes, reverse=True))
     best = fewest_packs(n.tolist(), 12)
     for name in ("pack-lpfhp", "pack-ffd", "pack-cutstock"):
-        packs = STRATEGIES.create(name, max_nodes=12).plan_packs(n, np.zeros_like(n), np.random.default_rng(0))
+        packs = STRATEGIES.create(
+            name, max_nodes=12).plan_packs(n, np.zeros_like(n), np.random.default_rng(0))
         assert best <= packs.n_pack <= best + 1, (name, packs.n_pack, best)
         if name == "pack-cutstock":
             assert packs.lower_bound <= best + 1e-9  # a lower bound really is one
@@ -201,7 +208,8 @@ def test_first_fit_names_a_graph_too_large_for_an_empty_pack():
     signal.alarm(10)
     try:
         n = np.array([3, 20, 2])
-        with pytest.raises(GraphTooLargeError, match=r"graph 1 \(20 nodes, 0 edges\) does not fit an empty pack of 10"):
+        with pytest.raises(GraphTooLargeError,
+                           match=r"graph 1 \(20 nodes, 0 edges\) does not fit an empty pack of 10"):
             first_fit(n, np.zeros(3, np.int64), np.arange(3), 10, None, 4)
         with pytest.raises(GraphTooLargeError, match=r"graph 0 \(3 nodes, 9 edges\).*8 edges"):
             first_fit(n, np.array([9, 0, 0]), np.arange(3), 10, 8, 4)
@@ -215,12 +223,15 @@ def test_first_fit_names_a_graph_too_large_for_an_empty_pack():
 def test_best_pattern_unbounded_matches_bounded(values, capacity):
     sizes = np.array([2, 3, 5])
     values = np.array(values)
-    a, va = best_pattern(values, sizes, capacity, capacity // 2)  # bound cannot bind: unbounded path
+    # bound cannot bind: unbounded path
+    a, va = best_pattern(values, sizes, capacity, capacity // 2)
     b, vb = best_pattern(values, sizes, capacity, capacity // 2 - 1 if capacity >= 6 else 1)
     # brute force
     best = max(x * values[0] + y * values[1] + z * values[2]
-               for x in range(capacity // 2 + 1) for y in range(capacity // 3 + 1) for z in range(capacity // 5 + 1)
+               for x in range(capacity // 2 + 1) for y in range(capacity // 3 + 1)
+               for z in range(capacity // 5 + 1)
                if 2 * x + 3 * y + 5 * z <= capacity)
     # The DP ignores improvements under 1e-12 (its tie tolerance).
-    assert va == pytest.approx(best, abs=1e-9) and values @ a == pytest.approx(va, abs=1e-9) and sizes @ a <= capacity
+    assert (va == pytest.approx(best, abs=1e-9) and values @ a == pytest.approx(va, abs=1e-9)
+            and sizes @ a <= capacity)
     assert vb <= va + 1e-9 and sizes @ b <= capacity

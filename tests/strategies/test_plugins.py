@@ -78,16 +78,19 @@ def test_plugin_with_mismatched_name_is_refused(tmp_path, monkeypatch):
     dist = tmp_path / "bad_plugin-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bad-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nother-name = bad_plugin:SizeSorted\n")
+    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nother-name = "
+                                           f"bad_plugin:SizeSorted\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ValueError, match="entry point 'other-name'.*whose name is 'toy-size-sorted'"):
+    with pytest.raises(
+        ValueError, match="entry point 'other-name'.*whose name is 'toy-size-sorted'"):
         StrategyRegistry().load_plugins()
 
 
 def test_registry_errors_name_the_choices():
     with pytest.raises(ValueError, match="unknown strategy 'nope'; known: .*pack-lpfhp"):
         STRATEGIES.get("nope")
-    with pytest.raises(ValueError, match=r"strategy 'pad' has no parameter\(s\) \['max_nodes'\]; valid: \['batch_graphs', "):
+    with pytest.raises(ValueError, match=r"strategy 'pad' has no parameter\(s\) \['max_nodes'\]; "
+                                         r"valid: \['batch_graphs', "):
         STRATEGIES.create("pad", max_nodes=3)
     with pytest.raises(ValueError, match=r"`max_nodes` must be an integer >= 1 \(got -3\)"):
         STRATEGIES.create("pack-lpfhp", max_nodes=-3)

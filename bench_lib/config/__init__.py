@@ -22,8 +22,8 @@ Layout of a suite file (see ``benchmarks/default.toml``)::
                             (execution_only: {execution = [strategies]} runs that execution
                             for those strategies only; strategy_fairness: {strategy = [views]}
                             runs that strategy in those views only, e.g. a library's loader
-                            in the view its own batch size means; ranks: data-parallel processes per cell,
-                            a list to sweep, e.g. [1, 2]; ranks > 1 runs eager cells only)
+                            in the view its own batch size means; ranks: data-parallel processes per
+                            cell, a list to sweep, e.g. [1, 2]; ranks > 1 runs eager cells only)
     [train]                 lr, warmup_steps, window_s, windows, eval_every,
                             max_steps, train_time_limit_s (see TrainSettings)
     [models.<name>]         model hyper-parameters (dataclass fields of the model's config)
@@ -49,7 +49,6 @@ function each); the command line's flags change the configuration after it
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,39 +59,19 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from bench_lib.config.checks import (ConfigError, Problems, check_choice, check_executions,
+                                     check_out, check_ranks, check_seeds, check_whole, one_of,
+                                     take)
 from bench_lib.data import FILE_KINDS, check_dataset_name
 from bench_lib.deps import BACKEND_CHOICES
-from bench_lib.schema import EXECUTIONS, PREFETCH_MODES, VIEWS, CellSpec, SlurmSettings, TrainSettings
+from bench_lib.schema import EXECUTIONS, PREFETCH_MODES, VIEWS, CellSpec, TrainSettings
 from bench_lib.strategies import STRATEGIES
 from bench_lib.verdicts import MIN_TIMED_S
 from bench_lib.tasks import LOSSES, MAX_CLASSES, check_goal
 
-__all__ = ["ConfigError", "DatasetSettings", "TrainSettings", "SuiteConfig", "load_config", "parse_config",
-           "Problems", "check_choice", "check_executions", "check_ranks", "check_goal"]
-
-
-class ConfigError(ValueError):
-    """A suite configuration that cannot run: one message per problem (``problems``)."""
-
-    def __init__(self, problems: str | list[str]) -> None:
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("\n".join(self.problems))
-
-
-class Problems(list):
-    """Collects every problem of a configuration before raising them together."""
-
-    def check(self, fn, *args, **kwargs):
-        """``fn(*args, **kwargs)``; its ``ConfigError``'s problems are collected (and None returned)."""
-        try:
-            return fn(*args, **kwargs)
-        except ConfigError as err:
-            self.extend(err.problems)
-            return None
-
-    def raise_any(self, prefix: str = "") -> None:
-        if self:
-            raise ConfigError([prefix + p for p in self])
+__all__ = ["ConfigError", "DatasetSettings", "TrainSettings", "SuiteConfig", "SlurmSettings",
+           "load_config", "parse_config", "Problems", "check_choice", "check_executions",
+           "check_ranks", "check_goal", "check_out", "check_whole", "check_seeds"]
 
 
 @dataclass(frozen=True)
@@ -133,8 +112,37 @@ class DatasetSettings:
     loss: str = "mse"
 
     def seed_for(self, seed: int) -> int:
-        """The seed of the graphs and their split in the suite's seed ``seed`` (a cell's ``dataset_seed``)."""
+        """The seed of the graphs and their split in the suite's seed ``seed`` (a cell's
+        ``dataset_seed``)."""
         return seed if self.data_seed == "seed" else self.data_seed
+
+
+@dataclass(frozen=True)
+class SlurmSettings:
+    """The ``[slurm]`` table of a suite file (CLI flags override single fields).
+
+    Attributes:
+      partition: Slurm partition (None: the cluster's default).
+      time_min: wall-clock limit of one array task (one group of cells), minutes.
+      gpus_per_job: GPUs per task (at least the largest ``ranks`` of a CUDA suite).
+      cpus_per_job: CPUs per task (None: the largest ``threads x ranks`` of the suite's cells).
+      mem_gb: memory per task (None: the cluster's default).
+      array_parallelism: tasks of the array running at once.
+      account, qos: passed to Slurm when given.
+      additional: more ``sbatch`` options, e.g. ``{constraint = "a100"}``.
+      folder: submitit's folder for scripts and job logs (default ``<results>/jobs/slurm``).
+    """
+
+    partition: str | None = None
+    time_min: int = 240
+    gpus_per_job: int = 0
+    cpus_per_job: int | None = None
+    mem_gb: int | None = None
+    array_parallelism: int = 32
+    account: str | None = None
+    qos: str | None = None
+    additional: dict[str, Any] = field(default_factory=dict)
+    folder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,132 +184,17 @@ class SuiteConfig:
         return dataclasses.asdict(self)
 
 
-def check_choice(kind: str, value: str, known) -> None:
-    if value not in known:
-        raise ConfigError(f"{kind}: unknown name {value!r}; valid: {', '.join(sorted(known))}")
-
-
-def _fields(cls) -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(cls)}
-
-
-def _take(section: str, table: dict, cls, skip: tuple[str, ...] = (), problems: list | None = None) -> dict:
-    """Check ``table``'s keys against ``cls``'s fields and the values' types.
-
-    The good keys are returned; the problems are appended to ``problems``
-    when given, else raised together as one ``ConfigError``."""
-    if not isinstance(table, dict):
-        raise ConfigError(f"[{section}] must be a table (got {type(table).__name__})")
-    valid = {k: f for k, f in _fields(cls).items() if k not in skip}
-    out, found = {}, Problems()
-    problems = found if problems is None else problems
-    for key, value in table.items():
-        if key not in valid:
-            problems.append(f"[{section}] has no key {key!r}; valid keys: {', '.join(sorted(valid))}")
-            continue
-        kind = str(valid[key].type)
-        if kind in ("int", "float", "int | None", "float | None") and value is not None:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                problems.append(f"[{section}] {key} must be a number (got {value!r})")
-                continue
-            if kind.startswith("int") and not isinstance(value, int):
-                problems.append(f"[{section}] {key} must be a whole number (got {value!r})")
-                continue
-            zero = key in ("warmup_steps", "window_s", "prefetch", "gpus_per_job", "min_timed_s")  # 0: none
-            if value < 0 or (value == 0 and not zero):
-                problems.append(f"[{section}] {key} must be {'>= 0' if zero else '> 0'} (got {value!r})")
-                continue
-        if kind.startswith("str") and value is not None and not isinstance(value, str):
-            problems.append(f"[{section}] {key} must be a string (got {value!r})")
-            continue
-        if kind == "bool" and not isinstance(value, bool):
-            problems.append(f"[{section}] {key} must be true or false (got {value!r})")
-            continue
-        if kind.startswith("tuple") and not isinstance(value, (list, tuple)):
-            value = [value] if isinstance(value, str) else value
-            if not isinstance(value, list):
-                problems.append(f"[{section}] {key} must be a list (got {value!r})")
-                continue
-        if kind.startswith("dict") and not isinstance(value, dict):
-            problems.append(f"[{section}] {key} must be a table (got {value!r})")
-            continue
-        out[key] = tuple(value) if isinstance(value, list) else value
-    found.raise_any()
-    return out
-
-
-def check_seeds(where: str, seeds, problems: list) -> None:
-    """A seeds list: not empty, each a whole number >= 0, none twice."""
-    seeds = list(seeds)
-    if not seeds:
-        problems.append(f"{where} is empty; name at least one seed, e.g. [0]")
-    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
-    if bad:
-        problems.append(f"{where}: each seed must be a whole number >= 0 (got {', '.join(map(repr, bad))})")
-    twice = sorted({s for s in seeds if s not in bad and seeds.count(s) > 1})
-    if twice:
-        problems.append(f"{where}: seed(s) {', '.join(map(str, twice))} given more than once; each seed runs once")
-
-
-def check_whole(where: str, value, problems: list, least: int = 1) -> None:
-    """A setting that must be a whole number of at least ``least``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        problems.append(f"{where} must be a whole number >= {least} (got {value!r})")
-
-
-def check_out(where: str, out: Path) -> list[str]:
-    """What stops the results folder ``out`` from being written: a file in its place or above it, or a
-    folder this process cannot write (tried with a file made and removed at once). Nothing is left."""
-    import tempfile
-
-    out = Path(out)
-    try:
-        if out.exists() and not out.is_dir():
-            return [f"{where} {out}: a file is there; name a folder (it is created if missing)"]
-        folder = out
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
-        if not folder.is_dir():
-            return [f"{where} {out}: cannot create the results folder ({folder} is a file)"]
-    except OSError as err:  # a folder on the way that this user may not look into
-        return [f"{where} {out}: cannot create the results folder ({err.strerror})"]
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".bench_lib_probe_", dir=folder)
-    except OSError as err:
-        how = ("cannot write into the results folder" if folder == out
-               else f"cannot create the results folder in {folder}")
-        return [f"{where} {out}: {how} ({err.strerror})"]
-    os.close(fd)
-    os.unlink(probe)
-    return []
-
-
-def check_executions(where: str, executions, problems: list) -> None:
-    """An execution list (suite file or ``--execution``): not empty, each one known."""
-    if not executions:
-        problems.append(f"{where} is empty; name at least one of " + ", ".join(EXECUTIONS))
-    for ex in executions:
-        problems.check(check_choice, where, ex, EXECUTIONS)
-
-
-def check_ranks(where: str, ranks, problems: list) -> None:
-    """A ranks list (suite file or ``--ranks``): not empty, each a whole number >= 1."""
-    if not ranks:
-        problems.append(f"{where} is empty; name at least one number of ranks (1: one process)")
-    for r in ranks:
-        if isinstance(r, bool) or not isinstance(r, int) or r < 1:
-            problems.append(f"{where}: each must be a whole number >= 1 (got {r!r})")
-
-
 def _target_table(name: str, table: dict, problems: list) -> dict:
-    """``target = {column, metric, value}`` -> the settings' ``target``, ``metric`` and ``target_value``."""
+    """``target = {column, metric, value}`` -> the settings' ``target``, ``metric`` and
+    ``target_value``."""
     target = table.get("target")
     if not isinstance(target, dict):
         return table
     table = {k: v for k, v in table.items() if k != "target"}
     unknown = set(target) - {"column", "metric", "value"}
     if unknown:
-        problems.append(f"[datasets.{name}] target has no key(s) {sorted(unknown)}; valid: column, metric, value")
+        problems.append(f"[datasets.{name}] target has no key(s) {sorted(unknown)}; valid: column, "
+                        f"metric, value")
     if "column" in target:
         table["target"] = target["column"]
     if "metric" in target:
@@ -311,11 +204,6 @@ def _target_table(name: str, table: dict, problems: list) -> dict:
     return table
 
 
-def _one_of(where: str, value, valid: tuple[str, ...]) -> None:
-    if value not in valid:
-        raise ConfigError(f"{where} must be {' or '.join(repr(v) for v in valid)} (got {value!r})")
-
-
 def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConfig:
     """Validate a parsed TOML document and build the :class:`SuiteConfig`
     (every problem found, as one ``ConfigError`` with one message each)."""
@@ -323,7 +211,8 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
     known_sections = {"suite", "train", "models", "datasets", "strategies", "slurm"}
     for key in data:
         if key not in known_sections:
-            problems.append(f"unknown section [{key}]; valid sections: {', '.join(sorted(known_sections))}")
+            problems.append(f"unknown section [{key}]; valid sections: "
+                            f"{', '.join(sorted(known_sections))}")
     suite = _suite_section(data, default_name, problems)
     train = _train_section(data, suite, problems)
     model_params = _models_section(data, problems)
@@ -335,46 +224,55 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
 
 
 def _suite_section(data: dict[str, Any], default_name: str, problems: Problems) -> dict[str, Any]:
-    """``[suite]`` and ``[slurm]``: the :class:`SuiteConfig` fields they set, checked (``strategies``
+    """``[suite]`` and ``[slurm]``: the :class:`SuiteConfig` fields they set, checked
+    (``strategies``
     resolved: ``"all"`` is bench_lib's own)."""
-    suite = problems.check(_take, "suite", dict(data.get("suite", {})), SuiteConfig,
+    suite = problems.check(take, "suite", dict(data.get("suite", {})), SuiteConfig,
                            skip=("datasets", "train", "model_params", "strategy_params", "slurm"),
                            problems=problems) or {}
     if not 0 < suite.get("margin", 0.05) < 1:
-        problems.append(f"[suite] margin must be between 0 and 1, e.g. 0.05 for ±5% (got {suite['margin']!r})")
+        problems.append(f"[suite] margin must be between 0 and 1, e.g. 0.05 for ±5% (got "
+                        f"{suite['margin']!r})")
     if suite.get("decide_looks", 4) < 2:
-        problems.append(f"[suite] decide_looks must be at least 2 (got {suite['decide_looks']!r}): the first look "
-                        "is the fixed turns alone")
+        problems.append(
+            f"[suite] decide_looks must be at least 2 (got {suite['decide_looks']!r}): the first "
+            f"look is the fixed turns alone")
     if "seeds" in suite:
         check_seeds("[suite] seeds", suite["seeds"], problems)
     if "ranks" in suite:
         check_ranks("[suite] ranks", suite["ranks"], problems)
         suite["ranks"] = tuple(dict.fromkeys(suite["ranks"]))
-    slurm = problems.check(_take, "slurm", data.get("slurm", {}), SlurmSettings, problems=problems) or {}
+    slurm = problems.check(take, "slurm", data.get("slurm", {}), SlurmSettings,
+                           problems=problems) or {}
     suite["slurm"] = SlurmSettings(**slurm)
     suite.setdefault("name", default_name)
     strategies = suite.get("strategies", "all")
     everything = strategies in ("all", ("all",))  # bench_lib's own; the baselines are named to run
-    suite["strategies"] = tuple(STRATEGIES.names(baselines=False)) if everything else tuple(strategies)
+    suite["strategies"] = (tuple(STRATEGIES.names(baselines=False)) if everything
+                           else tuple(strategies))
     for s in suite["strategies"]:
         problems.check(check_choice, "[suite] strategies", s, STRATEGIES.names())
     _check_arms(suite, problems)
-    for key, valid in (("mode", ("train", "loader")), ("clock", ("auto", "wall")), ("malloc", ("keep", "default")),
-                       ("backend", BACKEND_CHOICES), ("device", ("cpu", "cuda")), ("prefetch_with", PREFETCH_MODES)):
+    for key, valid in (("mode", ("train", "loader")), ("clock", ("auto", "wall")),
+                       ("malloc", ("keep", "default")),
+                       ("backend", BACKEND_CHOICES), ("device", ("cpu", "cuda")),
+                       ("prefetch_with", PREFETCH_MODES)):
         if key in suite:
-            problems.check(_one_of, f"[suite] {key}", suite[key], valid)
+            problems.check(one_of, f"[suite] {key}", suite[key], valid)
     return suite
 
 
 def _check_arms(suite: dict[str, Any], problems: Problems) -> None:
     """``[suite]``'s executions and views, and the strategies it runs in some of them only
-    (``execution_only``, ``strategy_fairness``): known names, the suite's own strategies and views."""
+    (``execution_only``, ``strategy_fairness``): known names, the suite's own strategies and
+    views."""
     if "execution" in suite:
         check_executions("[suite] execution", suite["execution"], problems)
     for ex, names in suite.get("execution_only", {}).items():
         problems.check(check_choice, "[suite] execution_only", ex, EXECUTIONS)
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            problems.append(f"[suite] execution_only.{ex} must be a list of strategy names (got {names!r})")
+            problems.append(f"[suite] execution_only.{ex} must be a list of strategy names (got "
+                            f"{names!r})")
             continue
         for n in names:
             problems.check(check_choice, f"[suite] execution_only.{ex}", n, STRATEGIES.names())
@@ -382,35 +280,42 @@ def _check_arms(suite: dict[str, Any], problems: Problems) -> None:
         problems.check(check_choice, "[suite] fairness", view, VIEWS[:2])
     for name, views in suite.get("strategy_fairness", {}).items():
         if name not in suite["strategies"]:
-            problems.append(f"[suite] strategy_fairness.{name}: {name!r} is not one of [suite] strategies "
-                            f"({', '.join(suite['strategies'])})")
+            problems.append(f"[suite] strategy_fairness.{name}: {name!r} is not one of [suite] "
+                            f"strategies ({', '.join(suite['strategies'])})")
         if not isinstance(views, list) or not views or not all(isinstance(v, str) for v in views):
-            problems.append(f"[suite] strategy_fairness.{name} must be a non-empty list of views (got {views!r})")
+            problems.append(f"[suite] strategy_fairness.{name} must be a non-empty list of views "
+                            f"(got {views!r})")
             continue
         for v in views:
             problems.check(check_choice, f"[suite] strategy_fairness.{name}", v,
                            suite.get("fairness", ("equal-padded-budget",)))
 
 
-def _train_section(data: dict[str, Any], suite: dict[str, Any], problems: Problems) -> TrainSettings:
+def _train_section(data: dict[str, Any], suite: dict[str, Any],
+                   problems: Problems) -> TrainSettings:
     """``[train]``, its time limit below the suite's ``timeout_s``."""
-    train_table = problems.check(_take, "train", data.get("train", {}), TrainSettings, problems=problems)
+    train_table = problems.check(take, "train", data.get("train", {}), TrainSettings,
+                                 problems=problems)
     train = TrainSettings(**(train_table or {}))
     timeout = suite.get("timeout_s", SuiteConfig.timeout_s)
     if train.train_time_limit_s >= timeout:
-        problems.append(f"[train] train_time_limit_s ({train.train_time_limit_s:g}) must be below [suite] timeout_s "
-                        f"({timeout:g}), which covers the whole cell (setup, timing and training)")
+        problems.append(f"[train] train_time_limit_s ({train.train_time_limit_s:g}) must be below "
+                        f"[suite] timeout_s ({timeout:g}), which covers the whole cell (setup, "
+                        f"timing and training)")
     return train
 
 
 def _models_section(data: dict[str, Any], problems: Problems) -> dict[str, dict[str, Any]]:
-    """``[models.<name>]``: each known model's hyper-parameters, checked against its config's fields."""
+    """``[models.<name>]``: each known model's hyper-parameters, checked against its config's
+    fields."""
     from bench_lib.models import MODELS
 
     model_params = {}
     for name, params in data.get("models", {}).items():
-        if problems.check(check_choice, "[models]", name, MODELS.names()) is None and name in MODELS:
-            model_params[name] = problems.check(_take, f"models.{name}", params, MODELS.config(name),
+        if problems.check(check_choice, "[models]", name,
+                          MODELS.names()) is None and name in MODELS:
+            model_params[name] = problems.check(take, f"models.{name}", params,
+                                                MODELS.config(name),
                                                problems=problems) or {}
     return model_params
 
@@ -450,21 +355,25 @@ def _dataset(name: str, table, problems: Problems) -> DatasetSettings | None:
 
     if isinstance(table, dict):
         table = _target_table(name, table, problems)
-    d = problems.check(_take, f"datasets.{name}", table, DatasetSettings, skip=("name",), problems=problems)
+    d = problems.check(take, f"datasets.{name}", table, DatasetSettings, skip=("name",),
+                       problems=problems)
     if d is None:
         return None
-    problems += check_goal(f"[datasets.{name}]", d.get("task"), d.get("metric"), d.get("target_value"),
+    problems += check_goal(f"[datasets.{name}]", d.get("task"), d.get("metric"),
+                           d.get("target_value"),
                            d.get("target_mae"))
     seed = d.get("data_seed", 0)
     if seed != "seed" and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        problems.append(f"[datasets.{name}] data_seed must be a whole number >= 0 (the same graphs in every "
-                        f"seed) or \"seed\" (each seed its own graphs); got {seed!r}")
+        problems.append(f"[datasets.{name}] data_seed must be a whole number >= 0 (the same graphs "
+                        f"in every seed) or \"seed\" (each seed its own graphs); got {seed!r}")
     if d.get("loss", "mse") not in LOSSES:
-        problems.append(f"[datasets.{name}] loss must be {' or '.join(map(repr, LOSSES))} (got {d['loss']!r})")
+        problems.append(f"[datasets.{name}] loss must be {' or '.join(map(repr, LOSSES))} (got "
+                        f"{d['loss']!r})")
     for m in d.get("models", ()):
         problems.check(check_choice, f"[datasets.{name}] models", m, MODELS.names())
     if "models" in d and not d["models"]:
-        problems.append(f"[datasets.{name}] models is empty; leave it out to choose by what the data has")
+        problems.append(f"[datasets.{name}] models is empty; leave it out to choose by what the "
+                        f"data has")
     kind = name.split(":", 1)[0]
     if kind in FILE_KINDS and d.get("target") and "target_columns" not in d.get("options", {}):
         d["options"] = {**d.get("options", {}), "target_columns": [d["target"]]}
@@ -486,3 +395,4 @@ def load_config(path: Path | str) -> SuiteConfig:
         return parse_config(data, default_name=path.stem)
     except ConfigError as err:
         raise ConfigError([f"{path}: {p}" for p in err.problems]) from None
+
