@@ -35,6 +35,7 @@ _STABLE = {
     # datasets
     "DATASETS": ("bench_lib.data", "DATASETS"), "GraphStore": ("bench_lib.data", "GraphStore"),
     "load_dataset": ("bench_lib.data", "load_dataset"),
+    "DatasetSource": ("bench_lib.data", "DatasetSource"), "Build": ("bench_lib.data", "Build"),
     # a user's own loop
     "BatchSampler": ("bench_lib.loaders", "BatchSampler"),
            "sizes_of": ("bench_lib.loaders", "sizes_of"),

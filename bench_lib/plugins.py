@@ -3,8 +3,8 @@
 A :class:`Registry` maps names to subclasses of one base class. Built-ins
 register with the :meth:`Registry.register` decorator; third-party packages
 declare an entry point in the registry's group, which is loaded the first
-time a name is looked up. Strategies (``bench_lib.strategies``) and models
-(``bench_lib.models``) each have one.
+time a name is looked up. Strategies (``bench_lib.strategies``), models
+(``bench_lib.models``) and datasets (``bench_lib.data``) each have one.
 """
 
 from __future__ import annotations

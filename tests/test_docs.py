@@ -186,13 +186,15 @@ def parse_only(command: str, monkeypatch) -> object:
     monkeypatch.setattr(argparse.ArgumentParser, "parse_known_args", outermost(parse_known))
     monkeypatch.setattr(sys, "argv", argv)
     try:
-        main()
+        code = main()
     except Parsed as done:
         return done.args[0]
     except SystemExit as exit_:
         pytest.fail(f"{command!r} does not parse (exit {exit_.code})")
     finally:
         monkeypatch.undo()
+    if code:  # a command that answers a bad flag with its exit status rather than SystemExit
+        pytest.fail(f"{command!r} does not parse (exit {code})")
     pytest.fail(f"{command!r} ran without parsing any arguments")
 
 

@@ -24,7 +24,8 @@ from bench_lib.deps import BACKEND_CHOICES
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m bench_lib.models", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m bench_lib.models",
+                    description="The registered models, and the batching check alone.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the registered models and what each needs from a dataset")
     check = sub.add_parser("check", help="the batching check of one model, before any timing")

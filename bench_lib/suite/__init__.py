@@ -182,7 +182,12 @@ def _exit_status(out: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = command_line().parse_args(argv)
+    """The suite's command: its argument list in, its exit status out (a bad flag: 2, as a bad
+    setting is, not a ``SystemExit``)."""
+    try:
+        args = command_line().parse_args(argv)
+    except SystemExit as done:  # --help (0) or a bad flag (2): already said
+        return int(done.code or 0)
     with stop_on_signals() as where:
         try:
             return _main(args, where)
