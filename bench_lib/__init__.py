@@ -23,12 +23,12 @@ __version__ = "0.1.0"
 
 #: stable name -> (module, name there)
 _STABLE = {
-    # strategies: the batch contract and the registry (plugins: the bench_lib.strategies entry
-    # points)
+    # strategies: the batch contract and the registry
+    # (plugins: the bench_lib.strategies entry points)
     "STRATEGIES": ("bench_lib.strategies", "STRATEGIES"),
-           "Strategy": ("bench_lib.strategies", "Strategy"),
+    "Strategy": ("bench_lib.strategies", "Strategy"),
     "EpochPlanner": ("bench_lib.strategies", "EpochPlanner"),
-           "GraphBatch": ("bench_lib.strategies", "GraphBatch"),
+    "GraphBatch": ("bench_lib.strategies", "GraphBatch"),
     "BatchShape": ("bench_lib.strategies", "BatchShape"),
     # models (plugins: the bench_lib.models entry points)
     "MODELS": ("bench_lib.models", "MODELS"), "Model": ("bench_lib.models", "Model"),
@@ -38,7 +38,7 @@ _STABLE = {
     "DatasetSource": ("bench_lib.data", "DatasetSource"), "Build": ("bench_lib.data", "Build"),
     # a user's own loop
     "BatchSampler": ("bench_lib.loaders", "BatchSampler"),
-           "sizes_of": ("bench_lib.loaders", "sizes_of"),
+    "sizes_of": ("bench_lib.loaders", "sizes_of"),
     "PygPadCollater": ("bench_lib.loaders", "PygPadCollater"),
     "DglPadCollater": ("bench_lib.loaders", "DglPadCollater"),
     "GraphBatchCollater": ("bench_lib.loaders", "GraphBatchCollater"),

@@ -59,8 +59,8 @@ def _measurement_key(spec: CellSpec) -> str:
     return json.dumps(what, sort_keys=True)
 
 
-def models_for(settings, store, mode: str = "train") -> tuple[tuple[str, ...], list[str],
-               list[str]]:
+def models_for(settings, store,
+               mode: str = "train") -> tuple[tuple[str, ...], list[str], list[str]]:
     """``(models, problems, skipped)``: the dataset's models (chosen by what the
     data has when the settings name none); a named model the data cannot feed
     (it lacks what the model needs) is skipped with the reason, and it is a

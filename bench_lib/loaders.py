@@ -12,8 +12,8 @@ your loop, the same batches the suite timed for the same seed::
     for epoch in range(epochs):
         sampler.set_epoch(epoch)
         for batch in loader:
-            batch = pad(batch)  # one shape every step: batch.node_mask, batch.edge_mask,
-            batch.graph_mask
+            # one shape every step: batch.node_mask, batch.edge_mask, batch.graph_mask
+            batch = pad(batch)
             ...
 
 :class:`BatchSampler` yields lists of dataset indices, one epoch's plan per iteration. A budget is
@@ -60,8 +60,8 @@ def sizes_of(dataset) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(dataset.n_node, np.int64), np.asarray(dataset.n_edge, np.int64)
     # a PyG InMemoryDataset: sizes without touching each graph
     slices = getattr(dataset, "slices", None)
-    if isinstance(
-        slices, dict) and "edge_index" in slices and getattr(dataset, "_indices", None) is None:
+    if (isinstance(slices, dict) and "edge_index" in slices
+            and getattr(dataset, "_indices", None) is None):
         node_key = "x" if "x" in slices else "pos" if "pos" in slices else None
         if node_key is not None:
             return (np.diff(slices[node_key].numpy()).astype(np.int64),

@@ -314,8 +314,7 @@ def _per_column(fn, y_true: np.ndarray, y_pred: np.ndarray, what: str) -> float:
 def score(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """``metric`` over real graphs: ``y_true`` ``[n, L]`` labels (``Task.labels``, NaN where
     missing), ``y_pred`` ``[n, outputs]`` (regression: values in the target's units; binary and
-    multilabel: logits;
-    multiclass: one logit per class)."""
+    multilabel: logits; multiclass: one logit per class)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     y_true = np.asarray(y_true, dtype=np.float64)

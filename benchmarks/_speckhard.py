@@ -174,8 +174,8 @@ def _speckhard_reading(records: list[dict]) -> list[str]:
         update = float(base["theirs"]["update_ms_median"])
         line = (f"- {model}: fastest to slowest, projected {' < '.join(ours)}; theirs "
                 f"{' < '.join(theirs)}. Their budget step's update takes {update:.2f} ms against "
-                f"{base['work_ms']:.2f} ms of projected work ({base['work_ms'] / update:.0%} of "
-                f"it)")
+                f"{base['work_ms']:.2f} ms of projected work "
+                f"({base['work_ms'] / update:.0%} of it)")
         if ours == theirs:
             lines.append(line + ": the same order.")
             continue
@@ -185,9 +185,8 @@ def _speckhard_reading(records: list[dict]) -> list[str]:
                      f"{float(base['theirs']['batching_ms_median']):.2f} ms), so padded slots cost "
                      f"them little, while the projection, which prices work alone, ranks the rules "
                      f"by their slots.") if base["work_ms"] / update < 0.5 else
-                             ": the projection's work is most of their update, so the order "
-                             "differs by more than the slots explain (compiler choices the count "
-                             "cannot see)."))
+                    (": the projection's work is most of their update, so the order differs by "
+                     "more than the slots explain (compiler choices the count cannot see).")))
     return lines
 
 

@@ -132,8 +132,8 @@ def compare(dataset: str, out: Path, reference: Path) -> dict:
     # matched on strategy and views (advise's one model): the measured cells train to no target,
     # so their cell ids differ from advise's
     def by(advice):
-        return {_key(r["strategy"], r["views"]): r for r in advice["rows"] if r["scale"]
-                         == 1.0}
+        return {_key(r["strategy"], r["views"]): r for r in advice["rows"]
+                if r["scale"] == 1.0}
     p1, p2 = by(first), by(second)
     cells = []
     alongside = {r["cell_id"]: r for r in beside}
@@ -294,8 +294,8 @@ def main() -> int:
         print(f"{name}: advise, the suite's cells, advise", file=sys.stderr, flush=True)
         datasets.append(compare(name, args.out, args.reference))
     def shown(p):
-        return p.resolve().relative_to(ROOT).as_posix() if p.resolve().is_relative_to(ROOT) \
-        else str(p)
+        return (p.resolve().relative_to(ROOT).as_posix() if p.resolve().is_relative_to(ROOT)
+                else str(p))
     result = {"command": f"python benchmarks/advise.py --datasets {args.datasets} --out "
                          f"{shown(args.out)}",
               "reference": shown(args.reference), "environment": environment(),

@@ -100,10 +100,9 @@ def main() -> int:
         rows.append(row)
         row, _ = build_and_load("hydronet-like", cache / "hydronet", n_graphs=args.hydronet_graphs)
         rows.append(row)
-        print("## Build and cache load\n\n" + table(rows,
-                                                    ["dataset", "graphs", "nodes", "edges",
-                                                     "build s",
-                                                           "cache load s", "cache MiB"]) + "\n")
+        print("## Build and cache load\n\n"
+              + table(rows, ["dataset", "graphs", "nodes", "edges", "build s", "cache load s",
+                             "cache MiB"]) + "\n")
         eff = efficiency_rows("ogbg-molhiv", molhiv, node_budget=1024, pack_nodes=256)
         eff += efficiency_rows("peptides-func", peptides, node_budget=2048, pack_nodes=512)
         print("## Padding efficiency (train split; batch = node budget per step; pack = pack "

@@ -248,9 +248,8 @@ def main() -> int:
     if not dgl_available():  # every part times bench_lib's collate against DGL's dgl.batch
         print(
             f"error: benchmarks/foundation.py compares against dgl.batch: {dgl_missing_reason()}; "
-            f"run it on "
-            "DGL's stack: make install-dgl, then .venv-dgl/bin/python benchmarks/foundation.py",
-              file=sys.stderr)
+            "run it on DGL's stack: make install-dgl, then "
+            ".venv-dgl/bin/python benchmarks/foundation.py", file=sys.stderr)
         return 2
     if args.part == "libraries":
         text, data = against_libraries(args)

@@ -227,9 +227,8 @@ def table(rows: list[dict]) -> tuple[list[str], dict[str, float], dict[str, floa
     for t in sorted({row["try"] for row in rows}):
         for name in dict.fromkeys(row["protocol"] for row in rows):
             def pick(cond):
-                return next(row for row in rows if row["try"] == t and row["protocol"]
-                                     == name
-                                     and row["condition"] == cond)
+                return next(row for row in rows if row["try"] == t and row["protocol"] == name
+                            and row["condition"] == cond)
             q, ld = pick("quiet"), pick("loaded")
             moves = [(ld["rates"][a] / ld["rates"][b]) / (q["rates"][a] / q["rates"][b]) - 1
                      for a, b in RATIOS]

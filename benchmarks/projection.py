@@ -163,10 +163,9 @@ def _tiny_step(spec):
 class CpuProfiler:
     """This CPU's profile by micro-benchmarks: each kind's rates at :data:`SIZES`, the extra time of
     denormal work, and per-operator overhead (a step of the model on one two-atom graph over its
-    counted
-    operators: the same operator mix with nothing to compute). The operands and steps are built
-    once; :meth:`measure` times them again before every cell, because this shared machine's speed
-    drifts over minutes: each cell is set against the profile of its own minutes."""
+    counted operators: the same operator mix with nothing to compute). The operands and steps are
+    built once; :meth:`measure` times them again before every cell, because this shared machine's
+    speed drifts over minutes: each cell is set against the profile of its own minutes."""
 
     def __init__(self, cells: list) -> None:
         self.operators = {rows: _operators(rows) for rows in SIZES}

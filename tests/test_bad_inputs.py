@@ -58,8 +58,8 @@ def files(tmp_path) -> dict[str, Path]:
         "good": write("good.csv", "smiles,y\n" + rows + "\n"),
         "multi": write("multi.csv", "smiles,measured,predicted\n"
                        + "\n".join(f"{s},1,2" for s in MOLS) + "\n"),
-        "labels": write("labels.csv", "smiles,p_np\n" + "\n".join(f"{s},{'yes' if k % 2 else 'no'}"
-                                                                 for k, s in enumerate(MOLS))
+        "labels": write("labels.csv", "smiles,p_np\n"
+                        + "\n".join(f"{s},{'yes' if k % 2 else 'no'}" for k, s in enumerate(MOLS))
                         + "\n"),
         "nosmiles": write("nosmiles.csv", "a,b\n1,2\n"),
         "empty": write("empty.csv", ""),
@@ -173,14 +173,12 @@ CASES = [
      "--target-value must be a finite number (got nan)"),
     ("target MAE infinite", ["--datasets", "csv:{good}", "--target-mae", "inf"],
      "--target-mae must be a finite number (got inf): a target every strategy reaches at step 0"),
-    ("one class in the validation split", ["--datasets", "csv:{oneclass}", "--target", "active",
-                                           "--target-value",
-                                           "0.7"],
+    ("one class in the validation split",
+     ["--datasets", "csv:{oneclass}", "--target", "active", "--target-value", "0.7"],
      "the val split holds one class only ('active': no)"),
     ("AUC with no label column of both classes",
-     ["--datasets", "csv:{twocols}", "--target", "a,b", "--task",
-                                                   "multilabel", "--target-metric", "rocauc",
-                                                  "--target-value", "0.7"],
+     ["--datasets", "csv:{twocols}", "--target", "a,b", "--task", "multilabel",
+      "--target-metric", "rocauc", "--target-value", "0.7"],
      "ROC-AUC on the validation split: no label column holds both classes there"),
     ("more classes than the limit", ["--config", "{classes}"],
      "'colour' has 3 classes, more than max_classes=2"),

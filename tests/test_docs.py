@@ -402,8 +402,8 @@ def test_the_compile_page_quotes_the_compile_reference_run():
     pays = {(*k, x): r.compile_s / (e[k] - r.step_s)
             for r in ok[ok.execution != "eager"].itertuples()
             for k, x in [((r.dataset, r.model, r.strategy), r.execution)] if e[k] > r.step_s}
-    (lo_k, lo), (hi_k, hi) = min(pays.items(),
-                                 key=lambda kv: kv[1]), max(pays.items(), key=lambda kv: kv[1])
+    (lo_k, lo), (hi_k, hi) = (min(pays.items(), key=lambda kv: kv[1]),
+                              max(pays.items(), key=lambda kv: kv[1]))
     assert lo_k[1:3] == ("painn", "pad") and hi_k[0] == "nci5k" and hi_k[2] == "pad-bucket"
     assert (f"about {float(f'{lo:.2g}'):,.0f} (`pad`, qm9/PaiNN) to {float(f'{hi:.2g}'):,.0f} "
             f"(`pad-bucket`, nci5k) steps") in text

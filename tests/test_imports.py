@@ -60,8 +60,8 @@ def _graph(with_main: bool = False) -> dict[str, set[str]]:
         if name.endswith("__main__") and not with_main:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(
-                node, ast.ImportFrom) and node.module and node.module.startswith("bench_lib"):
+            if (isinstance(node, ast.ImportFrom) and node.module
+                    and node.module.startswith("bench_lib")):
                 targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules
                            else node.module
                            for a in node.names]
@@ -142,9 +142,8 @@ def test_no_private_name_crosses_a_room():
     crossings = []
     for name, path in _modules().items():
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(
-                node, ast.ImportFrom) and node.module and node.module.startswith("bench_lib.") \
-                    and _room(node.module) != _room(name):
+            if (isinstance(node, ast.ImportFrom) and node.module
+                    and node.module.startswith("bench_lib.") and _room(node.module) != _room(name)):
                 crossings += [f"{name} imports {node.module}.{a.name}" for a in node.names
                               if a.name.startswith("_") and not a.name.startswith("__")]
     assert crossings == []

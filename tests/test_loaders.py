@@ -76,9 +76,8 @@ def test_pyg_dynamic_plans_as_pygs_dynamic_batch_sampler(stores):
     theirs = [b for b in iter(DynamicBatchSampler(data, max_num=300, mode="node", shuffle=True))]
     torch.manual_seed(5)
     order = torch.randperm(len(data)).numpy()
-    planner = STRATEGIES.create("pyg-dynamic",
-                                max_nodes=300).prepare(store.n_node[order], store.n_edge[order],
-                                                                      np.random.default_rng(0))
+    planner = STRATEGIES.create("pyg-dynamic", max_nodes=300).prepare(
+        store.n_node[order], store.n_edge[order], np.random.default_rng(0))
 
     # the planner's shuffle replaced by PyG's order (identity over the reordered sizes)
     class Fixed:
@@ -350,16 +349,14 @@ def test_the_samplers_page_examples_run(marker, monkeypatch, tmp_path):
     shape = scope["sampler"].shape
     if marker == "pyg-example":
         batch = scope["batch"]
-        assert (batch.num_nodes, batch.edge_index.shape[1],
-                batch.num_graphs) == (shape.n_node, shape.n_edge,
-                                                                                   shape.n_graph)
+        assert ((batch.num_nodes, batch.edge_index.shape[1], batch.num_graphs)
+                == (shape.n_node, shape.n_edge, shape.n_graph))
         assert (f"{shape.n_node:,} nodes, {shape.n_edge:,} edges, {shape.n_graph} graph slots "
                 f"every step") in code
     else:
         graph = scope["graph"]
-        assert (graph.num_nodes(), graph.num_edges(),
-                graph.batch_size) == (shape.n_node, shape.n_edge,
-                                                                            shape.n_graph)
+        assert ((graph.num_nodes(), graph.num_edges(), graph.batch_size)
+                == (shape.n_node, shape.n_edge, shape.n_graph))
         assert (scope["labels"].shape[0] == shape.n_graph
                 and 0 < int(scope["graph_mask"].sum()) < shape.n_graph)
     assert scope["epoch"] == 1

@@ -208,8 +208,8 @@ def test_contributing_commands_name_real_files_and_parse():
     root = README.parent
     text = (root / "CONTRIBUTING.md").read_text()
     commands = [line.split("#")[0].strip()
-                for line in re.search(r"## Everyday commands\s*```\n(.*?)```", text,
-                                                                   re.S).group(1).splitlines()
+                for line in re.search(r"## Everyday commands\s*```\n(.*?)```", text, re.S)
+                .group(1).splitlines()
                 if line.strip()]
     for command in commands:
         for word in shlex.split(command):

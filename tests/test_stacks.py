@@ -113,9 +113,8 @@ def test_without_dgl_a_suite_files_dgl_parts_are_left_out_with_a_note_each(suite
 
 @pytest.mark.parametrize("flags", [["--backend", "dgl"], ["--strategies", "dynamic,dgl-loader"],
                                    ["--datasets", "nci5k,zinc"]])
-def test_without_dgl_asking_for_a_dgl_part_is_one_error_line_naming_the_extra(flags, suite_file,
-        monkeypatch,
-                                                                               capsys):
+def test_without_dgl_asking_for_a_dgl_part_is_one_error_line_naming_the_extra(
+        flags, suite_file, monkeypatch, capsys):
     _without_dgl(monkeypatch)
     assert main(["--config", str(suite_file), "--dry-run", "--no-batching-check", *flags]) == 2
     out, err = capsys.readouterr()

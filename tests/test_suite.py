@@ -384,9 +384,8 @@ def test_list_shows_the_local_file_forms(capsys):
 
 
 @pytest.mark.slow
-def test_a_file_without_a_target_runs_throughput_and_memory_and_says_why_not_accuracy(tiny_config,
-        tmp_path,
-                                                                                         capsys):
+def test_a_file_without_a_target_runs_throughput_and_memory_and_says_why_not_accuracy(
+        tiny_config, tmp_path, capsys):
     smi = tmp_path / "library.csv"
     smi.write_text("smiles\n" + "\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O",
                                            "CCCl"] * 40) + "\n")
@@ -444,8 +443,8 @@ def test_seeds_beyond_the_timed_ones_train_side_by_side_and_get_the_timed_step_t
                                           "train_parallel = 2").replace("train_time_limit_s = 0.1",
                                                                        "train_time_limit_s = 30")
     path = tmp_path / "seeds.toml"
+    # target_mae = 1000.0: reached at the first validation
     path.write_text(cfg.replace('["pad", "dynamic", "pack-lpfhp"]', '["pad", "dynamic"]')
-                    # reached at the first validation
                     .replace("target_mae = 30.0", "target_mae = 1000.0"))
     assert main(["--config", str(path), "--out", str(out)]) == 0
     err = capsys.readouterr().err

@@ -305,14 +305,13 @@ def test_the_algoperf_suites_say_what_they_run():
 
     full = load_config(ROOT / "benchmarks" / "algoperf-ogbg.toml")
     d = full.datasets[0]
-    assert (d.name, d.node_slots, d.edge_slots,
-            d.graphs_per_step) == ("ogbg-molpcba", 512 * 26, 512 * 56, 512)
-    assert (d.metric, d.target_value, full.model_params["gin"]["hidden"],
-            full.model_params["gin"]["layers"]) == \
-        ("ap", 0.28098, 256, 5)
+    assert ((d.name, d.node_slots, d.edge_slots, d.graphs_per_step)
+            == ("ogbg-molpcba", 512 * 26, 512 * 56, 512))
+    assert ((d.metric, d.target_value, full.model_params["gin"]["hidden"],
+             full.model_params["gin"]["layers"]) == ("ap", 0.28098, 256, 5))
     reduced = load_config(ROOT / "benchmarks" / "algoperf-ogbg-reduced.toml").datasets[0]
-    assert (reduced.node_slots, reduced.edge_slots) == (64 * 26,
-                                                        64 * 56) and reduced.target_value < 0.28098
+    assert ((reduced.node_slots, reduced.edge_slots) == (64 * 26, 64 * 56)
+            and reduced.target_value < 0.28098)
     assert load_config(ROOT / "benchmarks" / "moleculenet.toml").datasets == ()
 
 
@@ -439,7 +438,5 @@ def test_loader_only_cells_keep_their_target_fields():
                                   "mode": "loader"},
                         "datasets": {"nci5k": {"n_graphs": 48, "target_mae": 12.0}}})
     (cell,) = expand_cells(cfg)
-    assert (cell.model, cell.target, cell.target_mae, cell.task,
-            cell.metric) == ("none", "tpsa_A2", 12.0,
-                                                                                   "regression",
-                             "mae")
+    assert ((cell.model, cell.target, cell.target_mae, cell.task, cell.metric)
+            == ("none", "tpsa_A2", 12.0, "regression", "mae"))

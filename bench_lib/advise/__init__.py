@@ -210,9 +210,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench_lib.advise",
                                      description=("Predict each batching strategy's graphs/s on "
                                                   "this machine for DATASET: planning, then a "
-                                                  "short "
-                                                  "calibration of step time against slots (about a "
-                                                  "minute)."))
+                                                  "short calibration of step time against slots "
+                                                  "(about a minute)."))
     parser.add_argument("dataset", help="a dataset name (python -m bench_lib.suite --list) or "
                                         "csv:/sdf:/xyz:PATH")
     parser.add_argument("--config", type=Path,

@@ -165,7 +165,7 @@ def calibrate(planned: list[dict], largest: tuple[int, int], seconds: float = 4.
         return float(np.median([float(r[c]) for r in rs]))
     return fit_cost_model([dict(zip(_COLS, key)) | {
         "step_s": med(rs, "step_s"), "step_s_p10": med(rs, "step_s_p10"),
-                                                    "step_s_p90": med(rs, "step_s_p90"),
+        "step_s_p90": med(rs, "step_s_p90"),
         "windows": sum(int(r["windows_timed"]) for r in rs)} for key, rs in by_point.items()])
 
 

@@ -39,10 +39,10 @@ def _ranked_section(advice: Advice, view: str, tie: float) -> list[str]:
     if not rows:
         return []
     edges = f"{s['edge_slots']:,}" if s["edge_slots"] else "derived"
-    budget = {"equal-padded-budget": f"{s['node_slots']:,} node slots and {edges} edge slots per "
-                                     f"step",
-              "equal-real-graphs": f"{s['graphs_per_step']} real graphs per step"}.get(
-        view, "parameters fixed in the suite's configuration (no budget)")
+    budget = {
+        "equal-padded-budget": f"{s['node_slots']:,} node slots and {edges} edge slots per step",
+        "equal-real-graphs": f"{s['graphs_per_step']} real graphs per step",
+    }.get(view, "parameters fixed in the suite's configuration (no budget)")
     lines = [f"## {view}: {budget}", ""]
     lines += [_verdict(rows, tie), "",
               "| rank | strategy | predicted graphs/s | graphs/step | node eff | edge eff | node "
@@ -138,14 +138,14 @@ def _assumptions(advice: Advice, tie: float) -> list[str]:
             f"{s['threads']} thread(s), steps timed on the {s['clock']} clock, batch building "
             f"included, as the suite times them (one worker process per slot count, the processes "
             f"taking turns window by window); model `{advice.model}` with "
-            f"{json.dumps(s['model_params'])}; plans of seed {s['seed']}'s training split, first "
-            f"epoch.",
+            f"{json.dumps(s['model_params'])}; plans of seed {s['seed']}'s training split, "
+            f"first epoch.",
             "- Eager steps in one process, each batch built just before its step (execution "
-            "`eager`, ranks 1, prefetch 0)" + ("; the configuration also asks for "
-                             + ", ".join(f"{k} {json.dumps(v)}"
-                                         for k, v in s.get("not_predicted", {}).items())
-                             + ", which is not predicted: the suite command below measures it"
-                             if s.get("not_predicted") else "") + ".",
+            "`eager`, ranks 1, prefetch 0)"
+            + ("; the configuration also asks for "
+               + ", ".join(f"{k} {json.dumps(v)}" for k, v in s.get("not_predicted", {}).items())
+               + ", which is not predicted: the suite command below measures it"
+               if s.get("not_predicted") else "") + ".",
             "- Step time is linear in node, edge and graph slots, whatever the strategy; the time "
             "a strategy spends building its batches beyond `dynamic-budget`'s is not modelled.",
             f"- A prediction has no interval: strategies within {tie:.0%} of the leader (the "
@@ -169,16 +169,17 @@ def _budget_label(advice: Advice, view: str, scale: float) -> str:
     r = next((r for r in advice.rows if r["scale"] == scale), None)
     if r is None:
         return "not planned"
-    return {"equal-padded-budget": f"{r['node_slots_budget']:,} node slots",
-            "equal-real-graphs": f"{r['graphs_per_step_budget']} graphs"}.get(view, "fixed "
-                                                                                    "parameters")
+    return {
+        "equal-padded-budget": f"{r['node_slots_budget']:,} node slots",
+        "equal-real-graphs": f"{r['graphs_per_step_budget']} graphs",
+    }.get(view, "fixed parameters")
 
 
 def advice_json(advice: Advice) -> dict:
     """Everything printed, as JSON (cells by their suite ``cell_id``)."""
     rows = [{k: v for k, v in r.items() if k != "spec"} | {
         "cell_id": r["spec"].cell_id, "strategy": r["spec"].strategy,
-                                                           "views": list(r["spec"].views),
+        "views": list(r["spec"].views),
         "strategy_params": r["spec"].strategy_params} for r in advice.rows]
     cost = dataclasses.asdict(advice.cost)
     return {"dataset": advice.dataset, "model": advice.model, "rows": rows, "cost_model": cost,

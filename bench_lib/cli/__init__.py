@@ -16,14 +16,14 @@ __all__ = ["COMMANDS", "main"]
 
 #: subcommand -> (module, function, what it does)
 COMMANDS = {
-    "suite": ("bench_lib.suite", "main", "run a benchmark suite (every strategy on the same GNN), "
-                                         "then its report"),
+    "suite": ("bench_lib.suite", "main",
+              "run a benchmark suite (every strategy on the same GNN), then its report"),
     "report": ("bench_lib.report.__main__", "main",
                "regenerate a report from a results directory alone"),
     "compare": ("bench_lib.report.__main__", "compare_main",
                 "compare two runs, cell by cell or by ratios"),
-    "advise": ("bench_lib.advise", "main", "which batching strategy to use on one dataset, in "
-                                           "minutes"),
+    "advise": ("bench_lib.advise", "main",
+               "which batching strategy to use on one dataset, in minutes"),
     "data": ("bench_lib.cli.data", "main", "dataset statistics (sizes, sparsity, skipped records)"),
     "models": ("bench_lib.cli.models", "main",
                "the registered models, and the batching check alone"),

@@ -41,10 +41,10 @@ def skipped_table(name: str, skipped) -> str:
 def _parser() -> argparse.ArgumentParser:
     """The command line: ``stats NAME...`` and ``standin-molpcba ROOT``."""
     parser = Parser(prog="python -m bench_lib.data", description="Dataset statistics.",
-                     epilog="examples:\n" + "\n".join("  " + line.strip()
-                                                      for line in __doc__.split("::")[1].strip()
-                                                        .splitlines()),
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                    epilog="examples:\n" + "\n".join(
+                        "  " + line.strip()
+                        for line in __doc__.split("::")[1].strip().splitlines()),
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     stats = sub.add_parser("stats", help="size and sparsity statistics per dataset")
     stats.add_argument("names", nargs="+", help="dataset names, or csv:/sdf:/xyz:PATH")

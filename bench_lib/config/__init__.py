@@ -225,8 +225,7 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
 
 def _suite_section(data: dict[str, Any], default_name: str, problems: Problems) -> dict[str, Any]:
     """``[suite]`` and ``[slurm]``: the :class:`SuiteConfig` fields they set, checked
-    (``strategies``
-    resolved: ``"all"`` is bench_lib's own)."""
+    (``strategies`` resolved: ``"all"`` is bench_lib's own)."""
     suite = problems.check(take, "suite", dict(data.get("suite", {})), SuiteConfig,
                            skip=("datasets", "train", "model_params", "strategy_params", "slurm"),
                            problems=problems) or {}

@@ -72,7 +72,7 @@ def take(section: str, table: dict, cls, skip: tuple[str, ...] = (),
             if kind.startswith("int") and not isinstance(value, int):
                 problems.append(f"[{section}] {key} must be a whole number (got {value!r})")
                 continue
-            # 0: none
+            # the keys that may be 0 (0: none)
             zero = key in ("warmup_steps", "window_s", "prefetch", "gpus_per_job", "min_timed_s")
             if value < 0 or (value == 0 and not zero):
                 problems.append(f"[{section}] {key} must be {'>= 0' if zero else '> 0'} (got "

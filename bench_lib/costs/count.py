@@ -124,8 +124,8 @@ def _denormal_share(tensors: list[torch.Tensor]) -> float:
     instruction is slow when any of its operands' vectors holds one (0 without any)."""
     share = 0.0
     for t in tensors:
-        if t.dtype not in (
-            torch.float32, torch.float64) or not t.numel() or t.device.type == "meta":
+        if (t.dtype not in (torch.float32, torch.float64) or not t.numel()
+                or t.device.type == "meta"):
             continue
         size = t.detach().abs().reshape(-1)
         mask = (size > 0) & (size < torch.finfo(t.dtype).tiny)

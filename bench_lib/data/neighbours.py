@@ -119,8 +119,8 @@ class Neighbours:
         return kth
 
     def edges(self, n_node: np.ndarray, positions: np.ndarray, kth: np.ndarray | None = None,
-              out: tuple[np.ndarray, np.ndarray]
-              | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              out: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(n_edge[G], senders[E], receivers[E])`` of graphs with ``n_node`` atoms whose positions
         are concatenated in ``positions``; endpoints index rows of ``positions`` (int64).
 
@@ -208,14 +208,13 @@ class Neighbours:
     def _slice(self, n: np.ndarray, start: np.ndarray, positions: np.ndarray, m: int):
         slot = np.arange(m)
         real = slot[None, :] < n[:, None]  # [B, m]
+        # an empty graph at the very end: any row (masked)
         rows = np.minimum(start[:, None] + np.minimum(slot[None, :], np.maximum(n[:, None] - 1, 0)),
-                          # an empty graph at the very end: any row (masked)
                           max(len(positions) - 1, 0))
         xyz = positions[rows].transpose(2, 0, 1).copy()  # [3, B, m]
         xyz[:, ~real] = _FAR  # padding slots: far from every atom (and never kept)
         # |r_s - r_r| as radius_graph's norm computes it, (dx^2 + dy^2) + dz^2 in float32, so that
-        # the
-        # edges equal the stored ones bit for bit; one [B, receiver, sender] array, updated in
+        # the edges equal the stored ones bit for bit; one [B, receiver, sender] array, updated in
         # place.
         d = xyz[0][:, :, None] - xyz[0][:, None, :]
         d *= d

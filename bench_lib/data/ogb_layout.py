@@ -67,10 +67,10 @@ def write_ogb_layout(root: Path | str, name: str, smiles: list[str], labels: np.
     _put(raw / "num-edge-list.csv.gz", [[len(g["senders"])] for g in graphs])
     _put(raw / "edge.csv.gz", [(int(s), int(r)) for g in graphs
                                for s, r in zip(g["senders"], g["receivers"])])
-    _put(raw / "node-feat.csv.gz", [list(map(int,
-                                             row)) for g in graphs for row in g["node_features"]])
-    _put(raw / "edge-feat.csv.gz", [list(map(int,
-                                             row)) for g in graphs for row in g["edge_features"]])
+    _put(raw / "node-feat.csv.gz",
+         [list(map(int, row)) for g in graphs for row in g["node_features"]])
+    _put(raw / "edge-feat.csv.gz",
+         [list(map(int, row)) for g in graphs for row in g["edge_features"]])
     _put(raw / "graph-label.csv.gz", [["nan" if v != v else int(v) if float(v).is_integer() else v
                                        for v in row]
                                       for row in labels[kept]])

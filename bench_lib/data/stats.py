@@ -20,7 +20,7 @@ def size_stats(n_node: np.ndarray, n_edge: np.ndarray) -> dict:
         "edges_p99": float(np.percentile(e, 99)), "edges_max": int(e.max()),
         "mean_degree": float(e.sum() / max(n.sum(), 1)), "density": float(np.mean(e / pairs)),
         "max_over_mean_nodes": float(n.max() / n.mean()),
-            "pad_node_efficiency": float(n.mean() / n.max()),
+        "pad_node_efficiency": float(n.mean() / n.max()),
     }
 
 

@@ -204,8 +204,7 @@ def _default_targets(path: Path, columns: list[str], rows, smiles_column: str,
     """No target named: the candidates are the numeric columns and the text columns of class labels,
     never the SMILES, ID or index column, an identifier (by its header) nor a row counter. One
     candidate is the target (the note says so); several are an error that lists them, class columns
-    first;
-    none: no target."""
+    first; none: no target."""
     others = [c for c in columns if c not in (smiles_column, id_column) and not _index_column(c)
               and not _identifier(c) and not _split_column(c)]
     numeric = [c for c in others if np.mean(~np.isnan(_to_float(rows[c], decimal_comma))) > 0.5

@@ -111,17 +111,15 @@ def _meta(given: dict) -> StoreMeta:
     """The metadata of a build with parameters ``given`` (the rest :func:`hydronet_chunks`'
     defaults)."""
     defaults = {k: p.default for k, p in inspect.signature(hydronet_chunks).parameters.items()}
-    # workers: not what is built
+    # the number of workers is not part of what is built
     params = {k: v for k, v in {**defaults, **given}.items() if k != "workers"}
     edges, cutoff, k = params["edges"], params["cutoff"], params["max_neighbors"]
     return StoreMeta(
-        name="hydronet-like", source=f"generated: HydroNet {params['subset']} sizes, seed "
-                                     f"{params['seed']}",
-                     node_feature_names=("atomic_number",), node_feature_dims=(10,),
-                     target_names=("oo_lj_ev",),
-                     params=params, n_input=params["n_graphs"],
-                     neighbours=None if edges == "stored"
-                     else Neighbours(edges, cutoff, k).to_json())
+        name="hydronet-like",
+        source=f"generated: HydroNet {params['subset']} sizes, seed {params['seed']}",
+        node_feature_names=("atomic_number",), node_feature_dims=(10,),
+        target_names=("oo_lj_ev",), params=params, n_input=params["n_graphs"],
+        neighbours=None if edges == "stored" else Neighbours(edges, cutoff, k).to_json())
 
 
 def _chunk(seed: int, k: int, n_node: np.ndarray, cutoff: float, max_neighbors: int | None,

@@ -192,8 +192,8 @@ class TimedDDP:
         # the gradients exist, not when the CPU queued their kernels (it gives up overlapping the
         # all-reduce with the rest of the backward when a model has several buckets; these models
         # have one).
-        self._sync = (lambda: torch.cuda.synchronize(
-            device)) if device.type == "cuda" else (lambda: None)
+        self._sync = ((lambda: torch.cuda.synchronize(device)) if device.type == "cuda"
+                      else (lambda: None))
         ids = [device.index if device.index is not None else 0] if device.type == "cuda" else None
         # broadcast_buffers=False: the buffers (target statistics) are the same on every rank and
         # never change; broadcasting them would add a collective at the start of each forward.

@@ -19,8 +19,8 @@ __all__ = ["predict", "evaluate_score", "evaluate_mae", "target_stats"]
 
 
 @torch.no_grad()
-def predict(model, loader: BatchLoader, device: torch.device, backend: str) -> tuple[np.ndarray,
-            np.ndarray]:
+def predict(model, loader: BatchLoader, device: torch.device,
+            backend: str) -> tuple[np.ndarray, np.ndarray]:
     """``(labels [n, L], predictions [n, outputs])`` of the real graphs of one pass of ``loader``,
     in the model's evaluation mode."""
     was_training = model.training

@@ -135,7 +135,7 @@ def _merge(out: Path, records: Path) -> dict[str, int]:
                 counts["replaced"] += 1
             else:
                 counts["added"] += 1
-            # strings as read
+            # the row's values as read (strings, not converted)
             append_record(records, {k: v for k, v in row.items() if k in RECORD_FIELDS})
             (done if final(row) else failed).add(cid)
     return counts

@@ -42,8 +42,8 @@ def capacity_sweep(n_node: np.ndarray, n_edge: np.ndarray, seed: int = 0) -> lis
                 units, slots_n = plan.n_batch, c
             else:
                 packs = STRATEGIES.create(name, max_nodes=c).plan_packs(n_node, n_edge, rng)
-                sums_n, sums_e, units, slots_n = packs.pack_sums(
-                    n_node), packs.pack_sums(n_edge), packs.n_pack, c
+                sums_n, sums_e, units, slots_n = (packs.pack_sums(n_node), packs.pack_sums(n_edge),
+                                                  packs.n_pack, c)
             rows.append({"capacity": c, "strategy": name,
                          "node_efficiency": float(sums_n.sum() / (units * slots_n)),
                          "edge_efficiency": float(sums_e.sum()

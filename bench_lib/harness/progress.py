@@ -1,13 +1,11 @@
 """What a long command says while it works, on stderr.
 
 - :class:`Progress`: a suite's run as :func:`bench_lib.harness.runner.run_group` reports it (cells
-going
-  through their phases and ending), with the time left.
+  going through their phases and ending), with the time left.
 - :func:`phase` and :class:`Heartbeat`: the phases before any cell runs (loading data, the batching
-check,
-  planning, reading earlier records, advise's calibration). A phase that lasts 2 s is printed with
-  the time since the command began, and again every 8 s while it lasts: nothing is silent for 10 s,
-  and a quick command (a bad input answered at once) prints nothing but its answer.
+  check, planning, reading earlier records, advise's calibration). A phase that lasts 2 s is
+  printed with the time since the command began, and again every 8 s while it lasts: nothing is
+  silent for 10 s, and a quick command (a bad input answered at once) prints nothing but its answer.
 
 How the time left is estimated: from the first group's end on, each group still to run is priced at
 the seconds per cell that the groups of its kind (dataset and model) took so far, or, for a kind not

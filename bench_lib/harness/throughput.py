@@ -240,13 +240,13 @@ class ThroughputPhase:
         med = statistics.median
         p10, p50, p90 = percentiles(self.tp.step_s)
         steps = sum(r.steps for r in reps)
-        # per steady step
+        # build and wait seconds per steady step
         built, waited = self.tp.built_s / steps, sum(r.build_s for r in reps) / steps
         on_cpu = self.device.type == "cpu"
         return {
             "step_clock": "cpu" if self.spec.timed_on_cpu_clock else "wall",
             "graphs_per_s": med(rates), "graphs_per_s_min": min(rates),
-                "graphs_per_s_max": max(rates),
+            "graphs_per_s_max": max(rates),
             "repeat_graphs_per_s": [round(x, 3) for x in rates],
             "window_graphs_per_s": [round(g / max(s, 1e-12), 2) for g, s in self.tp.window_parts],
             "graphs_per_wall_s": med([r.graphs / max(r.wall_s, 1e-12) for r in reps]),

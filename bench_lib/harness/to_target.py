@@ -168,7 +168,7 @@ class TrainingPhase:
             result["best_val_mae"] = result["best_val_score"]
             result["final_val_mae"] = result["final_val_score"]
         steps, step_s = result["steps_to_target"], self.metrics.get("step_s")
-        # untimed: later
+        # None without a step time (an untimed cell): the report fills it in later
         result["time_to_target_s"] = None if steps is None or step_s is None else steps * step_s
         result["time_to_target_with_compile_s"] = (None if result["time_to_target_s"] is None
                                                    else result["time_to_target_s"]

@@ -304,12 +304,11 @@ class CellRun(ThroughputPhase, TrainingPhase):
 
             spec, task = eager_spec(self.spec), self.task
             try:
-                self.metrics.update(counted_costs(self.model, self.init_state,
-                                                  lambda model,
-                                                  batch: make_loss(model, task, spec)(batch),
-                                                  self.loader))
-            # a model that runs on DGL's kernels only: the cell stands
+                self.metrics.update(counted_costs(
+                    self.model, self.init_state,
+                    lambda model, batch: make_loss(model, task, spec)(batch), self.loader))
             except Exception as err:  # noqa: BLE001
+                # a model that runs on DGL's kernels only: the cell stands
                 self.metrics.update(counted_steps=0,
                                     counted_error=f"{type(err).__name__}: {err}"[:300])
         self.metrics.update(phase_rises(self.metrics))

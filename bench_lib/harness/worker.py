@@ -127,7 +127,7 @@ def _failure(err: BaseException, during: str, ranks: int = 1) -> dict:
     ``NotImplementedError`` at setup (the cell does not apply), ``failed`` for anything else, the
     same error in a later phase included (it did apply, and broke). A data-parallel cell whose
     collective failed because another rank went away says so first (:data:`LOST_RANK`)."""
-    # EnvironmentSkip: retried
+    # (an EnvironmentSkip is a NotImplementedError: skipped here, retried by a rerun)
     if isinstance(err, NotImplementedError) and during in ("import", "setup"):
         return {"event": "result", "status": "skipped", "error": f"{type(err).__name__}: {err}",
                 "metrics": {}}

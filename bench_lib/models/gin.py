@@ -85,10 +85,10 @@ class VirtualNode(nn.Module):
 
     def __init__(self, cfg: GINConfig) -> None:
         super().__init__()
-        self.lin1, self.lin2 = nn.Linear(cfg.hidden,
-                                         2 * cfg.hidden), nn.Linear(2 * cfg.hidden, cfg.hidden)
-        self.norm1, self.norm2 = make_norm(cfg.norm,
-                                           2 * cfg.hidden), make_norm(cfg.norm, cfg.hidden)
+        self.lin1, self.lin2 = (nn.Linear(cfg.hidden, 2 * cfg.hidden),
+                                nn.Linear(2 * cfg.hidden, cfg.hidden))
+        self.norm1, self.norm2 = (make_norm(cfg.norm, 2 * cfg.hidden),
+                                  make_norm(cfg.norm, cfg.hidden))
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, vn: torch.Tensor, h: torch.Tensor, batch: GraphBatch, ops) -> torch.Tensor:

@@ -24,8 +24,7 @@ def compare_main(argv: list[str]) -> int:
                                                   "with a verdict: faster, slower, equivalent or "
                                                   "undecided; peak RSS; steps to target), or, for "
                                                   "runs on two machines, each strategy's ratio to "
-                                                  "a "
-                                                  "reference strategy within its own run "
+                                                  "a reference strategy within its own run "
                                                   "(--relative-to)."))
     parser.add_argument("a", type=Path, help="results directory A (the baseline)")
     parser.add_argument("b", type=Path, help="results directory B")

@@ -169,16 +169,14 @@ def answer_lines(summary, view: str, goal, interleaved: bool = True,
               if e["cells_ok"].k < e["cells_ok"].n]
     if failed:
         lines.append("Cells that failed (see *Cells to look at*; a failed cell counts as a miss "
-                     "above): "
-                     + ", ".join(failed) + ".")
+                     "above): " + ", ".join(failed) + ".")
     contended = [(s, e["contended_windows"].value,
                   e["windows_timed"].value) for s, e in summary.items()
                  if e["contended_windows"].ok and e["contended_windows"].value > 0]
     if contended:
         how = ("the cells took turns window by window, so other work on the machine fell on every "
-               "strategy alike"
-               if interleaved else "the cells ran one after another, so such load may favour some "
-                                   "strategies")
+               "strategy alike" if interleaved
+               else "the cells ran one after another, so such load may favour some strategies")
         lines.append(f"Timed windows in which a cell got less than {CONTENDED_SHARE:.0%} of a CPU "
                      f"per thread: "
                      + ", ".join(f"`{s}` {c:.0f} of {n:.0f}" for s, c, n in contended)

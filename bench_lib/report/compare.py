@@ -215,8 +215,7 @@ def _relative(ra: pd.DataFrame, rb: pd.DataFrame, reference: str, margin: float)
     tables = sorted({tuple(str(v) for v in t) for t in ra[keys].itertuples(index=False)}
                     & {tuple(str(v) for v in t) for t in rb[keys].itertuples(index=False)})
     def pick(df, t):
-        return df[np.logical_and.reduce([df[k].astype(str) == v
-                                                   for k, v in zip(keys, t)])]
+        return df[np.logical_and.reduce([df[k].astype(str) == v for k, v in zip(keys, t)])]
     for t in tables:
         for view in VIEWS:
             ga, gb = in_view(pick(ra, t), view), in_view(pick(rb, t), view)
@@ -247,8 +246,7 @@ def _within(g: pd.DataFrame, strategy: str, reference: str, margin: float) -> Ve
     a, r = g[g.strategy == strategy], g[g.strategy == reference]
     seeds = [s for s in a.seed if s in set(r.seed)]
     def windows(df):
-        return [json_field(df[df.seed == s]["window_graphs_per_s"].iloc[0],
-                                     []) for s in seeds]
+        return [json_field(df[df.seed == s]["window_graphs_per_s"].iloc[0], []) for s in seeds]
     if not seeds or "window_graphs_per_s" not in g:
         return None
     return compare_turns(windows(a), windows(r), margin=margin)

@@ -22,8 +22,7 @@ def compile_section(res: Results, out: Path) -> list[str]:
     if "execution" not in ran or not (ran.execution != "eager").any():
         return []
     caches = (sorted(set(ran.loc[ran.execution != "eager", "compile_cache"].dropna()))
-              if "compile_cache" in ran \
-        else [])
+              if "compile_cache" in ran else [])
     cache = {("cold",): "a cold inductor cache per cell (a first run)",
              ("shared",): "the process's shared inductor cache (possibly warm: less than a first "
                           "run pays)"}.get(

@@ -202,8 +202,7 @@ def projection_section(res, profiles: dict | None = None) -> list[str]:
                          for t in times]
                 work = work_s(r.costs_by_kind, first)
                 share = (1 - work_s(r.costs_by_kind_unpadded, first) / work
-                         if r.costs_by_kind_unpadded and work else \
-                    float("nan"))
+                         if r.costs_by_kind_unpadded and work else float("nan"))
                 lines.append(f"| `{r.strategy}` | " + " | ".join(cells)
                              + f" | {best:,.0f} | {'yes' if fit else 'no'} | "
                                f"{_share(max(share, 0.0) if share == share else share)} |")

@@ -204,8 +204,8 @@ def _figures(res: Results, dataset: str, summaries: dict, curves: dict, d: dict,
                                               log=not higher), out, f"{stem}_curves")
         lines += [f"![validation curves]({stem}_curves.png)", "",
                   f"Validation {label} ({'higher' if higher else 'lower'} is better) against "
-                  f"training time (left) "
-                  "and steps (right); every seed's curve, one thin line each, so no error bars.",
+                  "training time (left) and steps (right); every seed's curve, one thin line "
+                  "each, so no error bars.",
                   ""]
     p = res.planning.get(dataset)
     if p:

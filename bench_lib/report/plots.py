@@ -57,7 +57,7 @@ def bar_figure(summaries: dict[str, dict], metrics: list[tuple[str, str]], title
             lo = np.array([e.lo if e is not None and e.ok else np.nan for e in ests])
             hi = np.array([e.hi if e is not None and e.ok else np.nan for e in ests])
             err = np.nan_to_num(np.vstack([vals - lo, hi - vals]), nan=0.0, posinf=0.0).clip(min=0)
-            # NaN: no bar
+            # a NaN value draws no bar
             ax.bar(x + k * width - 0.4 + width / 2, vals, width, yerr=err, capsize=2, label=view)
         ax.set_xticks(x, strategies, rotation=30, ha="right")
         ax.set_ylabel(label)
@@ -106,9 +106,8 @@ def curves_figure(curves: dict[str, dict[str, list]], target: float | None, titl
                   time_label: str = "training wall time (s)", ylabel: str = "validation MAE",
                   log: bool = True):
     """The validation score (``ylabel``; a log axis when ``log``) against training wall time and
-    against
-    steps: one colour per strategy, one line style per fairness view, one thin line per seed, legend
-    below."""
+    against steps: one colour per strategy, one line style per fairness view, one thin line per
+    seed, legend below."""
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     styles = ["-", "--", ":", "-."]

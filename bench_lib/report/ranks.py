@@ -132,20 +132,19 @@ def _table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1))
              + "|"]
     for r in rows:
-        eff = ("- (clocks differ: " + r["clocks"] + ")" if "/" in r["clocks"]
-               else "-") if "efficiency" not in r else \
-            f"{r['efficiency']:.2f} [{r['efficiency_lo']:.2f}-{r['efficiency_hi']:.2f}]"
+        eff = (("- (clocks differ: " + r["clocks"] + ")" if "/" in r["clocks"] else "-")
+               if "efficiency" not in r
+               else f"{r['efficiency']:.2f} [{r['efficiency_lo']:.2f}-{r['efficiency_hi']:.2f}]")
         steps = f"{_f(r['steps_to_target_1'], '{:,.0f}')} / {_f(r['steps_to_target_n'], '{:,.0f}')}"
         times = f"{_f(r['time_to_target_s_1'], '{:.1f}')} / {_f(r['time_to_target_s_n'], '{:.1f}')}"
         if r["reached"] != ("-", "-"):
             steps += f" (reached {r['reached'][0]} / {r['reached'][1]})"
         lines.append("| " + " | ".join([
             f"`{r['strategy']}`", str(r["ranks"]), r["cells_ok"],
-                                        _f(r["graphs_per_s_1"], "{:,.0f}"),
-            _f(r["graphs_per_s_n"], "{:,.0f}"), eff,
+            _f(r["graphs_per_s_1"], "{:,.0f}"), _f(r["graphs_per_s_n"], "{:,.0f}"), eff,
             f"{_f(r['straggler_share_mean'], '{:.3f}')} ({_f(r['straggler_share_p90'], '{:.3f}')})",
             _f(r["allreduce_share_mean"], "{:.3f}"), _f(r["node_imbalance"], "{:.3f}"), steps,
-                                        times]) + " |")
+            times]) + " |")
     return "\n".join(lines)
 
 

@@ -97,9 +97,8 @@ def with_arms(df: pd.DataFrame) -> pd.DataFrame:
     df["strategy_name"] = df["strategy"]
     execution = (df["execution"].fillna("eager") if "execution" in df
                  else pd.Series("eager", index=df.index))
-    prefetch = (pd.to_numeric(df["prefetch"], errors="coerce").fillna(0).astype(int) if "prefetch"
-                in df \
-        else pd.Series(0, index=df.index))
+    prefetch = (pd.to_numeric(df["prefetch"], errors="coerce").fillna(0).astype(int)
+                if "prefetch" in df else pd.Series(0, index=df.index))
     df["execution"] = execution
     ranks = pd.to_numeric(df["ranks"], errors="coerce").fillna(1).astype(int) if "ranks" in df \
         else pd.Series(1, index=df.index)

@@ -402,9 +402,8 @@ def fmt_estimate(e: Estimate, fmt: str, with_interval: bool = False) -> str:
     return text
 
 
-def _table(summary, columns, extra_header: tuple[str, ...] = (), extra: dict[str,
-           list[str]] | None = None,
-           verdicts: dict | None = None) -> str:
+def _table(summary, columns, extra_header: tuple[str, ...] = (),
+           extra: dict[str, list[str]] | None = None, verdicts: dict | None = None) -> str:
     """Markdown: one row per strategy, columns with any value, best values bolded where clear; a
     column with ``verdicts`` (:func:`decide`) is followed by each strategy's verdict against its
     leader."""

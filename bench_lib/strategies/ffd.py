@@ -39,8 +39,8 @@ def first_fit(n_node: np.ndarray, n_edge: np.ndarray, order: np.ndarray, max_nod
     cap_e = max_edges if max_edges is not None else 1 << 62
     # Leaves are packs in opening order; a pack not yet opened has full room,
     # so "first pack that fits" opens a new one when no open pack fits.
-    room_n, room_e, room_g = [max_nodes] * (2
-                                            * size), [cap_e] * (2 * size), [max_graphs] * (2 * size)
+    room_n, room_e, room_g = ([max_nodes] * (2 * size), [cap_e] * (2 * size),
+                              [max_graphs] * (2 * size))
     pack_of = np.empty(len(n_node), dtype=np.int64)
     used = 0
     nodes, edges = n_node.tolist(), n_edge.tolist()

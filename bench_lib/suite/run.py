@@ -49,7 +49,7 @@ def pending(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_fai
     records = out / "records.csv"
     phase("recording the environment (environment.json, pip-freeze.txt)")
     env = environment()
-    # raised
+    # the config as it runs: its windows raised to min_timed_s (timed_windows)
     ran = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, windows=timed_windows(cfg)))
     (out / "config.json").write_text(json.dumps(ran.to_json(), indent=1))
     (out / "environment.json").write_text(json.dumps(env, indent=1))
@@ -109,8 +109,7 @@ def run_here(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_fa
 
 
 def launch(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_failed: bool,
-           plan: Plan,
-            launcher: str, wait: bool) -> bool:
+           plan: Plan, launcher: str, wait: bool) -> bool:
     """Submit the groups not recorded yet as a job array (one task per group), then (``wait``) merge
     each task's records as it ends. False when the jobs were left running (``--no-wait``)."""
     from bench_lib.harness.launch import job_records, merge_job_records, submit_groups
@@ -133,9 +132,8 @@ def launch(cfg: SuiteConfig, groups: list[list[CellSpec]], out: Path, rerun_fail
     if not wait:
         print(
             f"not waiting: once the jobs end, `python -m bench_lib.report {out}` merges their "
-            f"records "
-            "and writes the report; re-running this command submits only what is still missing",
-              file=sys.stderr)
+            "records and writes the report; re-running this command submits only what is "
+            "still missing", file=sys.stderr)
         return False
     import submitit
 

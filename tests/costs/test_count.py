@@ -89,8 +89,7 @@ def _cell_costs(strategy: str, model: str = "gin") -> dict:
     from bench_lib.suite import expand_cells
 
     data = ({"nci5k": {"n_graphs": 240, "node_slots": 256, "pack_nodes": 128}} if model == "gin"
-            else \
-        {"qm9": {"n_graphs": 200, "node_slots": 288, "pack_nodes": 72, "models": [model]}})
+            else {"qm9": {"n_graphs": 200, "node_slots": 288, "pack_nodes": 72, "models": [model]}})
     cfg = parse_config({"suite": {"strategies": [strategy], "backend": "torch"}, "datasets": data,
                         "models": {model: {"hidden": 16}}})
     spec = dataclasses.replace(expand_cells(cfg)[0], repeats=1, windows=1, warmup_steps=1)
@@ -114,12 +113,9 @@ def test_a_cells_counts_are_the_same_twice_and_in_another_process():
     first, second = _cell_costs("pack-lpfhp"), _cell_costs("pack-lpfhp")
     code = ("import json; from tests.costs.test_count import _cell_costs; "
             "print(json.dumps(_cell_costs('pack-lpfhp')))")
-    other = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                      check=True,
-                                      cwd=str(
-                                          __import__(
-                                              "pathlib").Path(
-                                                  __file__).parents[2])).stdout.splitlines()[-1])
+    other = json.loads(subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        cwd=str(__import__("pathlib").Path(__file__).parents[2])).stdout.splitlines()[-1])
     assert set(first) == set(COUNTED) and first["counted_steps"] == 2
     assert first == second == other
 

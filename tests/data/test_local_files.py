@@ -340,9 +340,8 @@ def test_a_missing_label_skips_its_row(tmp_path):
     (BBB_HEADER[:-1], {}, None, r"bbb.tsv: 40 of 40 rows have more fields than the header \(6 "
                                 r"names\); the separator .* or the header line looks wrong"),
 ])
-def test_columns_that_cannot_be_targets_and_broken_headers_are_clear_errors(tmp_path, header,
-        columns, target,
-                                                                               match):
+def test_columns_that_cannot_be_targets_and_broken_headers_are_clear_errors(
+        tmp_path, header, columns, target, match):
     path = bbb_tsv(tmp_path / "bbb.tsv", header=header, rows=bbb_rows(**columns))
     with pytest.raises(ValueError, match=match):
         build_csv(path, target_columns=target)

@@ -59,7 +59,7 @@ def test_per_batch_radius_graphs_equal_the_stored_ones(sets):
         for idx in np.array_split(order, 7):
             a, b = collate(sets[stored], idx), collate(sets[built], idx)
             assert edge_sets(a) == edge_sets(b)
-            # order too
+            # the same edges in the same order
             assert torch.equal(a.senders, b.senders) and torch.equal(a.receivers, b.receivers)
 
 

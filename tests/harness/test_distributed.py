@@ -191,10 +191,9 @@ def test_a_rank_that_dies_fails_the_cell_and_stops_the_others(monkeypatch, tmp_p
         assert any(why in error for why in ("lost a rank", "exited with code",
                                             "killed by signal")), error
     assert (sorted(p.name for p in (tmp_path / "logs").iterdir())
-            == [f"{record['cell_id']}.attempt1.log",
-                                                                    f"{record['cell_id']}.log"])
-    assert _wait_for(lambda: not _processes_with(marker),
-                     15), f"left behind: {_processes_with(marker)}"
+            == [f"{record['cell_id']}.attempt1.log", f"{record['cell_id']}.log"])
+    assert _wait_for(lambda: not _processes_with(marker), 15), (
+        f"left behind: {_processes_with(marker)}")
     # torchrun's agent folder (torchelastic_* by default) went with the cell
     assert not list(temp.iterdir())
 

@@ -18,8 +18,8 @@ def _group(dataset: str, model: str, seed: int, n: int, repeats: int = 1) -> lis
 
 def test_the_first_group_of_each_kind_runs_first():
     groups = ([_group("nci5k", "gin", s, 3) for s in (0, 1)]
-              + [_group("qm9", "schnet", s, 2) for s in (0, 1)] \
-        + [_group("nci5k", "gin", 2, 3, repeats=0)])
+              + [_group("qm9", "schnet", s, 2) for s in (0, 1)]
+              + [_group("nci5k", "gin", 2, 3, repeats=0)])
     order = [(g[0].dataset, g[0].seed, g[0].repeats) for g in kinds_first(groups)]
     assert order == [("nci5k", 0, 1), ("qm9", 0, 1), ("nci5k", 2, 0), ("nci5k", 1, 1),
                      ("qm9", 1, 1)]

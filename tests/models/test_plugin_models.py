@@ -48,8 +48,8 @@ def suite_file(tmp_path):
 
 
 @pytest.mark.slow
-def test_plugin_model_is_listed_checked_and_timed_in_both_views(  # noqa: F811
-        plugin, suite_file, tmp_path, capsys):
+def test_plugin_model_is_listed_checked_and_timed_in_both_views(
+        plugin, suite_file, tmp_path, capsys):  # noqa: F811
     assert main(["--list"]) == 0
     listed = capsys.readouterr().out
     assert re.search(r"toy-sum \(categorical node features; plugin toy_models\)", listed), listed
@@ -60,9 +60,8 @@ def test_plugin_model_is_listed_checked_and_timed_in_both_views(  # noqa: F811
     assert ("toy-sum on nci5k: safe to batch (the batching check passed under 4 strategy "
             "budget(s)") in err, err
     records = read_records(out / "records.csv")
-    assert set(
-        records.model) == {"toy-sum"} and set(
-            records.status) == {"ok"}, records[["status", "error"]]
+    assert (set(records.model) == {"toy-sum"}
+            and set(records.status) == {"ok"}), records[["status", "error"]]
     assert ({v for views in records.views for v in json.loads(views)}
             == {"equal-padded-budget", "equal-real-graphs"})
     assert records.model_params.str.contains('"hidden": 8').all()
@@ -81,11 +80,9 @@ def test_leaky_model_is_refused_before_any_worker(  # noqa: F811
     assert len(errors) == 1, captured.err
     assert re.match(
         rf"error: model '{leaky}' is not safe to batch on nci5k: under strategy '(pad|pack-lpfhp) "
-        r"\([a-z+-]+\)', (its prediction|the gradient of its loss) for graph \d+ \(\d+ "
-        r"nodes\) differs "
-        r"from the same (graph alone|real graphs without padding) by [0-9.e+-]+ "
-        r"\(relative; tolerance "
-        r"1e-0[45]\)", errors[0]), errors[0]
+        r"\([a-z+-]+\)', (its prediction|the gradient of its loss) for graph \d+ \(\d+ nodes\) "
+        r"differs from the same (graph alone|real graphs without padding) by [0-9.e+-]+ "
+        r"\(relative; tolerance 1e-0[45]\)", errors[0]), errors[0]
     assert f"python -m bench_lib.models check {leaky} --dataset nci5k" in errors[0]
     assert not out.exists() and captured.out == ""  # no cell listed, no folder, no worker
 

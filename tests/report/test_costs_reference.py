@@ -1,7 +1,6 @@
 """The default reference run's counted costs (issue 25): every timed cell counted, the padding's
 share where the plan puts padding, the libraries' loaders counted as the batches they give, and the
-report's
-sections: counted costs with the padding figure first, projections apart and labelled."""
+report's sections: counted costs with the padding figure first, projections apart and labelled."""
 
 from __future__ import annotations
 

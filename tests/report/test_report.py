@@ -47,9 +47,9 @@ def record(strategy: str, seed: int, views=PADDED, status: str = "ok") -> dict:
     repeats, steps, node_slots = CELLS[strategy]
     rates = repeats[seed]
     reached = steps[seed] is not None
-    rec.update({m: 1.0 for m in METRIC_FIELDS if m not in ("curve", "repeat_graphs_per_s",
-                                                           "step_clock",
-                                                         "train_stop", "reached_target")})
+    rec.update({m: 1.0 for m in METRIC_FIELDS
+                if m not in ("curve", "repeat_graphs_per_s", "step_clock", "train_stop",
+                             "reached_target")})
     rec.update(step_clock="cpu", graphs_per_s=sorted(rates)[1], graphs_per_s_min=min(rates),
                graphs_per_s_max=max(rates), repeat_graphs_per_s=rates,
                node_slots_per_step=node_slots,
@@ -138,9 +138,8 @@ def test_every_recorded_metric_is_reported():
     # settings, the stop reason and reached flag the missed-target lines, the compile cache the
     # compile section's text.
     elsewhere = {"repeat_graphs_per_s", "curve", "step_clock", "train_stop", "reached_target",
-                 "peak_reset_ok",
-                 # the target's sentence
-                 "compile_cache", "class_balance", "positive_class", "metric_source",
+                 "peak_reset_ok", "compile_cache",
+                 "class_balance", "positive_class", "metric_source",  # the target's sentence
                  "best_val_mae", "final_val_mae",  # the score columns hold them too
                  "turn_group", "decide_looks",  # the verdicts' pairing and their share of alpha
                  "retried"}  # the cells to look at (test_flags_name_a_cell_that_ran_twice)
@@ -158,7 +157,7 @@ def test_bold_only_where_intervals_do_not_overlap():
     assert best(summary, "x", "high") == ("a", "b", False)  # a range over two seeds says too little
     summary = {"a": {"x": e(10, 9.5, 10.5, n=2, kind="ci95")},
                "b": {"x": e(8, 7.5, 8.5, n=2, kind="ci95")}}
-    # a bootstrap over repeats of two seeds may
+    # a bootstrap over repeats of two seeds may decide
     assert best(summary, "x", "high") == ("a", "b", True)
     summary = {"a": {"node_efficiency": e(0.9, 0.9, 0.9, n=1)},
                "b": {"node_efficiency": e(0.5, 0.5, 0.5, n=1)}}
@@ -204,7 +203,7 @@ def test_summary_pools_every_repeat_of_every_seed(tmp_path):
     s = summarise(df[df.status == "ok"])
     assert s["pad"]["graphs_per_s"].n == 6 and s["pad"]["graphs_per_s"].value == pytest.approx(965)
     curves = curve_points(df[df.status == "ok"])
-    # every seed
+    # a curve for every seed
     assert {k: len(v) for k, v in curves.items()} == {"pad": 2, "pack-lpfhp": 2, "dynamic": 2}
 
 
@@ -383,8 +382,8 @@ def test_a_strategy_off_the_real_graphs_budget_leaves_the_verdicts_with_a_senten
     assert set(g.strategy) == {"dynamic", "pad"}
     assert set(g.attrs["off_budget"]) == {"pack-lpfhp"}
     assert ("`pack-lpfhp` carried 39.2 real graphs per step against the budget of 32 (+22.5%, "
-            "outside ±5%): it is left out of this view's "
-            "tables and verdicts") in view_text("equal-real-graphs", g)
+            "outside ±5%): it is left out of this view's tables and verdicts") in view_text(
+                "equal-real-graphs", g)
     # graphs per step differ there by design
     assert set(groups["equal-padded-budget"].strategy) == set(CELLS)
     rows = [{"scale": 1.0, "graphs_per_step_mean": mean, "predicted_graphs_per_s": 1000 * mean,

@@ -29,7 +29,7 @@ def test_edge_budget_follows_the_edges_per_node():
     assert b == SlotBudget(24, 96, 6)
     b = slot_budget(np.array([3, 3]), np.array([4, 5]), node_slots=9, pack_nodes=3)
     assert b.edge_slots == 15  # ceil(9 x 1.5) = 14, rounded up to the 3 packs per step
-    # given: kept
+    # edge slots given: kept
     assert slot_budget(n, e, node_slots=24, edge_slots=100, pack_nodes=6).edge_slots == 100
 
 

@@ -65,9 +65,8 @@ def test_best_pattern_exact():
 def test_cutstock_lp_bound_and_optimum():
     # Sizes 8, 8, 5, 3, 3, 1 in packs of 10: the 8s cannot share (except with the 1): 4 packs.
     sizes = np.array([8, 8, 5, 3, 3, 1])
-    packs = STRATEGIES.create("pack-cutstock",
-                              max_nodes=10).plan_packs(sizes, np.zeros(6, np.int64),
-                                                                        np.random.default_rng(0))
+    packs = STRATEGIES.create("pack-cutstock", max_nodes=10).plan_packs(
+        sizes, np.zeros(6, np.int64), np.random.default_rng(0))
     assert packs.n_pack == 4 and packs.lower_bound <= 4
     patterns, x, bound = solve_cutting_stock_lp(np.array([2, 3]), np.array([3, 2]), 6, 3)
     # 3 twos + 2 threes = 12 nodes in packs of 6: the LP needs exactly 2.
@@ -82,9 +81,8 @@ def test_size_histogram_pairs():
 
 
 def test_pad_shape_exact():
-    planner = STRATEGIES.create(
-        "pad", batch_graphs=2).prepare(np.array([2, 5, 3]), np.array([2, 8, 4]),
-                                                              np.random.default_rng(0))
+    planner = STRATEGIES.create("pad", batch_graphs=2).prepare(
+        np.array([2, 5, 3]), np.array([2, 8, 4]), np.random.default_rng(0))
     assert (planner.shape.n_node, planner.shape.n_edge, planner.shape.n_graph) == (11, 16, 3)
     assert np.diff(planner.plan_epoch(np.random.default_rng(0)).batch_ptr).tolist() == [2, 1]
 
