@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["Parser"]
+__all__ = ["Parser", "prog"]
+
+#: How the running command was invoked, when ``bench-lib SUBCOMMAND`` runs it (set by
+#: :mod:`bench_lib.cli`); None: as ``python -m ...``.
+INVOKED_AS: list[str] = []
+
+
+def prog(python_m: str) -> str:
+    """A command's name in its usage line: ``bench-lib SUBCOMMAND`` when run so, else
+    ``python_m``."""
+    return INVOKED_AS[-1] if INVOKED_AS else python_m
 
 
 class Parser(argparse.ArgumentParser):

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench_lib.cli import COMMANDS, main
 from bench_lib.config import tomllib
 
@@ -46,3 +48,16 @@ def test_the_python_m_forms_still_run():
                               text=True, cwd=ROOT,
                               timeout=300)
         assert done.returncode == 0 and "usage:" in done.stdout, (module, done.stderr[-500:])
+
+
+def test_a_subcommands_usage_names_it_as_typed(capsys):
+    assert main(["suite", "--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: bench-lib suite ")
+    with pytest.raises(SystemExit):  # compare's parser exits on --help
+        main(["compare", "--help"])
+    assert capsys.readouterr().out.startswith("usage: bench-lib compare ")
+    from bench_lib.suite import main as suite_main
+
+    assert suite_main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m bench_lib.suite ")
+    assert main(["--version"]) == 0 and capsys.readouterr().out.startswith("bench-lib ")

@@ -115,9 +115,11 @@ def test_every_room_has_a_floor():
 
 
 def _upward(edges: dict[str, set[str]], floors: dict[str, int]) -> set[tuple[str, str]]:
-    """(module, room) of each import that does not run down a floor."""
+    """(module, room) of each import that does not run down a floor. ``bench_lib`` itself, the
+    face, stands outside the floors: it imports nothing when imported (its names load on first use),
+    so a module may read ``__version__`` from it."""
     return {(a, _room(b)) for a, targets in edges.items() for b in targets
-            if _room(b) != _room(a) and floors[_room(b)] >= floors[_room(a)]}
+            if b != "bench_lib" and _room(b) != _room(a) and floors[_room(b)] >= floors[_room(a)]}
 
 
 def test_imports_run_down_the_floors():

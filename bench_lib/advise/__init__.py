@@ -36,6 +36,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench_lib.parsing import prog
 from bench_lib.harness.progress import Heartbeat
 from bench_lib.advise.cost_model import (SCALES, Advice, CostModel, calibrate, calibration_points,
                                          calibration_spec, fit_cost_model, predict)
@@ -207,7 +208,7 @@ def _command(dataset: str, planned: list[dict], suite_args: list[str], spec=None
 def _parser() -> argparse.ArgumentParser:
     from bench_lib.data import parse_option
 
-    parser = argparse.ArgumentParser(prog="python -m bench_lib.advise",
+    parser = argparse.ArgumentParser(prog=prog("python -m bench_lib.advise"),
                                      description=("Predict each batching strategy's graphs/s on "
                                                   "this machine for DATASET: planning, then a "
                                                   "short calibration of step time against slots "

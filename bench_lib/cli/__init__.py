@@ -40,6 +40,11 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--version"]:
+        from bench_lib import __version__
+
+        print(f"bench-lib {__version__}")
+        return 0
     if not argv or argv[0] in ("-h", "--help"):
         print(usage(), end="", file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
@@ -52,4 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     # ogb's version check at import, as the python -m forms
     os.environ.setdefault("OUTDATED_IGNORE", "1")
     module, function, _ = COMMANDS[name]
-    return getattr(importlib.import_module(module), function)(rest)
+    from bench_lib.parsing import INVOKED_AS
+
+    INVOKED_AS.append(f"bench-lib {name}")  # its usage line names the command as typed
+    try:
+        return getattr(importlib.import_module(module), function)(rest)
+    finally:
+        INVOKED_AS.pop()

@@ -16,7 +16,7 @@ import argparse
 import sys
 import time
 
-from bench_lib.parsing import Parser
+from bench_lib.parsing import Parser, prog
 from bench_lib.data import DATA_DIR_DATASETS
 from bench_lib.data import load_dataset, parse_option
 from bench_lib.data.stats import format_stats, size_stats
@@ -40,7 +40,7 @@ def skipped_table(name: str, skipped) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     """The command line: ``stats NAME...`` and ``standin-molpcba ROOT``."""
-    parser = Parser(prog="python -m bench_lib.data", description="Dataset statistics.",
+    parser = Parser(prog=prog("python -m bench_lib.data"), description="Dataset statistics.",
                     epilog="examples:\n" + "\n".join(
                         "  " + line.strip()
                         for line in __doc__.split("::")[1].strip().splitlines()),

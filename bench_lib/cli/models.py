@@ -19,12 +19,12 @@ import argparse
 import dataclasses
 import sys
 
-from bench_lib.parsing import Parser
+from bench_lib.parsing import Parser, prog
 from bench_lib.deps import BACKEND_CHOICES
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m bench_lib.models",
+    parser = Parser(prog=prog("python -m bench_lib.models"),
                     description="The registered models, and the batching check alone.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the registered models and what each needs from a dataset")

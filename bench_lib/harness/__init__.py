@@ -1,8 +1,9 @@
 """Running cells and measuring them.
 
-- :mod:`.cell`: what a cell is (``CellSpec``, ``TrainSettings``) and what its record holds
-  (``METRICS``);
-- :mod:`.fairness`: the budgets of the fairness views and each strategy's parameters under them;
+What a cell is and what its record holds (``CellSpec``, ``METRICS``) is the suite's vocabulary,
+:mod:`bench_lib.schema`; the budgets of the fairness views sit beside the strategies
+(:mod:`bench_lib.strategies.fairness`).
+
 - :mod:`.runner`: one worker process per cell, cells of a group timed in turns, records appended;
 - :mod:`.worker` and :mod:`.train`: one cell's process (setup, timed windows, time to accuracy,
   memory);

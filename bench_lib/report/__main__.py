@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench_lib.parsing import prog
 from bench_lib.report import readme_block, update_readme, write_report
 
 
@@ -19,7 +20,7 @@ def compare_main(argv: list[str]) -> int:
     from bench_lib.verdicts import MARGIN
     from bench_lib.report.html import markdown_page
 
-    parser = argparse.ArgumentParser(prog="python -m bench_lib.report compare",
+    parser = argparse.ArgumentParser(prog=prog("python -m bench_lib.report compare"),
                                      description=("Compare two runs: cell by cell (B/A of graphs/s "
                                                   "with a verdict: faster, slower, equivalent or "
                                                   "undecided; peak RSS; steps to target), or, for "
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["compare"]:
         return compare_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m bench_lib.report",
+    parser = argparse.ArgumentParser(prog=prog("python -m bench_lib.report"),
                                      description="Regenerate a report from a results directory "
                                                  "alone.",
                                      epilog="python -m bench_lib.report compare A B: run B against "

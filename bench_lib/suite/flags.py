@@ -10,7 +10,7 @@ from bench_lib.config import ConfigError
 from bench_lib.data import parse_option
 from bench_lib.deps import BACKEND_CHOICES, dgl_available
 from bench_lib.harness.launch import LAUNCHERS
-from bench_lib.parsing import Parser
+from bench_lib.parsing import Parser, prog
 
 __all__ = ["BENCHMARKS", "EXAMPLES", "default_config_path", "parse_shard", "command_line",
            "print_list"]
@@ -90,7 +90,7 @@ each, exit status 2.
 
 def command_line() -> argparse.ArgumentParser:
     """The suite's flags, in the order ``--help`` shows them."""
-    parser = Parser(prog="python -m bench_lib.suite",
+    parser = Parser(prog=prog("python -m bench_lib.suite"),
                      description="Run a benchmark suite (every batching strategy on the same GNN, "
                                  "interleaved), then write its report.",
                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
