@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["Parser", "prog"]
+__all__ = ["Parser", "prog", "add_table_flags"]
 
 #: How the running command was invoked, when ``bench-lib SUBCOMMAND`` runs it (set by
 #: :mod:`bench_lib.cli`); None: as ``python -m ...``.
@@ -21,3 +21,11 @@ def prog(python_m: str) -> str:
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one error: line, exit status 2, no usage dump
         self.exit(2, f"error: {message} (see --help)\n")
+
+
+def add_table_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of a csv: table's columns, as the suite and advise take them."""
+    parser.add_argument("--smiles-column", metavar="COL",
+                        help="SMILES column of a csv: dataset (default: guessed)")
+    parser.add_argument("--id-column", metavar="COL",
+                        help="ID column of a csv: dataset, to name skipped rows")

@@ -36,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench_lib.parsing import prog
+from bench_lib.parsing import add_table_flags, prog
 from bench_lib.harness.progress import Heartbeat
 from bench_lib.advise.cost_model import (SCALES, Advice, CostModel, calibrate, calibration_points,
                                          calibration_spec, fit_cost_model, predict)
@@ -220,10 +220,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--strategies", help="comma-separated strategies (default: the config's)")
     parser.add_argument("--models", help="the model to time (default: the dataset's in the config)")
     parser.add_argument("--target", help="target column (csv/sdf files)")
-    parser.add_argument("--smiles-column", metavar="COL",
-                        help="SMILES column of a csv: dataset (default: guessed)")
-    parser.add_argument("--id-column", metavar="COL",
-                        help="ID column of a csv: dataset, to name skipped rows")
+    add_table_flags(parser)
     parser.add_argument("--option", type=parse_option, action="append", default=[],
                         metavar="KEY=VALUE",
                         help="dataset option, as for the suite")

@@ -10,7 +10,7 @@ from bench_lib.config import ConfigError
 from bench_lib.data import parse_option
 from bench_lib.deps import BACKEND_CHOICES, dgl_available
 from bench_lib.harness.launch import LAUNCHERS
-from bench_lib.parsing import Parser, prog
+from bench_lib.parsing import Parser, add_table_flags, prog
 
 __all__ = ["BENCHMARKS", "EXAMPLES", "default_config_path", "parse_shard", "command_line",
            "print_list"]
@@ -163,10 +163,7 @@ def _dataset_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-value", type=float, default=None, metavar="X",
                         help="validation score that counts as reached, in the metric's direction "
                              "(higher for rocauc, ap, accuracy)")
-    parser.add_argument("--smiles-column", metavar="COL",
-                        help="SMILES column of a csv: dataset (default: guessed)")
-    parser.add_argument("--id-column", metavar="COL",
-                        help="ID column of a csv: dataset, to name skipped rows")
+    add_table_flags(parser)
     parser.add_argument("--option", type=parse_option, action="append", default=[],
                         metavar="KEY=VALUE",
                         help="dataset option for the --datasets (e.g. cutoff=5.0, "
