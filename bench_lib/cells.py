@@ -178,19 +178,21 @@ class PlannedData:
     params: dict[str, dict[str, dict]] = dataclasses.field(default_factory=dict)
 
 
-def _store_key(name: str, n_graphs, options: dict, data_seed) -> tuple:
-    return name, n_graphs, json.dumps(options, sort_keys=True, default=str), data_seed
+def _stored(stores: dict[tuple, object], name: str, n_graphs: int | None, options: dict,
+            data_seed: int):
+    """A dataset's graphs, loaded once into ``stores`` (keyed by what makes them)."""
+    key = name, n_graphs, json.dumps(options, sort_keys=True, default=str), data_seed
+    if key not in stores:
+        phase(f"loading {name}" + (f" ({n_graphs:,} graphs)" if n_graphs else ""))
+        stores[key] = load_dataset(name, n_graphs=n_graphs, seed=data_seed, **options)
+    return stores[key]
 
 
 def dataset_store(d: DatasetSettings, seed: int, stores: dict[tuple, object]):
     """Dataset ``d``'s graphs in the suite's seed ``seed``, loaded once into ``stores`` (a local
     file's stamp among its options, as its cells carry it)."""
     d = _stamped(d)
-    key = _store_key(d.name, d.n_graphs, d.options, d.seed_for(seed))
-    if key not in stores:
-        phase(f"loading {d.name}" + (f" ({d.n_graphs:,} graphs)" if d.n_graphs else ""))
-        stores[key] = load_dataset(d.name, n_graphs=d.n_graphs, seed=d.seed_for(seed), **d.options)
-    return stores[key]
+    return _stored(stores, d.name, d.n_graphs, d.options, d.seed_for(seed))
 
 
 @dataclasses.dataclass
@@ -205,12 +207,8 @@ class Plan:
 
     def store_of(self, spec: CellSpec):
         """The graphs a cell was planned on (loaded now if a cell of another plan asks)."""
-        key = _store_key(spec.dataset, spec.n_graphs, spec.dataset_options, spec.dataset_seed)
-        if key not in self.stores:
-            self.stores[key] = load_dataset(spec.dataset, n_graphs=spec.n_graphs,
-                                            seed=spec.dataset_seed,
-                                            **spec.dataset_options)
-        return self.stores[key]
+        return _stored(self.stores, spec.dataset, spec.n_graphs, spec.dataset_options,
+                       spec.dataset_seed)
 
 
 @dataclasses.dataclass
@@ -292,8 +290,9 @@ def _suite_clock(cfg: SuiteConfig, notes: list[str]) -> str:
 
 def _stamped(d: DatasetSettings) -> DatasetSettings:
     """A local file's settings with the file's stamp among its options: an edited file makes new
-    cells (a rerun measures it), not a resume of the old ones."""
-    if d.name.split(":", 1)[0] in FILE_KINDS and ":" in d.name:
+    cells (a rerun measures it), not a resume of the old ones. Settings stamped already are kept
+    (the files are read for their stamp once per plan, not once per seed)."""
+    if d.name.split(":", 1)[0] in FILE_KINDS and ":" in d.name and "file_stamp" not in d.options:
         try:
             return dataclasses.replace(d, options={**d.options, "file_stamp": local_stamp(d.name)})
         except OSError:

@@ -8,7 +8,7 @@ import argparse
 __all__ = ["Parser", "prog", "add_table_flags"]
 
 #: How the running command was invoked, when ``bench-lib SUBCOMMAND`` runs it (set by
-#: :mod:`bench_lib.cli`); None: as ``python -m ...``.
+#: :mod:`bench_lib.cli`); empty: as ``python -m ...``.
 INVOKED_AS: list[str] = []
 
 

@@ -9,7 +9,6 @@ bench_lib.models``) keep working.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 __all__ = ["COMMANDS", "main"]
@@ -54,8 +53,6 @@ def main(argv: list[str] | None = None) -> int:
               f"--help)",
               file=sys.stderr)
         return 2
-    # ogb's version check at import, as the python -m forms
-    os.environ.setdefault("OUTDATED_IGNORE", "1")
     module, function, _ = COMMANDS[name]
     from bench_lib.parsing import INVOKED_AS
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from bench_lib.data import load_dataset, store_splits
+from bench_lib.data import store_splits
 from bench_lib.schema import CellSpec
 from bench_lib.harness.progress import phase
 from bench_lib.harness.train import build_model
@@ -33,15 +33,11 @@ def _quiet(line: str) -> None:
     """Say nothing."""
 
 
-def _load(c: CellSpec):
-    return load_dataset(c.dataset, n_graphs=c.n_graphs, seed=c.dataset_seed, **c.dataset_options)
-
-
-def check_cells(cells: list[CellSpec], say: Callable[[str], None] = _quiet,
-                load: Callable[[CellSpec], object] = _load) -> list[str]:
+def check_cells(cells: list[CellSpec], load: Callable[[CellSpec], object],
+                say: Callable[[str], None] = _quiet) -> list[str]:
     """Problems (one line per model and dataset that fails; empty: every model is safe to batch).
-    ``load`` gives a cell's graphs: the suite passes the ones it planned on
-    (:meth:`bench_lib.cells.Plan.store_of`)."""
+    ``load`` gives a cell's graphs: those the cells were planned on
+    (:meth:`bench_lib.cells.Plan.store_of`), not loaded again."""
     groups: dict[tuple, list[CellSpec]] = {}
     for c in cells:
         if c.model != "none":

@@ -41,7 +41,11 @@ __all__ = ["RUNNER_PID_ENV", "BACKEND_ENV", "TIMEOUT_ENV", "torchrun_command", "
            "init_process_group",
            "rank_batches", "global_denominators", "TimedDDP", "broadcast", "gather",
            "straggler_metrics",
-           "runner_alive", "proc_stat", "LOST_RANK", "lost_rank"]
+           "runner_alive", "proc_stat", "LOST_RANK", "lost_rank", "TEMP_PREFIX"]
+
+#: A cell's temporary folders are named ``bench_lib_<what>_<runner pid>_...`` (a compile cache,
+#: torchrun's): the runner makes them, a worker whose runner is gone removes its own.
+TEMP_PREFIX = "bench_lib_"
 
 #: The runner's process id, watched by every rank: a rank exits when the suite that started it is
 #: gone.

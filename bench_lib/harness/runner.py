@@ -38,8 +38,8 @@ from typing import Callable
 
 from bench_lib.schema import (COLD_CACHE_FLAG, ENVIRONMENT_SKIP, METRIC_FIELDS, SCHEMA_VERSION,
                               CellSpec)
-from bench_lib.harness.distributed import (lost_rank, proc_stat, rank_env, runner_alive,
-                                           torchrun_command)
+from bench_lib.harness.distributed import (TEMP_PREFIX, lost_rank, proc_stat, rank_env,
+                                           runner_alive, torchrun_command)
 from bench_lib.harness.records import append_record, read_records, record_done, rewrite_without
 from bench_lib.harness.turns import Decide, timed_turns
 
@@ -103,10 +103,6 @@ def descendants(pid: int) -> list[int]:
         todo += children
     return found
 
-
-#: A cell's temporary folders are named ``bench_lib_<what>_<runner pid>_...`` (a compile cache,
-#: torchrun's).
-TEMP_PREFIX = "bench_lib_"
 
 
 def sweep_stale_temp(folder: str | None = None) -> list[str]:

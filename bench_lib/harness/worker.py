@@ -39,7 +39,7 @@ import threading
 import time
 import traceback
 
-from bench_lib.harness.distributed import LOST_RANK, lost_rank
+from bench_lib.harness.distributed import LOST_RANK, TEMP_PREFIX, lost_rank
 
 __all__ = ["main"]
 
@@ -66,14 +66,14 @@ def _watch_parent(parent: int, runner: int | None) -> None:
 
 
 def _drop_cache() -> None:
-    """Remove the cell's own inductor folder (named with the runner's TEMP_PREFIX) as the worker
+    """Remove the cell's own inductor folder (named with :data:`TEMP_PREFIX`) as the worker
     ends: a runner killed with SIGKILL cannot remove it, and its worker ends on its own (the parent
     gone, or stdin closed). The worker's own children (inductor's compile workers, a compiler it
     started) go first: they would write into the folder after it was removed. A folder still written
     to by this process's other thread may need a second pass; what is left then, the next suite's
     sweep removes."""
     cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR", "")
-    if not os.path.basename(cache).startswith("bench_lib_"):
+    if not os.path.basename(cache).startswith(TEMP_PREFIX):
         return
     _end_children()
     for _ in range(3):
