@@ -31,9 +31,9 @@ FLOORS = {
     "data": 2, "tasks": 2,
     "strategies": 3,  # the batch contract, the strategies, budgets and their arithmetic (fairness)
     "models": 4, "schema": 4,  # the GNNs; the suite's vocabulary: a cell, its settings, its record
-    "config": 5, "loaders": 5,  # suite files; strategies in a user's own loop
-    # running and measuring cells; the command line on a config
-    "harness": 6, "overrides": 6, "stack": 6,
+    # suite files and the flags laid on them; strategies in a user's own loop
+    "config": 5, "loaders": 5,
+    "harness": 6, "stack": 6,  # running and measuring cells; a config fitted to this stack
     "cells": 7, "report": 7,  # a config planned into cells; reports from records alone
     "suite": 8,
     "advise": 9, "cli": 9,  # the commands built on the suite

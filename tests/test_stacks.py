@@ -217,13 +217,14 @@ def test_a_suite_with_nothing_left_but_dgl_parts_says_what_it_left_out(suite_fil
 
 
 def test_backend_dgl_is_refused_on_a_suite_files_cuda_device():
-    from bench_lib.config import ConfigError, parse_config
-    from bench_lib.overrides import apply_overrides
+    from bench_lib.config import ConfigError, Overrides, parse_config
 
-    cfg = parse_config({"suite": {"device": "cuda"}, "datasets": {"nci5k": {}}})
+    doc = {"suite": {"device": "cuda"}, "datasets": {"nci5k": {}}}
     with pytest.raises(ConfigError, match="--backend dgl runs on the CPU only"):
-        apply_overrides(cfg, backend="dgl")
-    assert apply_overrides(cfg, backend="torch").backend == "torch"
+        parse_config(doc, overrides=Overrides(backend="dgl"))
+    assert parse_config(doc, overrides=Overrides(backend="torch")).backend == "torch"
+    with pytest.raises(ConfigError, match=r"\[suite\] backend dgl runs on the CPU only"):
+        parse_config({**doc, "suite": {"device": "cuda", "backend": "dgl"}})
 
 
 def test_peptides_func_reads_its_files_without_dgl():

@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench_lib.config import ConfigError, load_config, parse_config
+from bench_lib.config import ConfigError, Overrides, load_config, parse_config
+from bench_lib.models import MODELS
 from bench_lib.schema import CellSpec
-from bench_lib.overrides import apply_overrides
 from bench_lib.suite import expand_cells, main, parse_shard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,51 +126,50 @@ def test_config_errors_name_field_value_and_choices(doc, match):
 
 
 def test_overrides(tiny_config):
-    cfg = load_config(tiny_config)
-    assert apply_overrides(cfg, strategies=["pad"], repeats=4).strategies == ("pad",)
-    assert apply_overrides(cfg, device="cuda").backend == "torch"
+    assert load_config(tiny_config, Overrides(strategies=["pad"], repeats=4)).strategies == ("pad",)
+    assert load_config(tiny_config, Overrides(device="cuda")).backend == "torch"
     # a dataset the config does not have joins with default settings; an unknown name is an error
-    (qm9,) = apply_overrides(cfg, datasets=["qm9"]).datasets
+    (qm9,) = load_config(tiny_config, Overrides(datasets=["qm9"])).datasets
     assert qm9.name == "qm9" and qm9.models == () and qm9.node_slots == 512
     with pytest.raises(ConfigError, match="--datasets: unknown dataset 'qm10'.*; the config has "
                                           "nci5k"):
-        apply_overrides(cfg, datasets=["qm10"])
-    with pytest.raises(ConfigError, match="--repeats must be >= 1"):
-        apply_overrides(cfg, repeats=0)
+        load_config(tiny_config, Overrides(datasets=["qm10"]))
     with pytest.raises(ConfigError, match="--shard must be I/N"):
         parse_shard("4/4")
-    assert parse_shard("1/3") == (1, 3)
 
 
-@pytest.mark.slow
-def test_bad_config_fails_before_any_cell(tmp_path, capsys):
-    bad = tmp_path / "bad.toml"
-    bad.write_text(TINY.replace('"pad"', '"padd"'))
-    assert main(["--config", str(bad), "--out", str(tmp_path / "res")]) == 2
-    assert "unknown name 'padd'" in capsys.readouterr().err
-    assert not (tmp_path / "res").exists()
-
-
-def test_dry_run_lists_cells(tiny_config, capsys):
-    assert main(["--config", str(tiny_config), "--dry-run"]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 3
-    assert [line.split()[1].split("/")[1] for line in out] == ["pad", "dynamic", "pack-lpfhp"]
-    cells = expand_cells(load_config(tiny_config))
-    assert [c.cell_id for c in cells] == [line.split()[0] for line in out]
-    assert all(c.views == ("equal-padded-budget",) and c.node_slots_budget == 256 for c in cells)
-    assert len({c.edge_slots_budget for c in cells}) == 1 and cells[0].edge_slots_budget > 256
-    # Shards split the groups of cells timed together, never a group: one group here.
-    assert main(["--config", str(tiny_config), "--dry-run", "--shard", "0/2"]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == 3
-    assert main(["--config", str(tiny_config), "--dry-run", "--shard", "1/2"]) == 0
-    assert capsys.readouterr().out.strip() == ""
+def test_a_flag_is_checked_by_the_files_rule_and_said_in_its_words(tiny_config):
+    """One check per setting: ``--repeats 0`` fails the rule ``repeats = 0`` fails in the file,
+    said as the flag; the file's own problems keep its name, each problem once."""
+    with pytest.raises(ConfigError) as flag:
+        load_config(tiny_config, Overrides(repeats=0, max_steps=0, models=["gcn"]))
+    assert flag.value.problems == ["--repeats must be > 0 (got 0)",
+                                   "--max-steps must be > 0 (got 0)",
+                                   "--models: unknown name 'gcn'; valid: "
+                                   + ", ".join(sorted(MODELS.names()))]
+    with pytest.raises(ConfigError) as file:
+        parse_config({"suite": {"repeats": 0}, "datasets": {"nci5k": {}}})
+    assert file.value.problems == ["[suite] repeats must be > 0 (got 0)"]
+    # a flag that sets a value the file had is what the config records
+    cfg = parse_config({"suite": {"repeats": 3}, "train": {"max_steps": 9},
+                        "datasets": {"nci5k": {"target": {"column": "y", "metric": "mae",
+                                                          "value": 0.5}}}},
+                       overrides=Overrides(repeats=2, datasets=["nci5k"], target_value=0.25))
+    assert cfg.repeats == 2 and cfg.train.max_steps == 9
+    (d,) = cfg.datasets
+    assert (d.target, d.target_mae, d.target_value) == ("y", 0.25, None)
+    # the file's views of a strategy --strategies leaves out are left out with it
+    doc = {"suite": {"strategies": ["pad", "pyg"], "fairness": ["equal-padded-budget"],
+                     "strategy_fairness": {"pyg": ["equal-padded-budget"]}},
+           "datasets": {"nci5k": {}}}
+    assert parse_config(doc, overrides=Overrides(strategies=["pad"])).strategy_fairness == {}
 
 
 def test_ranks_sweep_crosses_eager_cells_only_and_keeps_one_rank_ids(tiny_config, capsys):
     cfg = load_config(tiny_config)
     plain = {c.cell_id for c in expand_cells(dataclasses.replace(cfg, clock="wall"))}
-    swept = expand_cells(apply_overrides(cfg, ranks=[1, 2, 2], execution=["eager", "compile"]))
+    swept = expand_cells(load_config(tiny_config, Overrides(ranks=[1, 2, 2],
+                                                            execution=["eager", "compile"])))
     assert {c.clock for c in swept} == {"wall"}  # 1 and 2 ranks on one clock
     arms = sorted((c.strategy, c.execution, c.ranks) for c in swept)
     assert arms == sorted((s, x, r) for s in ("pad", "dynamic", "pack-lpfhp")
@@ -302,8 +301,8 @@ def test_a_budget_a_graph_cannot_fit_fails_before_any_cell(tmp_path, capsys):
 
 
 def test_data_dir_override_reaches_downloaded_sets(tmp_path):
-    cfg = parse_config({"datasets": {"nci5k": {}, "ogbg-molhiv": {"node_slots": 1024}}})
-    out = apply_overrides(cfg, data_dir=str(tmp_path))
+    out = parse_config({"datasets": {"nci5k": {}, "ogbg-molhiv": {"node_slots": 1024}}},
+                       overrides=Overrides(data_dir=str(tmp_path)))
     assert out.datasets[0].options == {} and out.datasets[1].options == {"data_dir": str(tmp_path)}
 
 

@@ -56,13 +56,12 @@ def asked_config(dataset: str, config: Path | None = None, **overrides):
     """``config`` (default: the default suite) for ``dataset`` alone, with the suite's command-line
     ``overrides``, as the user asked for it, fitted to this stack (without DGL, the suite file's
     DGL-only arms left out; :mod:`bench_lib.stack`)."""
-    from bench_lib.config import load_config
-    from bench_lib.overrides import apply_overrides
+    from bench_lib.config import Overrides, load_config
     from bench_lib.stack import fit_to_stack
     from bench_lib.suite import default_config_path
 
-    cfg = apply_overrides(load_config(config or default_config_path()), datasets=[dataset],
-                          **overrides)
+    cfg = load_config(config or default_config_path(),
+                      Overrides(datasets=[dataset], **overrides))
     return fit_to_stack(cfg, [], cli_strategies=overrides.get("strategies"), cli_datasets=[dataset],
                         cli_backend=overrides.get("backend"))
 
@@ -152,7 +151,7 @@ def plan_cells(cfg, scales=SCALES) -> tuple[list[dict], dict[float, str], tuple[
 def advise(dataset: str, config: Path | None = None, seconds: float = 4.0, progress=None,
            suite_args: list[str] | None = None, **overrides) -> Advice:
     """Plan every strategy, calibrate the cost model and predict graphs/s (see the module
-    docstring). ``overrides``: :func:`bench_lib.overrides.apply_overrides` keywords (strategies,
+    docstring). ``overrides``: :class:`bench_lib.config.Overrides` fields (strategies,
     models, options...); ``suite_args``: the same as suite flags, for the printed command."""
     t0 = time.perf_counter()
     asked = asked_config(dataset, config, **overrides)

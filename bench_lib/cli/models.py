@@ -57,10 +57,9 @@ def _list() -> int:
 
 
 def _check(args) -> int:
-    from bench_lib.config import ConfigError, DatasetSettings, load_config
+    from bench_lib.config import ConfigError, DatasetSettings, Overrides, load_config
     from bench_lib.harness.batching import check_cells
     from bench_lib.models import MODELS
-    from bench_lib.overrides import apply_overrides
     from bench_lib.data import parse_option
     from bench_lib.stack import fit_to_stack
     from bench_lib.cells import Plan, plan_suite
@@ -69,9 +68,9 @@ def _check(args) -> int:
     try:
         if args.name not in MODELS:
             raise ConfigError(f"unknown model {args.name!r}; known: {', '.join(MODELS.names())}")
-        cfg = load_config(args.config or default_config_path())
-        strategies = args.strategies and [s for s in args.strategies.split(",") if s]
-        cfg = apply_overrides(cfg, strategies=strategies)
+        strategies = (None if args.strategies is None
+                      else [s for s in args.strategies.split(",") if s])
+        cfg = load_config(args.config or default_config_path(), Overrides(strategies=strategies))
         have = {d.name: d for d in cfg.datasets}
         options = dict(parse_option(o) for o in args.option)
         names = [args.dataset] if args.dataset else list(have)

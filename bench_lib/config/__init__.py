@@ -42,8 +42,9 @@ Layout of a suite file (see ``benchmarks/default.toml``)::
 Every unknown section or key, every unknown name and every bad value is a
 ``ConfigError`` naming the field, the value and the valid choices, raised
 before any cell runs. :func:`parse_config` reads the sections in turn (one
-function each); the command line's flags change the configuration after it
-(:mod:`bench_lib.overrides`, with the same checks).
+function each); the command line's flags are laid on the file's tables before
+it (:class:`~bench_lib.config.overrides.Overrides`), so each setting is checked
+once, and a problem with a flag's setting is said in the flag's words.
 """
 
 from __future__ import annotations
@@ -60,17 +61,19 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from bench_lib.config.checks import (ConfigError, Problems, check_choice, check_executions,
-                                     check_out, check_ranks, check_seeds, check_whole, one_of,
-                                     take)
+                                     check_out, check_ranks, check_seeds, check_whole, flat_target,
+                                     one_of, take)
 from bench_lib.data import FILE_KINDS, check_dataset_name
 from bench_lib.deps import BACKEND_CHOICES
 from bench_lib.schema import EXECUTIONS, PREFETCH_MODES, VIEWS, CellSpec, TrainSettings
 from bench_lib.strategies import STRATEGIES
 from bench_lib.verdicts import MIN_TIMED_S
 from bench_lib.tasks import LOSSES, MAX_CLASSES, check_goal
+from bench_lib.config.overrides import Overrides, located
 
 __all__ = ["ConfigError", "DatasetSettings", "TrainSettings", "SuiteConfig", "SlurmSettings",
-           "load_config", "parse_config", "Problems", "check_choice", "check_executions",
+           "load_config", "parse_config", "read_suite_file", "flat_target", "Overrides",
+           "Problems", "check_choice", "check_executions",
            "check_ranks", "check_goal", "check_out", "check_whole", "check_seeds"]
 
 
@@ -184,30 +187,15 @@ class SuiteConfig:
         return dataclasses.asdict(self)
 
 
-def _target_table(name: str, table: dict, problems: list) -> dict:
-    """``target = {column, metric, value}`` -> the settings' ``target``, ``metric`` and
-    ``target_value``."""
-    target = table.get("target")
-    if not isinstance(target, dict):
-        return table
-    table = {k: v for k, v in table.items() if k != "target"}
-    unknown = set(target) - {"column", "metric", "value"}
-    if unknown:
-        problems.append(f"[datasets.{name}] target has no key(s) {sorted(unknown)}; valid: column, "
-                        f"metric, value")
-    if "column" in target:
-        table["target"] = target["column"]
-    if "metric" in target:
-        table["metric"] = target["metric"]
-    if "value" in target:
-        table["target_value"] = target["value"]
-    return table
-
-
-def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConfig:
-    """Validate a parsed TOML document and build the :class:`SuiteConfig`
-    (every problem found, as one ``ConfigError`` with one message each)."""
+def parse_config(data: dict[str, Any], default_name: str = "suite",
+                 overrides: Overrides | None = None) -> SuiteConfig:
+    """Validate a parsed TOML document, with the command line's ``overrides`` laid on it, and
+    build the :class:`SuiteConfig` (every problem found, as one ``ConfigError`` with one message
+    each; a flag's setting's problem in the flag's words)."""
     problems = Problems()
+    where: dict[str, str] = {}
+    if overrides is not None:
+        data, where = overrides.apply(data, problems)
     known_sections = {"suite", "train", "models", "datasets", "strategies", "slurm"}
     for key in data:
         if key not in known_sections:
@@ -218,7 +206,8 @@ def parse_config(data: dict[str, Any], default_name: str = "suite") -> SuiteConf
     model_params = _models_section(data, problems)
     strategy_params = _strategies_section(data, problems)
     datasets = _datasets_section(data, problems)
-    problems.raise_any()
+    if problems:
+        raise ConfigError(located(problems, where))
     return SuiteConfig(datasets=tuple(datasets), train=train, model_params=model_params,
                        strategy_params=strategy_params, **suite)
 
@@ -258,6 +247,9 @@ def _suite_section(data: dict[str, Any], default_name: str, problems: Problems) 
                        ("prefetch_with", PREFETCH_MODES)):
         if key in suite:
             problems.check(one_of, f"[suite] {key}", suite[key], valid)
+    if suite.get("backend") == "dgl" and suite.get("device") == "cuda":
+        problems.append("[suite] backend dgl runs on the CPU only (PyPI's DGL); device cuda needs "
+                        "backend torch")
     return suite
 
 
@@ -353,7 +345,7 @@ def _dataset(name: str, table, problems: Problems) -> DatasetSettings | None:
     from bench_lib.models import MODELS
 
     if isinstance(table, dict):
-        table = _target_table(name, table, problems)
+        table = flat_target(name, table, problems)
     d = problems.check(take, f"datasets.{name}", table, DatasetSettings, skip=("name",),
                        problems=problems)
     if d is None:
@@ -374,13 +366,16 @@ def _dataset(name: str, table, problems: Problems) -> DatasetSettings | None:
         problems.append(f"[datasets.{name}] models is empty; leave it out to choose by what the "
                         f"data has")
     kind = name.split(":", 1)[0]
-    if kind in FILE_KINDS and d.get("target") and "target_columns" not in d.get("options", {}):
+    if kind == "xyz" and d.get("target") not in (None, "energy"):
+        problems.append(f"[datasets.{name}] target: an XYZ file's only target is 'energy', the "
+                        f"comment line's last number (got {d['target']!r})")
+    if kind in ("csv", "sdf") and d.get("target") and "target_columns" not in d.get("options", {}):
         d["options"] = {**d.get("options", {}), "target_columns": [d["target"]]}
     return DatasetSettings(name=name, **d)
 
 
-def load_config(path: Path | str) -> SuiteConfig:
-    """Read and validate a suite file; every problem is prefixed with the file's name."""
+def read_suite_file(path: Path | str) -> dict[str, Any]:
+    """A suite file's parsed TOML document (a ``ConfigError`` for a file missing or not TOML)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
@@ -390,8 +385,17 @@ def load_config(path: Path | str) -> SuiteConfig:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     except (UnicodeDecodeError, IsADirectoryError) as err:
         raise ConfigError(f"{path}: not a TOML text file ({err})") from None
+    return data
+
+
+def load_config(path: Path | str, overrides: Overrides | None = None) -> SuiteConfig:
+    """Read and validate a suite file, with the command line's ``overrides``; every problem in
+    the file is prefixed with its name (a flag's is said in the flag's words)."""
+    path = Path(path)
+    data = read_suite_file(path)
     try:
-        return parse_config(data, default_name=path.stem)
+        return parse_config(data, default_name=path.stem, overrides=overrides)
     except ConfigError as err:
-        raise ConfigError([f"{path}: {p}" for p in err.problems]) from None
+        raise ConfigError([p if p.startswith("--") else f"{path}: {p}"
+                           for p in err.problems]) from None
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from bench_lib.schema import EXECUTIONS
 
 __all__ = ["ConfigError", "Problems", "check_choice", "check_seeds", "check_whole", "check_out",
-           "check_executions", "check_ranks", "take", "one_of"]
+           "check_executions", "check_ranks", "take", "one_of", "flat_target"]
 
 
 class ConfigError(ValueError):
@@ -167,3 +167,22 @@ def one_of(where: str, value, valid: tuple[str, ...]) -> None:
     if value not in valid:
         raise ConfigError(f"{where} must be {' or '.join(repr(v) for v in valid)} (got {value!r})")
 
+
+def flat_target(name: str, table: dict, problems: list) -> dict:
+    """``target = {column, metric, value}`` -> the settings' ``target``, ``metric`` and
+    ``target_value``."""
+    target = table.get("target")
+    if not isinstance(target, dict):
+        return table
+    table = {k: v for k, v in table.items() if k != "target"}
+    unknown = set(target) - {"column", "metric", "value"}
+    if unknown:
+        problems.append(f"[datasets.{name}] target has no key(s) {sorted(unknown)}; valid: column, "
+                        f"metric, value")
+    if "column" in target:
+        table["target"] = target["column"]
+    if "metric" in target:
+        table["metric"] = target["metric"]
+    if "value" in target:
+        table["target_value"] = target["value"]
+    return table

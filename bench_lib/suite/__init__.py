@@ -8,8 +8,8 @@ that gets busier affects every strategy alike. Records are appended to
 ``results/<suite>/records.csv`` as cells finish, so a killed suite loses at
 most the cells in flight, and re-running the same command resumes.
 The command-line examples are in ``EXAMPLES`` (``--help`` prints them); the
-cells come from :mod:`bench_lib.cells`, the flags' changes to the suite file
-from :mod:`bench_lib.overrides`.
+cells come from :mod:`bench_lib.cells`; the flags are laid on the suite file's
+tables before they are checked (:class:`bench_lib.config.Overrides`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import sys
 from pathlib import Path
 
 from bench_lib.cells import Plan, expand_cells, plan_suite
-from bench_lib.config import ConfigError, SuiteConfig, check_out, load_config
+from bench_lib.config import (ConfigError, Overrides, SuiteConfig, check_out, load_config,
+                              read_suite_file)
 from bench_lib.deps import DGL_EXTRA
 from bench_lib.harness.progress import Heartbeat, phase
 from bench_lib.harness.runner import group_cells, read_records
-from bench_lib.overrides import apply_overrides
 from bench_lib.plugins import PluginError
 from bench_lib.schema import CellSpec
 from bench_lib.stack import fit_to_stack
@@ -77,22 +77,21 @@ def _split(text: str | None) -> list[str] | None:
     return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
 
 
-def _overridden(cfg: SuiteConfig, args: argparse.Namespace) -> SuiteConfig:
-    """The suite file's configuration with the command line's flags applied."""
+def _overrides(args: argparse.Namespace) -> Overrides:
+    """The command line's flags, as :func:`load_config` lays them on the suite file."""
     targets = [t for text in args.target for t in _split(text)] if args.target else None
-    return apply_overrides(cfg, datasets=_split(args.datasets), strategies=_split(args.strategies),
-                           models=_split(args.models), repeats=args.repeats, device=args.device,
-                           backend=args.backend,
-                           data_dir=args.data_dir, target=targets, target_mae=args.target_mae,
-                           task=args.task, target_metric=args.target_metric,
-                           target_value=args.target_value,
-                           smiles_column=args.smiles_column, id_column=args.id_column,
-                           options=dict(args.option),
-                           execution=_split(args.execution), prefetch=args.prefetch,
-                           ranks=_ints("--ranks", _split(args.ranks)), max_steps=args.max_steps,
-                           slurm={"partition": args.partition, "time_min": args.time_min,
-                                  "gpus_per_job": args.gpus_per_job,
-                                  "array_parallelism": args.array_parallelism})
+    return Overrides(datasets=_split(args.datasets), strategies=_split(args.strategies),
+                     models=_split(args.models), repeats=args.repeats, device=args.device,
+                     backend=args.backend, data_dir=args.data_dir, target=targets,
+                     target_mae=args.target_mae, task=args.task,
+                     target_metric=args.target_metric, target_value=args.target_value,
+                     smiles_column=args.smiles_column, id_column=args.id_column,
+                     options=dict(args.option), execution=_split(args.execution),
+                     prefetch=args.prefetch, ranks=_ints("--ranks", _split(args.ranks)),
+                     max_steps=args.max_steps,
+                     slurm={"partition": args.partition, "time_min": args.time_min,
+                            "gpus_per_job": args.gpus_per_job,
+                            "array_parallelism": args.array_parallelism})
 
 
 def _check_batching(args: argparse.Namespace, groups: list[list[CellSpec]], plan: Plan,
@@ -119,9 +118,8 @@ def _plan(args: argparse.Namespace,
     file or on the command line."""
     config_path = args.config or default_config_path()
     phase(f"reading {config_path}")
-    cfg = load_config(config_path)
-    in_file = {d.name for d in cfg.datasets}
-    cfg = _overridden(cfg, args)
+    in_file = set(read_suite_file(config_path).get("datasets", {}))
+    cfg = load_config(config_path, _overrides(args))
     asked, cfg = cfg, fit_to_stack(cfg, notes, cli_strategies=_split(args.strategies),
                                    cli_datasets=_split(args.datasets), cli_backend=args.backend,
                                    where=str(config_path))

@@ -252,8 +252,7 @@ def test_cudagraphs_cell_runs_on_a_gpu():
 def test_suite_files_and_flags_for_the_execution_axis():
     from pathlib import Path
 
-    from bench_lib.config import ConfigError, load_config, parse_config
-    from bench_lib.overrides import apply_overrides
+    from bench_lib.config import ConfigError, Overrides, load_config, parse_config
 
     bench = Path(__file__).parents[2] / "benchmarks"
     compile_cfg = load_config(bench / "compile.toml")
@@ -264,11 +263,11 @@ def test_suite_files_and_flags_for_the_execution_axis():
     assert (gpu.model_params["schnet"]
             == {"hidden": 100, "filters": 100, "interactions": 4, "gaussians": 25,
                                           "cutoff": 6.0})
-    cfg = apply_overrides(compile_cfg, execution=["eager", "compile"], prefetch=2)
+    cfg = load_config(bench / "compile.toml", Overrides(execution=["eager", "compile"], prefetch=2))
     assert cfg.execution == ("eager", "compile") and cfg.prefetch == 2
     with pytest.raises(ConfigError, match="--execution: unknown name 'jit'; valid: compile, "
                                           "compile-dynamic"):
-        apply_overrides(compile_cfg, execution=["jit"])
+        load_config(bench / "compile.toml", Overrides(execution=["jit"]))
     with pytest.raises(ConfigError) as err:
         parse_config({"suite": {"execution": ["eager", "xla"],
                                 "execution_only": {"compile": ["no-such"]},
