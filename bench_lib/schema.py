@@ -31,16 +31,29 @@ class EnvironmentSkip(NotImplementedError):
 #: How an environment skip's ``error`` starts in the records.
 ENVIRONMENT_SKIP = "EnvironmentSkip:"
 
-# 9: retried (a data-parallel cell run again); 8: node and edge slots_per_step_min
-SCHEMA_VERSION = 9
+# 10: compile_args, graph_break_reasons, compile_warm_s; 9: retried (a data-parallel cell run
+# again); 8: node and edge slots_per_step_min
+SCHEMA_VERSION = 10
 
-#: How a cell's training step runs. ``eager``: op by op; ``compile``:
-#: ``torch.compile`` of forward, loss and backward with its default
-#: ``dynamic=None`` (a new shape recompiles, then dims that changed are made
-#: symbolic); ``compile-dynamic``: the same with ``dynamic=True`` (symbolic
-#: shapes from the first compile); ``cudagraphs``: ``mode="reduce-overhead"``
-#: (CUDA graphs captured per shape and replayed; CUDA only).
-EXECUTIONS = ("eager", "compile", "compile-dynamic", "cudagraphs")
+#: How a cell's training step runs: the routes users take with ``torch.compile`` (forward, loss
+#: and backward; the optimiser steps eagerly), each recorded with the arguments it passed
+#: (``compile_args``):
+#:
+#: - ``eager``: op by op;
+#: - ``compile-static``: ``dynamic=False``, one graph per batch shape, up to dynamo's recompile
+#:   limit (then the step runs eagerly for shapes not compiled);
+#: - ``compile``: torch's default ``dynamic=None`` ("automatic dynamic": the first shape compiles
+#:   static, the first new one recompiles with the sizes that changed made symbolic);
+#: - ``compile-marked``: ``dynamic=None`` with ``torch._dynamo.mark_dynamic`` on the node, edge and
+#:   graph dimensions of every batch, bounded by the plan's smallest and largest batch (one
+#:   symbolic compile, no recompile for a batch inside the bounds);
+#: - ``compile-dynamic``: ``dynamic=True``, symbolic from the first compile (kept for comparison:
+#:   torch's Dynamic Shapes page calls it not recommended);
+#: - ``cudagraphs``: ``mode="reduce-overhead"`` (CUDA graphs recorded per shape and replayed; CUDA
+#:   only), its capture sizes the plan's distinct shapes.
+EXECUTIONS = ("eager", "compile-static", "compile", "compile-marked", "compile-dynamic",
+              "cudagraphs")
+
 
 #: How a cell's prefetching worker runs beside the training loop (``prefetch_with``).
 PREFETCH_MODES = ("thread", "process")
@@ -338,6 +351,16 @@ METRICS: dict[str, str] = {
                 "recompiles)",
     "recompiles": "compilations after the first step (new shapes or failed guards)",
     "graph_breaks": "graph breaks dynamo reported",
+    "graph_break_reasons": "JSON {reason: count} of the graph breaks dynamo reported (empty: none)",
+    "compile_args": "JSON of what the compiled step passed: torch.compile's keyword arguments, and "
+                    "for compile-marked the bounds given to mark_dynamic per dimension ({} for "
+                    "eager)",
+    "compile_warm_s": "compile seconds of the same step in a second process on the cell's own, "
+                      "now warm inductor cache (what a user's second run pays); empty where not "
+                      "measured",
+    "compile_warm_compiles": "frames the warm-cache process compiled (the cell's compiles, if "
+                             "the warm run went as far)",
+    "compile_warm_error": "why compile_warm_s was not measured (empty: measured or not tried)",
     "compiled_graphs": "FX graphs dynamo compiled (unique_graphs)",
     "compile_steps_timed": "timed steps that compiled; they are left out of the steady rates above",
     "distinct_shapes": "distinct (nodes, edges, graphs) batch shapes of the first epoch's plan",

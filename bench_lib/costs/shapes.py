@@ -10,12 +10,14 @@ first epoch's plan: one for every static-shape strategy, one per bucket for
   specialised to it; the first different shape recompiles once with the
   changed sizes made symbolic ("automatic dynamic shapes"), and that graph
   serves every later shape: 1 compile, or 2 when the plan has two shapes or more.
-- ``compile`` with automatic dynamic shapes off (``mark_static``, or a backend that
+- ``compile-static`` (``dynamic=False``; also ``mark_static``, or a backend that
   needs static shapes, as XLA's does): one compile per shape until dynamo's
-  ``cache_size_limit`` (8; ``recompile_limit`` in newer torch), then the frame runs
+  ``recompile_limit`` (8, ``cache_size_limit`` in older torch), then the frame runs
   eagerly for every shape not yet compiled (``eager_fallback``).
+- ``compile-marked`` (``mark_dynamic`` within the plan's bounds): one compile,
+  symbolic from the start (a plan of one shape marks nothing and compiles once).
 - ``compile-dynamic`` (``dynamic=True``): one compile, symbolic from the start.
-- CUDA graphs (``mode="reduce-overhead"``): the compiles above, and one graph
+- CUDA graphs (``mode="reduce-overhead"``): the compiles of ``compile``, and one graph
   recorded per distinct shape (its memory pool kept for each), replayed after.
 
 How the rule changed after torch 2.2: inductor's CPU code sums float32 reductions
@@ -35,8 +37,8 @@ committed compile reference, with the torch that reference records.
 
 from __future__ import annotations
 
-__all__ = ["CACHE_SIZE_LIMIT", "CASCADE_SUM_CHUNK", "CASCADE_SUM_FROM", "predict_compiles",
-           "torch_release"]
+__all__ = ["CACHE_SIZE_LIMIT", "CASCADE_SUM_CHUNK", "CASCADE_SUM_FROM", "guard_splits",
+           "predict_compiles", "torch_release"]
 
 #: torch._dynamo.config.cache_size_limit (``recompile_limit``): compiled versions kept per frame (8
 #: in torch 2.2 and in 2.14).
@@ -61,6 +63,15 @@ def torch_release(version: str | None = None) -> tuple[int, int]:
         raise ValueError(f"not a torch version: {version!r}") from None
 
 
+def guard_splits(device: str = "cpu", torch_version: str | None = None) -> tuple[int, ...]:
+    """The slot counts at which ``torch_version`` (default: the installed torch) guards a symbolic
+    size on ``device``: the cascade-sum chunk on the CPU from torch 2.9, none elsewhere.
+    ``compile-marked`` cuts its ``mark_dynamic`` ranges there."""
+    if device == "cpu" and torch_release(torch_version) >= CASCADE_SUM_FROM:
+        return (CASCADE_SUM_CHUNK,)
+    return ()
+
+
 def _straddles(span) -> bool:
     """Whether a ``(smallest, largest)`` slot count lies on both sides of the cascade-sum chunk."""
     return span is not None and span[0] <= CASCADE_SUM_CHUNK < span[1]
@@ -71,29 +82,36 @@ def predict_compiles(distinct_shapes: int, execution: str, cache_size_limit: int
                      torch_version: str | None = None, device: str = "cpu", node_slots=None,
                      edge_slots=None) -> dict:
     """Compiles, recompiles, CUDA graph recordings and eager fallback for a plan of
-    ``distinct_shapes`` shapes under ``execution`` (``eager``, ``compile``, ``compile-dynamic``,
-    ``cudagraphs``), with automatic dynamic shapes (``compiles``) and without (``static_compiles``),
-    as ``torch_version`` (default: the installed torch) compiles them on ``device``.
-    ``node_slots``/``edge_slots``: the plan's ``(smallest, largest)`` slots of a step, for the
-    cascade-sum guard of newer torch on the CPU (None: not known, no guard counted)."""
+    ``distinct_shapes`` shapes under ``execution`` (one of :data:`bench_lib.schema.EXECUTIONS`),
+    as ``torch_version`` (default: the installed torch) compiles them on ``device``;
+    ``static_compiles`` and ``static_eager_fallback`` say what ``compile-static`` would do, whatever
+    the execution. ``node_slots``/``edge_slots``: the plan's ``(smallest, largest)`` slots of a
+    step, for the cascade-sum guard of newer torch on the CPU (None: not known, no guard
+    counted)."""
     if distinct_shapes < 1:
         raise ValueError(f"a plan has at least one shape (got distinct_shapes={distinct_shapes})")
     static = min(distinct_shapes, cache_size_limit)
+    fallback = distinct_shapes > cache_size_limit
     out = {"distinct_shapes": distinct_shapes, "compiles": 0, "recompiles": 0,
-           "cuda_graph_recordings": 0,
+           "cuda_graph_recordings": 0, "eager_fallback": False,
            "static_compiles": 0, "static_eager_fallback": False}
     if execution == "eager":
         return out
-    if execution not in ("compile", "compile-dynamic", "cudagraphs"):
+    if execution not in ("compile-static", "compile", "compile-marked", "compile-dynamic",
+                         "cudagraphs"):
         raise ValueError(f"unknown execution {execution!r}")
-    compiles = 1 if execution == "compile-dynamic" or distinct_shapes == 1 else 2
+    out.update(static_compiles=static, static_eager_fallback=fallback)
+    if execution == "compile-static":
+        out.update(compiles=static, recompiles=static - 1, eager_fallback=fallback)
+        return out
+    symbolic = execution in ("compile-dynamic", "compile-marked")
+    compiles = 1 if symbolic or distinct_shapes == 1 else 2
     # the first symbolic graph guards on the side of 4096 its sizes lie; a later shape on the other
     # side compiles once more (compile: the second graph is the first symbolic one; compile-dynamic:
-    # the first)
-    if device == "cpu" and distinct_shapes > 1 and torch_release(torch_version) >= CASCADE_SUM_FROM:
+    # the first; compile-marked: its range is cut there, one compile per part)
+    if distinct_shapes > 1 and CASCADE_SUM_CHUNK in guard_splits(device, torch_version):
         compiles += sum(_straddles(span) for span in (node_slots, edge_slots))
-    out.update(compiles=compiles, recompiles=compiles - 1, static_compiles=static,
-               static_eager_fallback=distinct_shapes > cache_size_limit)
+    out.update(compiles=compiles, recompiles=compiles - 1)
     if execution == "cudagraphs":
         out["cuda_graph_recordings"] = distinct_shapes
     return out

@@ -12,13 +12,23 @@ from bench_lib.models.ops import TorchOps
 from bench_lib.strategies import GraphBatch
 from bench_lib.tasks import Task, task_loss
 
-__all__ = ["compile_kwargs", "make_loss", "masked_loss", "sync"]
+__all__ = ["compile_kwargs", "compile_args", "mark_bounds", "mark_batch", "make_loss",
+           "masked_loss", "sync"]
+
+
+#: torch.compile's own arguments per compiled execution (bench_lib.schema.EXECUTIONS says each)
+_ROUTES = {"compile-static": {"dynamic": False}, "compile": {"dynamic": None},
+           "compile-marked": {"dynamic": None}, "compile-dynamic": {"dynamic": True},
+           "cudagraphs": {"mode": "reduce-overhead"}}
+#: The batch's tensors by the dimension ``mark_dynamic`` bounds: node, edge and graph slots.
+MARKED = {"node": ("node_features", "node_graph", "node_mask", "positions"),
+          "edge": ("senders", "receivers", "edge_mask", "edge_features"),
+          "graph": ("n_node", "n_edge", "graph_mask", "targets", "graph_index")}
 
 
 def compile_kwargs(spec: CellSpec) -> dict:
     """``torch.compile`` keyword arguments of a compiled cell's ``execution``."""
-    kwargs: dict = {"compile": {"dynamic": None}, "compile-dynamic": {"dynamic": True},
-                    "cudagraphs": {"mode": "reduce-overhead"}}[spec.execution]
+    kwargs = dict(_ROUTES[spec.execution])
     extra = dict(spec.compile_options)
     # JSON and TOML have no tuples; inductor's options want them
     if isinstance(extra.get("options"), dict):
@@ -27,8 +37,71 @@ def compile_kwargs(spec: CellSpec) -> dict:
     return {**kwargs, **extra}
 
 
+def mark_bounds(plans, n_node, n_edge, splits: tuple[int, ...] = ()) -> dict[str, list[list[int]]]:
+    """``{dimension: [[smallest, largest], ...]}`` of the node, edge and graph slots over
+    ``plans``' steps (the epochs a cell can reach), for ``compile-marked``'s ``mark_dynamic``.
+
+    A range that holds one of ``splits`` is cut there (``[lo, split]`` and ``[split + 1, hi]``):
+    a size at which the compiler itself guards (inductor's CPU cascade sum at 4096,
+    :func:`bench_lib.costs.shapes.guard_splits`) cannot be inside one marked range, which would be a
+    constraint violation; each part then compiles once. A dimension the same in every step is left
+    out (nothing to mark), and no bound is below 2 (torch specialises sizes 0 and 1)."""
+    lo, hi = {}, {}
+    for plan in plans:
+        for dim, slots in zip(MARKED, plan.slots(n_node, n_edge)):
+            if len(slots):
+                lo[dim] = min(lo.get(dim, int(slots.min())), int(slots.min()))
+                hi[dim] = max(hi.get(dim, int(slots.max())), int(slots.max()))
+    out = {}
+    for dim in lo:
+        if lo[dim] == hi[dim]:
+            continue
+        ranges = [[max(lo[dim], 2), hi[dim]]]
+        for cut in sorted(splits):
+            a, b = ranges[-1]
+            if a <= cut < b:
+                ranges[-1:] = [[a, cut], [cut + 1, b]]
+        out[dim] = ranges
+    return out
+
+
+def mark_batch(batch: GraphBatch, bounds: dict[str, list[list[int]]]) -> bool:
+    """``torch._dynamo.mark_dynamic`` on ``batch``'s node, edge and graph dimensions within the
+    range of ``bounds`` (:func:`mark_bounds`) its size lies in; a batch outside them is left
+    unmarked (automatic dynamic shapes then recompile it, and the cell's recompiles show it). True
+    when marked."""
+    sizes = {"node": len(batch.node_mask), "edge": len(batch.edge_mask),
+             "graph": len(batch.graph_mask)}
+    chosen = {}
+    for dim, ranges in bounds.items():
+        inside = [r for r in ranges if r[0] <= sizes[dim] <= r[1]]
+        if not inside:
+            return False
+        chosen[dim] = inside[0]
+    for dim, (lo, hi) in chosen.items():
+        for name in MARKED[dim]:
+            t = getattr(batch, name)
+            if t is not None:
+                torch._dynamo.mark_dynamic(t, 0, min=lo, max=hi)
+    return True
+
+
+def compile_args(spec: CellSpec, bounds: dict[str, list[list[int]]] | None = None) -> dict:
+    """What a cell's compiled step passed, as its record keeps it (``compile_args``):
+    ``torch.compile``'s keyword arguments and, for ``compile-marked``, the ``mark_dynamic`` bounds
+    per dimension; ``{}`` for an eager cell."""
+    if not spec.compiled:
+        return {}
+    out = {"torch.compile": compile_kwargs(spec)}
+    if spec.execution == "compile-marked":
+        out["mark_dynamic"] = {dim: [{"min": lo, "max": hi} for lo, hi in ranges]
+                               for dim, ranges in (bounds or {}).items()}
+    return out
+
+
 def make_loss(model: torch.nn.Module, task: Task | int | None, spec: CellSpec,
-              forward: torch.nn.Module | None = None) -> Callable:
+              forward: torch.nn.Module | None = None,
+              bounds: dict[str, list[list[int]]] | None = None) -> Callable:
     """The step's loss function ``loss(batch, ops=None, denominator=None)`` as the cell runs it.
 
     Eager: the model (or ``forward``, its ``DistributedDataParallel``
@@ -40,7 +113,8 @@ def make_loss(model: torch.nn.Module, task: Task | int | None, spec: CellSpec,
     Compiled (``spec.execution``): ``torch.compile`` of forward and loss on
     ``TorchOps``; AOTAutograd compiles the backward with it. The optimiser is
     left out and steps eagerly, the same for every cell (compiling its step
-    apart and stepping Adam eagerly fails on a CPU)."""
+    apart and stepping Adam eagerly fails on a CPU). ``compile-marked`` marks each batch's
+    dimensions within ``bounds`` (:func:`mark_batch`) before the compiled call."""
 
     run = forward if forward is not None else model
 
@@ -52,7 +126,17 @@ def make_loss(model: torch.nn.Module, task: Task | int | None, spec: CellSpec,
                              loss=spec.loss)
         return masked_loss(pred, batch, task, model.target_std, denominator)
 
-    return torch.compile(loss_of, **compile_kwargs(spec)) if spec.compiled else loss_of
+    if not spec.compiled:
+        return loss_of
+    compiled = torch.compile(loss_of, **compile_kwargs(spec))
+    if spec.execution != "compile-marked" or not bounds:
+        return compiled
+
+    def marked(batch: GraphBatch, ops=None, denominator: int | None = None) -> torch.Tensor:
+        mark_batch(batch, bounds)
+        return compiled(batch, ops, denominator)
+
+    return marked
 
 
 def sync(device: torch.device) -> None:

@@ -52,7 +52,8 @@ from bench_lib.harness.measure import release_free_memory, rss_mib
 from bench_lib.harness.memory import phase_rises, reset_peaks
 from bench_lib.harness.pipeline import BatchSource
 from bench_lib.harness.planning import plan_metrics
-from bench_lib.harness.step import compile_kwargs, make_loss, masked_loss, sync
+from bench_lib.harness.step import (compile_args, compile_kwargs, make_loss, mark_bounds,
+                                    masked_loss, sync)
 from bench_lib.harness.throughput import ThroughputPhase
 from bench_lib.harness.to_target import TrainingPhase, train_to_target
 from bench_lib.models import MODELS, create_model
@@ -235,8 +236,21 @@ class CellRun(ThroughputPhase, TrainingPhase):
         self.opt = torch.optim.Adam(self.model.parameters(), lr=spec.lr)
         if self.ranks > 1:
             self.ddp = distributed.TimedDDP(self.model, self.device)
+        bounds = self._mark_bounds() if spec.execution == "compile-marked" else None
+        self.metrics["compile_args"] = compile_args(spec, bounds)
         self._loss = make_loss(self.model, self.task, spec,
-                               forward=self.ddp.module if self.ddp else None)
+                               forward=self.ddp.module if self.ddp else None, bounds=bounds)
+
+    def _mark_bounds(self) -> dict[str, list[list[int]]]:
+        """``compile-marked``'s bounds: the smallest and largest batch of the epochs the cell can
+        reach (its training budget's epochs, and ten more for the timed windows), cut where the
+        compiler guards on this device (:func:`~bench_lib.costs.shapes.guard_splits`)."""
+        from bench_lib.costs.shapes import guard_splits
+
+        n_batch = max(len(self.loader.plan(0)), 1)
+        epochs = min(64, 10 + -(-self.spec.max_steps // n_batch))
+        return mark_bounds((self.loader.plan(e) for e in range(epochs)), self.loader.n_node,
+                           self.loader.n_edge, splits=guard_splits(self.device.type))
 
     def _source(self) -> BatchSource:
         """The batch stream from epoch 0, built inline or ahead (``prefetch``)."""

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench_lib.costs.shapes import (CACHE_SIZE_LIMIT, CASCADE_SUM_CHUNK, predict_compiles,
-                                    torch_release)
+from bench_lib.costs.shapes import (CACHE_SIZE_LIMIT, CASCADE_SUM_CHUNK, guard_splits,
+                                    predict_compiles, torch_release)
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 #: The committed compile runs: the reference (torch 2.2.1) and the probe of today's torch.
@@ -82,6 +82,25 @@ def test_the_rule_at_its_edges():
     assert past["static_compiles"] == CACHE_SIZE_LIMIT and past["static_eager_fallback"]
     assert not predict_compiles(CACHE_SIZE_LIMIT, "compile")["static_eager_fallback"]
     assert predict_compiles(4, "cudagraphs")["cuda_graph_recordings"] == 4
+
+
+def test_each_route_compiles_as_torch_treats_its_shapes():
+    """compile-static: a graph per shape up to the recompile limit, then eager; compile-marked and
+    compile-dynamic: one symbolic graph, one more per part of a range cut at the CPU's guard."""
+    few, many = predict_compiles(3, "compile-static"), predict_compiles(40, "compile-static")
+    assert (few["compiles"], few["recompiles"], few["eager_fallback"]) == (3, 2, False)
+    assert (many["compiles"], many["eager_fallback"]) == (CACHE_SIZE_LIMIT, True)
+    across = (3_600, 6_400)
+    for route in ("compile-marked", "compile-dynamic"):
+        assert predict_compiles(40, route, torch_version="2.14.1")["compiles"] == 1
+        assert predict_compiles(40, route, torch_version="2.14.1",
+                                edge_slots=across)["compiles"] == 2
+        assert predict_compiles(40, route, torch_version="2.2.1",
+                                edge_slots=across)["compiles"] == 1
+    assert predict_compiles(40, "compile-static", torch_version="2.14.1",
+                            edge_slots=across)["compiles"] == CACHE_SIZE_LIMIT
+    assert guard_splits("cpu", "2.14.1") == (CASCADE_SUM_CHUNK,)
+    assert guard_splits("cuda", "2.14.1") == () and guard_splits("cpu", "2.2.1") == ()
     with pytest.raises(ValueError, match="at least one shape"):
         predict_compiles(0, "compile")
     with pytest.raises(ValueError, match="unknown execution 'xla'"):
