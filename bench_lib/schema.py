@@ -31,7 +31,7 @@ class EnvironmentSkip(NotImplementedError):
 #: How an environment skip's ``error`` starts in the records.
 ENVIRONMENT_SKIP = "EnvironmentSkip:"
 
-# 10: compile_args, graph_break_reasons, compile_warm_s; 9: retried (a data-parallel cell run
+# 10: compile_args, graph_break_reasons, compile_warm_s, shape_changes, frames_not_compiled; 9: retried (a data-parallel cell run
 # again); 8: node and edge slots_per_step_min
 SCHEMA_VERSION = 10
 
@@ -351,6 +351,8 @@ METRICS: dict[str, str] = {
                 "recompiles)",
     "recompiles": "compilations after the first step (new shapes or failed guards)",
     "graph_breaks": "graph breaks dynamo reported",
+    "frames_not_compiled": "frames dynamo tried to compile and ran eagerly instead (compile-static "
+                           "past the recompile limit: a shape not yet compiled runs eagerly)",
     "graph_break_reasons": "JSON {reason: count} of the graph breaks dynamo reported (empty: none)",
     "compile_args": "JSON of what the compiled step passed: torch.compile's keyword arguments, and "
                     "for compile-marked the bounds given to mark_dynamic per dimension ({} for "
@@ -364,6 +366,9 @@ METRICS: dict[str, str] = {
     "compiled_graphs": "FX graphs dynamo compiled (unique_graphs)",
     "compile_steps_timed": "timed steps that compiled; they are left out of the steady rates above",
     "distinct_shapes": "distinct (nodes, edges, graphs) batch shapes of the first epoch's plan",
+    "shape_changes": "times a batch of the first epoch's plan, in order, changed a dimension "
+                     "(nodes, edges, graphs) no earlier batch had changed: the recompiles of "
+                     "automatic dynamic shapes",
     "node_efficiency": "real node slots / all node slots over the first epoch's plan",
     "edge_efficiency": "real edge slots / all edge slots over the first epoch's plan",
     "graphs_per_step_mean": "mean real graphs per step (first epoch)",

@@ -9,7 +9,10 @@ first epoch's plan: one for every static-shape strategy, one per bucket for
 - ``compile`` (``dynamic=None``, the default): the first shape compiles a graph
   specialised to it; the first different shape recompiles once with the
   changed sizes made symbolic ("automatic dynamic shapes"), and that graph
-  serves every later shape: 1 compile, or 2 when the plan has two shapes or more.
+  serves every later shape that changes only those: 1 compile, 2 when the plan has
+  two shapes or more, and one more each time a later batch first changes a dimension
+  that had stayed the same (an epoch's short last batch, with fewer graphs:
+  ``shape_changes``).
 - ``compile-static`` (``dynamic=False``; also ``mark_static``, or a backend that
   needs static shapes, as XLA's does): one compile per shape until dynamo's
   ``recompile_limit`` (8, ``cache_size_limit`` in older torch), then the frame runs
@@ -80,14 +83,16 @@ def _straddles(span) -> bool:
 def predict_compiles(distinct_shapes: int, execution: str, cache_size_limit: int = CACHE_SIZE_LIMIT,
                      *,
                      torch_version: str | None = None, device: str = "cpu", node_slots=None,
-                     edge_slots=None) -> dict:
+                     edge_slots=None, shape_changes: int | None = None) -> dict:
     """Compiles, recompiles, CUDA graph recordings and eager fallback for a plan of
     ``distinct_shapes`` shapes under ``execution`` (one of :data:`bench_lib.schema.EXECUTIONS`),
     as ``torch_version`` (default: the installed torch) compiles them on ``device``;
     ``static_compiles`` and ``static_eager_fallback`` say what ``compile-static`` would do, whatever
     the execution. ``node_slots``/``edge_slots``: the plan's ``(smallest, largest)`` slots of a
     step, for the cascade-sum guard of newer torch on the CPU (None: not known, no guard
-    counted)."""
+    counted). ``shape_changes``: the plan's recompiles under automatic dynamic shapes
+    (:meth:`bench_lib.strategies.base.Plan.shape_changes`; None: not known, taken as one change
+    when the plan has two shapes or more)."""
     if distinct_shapes < 1:
         raise ValueError(f"a plan has at least one shape (got distinct_shapes={distinct_shapes})")
     static = min(distinct_shapes, cache_size_limit)
@@ -105,7 +110,8 @@ def predict_compiles(distinct_shapes: int, execution: str, cache_size_limit: int
         out.update(compiles=static, recompiles=static - 1, eager_fallback=fallback)
         return out
     symbolic = execution in ("compile-dynamic", "compile-marked")
-    compiles = 1 if symbolic or distinct_shapes == 1 else 2
+    changes = (shape_changes if shape_changes is not None else int(distinct_shapes > 1))
+    compiles = 1 if symbolic or distinct_shapes == 1 else 1 + changes
     # the first symbolic graph guards on the side of 4096 its sizes lie; a later shape on the other
     # side compiles once more (compile: the second graph is the first symbolic one; compile-dynamic:
     # the first; compile-marked: its range is cut there, one compile per part)

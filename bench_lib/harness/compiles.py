@@ -33,6 +33,7 @@ def dynamo_counts() -> dict:
     return {"compiles": frames_compiled(),
             "compiled_graphs": int(counters["stats"]["unique_graphs"]),
             "graph_breaks": int(sum(counters["graph_break"].values())),
+            "frames_not_compiled": int(counters["frames"]["total"] - counters["frames"]["ok"]),
             "graph_break_reasons": {str(k)[:200]: int(v)
                                     for k, v in counters["graph_break"].items()}}
 
@@ -85,7 +86,7 @@ class CompileAccount:
         dynamo's counts and the recompiles after the first step (all 0 for an eager cell)."""
         if not self.compiled:
             return {"compile_s": 0.0, "compiles": 0, "recompiles": 0, "graph_breaks": 0,
-                    "compiled_graphs": 0, "graph_break_reasons": {}}
+                    "compiled_graphs": 0, "graph_break_reasons": {}, "frames_not_compiled": 0}
         counts = dynamo_counts()
         cache = "cold" if os.environ.get(COLD_CACHE_FLAG) else "shared"
         return {"compile_s": self.seconds(steady_walls), "compile_cache": cache, **counts,

@@ -66,7 +66,8 @@ def plan_metrics(plan, n_node: np.ndarray, n_edge: np.ndarray) -> dict:
             "edge_slots_per_step_max": int(np.max(edge_slots)),
             "edge_slots_per_step_min": int(np.min(edge_slots)),
             "graph_slots_per_step": float(np.mean(graph_slots)),
-            "distinct_shapes": plan.distinct_shapes(n_node, n_edge)}
+            "distinct_shapes": plan.distinct_shapes(n_node, n_edge),
+            "shape_changes": plan.shape_changes(n_node, n_edge)}
 
 
 def _fill(strategy, n_node, n_edge, seed) -> dict:

@@ -1,4 +1,5 @@
-"""``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR] [--readme README.md]``,
+"""``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR] [--readme README.md]
+[--routes PAGE]``,
 or ``python -m bench_lib.report compare A B [--out FILE.md|FILE.html] [--match COLS]``.
 
 Records that cluster jobs left under ``RESULTS_DIR/jobs/`` (``--launcher
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", type=Path,
                         help="also rewrite this README's results block (between its "
                              "results:begin/end markers)")
+    parser.add_argument("--routes", type=Path, metavar="PAGE",
+                        help="also rewrite this page's pad-or-mark table of the run's compile "
+                             "routes (between its routes:begin/end markers; docs/compile.md)")
     args = parser.parse_args(argv)
     out = args.out or Path("reports") / args.results.name
     try:
@@ -97,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
             command = f"python -m bench_lib.report {args.results} --readme {args.readme}"
             link = Path(out).as_posix()
             update_readme(args.readme, readme_block(args.results, link, command))
+        if args.routes:
+            from bench_lib.report.routes import routes_block, update_routes
+
+            command = f"python -m bench_lib.report {args.results} --routes {args.routes}"
+            update_routes(args.routes, routes_block(args.results, command))
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -10,7 +10,8 @@ import pandas as pd
 from bench_lib.report import plots
 from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.results import Results
-from bench_lib.report.tables import compile_table, curve_points, metric_of, summarise
+from bench_lib.report.tables import (compile_table, curve_points, fill_untimed, metric_of,
+                                     summarise)
 
 __all__ = ["compile_section"]
 
@@ -32,13 +33,26 @@ def compile_section(res: Results, out: Path) -> list[str]:
              f"seeds). Compile s: wall seconds of the steps that compiled, less a steady step "
              f"each, from {cache}. Compiles counts dynamo frame compilations; recompiles those "
              f"after the first step (a new shape or a failed guard); shapes: distinct batch shapes "
-             f"of an epoch. Time to target with compile adds the compile seconds to the "
-             f"steady-rate time to target.", ""]
+             f"of an epoch. Warm compile s: the same step compiled again in a new process from the "
+             f"cell's cache once filled (a user's second run). Break-even steps: compile seconds "
+             f"over the step time saved against the same strategy's eager arm (never: the "
+             f"compiled step is not faster). Time to target with compile adds the compile seconds "
+             f"to the steady-rate time to target. Each compiled cell's record holds what it passed "
+             f"(`compile_args`: `torch.compile`'s arguments, `mark_dynamic`'s bounds) and its "
+             f"graph breaks' reasons.", ""]
+    routes = set(ran.execution) - {"eager"}
+    if len(routes) > 1:  # the pad-or-mark question: every route's arms in one table
+        from bench_lib.report.routes import routes_table
+
+        lines += ["### Pad or mark dynamic: every route", "",
+                  f"Routes compared: {', '.join(f'`{r}`' for r in sorted(routes))}. vs own eager: "
+                  f"steady graphs/s over the same strategy's eager arm; vs leader: the suite's "
+                  f"graphs/s verdict against the table's fastest arm.", "", routes_table(res), ""]
     for dataset in res.datasets():
         for model, view, g in res.groups(dataset):
             summary = summarise(g)
-            lines += [f"### {display_name(dataset)}, `{model}`, {view}", "", compile_table(summary),
-                      ""]
+            lines += [f"### {display_name(dataset)}, `{model}`, {view}", "",
+                      compile_table(summary, fill_untimed(g)), ""]
             # One colour per strategy, one line style per execution.
             curves = {x: curve_points(rows, with_compile=True, key="strategy_name")
                       for x, rows in g.groupby("execution", sort=False)}

@@ -103,6 +103,7 @@ DETAILS = [
 COMPILE = [
     ("cells_ok", "cells ok", "", None),
     ("compile_s", "compile s", "{:.1f}", "low"),
+    ("compile_warm_s", "warm compile s", "{:.1f}", "low"),
     ("compiles", "compiles", "{:.0f}", None),
     ("recompiles", "recompiles", "{:.0f}", None),
     ("graph_breaks", "graph breaks", "{:.0f}", None),
@@ -458,10 +459,36 @@ def details_table(summary) -> str:
     return _table(summary, DETAILS)
 
 
-def compile_table(summary) -> str:
-    """Compile seconds, compiles, recompiles, shapes, steady rate and time to target with and
-    without compile."""
-    return _table(summary, COMPILE)
+def break_even(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]]) -> dict[str, list[str]]:
+    """Each arm's steps until its compile seconds are repaid by steps faster than its strategy's
+    eager arm in the same table (median compile seconds over the step time saved, from a cold
+    cache and from a warm one): ``{arm: [cold, warm]}`` as text, ``never`` where the compiled
+    step is not faster, ``-`` for an eager arm or one without its eager arm."""
+    arms = g.drop_duplicates("strategy").set_index("strategy")
+    eager = {arms.at[a, "strategy_name"]: a for a in arms.index
+             if arms.at[a, "execution"] == "eager"}
+    out = {}
+    for arm, est in summary.items():
+        base = eager.get(arms.at[arm, "strategy_name"]) if arm in arms.index else None
+        if base is None or base == arm or arms.at[arm, "execution"] == "eager":
+            out[arm] = ["-", "-"]
+            continue
+        saved = summary[base]["step_s"].value - est["step_s"].value
+        out[arm] = [("-" if not est[col].ok else "never" if not saved > 0
+                     else f"{est[col].value / saved:,.0f}")
+                    for col in ("compile_s", "compile_warm_s")]
+    return out
+
+
+def compile_table(summary, g: pd.DataFrame | None = None) -> str:
+    """Compile seconds (cold and warm cache), compiles, recompiles, shapes, steady rate and time to
+    target with and without compile; with the table's records ``g``, each compiled arm's
+    break-even steps against its eager arm (:func:`break_even`)."""
+    if g is None:
+        return _table(summary, COMPILE)
+    return _table(summary, COMPILE, extra_header=("break-even steps (cold)",
+                                                  "break-even steps (warm)"),
+                  extra=break_even(g, summary))
 
 
 def stats_table(planning: dict) -> str:

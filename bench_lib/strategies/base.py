@@ -113,6 +113,25 @@ class Plan:
             return 0
         return len(set(zip(*(a.tolist() for a in self.slots(n_node, n_edge)))))
 
+    def shape_changes(self, n_node: np.ndarray, n_edge: np.ndarray) -> int:
+        """How often, stepping through the epoch in order, a batch differs from the first batch in
+        a dimension (nodes, edges, graphs) that no earlier batch had changed: the recompiles of
+        ``torch.compile``'s automatic dynamic shapes, which make a dimension symbolic the first
+        time it changes (an epoch's short last batch changes the graph dimension late)."""
+        if self.n_batch == 0:
+            return 0
+        rows = np.stack(self.slots(n_node, n_edge), axis=1)
+        static, changes = np.ones(3, dtype=bool), 0
+        differs = rows != rows[0]
+        for step in np.flatnonzero(differs.any(axis=1)):
+            changed = differs[step] & static
+            if changed.any():
+                changes += 1
+                static &= ~changed
+            if not static.any():
+                break
+        return changes
+
     def batch_sums(self, sizes: np.ndarray) -> np.ndarray:
         """Per-batch totals of a per-graph array (``n_node``, ``n_edge``)."""
         if self.n_batch == 0:

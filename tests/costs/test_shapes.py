@@ -14,9 +14,11 @@ from bench_lib.costs.shapes import (CACHE_SIZE_LIMIT, CASCADE_SUM_CHUNK, guard_s
                                     predict_compiles, torch_release)
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
-#: The committed compile runs: the reference (torch 2.2.1) and the probe of today's torch.
+#: The committed compile runs: the reference (torch 2.2.1), the probe of today's torch and the
+#: routes' reference (today's torch: compile-static, compile, compile-marked).
 REFERENCES = sorted(p.parent for p in [*RESULTS.glob("compile-reference*/records.csv"),
-                                       *RESULTS.glob("compile-probe*/records.csv")])
+                                       *RESULTS.glob("compile-probe*/records.csv"),
+                                       *RESULTS.glob("compile-routes*/records.csv")])
 
 
 def _span(row, kind: str):
@@ -32,13 +34,19 @@ def test_predictions_equal_every_compiled_reference_cell(reference):
     compiled = records[(records.status == "ok") & (records.execution != "eager")]
     assert set(compiled.strategy) >= {"dynamic", "pad-bucket", "pack-lpfhp"}
     assert len(compiled) >= (20 if "reference" in reference.name else 9)
+    if "routes" in reference.name:  # every route of the pad-or-mark question
+        assert set(compiled.execution) == {"compile-static", "compile", "compile-marked"}
+        assert set(records.dataset) == {"nci5k", "qm9", "hydronet-like"}
     # a graph break would add frames the rule does not count
     assert (compiled.graph_breaks == 0).all()
     for row in compiled.itertuples():
+        changes = getattr(row, "shape_changes", None)
         want = predict_compiles(int(row.distinct_shapes), row.execution,
                                 torch_version=torch_version,
                                 device=row.device, node_slots=_span(row, "node"),
-                                edge_slots=_span(row, "edge"))
+                                edge_slots=_span(row, "edge"),
+                                shape_changes=None if changes is None or pd.isna(changes)
+                                else int(changes))
         assert (want["compiles"], want["recompiles"]) == (row.compiles, row.recompiles), row.cell_id
 
 
@@ -99,6 +107,9 @@ def test_each_route_compiles_as_torch_treats_its_shapes():
                                 edge_slots=across)["compiles"] == 1
     assert predict_compiles(40, "compile-static", torch_version="2.14.1",
                             edge_slots=across)["compiles"] == CACHE_SIZE_LIMIT
+    # automatic dynamic: one recompile per first change of a dimension (an epoch's short last batch)
+    assert predict_compiles(62, "compile", shape_changes=2)["compiles"] == 3
+    assert predict_compiles(62, "compile-marked", shape_changes=2)["compiles"] == 1
     assert guard_splits("cpu", "2.14.1") == (CASCADE_SUM_CHUNK,)
     assert guard_splits("cuda", "2.14.1") == () and guard_splits("cpu", "2.2.1") == ()
     with pytest.raises(ValueError, match="at least one shape"):

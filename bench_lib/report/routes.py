@@ -1,0 +1,81 @@
+"""Pad or mark dynamic? One table over a compile-routes run's records: for each dataset, model and
+view, every arm (strategy and route) with its compiles, compile seconds from a cold and a warm
+cache, steady graphs/s against its own eager arm, the steps that repay compiling, and the suite's
+verdict against the table's leader.
+
+``python -m bench_lib.report RESULTS --routes PAGE`` writes it between the markers
+``<!-- routes:begin`` and ``<!-- routes:end -->`` of ``PAGE`` (``docs/compile.md``); the report's
+compiled-steps section shows the same table when its run compared more than one compile route.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bench_lib.report.names import display_name
+from bench_lib.report.results import Results
+from bench_lib.report.tables import DECIDED, break_even, decide, fill_untimed, summarise
+
+__all__ = ["routes_table", "routes_block", "update_routes", "BEGIN", "END"]
+
+BEGIN, END = "<!-- routes:begin", "<!-- routes:end -->"
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}x" if value == value and base == base and base > 0 else "-"
+
+
+def routes_table(res: Results) -> str:
+    """The Markdown table (empty when no cell compiled)."""
+    ran = res.ran
+    if "execution" not in ran or not (ran.execution != "eager").any():
+        return ""
+    lines = ["| data, model, view | arm | shapes | compiles | compile s cold / warm | graphs/s | "
+             "vs own eager | break-even steps cold / warm | vs leader |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for dataset in res.datasets():
+        for model, view, g in res.groups(dataset):
+            g = fill_untimed(g)
+            summary = summarise(g)
+            leader, vs = decide(g, summary, margin=res.margin,
+                                paired=res.interleaved)["graphs_per_s"]
+            even = break_even(g, summary)
+            arms = g.drop_duplicates("strategy").set_index("strategy")
+            eager = {arms.at[a, "strategy_name"]: a for a in arms.index
+                     if arms.at[a, "execution"] == "eager"}
+            where = f"{display_name(dataset)}, `{model}`, {view}"
+            for arm, est in summary.items():
+                base = eager.get(arms.at[arm, "strategy_name"])
+                rate = est["graphs_per_s"].value
+                cold, warm = est["compile_s"], est["compile_warm_s"]
+                seconds = (f"{cold.value:.1f} / {warm.value:.1f}" if warm.ok
+                           else f"{cold.value:.1f} / -" if cold.ok and cold.value else "-")
+                verdict = ("leader" if arm == leader else vs[arm].short(DECIDED["graphs_per_s"])
+                           if arm in vs else "-")
+                own = ("-" if base in (None, arm)
+                       else _ratio(rate, summary[base]["graphs_per_s"].value))
+                repaid = " / ".join(even[arm]) if even[arm] != ["-", "-"] else "-"
+                lines.append(
+                    f"| {where} | `{arm}` | {est['distinct_shapes'].value:,.0f} | "
+                    f"{est['compiles'].value:.0f} | {seconds} | {rate:,.0f} | {own} | {repaid} | "
+                    f"{verdict} |")
+                where = ""
+    return "\n".join(lines)
+
+
+def routes_block(results_dir: Path | str, command: str) -> str:
+    """The table between its markers, saying the command that made it."""
+    res = Results.read(results_dir)
+    return "\n".join([f"{BEGIN}: made by `{command}` from the records; do not edit by hand -->",
+                      routes_table(res), END])
+
+
+def update_routes(page: Path | str, block: str) -> None:
+    """Replace ``page``'s routes block with ``block``."""
+    path = Path(page)
+    text = path.read_text()
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{path} has no routes block ({BEGIN} ... {END})")
+    path.write_text(pattern.sub(lambda _: block, text, count=1))
