@@ -31,8 +31,8 @@ class EnvironmentSkip(NotImplementedError):
 #: How an environment skip's ``error`` starts in the records.
 ENVIRONMENT_SKIP = "EnvironmentSkip:"
 
-# 10: compile_args, graph_break_reasons, compile_warm_s, shape_changes, frames_not_compiled; 9: retried (a data-parallel cell run
-# again); 8: node and edge slots_per_step_min
+# 10: compile_args, graph_break_reasons, compile_warm_s, shape_changes, frames_not_compiled;
+# 9: retried (a data-parallel cell run again); 8: node and edge slots_per_step_min
 SCHEMA_VERSION = 10
 
 #: How a cell's training step runs: the routes users take with ``torch.compile`` (forward, loss

@@ -163,6 +163,21 @@ def test_a_flag_is_checked_by_the_files_rule_and_said_in_its_words(tiny_config):
                      "strategy_fairness": {"pyg": ["equal-padded-budget"]}},
            "datasets": {"nci5k": {}}}
     assert parse_config(doc, overrides=Overrides(strategies=["pad"])).strategy_fairness == {}
+    # "all": bench_lib's own strategies, whose views the file gave are kept (pyg: a baseline)
+    doc["suite"]["strategy_fairness"] = {"pad": ["equal-padded-budget"],
+                                         "pyg": ["equal-padded-budget"]}
+    assert parse_config(doc, overrides=Overrides(strategies=["all"])).strategy_fairness == {
+        "pad": ["equal-padded-budget"]}
+    # a problem of the file's own keys keeps the file's words, beside a flag of a like name
+    with pytest.raises(ConfigError) as both:
+        parse_config({"datasets": {"nci5k": {"target": {"column": "y", "metric": "auc"}}}},
+                     overrides=Overrides(datasets=["nci5k"], target=["y"]))
+    assert both.value.problems[0].startswith("[datasets.nci5k] target metric: unknown metric")
+    # an empty list is said once
+    with pytest.raises(ConfigError) as empty:
+        parse_config({"datasets": {"nci5k": {}}}, overrides=Overrides(models=[]))
+    assert empty.value.problems == ["--models is empty; name at least one, or leave it out for "
+                                    "the config's"]
 
 
 def test_ranks_sweep_crosses_eager_cells_only_and_keeps_one_rank_ids(tiny_config, capsys):

@@ -26,6 +26,7 @@ from typing import Any
 
 from bench_lib.config.checks import Problems, flat_target
 from bench_lib.data import DATA_DIR_DATASETS, FILE_KINDS, check_dataset_name
+from bench_lib.strategies import STRATEGIES
 
 __all__ = ["Overrides", "located"]
 
@@ -90,23 +91,27 @@ class Overrides:
         if self.datasets is not None:
             data["datasets"] = self._named_datasets(data.get("datasets", {}), problems, where)
         suite = data.setdefault("suite", {})
+        if not isinstance(suite, dict):  # the parser says what is wrong with it
+            suite = {}
         for name, key in _SUITE_FLAGS.items():
             value = getattr(self, name)
-            if value is not None:
+            if value is not None and value != []:  # (an empty list: _check_given's)
                 suite[key] = list(value) if isinstance(value, list) else value
                 where[f"[suite] {key}"] = _flag(name)
-        if self.strategies is not None and isinstance(suite.get("strategy_fairness"), dict):
+        if self.strategies and isinstance(suite.get("strategy_fairness"), dict):
             # the file's views of a strategy the flag leaves out have nothing to apply to
+            kept = (STRATEGIES.names(baselines=False) if "all" in self.strategies
+                    else self.strategies)
             suite["strategy_fairness"] = {k: v for k, v in suite["strategy_fairness"].items()
-                                          if k in self.strategies}
+                                          if k in kept}
         if self.device == "cuda" and self.backend is None:
             suite["backend"] = "torch"  # PyPI's DGL is CPU-only
         for key, value in (self.slurm or {}).items():
-            if value is not None:
-                data.setdefault("slurm", {})[key] = value
+            if value is not None and isinstance(data.setdefault("slurm", {}), dict):
+                data["slurm"][key] = value
                 where[f"[slurm] {key}"] = _flag(key)
-        if self.max_steps is not None:
-            data.setdefault("train", {})["max_steps"] = self.max_steps
+        if self.max_steps is not None and isinstance(data.setdefault("train", {}), dict):
+            data["train"]["max_steps"] = self.max_steps
             where["[train] max_steps"] = "--max-steps"
         self._every_dataset(data.get("datasets", {}), where)
         return data, where
@@ -147,6 +152,8 @@ class Overrides:
         options, its target columns and what its cells train to."""
         kind = name.split(":", 1)[0] if ":" in name else None
         table = flat_target(name, table, problems)
+        if not isinstance(table.get("options", {}), dict):  # the parser says what is wrong
+            return table
         options = dict(table.get("options", {}))
         options.update(self.options or {})
         for flag, key in (("--smiles-column", "smiles_column"), ("--id-column", "id_column")):
@@ -157,7 +164,8 @@ class Overrides:
                 options[key] = value
         if self.target:
             table["target"] = self.target[0]
-            if kind == "xyz" and len(self.target) > 1:  # (one other than energy: the parser's)
+            # (a first target other than energy: the parser's to say)
+            if kind == "xyz" and len(self.target) > 1 and self.target[0] == "energy":
                 problems.append(f"--target: an XYZ file's only target is 'energy', the comment "
                                 f"line's last number (dataset {name!r}; got "
                                 f"{', '.join(self.target)})")
@@ -208,10 +216,11 @@ class Overrides:
         for name, table in datasets.items():
             if not isinstance(table, dict):
                 continue
-            if self.models is not None:
+            if self.models:  # (an empty list: _check_given's)
                 table["models"] = list(self.models)
                 where[f"[datasets.{name}] models"] = "--models"
-            if self.data_dir is not None and name in DATA_DIR_DATASETS:
+            if (self.data_dir is not None and name in DATA_DIR_DATASETS
+                    and isinstance(table.get("options", {}), dict)):
                 table["options"] = {**table.get("options", {}), "data_dir": self.data_dir}
 
 
@@ -222,7 +231,9 @@ def located(problems: list[str], where: dict[str, str]) -> list[str]:
     out = []
     for p in problems:
         for key in sorted(where, key=len, reverse=True):
-            if p.startswith(key) and p[len(key):len(key) + 1] in (" ", ":", ""):
+            rest = p[len(key):]
+            # the key whole: "[datasets.x] target" is not "[datasets.x] target metric"
+            if p.startswith(key) and (rest[:1] in (":", "") or rest.startswith((" must", " is "))):
                 p = where[key] + p[len(key):]
                 break
         if p not in out:

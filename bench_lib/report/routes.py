@@ -15,7 +15,8 @@ from pathlib import Path
 
 from bench_lib.report.names import display_name
 from bench_lib.report.results import Results
-from bench_lib.report.tables import DECIDED, break_even, decide, fill_untimed, summarise
+from bench_lib.report.tables import (DECIDED, _arm_key, break_even, decide, fill_untimed,
+                                     summarise)
 
 __all__ = ["routes_table", "routes_block", "update_routes", "BEGIN", "END"]
 
@@ -42,11 +43,11 @@ def routes_table(res: Results) -> str:
                                 paired=res.interleaved)["graphs_per_s"]
             even = break_even(g, summary)
             arms = g.drop_duplicates("strategy").set_index("strategy")
-            eager = {arms.at[a, "strategy_name"]: a for a in arms.index
+            eager = {_arm_key(arms, a): a for a in arms.index
                      if arms.at[a, "execution"] == "eager"}
             where = f"{display_name(dataset)}, `{model}`, {view}"
             for arm, est in summary.items():
-                base = eager.get(arms.at[arm, "strategy_name"])
+                base = eager.get(_arm_key(arms, arm))
                 rate = est["graphs_per_s"].value
                 cold, warm = est["compile_s"], est["compile_warm_s"]
                 seconds = (f"{cold.value:.1f} / {warm.value:.1f}" if warm.ok

@@ -459,18 +459,27 @@ def details_table(summary) -> str:
     return _table(summary, DETAILS)
 
 
+def _arm_key(rows: pd.DataFrame, arm: str) -> tuple:
+    """What an arm shares with its eager arm: the strategy, its prefetch and its ranks."""
+    def number(col: str, default: int) -> int:
+        value = pd.to_numeric(rows.at[arm, col], errors="coerce") if col in rows else None
+        return default if value is None or value != value else int(value)
+
+    return rows.at[arm, "strategy_name"], number("prefetch", 0), number("ranks", 1)
+
+
 def break_even(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]]) -> dict[str, list[str]]:
-    """Each arm's steps until its compile seconds are repaid by steps faster than its strategy's
-    eager arm in the same table (median compile seconds over the step time saved, from a cold
-    cache and from a warm one): ``{arm: [cold, warm]}`` as text, ``never`` where the compiled
-    step is not faster, ``-`` for an eager arm or one without its eager arm."""
+    """Each arm's steps until its compile seconds are repaid by steps faster than its eager arm in
+    the same table (the same strategy, prefetch and ranks; median compile seconds over the step
+    time saved, from a cold cache and from a warm one): ``{arm: [cold, warm]}`` as text, ``never``
+    where the compiled step is not faster, ``-`` for an eager arm, one without its eager arm or
+    without a step time."""
     arms = g.drop_duplicates("strategy").set_index("strategy")
-    eager = {arms.at[a, "strategy_name"]: a for a in arms.index
-             if arms.at[a, "execution"] == "eager"}
+    eager = {_arm_key(arms, a): a for a in arms.index if arms.at[a, "execution"] == "eager"}
     out = {}
     for arm, est in summary.items():
-        base = eager.get(arms.at[arm, "strategy_name"]) if arm in arms.index else None
-        if base is None or base == arm or arms.at[arm, "execution"] == "eager":
+        base = eager.get(_arm_key(arms, arm)) if arm in arms.index else None
+        if base is None or base == arm or not (summary[base]["step_s"].ok and est["step_s"].ok):
             out[arm] = ["-", "-"]
             continue
         saved = summary[base]["step_s"].value - est["step_s"].value
