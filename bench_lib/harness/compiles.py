@@ -34,8 +34,16 @@ def dynamo_counts() -> dict:
             "compiled_graphs": int(counters["stats"]["unique_graphs"]),
             "graph_breaks": int(sum(counters["graph_break"].values())),
             "frames_not_compiled": int(counters["frames"]["total"] - counters["frames"]["ok"]),
-            "graph_break_reasons": {str(k)[:200]: int(v)
-                                    for k, v in counters["graph_break"].items()}}
+            "graph_break_reasons": _reasons(counters["graph_break"])}
+
+
+def _reasons(breaks) -> dict[str, int]:
+    """Graph-break reasons, each cut to 200 characters, their counts added where the cut ones
+    agree."""
+    out: dict[str, int] = {}
+    for reason, n in breaks.items():
+        out[str(reason)[:200]] = out.get(str(reason)[:200], 0) + int(n)
+    return out
 
 
 class CompileAccount:

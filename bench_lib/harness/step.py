@@ -61,8 +61,9 @@ def mark_bounds(plans, n_node, n_edge, splits: tuple[int, ...] = ()) -> dict[str
             a, b = ranges[-1]
             if a <= cut < b:
                 ranges[-1:] = [[a, cut], [cut + 1, b]]
-        out[dim] = ranges
-    return out
+        # a part of one size cannot be a marked range (torch would specialise it)
+        out[dim] = [r for r in ranges if r[0] < r[1]]
+    return {dim: ranges for dim, ranges in out.items() if ranges}
 
 
 def mark_batch(batch: GraphBatch, bounds: dict[str, list[list[int]]]) -> bool:

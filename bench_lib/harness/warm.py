@@ -32,17 +32,29 @@ def warm_compile_metrics(spec, compiles: int, timeout_s: float) -> dict:
     import dataclasses
 
     line = json.dumps({"spec": dataclasses.asdict(spec), "compiles": compiles})
-    try:
+    if timeout_s < 10:
+        return {"compile_warm_error": f"not tried: {timeout_s:.0f} s left of the cell's timeout"}
+    try:  # its log (stderr) goes to the cell's log, this process's stderr
         done = subprocess.run([sys.executable, "-m", "bench_lib.harness.warm"], input=line,
-                              capture_output=True, text=True, timeout=timeout_s,
+                              stdout=subprocess.PIPE, text=True, timeout=timeout_s,
                               env=dict(os.environ))
     except subprocess.TimeoutExpired:
         return {"compile_warm_error": f"the warm compile took more than {timeout_s:.0f} s"}
+    except OSError as err:
+        return {"compile_warm_error": f"could not start the warm compile: {err}"[:300]}
     answer = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []
-    if not answer:
-        tail = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
-        return {"compile_warm_error": tail[0][:300]}
-    return json.loads(answer[0])
+    try:
+        out = json.loads(answer[0]) if answer else None
+    except json.JSONDecodeError:
+        out = None
+    if not isinstance(out, dict):
+        return {"compile_warm_error": f"the warm compile ended with exit {done.returncode} and no "
+                                      f"answer (its traceback is in the cell's log)"}
+    if out.get("compile_warm_compiles", 0) < compiles:
+        out["compile_warm_error"] = (f"the warm run compiled {out.get('compile_warm_compiles')} "
+                                     f"time(s) of the cell's {compiles} within its steps: its "
+                                     f"seconds are those compiles' only")
+    return out
 
 
 def measure(spec, compiles: int, max_steps: int = 400) -> dict:

@@ -43,6 +43,9 @@ from bench_lib.harness.distributed import LOST_RANK, TEMP_PREFIX, lost_rank
 
 __all__ = ["main"]
 
+#: When this worker started (the runner's clock on the cell starts about then).
+_STARTED = time.monotonic()
+
 
 def _jsonable(value):
     import numpy as np
@@ -146,8 +149,14 @@ def _warm(spec, metrics: dict) -> dict:
         return {}
     from bench_lib.harness.warm import warm_compile_metrics
 
-    return warm_compile_metrics(spec, int(metrics["compiles"]),
-                                timeout_s=max(30.0, min(300.0, spec.timeout_s / 4)))
+    # within what the runner leaves the cell (its timeout covers setup, timing and training),
+    # keeping a margin for the answer
+    left = spec.timeout_s - (time.monotonic() - _STARTED) - 30.0
+    try:
+        return warm_compile_metrics(spec, int(metrics["compiles"]),
+                                    timeout_s=min(300.0, spec.timeout_s / 4, left))
+    except Exception as err:  # noqa: BLE001 - the cell's own result stands
+        return {"compile_warm_error": f"{type(err).__name__}: {err}"[:300]}
 
 
 def serve(commands, answer) -> None:

@@ -54,6 +54,7 @@ _EXAMPLES = [
     ('--shard 0/4', 'every 4th group of cells, for scheduler jobs'),
     ('--device cuda', 'the plain-torch backend on a GPU'),
     ('--config benchmarks/compile.toml', 'eager vs torch.compile, every strategy'),
+    ('--config benchmarks/compile-routes.toml', 'pad or mark dynamic: every compile route'),
     ('--execution eager,compile --prefetch 2', 'compiled steps, batches built ahead'),
     ('--config benchmarks/ddp.toml', '1 and 2 data-parallel ranks (torchrun)'),
     ('--datasets nci5k --ranks 1,2 --strategies pad,dynamic,pack-lpfhp', ''),

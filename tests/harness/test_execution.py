@@ -87,8 +87,35 @@ def test_compile_kwargs_name_the_variants():
             == {"dynamic": True})
     assert (compile_kwargs(dataclasses.replace(spec, execution="cudagraphs"))
             == {"mode": "reduce-overhead"})
+    assert (compile_kwargs(dataclasses.replace(spec, execution="compile-static"))
+            == {"dynamic": False})
+    assert (compile_kwargs(dataclasses.replace(spec, execution="compile-marked"))
+            == {"dynamic": None})
     aot = dataclasses.replace(spec, compile_options={"backend": "aot_eager"})
     assert compile_kwargs(aot)["backend"] == "aot_eager"
+
+
+def test_a_warm_compile_with_no_time_left_is_not_tried():
+    from bench_lib.harness.warm import warm_compile_metrics
+
+    spec = CellSpec(dataset="qm9", strategy="dynamic", backend="torch", execution="compile")
+    assert warm_compile_metrics(spec, 2, timeout_s=3.0) == {
+        "compile_warm_error": "not tried: 3 s left of the cell's timeout"}
+
+
+@pytest.mark.slow
+def test_a_marked_cell_compiles_once_and_again_from_its_warm_cache(tmp_path):
+    """Through the runner, as the suite runs it: unpadded batches marked dynamic within the plan's
+    bounds compile once; the worker then compiles the step again from the cell's own cache."""
+    marked = _spec(strategy="dynamic", strategy_params={"batch_graphs": 6},
+                   execution="compile-marked")
+    (rec,) = run_group([marked], log_dir=tmp_path)
+    assert rec["status"] == "ok", rec["error"]
+    args = rec["compile_args"]  # (a dict here; JSON text in records.csv)
+    assert args["torch.compile"] == {"dynamic": None} and set(args["mark_dynamic"]) >= {"node"}
+    assert rec["compiles"] == 1 and rec["recompiles"] == 0 and rec["graph_breaks"] == 0
+    assert rec["compile_warm_compiles"] == rec["compiles"]
+    assert 0 < rec["compile_warm_s"] < rec["compile_s"]
 
 
 def _spec(**kw) -> CellSpec:
