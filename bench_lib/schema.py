@@ -35,22 +35,11 @@ ENVIRONMENT_SKIP = "EnvironmentSkip:"
 # 9: retried (a data-parallel cell run again); 8: node and edge slots_per_step_min
 SCHEMA_VERSION = 10
 
-#: How a cell's training step runs: the routes users take with ``torch.compile`` (forward, loss
-#: and backward; the optimiser steps eagerly), each recorded with the arguments it passed
-#: (``compile_args``):
-#:
-#: - ``eager``: op by op;
-#: - ``compile-static``: ``dynamic=False``, one graph per batch shape, up to dynamo's recompile
-#:   limit (then the step runs eagerly for shapes not compiled);
-#: - ``compile``: torch's default ``dynamic=None`` ("automatic dynamic": the first shape compiles
-#:   static, the first new one recompiles with the sizes that changed made symbolic);
-#: - ``compile-marked``: ``dynamic=None`` with ``torch._dynamo.mark_dynamic`` on the node, edge and
-#:   graph dimensions of every batch, bounded by the plan's smallest and largest batch (one
-#:   symbolic compile, no recompile for a batch inside the bounds);
-#: - ``compile-dynamic``: ``dynamic=True``, symbolic from the first compile (kept for comparison:
-#:   torch's Dynamic Shapes page calls it not recommended);
-#: - ``cudagraphs``: ``mode="reduce-overhead"`` (CUDA graphs recorded per shape and replayed; CUDA
-#:   only), its capture sizes the plan's distinct shapes.
+#: How a cell's training step runs (docs/compile.md): ``eager``; ``torch.compile`` of forward,
+#: loss and backward with ``dynamic=False`` (``compile-static``), torch's default ``dynamic=None``
+#: (``compile``), the default with ``mark_dynamic`` on the node, edge and graph dimensions within
+#: the plan's bounds (``compile-marked``), ``dynamic=True`` (``compile-dynamic``, which torch now
+#: advises against); ``cudagraphs``: ``mode="reduce-overhead"`` (CUDA only).
 EXECUTIONS = ("eager", "compile-static", "compile", "compile-marked", "compile-dynamic",
               "cudagraphs")
 

@@ -220,10 +220,10 @@ def test_backend_dgl_is_refused_on_a_suite_files_cuda_device():
     from bench_lib.config import ConfigError, Overrides, parse_config
 
     doc = {"suite": {"device": "cuda"}, "datasets": {"nci5k": {}}}
-    with pytest.raises(ConfigError, match="--backend dgl runs on the CPU only"):
+    with pytest.raises(ConfigError, match="--backend: dgl runs on the CPU only"):
         parse_config(doc, overrides=Overrides(backend="dgl"))
     assert parse_config(doc, overrides=Overrides(backend="torch")).backend == "torch"
-    with pytest.raises(ConfigError, match=r"\[suite\] backend dgl runs on the CPU only"):
+    with pytest.raises(ConfigError, match=r"\[suite\] backend: dgl runs on the CPU only"):
         parse_config({**doc, "suite": {"device": "cuda", "backend": "dgl"}})
 
 

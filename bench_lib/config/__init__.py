@@ -248,7 +248,7 @@ def _suite_section(data: dict[str, Any], default_name: str, problems: Problems) 
         if key in suite:
             problems.check(one_of, f"[suite] {key}", suite[key], valid)
     if suite.get("backend") == "dgl" and suite.get("device") == "cuda":
-        problems.append("[suite] backend dgl runs on the CPU only (PyPI's DGL); device cuda needs "
+        problems.append("[suite] backend: dgl runs on the CPU only (PyPI's DGL); device cuda needs "
                         "backend torch")
     return suite
 

@@ -3,6 +3,7 @@ strategy and execution, with validation curves that include the compile seconds.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,8 +11,9 @@ import pandas as pd
 from bench_lib.report import plots
 from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.results import Results
-from bench_lib.report.tables import (compile_table, curve_points, fill_untimed, metric_of,
-                                     summarise)
+from bench_lib.report.routes import break_even
+from bench_lib.report.tables import (compile_table, curve_points, fill_untimed, json_field,
+                                     metric_of, summarise)
 
 __all__ = ["compile_section"]
 
@@ -40,6 +42,7 @@ def compile_section(res: Results, out: Path) -> list[str]:
              f"to the steady-rate time to target. Each compiled cell's record holds what it passed "
              f"(`compile_args`: `torch.compile`'s arguments, `mark_dynamic`'s bounds) and its "
              f"graph breaks' reasons.", ""]
+    lines += _what_ran(ran[ran.execution != "eager"])
     routes = set(ran.execution) - {"eager"}
     if len(routes) > 1:  # the pad-or-mark question: every route's arms in one table
         from bench_lib.report.routes import routes_table
@@ -52,7 +55,7 @@ def compile_section(res: Results, out: Path) -> list[str]:
         for model, view, g in res.groups(dataset):
             summary = summarise(g)
             lines += [f"### {display_name(dataset)}, `{model}`, {view}", "",
-                      compile_table(summary, fill_untimed(g)), ""]
+                      compile_table(summary, break_even(fill_untimed(g), summary)), ""]
             # One colour per strategy, one line style per execution.
             curves = {x: curve_points(rows, with_compile=True, key="strategy_name")
                       for x, rows in g.groupby("execution", sort=False)}
@@ -75,3 +78,30 @@ def compile_section(res: Results, out: Path) -> list[str]:
                           f"(right); one colour per strategy, one line style per execution, one "
                           f"line per seed, so no error bars.", ""]
     return lines
+
+
+def _what_ran(compiled: pd.DataFrame) -> list[str]:
+    """What each route passed (``compile_args``; the marked bounds are each cell's, in its record),
+    the graph breaks' reasons where any, and the warm-cache runs that fell short
+    (``compile_warm_error``, ``compile_warm_compiles``)."""
+    lines = []
+    if "compile_args" in compiled:
+        for execution, g in compiled.groupby("execution", sort=False):
+            args = [json_field(a, {}) for a in g.compile_args]
+            kwargs = sorted({json.dumps(a.get("torch.compile", {}), sort_keys=True) for a in args})
+            marked = sorted({d for a in args for d in a.get("mark_dynamic", {})})
+            bounds = (f", mark_dynamic on the {', '.join(marked)} dimension(s) within each cell's "
+                      f"planned bounds (its record's `compile_args`)" if marked else "")
+            lines.append(f"- `{execution}`: torch.compile({'; '.join(kwargs)}){bounds}")
+    reasons: dict[str, int] = {}
+    for text in compiled.get("graph_break_reasons", []):
+        for reason, n in json_field(text, {}).items():
+            reasons[reason] = reasons.get(reason, 0) + int(n)
+    lines += [f"- graph break ({n}x): {reason}" for reason, n in sorted(reasons.items())]
+    if "compile_warm_error" in compiled:
+        errors = compiled.compile_warm_error.astype(object).fillna("").astype(str)
+        short = compiled[errors.str.len() > 0]
+        lines += [f"- warm compile of `{r.strategy}` on {display_name(r.dataset)}: "
+                  f"{r.compile_warm_error} ({r.compile_warm_compiles} compile(s) counted)"
+                  for r in short.itertuples()]
+    return (["What the compiled cells passed and met:", "", *lines, ""]) if lines else []

@@ -13,14 +13,46 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from bench_lib.report.names import display_name
 from bench_lib.report.results import Results
-from bench_lib.report.tables import (DECIDED, _arm_key, break_even, decide, fill_untimed,
-                                     summarise)
+from bench_lib.report.stats import Estimate
+from bench_lib.report.tables import DECIDED, decide, fill_untimed, summarise
 
-__all__ = ["routes_table", "routes_block", "update_routes", "BEGIN", "END"]
+__all__ = ["break_even", "routes_table", "routes_block", "update_routes", "BEGIN", "END"]
 
 BEGIN, END = "<!-- routes:begin", "<!-- routes:end -->"
+
+
+def _arm_key(rows: pd.DataFrame, arm: str) -> tuple:
+    """What an arm shares with its eager arm: the strategy, its prefetch and its ranks."""
+    def number(col: str, default: int) -> int:
+        value = pd.to_numeric(rows.at[arm, col], errors="coerce") if col in rows else None
+        return default if value is None or value != value else int(value)
+
+    return rows.at[arm, "strategy_name"], number("prefetch", 0), number("ranks", 1)
+
+
+def break_even(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]]) -> dict[str, list[str]]:
+    """Each arm's steps until its compile seconds are repaid by steps faster than its eager arm in
+    the same table (the same strategy, prefetch and ranks; median compile seconds over the step
+    time saved, from a cold cache and from a warm one): ``{arm: [cold, warm]}`` as text, ``never``
+    where the compiled step is not faster, ``-`` for an eager arm, one without its eager arm or
+    without a step time."""
+    arms = g.drop_duplicates("strategy").set_index("strategy")
+    eager = {_arm_key(arms, a): a for a in arms.index if arms.at[a, "execution"] == "eager"}
+    out = {}
+    for arm, est in summary.items():
+        base = eager.get(_arm_key(arms, arm)) if arm in arms.index else None
+        if base is None or base == arm or not (summary[base]["step_s"].ok and est["step_s"].ok):
+            out[arm] = ["-", "-"]
+            continue
+        saved = summary[base]["step_s"].value - est["step_s"].value
+        out[arm] = [("-" if not est[col].ok else "never" if not saved > 0
+                     else f"{est[col].value / saved:,.0f}")
+                    for col in ("compile_s", "compile_warm_s")]
+    return out
 
 
 def _ratio(value: float, base: float) -> str:

@@ -106,6 +106,8 @@ COMPILE = [
     ("compile_warm_s", "warm compile s", "{:.1f}", "low"),
     ("compiles", "compiles", "{:.0f}", None),
     ("recompiles", "recompiles", "{:.0f}", None),
+    ("shape_changes", "shape changes", "{:.0f}", None),
+    ("frames_not_compiled", "frames run eagerly", "{:.0f}", None),
     ("graph_breaks", "graph breaks", "{:.0f}", None),
     ("distinct_shapes", "shapes", "{:,.0f}", None),
     ("graphs_per_s", "steady graphs/s [95% CI]", "{:,.0f}", "high"),
@@ -459,45 +461,14 @@ def details_table(summary) -> str:
     return _table(summary, DETAILS)
 
 
-def _arm_key(rows: pd.DataFrame, arm: str) -> tuple:
-    """What an arm shares with its eager arm: the strategy, its prefetch and its ranks."""
-    def number(col: str, default: int) -> int:
-        value = pd.to_numeric(rows.at[arm, col], errors="coerce") if col in rows else None
-        return default if value is None or value != value else int(value)
-
-    return rows.at[arm, "strategy_name"], number("prefetch", 0), number("ranks", 1)
-
-
-def break_even(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]]) -> dict[str, list[str]]:
-    """Each arm's steps until its compile seconds are repaid by steps faster than its eager arm in
-    the same table (the same strategy, prefetch and ranks; median compile seconds over the step
-    time saved, from a cold cache and from a warm one): ``{arm: [cold, warm]}`` as text, ``never``
-    where the compiled step is not faster, ``-`` for an eager arm, one without its eager arm or
-    without a step time."""
-    arms = g.drop_duplicates("strategy").set_index("strategy")
-    eager = {_arm_key(arms, a): a for a in arms.index if arms.at[a, "execution"] == "eager"}
-    out = {}
-    for arm, est in summary.items():
-        base = eager.get(_arm_key(arms, arm)) if arm in arms.index else None
-        if base is None or base == arm or not (summary[base]["step_s"].ok and est["step_s"].ok):
-            out[arm] = ["-", "-"]
-            continue
-        saved = summary[base]["step_s"].value - est["step_s"].value
-        out[arm] = [("-" if not est[col].ok else "never" if not saved > 0
-                     else f"{est[col].value / saved:,.0f}")
-                    for col in ("compile_s", "compile_warm_s")]
-    return out
-
-
-def compile_table(summary, g: pd.DataFrame | None = None) -> str:
+def compile_table(summary, extra: dict[str, list[str]] | None = None) -> str:
     """Compile seconds (cold and warm cache), compiles, recompiles, shapes, steady rate and time to
-    target with and without compile; with the table's records ``g``, each compiled arm's
-    break-even steps against its eager arm (:func:`break_even`)."""
-    if g is None:
+    target with and without compile; ``extra``: each arm's break-even steps, cold and warm
+    (:func:`bench_lib.report.routes.break_even`)."""
+    if extra is None:
         return _table(summary, COMPILE)
     return _table(summary, COMPILE, extra_header=("break-even steps (cold)",
-                                                  "break-even steps (warm)"),
-                  extra=break_even(g, summary))
+                                                  "break-even steps (warm)"), extra=extra)
 
 
 def stats_table(planning: dict) -> str:

@@ -142,7 +142,10 @@ def test_every_recorded_metric_is_reported():
                  "class_balance", "positive_class", "metric_source",  # the target's sentence
                  "best_val_mae", "final_val_mae",  # the score columns hold them too
                  "turn_group", "decide_looks",  # the verdicts' pairing and their share of alpha
-                 "retried"}  # the cells to look at (test_flags_name_a_cell_that_ran_twice)
+                 "retried",  # the cells to look at (test_flags_name_a_cell_that_ran_twice)
+                 # the compile section's list of what the compiled cells passed and met
+                 "compile_args", "graph_break_reasons", "compile_warm_error",
+                 "compile_warm_compiles"}
     assert set(METRIC_FIELDS) - shown - elsewhere == set()
 
 
