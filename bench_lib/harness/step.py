@@ -12,7 +12,8 @@ from bench_lib.models.ops import TorchOps
 from bench_lib.strategies import GraphBatch
 from bench_lib.tasks import Task, task_loss
 
-__all__ = ["compile_kwargs", "compile_args", "mark_bounds", "mark_batch", "make_loss",
+__all__ = ["compile_kwargs", "compile_args", "bounded_marks", "mark_bounds", "mark_batch",
+           "make_loss",
            "masked_loss", "sync"]
 
 
@@ -35,6 +36,14 @@ def compile_kwargs(spec: CellSpec) -> dict:
         extra["options"] = {k: tuple(v) if isinstance(v, list) else v
                             for k, v in extra["options"].items()}
     return {**kwargs, **extra}
+
+
+def bounded_marks() -> bool:
+    """Whether this torch's ``mark_dynamic`` takes ``min``/``max`` (torch 2.2's does not, and
+    ``compile-marked`` cells are then skipped for the stack)."""
+    import inspect
+
+    return "min" in inspect.signature(torch._dynamo.mark_dynamic).parameters
 
 
 def mark_bounds(plans, n_node, n_edge, splits: tuple[int, ...] = ()) -> dict[str, list[list[int]]]:

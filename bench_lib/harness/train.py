@@ -52,8 +52,8 @@ from bench_lib.harness.measure import release_free_memory, rss_mib
 from bench_lib.harness.memory import phase_rises, reset_peaks
 from bench_lib.harness.pipeline import BatchSource
 from bench_lib.harness.planning import plan_metrics
-from bench_lib.harness.step import (compile_args, compile_kwargs, make_loss, mark_bounds,
-                                    masked_loss, sync)
+from bench_lib.harness.step import (bounded_marks, compile_args, compile_kwargs, make_loss,
+                                    mark_bounds, masked_loss, sync)
 from bench_lib.harness.throughput import ThroughputPhase
 from bench_lib.harness.to_target import TrainingPhase, train_to_target
 from bench_lib.models import MODELS, create_model
@@ -180,6 +180,9 @@ class CellRun(ThroughputPhase, TrainingPhase):
             raise NotImplementedError(f"execution {spec.execution!r} needs backend 'torch': "
                                       f"torch.compile cannot trace DGL's message-passing kernels "
                                       f"(backend {spec.backend!r})")
+        if spec.execution == "compile-marked" and not bounded_marks():
+            raise EnvironmentSkip(f"execution 'compile-marked' bounds torch._dynamo.mark_dynamic "
+                                  f"with min and max, which torch {torch.__version__} lacks")
         if spec.execution == "cudagraphs" and self.device.type != "cuda":
             raise EnvironmentSkip("execution 'cudagraphs' captures CUDA graphs: it needs device "
                                   "'cuda'")

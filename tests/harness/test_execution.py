@@ -110,6 +110,11 @@ def test_a_marked_cell_compiles_once_and_again_from_its_warm_cache(tmp_path):
     marked = _spec(strategy="dynamic", strategy_params={"batch_graphs": 6},
                    execution="compile-marked")
     (rec,) = run_group([marked], log_dir=tmp_path)
+    from bench_lib.harness.step import bounded_marks
+
+    if not bounded_marks():  # torch 2.2 (DGL's stack): skipped for the stack, and said why
+        assert rec["status"] == "skipped" and "lacks" in rec["error"], rec["error"]
+        return
     assert rec["status"] == "ok", rec["error"]
     args = rec["compile_args"]  # (a dict here; JSON text in records.csv)
     assert args["torch.compile"] == {"dynamic": None} and set(args["mark_dynamic"]) >= {"node"}
