@@ -39,6 +39,9 @@ def test_every_route_ran_on_every_dataset_in_both_views(records):
                                                                     "equal-real-graphs"}
     env = json.loads((RESULTS / "environment.json").read_text())
     assert torch_release(env["packages"]["torch"]) >= (2, 9)  # today's torch, not DGL's 2.2.1
+    torch = env["packages"]["torch"].split("+")[0]
+    for page in (PAGE, PAGE.parent / "benchmarks.md"):  # the stack the pages name
+        assert f"torch {torch}" in " ".join(page.read_text().split()), page
     assert (RESULTS / "constraints.txt").exists() and (RESULTS / "pip-freeze.txt").exists()
 
 
