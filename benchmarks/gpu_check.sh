@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Projection against measurement on a GPU, in under 10 minutes: the default suite's qm9 cells
+# Projection against measurement on a GPU, sized by estimate (not yet run) for about 8 minutes: the default suite's qm9 cells
 # (SchNet and PaiNN; pad, dynamic, pack-lpfhp; equal-padded-budget; one seed; throughput only) on
-# device cuda, eager and CUDA graphs, then each cell's measured step time beside the step time
+# device cuda, eager and CUDA graphs (one recording per shape), and the compile routes on SchNet's
+# qm9 cells' strategies (compile-static for pad and pack-lpfhp, compile-marked for dynamic), then
+# each cell's measured step time beside the step time
 # bench_lib.costs.project projects for the device profile named by $PROFILE (default h200) from the
 # same cells' counted costs. Writes $OUT/gpu_check/{records.csv,projection.md}.
 #
@@ -22,7 +24,8 @@ seeds = [0]
 repeats = 3
 device = "cuda"
 backend = "torch"
-execution = ["eager", "cudagraphs"]
+execution = ["eager", "cudagraphs", "compile-static", "compile-marked"]
+execution_only = { compile-static = ["pad", "pack-lpfhp"], compile-marked = ["dynamic"] }
 mode = "train"
 timeout_s = 300
 [train]
