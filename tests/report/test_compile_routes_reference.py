@@ -93,3 +93,21 @@ def test_every_number_the_page_says_of_it_is_in_its_table():
     assert quoted and quoted <= cells | {"6%", "14%"}, sorted(quoted - cells)
     for verdict in ("6% slower", "14% slower"):
         assert verdict in block
+
+
+COMPARED = RESULTS.parents[1] / "reports" / "compile-routes-reference" / "compare-torch-2.2.1.md"
+
+
+def test_the_comparison_with_the_torch_2_2_reference_is_the_records(monkeypatch):
+    """``python -m bench_lib.report compare results/compile-reference
+    results/compile-routes-reference --relative-to dynamic --out <COMPARED>``: committed, and what
+    the two runs' records give."""
+    from bench_lib.report.compare import compare_runs, comparison_markdown
+
+    text = committed(COMPARED, "the comparison of the two compile references").read_text()
+    monkeypatch.chdir(RESULTS.parents[1])  # the paths as the command names them
+    again = comparison_markdown(compare_runs("results/compile-reference",
+                                             "results/compile-routes-reference",
+                                             relative_to="dynamic"))
+    assert text == again
+    assert "torch 2.2.1" in text and "torch 2.14.1" in text
