@@ -21,7 +21,7 @@ from bench_lib.report.datasets import dataset_section, goal_text, view_text
 from bench_lib.report.flags import flags_section
 from bench_lib.report.header import INTERVALS, header_section, threads_text, timed_seeds_short
 from bench_lib.report.html import answer_html, json_details, markdown_page
-from bench_lib.report.names import display_name, file_stem
+from bench_lib.report.names import display_name, file_stem, replace_block
 from bench_lib.report.ranks import ranks_section
 from bench_lib.report.results import Results
 from bench_lib.report.tables import decide, main_table, metric_of, summarise
@@ -92,9 +92,4 @@ def readme_block(results_dir: Path | str, report_link: str, command: str,
 
 def update_readme(readme: Path | str, block: str) -> None:
     """Replace the README's results block (markers included) with ``block``."""
-    path = Path(readme)
-    text = path.read_text()
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        raise ValueError(f"{path} has no results block ({BEGIN} ... {END})")
-    path.write_text(pattern.sub(lambda _: block, text, count=1))
+    replace_block(readme, BEGIN, END, block, "results block")

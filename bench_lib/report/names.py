@@ -1,4 +1,5 @@
-"""Dataset names as a report shows them and as file names take them."""
+"""Dataset names as a report shows them and as file names take them; a generated block of a page
+replaced between its markers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import hashlib
 import re
 from pathlib import Path
 
-__all__ = ["display_name", "file_stem"]
+__all__ = ["display_name", "file_stem", "replace_block"]
 
 
 def file_stem(dataset: str) -> str:
@@ -25,3 +26,14 @@ def display_name(dataset: str) -> str:
     if not sep or "/" not in path:
         return dataset
     return f"{kind}:{Path(path.rstrip('/')).name or path}"
+
+
+def replace_block(page: Path | str, begin: str, end: str, block: str, what: str) -> None:
+    """Replace ``page``'s block from the marker ``begin`` to ``end`` (markers included) with
+    ``block``; a ``ValueError`` naming ``what`` when the page has none."""
+    path = Path(page)
+    text = path.read_text()
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{path} has no {what} ({begin} ... {end})")
+    path.write_text(pattern.sub(lambda _: block, text, count=1))

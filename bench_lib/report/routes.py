@@ -10,12 +10,11 @@ compiled-steps section shows the same table when its run compared more than one 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
 
-from bench_lib.report.names import display_name
+from bench_lib.report.names import display_name, replace_block
 from bench_lib.report.results import Results
 from bench_lib.report.stats import Estimate
 from bench_lib.report.tables import DECIDED, decide, fill_untimed, summarise
@@ -106,9 +105,4 @@ def routes_block(results_dir: Path | str, command: str) -> str:
 
 def update_routes(page: Path | str, block: str) -> None:
     """Replace ``page``'s routes block with ``block``."""
-    path = Path(page)
-    text = path.read_text()
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        raise ValueError(f"{path} has no routes block ({BEGIN} ... {END})")
-    path.write_text(pattern.sub(lambda _: block, text, count=1))
+    replace_block(page, BEGIN, END, block, "routes block")
