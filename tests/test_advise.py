@@ -264,3 +264,46 @@ def test_a_device_profile_is_projected_from_counted_costs_not_timed(capsys):
     assert main(["nci5k", "--device-profile", "tpu-v9"]) == 2
     assert ("not a profile of bench_lib/costs/devices.toml; valid: a100-40gb, h100-sxm, h200"
             in capsys.readouterr().err)
+
+
+def test_a_route_fits_a_plan_by_its_shapes():
+    from bench_lib.advise.routes import routes_for
+
+    routes = ["compile-static", "compile", "compile-marked", "cudagraphs"]
+    assert routes_for(1, ["eager", *routes]) == ["eager", "compile-static", "cudagraphs"]
+    assert routes_for(9, ["eager", *routes]) == ["eager", "compile", "compile-marked",
+                                                 "cudagraphs"]
+    with pytest.raises(ValueError, match="unknown route"):
+        from bench_lib.advise.routes import advise_routes
+
+        advise_routes("nci5k", ["jit"], 10)
+
+
+@pytest.mark.slow
+def test_advise_names_a_compile_route_for_a_file_it_has_never_seen(tmp_path, capsys, monkeypatch):
+    """``--execution``: every strategy eager and under the routes that fit its shapes, measured in
+    one group, ranked by the time for the planned steps with the compile seconds counted."""
+    monkeypatch.setenv("BENCH_LIB_CACHE", str(tmp_path / "cache"))
+    rows = [("C" * n + mid + "C" * m, n + m / 10) for n in range(1, 21) for m in range(10)
+            for mid in ("O", "N", "CC")]
+    data = tmp_path / "never_seen.csv"
+    data.write_text("smiles,y\n" + "".join(f"{s},{y}\n" for s, y in rows))
+    out = tmp_path / "routes.json"
+    code = A.main([f"csv:{data}", "--target", "y", "--execution", "compile-static,compile-marked",
+                   "--steps", "1000", "--seconds", "0.5", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    answer = json.loads(out.read_text())
+    arms = {(r["strategy"], r["execution"]) for r in answer["rows"]}
+    # each strategy under the routes its shapes fit: unpadded batches take the dynamic route here
+    assert arms == {("dynamic", "eager"), ("pad-bucket", "eager"), ("pack-lpfhp", "eager"),
+                    ("dynamic", "compile-marked"), ("pad-bucket", "compile-static"),
+                    ("pack-lpfhp", "compile-static")}
+    assert next(r for r in answer["rows"] if r["strategy"] == "dynamic")["distinct_shapes"] > 8
+    assert all(r["ok"] for r in answer["rows"]), answer["rows"]
+    compiled = [r for r in answer["rows"] if r["execution"] != "eager"]
+    assert all(r["compile_s"] > 0 and r["compiles"] >= 1 for r in compiled)
+    best = answer["best"]
+    assert best["time_s"] == min(r["time_s"] for r in answer["rows"])
+    assert f"Take **`{best['strategy']}` {best['execution']}**" in printed
+    assert "measured on this machine" in printed and "not projected" in printed

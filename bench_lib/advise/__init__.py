@@ -227,6 +227,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="about this many step-clock seconds of timed calibration steps in all "
                              "(default 4; at least 2 windows per repeat)")
     parser.add_argument("--json", type=Path, help="also write the advice as JSON here")
+    parser.add_argument("--execution", metavar="ROUTES",
+                        help="comma-separated compile routes (compile-static, compile, "
+                             "compile-marked, compile-dynamic, cudagraphs): time each strategy "
+                             "eager and under the routes that fit its shapes, and name the route "
+                             "with the least time for --steps steps, compiling included "
+                             "(bench_lib.advise.routes; measured here)")
+    parser.add_argument("--steps", type=int, default=10_000,
+                        help="the training steps the compile cost is counted against, with "
+                             "--execution (default 10000)")
     parser.add_argument("--device-profile", metavar="NAME",
                         help="project for a device of bench_lib/costs/devices.toml (a100-40gb, "
                              "h100-sxm, h200) from counted costs instead of calibrating on this "
@@ -260,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         return print(text, file=sys.stderr, flush=True)
     if args.device_profile:
         return _projected(args, split)
+    if args.execution is not None:
+        return _routes(args, split, progress)
     try:
         with Heartbeat():
             advice = advise(args.dataset, args.config, seconds=args.seconds, progress=progress,
@@ -276,6 +287,29 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(advice_json(advice), indent=1))
     print(text)
+    return 0
+
+
+def _routes(args, split, progress) -> int:
+    """``--execution``: rank the compile routes for the data (bench_lib.advise.routes)."""
+    from bench_lib.advise.routes import advise_routes, routes_markdown
+    from bench_lib.config import ConfigError
+
+    try:
+        with Heartbeat():
+            answer = advise_routes(args.dataset, split(args.execution) or [], args.steps,
+                                   args.config, seconds=args.seconds, progress=progress,
+                                   strategies=split(args.strategies), models=split(args.models),
+                                   target=split(args.target), options=dict(args.option),
+                                   smiles_column=args.smiles_column, id_column=args.id_column)
+    except (ConfigError, ValueError, FileNotFoundError) as err:
+        for line in str(err).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(answer, indent=1, default=str))
+    print(routes_markdown(answer))
     return 0
 
 
