@@ -307,3 +307,22 @@ def test_advise_names_a_compile_route_for_a_file_it_has_never_seen(tmp_path, cap
     assert best["time_s"] == min(r["time_s"] for r in answer["rows"])
     assert f"Take **`{best['strategy']}` {best['execution']}**" in printed
     assert "measured on this machine" in printed and "not projected" in printed
+
+
+def test_routes_measured_here_and_projected_for_a_device_are_labelled_apart(capsys, monkeypatch):
+    """``--execution`` with ``--device-profile``: the measured routes (here faked: their run is the
+    slow test above), then the profile's projection, each saying which it is."""
+    import bench_lib.advise.routes as R
+
+    row = {"strategy": "dynamic", "execution": "compile-marked", "ok": True, "error": [],
+           "graphs_per_s": 100.0, "graphs_per_step": 10.0, "compile_s": 5.0, "compile_warm_s": 1.0,
+           "compiles": 1.0, "distinct_shapes": 40.0, "time_s": 15.0, "time_warm_s": 11.0}
+    monkeypatch.setattr(R, "advise_routes", lambda *a, **k: {
+        "dataset": "nci5k", "model": "gin", "steps": 100, "graphs": 1000.0,
+        "per_step_of": "dynamic", "rows": [row], "best": row})
+    assert A.main(["nci5k", "--strategies", "dynamic,pack-lpfhp", "--execution", "compile-marked",
+                   "--device-profile", "a100-40gb"]) == 0
+    out = capsys.readouterr().out
+    measured = out.index("measured on this machine")
+    projected = out.index("projected, not measured")
+    assert measured < projected and "Take **`dynamic` compile-marked**" in out

@@ -267,10 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     suite_args = suite_flags(args)
     def progress(text):
         return print(text, file=sys.stderr, flush=True)
+    if args.execution is not None:  # measured here; with --device-profile, projected beside it
+        return _routes(args, split, progress)
     if args.device_profile:
         return _projected(args, split)
-    if args.execution is not None:
-        return _routes(args, split, progress)
     try:
         with Heartbeat():
             advice = advise(args.dataset, args.config, seconds=args.seconds, progress=progress,
@@ -310,6 +310,9 @@ def _routes(args, split, progress) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(answer, indent=1, default=str))
     print(routes_markdown(answer))
+    if args.device_profile:  # the accelerator's side: projected from counted costs, labelled so
+        print()
+        return _projected(args, split)
     return 0
 
 
