@@ -80,7 +80,10 @@ def test_a_group_of_every_strategy_writes_valid_records(tmp_path, warm_cache):
 @pytest.mark.slow
 def test_a_failing_cell_does_not_stop_its_group(tmp_path, warm_cache):
     raising = tiny("pad", strategy_params={"batch_graphs": 8, "no_such_param": 1})
-    slow = tiny("dynamic", timeout_s=0.5)
+    # its timed windows alone wait 2 s on it (2 repeats x 10 windows of at least 0.1 s): past 0.5 s
+    # however fast the machine (the limit counts the runner's waits on the cell, and a tiny cell's
+    # own waits once fit in it)
+    slow = tiny("dynamic", timeout_s=0.5, window_s=0.1, windows=10)
     fine = tiny("pack-lpfhp")
     records = run_group([raising, slow, fine])
     assert [r["status"] for r in records] == ["failed", "failed", "ok"]
