@@ -274,9 +274,7 @@ def test_a_route_fits_a_plan_by_its_shapes():
     assert routes_for(9, ["eager", *routes]) == ["eager", "compile", "compile-marked",
                                                  "cudagraphs"]
     with pytest.raises(ValueError, match="unknown route"):
-        from bench_lib.advise.routes import advise_routes
-
-        advise_routes("nci5k", ["jit"], 10)
+        A.advise_routes("nci5k", ["jit"], 10)
 
 
 @pytest.mark.slow
@@ -312,12 +310,10 @@ def test_advise_names_a_compile_route_for_a_file_it_has_never_seen(tmp_path, cap
 def test_routes_measured_here_and_projected_for_a_device_are_labelled_apart(capsys, monkeypatch):
     """``--execution`` with ``--device-profile``: the measured routes (here faked: their run is the
     slow test above), then the profile's projection, each saying which it is."""
-    import bench_lib.advise.routes as R
-
     row = {"strategy": "dynamic", "execution": "compile-marked", "ok": True, "error": [],
            "graphs_per_s": 100.0, "graphs_per_step": 10.0, "compile_s": 5.0, "compile_warm_s": 1.0,
            "compiles": 1.0, "distinct_shapes": 40.0, "time_s": 15.0, "time_warm_s": 11.0}
-    monkeypatch.setattr(R, "advise_routes", lambda *a, **k: {
+    monkeypatch.setattr(A, "advise_routes", lambda *a, **k: {
         "dataset": "nci5k", "model": "gin", "steps": 100, "graphs": 1000.0,
         "per_step_of": "dynamic", "rows": [row], "best": row})
     assert A.main(["nci5k", "--strategies", "dynamic,pack-lpfhp", "--execution", "compile-marked",

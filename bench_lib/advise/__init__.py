@@ -45,7 +45,8 @@ from bench_lib.advise.text import advice_json, advice_markdown
 __all__ = ["SCALES", "PREDICTED", "CostModel", "fit_cost_model", "calibration_points",
            "calibration_spec",
            "asked_config", "suite_config", "not_predicted", "plan_cells",
-           "calibrate", "predict", "advise", "advice_markdown", "advice_json", "main"]
+           "calibrate", "predict", "advise", "advise_routes", "advice_markdown", "advice_json",
+           "main"]
 
 # What advise predicts, whatever the configuration asks: eager steps, one process, batches built
 # inline.
@@ -184,6 +185,32 @@ def advise(dataset: str, config: Path | None = None, seconds: float = 4.0, progr
                    "total_s": time.perf_counter() - t0}, skipped)
 
 
+def advise_routes(dataset: str, routes: list[str], steps: int, config: Path | None = None,
+                  seconds: float = 4.0, progress=None, **overrides) -> dict:
+    """Which compile route, measured here (:mod:`bench_lib.advise.routes`): each strategy eager and
+    under the routes its plan's shapes fit, one group of the suite's cells, ranked by the time for
+    ``steps`` steps with the compile seconds counted."""
+    from bench_lib.advise.cost_model import _Progress
+    from bench_lib.advise.routes import (ROUTE_STRATEGIES, check_routes, eager_base, ranked,
+                                         route_cells)
+    from bench_lib.harness.progress import phase
+    from bench_lib.harness.runner import run_group
+
+    check_routes(routes, steps)
+    overrides["strategies"] = overrides.get("strategies") or list(ROUTE_STRATEGIES)
+    asked, _ = one_model(asked_config(dataset, config, **overrides))
+    base = eager_base(asked)
+    planned, _, _ = plan_cells(base, scales=(1.0,))
+    cells = route_cells(base, planned, routes, seconds)
+    what = (f"timing {len(cells)} cells in turns (each compiled one compiles from a cold cache, "
+            f"then again from its warm one)")
+    if progress:
+        progress(what)
+    phase(what)
+    records = run_group(cells, progress=_Progress(progress))
+    return ranked(records, steps, dataset, cells[0].model)
+
+
 def _command(dataset: str, planned: list[dict], suite_args: list[str], spec=None) -> str:
     """The suite command that measures what advise predicted: the same dataset, strategies and
     settings, into a results folder of its own, with the target value when the dataset has one (time
@@ -292,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _routes(args, split, progress) -> int:
     """``--execution``: rank the compile routes for the data (bench_lib.advise.routes)."""
-    from bench_lib.advise.routes import advise_routes, routes_markdown
+    from bench_lib.advise.routes import routes_markdown
     from bench_lib.config import ConfigError
 
     try:

@@ -1,5 +1,6 @@
 """``python -m bench_lib.advise DATASET --execution ROUTES``: which compile route to take, measured
-on this machine.
+on this machine (:func:`bench_lib.advise.advise_routes` runs it; the cells and the ranking are
+here).
 
 The question of ``benchmarks/compile-routes.toml``, for the user's data and model and the steps they
 plan to train (``--steps``): each strategy of the suite's list (``dynamic``, ``pad-bucket`` and
@@ -22,7 +23,8 @@ import math
 from bench_lib.costs.shapes import CACHE_SIZE_LIMIT
 from bench_lib.schema import EXECUTIONS
 
-__all__ = ["ROUTE_STRATEGIES", "routes_for", "advise_routes", "routes_markdown"]
+__all__ = ["ROUTE_STRATEGIES", "routes_for", "check_routes", "eager_base", "route_cells", "ranked",
+           "routes_markdown"]
 
 #: The strategies the routes are compared on unless --strategies names others.
 ROUTE_STRATEGIES = ("dynamic", "pad-bucket", "pack-lpfhp")
@@ -36,31 +38,32 @@ def routes_for(distinct_shapes: int, routes: list[str]) -> list[str]:
             or (r == "compile-static" and static) or (r in _DYNAMIC_ROUTES and not static)]
 
 
-def advise_routes(dataset: str, routes: list[str], steps: int, config=None, seconds: float = 4.0,
-                  progress=None, **overrides) -> dict:
-    """Run the arms (see the module docstring) and rank them: ``{"rows": [...], "best": row,
-    "steps": steps, "graphs": planned real graphs, "model": ...}``."""
-    from bench_lib.advise import asked_config, one_model, plan_cells
-    from bench_lib.cells import plan_suite
-    from bench_lib.advise.cost_model import _Progress
-    from bench_lib.harness.progress import phase
-    from bench_lib.harness.runner import run_group
-
+def check_routes(routes: list[str], steps: int) -> None:
+    """A ``ValueError`` for an unknown route or fewer than one planned step."""
     unknown = [r for r in routes if r not in EXECUTIONS]
     if unknown:
         raise ValueError(f"--execution: unknown route(s) {', '.join(unknown)}; valid: "
                          f"{', '.join(EXECUTIONS)}")
     if not steps >= 1:
         raise ValueError(f"--steps must be at least 1 (got {steps})")
-    overrides.setdefault("strategies", None)
-    overrides["strategies"] = overrides["strategies"] or list(ROUTE_STRATEGIES)
-    asked, _ = one_model(asked_config(dataset, config, **overrides))
+
+
+def eager_base(asked):
+    """``asked`` (one dataset, one model) as the routes run it: no target (timing only), the torch
+    backend (compiled steps need it), eager, one seed, the equal-padded-budget view."""
     d = dataclasses.replace(asked.datasets[0], target_mae=None, target_value=None)
-    base = dataclasses.replace(asked, datasets=(d,), backend="torch", execution=("eager",),
+    return dataclasses.replace(asked, datasets=(d,), backend="torch", execution=("eager",),
                                execution_only={}, fairness=("equal-padded-budget",),
                                strategy_fairness={}, seeds=asked.seeds[:1], ranks=(1,), prefetch=0,
                                timed_seeds=None, decide=False)
-    planned, _, _ = plan_cells(base, scales=(1.0,))
+
+
+def route_cells(base, planned: list[dict], routes: list[str], seconds: float) -> list:
+    """The cells of ``base`` (:func:`eager_base`) eager and under each route that fits each
+    strategy's planned shapes (``planned``: advise's planned rows at scale 1), with about
+    ``seconds`` of timed windows each."""
+    from bench_lib.cells import plan_suite
+
     fits = {r["spec"].strategy: routes_for(int(r["distinct_shapes"]), ["eager", *routes])
             for r in planned}
     only = {x: [s for s, ok in fits.items() if x in ok] for x in routes if x != "eager"}
@@ -69,14 +72,13 @@ def advise_routes(dataset: str, routes: list[str], steps: int, config=None, seco
     cells = plan_suite(cfg, []).cells
     repeats = 2
     windows = max(2, math.ceil(seconds / (repeats * max(cells[0].window_s, 1e-3))))
-    cells = [dataclasses.replace(c, repeats=repeats, windows=windows) for c in cells
-             if c.execution in fits.get(c.strategy, ())]
-    what = (f"timing {len(cells)} cells in turns (each compiled one compiles from a cold cache, "
-            f"then again from its warm one)")
-    if progress:
-        progress(what)
-    phase(what)
-    records = run_group(cells, progress=_Progress(progress))
+    return [dataclasses.replace(c, repeats=repeats, windows=windows) for c in cells
+            if c.execution in fits.get(c.strategy, ())]
+
+
+def ranked(records: list[dict], steps: int, dataset: str, model: str) -> dict:
+    """The arms' records ranked by their time for ``steps`` steps of the first eager arm, compile
+    seconds included: ``{"rows": [...], "best": row, "steps", "graphs", ...}``."""
     rows = [_row(r) for r in records]
     eager = [r for r in rows if r["execution"] == "eager" and r["ok"]]
     if not eager:
@@ -84,12 +86,12 @@ def advise_routes(dataset: str, routes: list[str], steps: int, config=None, seco
     graphs = steps * eager[0]["graphs_per_step"]
     for r in rows:
         rate = r["graphs_per_s"]
-        r["time_s"] = (r["compile_s"] + graphs / rate) if r["ok"] and rate > 0 else math.inf
-        r["time_warm_s"] = ((r["compile_warm_s"] if r["compile_warm_s"] == r["compile_warm_s"]
-                             else r["compile_s"]) + graphs / rate) if r["ok"] and rate > 0 \
-            else math.inf
+        ok = r["ok"] and rate > 0
+        warm = r["compile_warm_s"] if r["compile_warm_s"] == r["compile_warm_s"] else r["compile_s"]
+        r["time_s"] = r["compile_s"] + graphs / rate if ok else math.inf
+        r["time_warm_s"] = warm + graphs / rate if ok else math.inf
     rows.sort(key=lambda r: r["time_s"])
-    return {"dataset": dataset, "model": cells[0].model, "steps": steps, "graphs": graphs,
+    return {"dataset": dataset, "model": model, "steps": steps, "graphs": graphs,
             "per_step_of": eager[0]["strategy"], "rows": rows, "best": rows[0]}
 
 
