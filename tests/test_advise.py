@@ -298,8 +298,13 @@ def test_advise_names_a_compile_route_for_a_file_it_has_never_seen(tmp_path, cap
                     ("dynamic", "compile-marked"), ("pad-bucket", "compile-static"),
                     ("pack-lpfhp", "compile-static")}
     assert next(r for r in answer["rows"] if r["strategy"] == "dynamic")["distinct_shapes"] > 8
-    assert all(r["ok"] for r in answer["rows"]), answer["rows"]
-    compiled = [r for r in answer["rows"] if r["execution"] != "eager"]
+    from bench_lib.harness.step import bounded_marks
+
+    for r in answer["rows"]:  # torch 2.2 (DGL's stack): compile-marked is skipped, and says why
+        marked_here = r["execution"] != "compile-marked" or bounded_marks()
+        assert r["ok"] == marked_here, r
+        assert marked_here or "lacks" in " ".join(r["error"]), r
+    compiled = [r for r in answer["rows"] if r["execution"] != "eager" and r["ok"]]
     assert all(r["compile_s"] > 0 and r["compiles"] >= 1 for r in compiled)
     best = answer["best"]
     assert best["time_s"] == min(r["time_s"] for r in answer["rows"])
