@@ -301,10 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with Heartbeat():
             advice = advise(args.dataset, args.config, seconds=args.seconds, progress=progress,
-                            suite_args=suite_args, strategies=split(args.strategies),
-                            models=split(args.models),
-                            target=split(args.target), options=dict(args.option),
-                            smiles_column=args.smiles_column, id_column=args.id_column)
+                            suite_args=suite_args, **_asked(args, split))
     except (ConfigError, ValueError, FileNotFoundError) as err:
         for line in str(err).splitlines():
             print(f"error: {line}", file=sys.stderr)
@@ -317,6 +314,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _asked(args, split) -> dict:
+    """The suite's settings advise's flags change (:class:`bench_lib.config.Overrides` fields),
+    the same for every answer advise gives."""
+    return {"strategies": split(args.strategies), "models": split(args.models),
+            "target": split(args.target), "options": dict(args.option),
+            "smiles_column": args.smiles_column, "id_column": args.id_column}
+
+
 def _routes(args, split, progress) -> int:
     """``--execution``: rank the compile routes for the data (bench_lib.advise.routes)."""
     from bench_lib.advise.routes import routes_markdown
@@ -326,9 +331,7 @@ def _routes(args, split, progress) -> int:
         with Heartbeat():
             answer = advise_routes(args.dataset, split(args.execution) or [], args.steps,
                                    args.config, seconds=args.seconds, progress=progress,
-                                   strategies=split(args.strategies), models=split(args.models),
-                                   target=split(args.target), options=dict(args.option),
-                                   smiles_column=args.smiles_column, id_column=args.id_column)
+                                   **_asked(args, split))
     except (ConfigError, ValueError, FileNotFoundError) as err:
         for line in str(err).splitlines():
             print(f"error: {line}", file=sys.stderr)
@@ -355,10 +358,7 @@ def _projected(args, split) -> int:
               f"bench_lib/costs/devices.toml; valid: {', '.join(profiles)}", file=sys.stderr)
         return 2
     try:
-        asked = asked_config(args.dataset, args.config, strategies=split(args.strategies),
-                             models=split(args.models), target=split(args.target),
-                             options=dict(args.option),
-                             smiles_column=args.smiles_column, id_column=args.id_column)
+        asked = asked_config(args.dataset, args.config, **_asked(args, split))
         asked, _ = one_model(asked)
         planned, _, _ = plan_cells(_as_predicted(asked), scales=(1.0,))
     except (ConfigError, ValueError, FileNotFoundError) as err:
