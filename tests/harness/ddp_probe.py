@@ -12,6 +12,7 @@ import copy
 import sys
 
 import torch
+import torch.distributed as dist
 
 from bench_lib.schema import CellSpec
 from bench_lib.harness.distributed import gather
@@ -53,4 +54,11 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    try:
+        main(sys.argv[1])
+    finally:
+        # A rank that leaves with its gloo group alive can abort at exit ("terminate called
+        # without an active exception", seen on torch 2.14.1): wait for both, then close it.
+        if dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
