@@ -208,9 +208,11 @@ class CpuProfiler:
 
 def _cells(args) -> list:
     from bench_lib.config import load_config
+    from bench_lib.stack import fit_to_stack
     from bench_lib.suite import expand_cells
 
-    cfg = load_config(ROOT / "benchmarks" / "default.toml")
+    # without DGL, its loader's arm is left out as the suite leaves it out
+    cfg = fit_to_stack(load_config(ROOT / "benchmarks" / "default.toml"), [])
     cfg = dataclasses.replace(cfg, backend="torch", seeds=cfg.seeds[:1], timed_seeds=1)
     return [dataclasses.replace(s, repeats=args.repeats, windows=args.windows, warmup_steps=3)
             for s in expand_cells(cfg) if s.repeats > 0]
@@ -321,7 +323,7 @@ def _drift(records: list[dict]) -> str:
 
 
 def _write_cpu(args, argv, records: list[dict]) -> int:
-    from bench_lib.harness.environment import environment
+    from bench_lib.harness.environment import environment, pip_freeze
 
     summary = {"cells": len(records), **_summary([r["error"] for r in records]),
                "without_denormals": _summary([r["error_without_denormals"] for r in records])}
@@ -362,6 +364,9 @@ def _write_cpu(args, argv, records: list[dict]) -> int:
         (args.out / "cpu.json").write_text(json.dumps(
             {"command": command, "environment": env, "records": records, "summary": summary},
             indent=1))
+        # the stack it ran on, as a suite's results folder holds it
+        (args.out / "environment.json").write_text(json.dumps(env, indent=1))
+        (args.out / "pip-freeze.txt").write_text(pip_freeze())
     return 0
 
 

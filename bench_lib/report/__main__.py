@@ -1,6 +1,7 @@
 """``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR] [--readme README.md]
 [--routes PAGE]``,
-or ``python -m bench_lib.report compare A B [--out FILE.md|FILE.html] [--match COLS]``.
+or ``python -m bench_lib.report compare A B [--out FILE.md|FILE.html] [--match COLS]
+[--relative-to STRATEGY] [--stacks PAGE]``.
 
 Records that cluster jobs left under ``RESULTS_DIR/jobs/`` (``--launcher
 slurm``) are merged into ``records.csv`` first, as a resumed run would."""
@@ -45,6 +46,10 @@ def compare_main(argv: list[str]) -> int:
                      help="compare absolute graphs/s cell by cell even when the machines differ")
     parser.add_argument("--margin", type=float, default=MARGIN,
                         help="equivalence margin (default 0.05: ±5%%)")
+    parser.add_argument("--stacks", type=Path, metavar="PAGE",
+                        help="also rewrite this page's sentence on what moved between the two "
+                             "runs' stacks (between its stacks:begin/end markers; "
+                             "docs/benchmarks.md); needs --relative-to")
     args = parser.parse_args(argv)
     relative = args.relative_to
     if relative is None and not args.absolute and (args.a / "records.csv").exists() \
@@ -55,8 +60,15 @@ def compare_main(argv: list[str]) -> int:
               "comparing each strategy's ratio to `dynamic` within its run (--absolute for "
               "absolute graphs/s)", file=sys.stderr)
     try:
-        text = comparison_markdown(compare_runs(args.a, args.b, tuple(args.match.split(",")),
-                                                relative, args.margin))
+        comparison = compare_runs(args.a, args.b, tuple(args.match.split(",")), relative,
+                                  args.margin)
+        text = comparison_markdown(comparison)
+        if args.stacks:
+            from bench_lib.report.compare import stacks_block, update_stacks
+
+            command = " ".join(["python -m bench_lib.report compare", str(args.a), str(args.b),
+                                f"--relative-to {relative}", f"--stacks {args.stacks}"])
+            update_stacks(args.stacks, stacks_block(comparison, command))
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -46,13 +46,17 @@ import numpy as np
 import pandas as pd
 
 from bench_lib.harness.environment import STACK_PACKAGES, stack_text
+from bench_lib.report.names import replace_block
 from bench_lib.report.stats import Estimate, overlaps
 from bench_lib.report.tables import describe_metric, in_view, json_field, latest, throughput, truthy
 from bench_lib.schema import VIEWS
 from bench_lib.verdicts import MARGIN, Verdict, compare_turns, t_interval
 
 __all__ = ["Comparison", "compare_runs", "comparison_markdown", "MATCH", "same_machine",
-           "same_stack"]
+           "same_stack", "stacks_sentence", "stacks_block", "update_stacks", "STACKS_BEGIN",
+           "STACKS_END"]
+
+STACKS_BEGIN, STACKS_END = "<!-- stacks:begin", "<!-- stacks:end -->"
 
 #: Columns that identify a cell across runs (those present in both runs are used).
 MATCH = ("dataset", "model", "strategy", "views", "seed", "execution", "ranks")
@@ -359,3 +363,49 @@ def comparison_markdown(c: Comparison) -> str:
                          ("Failed (not compared)", c.failed)):
         lines += ["", f"## {title} ({len(items)})", ""] + ([f"- {i}" for i in items] or ["none"])
     return "\n".join(lines) + "\n"
+
+
+def _machine_text(path: Path | str) -> str:
+    env = _environment(Path(path))
+    return f"{env.get('cpu', 'an unrecorded CPU')} ({env.get('cpu_count', '?')} CPUs)"
+
+
+def stacks_sentence(c: Comparison) -> str:
+    """What moved between two runs on two stacks, in one paragraph from a relative comparison:
+    the strategy ratios that changed (each named), those undecided, and the steps to target that
+    differ cell by cell."""
+    if not c.relative_to or not c.stack_a:
+        raise ValueError("the stacks sentence needs two runs on two stacks compared --relative-to "
+                         "a strategy")
+    changed, n = c.changed, len(c.relative)
+    undecided = sum(r["word"] == "undecided" for r in c.relative)
+    same = sum(r["word"] == "unchanged" for r in c.relative)
+    where = (f"on one machine, {_machine_text(c.a)}" if same_machine(c.a, c.b)
+             else f"A on {_machine_text(c.a)}, B on {_machine_text(c.b)}")
+    moved = ("; ".join(f"{r['table']} `{r['strategy']}` {r['a'].ratio:.2f}x to "
+                       f"{r['b'].ratio:.2f}x" for r in changed))
+    steps = [r for r in c.rows if r["steps_a"] is not None or r["steps_b"] is not None]
+    differ = [r for r in steps if r["steps_a"] != r["steps_b"]]
+    steps_text = (f"Steps to the validation target were the same in {len(steps) - len(differ)} of "
+                  f"{len(steps)} cells that ran in both and reached it in either"
+                  + (": " + "; ".join(f"{r['cell']} {_steps_text(r['steps_a'])} against "
+                                      f"{_steps_text(r['steps_b'])}" for r in differ)
+                     if differ else "") + ".")
+    alone = (f" {len(c.only_a)} cells ran in A only and {len(c.only_b)} in B only; "
+             f"{len(c.failed)} failed in either." if c.only_a or c.only_b or c.failed else "")
+    return (f"A = `{Path(c.a).name}` ({c.stack_a}), B = `{Path(c.b).name}` ({c.stack_b}), {where}. "
+            f"Of {n} strategy ratios to `{c.relative_to}` (graphs/s, per dataset, model and "
+            f"view), {len(changed)} changed beyond ±{c.margin:.0%}"
+            + (f" ({moved})" if changed else "")
+            + f", {same} stayed within it and {undecided} are undecided. {steps_text}{alone}")
+
+
+def stacks_block(c: Comparison, command: str) -> str:
+    """The stacks sentence between its markers, naming the command that wrote it."""
+    return "\n".join([f"{STACKS_BEGIN}: made by `{command}` from the records; do not edit by hand "
+                      f"-->", stacks_sentence(c), STACKS_END])
+
+
+def update_stacks(page: Path | str, block: str) -> None:
+    """Replace ``page``'s stacks block with ``block``."""
+    replace_block(page, STACKS_BEGIN, STACKS_END, block, "stacks block")
