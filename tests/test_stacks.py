@@ -12,6 +12,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from packaging.requirements import Requirement
 
@@ -177,7 +178,7 @@ def _copy_run(src: Path, dst: Path, packages: dict) -> Path:
 def test_compare_names_both_stacks_and_says_whether_the_answer_moved(tmp_path, capsys):
     from bench_lib.report.__main__ import main as report_main
 
-    ref = ROOT / "results" / "default-reference"
+    ref = ROOT / "results" / "default-reference-dgl"
     a = _copy_run(ref, tmp_path / "a", {})
     b = _copy_run(ref, tmp_path / "b", {"torch": "2.14.1", "numpy": "2.4.6", "dgl": None})
     # different stacks: relative to dynamic by default
@@ -188,6 +189,49 @@ def test_compare_names_both_stacks_and_says_whether_the_answer_moved(tmp_path, c
     moved = re.search(r"Between the two stacks the batching answer (.*?): (\d+) of (\d+) strategy "
                       r"ratios changed", out)
     assert moved and moved.group(2) == "0" and moved.group(1).startswith("did not move")
+
+
+def test_the_stacks_sentence_names_each_ratio_and_step_count_that_moved(tmp_path):
+    """B is A on another stack where `pack-lpfhp` lost 30% on nci5k relative to the others and one
+    cell needed more steps: the sentence names both, counts the rest, and `--stacks` writes it
+    into the page's block."""
+    from bench_lib.report.__main__ import main as report_main
+    from bench_lib.report.compare import compare_runs, stacks_sentence
+
+    ref = ROOT / "results" / "default-reference-dgl"
+    a = _copy_run(ref, tmp_path / "a", {})
+    b = _copy_run(ref, tmp_path / "b", {"torch": "2.14.1", "numpy": "2.4.6", "dgl": None})
+    df = pd.read_csv(b / "records.csv")
+    slow = (df.dataset == "nci5k") & (df.strategy == "pack-lpfhp") & df.window_graphs_per_s.notna()
+    for i in df.index[slow]:
+        df.at[i, "window_graphs_per_s"] = json.dumps(
+            [0.7 * v for v in json.loads(df.at[i, "window_graphs_per_s"])])
+    more = df.index[(df.dataset == "qm9") & (df.strategy == "pad")
+                    & (df.reached_target.map(str).str.lower() == "true")][0]
+    df.at[more, "steps_to_target"] += 25
+    df.to_csv(b / "records.csv", index=False)
+    c = compare_runs(a, b, relative_to="dynamic")
+    text = stacks_sentence(c)
+    assert text.startswith("A = `a` (torch 2.2.1, numpy 1.26.4, pandas 2.3.3, dgl 2.1.0), B = `b` "
+                           "(torch 2.14.1, numpy 2.4.6, pandas 2.3.3, dgl none), on one machine")
+    moved = [r for r in c.relative if r["changed"]]
+    assert moved and {r["strategy"] for r in moved} == {"pack-lpfhp"}
+    assert all(r["table"].startswith("nci5k") for r in moved)
+    assert f"{len(moved)} changed beyond ±5% (nci5k / gin / " in text
+    steps = [r for r in c.rows if r["steps_a"] is not None or r["steps_b"] is not None]
+    assert f"were the same in {len(steps) - 1} of {len(steps)} cells" in text
+    assert text.count(" against ") == 1 and "/pad/" in text.split("reached it in either: ")[1]
+    page = tmp_path / "page.md"
+    page.write_text("before\n<!-- stacks:begin -->\nold\n<!-- stacks:end -->\nafter\n")
+    assert report_main(["compare", str(a), str(b), "--relative-to", "dynamic", "--stacks",
+                        str(page)]) == 0
+    lines = page.read_text().splitlines()
+    assert lines[0] == "before" and lines[-1] == "after" and lines[2] == text
+    assert lines[1].startswith(f"<!-- stacks:begin: made by `python -m bench_lib.report compare {a}"
+                               f" {b} --relative-to dynamic --stacks {page}`")
+    # one stack: no sentence to write, one error line
+    assert report_main(["compare", str(a), str(a), "--relative-to", "dynamic", "--stacks",
+                        str(page)]) == 2
 
 
 def test_every_committed_reference_carries_the_constraints_that_recreate_its_stack():
