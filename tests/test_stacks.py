@@ -184,8 +184,9 @@ def test_compare_names_both_stacks_and_says_whether_the_answer_moved(tmp_path, c
     # different stacks: relative to dynamic by default
     assert report_main(["compare", str(a), str(b)]) == 0
     out = capsys.readouterr().out
-    assert ("Two stacks (environment.json): A ran on torch 2.2.1, numpy 1.26.4, pandas 2.3.3, dgl "
-            "2.1.0; B on torch 2.14.1, numpy 2.4.6, pandas 2.3.3, dgl none.") in out
+    assert ("Two stacks (environment.json): A ran on torch 2.2.1, numpy 1.26.4, pandas 2.3.3, "
+            "torch_geometric 2.6.1, dgl 2.1.0, numba 0.68.1; B on torch 2.14.1, numpy 2.4.6, "
+            "pandas 2.3.3, torch_geometric 2.6.1, dgl none, numba 0.68.1.") in out
     moved = re.search(r"Between the two stacks the batching answer (.*?): (\d+) of (\d+) strategy "
                       r"ratios changed", out)
     assert moved and moved.group(2) == "0" and moved.group(1).startswith("did not move")
@@ -212,8 +213,10 @@ def test_the_stacks_sentence_names_each_ratio_and_step_count_that_moved(tmp_path
     df.to_csv(b / "records.csv", index=False)
     c = compare_runs(a, b, relative_to="dynamic")
     text = stacks_sentence(c)
-    assert text.startswith("A = `a` (torch 2.2.1, numpy 1.26.4, pandas 2.3.3, dgl 2.1.0), B = `b` "
-                           "(torch 2.14.1, numpy 2.4.6, pandas 2.3.3, dgl none), on one machine")
+    assert text.startswith("A = `a` (torch 2.2.1, numpy 1.26.4, pandas 2.3.3, torch_geometric "
+                           "2.6.1, dgl 2.1.0, numba 0.68.1), B = `b` (torch 2.14.1, numpy 2.4.6, "
+                           "pandas 2.3.3, torch_geometric 2.6.1, dgl none, numba 0.68.1), on one "
+                           "machine")
     moved = [r for r in c.relative if r["changed"]]
     assert moved and {r["strategy"] for r in moved} == {"pack-lpfhp"}
     assert all(r["table"].startswith("nci5k") for r in moved)
@@ -232,6 +235,26 @@ def test_the_stacks_sentence_names_each_ratio_and_step_count_that_moved(tmp_path
     # one stack: no sentence to write, one error line
     assert report_main(["compare", str(a), str(a), "--relative-to", "dynamic", "--stacks",
                         str(page)]) == 2
+
+
+STACKS_COMMAND = ("python -m bench_lib.report compare results/default-reference-dgl "
+                  "results/default-reference --relative-to dynamic --out "
+                  "reports/default-reference/compare-dgl-stack.md --stacks docs/benchmarks.md")
+
+
+def test_the_committed_comparison_of_the_two_stacks_and_its_sentence_are_the_records(
+        monkeypatch):
+    """The two default references (DGL's stack as A, today's as B): the committed comparison and
+    docs/benchmarks.md's sentence are what ``STACKS_COMMAND`` writes from their records."""
+    from bench_lib.report.compare import compare_runs, comparison_markdown, stacks_block
+
+    monkeypatch.chdir(ROOT)  # the paths as the command names them
+    c = compare_runs("results/default-reference-dgl", "results/default-reference",
+                     relative_to="dynamic")
+    assert c.stack_a.startswith("torch 2.2.1") and c.stack_b.startswith("torch 2.14.1")
+    compared = ROOT / "reports" / "default-reference" / "compare-dgl-stack.md"
+    assert compared.read_text() == comparison_markdown(c)
+    assert stacks_block(c, STACKS_COMMAND) in (ROOT / "docs" / "benchmarks.md").read_text()
 
 
 def test_every_committed_reference_carries_the_constraints_that_recreate_its_stack():

@@ -67,7 +67,9 @@ def compare_main(argv: list[str]) -> int:
             from bench_lib.report.compare import stacks_block, update_stacks
 
             command = " ".join(["python -m bench_lib.report compare", str(args.a), str(args.b),
-                                f"--relative-to {relative}", f"--stacks {args.stacks}"])
+                                f"--relative-to {relative}",
+                                *([f"--out {args.out}"] if args.out else []),
+                                f"--stacks {args.stacks}"])
             update_stacks(args.stacks, stacks_block(comparison, command))
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
