@@ -16,11 +16,9 @@ from bench_lib.parsing import prog
 from bench_lib.report import readme_block, update_readme, write_report
 
 
-def compare_main(argv: list[str]) -> int:
-    from bench_lib.report.compare import (MATCH, compare_runs, comparison_markdown, same_machine,
-                                          same_stack)
+def _compare_parser() -> argparse.ArgumentParser:
+    from bench_lib.report.compare import MATCH
     from bench_lib.verdicts import MARGIN
-    from bench_lib.report.html import markdown_page
 
     parser = argparse.ArgumentParser(prog=prog("python -m bench_lib.report compare"),
                                      description=("Compare two runs: cell by cell (B/A of graphs/s "
@@ -50,7 +48,14 @@ def compare_main(argv: list[str]) -> int:
                         help="also rewrite this page's sentence on what moved between the two "
                              "runs' stacks (between its stacks:begin/end markers; "
                              "docs/benchmarks.md); needs --relative-to")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def compare_main(argv: list[str]) -> int:
+    from bench_lib.report.compare import compare_runs, comparison_markdown, same_machine, same_stack
+    from bench_lib.report.html import markdown_page
+
+    args = _compare_parser().parse_args(argv)
     relative = args.relative_to
     if relative is None and not args.absolute and (args.a / "records.csv").exists() \
             and (args.b / "records.csv").exists() and not (same_machine(args.a, args.b)
