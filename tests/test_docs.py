@@ -334,6 +334,12 @@ def test_the_own_data_page_names_esol_s_target_as_its_header_does():
 # --- numbers quoted from committed runs
 # ---------------------------------------------------------------------
 
+def code_list(names: list[str]) -> str:
+    """Names in backticks, joined as the pages list them: `a`, `b` and `c`."""
+    named = [f"`{n}`" for n in names]
+    return f"{', '.join(named[:-1])} and {named[-1]}" if len(named) > 1 else named[0]
+
+
 def records(run: str) -> pd.DataFrame:
     return pd.read_csv(committed(ROOT / "results" / run / "records.csv",
                                  run)).drop_duplicates("cell_id", keep="last")
@@ -459,9 +465,7 @@ def test_the_compile_page_quotes_the_compile_reference_run():
         open_ = sorted(set(re.findall(r"`([a-z-]+)\+compile` undecided", line)) - {"dynamic"})
         after = flat[flat.index(said) + len(said):]
         if open_:
-            named = [f"`{s}`" for s in open_]
-            against = (f"{', '.join(named[:-1])} and {named[-1]}" if len(named) > 1
-                       else named[0])
+            against = code_list(open_)
             assert after.startswith(f") undecided against {against} compiled"), (model, after[:80])
         else:
             assert after.startswith(") ahead of every static-shape arm compiled"), after[:80]
@@ -534,10 +538,8 @@ def test_the_tasks_page_quotes_the_algoperf_stand_in_run():
             f"--target-value {target:g}`, the {len(df)} strategies") in text
     packers = steps[[s for s in steps.index if s.startswith("pack-")]]
     others = steps.drop([*packers.index, "pad"])
-    def names(values):
-        named = [f"`{s}`" for s in sorted(values.index)]
-        return " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
-    by_steps = [f"{n:.0f} for {names(others[others == n])}" for n in sorted(set(others))]
+    by_steps = [f"{n:.0f} for {code_list(sorted(others[others == n].index))}"
+                for n in sorted(set(others))]
     by_steps[0] = by_steps[0].replace(" for ", " steps for ", 1)
     assert (f"mAP {target:g} took {', '.join(by_steps)}, {packers.min():.0f}-{packers.max():.0f} "
             f"for the packers, and {steps['pad']:.0f} for `pad`") in text
