@@ -14,7 +14,7 @@ DGL := constraints/dgl.txt
 # that one message is silenced.
 QUIET := PYTHONWARNINGS="ignore:Failed to check for latest version of package" OUTDATED_IGNORE=1
 
-.PHONY: install install-dgl bench bench-dgl test test-fast test-dgl benchmark constraints clean
+.PHONY: install install-dgl bench bench-dgl reference reference-dgl test test-fast test-dgl benchmark constraints clean
 
 $(VENV)/.installed: pyproject.toml $(TODAY)
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v >= (3, 10) else "bench_lib needs Python 3.10 or newer; $(PYTHON) is %d.%d. Use e.g. make PYTHON=python3.11 $(MAKECMDGOALS)" % v)'
@@ -39,6 +39,13 @@ bench: install
 
 bench-dgl: install-dgl
 	$(PY_DGL) -m bench_lib.suite --backend dgl --out results/default-dgl --report-dir reports/default-dgl
+
+# The full reference runs (five seeds, two timed; about half an hour each here): docs/benchmarks.md.
+reference: install
+	$(PY) -m bench_lib.suite --config benchmarks/reference.toml --out results/default-reference --report-dir reports/default-reference
+
+reference-dgl: install-dgl
+	$(PY_DGL) -m bench_lib.suite --config benchmarks/reference.toml --backend dgl --out results/default-reference-dgl --report-dir reports/default-reference-dgl
 
 test: install
 	$(QUIET) $(PY) -m pytest
