@@ -40,12 +40,13 @@ bench: install
 bench-dgl: install-dgl
 	$(PY_DGL) -m bench_lib.suite --backend dgl --out results/default-dgl --report-dir reports/default-dgl
 
-# The full reference runs (five seeds, two timed; about half an hour each here): docs/benchmarks.md.
+# The full reference runs (five seeds, two timed; about half an hour each here), into results/reference
+# and results/reference-dgl; the committed ones are results/default-reference(-dgl): docs/benchmarks.md.
 reference: install
-	$(PY) -m bench_lib.suite --config benchmarks/reference.toml --out results/default-reference --report-dir reports/default-reference
+	$(PY) -m bench_lib.suite --config benchmarks/reference.toml
 
 reference-dgl: install-dgl
-	$(PY_DGL) -m bench_lib.suite --config benchmarks/reference.toml --backend dgl --out results/default-reference-dgl --report-dir reports/default-reference-dgl
+	$(PY_DGL) -m bench_lib.suite --config benchmarks/reference.toml --backend dgl --out results/reference-dgl --report-dir reports/reference-dgl
 
 test: install
 	$(QUIET) $(PY) -m pytest

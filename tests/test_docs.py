@@ -581,3 +581,57 @@ def test_the_advise_page_quotes_the_fastest_and_slowest_advise_runs():
     res = json.loads((ROOT / "results" / "advise" / "results.json").read_text())
     walls = [s for d in res["datasets"] for s in d["advise_wall_s"]]
     assert f"each run took {min(walls):.0f} to {max(walls):.0f} s" in doc("advise")
+
+
+def test_the_methodology_page_holds_the_reports_intervals_paragraph():
+    """Issue 41: the paragraph on intervals and verdicts left the README for the report and
+    docs/methodology.md, where it is written from the same constant."""
+    from bench_lib.report.header import INTERVALS_BEGIN, INTERVALS_END, intervals_block
+
+    text = doc("methodology")
+    block = text[text.index(INTERVALS_BEGIN):text.index(INTERVALS_END) + len(INTERVALS_END)]
+    assert block == intervals_block(), ("stale; run python -m bench_lib.report "
+                                        "results/default-reference --methodology "
+                                        "docs/methodology.md")
+    assert "*undecided*" in block and "Bonferroni" in block
+
+
+def test_the_benchmarks_page_quotes_the_quick_run_against_the_reference():
+    """Issue 41: make bench's run, kept in results/default-quick, set against the full reference;
+    the page's counts are the committed comparison's, which holds the issue's two checks."""
+    text = doc("benchmarks")
+    block = text[text.index("<!-- quick:begin"):text.index("<!-- quick:end")]
+    block = " ".join(block.split())
+    compared = (ROOT / "results" / "default-quick" / "against-reference.md").read_text()
+    run, replay = compared.split("\n## ")[1:3]
+    leaders = re.search(r"leaders: (\d+) of (\d+) leaders", run).groups()
+    same, decided = map(int, re.search(r"pairs: (\d+) of (\d+) pairs", run).groups())
+    assert leaders[0] == "0" and 2 * same >= decided
+    assert f"0 of {leaders[1]} leaders" in block and f"{same} of {decided} pairs" in block
+    for name, n in (("real graphs/s", "29"), ("steps to target", "13"), ("time to target", "10")):
+        row = re.search(rf"\| {name} \| (\d+) \| (\d+) \| (\d+) \|", run).groups()
+        assert f"{name} {row[1]} of {row[0]}" in block, name
+    played = re.search(r"pairs: (\d+) of (\d+) pairs", replay).groups()
+    assert f"{played[0]} of {played[1]}" in block
+    df = records("default-quick")
+    config = json.loads((ROOT / "results" / "default-quick" / "config.json").read_text())
+    env = json.loads((ROOT / "results" / "default-quick" / "environment.json").read_text())
+    assert f"{(df.status == 'ok').sum()} of {len(df)} cells ok" in block
+    assert config["seeds"] == [0, 1] and config["timed_seeds"] == 1
+    assert f"commit {env['git_commit'][:7]}" in block
+    log = (ROOT / "results" / "default-quick" / "make-bench.log").read_text()
+    last = re.findall(r"\[\d+/\d+\] .*?: ok \| (\d+:\d+) elapsed", log)[-1]
+    assert f"at {last})" in block
+
+
+@pytest.mark.slow
+def test_the_quick_comparison_is_what_the_script_writes(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "against.md"
+    done = subprocess.run([sys.executable, "benchmarks/quick.py", "results/default-quick", "--out",
+                           str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    committed = (ROOT / "results" / "default-quick" / "against-reference.md").read_text()
+    assert out.read_text() == committed

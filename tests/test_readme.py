@@ -179,21 +179,34 @@ def test_model_example_installs_passes_the_check_and_runs_in_both_views(tmp_path
         MODELS.unregister("atom-sum")
 
 
-def test_the_prose_below_the_results_quotes_their_verdicts():
-    """The paragraph after the results block quotes verdicts ("`pad-bucket` 17% slower"): each one
-    is a verdict of the block, so that an edited or stale sentence fails here."""
-    import re
-
-    from bench_lib.report import END
+def test_the_first_screen_answers():
+    """Issue 41: two sentences and the set-up, then the generated block with its first table within
+    the README's first 40 lines; the block at most about 30 lines, none over 120 characters."""
+    from bench_lib.report import BEGIN, END
 
     text = README.read_text()
-    block = text[:text.index(END)]
-    prose = text[text.index(END):text.index("\n## ", text.index(END))]
-    assert "<!-- quoted:" in prose
+    lines = text.splitlines()
+    first_table = next(i for i, line in enumerate(lines) if line.startswith("| "))
+    assert first_table < 40 and lines[first_table].startswith("| real graphs/s |")
+    block = text[text.index(BEGIN):text.index(END) + len(END)].splitlines()
+    assert len(block) <= 32 and max(map(len, block)) <= 120, (len(block), max(map(len, block)))
+    assert text.index("make bench") < text.index(BEGIN)
+    intro = text[text.index("\n\n") + 2:text.index("\n## ")]
+    assert len(re.findall(r"[.!?](?:\s|$)", intro)) == 2, intro
+
+
+def test_the_benchmarks_page_quotes_the_reference_reports_verdicts():
+    """The paragraph on the default reference in docs/benchmarks.md quotes verdicts ("`pad-bucket`
+    17% slower"): each one is a sentence of the reference's committed report, so that an edited or
+    stale sentence fails here."""
+    page = (README.parent / "docs" / "benchmarks.md").read_text()
+    report = (README.parent / "reports" / "default-reference" / "report.md").read_text()
+    prose = page[page.index("<!-- quoted:"):]
+    prose = prose[:prose.index("\n## ")] if "\n## " in prose else prose
     quoted = re.findall(r"`[a-z-]+` \d+% slower", " ".join(prose.split()))
     assert len(quoted) >= 6, quoted
     for phrase in quoted:
-        assert phrase in block, phrase
+        assert phrase in report, phrase
 
 
 @pytest.mark.slow

@@ -60,7 +60,7 @@ def tiny_config(tmp_path) -> Path:
 
 
 def test_shipped_configs_parse():
-    for name in ("default", "smoke", "paper", "compile", "ddp"):
+    for name in ("default", "reference", "smoke", "paper", "compile", "ddp"):
         cfg = load_config(ROOT / "benchmarks" / f"{name}.toml")
         assert cfg.name == name and cfg.datasets
     ddp = load_config(ROOT / "benchmarks" / "ddp.toml")
@@ -495,6 +495,24 @@ def test_seeds_vary_the_training_not_the_data_unless_asked(tiny_config):
             == {(0, None, 0), (1, None, 1)})
     with pytest.raises(ConfigError, match='data_seed must be a whole number >= 0 .* or "seed"'):
         parse_config({"datasets": {"nci5k": {"data_seed": "each"}}})
+
+
+def test_the_default_suite_is_the_reference_with_fewer_seeds():
+    """Issue 41: ``make bench`` runs the reference suite's arms, views, models, datasets and timing
+    with two seeds, the first timed; ``make reference`` the same with five, two timed."""
+    default = load_config(ROOT / "benchmarks" / "default.toml")
+    reference = load_config(ROOT / "benchmarks" / "reference.toml")
+    assert (default.seeds, default.timed_seeds) == ((0, 1), 1)
+    assert (reference.seeds, reference.timed_seeds) == ((0, 1, 2, 3, 4), 2)
+    assert dataclasses.replace(default, name="reference", seeds=reference.seeds,
+                               timed_seeds=reference.timed_seeds) == reference
+    # the timed seed's cells are the reference's own; the second trains the same cells untimed
+    cells, full = expand_cells(default), expand_cells(reference)
+    assert [c.cell_id for c in cells if c.seed == 0] == [c.cell_id for c in full if c.seed == 0]
+    def arms(cs, seed):
+        return [(c.dataset, c.strategy, c.model, c.views) for c in cs if c.seed == seed]
+    assert arms(cells, 1) == arms(full, 1) == arms(full, 0)
+    assert {c.repeats for c in cells if c.seed == 1} == {0}
 
 
 def test_windows_are_raised_to_the_timed_duration_that_held_under_load(tiny_config):

@@ -121,18 +121,20 @@ def predict(cost: "CostModel", row: dict) -> tuple[float, float]:
 
 
 def calibrate(planned: list[dict], largest: tuple[int, int], seconds: float = 4.0, repeats: int = 3,
-              progress=None) -> CostModel:
+              progress=None, copies: int = 1) -> CostModel:
     """Time the model at the :func:`calibration_points` of the ``planned`` cells (``largest``: the
     largest graph's node and edge counts) and fit the cost model.
 
     Each slot count is a cell (:func:`calibration_spec`) run by the suite's own runner: one worker
     process each, with the suite's environment, clock, thread count and warm-up, the cells taking
     turns window by window as a suite's do; ``repeats`` timed repeats of enough windows for about
-    ``seconds`` of steps in all. The group is as large as the suite's group would be (the planned
-    cells of one budget): each slot count runs in as many copies (seeds) as that takes, because a
-    step in a group of 14 processes taking turns is slower than in a group of 7 (each window starts
-    with caches the others filled), which made the first calibration over-predict every cell. A
-    point's step time is the median of its copies' ``step_s``."""
+    ``seconds`` of steps in all. Each slot count runs in ``copies`` cells (seeds), a point's step
+    time the median of theirs. One copy each (a group of 7, where the suite's groups hold 13 or 14)
+    over-predicts every cell's graphs/s by about as much (a step among 14 processes taking turns is
+    slower than among 7: each window starts with caches the others filled), which leaves the
+    ratios between strategies, what advise is for, as they are, and takes half the worker
+    processes (``benchmarks/advise.py`` judges advise on those ratios); ``copies=0`` runs as many
+    copies as the suite's group needs, for graphs/s closer to the suite's."""
     from bench_lib.harness.progress import phase
     from bench_lib.harness.runner import run_group
 
@@ -142,7 +144,7 @@ def calibrate(planned: list[dict], largest: tuple[int, int], seconds: float = 4.
     points = calibration_points(np.array([[r[c] for c in _COLS] for r in planned]), *largest)
     # the suite's cells of one dataset, model and seed
     group = sum(1 for r in planned if r["scale"] == 1.0)
-    copies = max(1, math.ceil(group / len(points)))
+    copies = copies if copies > 0 else max(1, math.ceil(group / len(points)))
     cells = len(points) * copies
     windows = max(2, math.ceil(seconds / (repeats * cells * max(base.window_s, 1e-3))))
     specs = [dataclasses.replace(calibration_spec(base, *p), seed=base.seed + k, repeats=repeats,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench_lib.parsing import prog
 from bench_lib.report import readme_block, update_readme, write_report
+from bench_lib.report.names import replace_block
 
 
 def _compare_parser() -> argparse.ArgumentParser:
@@ -105,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--routes", type=Path, metavar="PAGE",
                         help="also rewrite this page's pad-or-mark table of the run's compile "
                              "routes (between its routes:begin/end markers; docs/compile.md)")
+    parser.add_argument("--methodology", type=Path, metavar="PAGE",
+                        help="also rewrite this page's paragraph on how the report's intervals and "
+                             "verdicts read (between its intervals:begin/end markers; "
+                             "docs/methodology.md)")
     args = parser.parse_args(argv)
     out = args.out or Path("reports") / args.results.name
     try:
@@ -120,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             command = f"python -m bench_lib.report {args.results} --readme {args.readme}"
             link = Path(out).as_posix()
             update_readme(args.readme, readme_block(args.results, link, command))
+        if args.methodology:
+            from bench_lib.report.header import INTERVALS_BEGIN, INTERVALS_END, intervals_block
+
+            replace_block(args.methodology, INTERVALS_BEGIN, INTERVALS_END, intervals_block(),
+                          "intervals block")
         if args.routes:
             from bench_lib.report.routes import routes_block, update_routes
 

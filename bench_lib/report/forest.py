@@ -16,18 +16,20 @@ import numpy as np
 
 from bench_lib.report import plots
 
-__all__ = ["forest_rows", "forest_figure", "forest_table", "COLUMNS"]
+__all__ = ["forest_rows", "forest_figure", "forest_panel", "forest_table", "COLUMNS"]
 
 #: The columns a forest shows: (column, axis label, higher is better).
 COLUMNS = (("graphs_per_s", "real graphs/s / the leader's", True),
            ("steps_to_target", "steps to target / the leader's", False))
 
 
-def forest_rows(verdicts: dict, strategies: list[str]) -> dict[str, list[dict]]:
+def forest_rows(verdicts: dict, strategies: list[str],
+                columns: tuple = COLUMNS) -> dict[str, list[dict]]:
     """col -> one row per strategy of ``strategies``: ``{strategy, ratio, lo, hi, word}`` (the
-    leader at 1, word ``leader``; a strategy without a verdict, ``ratio`` NaN and word ``—``)."""
+    leader at 1, word ``leader``; a strategy without a verdict, ``ratio`` NaN and word ``—``), for
+    each of ``columns`` (:data:`COLUMNS`' form) that has a leader."""
     out = {}
-    for col, _, _ in COLUMNS:
+    for col, _, _ in columns:
         lead, against = verdicts.get(col, (None, {}))
         if lead is None:
             continue
@@ -52,8 +54,6 @@ _COLOURS = {"faster": "#1a7f37", "slower": "#cf222e", "equivalent": "#0969da",
 def forest_figure(panels: dict[str, dict[str, list[dict]]], margin: float, title: str):
     """``panels``: ``"model, view"`` -> :func:`forest_rows`; one row of panels per model and view,
     one column per shown column."""
-    from matplotlib import ticker
-
     plt = plots._plt()
     cols = [c for c in COLUMNS if any(c[0] in p for p in panels.values())]
     n_rows = len(panels)
@@ -62,35 +62,42 @@ def forest_figure(panels: dict[str, dict[str, list[dict]]], margin: float, title
                              squeeze=False)
     for i, (label, panel) in enumerate(panels.items()):
         for j, (col, axis, _) in enumerate(cols):
-            ax = axes[i][j]
-            rows = panel.get(col, [])
-            if not rows:
-                ax.set_axis_off()
-                continue
-            y = np.arange(len(rows))[::-1]
-            ax.axvspan(1 - margin, 1 + margin, color="#0969da", alpha=0.08, lw=0)
-            ax.axvline(1.0, color="#000000", lw=0.8)
-            for yy, r in zip(y, rows):
-                colour = _COLOURS.get(r["word"], "#8c959f")
-                if r["ratio"] == r["ratio"]:
-                    lo, hi = r["lo"], r["hi"]
-                    if lo == lo and hi == hi and math.isfinite(lo) and math.isfinite(hi):
-                        ax.plot([lo, hi], [yy, yy], color=colour, lw=2)
-                    ax.plot([r["ratio"]], [yy], "o", color=colour, ms=5)
-                ax.annotate(r["word"], (1.0, yy), xycoords=("axes fraction", "data"), xytext=(4, 0),
-                            textcoords="offset points", va="center", fontsize=8, color=colour)
-            ax.set_yticks(y, [r["strategy"] for r in rows], fontsize=8)
-            ax.set_xscale("log")
-            ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-            ax.tick_params(axis="x", labelsize=8)
-            ax.set_xlabel(axis, fontsize=8)
-            ax.set_title(label, fontsize=9)
-            ax.grid(axis="x", alpha=0.3, which="both")
+            forest_panel(axes[i][j], panel.get(col, []), margin, axis, label)
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 0.93, 1))
     return fig
+
+
+def forest_panel(ax, rows: list[dict], margin: float, axis: str, label: str) -> None:
+    """One panel of a forest plot on ``ax``: ``rows`` (:func:`forest_rows`' rows of one column) as
+    points at their ratio to the leader with their intervals, the margin shaded around 1, each
+    verdict's word beside its row (an empty panel: no axes)."""
+    from matplotlib import ticker
+
+    if not rows:
+        ax.set_axis_off()
+        return
+    y = np.arange(len(rows))[::-1]
+    ax.axvspan(1 - margin, 1 + margin, color="#0969da", alpha=0.08, lw=0)
+    ax.axvline(1.0, color="#000000", lw=0.8)
+    for yy, r in zip(y, rows):
+        colour = _COLOURS.get(r["word"], "#8c959f")
+        if r["ratio"] == r["ratio"]:
+            lo, hi = r["lo"], r["hi"]
+            if lo == lo and hi == hi and math.isfinite(lo) and math.isfinite(hi):
+                ax.plot([lo, hi], [yy, yy], color=colour, lw=2)
+            ax.plot([r["ratio"]], [yy], "o", color=colour, ms=5)
+        ax.annotate(r["word"], (1.0, yy), xycoords=("axes fraction", "data"), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=8, color=colour)
+    ax.set_yticks(y, [r["strategy"] for r in rows], fontsize=8)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel(axis, fontsize=8)
+    ax.set_title(label, fontsize=9)
+    ax.grid(axis="x", alpha=0.3, which="both")
 
 
 def _cell(r: dict) -> str:

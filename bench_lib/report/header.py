@@ -14,7 +14,8 @@ from bench_lib.report.tables import in_view, stats_table
 from bench_lib.strategies.budget import VIEWS
 from bench_lib.verdicts import MIN_TIMED_S
 
-__all__ = ["INTERVALS", "header_section", "threads_text", "timed_seeds_short"]
+__all__ = ["INTERVALS", "INTERVALS_BEGIN", "INTERVALS_END", "intervals_block", "header_section",
+           "threads_text", "timed_seeds_short"]
 
 INTERVALS = ("graphs/s is the median of every timed repeat of every seed, with a 95% bootstrap "
              "interval in brackets (seeds resampled, then repeats within each); steps and time to "
@@ -34,6 +35,18 @@ INTERVALS = ("graphs/s is the median of every timed repeat of every seed, with a
              "target) or its interval overlaps no other and both say something: exact for what "
              "follows from the plan, at least three seeds for a median over seeds.")
 
+
+INTERVALS_BEGIN, INTERVALS_END = "<!-- intervals:begin", "<!-- intervals:end -->"
+
+
+def intervals_block() -> str:
+    """:data:`INTERVALS` as docs/methodology.md holds it, between its markers (``python -m
+    bench_lib.report RESULTS --methodology docs/methodology.md`` writes it)."""
+    import textwrap
+
+    return "\n".join([f"{INTERVALS_BEGIN}: written from bench_lib/report/header.py -->",
+                       *textwrap.wrap(INTERVALS, 100, break_long_words=False,
+                                      break_on_hyphens=False), INTERVALS_END])
 
 def _shown_path(path: Path) -> str:
     """``path`` relative to the working directory when inside it, else the folder's name alone."""

@@ -98,7 +98,8 @@ def json_details(summary: str, data: dict) -> str:
 
 def markdown_page(text: str, figure_dir: Path | None = None, lead: str = "", tail: str = "") -> str:
     """A self-contained HTML page of Markdown ``text``: its first heading the page's title, ``lead``
-    (HTML) right after that heading, ``tail`` (HTML) at the end; with ``figure_dir``, images are
+    (HTML) before its first section (``<h2>``; after the title when it has none), ``tail`` (HTML)
+    at the end; with ``figure_dir``, images are
     inlined from the SVG saved beside each PNG there. Every table sorts by a click on its header."""
     body = render_markdown(text)
     if figure_dir is not None:
@@ -108,7 +109,11 @@ def markdown_page(text: str, figure_dir: Path | None = None, lead: str = "", tai
     first = text.lstrip().splitlines()[0] if text.strip() else ""
     title = first[2:].replace("`", "") if first.startswith("# ") else "bench_lib report"
     if lead:
-        body = body.replace("</h1>", "</h1>\n" + lead, 1) if "</h1>" in body else lead + "\n" + body
+        # after what opens the page (its title, and whatever precedes the first section)
+        at = body.find("<h2")
+        body = (body[:at] + lead + "\n" + body[at:] if at >= 0
+                else body.replace("</h1>", "</h1>\n" + lead, 1) if "</h1>" in body
+                else lead + "\n" + body)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"

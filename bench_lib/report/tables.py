@@ -280,9 +280,7 @@ def decide(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]], margin: flo
     """
     out: dict[str, tuple[str | None, dict[str, Verdict]]] = {}
     g = fill_untimed(g)
-    looks = (pd.to_numeric(g["decide_looks"], errors="coerce").max() if "decide_looks" in g
-             else float("nan"))
-    alpha = ALPHA / (int(looks) if looks == looks and looks >= 1 else 1)
+    alpha = _alpha(g)
     by = {s: rows.sort_values("seed") if "seed" in rows else rows
           for s, rows in g.groupby("strategy", sort=False)}
     for col in DECIDED:
@@ -302,6 +300,31 @@ def decide(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]], margin: flo
                 verdicts[s] = v
         out[col] = (lead, verdicts)
     return out
+
+
+def _alpha(g: pd.DataFrame) -> float:
+    """The family-wise level of ``g``'s verdicts: 5% shared over the looks a ``decide`` suite
+    took."""
+    looks = (pd.to_numeric(g["decide_looks"], errors="coerce").max() if "decide_looks" in g
+             else float("nan"))
+    return ALPHA / (int(looks) if looks == looks and looks >= 1 else 1)
+
+
+def versus(g: pd.DataFrame, strategy: str, lead: str, col: str, margin: float = MARGIN,
+           paired: bool = True) -> Verdict | None:
+    """The verdict of ``strategy`` against ``lead`` (any strategy of ``g``, not only its leader) on
+    ``col`` of :data:`DECIDED`, at the family-wise level :func:`decide` gives ``g``'s table (None:
+    one of them did not run, or nothing to compare)."""
+    g = fill_untimed(g)
+    if strategy not in set(g.strategy) or lead not in set(g.strategy):
+        return None
+    alpha = _alpha(g)
+
+    def rows(s):
+        r = g[g.strategy == s]
+        return r.sort_values("seed") if "seed" in r else r
+    return _versus(rows(strategy), rows(lead), col, pair_count(g.strategy.nunique()), margin,
+                   paired, alpha)
 
 
 def _versus(rows: pd.DataFrame, lead: pd.DataFrame, col: str, pairs: int, margin: float,

@@ -1,10 +1,12 @@
 """``python -m bench_lib.suite``: run a benchmark suite, then write its report.
 
 With no arguments it runs ``benchmarks/default.toml``: the embedded datasets
-(nci5k, a qm9 subset), every registered strategy, the models that apply, in
-both fairness views. Each cell runs in its own process; the cells of one
-dataset, model and seed are timed in turns (interleaved), so that a machine
-that gets busier affects every strategy alike. Records are appended to
+(nci5k, a qm9 subset), the built-in strategies and the libraries' loaders, the
+models that apply, in both fairness views, with two seeds (the answer at a
+glance in minutes; ``benchmarks/reference.toml`` runs the same cells with five).
+Each cell runs in its own process; the cells of one dataset, model and seed are
+timed in turns (interleaved), so that a machine that gets busier affects every
+strategy alike. Records are appended to
 ``results/<suite>/records.csv`` as cells finish, so a killed suite loses at
 most the cells in flight, and re-running the same command resumes.
 The command-line examples are in ``EXAMPLES`` (``--help`` prints them); the

@@ -42,7 +42,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 #: ``--help``'s examples after ``python -m bench_lib.suite``, each with what it shows; the README's
 #: suite commands are among them (a test checks).
 _EXAMPLES = [
-    ('', 'the default suite (embedded data)'),
+    ('', 'the default suite (embedded data, two seeds: the answer at a glance)'),
+    ('--config benchmarks/reference.toml', 'the same cells with five seeds (make reference)'),
     ('--config benchmarks/smoke.toml', ''),
     ('--datasets nci5k --strategies pad,pack-lpfhp --repeats 5', ''),
     ('--datasets csv:data/ESOL.csv --target "measured log solubility in mols per litre"', ''),

@@ -135,9 +135,14 @@ def tables(res: Results) -> list[tuple[str, str, str]]:
     return [(d, m, v) for d in res.datasets() for m, v, _ in res.groups(d)]
 
 
-def test_the_page_opens_with_the_answer_in_the_markdowns_words(report):
+def test_the_page_opens_with_the_glance_then_the_answer_in_the_markdowns_words(report):
+    """Issue 41: the glance's tables and forest plot first under the title, the sentences after."""
     markdown, page = (report / "report.md").read_text(), (report / "report.html").read_text()
-    assert page.index('<section id="answer">') < page.index("<table>")
+    first_table = page.index("<table>")
+    assert page.index("</h1>") < first_table < page.index('id="figure-glance_forest"')
+    assert page.index('id="figure-glance_forest"') < page.index('<section id="answer">')
+    assert page.index('<section id="answer">') < page.index("<h2")
+    assert "<th>real graphs/s</th>" in page[first_table:first_table + 300]
     block = page[page.index('<section id="answer">'):page.index("</section>")]
     entries = re.findall(
         r'<div class="entry" data-dataset="([^"]+)" data-model="([^"]+)" data-view="([^"]+)">'
@@ -252,7 +257,10 @@ def test_report_loads_clean_and_draws_every_figure(browser, report):
     for svg in svgs.all():
         box = svg.bounding_box()
         assert box and box["width"] > 300 and box["height"] > 150, box
-    assert page.locator("#answer").bounding_box()["y"] < 200  # at the top of the page
+    # issue 41: the glance's first table and its forest plot within the first 1,200 pixels
+    assert page.locator("table").first.bounding_box()["y"] < 300
+    glance = page.locator("#figure-glance_forest > svg").bounding_box()
+    assert glance["y"] < 1200 and glance["height"] > 150, glance
     page.close()
 
 

@@ -214,8 +214,10 @@ def test_readme_block_is_made_from_records(tmp_path):
     res = fixture_results(tmp_path)
     block = readme_block(res, "reports/fixture", "python -m bench_lib.report X --readme R")
     assert block.startswith("<!-- results:begin") and block.endswith("<!-- results:end -->")
-    assert "**nci5k, gin, equal-padded-budget.**" in block and "| `pack-lpfhp` |" in block
-    assert "at commit abc1234" in block
+    assert "| real graphs/s | nci5k gin |" in block and "| `pack-lpfhp` |" in block
+    assert "commit abc1234" in block and "(reports/fixture/glance_forest.png)" in block
+    lines = block.splitlines()
+    assert len(lines) <= 30 and max(map(len, lines)) <= 120, (len(lines), max(map(len, lines)))
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- results:begin -->\nold\n<!-- results:end -->\noutro\n")
     update_readme(readme, block)
