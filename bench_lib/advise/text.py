@@ -146,6 +146,10 @@ def _assumptions(advice: Advice, tie: float) -> list[str]:
                + ", ".join(f"{k} {json.dumps(v)}" for k, v in s.get("not_predicted", {}).items())
                + ", which is not predicted: the suite command below measures it"
                if s.get("not_predicted") else "") + ".",
+            *([f"- Not predicted: {', '.join(f'`{b}`' for b in s['baselines_not_predicted'])} "
+               f"(another library's loader builds their batches, which the calibration does not "
+               f"time; the suite command below measures them)."]
+              if s.get("baselines_not_predicted") else []),
             "- Step time is linear in node, edge and graph slots, whatever the strategy; the time "
             "a strategy spends building its batches beyond `dynamic-budget`'s is not modelled.",
             f"- A prediction has no interval: strategies within {tie:.0%} of the leader (the "

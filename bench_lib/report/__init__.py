@@ -2,7 +2,9 @@
 
 ``python -m bench_lib.report RESULTS_DIR [--out REPORT_DIR] [--readme README.md]``
 writes ``report.md`` and its figures (PNG and SVG), ``report.html`` (the same
-report as one self-contained page, opening with the answer), and with ``--readme``
+report as one self-contained page), both opening with the answer at a glance
+(:mod:`bench_lib.report.glance`: tables and a forest plot, then the answer in
+words), and with ``--readme``
 rewrites the README's results block (between its ``results:begin`` and
 ``results:end`` markers) from the same records. Nothing here imports the
 harness: a report can be regenerated on any machine from the files.
@@ -68,7 +70,7 @@ def readme_block(results_dir: Path | str, report_link: str, command: str,
     timed = config.get("timed_seeds")
     timed = len(seeds) if timed is None else min(int(timed), len(seeds))
     stack = ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items()
-                      if v and v != "none" and k in ("torch", "dgl"))
+                      if v and v != "none" and k in ("torch", "numpy", "pandas", "dgl"))
     where = (f"From [`{link}/records.csv`]({link}/records.csv) (backend "
              f"`{config.get('backend', '?')}` on {stack or 'an unrecorded stack'}; {len(seeds)} "
              f"seed(s), {timed} timed; commit {str(env.get('git_commit'))[:7]}).")

@@ -24,7 +24,7 @@ from bench_lib.report.datasets import goal_text
 from bench_lib.report.forest import forest_panel, forest_rows
 from bench_lib.report.names import display_name
 from bench_lib.report.results import Results
-from bench_lib.report.tables import decide, summarise
+from bench_lib.report.tables import best, decide, summarise
 from bench_lib.strategies.budget import VIEWS
 
 __all__ = ["VIEW", "WIDTH", "Column", "glance_columns", "glance_cell", "glance_table",
@@ -57,6 +57,12 @@ class Column:
     def label(self) -> str:
         return f"{display_name(self.dataset)} {self.model}"
 
+    def clear(self, col: str) -> bool:
+        """Whether ``col``'s leader is decided ahead of every other strategy (the report's rule for
+        bold, :func:`~bench_lib.report.tables.best`)."""
+        better = "high" if col == "graphs_per_s" else "low"
+        return best(self.summary, col, better, self.verdicts)[2]
+
 
 def glance_view(res: Results) -> str | None:
     """:data:`VIEW` when any cell ran in it, else the first view that ran (None: none)."""
@@ -85,10 +91,11 @@ def _value(value: float, col: str) -> str:
 
 
 def glance_cell(column: Column, strategy: str, col: str) -> str:
-    """``strategy``'s cell in ``column`` for ``col``: the leader's value in bold, else its verdict
-    against the leader: ``-9%``/``+9%`` decided (the ratio less 1), ``≈`` equivalent, ``?``
-    undecided; ``·`` it did not run in this view, ``failed`` no cell of it ran to the end,
-    ``missed`` fewer than half of its seeds reached the target, ``–`` no verdict."""
+    """``strategy``'s cell in ``column`` for ``col``: the leader's value (in bold where it is
+    decided ahead of every other strategy), else its verdict against the leader: ``-9%``/``+9%``
+    decided (the ratio less 1, whichever way), ``≈`` equivalent, ``?`` undecided; ``·`` it did not
+    run in this view, ``failed`` no cell of it ran to the end, ``missed`` fewer than half of its
+    seeds reached the target, ``–`` no verdict."""
     est = column.summary.get(strategy)
     if est is None:
         return "·"
@@ -96,7 +103,8 @@ def glance_cell(column: Column, strategy: str, col: str) -> str:
         return "failed"
     lead, against = column.verdicts.get(col, (None, {}))
     if strategy == lead:
-        return f"**{_value(est[col].value, col)}**"
+        value = _value(est[col].value, col)
+        return f"**{value}**" if column.clear(col) else value
     if not est[col].ok:
         return "missed" if est[col].kind == "censored" else "–"
     v = against.get(strategy)
@@ -154,23 +162,24 @@ def _leads(columns: list[Column], col: str) -> str | None:
 
 
 def takeaway(dataset: str, columns: list[Column], width: int = WIDTH) -> str:
-    """One line (at most ``width`` characters) for ``dataset``: who leads real graphs/s, who leads
-    time to target, then the strategies decided slower in every model (furthest behind first), as
-    many of these as fit."""
+    """One line (at most ``width`` characters) for ``dataset``: who leads real graphs/s (and
+    whether it is decided ahead of every other), the strategies decided slower in every model
+    (furthest behind first), who leads time to target, as many of these as fit."""
     cols = [c for c in columns if c.dataset == dataset]
     line = f"- **{display_name(dataset)}** ({', '.join(c.model for c in cols)}):"
     phrases = []
-    lead, time = _leads(cols, "graphs_per_s"), _leads(cols, "time_to_target_s")
-    if lead:
-        phrases.append(f"most graphs/s {lead}")
-    if time:
-        phrases.append(f"least time to target {time}")
+    for col, what in (("graphs_per_s", "most graphs/s"), ("time_to_target_s",
+                                                         "least time to target")):
+        lead = _leads(cols, col)
+        if lead:
+            phrases.append(f"{what} {lead}" + ("" if all(c.clear(col) for c in cols)
+                                               else " (not decided ahead)"))
     slower = [f"`{s}` {_range(r)}" for s, r in _behind(cols, "graphs_per_s")]
 
     def render(shown: list[str]) -> str:
         behind = [p for p in slower if p in shown]
-        parts = [p for p in phrases if p in shown][:1] + (
-            [f"slower in graphs/s {', '.join(behind)}"] if behind else []) + [
+        first = [p for p in phrases[:1] if p in shown]
+        parts = first + ([f"slower in graphs/s {', '.join(behind)}"] if behind else []) + [
             p for p in phrases[1:] if p in shown]
         return f"{line} {'; '.join(parts)}." if parts else f"{line} no verdict."
 
@@ -190,6 +199,8 @@ def glance_figure(columns: list[Column], margin: float, out: Path, order: list[s
     rows = {c.label: forest_rows(c.verdicts, _strategies([c], list(order)), FOREST)
             for c in columns}
     shown = [m for m in FOREST if any(m[0] in r for r in rows.values())]
+    if not shown:  # no column has a leader (every cell failed): no figure
+        return False
     tall = max((len(r) for p in rows.values() for r in p.values()), default=1)
     fig, axes = plt.subplots(len(shown), len(columns), squeeze=False,
                              figsize=(4.2 * len(columns), (0.26 * tall + 1.1) * len(shown)))
@@ -198,6 +209,7 @@ def glance_figure(columns: list[Column], margin: float, out: Path, order: list[s
             forest_panel(axes[i][j], rows[c.label].get(col, []), margin, axis, c.label)
     fig.tight_layout(rect=(0, 0, 0.95, 1))
     plots.save_figure(fig, out, stem)
+    return True
 
 
 def _wrap(text: str, width: int = WIDTH) -> list[str]:
@@ -219,17 +231,22 @@ def glance_lines(res: Results, out: Path | None, image: str | None,
                       for d in datasets
                       for goal in [goal_text(pd.concat([c.records for c in columns
                                                         if c.dataset == d]))] if goal)
-    lines = _wrap(f"{intro} View {view}; bold: each column's leader ({_machine(res)}); -9%: "
-                  f"decided slower (+9%: more time), ≈ within ±{res.margin:.0%}, ? undecided, "
-                  f"· not run."
-                  + (f" Targets: {goals}." if goals else "")) + [""]
-    for col, first, _ in METRICS:
-        if any(c.verdicts.get(col, (None, {}))[0] for c in columns):
-            lines += [glance_table(columns, col, first, order), ""]
+    legend = (f"View {view}; each column's leader with its value ({_machine(res)}), bold where "
+              f"decided ahead of all; -9%/+9%: a decided difference from it; ≈ within "
+              f"±{res.margin:.0%}; ? undecided; · not run; missed: the target not reached by half "
+              f"the seeds.")
+    lines = _wrap(" ".join(x for x in (intro, legend, f"Targets: {goals}." if goals else "")
+                           if x)) + [""]
+    for col, first, _ in METRICS:  # graphs/s always (a failed cell says so), time where trained
+        if col == "graphs_per_s" or any(c.verdicts.get(col, (None, {}))[0] for c in columns):
+            lines += [*glance_table(columns, col, first, order).splitlines(), ""]
     lines += [takeaway(d, columns) for d in datasets]
-    if out is not None:
+    lines += [f"- **{display_name(d)}**: no cell in the {view} view (the report shows its other "
+              f"view)." for d in res.datasets() if d not in datasets]
+    drawn = any(c.verdicts.get(col, (None, {}))[0] for c in columns for col, _, _ in FOREST)
+    if out is not None and drawn:
         glance_figure(columns, res.margin, Path(out), order)
-    if image is not None:
+    if image is not None and drawn:
         lines += ["", f"![Each strategy against its column's leader]({image})"]
     return lines
 

@@ -15,7 +15,7 @@ from bench_lib.strategies.budget import VIEWS
 from bench_lib.verdicts import MIN_TIMED_S
 
 __all__ = ["INTERVALS", "INTERVALS_BEGIN", "INTERVALS_END", "intervals_block", "header_section",
-           "threads_text", "timed_seeds_short"]
+           "threads_text"]
 
 INTERVALS = ("graphs/s is the median of every timed repeat of every seed, with a 95% bootstrap "
              "interval in brackets (seeds resampled, then repeats within each); steps and time to "
@@ -47,6 +47,7 @@ def intervals_block() -> str:
     return "\n".join([f"{INTERVALS_BEGIN}: written from bench_lib/report/header.py -->",
                        *textwrap.wrap(INTERVALS, 100, break_long_words=False,
                                       break_on_hyphens=False), INTERVALS_END])
+
 
 def _shown_path(path: Path) -> str:
     """``path`` relative to the working directory when inside it, else the folder's name alone."""
@@ -127,15 +128,6 @@ def _timed_seeds(config: dict) -> str:
     return (
         f" (the first {timed} timed; the others train to the target only, their time to target at "
         f"the step time their strategy measured in the timed seeds)")
-
-
-def timed_seeds_short(config: dict) -> str:
-    """The seeds' timing in a few words, for the README's results block."""
-    timed, seeds = config.get("timed_seeds"), config.get("seeds") or []
-    if timed is None or timed >= len(seeds):
-        return f" x {config.get('repeats')} repeats"
-    return (f" (the first {timed} timed, {config.get('repeats')} repeats each; the others trained "
-            f"to the target only)")
 
 
 def _seeds_vary(config: dict) -> str:

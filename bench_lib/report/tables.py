@@ -323,8 +323,9 @@ def versus(g: pd.DataFrame, strategy: str, lead: str, col: str, margin: float = 
     def rows(s):
         r = g[g.strategy == s]
         return r.sort_values("seed") if "seed" in r else r
-    return _versus(rows(strategy), rows(lead), col, pair_count(g.strategy.nunique()), margin,
-                   paired, alpha)
+    # as many pairs as decide() counts: the strategies with an estimate of the column
+    ranked = sum(1 for e in summarise(g).values() if e[col].ok)
+    return _versus(rows(strategy), rows(lead), col, pair_count(ranked), margin, paired, alpha)
 
 
 def _versus(rows: pd.DataFrame, lead: pd.DataFrame, col: str, pairs: int, margin: float,
