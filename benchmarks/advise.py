@@ -284,6 +284,38 @@ def _cell_row(dataset: str, c: dict) -> list[str]:
             "yes" if c["planned_as_advise"] else "no"]
 
 
+def _criterion_lines(result: dict) -> list[str]:
+    """The section on what advise is for: per dataset and view, :func:`criterion`'s verdicts."""
+    lines = ["", "## What advise is for: naming the strategy", "",
+              f"Per dataset and view, the measured leader of real graphs/s (the suite's cells "
+              f"above, one interleaved group), the strategy advise 1 names fastest and the suite's "
+              f"verdict on it against that leader, and for each other strategy whether advise's "
+              f"predicted ratio to the leader lies inside the measured ratio's 95% interval "
+              f"(paired turns, family-wise, as the report's). The criterion: the named strategy "
+              f"is never decided slower, and at least {TARGET_INSIDE:.0%} of the ratios lie "
+              f"inside.", "",
+              "| dataset | view | measured leader | advise names | its verdict | predicted ratios "
+              "inside | holds |", "|---|---|---|---|---|---:|---|"]
+    for d in result["datasets"]:
+        for c in d.get("criterion", []):
+            lines.append(f"| {d['dataset']} | {c['view']} | `{c['leader']}` | `{c['named']}` | "
+                         f"{c['named_verdict']} | {c['inside']} of {len(c['pairs'])} | "
+                         f"{'yes' if c['holds'] else 'no'} |")
+    lines += ["", "| dataset | view | strategy | predicted ratio to the leader | measured [95%] |",
+              "|---|---|---|---:|---:|"]
+    for d in result["datasets"]:
+        for c in d.get("criterion", []):
+            lines += [f"| {d['dataset']} | {c['view']} | `{p['strategy']}` | "
+                      f"{p['predicted']:.3f} | "
+                      + (f"{p['measured']:.3f} [{p['lo']:.3f}-{p['hi']:.3f}]"
+                         if p["measured"] is not None else "—") + " |" for p in c["pairs"]]
+    held = [c["holds"] for d in result["datasets"] for c in d.get("criterion", [])]
+    lines += ["", f"The criterion holds in {sum(held)} of {len(held)} dataset-views. Absolute "
+                  f"graphs/s below are this machine's, and its speed drifts between runs minutes "
+                  f"apart:", ""]
+    return lines
+
+
 def markdown(result: dict) -> str:
     """The results as Markdown (``tests/report/test_advise_reference.py`` checks it against the
     JSON)."""
@@ -320,33 +352,7 @@ def markdown(result: dict) -> str:
                       f"{d['advise_wall_s'][1]:.1f} | {d['group_s']:.0f} | ")
                      + " | ".join(_pct(d[f"median_abs_{k}"], sign=False) for k in ERRORS)
                      + f" | {fastest} |")
-    lines += ["", "## What advise is for: naming the strategy", "",
-              f"Per dataset and view, the measured leader of real graphs/s (the suite's cells "
-              f"above, one interleaved group), the strategy advise 1 names fastest and the suite's "
-              f"verdict on it against that leader, and for each other strategy whether advise's "
-              f"predicted ratio to the leader lies inside the measured ratio's 95% interval "
-              f"(paired turns, family-wise, as the report's). The criterion: the named strategy "
-              f"is never decided slower, and at least {TARGET_INSIDE:.0%} of the ratios lie "
-              f"inside.", "",
-              "| dataset | view | measured leader | advise names | its verdict | predicted ratios "
-              "inside | holds |", "|---|---|---|---|---|---:|---|"]
-    for d in result["datasets"]:
-        for c in d.get("criterion", []):
-            lines.append(f"| {d['dataset']} | {c['view']} | `{c['leader']}` | `{c['named']}` | "
-                         f"{c['named_verdict']} | {c['inside']} of {len(c['pairs'])} | "
-                         f"{'yes' if c['holds'] else 'no'} |")
-    lines += ["", "| dataset | view | strategy | predicted ratio to the leader | measured [95%] |",
-              "|---|---|---|---:|---:|"]
-    for d in result["datasets"]:
-        for c in d.get("criterion", []):
-            lines += [f"| {d['dataset']} | {c['view']} | `{p['strategy']}` | "
-                      f"{p['predicted']:.3f} | "
-                      + (f"{p['measured']:.3f} [{p['lo']:.3f}-{p['hi']:.3f}]"
-                         if p["measured"] is not None else "—") + " |" for p in c["pairs"]]
-    held = [c["holds"] for d in result["datasets"] for c in d.get("criterion", [])]
-    lines += ["", f"The criterion holds in {sum(held)} of {len(held)} dataset-views. Absolute "
-                  f"graphs/s below are this machine's, and its speed drifts between runs minutes "
-                  f"apart:", ""]
+    lines += _criterion_lines(result)
     lines += [f"Over all {s['cells']} cells ({s['not_ok']} not measured or not predicted): "
                   f"median error of advise as run before the suite "
                   f"{_pct(s['median_advise_1_error'])}, median "

@@ -588,7 +588,7 @@ def test_the_methodology_page_holds_the_reports_intervals_paragraph():
     docs/methodology.md, where it is written from the same constant."""
     from bench_lib.report.header import INTERVALS_BEGIN, INTERVALS_END, intervals_block
 
-    text = doc("methodology")
+    text = (ROOT / "docs" / "methodology.md").read_text()
     block = text[text.index(INTERVALS_BEGIN):text.index(INTERVALS_END) + len(INTERVALS_END)]
     assert block == intervals_block(), ("stale; run python -m bench_lib.report "
                                         "results/default-reference --methodology "

@@ -12,8 +12,9 @@ from bench_lib.report import plots
 from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.results import Results
 from bench_lib.report.routes import break_even
-from bench_lib.report.tables import (compile_table, curve_points, fill_untimed, json_field,
-                                     metric_of, summarise)
+from bench_lib.report.plots import curve_points
+from bench_lib.report.tables import (compile_table, fill_untimed, json_field, metric_of,
+                                     summarise)
 
 __all__ = ["compile_section"]
 

@@ -14,8 +14,8 @@ from bench_lib.report.answer import answer_lines, capacity_sentence
 from bench_lib.report.forest import forest_figure, forest_rows, forest_table
 from bench_lib.report.names import display_name, file_stem
 from bench_lib.report.results import Results
-from bench_lib.report.tables import (curve_points, decide, details_table, fairness_table,
-                                     main_table, metric_of,
+from bench_lib.report.plots import curve_points
+from bench_lib.report.tables import (decide, details_table, fairness_table, main_table, metric_of,
                                      summarise)
 from bench_lib.verdicts import off_budget_text
 

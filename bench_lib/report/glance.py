@@ -248,6 +248,12 @@ def glance_lines(res: Results, out: Path | None, image: str | None,
         glance_figure(columns, res.margin, Path(out), order)
     if image is not None and drawn:
         lines += ["", f"![Each strategy against its column's leader]({image})"]
+    if out is not None and image is not None and drawn:  # the report's caption (the README: none)
+        lines += ["", *_wrap(f"Each strategy's real graphs/s and time to target as a ratio to its "
+                             f"column's leader (log scale); error bars: the interval its verdict "
+                             f"rests on (paired turns, or seeds with misses censored, at the "
+                             f"table's family-wise 95%); the band is the equivalence margin "
+                             f"(±{res.margin:.0%}).")]
     return lines
 
 

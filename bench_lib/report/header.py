@@ -10,12 +10,12 @@ import pandas as pd
 
 from bench_lib.report.names import display_name
 from bench_lib.report.results import Results
-from bench_lib.report.tables import in_view, stats_table
+from bench_lib.report.tables import in_view
 from bench_lib.strategies.budget import VIEWS
 from bench_lib.verdicts import MIN_TIMED_S
 
 __all__ = ["INTERVALS", "INTERVALS_BEGIN", "INTERVALS_END", "intervals_block", "header_section",
-           "threads_text"]
+           "threads_text", "stats_table"]
 
 INTERVALS = ("graphs/s is the median of every timed repeat of every seed, with a 95% bootstrap "
              "interval in brackets (seeds resampled, then repeats within each); steps and time to "
@@ -204,3 +204,10 @@ def _json_obj(value) -> dict:
 
 def _views_ran(records: pd.DataFrame) -> list[str]:
     return [v for v in VIEWS if len(in_view(records, v))]
+
+
+def stats_table(planning: dict) -> str:
+    """One row per dataset: sizes, sparsity, and naive padding's efficiency."""
+    from bench_lib.data.stats import format_stats
+
+    return format_stats({display_name(name): d["stats"] for name, d in planning.items()})

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench_lib.report.tables import json_field as _json_field
+
 __all__ = ["save_figure", "bar_figure", "memory_figure", "curves_figure", "sizes_figure",
            "capacity_figure",
-           "ranks_figure"]
+           "ranks_figure", "curve_points"]
 
 
 def _plt():
@@ -209,3 +211,23 @@ def ranks_figure(rows: list[dict], title: str):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def curve_points(records: pd.DataFrame, with_compile: bool = False,
+                 key: str = "strategy") -> dict[str, list[list]]:
+    """strategy -> one validation curve ``[[step, train_s, val_mae], ...]`` per seed.
+
+    ``with_compile``: ``train_s`` becomes the cell's compile seconds plus
+    steps at its steady step time (what ``time_to_target_with_compile_s``
+    counts), so that compiled and eager arms share one time axis."""
+    out: dict[str, list] = {}
+    for _, r in records.iterrows():
+        curve = _json_field(r.get("curve"), None)
+        if curve and with_compile:
+            compile_s = float(r.get("compile_s")) if r.get("compile_s") == r.get("compile_s") and \
+                r.get("compile_s") is not None else 0.0
+            step_s = float(r.get("step_s"))
+            curve = [[c[0], compile_s + c[0] * step_s, c[2]] for c in curve]
+        if curve:
+            out.setdefault(r[key], []).append(curve)
+    return out

@@ -34,8 +34,8 @@ from bench_lib.verdicts import ALPHA, MARGIN, Verdict, compare_seeds, compare_tu
 
 __all__ = ["decide", "DECIDED", "compile_table", "COMPILE", "latest", "with_scores", "metric_of",
            "describe_metric", "in_view", "json_field", "truthy", "summarise", "best", "main_table",
-           "fairness_table", "details_table",
-           "stats_table", "curve_points", "MAIN", "FAIRNESS", "DETAILS", "fmt_estimate"]
+           "fairness_table", "details_table", "versus", "MAIN", "FAIRNESS", "DETAILS",
+           "fmt_estimate"]
 
 #: (metric, label, format, better: "high"/"low"/None) of the main table.
 MAIN = [
@@ -218,7 +218,9 @@ def fill_untimed(g: pd.DataFrame) -> pd.DataFrame:
     steps = pd.to_numeric(g["steps_to_target"], errors="coerce")
     time = pd.to_numeric(g["time_to_target_s"], errors="coerce")
     fill = untimed & time.isna() & steps.notna()
-    g.loc[fill, "time_to_target_s"] = steps[fill] * g.loc[fill, "strategy"].map(medians)
+    if fill.any():  # (an empty assignment of another dtype is an error on pandas 3)
+        g.loc[fill, "time_to_target_s"] = (steps[fill] * g.loc[fill, "strategy"].map(medians)
+                                           ).astype(float)
     return g
 
 
@@ -315,16 +317,16 @@ def versus(g: pd.DataFrame, strategy: str, lead: str, col: str, margin: float = 
     """The verdict of ``strategy`` against ``lead`` (any strategy of ``g``, not only its leader) on
     ``col`` of :data:`DECIDED`, at the family-wise level :func:`decide` gives ``g``'s table (None:
     one of them did not run, or nothing to compare)."""
-    g = fill_untimed(g)
     if strategy not in set(g.strategy) or lead not in set(g.strategy):
         return None
+    # as many pairs as decide() counts: the strategies with an estimate of the column
+    ranked = sum(1 for e in summarise(g).values() if e[col].ok)
+    g = fill_untimed(g)
     alpha = _alpha(g)
 
     def rows(s):
         r = g[g.strategy == s]
         return r.sort_values("seed") if "seed" in r else r
-    # as many pairs as decide() counts: the strategies with an estimate of the column
-    ranked = sum(1 for e in summarise(g).values() if e[col].ok)
     return _versus(rows(strategy), rows(lead), col, pair_count(ranked), margin, paired, alpha)
 
 
@@ -493,32 +495,3 @@ def compile_table(summary, extra: dict[str, list[str]] | None = None) -> str:
         return _table(summary, COMPILE)
     return _table(summary, COMPILE, extra_header=("break-even steps (cold)",
                                                   "break-even steps (warm)"), extra=extra)
-
-
-def stats_table(planning: dict) -> str:
-    """One row per dataset: sizes, sparsity, and naive padding's efficiency."""
-    from bench_lib.data.stats import format_stats
-
-    from bench_lib.report.names import display_name
-
-    return format_stats({display_name(name): d["stats"] for name, d in planning.items()})
-
-
-def curve_points(records: pd.DataFrame, with_compile: bool = False,
-                 key: str = "strategy") -> dict[str, list[list]]:
-    """strategy -> one validation curve ``[[step, train_s, val_mae], ...]`` per seed.
-
-    ``with_compile``: ``train_s`` becomes the cell's compile seconds plus
-    steps at its steady step time (what ``time_to_target_with_compile_s``
-    counts), so that compiled and eager arms share one time axis."""
-    out: dict[str, list] = {}
-    for _, r in records.iterrows():
-        curve = json_field(r.get("curve"), None)
-        if curve and with_compile:
-            compile_s = float(r.get("compile_s")) if r.get("compile_s") == r.get("compile_s") and \
-                r.get("compile_s") is not None else 0.0
-            step_s = float(r.get("step_s"))
-            curve = [[c[0], compile_s + c[0] * step_s, c[2]] for c in curve]
-        if curve:
-            out.setdefault(r[key], []).append(curve)
-    return out

@@ -29,7 +29,11 @@ def test_advise_names_the_strategy_the_suite_measures_and_is_quick(res):
     two)."""
     assert [d["dataset"] for d in res["datasets"]] == ["nci5k", "qm9"]
     cells = [c for d in res["datasets"] for c in d["cells"]]
-    assert res["summary"]["not_ok"] == 0 and res["summary"]["cells"] == len(cells)
+    # measured, not predicted: the libraries' own loaders (advise does not time their collaters)
+    unpredicted = [c for c in cells if c["status"] != "ok"]
+    assert {c["status"] for c in unpredicted} <= {"not predicted"}
+    assert {c["cell"].split(" ")[0] for c in unpredicted} <= {"pyg", "pyg-dynamic", "dgl-loader"}
+    assert res["summary"]["cells"] == len(cells) - len(unpredicted) >= 20
     by = {d["dataset"]: d for d in res["datasets"]}
     assert by["nci5k"]["advise_wall_s"][0] < 60
     for d in res["datasets"]:
@@ -40,9 +44,11 @@ def test_advise_names_the_strategy_the_suite_measures_and_is_quick(res):
         for c in d["criterion"]:
             assert c["holds"] and not c["named_slower"], (d["dataset"], c["view"])
             assert len(c["pairs"]) >= 4 and c["inside"] >= 0.8 * len(c["pairs"])
-            assert c["inside"] == sum(p["lo"] <= p["predicted"] <= p["hi"] for p in c["pairs"])
+            assert c["inside"] == sum(p["lo"] is not None and p["lo"] <= p["predicted"] <= p["hi"]
+                                     for p in c["pairs"])
             # the named strategy is advise 1's fastest of the view's cells
-            mine = [x for x in d["cells"] if c["view"] in x["cell"].split(" ")[1].split("+")]
+            mine = [x for x in d["cells"] if x["status"] == "ok"
+                    and c["view"] in x["cell"].split(" ")[1].split("+")]
             assert max(mine, key=lambda x: x["advise_1"])["cell"].split(" ")[0] == c["named"]
             lead = next(x for x in mine if x["cell"].split(" ")[0] == c["leader"])
             for p in c["pairs"]:
@@ -59,7 +65,7 @@ def test_every_error_follows_from_the_run_s_own_numbers(res):
                                                    "step_s")} for p in cost.points])
         assert (refit.per_node == pytest.approx(cost.per_node) and refit.intercept
                 == pytest.approx(cost.intercept))
-        for c in d["cells"]:
+        for c in (c for c in d["cells"] if c["status"] == "ok"):
             # advise planned the slots the suite's cells ran with
             assert c["planned_as_advise"], c["cell"]
             step, graphs_per_s = predict(cost, c)
@@ -73,7 +79,8 @@ def test_every_error_follows_from_the_run_s_own_numbers(res):
                     == pytest.approx(c["advise_1"] / c["reference"] - 1))
         assert {k: d[k] for k in script.errors(d["cells"])} == script.errors(d["cells"])
         assert d["median_abs_advise_1_error"] == pytest.approx(
-            statistics.median(abs(c["advise_1"] / c["measured"] - 1) for c in d["cells"]))
+            statistics.median(abs(c["advise_1"] / c["measured"] - 1) for c in d["cells"]
+                              if c["status"] == "ok"))
     assert res["summary"] == script.summary(res["datasets"])
 
 
@@ -93,7 +100,7 @@ def test_the_reference_medians_are_the_committed_reference_run_s(res, tmp_path):
     (tmp_path / "records.csv").write_text(records.stdout)
     for d in res["datasets"]:
         ref = script._reference(tmp_path, d["dataset"], d["model"])
-        for c in d["cells"]:
+        for c in (c for c in d["cells"] if c["status"] == "ok"):
             strategy, views = c["cell"].split(" ")
             expected = statistics.median(ref[f"{strategy} {v}"]["graphs_per_s"]
                                          for v in views.split("+"))
@@ -108,15 +115,14 @@ def test_the_advise_page_quotes_the_run(res):
     text = " ".join((ROOT / "docs" / "advise.md").read_text().split())
     s = res["summary"]
     by = {d["dataset"]: d for d in res["datasets"]}
+    views = [c for d in res["datasets"] for c in d["criterion"]]
+    pairs = [p for c in views for p in c["pairs"]]
     for quoted in (f"; {s['cells']} cells in all)",
-                   f"median signed error of {s['median_advise_1_error']:+.1%} and a median "
-                   f"absolute error of {s['median_abs_advise_1_error']:.1%} (largest "
-                   f"{s['largest_abs_advise_1_error']:.1%}), the second run "
-                   f"{s['median_abs_advise_2_error']:.1%}",
-                   f"(nci5k {by['nci5k']['median_advise_1_error']:+.1%}, qm9 "
-                   f"{by['qm9']['median_advise_1_error']:+.1%})",
-                   f"to {s['slowest_advise_s']:.0f} s, interpreter start",
-                   f"differed by up to {s['advise_runs_apart']:.0%}",
-                   f"median error of {s['median_abs_model_error']:.1%};",
-                   f"was {s['median_abs_advise_1_reference_error']:.1%} off"):
+                   f"held in {sum(c['holds'] for c in views)} of {len(views)} dataset-views",
+                   f"{sum(p['inside'] for p in pairs)} of {len(pairs)} predicted ratios",
+                   f"(nci5k {by['nci5k']['advise_wall_s'][0]:.0f} s, qm9 "
+                   f"{by['qm9']['advise_wall_s'][0]:.0f} s",
+                   f"median absolute error of {s['median_abs_advise_1_error']:.1%} (largest "
+                   f"{s['largest_abs_advise_1_error']:.1%})",
+                   f"differed by up to {s['advise_runs_apart']:.0%}"):
         assert quoted in text, quoted

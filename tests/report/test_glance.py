@@ -42,23 +42,27 @@ def test_the_lines_fit_a_screen_and_name_the_leader(tmp_path):
     res = Results.read(fixture_results(tmp_path))
     lines = glance_lines(res, tmp_path, "glance_forest.png", "From the fixture.")
     assert max(map(len, lines)) <= 120 and len(lines) <= 30
-    assert lines[0].startswith("From the fixture. View equal-padded-budget; bold:")
+    assert lines[0].startswith("From the fixture. View equal-padded-budget; each column's leader")
     tables = [i for i, line in enumerate(lines) if line.startswith("| real graphs/s |")
               or line.startswith("| time to target, s |")]
     assert len(tables) == 2
     assert "| `pad` | -70% |" in lines
     line = takeaway("nci5k", glance_columns(res))
-    assert line == ("- **nci5k** (gin): most graphs/s `dynamic`; slower in graphs/s `pad` -70%; "
-                    "least time to target `dynamic`.")
+    # the time-to-target phrase did not fit in 120 characters after the others
+    assert line == ("- **nci5k** (gin): most graphs/s `dynamic` (not decided ahead); slower in "
+                    "graphs/s `pad` -70%.")
     assert (tmp_path / "glance_forest.png").exists() and (tmp_path / "glance_forest.svg").exists()
-    assert lines[-1] == "![Each strategy against its column's leader](glance_forest.png)"
+    image = lines.index("![Each strategy against its column's leader](glance_forest.png)")
+    assert "error bars" in " ".join(lines[image + 2:])  # the report's caption (the README: none)
 
 
 def test_a_takeaway_keeps_to_its_width(tmp_path):
     res = Results.read(fixture_results(tmp_path))
     columns = glance_columns(res)
     short = takeaway("nci5k", columns, width=60)
-    assert len(short) <= 60 and short.startswith("- **nci5k** (gin): most graphs/s `dynamic`")
+    assert len(short) <= 60 and short.startswith("- **nci5k** (gin): ")
+    wider = takeaway("nci5k", columns, width=80)
+    assert wider == "- **nci5k** (gin): most graphs/s `dynamic` (not decided ahead)."
 
 
 def test_a_decided_time_to_target_reads_as_more_time_and_an_all_failed_view_draws_nothing(tmp_path):
