@@ -243,14 +243,16 @@ def criterion(records: list[dict], predicted: dict[str, dict]) -> list[dict]:
                  if key.split(" ", 1)[0] == s and view in key.split(" ", 1)[1].split("+")}
         if g.empty or not guess:
             continue
-        lead = decide(g, summarise(g), MARGIN)["graphs_per_s"][0]
+        summary = summarise(g)
+        lead = decide(g, summary, MARGIN)["graphs_per_s"][0]
         named = max(guess, key=guess.get)
-        verdict = versus(g, named, lead, "graphs_per_s") if named != lead else None
+        verdict = (versus(g, named, lead, "graphs_per_s", summary=summary) if named != lead
+                   else None)
         pairs = []
         for s in guess:
             if s == lead or lead not in guess:
                 continue
-            v = versus(g, s, lead, "graphs_per_s")
+            v = versus(g, s, lead, "graphs_per_s", summary=summary)
             ratio = guess[s] / guess[lead]
             pairs.append({"strategy": s, "predicted": ratio,
                           "measured": v.ratio if v else None, "lo": v.lo if v else None,

@@ -79,7 +79,8 @@ def check(reference: dict, quick: dict, margin: float) -> dict:
             continue
         q = quick[key]
         ref_verdicts = decide(g, summarise(g), margin)
-        quick_verdicts = decide(q, summarise(q), margin)
+        quick_summary = summarise(q)
+        quick_verdicts = decide(q, quick_summary, margin)
         for col in DECIDED:
             lead, against = ref_verdicts[col]
             qlead = quick_verdicts[col][0]
@@ -91,7 +92,7 @@ def check(reference: dict, quick: dict, margin: float) -> dict:
             for s, v in against.items():
                 if not v.decided:
                     continue
-                w = versus(q, s, lead, col, margin)
+                w = versus(q, s, lead, col, margin, summary=quick_summary)
                 same, decided = w is not None and w.word == v.word, w is not None and w.decided
                 counts = out["pairs"][col]
                 counts[0] += same

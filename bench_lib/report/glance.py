@@ -13,7 +13,6 @@ was measured follow in the report.
 from __future__ import annotations
 
 import math
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pandas as pd
 from bench_lib.report import plots
 from bench_lib.report.datasets import goal_text
 from bench_lib.report.forest import forest_panel, forest_rows
-from bench_lib.report.names import display_name
+from bench_lib.report.names import display_name, wrap_lines
 from bench_lib.report.results import Results
 from bench_lib.report.tables import best, decide, summarise
 from bench_lib.strategies.budget import VIEWS
@@ -41,6 +40,7 @@ METRICS = (("graphs_per_s", "real graphs/s", True),
 #: The glance's forest columns (:func:`~bench_lib.report.forest.forest_rows`' form).
 FOREST = (("graphs_per_s", "real graphs/s / the leader's", True),
           ("time_to_target_s", "time to target / the leader's", False))
+_HIGHER = {col: higher for col, _, higher in METRICS}
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class Column:
 
     dataset: str
     model: str
+    view: str
     records: pd.DataFrame
     summary: dict
     verdicts: dict
@@ -60,29 +61,21 @@ class Column:
     def clear(self, col: str) -> bool:
         """Whether ``col``'s leader is decided ahead of every other strategy (the report's rule for
         bold, :func:`~bench_lib.report.tables.best`)."""
-        better = "high" if col == "graphs_per_s" else "low"
+        better = "high" if _HIGHER[col] else "low"
         return best(self.summary, col, better, self.verdicts)[2]
 
 
-def glance_view(res: Results) -> str | None:
-    """:data:`VIEW` when any cell ran in it, else the first view that ran (None: none)."""
-    ran = [v for v in VIEWS
-           if any(view == v for d in res.datasets() for _, view, _ in res.groups(d))]
-    return VIEW if VIEW in ran else (ran[0] if ran else None)
-
-
-def glance_columns(res: Results, view: str | None = None) -> list[Column]:
-    """A :class:`Column` per dataset and model that ran in ``view`` (default
-    :func:`glance_view`)."""
-    view = view or glance_view(res)
-    out = []
-    for dataset in res.datasets():
-        for model, v, g in res.groups(dataset):
-            if v == view:
-                summary = summarise(g)
-                out.append(Column(dataset, model, g, summary,
-                                  decide(g, summary, res.margin, res.interleaved)))
-    return out
+def glance_columns(res: Results) -> list[Column]:
+    """A :class:`Column` per dataset and model that ran in :data:`VIEW`, or, where no cell did, in
+    the first view that ran (none: no cell ran)."""
+    tables = [(dataset, model, view, g) for dataset in res.datasets()
+              for model, view, g in res.groups(dataset)]
+    ran = [v for v in VIEWS if any(view == v for _, _, view, _ in tables)]
+    shown = VIEW if VIEW in ran else next(iter(ran), None)
+    return [Column(dataset, model, view, g, summary,
+                   decide(g, summary, res.margin, res.interleaved))
+            for dataset, model, view, g in tables if view == shown
+            for summary in [summarise(g)]]
 
 
 def _value(value: float, col: str) -> str:
@@ -212,19 +205,15 @@ def glance_figure(columns: list[Column], margin: float, out: Path, order: list[s
     return True
 
 
-def _wrap(text: str, width: int = WIDTH) -> list[str]:
-    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
-
-
 def glance_lines(res: Results, out: Path | None, image: str | None,
                  intro: str = "") -> list[str]:
     """The glance as Markdown lines: ``intro`` and a legend in one paragraph, the tables, a takeaway
     per dataset and (with ``image``) the forest plot linked as ``image``, saved in ``out`` when
     given. Empty when no cell ran."""
-    view = glance_view(res)
-    columns = glance_columns(res, view) if view else []
+    columns = glance_columns(res)
     if not columns:
         return []
+    view = columns[0].view
     order = list(res.config.get("strategies") or [])
     datasets = list(dict.fromkeys(c.dataset for c in columns))
     goals = "; ".join(f"{display_name(d)} {goal}"
@@ -235,8 +224,8 @@ def glance_lines(res: Results, out: Path | None, image: str | None,
               f"decided ahead of all; -9%/+9%: a decided difference from it; ≈ within "
               f"±{res.margin:.0%}; ? undecided; · not run; missed: the target not reached by half "
               f"the seeds.")
-    lines = _wrap(" ".join(x for x in (intro, legend, f"Targets: {goals}." if goals else "")
-                           if x)) + [""]
+    lines = wrap_lines(" ".join(x for x in (intro, legend, f"Targets: {goals}." if goals else "")
+                                if x), WIDTH) + [""]
     for col, first, _ in METRICS:  # graphs/s always (a failed cell says so), time where trained
         if col == "graphs_per_s" or any(c.verdicts.get(col, (None, {}))[0] for c in columns):
             lines += [*glance_table(columns, col, first, order).splitlines(), ""]
@@ -249,11 +238,11 @@ def glance_lines(res: Results, out: Path | None, image: str | None,
     if image is not None and drawn:
         lines += ["", f"![Each strategy against its column's leader]({image})"]
     if out is not None and image is not None and drawn:  # the report's caption (the README: none)
-        lines += ["", *_wrap(f"Each strategy's real graphs/s and time to target as a ratio to its "
-                             f"column's leader (log scale); error bars: the interval its verdict "
-                             f"rests on (paired turns, or seeds with misses censored, at the "
-                             f"table's family-wise 95%); the band is the equivalence margin "
-                             f"(±{res.margin:.0%}).")]
+        lines += ["", *wrap_lines(f"Each strategy's real graphs/s and time to target as a ratio "
+                                  f"to its column's leader (log scale); error bars: the interval "
+                                  f"its verdict rests on (paired turns, or seeds with misses "
+                                  f"censored, at the table's family-wise 95%); the band is the "
+                                  f"equivalence margin (±{res.margin:.0%}).", WIDTH)]
     return lines
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench_lib.report.names import display_name
+from bench_lib.report.names import display_name, wrap_lines
 from bench_lib.report.results import Results
 from bench_lib.report.tables import in_view
 from bench_lib.strategies.budget import VIEWS
@@ -42,11 +42,8 @@ INTERVALS_BEGIN, INTERVALS_END = "<!-- intervals:begin", "<!-- intervals:end -->
 def intervals_block() -> str:
     """:data:`INTERVALS` as docs/methodology.md holds it, between its markers (``python -m
     bench_lib.report RESULTS --methodology docs/methodology.md`` writes it)."""
-    import textwrap
-
     return "\n".join([f"{INTERVALS_BEGIN}: written from bench_lib/report/header.py -->",
-                       *textwrap.wrap(INTERVALS, 100, break_long_words=False,
-                                      break_on_hyphens=False), INTERVALS_END])
+                       *wrap_lines(INTERVALS, 100), INTERVALS_END])
 
 
 def _shown_path(path: Path) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import textwrap
 from pathlib import Path
 
-__all__ = ["display_name", "file_stem", "replace_block"]
+__all__ = ["display_name", "file_stem", "replace_block", "wrap_lines"]
 
 
 def file_stem(dataset: str) -> str:
@@ -37,3 +38,9 @@ def replace_block(page: Path | str, begin: str, end: str, block: str, what: str)
     if not pattern.search(text):
         raise ValueError(f"{path} has no {what} ({begin} ... {end})")
     path.write_text(pattern.sub(lambda _: block, text, count=1))
+
+
+def wrap_lines(text: str, width: int) -> list[str]:
+    """``text`` as lines of at most ``width`` characters for a generated Markdown block, broken only
+    at spaces (a link or a code span longer than ``width`` stays whole)."""
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)

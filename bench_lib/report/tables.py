@@ -283,8 +283,7 @@ def decide(g: pd.DataFrame, summary: dict[str, dict[str, Estimate]], margin: flo
     out: dict[str, tuple[str | None, dict[str, Verdict]]] = {}
     g = fill_untimed(g)
     alpha = _alpha(g)
-    by = {s: rows.sort_values("seed") if "seed" in rows else rows
-          for s, rows in g.groupby("strategy", sort=False)}
+    by = _by_strategy(g)
     for col in DECIDED:
         ranked = sorted(((e[col].value, s) for s, e in summary.items() if e[col].ok and s in by),
                         reverse=col == "graphs_per_s")
@@ -313,21 +312,24 @@ def _alpha(g: pd.DataFrame) -> float:
 
 
 def versus(g: pd.DataFrame, strategy: str, lead: str, col: str, margin: float = MARGIN,
-           paired: bool = True) -> Verdict | None:
+           paired: bool = True, summary: dict | None = None) -> Verdict | None:
     """The verdict of ``strategy`` against ``lead`` (any strategy of ``g``, not only its leader) on
     ``col`` of :data:`DECIDED`, at the family-wise level :func:`decide` gives ``g``'s table (None:
-    one of them did not run, or nothing to compare)."""
+    one of them did not run, or nothing to compare); ``summary``: ``g``'s :func:`summarise`, when
+    the caller has it."""
     if strategy not in set(g.strategy) or lead not in set(g.strategy):
         return None
     # as many pairs as decide() counts: the strategies with an estimate of the column
-    ranked = sum(1 for e in summarise(g).values() if e[col].ok)
+    ranked = sum(1 for e in (summary or summarise(g)).values() if e[col].ok)
     g = fill_untimed(g)
-    alpha = _alpha(g)
+    by = _by_strategy(g)
+    return _versus(by[strategy], by[lead], col, pair_count(ranked), margin, paired, _alpha(g))
 
-    def rows(s):
-        r = g[g.strategy == s]
-        return r.sort_values("seed") if "seed" in r else r
-    return _versus(rows(strategy), rows(lead), col, pair_count(ranked), margin, paired, alpha)
+
+def _by_strategy(g: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """strategy -> its records of ``g``, in seed order."""
+    return {s: rows.sort_values("seed") if "seed" in rows else rows
+            for s, rows in g.groupby("strategy", sort=False)}
 
 
 def _versus(rows: pd.DataFrame, lead: pd.DataFrame, col: str, pairs: int, margin: float,
